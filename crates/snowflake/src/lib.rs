@@ -1,0 +1,21 @@
+//! A Snowflake connector-protocol client with no PostgreSQL types in it.
+//!
+//! The spec is `../shared/snowflake-protocol.md`. The public surface below is the
+//! contract the extension (`src/sync/`) builds against:
+//!
+//! * [`Config`] / [`Auth`] / [`Secret`] describe where and how to connect.
+//! * [`Client::connect`] logs in; [`Client::query`] runs one statement and returns a
+//!   [`ResultStream`] that the caller pulls batch by batch ([`ResultStream::next_batch`]),
+//!   so memory stays bounded whatever the result size.
+//! * Dropping any future stops its in-flight requests; [`Client::abort`] aborts the
+//!   server-side query and [`Client::logout`] ends the session (both best effort).
+//! * Every failure is an [`Error`] with a [`ErrorKind`]; no error text ever contains
+//!   a secret.
+
+pub mod config;
+pub mod error;
+pub mod types;
+
+pub use config::{Auth, Config, RetryPolicy, Secret, Timeouts};
+pub use error::{Error, ErrorKind};
+pub use types::{Batch, Binding, Column, ColumnMeta, Query};

@@ -1,0 +1,1 @@
+//! Test support for bravo_metrics; see the README of this crate.
