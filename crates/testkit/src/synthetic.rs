@@ -1,0 +1,457 @@
+//! A fast local "Snowflake" serving generated ad metrics, for benchmarks and end-to-end tests.
+//!
+//! It accepts any login and answers `query-request`s whose SQL mentions one of two tables
+//! (case-insensitive): `PLATFORM_BUY_DAILY_IMPRESSIONS` (DATE, MEDIA_BUY_ID, IMPRESSIONS,
+//! CLICKS, SPEND NUMBER(18,2), CREATED_AT, UPDATED_AT) or `PLATFORM_BUY_DAILY_VIDEOS` (DATE,
+//! MEDIA_BUY_ID, VIDEO_STARTS, VIDEO_COMPLETIONS, VIDEO_VIEWS, CREATED_AT, UPDATED_AT).
+//! All columns are always returned in that order, whatever the select list says.
+//!
+//! Rows: every media buy `1..=media_buys` for every date `end_date-days+1 ..= end_date`,
+//! ordered by date then id, restricted to `date >= <first DATE binding>` when the query
+//! binds one. Values are a deterministic function of (id, date); with a `revision` R > 0,
+//! the rows picked by [`SyntheticOptions::is_changed`] (`changed_pct` per 100 ids of each
+//! date) get revision-specific values and an `UPDATED_AT` R hours later.
+//! The result is a small inline Arrow part, then gzip'd Arrow chunks generated on request.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use arrow_array::{ArrayRef, Date32Array, Int32Array, Int64Array, StructArray};
+use arrow_schema::{DataType, Field, Fields};
+use bytes::Bytes;
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use crate::double::{reply, Chunk, Double, Endpoint, Recorded, Reply, ResultSpec};
+use crate::sfarrow::{self, SfColumn, Width};
+
+/// Which table a query reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    Impressions,
+    Videos,
+}
+
+impl Table {
+    pub const IMPRESSIONS: &'static str = "PLATFORM_BUY_DAILY_IMPRESSIONS";
+    pub const VIDEOS: &'static str = "PLATFORM_BUY_DAILY_VIDEOS";
+
+    /// Finds the table named in `sql` (case-insensitive).
+    pub fn from_sql(sql: &str) -> Option<Table> {
+        let upper = sql.to_ascii_uppercase();
+        if upper.contains(Table::IMPRESSIONS) {
+            Some(Table::Impressions)
+        } else if upper.contains(Table::VIDEOS) {
+            Some(Table::Videos)
+        } else {
+            None
+        }
+    }
+
+    /// The three metric column names.
+    pub fn metric_names(self) -> [&'static str; 3] {
+        match self {
+            Table::Impressions => ["IMPRESSIONS", "CLICKS", "SPEND"],
+            Table::Videos => ["VIDEO_STARTS", "VIDEO_COMPLETIONS", "VIDEO_VIEWS"],
+        }
+    }
+}
+
+/// Generator and serving settings.
+#[derive(Clone, Debug)]
+pub struct SyntheticOptions {
+    pub media_buys: u64,
+    pub days: u32,
+    pub end_date: NaiveDate,
+    /// Percentage (0..=100) of rows whose values differ in a revision > 0.
+    pub changed_pct: u32,
+    /// 0 = base values.
+    pub revision: u32,
+    /// Rows per chunk.
+    pub chunk_rows: usize,
+    /// Rows in the inline (`rowsetBase64`) part.
+    pub inline_rows: usize,
+    /// Gzip chunks (served with `Content-Encoding: gzip`).
+    pub gzip: bool,
+    /// Chunks with index ≥ K always answer 503.
+    pub fail_after_chunks: Option<usize>,
+    /// Every chunk with index ≥ `slow_after_chunks` is held this long before it is sent.
+    pub slow_chunk: Option<Duration>,
+    pub slow_after_chunks: usize,
+}
+
+impl Default for SyntheticOptions {
+    fn default() -> Self {
+        SyntheticOptions {
+            media_buys: 1000,
+            days: 30,
+            end_date: NaiveDate::from_ymd_opt(2026, 11, 23).expect("date"),
+            changed_pct: 0,
+            revision: 0,
+            chunk_rows: 100_000,
+            inline_rows: 1000,
+            gzip: true,
+            fail_after_chunks: None,
+            slow_chunk: None,
+            slow_after_chunks: 0,
+        }
+    }
+}
+
+/// One generated row. `metrics` are unscaled (SPEND in cents).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsRow {
+    pub date: NaiveDate,
+    pub media_buy_id: i64,
+    pub metrics: [i64; 3],
+    /// Epoch nanoseconds (wall clock, TIMESTAMP_NTZ).
+    pub created_at_ns: i64,
+    pub updated_at_ns: i64,
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+const UNIX_EPOCH_CE_DAYS: i32 = 719_163;
+
+fn epoch_days(d: NaiveDate) -> i32 {
+    chrono::Datelike::num_days_from_ce(&d) - UNIX_EPOCH_CE_DAYS
+}
+
+fn from_epoch_days(days: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_CE_DAYS).expect("date in range")
+}
+
+impl SyntheticOptions {
+    pub fn first_date(&self) -> NaiveDate {
+        self.end_date - chrono::Days::new(u64::from(self.days.saturating_sub(1)))
+    }
+
+    /// Whether (id, date) gets revision-specific values: exactly `changed_pct` of every
+    /// 100 consecutive ids of a date (7 is coprime with 100).
+    pub fn is_changed(&self, media_buy_id: i64, date: NaiveDate) -> bool {
+        let k = (media_buy_id as i128 * 7 + i128::from(epoch_days(date))).rem_euclid(100);
+        self.revision > 0 && k < i128::from(self.changed_pct)
+    }
+
+    /// The row for (table, id, date) at this revision.
+    pub fn row(&self, table: Table, media_buy_id: i64, date: NaiveDate) -> MetricsRow {
+        let day = epoch_days(date);
+        let changed = self.is_changed(media_buy_id, date);
+        let rev = if changed { u64::from(self.revision) } else { 0 };
+        let salt = if table == Table::Impressions {
+            0x1
+        } else {
+            0x2
+        };
+        let h = splitmix((media_buy_id as u64) ^ ((day as u64) << 32) ^ (rev << 56) ^ (salt << 60));
+        let h2 = splitmix(h);
+        let metrics = match table {
+            Table::Impressions => {
+                let imps = (h % 1_000_000) as i64;
+                let clicks = imps / (20 + (h2 % 80) as i64);
+                let spend_cents = (imps * (50 + (h2 >> 8) % 1000) as i64) / 1000;
+                [imps, clicks, spend_cents]
+            }
+            Table::Videos => {
+                let starts = (h % 500_000) as i64;
+                let completions = starts * ((h2 % 100) as i64) / 100;
+                let views = starts * ((h2 >> 8) % 100) as i64 / 100;
+                [starts, completions, views]
+            }
+        };
+        let created = (i64::from(day) * 86_400 + 6 * 3600) * 1_000_000_000;
+        let updated = if changed {
+            created + i64::from(self.revision) * 3_600_000_000_000 + 123_456_789
+        } else {
+            created
+        };
+        MetricsRow {
+            date,
+            media_buy_id,
+            metrics,
+            created_at_ns: created,
+            updated_at_ns: updated,
+        }
+    }
+
+    /// The rows a query with optional `date >= since` returns, in order, as (first date, count).
+    fn window(&self, since: Option<NaiveDate>) -> (NaiveDate, usize) {
+        let first = self.first_date().max(since.unwrap_or(NaiveDate::MIN));
+        if first > self.end_date {
+            return (first, 0);
+        }
+        let days = (self.end_date - first).num_days() as usize + 1;
+        (first, days * self.media_buys as usize)
+    }
+}
+
+/// Arrow columns for rows `[start, end)` of a window beginning at `first`.
+fn columns(
+    opts: &SyntheticOptions,
+    table: Table,
+    first: NaiveDate,
+    start: usize,
+    end: usize,
+) -> Vec<SfColumn> {
+    let n = end - start;
+    let first_day = epoch_days(first);
+    let mut dates = Vec::with_capacity(n);
+    let mut ids = Vec::with_capacity(n);
+    let mut m: [Vec<i64>; 3] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let (mut c_epoch, mut c_frac, mut u_epoch, mut u_frac) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for r in start..end {
+        let day = first_day + (r as u64 / opts.media_buys) as i32;
+        let id = (r as u64 % opts.media_buys) as i64 + 1;
+        let row = opts.row(table, id, from_epoch_days(day));
+        dates.push(day);
+        ids.push(id);
+        for (col, v) in m.iter_mut().zip(row.metrics) {
+            col.push(v);
+        }
+        c_epoch.push(row.created_at_ns.div_euclid(1_000_000_000));
+        c_frac.push(row.created_at_ns.rem_euclid(1_000_000_000) as i32);
+        u_epoch.push(row.updated_at_ns.div_euclid(1_000_000_000));
+        u_frac.push(row.updated_at_ns.rem_euclid(1_000_000_000) as i32);
+    }
+    let names = table.metric_names();
+    let [m0, m1, m2] = m;
+    let fixed = |name: &str, scale: i64, precision: i64, v: Vec<i64>| {
+        let mut c = sfarrow::fixed(name, Width::I64, scale, &[]);
+        c.array = Arc::new(Int64Array::from(v));
+        let mut md = c.field.metadata().clone();
+        md.insert("precision".to_string(), precision.to_string());
+        c.field = c.field.with_metadata(md);
+        c
+    };
+    let spend_scale = if table == Table::Impressions { 2 } else { 0 };
+    let spend_precision = if table == Table::Impressions { 18 } else { 38 };
+    let mut date_col = sfarrow::date("DATE", &[]);
+    date_col.array = Arc::new(Date32Array::from(dates));
+    vec![
+        date_col,
+        fixed("MEDIA_BUY_ID", 0, 38, ids),
+        fixed(names[0], 0, 38, m0),
+        fixed(names[1], 0, 38, m1),
+        fixed(names[2], spend_scale, spend_precision, m2),
+        ntz9("CREATED_AT", c_epoch, c_frac),
+        ntz9("UPDATED_AT", u_epoch, u_frac),
+    ]
+}
+
+fn ntz9(name: &str, epoch: Vec<i64>, fraction: Vec<i32>) -> SfColumn {
+    let mut c = sfarrow::ts_struct(name, "TIMESTAMP_NTZ", 9, &[]);
+    let fields = Fields::from(vec![
+        Field::new("epoch", DataType::Int64, false),
+        Field::new("fraction", DataType::Int32, false),
+    ]);
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(epoch)),
+        Arc::new(Int32Array::from(fraction)),
+    ];
+    c.array = Arc::new(StructArray::try_new(fields, arrays, None).expect("timestamp struct"));
+    c.field = Field::new(name, c.array.data_type().clone(), true)
+        .with_metadata(c.field.metadata().clone());
+    c
+}
+
+/// The `rowtype` of a table.
+pub fn rowtype(table: Table) -> Value {
+    sfarrow::rowtype_of(&columns(
+        &SyntheticOptions::default(),
+        table,
+        SyntheticOptions::default().first_date(),
+        0,
+        0,
+    ))
+}
+
+/// The first DATE binding of a query-request body (ms epoch, or TEXT `YYYY-MM-DD`).
+fn since_binding(body: &Value) -> Option<NaiveDate> {
+    let bindings = body["bindings"].as_object()?;
+    let mut keys: Vec<&String> = bindings.keys().collect();
+    keys.sort_by_key(|k| (k.parse::<u64>().unwrap_or(u64::MAX), k.to_string()));
+    keys.into_iter().find_map(|k| {
+        let b = &bindings[k];
+        let v = b["value"].as_str()?;
+        match b["type"].as_str()? {
+            "DATE" => Some(from_epoch_days(
+                v.parse::<i64>().ok()?.div_euclid(86_400_000) as i32,
+            )),
+            "TEXT" => NaiveDate::parse_from_str(v, "%Y-%m-%d").ok(),
+            _ => None,
+        }
+    })
+}
+
+fn answer(double_state: &Double, opts: &SyntheticOptions, req: &Recorded) -> Reply {
+    let body = req.json();
+    let sql = body["sqlText"].as_str().unwrap_or_default();
+    let Some(table) = Table::from_sql(sql) else {
+        let msg = format!("002003 (42S02): SQL compilation error: no synthetic table in {sql:?}");
+        return Reply::json(reply::sql_error("002003", "42S02", &msg));
+    };
+    if body["describeOnly"] == Value::Bool(true) {
+        let spec = ResultSpec::with_rowtype(rowtype(table), "arrow");
+        return Reply::json(double_state.result(&spec));
+    }
+    let (first, total) = opts.window(since_binding(&body));
+    let inline = opts.inline_rows.min(total);
+    let mut spec = ResultSpec::with_rowtype(rowtype(table), "arrow");
+    if inline > 0 {
+        spec.inline_arrow = sfarrow::ipc_stream(&columns(opts, table, first, 0, inline));
+        spec.inline_rows = inline;
+    }
+    let chunk_rows = opts.chunk_rows.max(1);
+    for (k, start) in (inline..total).step_by(chunk_rows).enumerate() {
+        let end = (start + chunk_rows).min(total);
+        let o = opts.clone();
+        let mut chunk = Chunk::lazy(end - start, move || {
+            Bytes::from(sfarrow::ipc_stream(&columns(&o, table, first, start, end)))
+        });
+        if opts.gzip {
+            chunk = chunk.gzip();
+        }
+        if opts.fail_after_chunks.is_some_and(|f| k >= f) {
+            chunk = chunk.fail_always();
+        }
+        if let Some(d) = opts.slow_chunk.filter(|_| k >= opts.slow_after_chunks) {
+            chunk = chunk.delay(d);
+        }
+        spec = spec.chunk(chunk);
+    }
+    Reply::json(double_state.result(&spec))
+}
+
+/// A running synthetic source (a [`Double`] with a metrics query handler).
+pub struct SyntheticSource {
+    double: Arc<Double>,
+    opts: Arc<Mutex<SyntheticOptions>>,
+}
+
+impl SyntheticSource {
+    /// Starts on a free loopback port.
+    pub fn start(opts: SyntheticOptions) -> SyntheticSource {
+        SyntheticSource::with_double(Double::start(), opts)
+    }
+
+    /// Starts on a given port (0 = any).
+    pub fn start_on_port(port: u16, opts: SyntheticOptions) -> Result<SyntheticSource> {
+        Ok(SyntheticSource::with_double(
+            Double::start_on_port(port)?,
+            opts,
+        ))
+    }
+
+    fn with_double(double: Double, opts: SyntheticOptions) -> SyntheticSource {
+        let double = Arc::new(double);
+        let opts = Arc::new(Mutex::new(opts));
+        // The handler holds a weak reference so dropping the source stops the server.
+        let weak = Arc::downgrade(&double);
+        let o = opts.clone();
+        double.set_handler(Endpoint::QueryRequest, move |req| {
+            let Some(d) = weak.upgrade() else {
+                return Reply::status(503);
+            };
+            let snapshot = o.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            answer(&d, &snapshot, req)
+        });
+        SyntheticSource { double, opts }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.double.port()
+    }
+
+    pub fn base_url(&self) -> String {
+        self.double.base_url()
+    }
+
+    /// The underlying double (recordings, scripted failures...).
+    pub fn double(&self) -> &Double {
+        &self.double
+    }
+
+    pub fn options(&self) -> SyntheticOptions {
+        self.opts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Changes the options for queries from now on (e.g. bump `revision`).
+    pub fn set_options(&self, opts: SyntheticOptions) {
+        *self.opts.lock().unwrap_or_else(|e| e.into_inner()) = opts;
+    }
+
+    pub fn set_revision(&self, revision: u32) {
+        self.opts.lock().unwrap_or_else(|e| e.into_inner()).revision = revision;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exactly_the_requested_share_changes() {
+        let o = SyntheticOptions {
+            media_buys: 1000,
+            changed_pct: 3,
+            revision: 2,
+            ..Default::default()
+        };
+        let d = o.end_date;
+        let changed = (1..=1000).filter(|&id| o.is_changed(id, d)).count();
+        assert_eq!(changed, 30);
+        let base = SyntheticOptions {
+            revision: 0,
+            ..o.clone()
+        };
+        for id in 1..=1000 {
+            let same = o.row(Table::Impressions, id, d) == base.row(Table::Impressions, id, d);
+            assert_eq!(same, !o.is_changed(id, d), "id {id}");
+        }
+    }
+
+    #[test]
+    fn window_honours_since() {
+        let o = SyntheticOptions {
+            media_buys: 10,
+            days: 30,
+            ..Default::default()
+        };
+        assert_eq!(o.window(None).1, 300);
+        let since = o.end_date - chrono::Days::new(4);
+        assert_eq!(o.window(Some(since)), (since, 50));
+        assert_eq!(o.window(Some(o.end_date + chrono::Days::new(1))).1, 0);
+    }
+
+    #[test]
+    fn date_binding_is_ms_epoch() {
+        let body =
+            serde_json::json!({"bindings": {"1": {"type": "DATE", "value": "1704067200000"}}});
+        assert_eq!(since_binding(&body), NaiveDate::from_ymd_opt(2024, 1, 1));
+    }
+
+    #[test]
+    fn columns_generate_fast_enough() {
+        let o = SyntheticOptions {
+            media_buys: 50_000,
+            ..Default::default()
+        };
+        let t = std::time::Instant::now();
+        let cols = columns(&o, Table::Impressions, o.first_date(), 0, 100_000);
+        let bytes = sfarrow::ipc_stream(&cols);
+        assert_eq!(sfarrow::num_rows(&cols), 100_000);
+        assert!(bytes.len() > 100_000 * 40);
+        eprintln!("100k rows in {:?}", t.elapsed());
+    }
+}
