@@ -12,10 +12,25 @@
 //! * Every failure is an [`Error`] with a [`ErrorKind`]; no error text ever contains
 //!   a secret.
 
+pub mod auth;
+pub mod binding;
+mod client;
 pub mod config;
+pub mod endpoint;
 pub mod error;
+mod http;
+mod query;
+pub mod redact;
+pub mod result;
+mod retry;
+mod session;
 pub mod types;
+mod wire;
 
+pub use auth::jwt::{jwt_fingerprint, KeyPair};
+pub use client::{Client, ResultStream};
 pub use config::{Auth, Config, RetryPolicy, Secret, Timeouts};
+pub use endpoint::endpoint_url;
 pub use error::{Error, ErrorKind};
+pub use redact::redact;
 pub use types::{Batch, Binding, Column, ColumnMeta, Query};

@@ -81,7 +81,10 @@ pub struct ColumnMeta {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Column {
     /// FIXED: value = unscaled / 10^scale. Exact; never goes through a float.
-    Fixed { scale: u32, values: Vec<Option<i128>> },
+    Fixed {
+        scale: u32,
+        values: Vec<Option<i128>>,
+    },
     Real(Vec<Option<f64>>),
     /// TEXT, and VARIANT / OBJECT / ARRAY as JSON text.
     Text(Vec<Option<String>>),
