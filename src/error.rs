@@ -1,0 +1,93 @@
+//! The extension's error type, turned into a PostgreSQL error (SQLSTATE, message,
+//! DETAIL, HINT) only at the SQL-function or worker boundary.
+
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+
+use bravo_snowflake::{Error as SfError, ErrorKind};
+
+#[derive(Debug, Clone)]
+pub struct BravoError {
+    pub code: PgSqlErrorCode,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl BravoError {
+    pub fn new(code: PgSqlErrorCode, message: impl Into<String>) -> Self {
+        BravoError {
+            code,
+            message: message.into(),
+            detail: None,
+            hint: None,
+        }
+    }
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message)
+    }
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    /// Raise as an ERROR. Never returns.
+    pub fn raise(self) -> ! {
+        let mut report = ErrorReport::new(self.code, self.message, "bravo_metrics");
+        if let Some(d) = self.detail {
+            report = report.set_detail(d);
+        }
+        if let Some(h) = self.hint {
+            report = report.set_hint(h);
+        }
+        report.report(PgLogLevel::ERROR);
+        unreachable!("ERROR does not return")
+    }
+}
+
+impl std::fmt::Display for BravoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Snowflake client errors, classified (see the client's `ErrorKind`), with the
+/// SQLSTATE a PostgreSQL user expects. Remote failures use class HV (foreign data).
+impl From<SfError> for BravoError {
+    fn from(e: SfError) -> Self {
+        use PgSqlErrorCode::*;
+        let msg = e.to_string();
+        match (e.kind(), &e) {
+            (ErrorKind::Config, _) => BravoError::new(ERRCODE_INVALID_PARAMETER_VALUE, msg)
+                .hint("Check the bravo_metrics.snowflake_* settings."),
+            (ErrorKind::Authentication, _) => BravoError::new(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, msg)
+                .hint("Check bravo_metrics.snowflake_user, snowflake_authenticator and the content of snowflake_secret_file."),
+            (ErrorKind::Network, _) => BravoError::new(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, msg)
+                .hint("Check bravo_metrics.snowflake_account / snowflake_host and the network path to Snowflake."),
+            (ErrorKind::Sql, SfError::Sql { code, sql_state, query_id, .. }) => {
+                let pg = match (code.as_str(), sql_state.as_str()) {
+                    ("002003", _) | (_, "42S02") => ERRCODE_FDW_TABLE_NOT_FOUND,
+                    ("000904", _) | (_, "42S22") => ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
+                    (_, "42000") | (_, "42601") => ERRCODE_SYNTAX_ERROR,
+                    _ => ERRCODE_FDW_ERROR,
+                };
+                let mut err = BravoError::new(pg, msg)
+                    .detail(format!("Snowflake error code {code}, SQLSTATE {sql_state}{}",
+                        query_id.as_ref().map(|q| format!(", query id {q}")).unwrap_or_default()));
+                if pg == ERRCODE_FDW_TABLE_NOT_FOUND {
+                    err = err.hint("Check bravo_metrics.impressions_source / videos_source and snowflake_database / snowflake_schema.");
+                }
+                err
+            }
+            (ErrorKind::Sql, _) => BravoError::new(ERRCODE_FDW_ERROR, msg),
+            (ErrorKind::Protocol, _) => BravoError::new(ERRCODE_FDW_ERROR, msg),
+            (ErrorKind::Decode, _) => BravoError::new(ERRCODE_FDW_INVALID_DATA_TYPE, msg),
+            (ErrorKind::Timeout, _) => BravoError::new(ERRCODE_FDW_ERROR, msg)
+                .hint("Raise bravo_metrics.snowflake_request_timeout / snowflake_login_timeout, or check the warehouse."),
+            (ErrorKind::Cancelled, _) => BravoError::new(ERRCODE_QUERY_CANCELED, msg),
+        }
+    }
+}

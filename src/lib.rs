@@ -1,0 +1,120 @@
+//! bravo_metrics: Snowflake performance metrics synced, scheduled and reported inside
+//! PostgreSQL.
+//!
+//! Map of the crate:
+//! * `settings`  — every `bravo_metrics.*` setting, in one place.
+//! * `secrets`   — secret files (passwords, tokens, keys never live in settings).
+//! * `sync/`     — `bravo_sync`: fetch from Snowflake, validate, stage, merge.
+//! * `runlog/`   — the run log, including failed runs written autonomously.
+//! * `schedule/` — cron parsing, time zones, the scheduler worker.
+//! * `runtime`   — the one bridge between the backend and async network code.
+//! * `error`     — errors mapped to SQLSTATE / DETAIL / HINT at the boundary.
+//! The Snowflake client itself is the pgrx-free crate `crates/snowflake`.
+
+use pgrx::prelude::*;
+
+pub mod error;
+pub mod runlog;
+pub mod runtime;
+pub mod schedule;
+pub mod secrets;
+pub mod settings;
+pub mod sync;
+
+::pgrx::pg_module_magic!(name, version);
+
+pgrx::extension_sql_file!("schema.sql", name = "schema", bootstrap);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    settings::init();
+}
+
+/// Pulls the last `lookback_days` days of every source from Snowflake and merges them
+/// into the metric tables, atomically. One row per target.
+#[pg_extern(security_definer, volatile, parallel_unsafe)]
+#[search_path(@extschema@, pg_catalog, pg_temp)]
+fn bravo_sync(
+    lookback_days: default!(Option<i32>, 30),
+    wait: default!(Option<bool>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(target, String),
+        name!(fetched, i64),
+        name!(inserted, i64),
+        name!(updated, i64),
+        name!(unchanged, i64),
+        name!(deleted, i64),
+        name!(set_aside, i64),
+        name!(ms, i64),
+        name!(run_id, i64),
+    ),
+> {
+    let lookback = sync::check_lookback(lookback_days).unwrap_or_else(|e| e.raise());
+    let overlap = match wait {
+        Some(true) => settings::OverlapPolicy::Wait,
+        Some(false) => settings::OverlapPolicy::Skip,
+        None => settings::SYNC_OVERLAP.get(),
+    };
+    let req = sync::SyncRequest {
+        lookback_days: lookback,
+        trigger: sync::Trigger::Manual,
+        overlap,
+        run_id: None,
+        attempt: 1,
+    };
+    match sync::run(&req) {
+        Ok(rec) => TableIterator::new(rec.targets.into_iter().map(move |t| {
+            (
+                t.target,
+                t.fetched,
+                t.inserted,
+                t.updated,
+                t.unchanged,
+                t.deleted,
+                t.set_aside,
+                t.ms,
+                rec.run_id,
+            )
+        })),
+        Err(sync::SyncError::Busy(e)) | Err(sync::SyncError::Invalid(e)) => e.raise(),
+        Err(sync::SyncError::Failed { error, .. }) => error.rethrow(),
+    }
+}
+
+pgrx::extension_sql!(
+    r#"
+REVOKE ALL ON FUNCTION bravo_sync(integer, boolean) FROM PUBLIC;
+
+-- Live progress of running syncs (see src/sync/progress.rs for the slot layout).
+CREATE VIEW bravo_sync_progress AS
+SELECT p.pid,
+       p.param1 AS run_id,
+       CASE p.param2 WHEN 1 THEN 'connecting' WHEN 2 THEN 'fetching' WHEN 3 THEN 'merging'
+                     WHEN 4 THEN 'finishing' ELSE 'starting' END AS phase,
+       CASE p.param3 WHEN 1 THEN 'impressions' WHEN 2 THEN 'videos' END AS target,
+       p.param4 AS fetched,
+       p.param5 AS staged,
+       p.param6 AS set_aside,
+       p.param7 AS inserted,
+       p.param8 AS updated,
+       p.param9 AS deleted,
+       NULLIF(p.param11, 0) AS source_rows,
+       to_timestamp(p.param10 / 1000.0) AS started_at
+  FROM pg_stat_get_progress_info('COPY') p
+ WHERE p.relid = 'bravo_sync_runs'::regclass;
+"#,
+    name = "progress_view",
+    requires = ["schema", bravo_sync],
+);
+
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,0 +1,113 @@
+//! Writing a run record in a transaction of its own.
+//!
+//! PostgreSQL has no autonomous transactions, so a failed sync hands its record to a
+//! dynamic background worker: the record (JSON) goes into a dynamic shared memory
+//! segment, the worker attaches, inserts it as the same user in the same database,
+//! commits and exits; the caller waits for it. This needs no
+//! `shared_preload_libraries`, only a free `max_worker_processes` slot. If no worker
+//! can start, the record goes to the server log as a WARNING instead.
+
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::prelude::*;
+
+use super::RunRecord;
+
+/// Hands `rec` to a writer worker and waits for it to finish.
+pub fn write(rec: &RunRecord) {
+    if let Err(why) = try_write(rec) {
+        pgrx::warning!(
+            "bravo_metrics: could not record run {} ({}) in bravo_sync_runs: {why}; status {}, sqlstate {}, message: {}",
+            rec.run_id,
+            rec.trigger,
+            rec.status,
+            rec.sqlstate.as_deref().unwrap_or("-"),
+            rec.message.as_deref().unwrap_or("-")
+        );
+    }
+}
+
+fn try_write(rec: &RunRecord) -> Result<(), String> {
+    let payload = serde_json::to_vec(rec).map_err(|e| e.to_string())?;
+    unsafe {
+        let seg = pg_sys::dsm_create(payload.len() + 8, 0);
+        if seg.is_null() {
+            return Err("cannot create a shared memory segment".into());
+        }
+        let addr = pg_sys::dsm_segment_address(seg) as *mut u8;
+        std::ptr::copy_nonoverlapping((payload.len() as u64).to_le_bytes().as_ptr(), addr, 8);
+        std::ptr::copy_nonoverlapping(payload.as_ptr(), addr.add(8), payload.len());
+        let handle = pg_sys::dsm_segment_handle(seg);
+        let extra = format!(
+            "{} {}",
+            u32::from(pg_sys::MyDatabaseId),
+            u32::from(pg_sys::GetUserId())
+        );
+        let started = BackgroundWorkerBuilder::new("bravo_metrics run-log writer")
+            .set_type("bravo_metrics run-log writer")
+            .set_library("bravo_metrics")
+            .set_function("bravo_runlog_writer_main")
+            .set_argument(Some(pg_sys::Datum::from(handle as i64)))
+            .set_extra(&extra)
+            .enable_spi_access()
+            .set_restart_time(None)
+            .set_notify_pid(pg_sys::MyProcPid)
+            .load_dynamic();
+        let result = match started {
+            Ok(worker) => match worker.wait_for_shutdown() {
+                Ok(()) => Ok(()),
+                Err(status) => Err(format!("the writer worker ended with {status:?}")),
+            },
+            Err(_) => Err("no background worker slot is free (max_worker_processes)".into()),
+        };
+        pg_sys::dsm_detach(seg);
+        result
+    }
+}
+
+/// Entry point of the writer worker.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn bravo_runlog_writer_main(arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGTERM);
+    let extra = BackgroundWorker::get_extra().to_string();
+    let mut parts = extra
+        .split_whitespace()
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (db, user) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    BackgroundWorker::connect_worker_to_spi_by_oid(
+        Some(pg_sys::Oid::from(db)),
+        Some(pg_sys::Oid::from(user)),
+    );
+
+    let handle = arg.value() as u32;
+    let rec: Option<RunRecord> = unsafe {
+        let seg = pg_sys::dsm_attach(handle);
+        if seg.is_null() {
+            None
+        } else {
+            let addr = pg_sys::dsm_segment_address(seg) as *const u8;
+            let mut len = [0u8; 8];
+            std::ptr::copy_nonoverlapping(addr, len.as_mut_ptr(), 8);
+            let len = u64::from_le_bytes(len) as usize;
+            let bytes = std::slice::from_raw_parts(addr.add(8), len).to_vec();
+            pg_sys::dsm_detach(seg);
+            serde_json::from_slice(&bytes).ok()
+        }
+    };
+    let Some(rec) = rec else {
+        pgrx::log!("bravo_metrics run-log writer: no record to write");
+        return;
+    };
+    BackgroundWorker::transaction(|| {
+        let _ = Spi::run("SET LOCAL lock_timeout = '10s'");
+        let _ = Spi::run("SET LOCAL statement_timeout = '30s'");
+        match super::ext_schema().and_then(|schema| super::insert(&schema, &rec)) {
+            Ok(()) => {}
+            Err(e) => pgrx::warning!(
+                "bravo_metrics run-log writer: run {}: {}",
+                rec.run_id,
+                e.message
+            ),
+        }
+    });
+}

@@ -1,0 +1,119 @@
+-- bravo_metrics schema.
+--
+-- Ownership rule: the media tool's tables (media_buys and the metric tables) are
+-- NEVER members of the extension. If they exist (a media_tool database filled by the
+-- legacy job) they are used as they are, rows kept. If they are missing they are
+-- created here and then detached from the extension, so that:
+--   * pg_dump / pg_restore treats them as ordinary tables (data included);
+--   * DROP EXTENSION bravo_metrics cannot drop them or their rows.
+-- The extension's own bookkeeping (run log, set-aside rows) are members, marked with
+-- pg_extension_config_dump so pg_dump keeps their rows too.
+
+DO $bravo$
+BEGIN
+    IF to_regclass('@extschema@.media_buys') IS NULL THEN
+        CREATE TABLE @extschema@.media_buys (
+            id          bigint PRIMARY KEY,
+            campaign_id bigint NOT NULL,
+            name        text,
+            created_at  timestamptz NOT NULL DEFAULT now(),
+            updated_at  timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
+        ALTER EXTENSION bravo_metrics DROP TABLE @extschema@.media_buys;
+    END IF;
+
+    IF to_regclass('@extschema@.platform_buy_daily_impressions') IS NULL THEN
+        CREATE TABLE @extschema@.platform_buy_daily_impressions (
+            date         date   NOT NULL,
+            media_buy_id bigint NOT NULL REFERENCES @extschema@.media_buys (id),
+            impressions  bigint NOT NULL DEFAULT 0 CHECK (impressions >= 0),
+            clicks       bigint NOT NULL DEFAULT 0 CHECK (clicks >= 0),
+            spend        numeric NOT NULL DEFAULT 0,
+            created_at   timestamptz NOT NULL DEFAULT now(),
+            updated_at   timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (media_buy_id, date)
+        );
+        CREATE INDEX platform_buy_daily_impressions_date_idx
+            ON @extschema@.platform_buy_daily_impressions (date);
+        ALTER EXTENSION bravo_metrics DROP TABLE @extschema@.platform_buy_daily_impressions;
+    END IF;
+
+    IF to_regclass('@extschema@.platform_buy_daily_videos') IS NULL THEN
+        CREATE TABLE @extschema@.platform_buy_daily_videos (
+            date              date   NOT NULL,
+            media_buy_id      bigint NOT NULL REFERENCES @extschema@.media_buys (id),
+            video_starts      bigint NOT NULL DEFAULT 0 CHECK (video_starts >= 0),
+            video_completions bigint NOT NULL DEFAULT 0 CHECK (video_completions >= 0),
+            video_views       bigint NOT NULL DEFAULT 0 CHECK (video_views >= 0),
+            created_at        timestamptz NOT NULL DEFAULT now(),
+            updated_at        timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (media_buy_id, date)
+        );
+        CREATE INDEX platform_buy_daily_videos_date_idx
+            ON @extschema@.platform_buy_daily_videos (date);
+        ALTER EXTENSION bravo_metrics DROP TABLE @extschema@.platform_buy_daily_videos;
+    END IF;
+END
+$bravo$;
+
+-- One row per sync, manual or scheduled. Failed and cancelled syncs are written by
+-- an autonomous background worker so that their row survives the rollback.
+CREATE TABLE bravo_sync_runs (
+    run_id          bigserial PRIMARY KEY,
+    trigger         text NOT NULL CHECK (trigger IN ('manual', 'schedule', 'retry', 'catch-up', 'run-now')),
+    started_at      timestamptz NOT NULL,
+    finished_at     timestamptz,
+    lookback_days   integer NOT NULL,
+    window_start    date,
+    status          text NOT NULL CHECK (status IN ('succeeded', 'failed', 'cancelled', 'skipped')),
+    query_ids       text[] NOT NULL DEFAULT '{}',
+    sqlstate        text,
+    message         text,
+    detail          jsonb,
+    backend_pid     integer,
+    attempt         integer NOT NULL DEFAULT 1
+);
+CREATE INDEX bravo_sync_runs_started_at_idx ON bravo_sync_runs (started_at);
+SELECT pg_catalog.pg_extension_config_dump('bravo_sync_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('bravo_sync_runs_run_id_seq', '');
+
+-- Per-target counts of each run.
+CREATE TABLE bravo_sync_run_targets (
+    run_id      bigint NOT NULL REFERENCES bravo_sync_runs (run_id) ON DELETE CASCADE,
+    target      text   NOT NULL,
+    source      text   NOT NULL,
+    query_id    text,
+    fetched     bigint NOT NULL DEFAULT 0,
+    inserted    bigint NOT NULL DEFAULT 0,
+    updated     bigint NOT NULL DEFAULT 0,
+    unchanged   bigint NOT NULL DEFAULT 0,
+    deleted     bigint NOT NULL DEFAULT 0,
+    set_aside   bigint NOT NULL DEFAULT 0,
+    ms          bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, target)
+);
+SELECT pg_catalog.pg_extension_config_dump('bravo_sync_run_targets', '');
+
+-- Source rows that were not merged, with the reason. Rows for a media buy that
+-- media_buys does not have yet are retried on every later sync and marked resolved
+-- once merged (or superseded by a fresher fetch of the same key).
+CREATE TABLE bravo_set_aside (
+    id            bigserial PRIMARY KEY,
+    run_id        bigint NOT NULL,
+    target        text   NOT NULL,
+    reason        text   NOT NULL CHECK (reason IN ('null_key', 'negative_count', 'null_value', 'out_of_range', 'duplicate_key', 'unknown_media_buy')),
+    detail        text,
+    date          date,
+    media_buy_id  bigint,
+    source_row    jsonb  NOT NULL,
+    set_aside_at  timestamptz NOT NULL DEFAULT now(),
+    resolved_at   timestamptz,
+    resolved_run_id bigint,
+    resolution    text CHECK (resolution IN ('merged', 'superseded'))
+);
+CREATE INDEX bravo_set_aside_open_idx ON bravo_set_aside (target, media_buy_id, date) WHERE resolved_at IS NULL;
+SELECT pg_catalog.pg_extension_config_dump('bravo_set_aside', '');
+SELECT pg_catalog.pg_extension_config_dump('bravo_set_aside_id_seq', '');
+
+REVOKE ALL ON bravo_sync_runs, bravo_sync_run_targets, bravo_set_aside FROM PUBLIC;

@@ -1,0 +1,578 @@
+//! Every setting of the extension, under the one reserved prefix `bravo_metrics.`.
+//!
+//! Secrets are never settings: `snowflake_secret_file` and
+//! `snowflake_private_key_passphrase_file` name files readable by the server's OS user
+//! only (see `secrets.rs`), so no password, token or key ever reaches `pg_settings`,
+//! `pg_db_role_setting` or `postgresql.auto.conf`.
+//!
+//! Settings that change where data comes from or how much may be deleted are `SUSET`
+//! (superuser, `ALTER SYSTEM`, or `ALTER DATABASE/ROLE ... SET` by a superuser); the
+//! scheduler's own settings are `SIGHUP` (postgresql.conf / `ALTER SYSTEM` + reload).
+
+use std::ffi::{c_char, c_void, CStr, CString};
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
+use pgrx::{pg_guard, pg_sys};
+
+pub const PREFIX: &str = "bravo_metrics";
+
+/// How the extension authenticates to Snowflake.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Authenticator {
+    /// Login name + password read from `snowflake_secret_file`.
+    Password,
+    /// RS256 JWT signed with the PKCS#8 PEM key in `snowflake_secret_file`.
+    KeyPair,
+    /// Programmatic access token read from `snowflake_secret_file`.
+    ProgrammaticAccessToken,
+    /// OAuth access token read from `snowflake_secret_file`.
+    Oauth,
+}
+
+/// What a sync does when another one holds the lock.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OverlapPolicy {
+    /// Fail fast (manual call) or skip the run and log it as skipped (scheduler).
+    Skip,
+    /// Wait for the running sync to finish, then run.
+    Wait,
+}
+
+// ---------------------------------------------------------------------------------------
+// Snowflake connection (SUSET).
+/// Account identifier, e.g. `xy12345.us-east-2.aws` or `myorg-myaccount`. Default: empty.
+pub static SNOWFLAKE_ACCOUNT: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+/// Login name. Default: empty.
+pub static SNOWFLAKE_USER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Default: password.
+pub static SNOWFLAKE_AUTHENTICATOR: GucSetting<Authenticator> =
+    GucSetting::<Authenticator>::new(Authenticator::Password);
+/// File holding the password / token / PEM key. Default: empty.
+pub static SNOWFLAKE_SECRET_FILE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+/// File holding the passphrase of an encrypted PEM key. Default: empty (key not encrypted).
+pub static SNOWFLAKE_PASSPHRASE_FILE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+pub static SNOWFLAKE_WAREHOUSE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+pub static SNOWFLAKE_ROLE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static SNOWFLAKE_DATABASE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+pub static SNOWFLAKE_SCHEMA: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Legacy region parameter; usually part of the account instead. Default: empty.
+pub static SNOWFLAKE_REGION: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Endpoint override: `https` (default when empty) or `http`.
+pub static SNOWFLAKE_PROTOCOL: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+/// Endpoint override: host. Default: derived from the account.
+pub static SNOWFLAKE_HOST: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Endpoint override: port; 0 means the protocol's default.
+pub static SNOWFLAKE_PORT: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// Allow plain http to a non-loopback host. Default: off.
+pub static SNOWFLAKE_ALLOW_INSECURE_HTTP: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// Retries of a retryable request (spec: 7).
+pub static SNOWFLAKE_MAX_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(7);
+/// Total deadline of one login, seconds (default 300).
+pub static SNOWFLAKE_LOGIN_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(300);
+/// Timeout of one HTTP request, seconds (default 90: a long-poll lasts about 45 s).
+pub static SNOWFLAKE_REQUEST_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(90);
+/// Chunks downloaded ahead of the merge (default 4).
+pub static SNOWFLAKE_CHUNK_PREFETCH: GucSetting<i32> = GucSetting::<i32>::new(4);
+/// QUERY_TAG sent with every source query (default `bravo_metrics`).
+pub static SNOWFLAKE_QUERY_TAG: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"bravo_metrics"));
+
+// ---------------------------------------------------------------------------------------
+// Sources (SUSET).
+/// Snowflake relation feeding `platform_buy_daily_impressions`.
+pub static IMPRESSIONS_SOURCE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"PLATFORM_BUY_DAILY_IMPRESSIONS"));
+/// Snowflake relation feeding `platform_buy_daily_videos`.
+pub static VIDEOS_SOURCE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"PLATFORM_BUY_DAILY_VIDEOS"));
+
+// ---------------------------------------------------------------------------------------
+// Sync behaviour.
+/// Time zone whose calendar defines "today" for the lookback window (default UTC).
+pub static SYNC_TIME_ZONE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"UTC"));
+/// Largest lookback a sync accepts, days (default 400).
+pub static MAX_LOOKBACK_DAYS: GucSetting<i32> = GucSetting::<i32>::new(400);
+/// Delete target rows inside the window that the source no longer returns (default off).
+pub static DELETE_MISSING: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// A sync that would delete more than this fraction of the window's rows fails (default 0.1).
+pub static DELETE_MAX_FRACTION: GucSetting<f64> = GucSetting::<f64>::new(0.10);
+/// What a manual sync does when another one runs: skip = fail fast (default), wait.
+pub static SYNC_OVERLAP: GucSetting<OverlapPolicy> =
+    GucSetting::<OverlapPolicy>::new(OverlapPolicy::Skip);
+/// Run-log retention in days; older runs are pruned by each sync. 0 keeps everything (default 90).
+pub static RUN_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(90);
+/// Interval between progress NOTICEs, milliseconds; 0 disables them (default 5000).
+pub static PROGRESS_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(5000);
+/// work_mem for the merge statements, kB (default 64 MB). Memory stays bounded by it.
+pub static MERGE_WORK_MEM_KB: GucSetting<i32> = GucSetting::<i32>::new(65536);
+
+// ---------------------------------------------------------------------------------------
+// Scheduler (SIGHUP).
+/// Run scheduled syncs (default off).
+pub static SCHEDULER_ENABLED: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// Cron expression (5 fields, or 6 with seconds first). Default: 02:15 every day.
+pub static SCHEDULE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"15 2 * * *"));
+/// IANA time zone of the schedule (default UTC).
+pub static SCHEDULE_TIME_ZONE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"UTC"));
+/// Database the scheduler syncs (default postgres).
+pub static SCHEDULER_DATABASE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"postgres"));
+/// Lookback of scheduled runs, days (default 30).
+pub static SCHEDULER_LOOKBACK_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
+/// Retries of a failed scheduled run (default 3).
+pub static SCHEDULER_MAX_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(3);
+/// First retry delay in seconds; doubles on each retry (default 60).
+pub static SCHEDULER_RETRY_BACKOFF_S: GucSetting<i32> = GucSetting::<i32>::new(60);
+/// What a scheduled run does when a sync is already running: skip (default) or wait.
+pub static SCHEDULER_OVERLAP: GucSetting<OverlapPolicy> =
+    GucSetting::<OverlapPolicy>::new(OverlapPolicy::Skip);
+
+fn s(
+    name: &'static CStr,
+    short: &'static CStr,
+    setting: &'static GucSetting<Option<CString>>,
+    ctx: GucContext,
+    flags: GucFlags,
+) {
+    GucRegistry::define_string_guc(name, short, c"", setting, ctx, flags);
+}
+
+/// Registers every setting and reserves the prefix. Called from `_PG_init`.
+pub fn init() {
+    let hidden = GucFlags::SUPERUSER_ONLY;
+    s(
+        c"bravo_metrics.snowflake_account",
+        c"Snowflake account identifier.",
+        &SNOWFLAKE_ACCOUNT,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    s(
+        c"bravo_metrics.snowflake_user",
+        c"Snowflake login name.",
+        &SNOWFLAKE_USER,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"bravo_metrics.snowflake_authenticator",
+        c"How to authenticate to Snowflake: password, key_pair, programmatic_access_token or oauth.",
+        c"",
+        &SNOWFLAKE_AUTHENTICATOR,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    s(
+        c"bravo_metrics.snowflake_secret_file",
+        c"File with the password, token or PEM private key (mode 0600).",
+        &SNOWFLAKE_SECRET_FILE,
+        GucContext::Suset,
+        hidden,
+    );
+    s(
+        c"bravo_metrics.snowflake_private_key_passphrase_file",
+        c"File with the passphrase of an encrypted private key.",
+        &SNOWFLAKE_PASSPHRASE_FILE,
+        GucContext::Suset,
+        hidden,
+    );
+    s(
+        c"bravo_metrics.snowflake_warehouse",
+        c"Snowflake warehouse.",
+        &SNOWFLAKE_WAREHOUSE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    s(
+        c"bravo_metrics.snowflake_role",
+        c"Snowflake role.",
+        &SNOWFLAKE_ROLE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    s(
+        c"bravo_metrics.snowflake_database",
+        c"Snowflake database.",
+        &SNOWFLAKE_DATABASE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    s(
+        c"bravo_metrics.snowflake_schema",
+        c"Snowflake schema.",
+        &SNOWFLAKE_SCHEMA,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    s(
+        c"bravo_metrics.snowflake_region",
+        c"Legacy Snowflake region parameter.",
+        &SNOWFLAKE_REGION,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    s(
+        c"bravo_metrics.snowflake_protocol",
+        c"Endpoint override: http or https.",
+        &SNOWFLAKE_PROTOCOL,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    s(
+        c"bravo_metrics.snowflake_host",
+        c"Endpoint override: host name.",
+        &SNOWFLAKE_HOST,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.snowflake_port",
+        c"Endpoint override: port (0 = default).",
+        c"",
+        &SNOWFLAKE_PORT,
+        0,
+        65535,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"bravo_metrics.snowflake_allow_insecure_http",
+        c"Allow plain http to a non-loopback host.",
+        c"",
+        &SNOWFLAKE_ALLOW_INSECURE_HTTP,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.snowflake_max_retries",
+        c"Retries of a retryable Snowflake request.",
+        c"",
+        &SNOWFLAKE_MAX_RETRIES,
+        0,
+        20,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.snowflake_login_timeout",
+        c"Total deadline of a Snowflake login.",
+        c"",
+        &SNOWFLAKE_LOGIN_TIMEOUT,
+        1,
+        3600,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.snowflake_request_timeout",
+        c"Timeout of one Snowflake HTTP request.",
+        c"",
+        &SNOWFLAKE_REQUEST_TIMEOUT,
+        1,
+        3600,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.snowflake_chunk_prefetch",
+        c"Result chunks downloaded ahead.",
+        c"",
+        &SNOWFLAKE_CHUNK_PREFETCH,
+        1,
+        16,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    s(
+        c"bravo_metrics.snowflake_query_tag",
+        c"QUERY_TAG of the source queries.",
+        &SNOWFLAKE_QUERY_TAG,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"bravo_metrics.impressions_source",
+            c"Snowflake relation feeding platform_buy_daily_impressions.",
+            c"",
+            &IMPRESSIONS_SOURCE,
+            GucContext::Suset,
+            GucFlags::default(),
+            Some(check_source),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"bravo_metrics.videos_source",
+            c"Snowflake relation feeding platform_buy_daily_videos.",
+            c"",
+            &VIDEOS_SOURCE,
+            GucContext::Suset,
+            GucFlags::default(),
+            Some(check_source),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"bravo_metrics.sync_time_zone",
+            c"Time zone whose calendar defines today for the lookback window.",
+            c"",
+            &SYNC_TIME_ZONE,
+            GucContext::Userset,
+            GucFlags::default(),
+            Some(check_time_zone),
+            None,
+            None,
+        );
+    }
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.max_lookback_days",
+        c"Largest lookback_days a sync accepts.",
+        c"",
+        &MAX_LOOKBACK_DAYS,
+        1,
+        36600,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"bravo_metrics.delete_missing",
+        c"Delete window rows that the source no longer returns.",
+        c"",
+        &DELETE_MISSING,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"bravo_metrics.delete_max_fraction",
+        c"Largest fraction of the window a sync may delete.",
+        c"",
+        &DELETE_MAX_FRACTION,
+        0.0,
+        1.0,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"bravo_metrics.sync_overlap",
+        c"When another sync runs: skip (fail fast) or wait.",
+        c"",
+        &SYNC_OVERLAP,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.run_retention_days",
+        c"Days of run history kept (0 = forever).",
+        c"",
+        &RUN_RETENTION_DAYS,
+        0,
+        36600,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.progress_interval",
+        c"Interval between progress NOTICEs (0 = none).",
+        c"",
+        &PROGRESS_INTERVAL_MS,
+        0,
+        3_600_000,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.merge_work_mem",
+        c"work_mem of the merge statements.",
+        c"",
+        &MERGE_WORK_MEM_KB,
+        64,
+        4 * 1024 * 1024,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
+    );
+
+    GucRegistry::define_bool_guc(
+        c"bravo_metrics.scheduler_enabled",
+        c"Run scheduled syncs.",
+        c"",
+        &SCHEDULER_ENABLED,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"bravo_metrics.schedule",
+            c"Cron expression of the scheduled sync.",
+            c"",
+            &SCHEDULE,
+            GucContext::Sighup,
+            GucFlags::default(),
+            Some(check_schedule),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"bravo_metrics.schedule_time_zone",
+            c"IANA time zone of the schedule.",
+            c"",
+            &SCHEDULE_TIME_ZONE,
+            GucContext::Sighup,
+            GucFlags::default(),
+            Some(check_iana_zone),
+            None,
+            None,
+        );
+    }
+    s(
+        c"bravo_metrics.scheduler_database",
+        c"Database the scheduler syncs.",
+        &SCHEDULER_DATABASE,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.scheduler_lookback_days",
+        c"Lookback of scheduled runs.",
+        c"",
+        &SCHEDULER_LOOKBACK_DAYS,
+        1,
+        36600,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.scheduler_max_retries",
+        c"Retries of a failed scheduled run.",
+        c"",
+        &SCHEDULER_MAX_RETRIES,
+        0,
+        100,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.scheduler_retry_backoff",
+        c"First retry delay; doubles each retry.",
+        c"",
+        &SCHEDULER_RETRY_BACKOFF_S,
+        1,
+        86400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_enum_guc(
+        c"bravo_metrics.scheduler_overlap",
+        c"When a sync already runs: skip or wait.",
+        c"",
+        &SCHEDULER_OVERLAP,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+
+    unsafe { pg_sys::MarkGUCPrefixReserved(c"bravo_metrics".as_ptr()) };
+}
+
+/// The string value of a setting, `None` when empty.
+pub fn get_str(setting: &GucSetting<Option<CString>>) -> Option<String> {
+    setting
+        .get()
+        .map(|c| c.to_string_lossy().trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+// ---------------------------------------------------------------------------------------
+// Check hooks: a bad value is refused when it is set, with a HINT.
+
+unsafe fn reject(msg: &str, hint: &str) -> bool {
+    unsafe {
+        let m = CString::new(msg).unwrap_or_default();
+        let h = CString::new(hint).unwrap_or_default();
+        pg_sys::GUC_check_errcode(pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE as i32);
+        pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(m.as_ptr());
+        pg_sys::GUC_check_errhint_string = pg_sys::pstrdup(h.as_ptr());
+    }
+    false
+}
+
+unsafe fn value_of(newval: *mut *mut c_char) -> Option<String> {
+    unsafe {
+        if newval.is_null() || (*newval).is_null() {
+            return None;
+        }
+        Some(CStr::from_ptr(*newval).to_string_lossy().into_owned())
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn check_source(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    let Some(v) = (unsafe { value_of(newval) }) else {
+        return true;
+    };
+    match crate::sync::source::parse_relation(&v) {
+        Ok(_) => true,
+        Err(e) => unsafe {
+            reject(&e, "Give a Snowflake relation as name, schema.name or database.schema.name; quote parts with \"...\" when needed.")
+        },
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn check_time_zone(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    let Some(v) = (unsafe { value_of(newval) }) else {
+        return true;
+    };
+    if v.trim().is_empty() || crate::schedule::zone::parse_iana(&v).is_ok() {
+        return true;
+    }
+    unsafe {
+        reject(
+            &format!("\"{v}\" is not a known IANA time zone."),
+            "Use a name such as UTC, America/New_York or Europe/Paris.",
+        )
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn check_iana_zone(
+    newval: *mut *mut c_char,
+    extra: *mut *mut c_void,
+    source: pg_sys::GucSource::Type,
+) -> bool {
+    unsafe { check_time_zone(newval, extra, source) }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn check_schedule(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    let Some(v) = (unsafe { value_of(newval) }) else {
+        return true;
+    };
+    match crate::schedule::cron::parse(&v) {
+        Ok(_) => true,
+        Err(e) => unsafe {
+            reject(&e, "Use 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, e.g. '15 2 * * *'.")
+        },
+    }
+}

@@ -1,0 +1,70 @@
+//! One sync at a time, across manual calls, run-now and the scheduler: a
+//! transaction-level advisory lock, released when the sync's transaction ends (so a
+//! waiter sees the committed data).
+
+use pgrx::prelude::*;
+
+use crate::error::BravoError;
+
+/// Advisory lock key: the two halves spell "bravo" / "sync".
+const KEY1: i32 = 0x6272_6176;
+const KEY2: i32 = 0x7379_6e63;
+
+/// Who holds the lock right now.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    pub pid: i32,
+    pub since: Option<String>,
+    pub run_id: Option<i64>,
+}
+
+pub fn try_lock() -> bool {
+    Spi::get_one_with_args::<bool>(
+        "SELECT pg_try_advisory_xact_lock($1, $2)",
+        &[KEY1.into(), KEY2.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
+}
+
+/// Waits for the lock; cancellable like any lock wait.
+pub fn lock() -> Result<(), BravoError> {
+    Spi::run_with_args(
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        &[KEY1.into(), KEY2.into()],
+    )
+    .map_err(|e| BravoError::new(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, format!("{e}")))
+}
+
+/// Finds the backend holding the sync lock.
+pub fn holder() -> Option<Holder> {
+    let row = Spi::get_three_with_args::<i32, String, i64>(
+        "SELECT l.pid, to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS.MS TZ'), p.param1 \
+           FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+           LEFT JOIN pg_stat_get_progress_info('COPY') p ON p.pid = l.pid \
+          WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2 \
+          LIMIT 1",
+        &[(KEY1 as i64).into(), (KEY2 as i64).into()],
+    )
+    .ok()?;
+    row.0.map(|pid| Holder {
+        pid,
+        since: row.1,
+        run_id: row.2,
+    })
+}
+
+pub fn busy_error(holder: Option<Holder>) -> BravoError {
+    let who = match &holder {
+        Some(h) => format!(
+            "another bravo_metrics sync is running (pid {}, started {}{})",
+            h.pid,
+            h.since.as_deref().unwrap_or("at an unknown time"),
+            h.run_id.map(|r| format!(", run {r}")).unwrap_or_default()
+        ),
+        None => "another bravo_metrics sync is running".to_string(),
+    };
+    BravoError::new(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, who)
+        .hint("Wait for it to finish, or call bravo_sync(lookback_days, wait => true), or SET bravo_metrics.sync_overlap = 'wait'.")
+}

@@ -1,0 +1,241 @@
+//! Merging a staged window into its target table with set-based statements:
+//!
+//! * changed rows: one UPDATE joined to the stage, restricted to rows whose metrics
+//!   differ (`IS DISTINCT FROM`), so unchanged rows get no new tuple and keep
+//!   `updated_at`; `created_at` is never touched;
+//! * new keys: one INSERT ... WHERE NOT EXISTS;
+//! * vanished keys (only with `bravo_metrics.delete_missing`): counted first and
+//!   refused above `bravo_metrics.delete_max_fraction` of the window;
+//! * set-aside bookkeeping: open rows of the window are superseded by this fetch; rows
+//!   for media buys that now exist, outside the window, are merged from their saved
+//!   source row.
+
+use pgrx::datum::{Date, DatumWithOid};
+use pgrx::prelude::*;
+
+use super::stage::stage_table;
+use super::targets::{MetricKind, Target};
+use crate::error::BravoError;
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MergeCounts {
+    /// All rows inserted / updated, including late rows merged from the set-aside table.
+    pub inserted: i64,
+    pub updated: i64,
+    pub deleted: i64,
+    /// Rows of the fetched window that were inserted / updated.
+    pub window_inserted: i64,
+    pub window_updated: i64,
+}
+
+fn count(sql: &str, args: &[DatumWithOid]) -> Result<i64, BravoError> {
+    Spi::get_one_with_args::<i64>(sql, args)
+        .map(|v| v.unwrap_or(0))
+        .map_err(|e| {
+            BravoError::new(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("merge failed: {e}"),
+            )
+            .detail(sql.to_string())
+        })
+}
+
+fn metric_list(target: &Target, prefix: &str) -> String {
+    target
+        .metrics
+        .iter()
+        .map(|m| format!("{prefix}{}", m.column))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks that a (possibly pre-existing, legacy) target table has what the merge needs.
+pub fn check_target(schema: &str, target: &Target) -> Result<(), BravoError> {
+    let table = format!("{schema}.{}", target.table);
+    let exists = Spi::get_one_with_args::<bool>(
+        "SELECT to_regclass($1) IS NOT NULL",
+        &[table.clone().into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false);
+    if !exists {
+        return Err(BravoError::new(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, format!("target table {table} does not exist"))
+            .hint("Recreate it, or ALTER EXTENSION bravo_metrics UPDATE / reinstall the extension to create it."));
+    }
+    let mut wanted = vec!["date", "media_buy_id", "created_at", "updated_at"];
+    wanted.extend(target.metrics.iter().map(|m| m.column));
+    for col in wanted {
+        let present = Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND attnum > 0 AND NOT attisdropped)",
+            &[table.clone().into(), col.into()],
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+        if !present {
+            return Err(BravoError::new(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                format!("target table {table} has no column \"{col}\""),
+            )
+            .hint("The metric tables need date, media_buy_id, the metric columns, created_at and updated_at."));
+        }
+    }
+    let keyed = Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indnkeyatts = 2 \
+           AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a \
+                 WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])) = ARRAY['date', 'media_buy_id'])",
+        &[table.clone().into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false);
+    if !keyed {
+        return Err(BravoError::new(
+            PgSqlErrorCode::ERRCODE_INVALID_COLUMN_REFERENCE,
+            format!("target table {table} has no unique key on (media_buy_id, date)"),
+        )
+        .hint(format!(
+            "ALTER TABLE {table} ADD PRIMARY KEY (media_buy_id, date);"
+        )));
+    }
+    Ok(())
+}
+
+/// Merges the staged rows of `target` into its table.
+pub fn merge(
+    schema: &str,
+    target: &Target,
+    run_id: i64,
+    window_start: Date,
+    delete_missing: bool,
+    max_fraction: f64,
+) -> Result<MergeCounts, BravoError> {
+    let table = format!("{schema}.{}", target.table);
+    let stage = stage_table(target);
+    let metrics = metric_list(target, "");
+    let t_metrics = metric_list(target, "t.");
+    let s_metrics = metric_list(target, "s.");
+    let set_list = target
+        .metrics
+        .iter()
+        .map(|m| format!("{0} = s.{0}", m.column))
+        .collect::<Vec<_>>()
+        .join(", ");
+
+    let updated = count(
+        &format!(
+            "WITH u AS (UPDATE {table} t SET {set_list}, updated_at = now() FROM {stage} s \
+               WHERE t.media_buy_id = s.media_buy_id AND t.date = s.date \
+                 AND ({t_metrics}) IS DISTINCT FROM ({s_metrics}) RETURNING 1) \
+             SELECT count(*) FROM u"
+        ),
+        &[],
+    )?;
+    let inserted = count(
+        &format!(
+            "WITH i AS (INSERT INTO {table} (media_buy_id, date, {metrics}, created_at, updated_at) \
+               SELECT s.media_buy_id, s.date, {s_metrics}, now(), now() FROM {stage} s \
+               WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.media_buy_id = s.media_buy_id AND t.date = s.date) \
+               RETURNING 1) \
+             SELECT count(*) FROM i"
+        ),
+        &[],
+    )?;
+
+    let mut deleted = 0;
+    if delete_missing {
+        let vanished_pred = format!(
+            "t.date >= $1 AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.media_buy_id = t.media_buy_id AND s.date = t.date) \
+             AND NOT EXISTS (SELECT 1 FROM {schema}.bravo_set_aside a WHERE a.run_id = $2 AND a.target = $3 \
+                              AND a.media_buy_id = t.media_buy_id AND a.date = t.date)"
+        );
+        let window_rows = count(
+            &format!("SELECT count(*) FROM {table} t WHERE t.date >= $1"),
+            &[window_start.into()],
+        )?;
+        let vanished = count(
+            &format!("SELECT count(*) FROM {table} t WHERE {vanished_pred}"),
+            &[window_start.into(), run_id.into(), target.name.into()],
+        )?;
+        if vanished > 0 {
+            let fraction = vanished as f64 / window_rows.max(1) as f64;
+            if fraction > max_fraction {
+                return Err(BravoError::new(
+                    PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!(
+                        "sync refused to delete {vanished} of {window_rows} rows ({:.1}%) of {} in the window since {window_start}",
+                        fraction * 100.0,
+                        target.table
+                    ),
+                )
+                .detail(format!(
+                    "The source no longer returns these rows. bravo_metrics.delete_max_fraction allows at most {:.1}% per sync; a source that returns few or no rows (an outage, a wrong relation) would otherwise wipe the window.",
+                    max_fraction * 100.0
+                ))
+                .hint("If the rows really vanished, run once with SET bravo_metrics.delete_max_fraction = 1; or turn bravo_metrics.delete_missing off."));
+            }
+            deleted = count(
+                &format!("WITH d AS (DELETE FROM {table} t WHERE {vanished_pred} RETURNING 1) SELECT count(*) FROM d"),
+                &[window_start.into(), run_id.into(), target.name.into()],
+            )?;
+        }
+    }
+
+    // Set-aside bookkeeping. Open rows inside the window were re-judged by this fetch.
+    Spi::run_with_args(
+        &format!(
+            "UPDATE {schema}.bravo_set_aside SET resolved_at = now(), resolved_run_id = $1, resolution = 'superseded' \
+             WHERE target = $2 AND resolved_at IS NULL AND run_id <> $1 AND date >= $3"
+        ),
+        &[run_id.into(), target.name.into(), window_start.into()],
+    )
+    .map_err(|e| BravoError::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("set-aside update failed: {e}")))?;
+    // Rows for media buys that now exist, older than the window: merge the saved row.
+    let casts = target
+        .metrics
+        .iter()
+        .map(|m| {
+            format!(
+                "(source_row->>'{0}')::{1}",
+                m.column,
+                if m.kind == MetricKind::Money {
+                    "numeric"
+                } else {
+                    "bigint"
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let late_sql = format!(
+            "WITH r AS (UPDATE {schema}.bravo_set_aside a SET resolved_at = now(), resolved_run_id = $1, resolution = 'merged' \
+               WHERE a.target = $2 AND a.resolved_at IS NULL AND a.reason = 'unknown_media_buy' AND a.date < $3 \
+                 AND EXISTS (SELECT 1 FROM {schema}.media_buys m WHERE m.id = a.media_buy_id) RETURNING a.*), \
+             latest AS (SELECT DISTINCT ON (media_buy_id, date) media_buy_id, date, {casts} FROM r ORDER BY media_buy_id, date, id DESC), \
+             m AS (INSERT INTO {table} AS t (media_buy_id, date, {metrics}, created_at, updated_at) \
+               SELECT *, now(), now() FROM latest \
+               ON CONFLICT (media_buy_id, date) DO UPDATE SET {set_excluded}, updated_at = now() \
+                 WHERE ({t_metrics}) IS DISTINCT FROM ({e_metrics}) RETURNING (xmax = 0) AS ins) \
+             SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM m",
+        set_excluded = target.metrics.iter().map(|m| format!("{0} = EXCLUDED.{0}", m.column)).collect::<Vec<_>>().join(", "),
+        e_metrics = metric_list(target, "EXCLUDED."),
+    );
+    let (late_ins, late_upd) = Spi::get_two_with_args::<i64, i64>(
+        &late_sql,
+        &[run_id.into(), target.name.into(), window_start.into()],
+    )
+    .map_err(|e| {
+        BravoError::new(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("late merge failed: {e}"),
+        )
+    })?;
+    Ok(MergeCounts {
+        inserted: inserted + late_ins.unwrap_or(0),
+        updated: updated + late_upd.unwrap_or(0),
+        deleted,
+        window_inserted: inserted,
+        window_updated: updated,
+    })
+}

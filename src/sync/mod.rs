@@ -1,0 +1,417 @@
+//! `bravo_sync`: fetch the lookback window of every source from Snowflake and merge it
+//! into the metric tables, atomically. Manual calls, run-now and the scheduler all go
+//! through [`run`].
+//!
+//! Order of work: take the single-sync lock; open a subtransaction; log in; for each
+//! target describe the source, check its columns, stream the window batch by batch
+//! into a temp staging table (validating, setting rows aside); then merge every
+//! target; log out. Success releases the subtransaction and writes the run row in the
+//! same transaction. Any error or cancel rolls the subtransaction back (the tables are
+//! exactly as before), the run row is written autonomously, and the original error is
+//! raised again.
+
+pub mod connect;
+pub mod lock;
+pub mod merge;
+pub mod progress;
+pub mod source;
+pub mod stage;
+pub mod targets;
+pub mod validate;
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bravo_snowflake::{Client, Error as SfError};
+use chrono::NaiveDate;
+use pgrx::datum::Date;
+use pgrx::pg_sys::panic::CaughtError;
+use pgrx::prelude::*;
+
+use crate::error::BravoError;
+use crate::runlog::{self, RunRecord, TargetRecord};
+use crate::runtime;
+use crate::settings::{self, OverlapPolicy};
+use progress::{Phase, Progress};
+
+/// What started a sync; stored in the run log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    Manual,
+    Schedule,
+    Retry,
+    CatchUp,
+    RunNow,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+            Trigger::Retry => "retry",
+            Trigger::CatchUp => "catch-up",
+            Trigger::RunNow => "run-now",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SyncRequest {
+    pub lookback_days: i32,
+    pub trigger: Trigger,
+    pub overlap: OverlapPolicy,
+    /// A run id allocated earlier (run-now returns it before the run starts).
+    pub run_id: Option<i64>,
+    pub attempt: i32,
+}
+
+pub enum SyncError {
+    /// Another sync holds the lock and the policy is to skip.
+    Busy(BravoError),
+    /// Bad arguments or settings found before any work started.
+    Invalid(BravoError),
+    /// The sync failed or was cancelled; its run row is written; the tables are unchanged.
+    Failed {
+        record: RunRecord,
+        error: CaughtError,
+    },
+}
+
+/// Rejects bad lookbacks before any network call.
+pub fn check_lookback(lookback_days: Option<i32>) -> Result<i32, BravoError> {
+    let max = settings::MAX_LOOKBACK_DAYS.get();
+    match lookback_days {
+        None => Err(BravoError::new(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            "lookback_days must not be NULL",
+        )
+        .hint("Pass a number of days, e.g. bravo_sync(30).")),
+        Some(d) if d < 1 || d > max => Err(BravoError::new(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("lookback_days must be between 1 and {max}, got {d}"),
+        )
+        .hint("The maximum is bravo_metrics.max_lookback_days.")),
+        Some(d) => Ok(d),
+    }
+}
+
+/// Runs one sync in the current transaction. See the module docs.
+pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
+    let schema = runlog::ext_schema().map_err(SyncError::Invalid)?;
+    if !lock::try_lock() {
+        match req.overlap {
+            OverlapPolicy::Skip => return Err(SyncError::Busy(lock::busy_error(lock::holder()))),
+            OverlapPolicy::Wait => {
+                if let Some(h) = lock::holder() {
+                    pgrx::notice!("bravo_sync: waiting for the running sync (pid {})", h.pid);
+                }
+                lock::lock().map_err(SyncError::Invalid)?;
+            }
+        }
+    }
+    let run_id = match req.run_id {
+        Some(id) => id,
+        None => runlog::next_run_id(&schema).map_err(SyncError::Invalid)?,
+    };
+    let record = Rc::new(RefCell::new(RunRecord {
+        run_id,
+        trigger: req.trigger.as_str().into(),
+        started_at: chrono::Utc::now().to_rfc3339(),
+        lookback_days: req.lookback_days,
+        window_start: None,
+        status: "succeeded".into(),
+        sqlstate: None,
+        message: None,
+        detail: None,
+        backend_pid: unsafe { pg_sys::MyProcPid },
+        attempt: req.attempt,
+        targets: Vec::new(),
+    }));
+
+    let (old_cx, old_owner) =
+        unsafe { (pg_sys::CurrentMemoryContext, pg_sys::CurrentResourceOwner) };
+    unsafe {
+        pg_sys::BeginInternalSubTransaction(c"bravo_sync".as_ptr());
+        pg_sys::MemoryContextSwitchTo(old_cx);
+    }
+    let body_record = record.clone();
+    let body_schema = schema.clone();
+    let body_req = req.clone();
+    let outcome: Result<(), CaughtError> = PgTryBuilder::new(AssertUnwindSafe(move || {
+        body(&body_schema, &body_req, &body_record);
+        Ok(())
+    }))
+    .catch_others(Err)
+    .execute();
+    let restore = || unsafe {
+        pg_sys::MemoryContextSwitchTo(old_cx);
+        pg_sys::CurrentResourceOwner = old_owner;
+    };
+    match outcome {
+        Ok(()) => {
+            unsafe { pg_sys::ReleaseCurrentSubTransaction() };
+            restore();
+            let rec = record.borrow().clone();
+            if let Err(e) = runlog::insert(&schema, &rec) {
+                e.raise();
+            }
+            Ok(rec)
+        }
+        Err(error) => {
+            unsafe { pg_sys::RollbackAndReleaseCurrentSubTransaction() };
+            restore();
+            let mut rec = record.borrow().clone();
+            let (code, message) = match &error {
+                CaughtError::PostgresError(e) | CaughtError::ErrorReport(e) => {
+                    (e.sql_error_code(), e.message().to_string())
+                }
+                CaughtError::RustPanic { ereport, .. } => {
+                    (ereport.sql_error_code(), ereport.message().to_string())
+                }
+            };
+            let cancelled = code == PgSqlErrorCode::ERRCODE_QUERY_CANCELED;
+            rec.status = if cancelled { "cancelled" } else { "failed" }.into();
+            rec.sqlstate = Some(sqlstate_text(code));
+            rec.message = Some(message);
+            runlog::autonomous::write(&rec);
+            Err(SyncError::Failed { record: rec, error })
+        }
+    }
+}
+
+/// The five-character SQLSTATE of a pgrx error code.
+pub fn sqlstate_text(code: PgSqlErrorCode) -> String {
+    let mut v = code as i32;
+    let mut s = String::with_capacity(5);
+    for _ in 0..5 {
+        s.push((b'0' + (v & 0x3f) as u8) as char);
+        v >>= 6;
+    }
+    s
+}
+
+/// A logged-in session that logs out when dropped, whatever happens (bounded, 2 s).
+struct Session {
+    client: Client,
+    open: bool,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.open {
+            self.open = false;
+            let c = self.client.clone();
+            runtime::block_on_bounded(async move { c.logout().await }, Duration::from_secs(2));
+        }
+    }
+}
+
+/// Waits for a network future; on cancel, aborts the running Snowflake query, logs
+/// out (at most 1 s together), then lets PostgreSQL raise the cancel error.
+fn net<T>(
+    session: Option<&mut Session>,
+    request_id: Option<uuid::Uuid>,
+    fut: impl std::future::Future<Output = Result<T, SfError>>,
+) -> T {
+    match runtime::block_on(fut) {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => BravoError::from(e).raise(),
+        Err(runtime::Interrupted) => {
+            if let Some(s) = session {
+                let c = s.client.clone();
+                s.open = false;
+                runtime::block_on_bounded(
+                    async move {
+                        if let Some(id) = request_id {
+                            let _ = c.abort(id).await;
+                        }
+                        c.logout().await;
+                    },
+                    Duration::from_secs(1),
+                );
+            }
+            pg_sys::check_for_interrupts!();
+            BravoError::new(
+                PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
+                "bravo_sync cancelled",
+            )
+            .raise()
+        }
+    }
+}
+
+fn raise_spi(e: pgrx::spi::Error) -> ! {
+    BravoError::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("{e}")).raise()
+}
+
+/// The work of one sync; raises on any error (caught by [`run`]).
+fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
+    let run_id = record.borrow().run_id;
+    let relid =
+        Spi::get_one::<pg_sys::Oid>(&format!("SELECT '{schema}.bravo_sync_runs'::regclass::oid"))
+            .unwrap_or_else(|e| raise_spi(e))
+            .unwrap_or(pg_sys::InvalidOid);
+    let started_ms = chrono::Utc::now().timestamp_millis();
+    let mut progress = Progress::start(run_id, relid, started_ms);
+    progress.phase(Phase::Connecting, 0);
+
+    let cfg = connect::config().unwrap_or_else(|e| e.raise());
+    let tz = settings::get_str(&settings::SYNC_TIME_ZONE).unwrap_or_else(|| "UTC".into());
+    let (window_start, window_text) = Spi::get_two_with_args::<Date, String>(
+        "SELECT d, d::text FROM (SELECT ((now() AT TIME ZONE $1)::date - $2::int) AS d) w",
+        &[tz.into(), req.lookback_days.into()],
+    )
+    .unwrap_or_else(|e| raise_spi(e));
+    let (window_start, window_text) = (
+        window_start.expect("window start"),
+        window_text.expect("window start"),
+    );
+    let window_naive = NaiveDate::parse_from_str(&window_text, "%Y-%m-%d").unwrap_or_else(|e| {
+        BravoError::new(
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("window start {window_text}: {e}"),
+        )
+        .raise()
+    });
+    record.borrow_mut().window_start = Some(window_text.clone());
+
+    for target in targets::ALL.iter() {
+        merge::check_target(schema, target).unwrap_or_else(|e| e.raise());
+    }
+    let known_buys: HashSet<i64> = Spi::connect(|c| {
+        c.select(&format!("SELECT id FROM {schema}.media_buys"), None, &[])
+            .map(|t| t.filter_map(|r| r.get::<i64>(1).ok().flatten()).collect())
+    })
+    .unwrap_or_else(|e| raise_spi(e));
+
+    let tag = settings::get_str(&settings::SNOWFLAKE_QUERY_TAG);
+    let mut session = Session {
+        client: net(None, None, Client::connect(cfg)),
+        open: true,
+    };
+
+    // Fetch and stage every target before merging any.
+    let mut staged = Vec::new();
+    for (idx, target) in targets::ALL.iter().enumerate() {
+        let t0 = Instant::now();
+        progress.phase(Phase::Fetching, idx as i64 + 1);
+        let relation = source::parse_relation(&target.source())
+            .unwrap_or_else(|e| BravoError::config(e).raise());
+        let mut trec = TargetRecord {
+            target: target.name.into(),
+            source: relation.clone(),
+            ..Default::default()
+        };
+        stage::create(target).unwrap_or_else(|e| e.raise());
+
+        let describe = source::describe_query(&relation, tag.as_deref());
+        let rid = describe.request_id;
+        let client = session.client.clone();
+        let desc = net(Some(&mut session), Some(rid), client.query(describe));
+        let columns =
+            source::check_columns(target, &relation, desc.columns()).unwrap_or_else(|e| e.raise());
+        drop(desc);
+
+        let q = source::fetch_query(&relation, &columns, window_naive, tag.as_deref());
+        let rid = q.request_id;
+        let mut stream = net(Some(&mut session), Some(rid), client.query(q));
+        trec.query_id = stream.query_id().map(str::to_string);
+        record.borrow_mut().targets.push(trec.clone());
+
+        let mut dedup = validate::Deduper::new(&known_buys);
+        let mut stager = stage::Stager::new(*target, run_id, schema);
+        let mut outcomes = Vec::new();
+        loop {
+            let Some(batch) = net(Some(&mut session), Some(rid), stream.next_batch()) else {
+                break;
+            };
+            if batch.columns.len() != 2 + target.metrics.len() {
+                BravoError::new(
+                    PgSqlErrorCode::ERRCODE_FDW_INCONSISTENT_DESCRIPTOR_INFORMATION,
+                    format!(
+                        "Snowflake returned {} columns for {relation}, expected {}",
+                        batch.columns.len(),
+                        2 + target.metrics.len()
+                    ),
+                )
+                .raise();
+            }
+            for i in 0..batch.num_rows {
+                let row = validate::read_row(target, &batch.columns, i);
+                if let Err(e) = dedup.push(row, &mut outcomes) {
+                    BravoError::new(
+                        PgSqlErrorCode::ERRCODE_FDW_ERROR,
+                        format!(
+                            "Snowflake returned {relation} out of order: {:?} after {:?}",
+                            e.next, e.previous
+                        ),
+                    )
+                    .raise();
+                }
+            }
+            trec.fetched += batch.num_rows as i64;
+            stager.accept(&mut outcomes).unwrap_or_else(|e| e.raise());
+            progress.set(progress::P_FETCHED, trec.fetched);
+            progress.set(progress::P_STAGED, stager.staged + stager.pending() as i64);
+            if let Some(total) = stream.total_rows() {
+                progress.set(progress::P_TOTAL, total as i64);
+            }
+            pg_sys::check_for_interrupts!();
+            let fetched = trec.fetched;
+            progress.notice(false, || format!("{}: fetched {fetched} rows", target.name));
+        }
+        drop(stream);
+        dedup.finish(&mut outcomes);
+        stager.accept(&mut outcomes).unwrap_or_else(|e| e.raise());
+        stager.flush().unwrap_or_else(|e| e.raise());
+        trec.set_aside = stager.set_aside;
+        progress.set(progress::P_SET_ASIDE, stager.set_aside);
+        trec.ms = t0.elapsed().as_millis() as i64;
+        record.borrow_mut().targets[idx] = trec.clone();
+        staged.push((idx, stager.staged));
+    }
+    // Everything is fetched: release the Snowflake session before the merge.
+    session.open = false;
+    let c = session.client.clone();
+    runtime::block_on_bounded(async move { c.logout().await }, Duration::from_secs(5));
+
+    Spi::run(&format!(
+        "SET LOCAL work_mem = '{}kB'",
+        settings::MERGE_WORK_MEM_KB.get()
+    ))
+    .unwrap_or_else(|e| raise_spi(e));
+    let delete_missing = settings::DELETE_MISSING.get();
+    let max_fraction = settings::DELETE_MAX_FRACTION.get();
+    for (idx, staged_rows) in staged {
+        let target = &targets::ALL[idx];
+        let t0 = Instant::now();
+        progress.phase(Phase::Merging, idx as i64 + 1);
+        progress.notice(true, || {
+            format!("{}: merging {staged_rows} rows", target.name)
+        });
+        let counts = merge::merge(
+            schema,
+            target,
+            run_id,
+            window_start,
+            delete_missing,
+            max_fraction,
+        )
+        .unwrap_or_else(|e| e.raise());
+        let mut rec = record.borrow_mut();
+        let t = &mut rec.targets[idx];
+        t.inserted = counts.inserted;
+        t.updated = counts.updated;
+        t.deleted = counts.deleted;
+        t.unchanged = (staged_rows - counts.window_inserted - counts.window_updated).max(0);
+        t.ms += t0.elapsed().as_millis() as i64;
+        progress.set(progress::P_INSERTED, t.inserted);
+        progress.set(progress::P_UPDATED, t.updated);
+        progress.set(progress::P_DELETED, t.deleted);
+    }
+    progress.phase(Phase::Finishing, 0);
+}

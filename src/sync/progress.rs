@@ -1,0 +1,90 @@
+//! Live progress of a running sync, visible from other sessions.
+//!
+//! PostgreSQL's command-progress slots (the ones behind `pg_stat_progress_*`) are
+//! per-backend shared memory that every session can read and that needs no
+//! `shared_preload_libraries`. A sync claims the COPY slot with the run-log table's
+//! OID as its relation, and the view `bravo_sync_progress` decodes the parameters
+//! below. NOTICEs are sent at most every `bravo_metrics.progress_interval` ms.
+
+use std::time::Instant;
+
+use pgrx::prelude::*;
+
+use crate::settings;
+
+pub const P_RUN_ID: i32 = 0;
+pub const P_PHASE: i32 = 1;
+pub const P_TARGET: i32 = 2;
+pub const P_FETCHED: i32 = 3;
+pub const P_STAGED: i32 = 4;
+pub const P_SET_ASIDE: i32 = 5;
+pub const P_INSERTED: i32 = 6;
+pub const P_UPDATED: i32 = 7;
+pub const P_DELETED: i32 = 8;
+pub const P_STARTED_MS: i32 = 9;
+pub const P_TOTAL: i32 = 10;
+
+/// Phases, in order; the numbers are what `bravo_sync_progress` decodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Connecting = 1,
+    Fetching = 2,
+    Merging = 3,
+    Finishing = 4,
+}
+
+pub struct Progress {
+    relid: pg_sys::Oid,
+    last_notice: Instant,
+    interval_ms: u128,
+}
+
+impl Progress {
+    pub fn start(run_id: i64, relid: pg_sys::Oid, started_unix_ms: i64) -> Self {
+        let p = Progress {
+            relid,
+            last_notice: Instant::now(),
+            interval_ms: settings::PROGRESS_INTERVAL_MS.get().max(0) as u128,
+        };
+        p.claim();
+        p.set(P_RUN_ID, run_id);
+        p.set(P_STARTED_MS, started_unix_ms);
+        p
+    }
+
+    /// (Re)claims the progress slot; statements such as ANALYZE release it.
+    pub fn claim(&self) {
+        unsafe {
+            pg_sys::pgstat_progress_start_command(
+                pg_sys::ProgressCommandType::PROGRESS_COMMAND_COPY,
+                self.relid,
+            )
+        };
+    }
+
+    pub fn set(&self, index: i32, value: i64) {
+        unsafe { pg_sys::pgstat_progress_update_param(index, value) };
+    }
+
+    pub fn phase(&self, phase: Phase, target_index: i64) {
+        self.set(P_PHASE, phase as i64);
+        self.set(P_TARGET, target_index);
+    }
+
+    /// Sends a NOTICE if the interval has passed (or `force`).
+    pub fn notice(&mut self, force: bool, text: impl FnOnce() -> String) {
+        if self.interval_ms == 0 {
+            return;
+        }
+        if force || self.last_notice.elapsed().as_millis() >= self.interval_ms {
+            self.last_notice = Instant::now();
+            pgrx::notice!("bravo_sync: {}", text());
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        unsafe { pg_sys::pgstat_progress_end_command() };
+    }
+}

@@ -1,0 +1,183 @@
+//! What a sync asks Snowflake: relation names, column checks, the source query.
+//! Pure Rust: no PostgreSQL calls in here.
+
+use bravo_snowflake::{Binding, ColumnMeta, Query};
+use chrono::NaiveDate;
+use pgrx::PgSqlErrorCode;
+
+use super::targets::{MetricKind, Target};
+use crate::error::BravoError;
+
+/// Parses `name`, `schema.name` or `db.schema.name`; parts are plain identifiers
+/// (`[A-Za-z_][A-Za-z0-9_$]*`) or double-quoted (`""` escapes a quote). Returns the
+/// relation re-rendered safely for SQL text, so nothing else can be spliced in.
+pub fn parse_relation(text: &str) -> Result<String, String> {
+    let mut parts = Vec::new();
+    let chars: Vec<char> = text.trim().chars().collect();
+    let mut i = 0;
+    loop {
+        if i >= chars.len() {
+            return Err(format!(
+                "\"{text}\" is not a relation name: a part is empty."
+            ));
+        }
+        if chars[i] == '"' {
+            let mut part = String::new();
+            i += 1;
+            loop {
+                match chars.get(i) {
+                    None => {
+                        return Err(format!("\"{text}\" has an unterminated quoted identifier."))
+                    }
+                    Some('"') if chars.get(i + 1) == Some(&'"') => {
+                        part.push('"');
+                        i += 2;
+                    }
+                    Some('"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(c) => {
+                        part.push(*c);
+                        i += 1;
+                    }
+                }
+            }
+            if part.is_empty() {
+                return Err(format!("\"{text}\" has an empty quoted identifier."));
+            }
+            parts.push(format!("\"{}\"", part.replace('"', "\"\"")));
+        } else {
+            let start = i;
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '$')
+            {
+                i += 1;
+            }
+            let part: String = chars[start..i].iter().collect();
+            if part.is_empty()
+                || part
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit() || c == '$')
+            {
+                return Err(format!("\"{text}\" is not a relation name."));
+            }
+            parts.push(part);
+        }
+        match chars.get(i) {
+            None => break,
+            Some('.') => i += 1,
+            Some(_) => {
+                return Err(format!(
+                    "\"{text}\" is not a relation name: unexpected character after a part."
+                ))
+            }
+        }
+    }
+    if parts.len() > 3 {
+        return Err(format!("\"{text}\" has more than three parts."));
+    }
+    Ok(parts.join("."))
+}
+
+/// The column list a target needs from its source, in the order we select them.
+pub fn wanted_columns(target: &Target) -> Vec<&'static str> {
+    let mut cols = vec!["date", "media_buy_id"];
+    cols.extend(target.metrics.iter().map(|m| m.column));
+    cols
+}
+
+/// Matches the source's columns by name (case-insensitively) and checks their types.
+/// Returns the source's own spelling of each wanted column, quoted for SQL.
+pub fn check_columns(
+    target: &Target,
+    relation: &str,
+    rowtype: &[ColumnMeta],
+) -> Result<Vec<String>, BravoError> {
+    let available = || {
+        rowtype
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut quoted = Vec::new();
+    for want in wanted_columns(target) {
+        let Some(col) = rowtype.iter().find(|c| c.name.eq_ignore_ascii_case(want)) else {
+            return Err(BravoError::new(
+                PgSqlErrorCode::ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
+                format!(
+                    "source column \"{}\" is missing from Snowflake relation {relation}",
+                    want.to_ascii_uppercase()
+                ),
+            )
+            .detail(format!("{relation} has the columns: {}", available()))
+            .hint(format!(
+                "Point bravo_metrics.{}_source at a relation with the columns {}.",
+                target.name,
+                wanted_columns(target).join(", ").to_ascii_uppercase()
+            )));
+        };
+        let kind = target
+            .metrics
+            .iter()
+            .find(|m| m.column == want)
+            .map(|m| m.kind);
+        let ok = match (want, kind) {
+            ("date", _) => col.sf_type == "date",
+            ("media_buy_id", _) | (_, Some(MetricKind::Count)) => {
+                col.sf_type == "fixed" && col.scale.unwrap_or(0) == 0
+            }
+            (_, Some(MetricKind::Money)) => col.sf_type == "fixed",
+            _ => false,
+        };
+        if !ok {
+            let expected = match (want, kind) {
+                ("date", _) => "DATE",
+                (_, Some(MetricKind::Money)) => "NUMBER(p,s) (exact; FLOAT would lose cents)",
+                _ => "NUMBER(p,0)",
+            };
+            return Err(BravoError::new(
+                PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE,
+                format!(
+                    "source column \"{}\" of Snowflake relation {relation} has type {}{}, expected {expected}",
+                    col.name,
+                    col.sf_type.to_ascii_uppercase(),
+                    col.scale.map(|s| format!(" (scale {s})")).unwrap_or_default()
+                ),
+            )
+            .hint("Cast the column in a Snowflake view and point the source setting at the view."));
+        }
+        quoted.push(format!("\"{}\"", col.name.replace('"', "\"\"")));
+    }
+    Ok(quoted)
+}
+
+/// The statement that describes a source (no rows).
+pub fn describe_query(relation: &str, tag: Option<&str>) -> Query {
+    let mut q = Query::new(format!("SELECT * FROM {relation}"));
+    q.describe_only = true;
+    q.query_tag = tag.map(str::to_string);
+    q
+}
+
+/// The statement that fetches the window, ordered by key so the stager can find
+/// duplicates while streaming. The window start is bound, never spliced.
+pub fn fetch_query(
+    relation: &str,
+    columns: &[String],
+    window_start: NaiveDate,
+    tag: Option<&str>,
+) -> Query {
+    let sql = format!(
+        "SELECT {} FROM {relation} WHERE {} >= ? ORDER BY {}, {}",
+        columns.join(", "),
+        columns[0],
+        columns[1],
+        columns[0]
+    );
+    let mut q = Query::new(sql).bind(Binding::Date(window_start));
+    q.query_tag = tag.map(str::to_string);
+    q
+}

@@ -1,0 +1,358 @@
+//! Row validation and duplicate detection, in pure Rust (no PostgreSQL calls).
+//!
+//! The source query orders rows by (media_buy_id, date), so two rows with the same key
+//! arrive next to each other and duplicates are found while streaming, with O(1)
+//! memory: the last row is held back until the next key is known.
+
+use std::collections::HashSet;
+
+use bravo_snowflake::Column;
+use chrono::NaiveDate;
+
+use super::targets::{MetricKind, Target};
+
+/// A metric value that passed validation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Count(i64),
+    /// Exact decimal text, e.g. `-12.30`.
+    Money(String),
+}
+
+/// Why a source row was set aside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    NullKey,
+    NegativeCount,
+    NullValue,
+    OutOfRange,
+    DuplicateKey,
+    UnknownMediaBuy,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::NullKey => "null_key",
+            Reason::NegativeCount => "negative_count",
+            Reason::NullValue => "null_value",
+            Reason::OutOfRange => "out_of_range",
+            Reason::DuplicateKey => "duplicate_key",
+            Reason::UnknownMediaBuy => "unknown_media_buy",
+        }
+    }
+}
+
+/// One source row, as read. `problem` is set when a value is invalid.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub date: Option<NaiveDate>,
+    pub media_buy_id: Option<i64>,
+    pub values: Vec<Option<Value>>,
+    /// The row as JSON text (lower-case column names, values as strings), built only
+    /// for rows with a problem; see [`Row::raw_json`].
+    pub raw: Option<String>,
+    pub problem: Option<(Reason, String)>,
+}
+
+/// A row the stager emits: either staged or set aside.
+#[derive(Debug)]
+pub enum Outcome {
+    Stage {
+        date: NaiveDate,
+        media_buy_id: i64,
+        values: Vec<Value>,
+    },
+    SetAside {
+        reason: Reason,
+        detail: String,
+        row: Row,
+    },
+}
+
+/// Formats `unscaled / 10^scale` exactly.
+pub fn decimal_text(unscaled: i128, scale: u32) -> String {
+    let neg = unscaled < 0;
+    let digits = unscaled.unsigned_abs().to_string();
+    let scale = scale as usize;
+    let body = if scale == 0 {
+        digits
+    } else if digits.len() > scale {
+        format!(
+            "{}.{}",
+            &digits[..digits.len() - scale],
+            &digits[digits.len() - scale..]
+        )
+    } else {
+        format!("0.{}{}", "0".repeat(scale - digits.len()), digits)
+    };
+    if neg {
+        format!("-{body}")
+    } else {
+        body
+    }
+}
+
+fn fixed(col: &Column, i: usize) -> Option<(i128, u32)> {
+    match col {
+        Column::Fixed { scale, values } => values[i].map(|v| (v, *scale)),
+        _ => None,
+    }
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// Reads row `i` of a batch whose columns are (date, media_buy_id, metrics...).
+pub fn read_row(target: &Target, columns: &[Column], i: usize) -> Row {
+    let date = match &columns[0] {
+        Column::Date(v) => v[i],
+        _ => None,
+    };
+    let id_raw = fixed(&columns[1], i);
+    let mut problem = None;
+    let media_buy_id = match id_raw {
+        Some((v, 0)) => match i64::try_from(v) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                problem = Some((
+                    Reason::OutOfRange,
+                    format!("MEDIA_BUY_ID {v} does not fit in bigint"),
+                ));
+                None
+            }
+        },
+        Some((v, s)) => {
+            problem = Some((
+                Reason::OutOfRange,
+                format!("MEDIA_BUY_ID {} is not an integer", decimal_text(v, s)),
+            ));
+            None
+        }
+        None => None,
+    };
+    let mut values = Vec::with_capacity(target.metrics.len());
+    for (m, col) in target.metrics.iter().zip(&columns[2..]) {
+        let cell = fixed(col, i);
+        let name = m.column.to_ascii_uppercase();
+        let value = match (cell, m.kind) {
+            (None, _) => {
+                problem.get_or_insert((Reason::NullValue, format!("{name} is NULL")));
+                None
+            }
+            (Some((v, s)), MetricKind::Count) => {
+                let p = 10i128.pow(s);
+                if v % p != 0 {
+                    problem.get_or_insert((
+                        Reason::OutOfRange,
+                        format!("{name} {} is not a whole count", decimal_text(v, s)),
+                    ));
+                    None
+                } else if v < 0 {
+                    problem.get_or_insert((
+                        Reason::NegativeCount,
+                        format!("{name} is negative ({})", decimal_text(v, s)),
+                    ));
+                    None
+                } else {
+                    match i64::try_from(v / p) {
+                        Ok(n) => Some(Value::Count(n)),
+                        Err(_) => {
+                            problem.get_or_insert((
+                                Reason::OutOfRange,
+                                format!("{name} {} does not fit in bigint", v / p),
+                            ));
+                            None
+                        }
+                    }
+                }
+            }
+            (Some((v, s)), MetricKind::Money) => Some(Value::Money(decimal_text(v, s))),
+        };
+        values.push(value);
+    }
+    if date.is_none() || (media_buy_id.is_none() && id_raw.is_none()) {
+        let which = match (date.is_none(), id_raw.is_none()) {
+            (true, true) => "DATE and MEDIA_BUY_ID are NULL",
+            (true, false) => "DATE is NULL",
+            _ => "MEDIA_BUY_ID is NULL",
+        };
+        problem = Some((Reason::NullKey, which.to_string()));
+    }
+    let raw = problem
+        .as_ref()
+        .map(|_| raw_from_columns(target, columns, i));
+    Row {
+        date,
+        media_buy_id,
+        values,
+        raw,
+        problem,
+    }
+}
+
+/// The source row `i` as JSON text, straight from the batch.
+fn raw_from_columns(target: &Target, columns: &[Column], i: usize) -> String {
+    let date = match &columns[0] {
+        Column::Date(v) => v[i],
+        _ => None,
+    };
+    let text = |cell: Option<(i128, u32)>| {
+        cell.map(|(v, s)| json_str(&decimal_text(v, s)))
+            .unwrap_or_else(|| "null".into())
+    };
+    let mut raw = format!(
+        "{{\"date\":{},\"media_buy_id\":{}",
+        date.map(|d| json_str(&d.to_string()))
+            .unwrap_or_else(|| "null".into()),
+        text(fixed(&columns[1], i))
+    );
+    for (m, col) in target.metrics.iter().zip(&columns[2..]) {
+        raw.push_str(&format!(",{}:{}", json_str(m.column), text(fixed(col, i))));
+    }
+    raw.push('}');
+    raw
+}
+
+impl Row {
+    /// The row as JSON text for the set-aside table.
+    pub fn raw_json(&self, target: &Target) -> String {
+        if let Some(raw) = &self.raw {
+            return raw.clone();
+        }
+        let mut raw = format!(
+            "{{\"date\":{},\"media_buy_id\":{}",
+            self.date
+                .map(|d| json_str(&d.to_string()))
+                .unwrap_or_else(|| "null".into()),
+            self.media_buy_id
+                .map(|v| json_str(&v.to_string()))
+                .unwrap_or_else(|| "null".into())
+        );
+        for (m, v) in target.metrics.iter().zip(&self.values) {
+            let text = match v {
+                Some(Value::Count(n)) => json_str(&n.to_string()),
+                Some(Value::Money(t)) => json_str(t),
+                None => "null".into(),
+            };
+            raw.push_str(&format!(",{}:{}", json_str(m.column), text));
+        }
+        raw.push('}');
+        raw
+    }
+}
+
+/// Streams rows in key order and decides each row's fate.
+pub struct Deduper<'a> {
+    known_buys: &'a HashSet<i64>,
+    held: Option<Row>,
+    held_is_dup: bool,
+}
+
+/// The source broke the (media_buy_id, date) ordering the query asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OrderError {
+    pub previous: (i64, NaiveDate),
+    pub next: (i64, NaiveDate),
+}
+
+impl<'a> Deduper<'a> {
+    pub fn new(known_buys: &'a HashSet<i64>) -> Self {
+        Deduper {
+            known_buys,
+            held: None,
+            held_is_dup: false,
+        }
+    }
+
+    fn key(row: &Row) -> Option<(i64, NaiveDate)> {
+        Some((row.media_buy_id?, row.date?))
+    }
+
+    fn release(&self, row: Row, dup: bool, out: &mut Vec<Outcome>) {
+        if dup {
+            out.push(Outcome::SetAside {
+                reason: Reason::DuplicateKey,
+                detail: "the source returned this (media_buy_id, date) more than once".into(),
+                row,
+            });
+        } else if let Some((reason, detail)) = row.problem.clone() {
+            out.push(Outcome::SetAside {
+                reason,
+                detail,
+                row,
+            });
+        } else {
+            let (id, date) = Self::key(&row).expect("valid rows have a key");
+            if !self.known_buys.contains(&id) {
+                out.push(Outcome::SetAside {
+                    reason: Reason::UnknownMediaBuy,
+                    detail: format!(
+                        "media_buys has no id {id} yet; merged by a later sync once it exists"
+                    ),
+                    row,
+                });
+            } else {
+                let values = row
+                    .values
+                    .into_iter()
+                    .map(|v| v.expect("valid rows have values"))
+                    .collect();
+                out.push(Outcome::Stage {
+                    date,
+                    media_buy_id: id,
+                    values,
+                });
+            }
+        }
+    }
+
+    /// Feeds one row; decided rows are appended to `out`.
+    pub fn push(&mut self, row: Row, out: &mut Vec<Outcome>) -> Result<(), OrderError> {
+        let Some(key) = Self::key(&row) else {
+            // No usable key: set aside now; it cannot be a duplicate of anything.
+            let (reason, detail) = row
+                .problem
+                .clone()
+                .unwrap_or((Reason::NullKey, "key is NULL".into()));
+            out.push(Outcome::SetAside {
+                reason,
+                detail,
+                row,
+            });
+            return Ok(());
+        };
+        match self.held.as_ref().and_then(Self::key) {
+            Some(prev) if prev == key => {
+                let held = self.held.take().expect("held row");
+                self.release(held, true, out);
+                self.held = Some(row);
+                self.held_is_dup = true;
+            }
+            Some(prev) if prev > key => {
+                return Err(OrderError {
+                    previous: prev,
+                    next: key,
+                })
+            }
+            _ => {
+                if let Some(held) = self.held.take() {
+                    let dup = self.held_is_dup;
+                    self.release(held, dup, out);
+                }
+                self.held = Some(row);
+                self.held_is_dup = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases the last held row at the end of the stream.
+    pub fn finish(&mut self, out: &mut Vec<Outcome>) {
+        if let Some(held) = self.held.take() {
+            let dup = self.held_is_dup;
+            self.release(held, dup, out);
+        }
+    }
+}
