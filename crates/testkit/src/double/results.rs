@@ -195,7 +195,8 @@ impl ResultSpec {
     }
 
     /// The `data` object, given the URLs at which the chunks are served.
-    pub(crate) fn data(&self, chunk_urls: &[String]) -> Value {
+    /// (For inline-only results or pre-registered chunks; [`super::Double::result`] does both.)
+    pub fn data(&self, chunk_urls: &[String]) -> Value {
         let chunk_rows: usize = self.chunks.iter().map(|c| c.row_count).sum();
         let total = self.total.unwrap_or(self.inline_rows + chunk_rows);
         let chunks: Vec<Value> = self
