@@ -36,7 +36,10 @@ impl Client {
             return Err(Error::Config("user is required".into()));
         }
         let session = Session::new(config, base)?;
-        session.login().await?;
+        session
+            .login()
+            .await
+            .map_err(|e| e.scrub(&session.known_secrets()))?;
         Ok(Client {
             inner: Arc::new(session),
         })
@@ -45,13 +48,18 @@ impl Client {
     /// Runs one statement. Dropping the future stops its HTTP request; then call
     /// [`Client::abort`] with `query.request_id` to stop it on the server.
     pub async fn query(&self, query: Query) -> Result<ResultStream, Error> {
-        crate::query::run(&self.inner, query).await
+        crate::query::run(&self.inner, query)
+            .await
+            .map_err(|e| e.scrub(&self.inner.known_secrets()))
     }
 
     /// Aborts the server-side query submitted with `request_id` (best effort, short
     /// timeouts).
     pub async fn abort(&self, request_id: Uuid) -> Result<(), Error> {
-        self.inner.abort(request_id).await
+        self.inner
+            .abort(request_id)
+            .await
+            .map_err(|e| e.scrub(&self.inner.known_secrets()))
     }
 
     /// Ends the session: best effort, `timeouts.logout` (5 s), no retries, errors ignored.

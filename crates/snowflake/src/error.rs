@@ -59,4 +59,70 @@ impl Error {
             Error::Cancelled => ErrorKind::Cancelled,
         }
     }
+
+    /// Replaces every occurrence of a known secret value (tokens, password, ...) in the
+    /// error's text with `***`. Values shorter than 4 characters are left alone.
+    pub(crate) fn scrub(self, secrets: &[String]) -> Error {
+        let clean = |text: String| -> String {
+            secrets.iter().filter(|s| s.len() >= 4).fold(text, |t, s| {
+                if t.contains(s.as_str()) {
+                    t.replace(s.as_str(), "***")
+                } else {
+                    t
+                }
+            })
+        };
+        match self {
+            Error::Config(m) => Error::Config(clean(m)),
+            Error::Authentication { code, message } => Error::Authentication {
+                code,
+                message: clean(message),
+            },
+            Error::Network { message } => Error::Network {
+                message: clean(message),
+            },
+            Error::Sql {
+                code,
+                sql_state,
+                message,
+                query_id,
+            } => Error::Sql {
+                code,
+                sql_state,
+                message: clean(message),
+                query_id,
+            },
+            Error::Protocol(m) => Error::Protocol(clean(m)),
+            Error::Decode { column, message } => Error::Decode {
+                column,
+                message: clean(message),
+            },
+            Error::Timeout(m) => Error::Timeout(clean(m)),
+            Error::Cancelled => Error::Cancelled,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_masks_known_values() {
+        let e = Error::Sql {
+            code: "002003".into(),
+            sql_state: "42S02".into(),
+            message: "token sess-SECRET-ghi master master-SECRET-jkl".into(),
+            query_id: None,
+        };
+        let e = e.scrub(&[
+            "sess-SECRET-ghi".into(),
+            "master-SECRET-jkl".into(),
+            "ab".into(),
+        ]);
+        assert_eq!(
+            e.to_string(),
+            "Snowflake SQL error 002003 (42S02): token *** master ***"
+        );
+    }
 }

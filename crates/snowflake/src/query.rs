@@ -103,7 +103,11 @@ pub(crate) async fn run(session: &Session, query: Query) -> Result<ResultStream,
     let data: QueryData = match env.data {
         Some(v) => serde_json::from_value(v)
             .map_err(|e| Error::Protocol(format!("unexpected query response: {e}")))?,
-        None => QueryData::default(),
+        None => {
+            return Err(Error::Protocol(
+                "the query succeeded but the response has no data".into(),
+            ))
+        }
     };
     let client = session.chunk_client.clone();
     let chunk_timeout = config.timeouts.chunk;

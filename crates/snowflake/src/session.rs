@@ -121,6 +121,26 @@ impl Session {
         })
     }
 
+    /// Every secret value this session knows (for [`Error::scrub`]).
+    pub(crate) fn known_secrets(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match &self.config.auth {
+            crate::config::Auth::Password(p)
+            | crate::config::Auth::ProgrammaticAccessToken(p)
+            | crate::config::Auth::OAuth(p) => out.push(p.expose().to_string()),
+            crate::config::Auth::KeyPair { passphrase, .. } => {
+                if let Some(p) = passphrase {
+                    out.push(p.expose().to_string());
+                }
+            }
+        }
+        if let Ok(s) = self.state.read() {
+            out.extend(s.session.iter().map(|t| t.expose().to_string()));
+            out.extend(s.master.iter().map(|t| t.expose().to_string()));
+        }
+        out
+    }
+
     pub(crate) fn next_sequence_id(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::SeqCst)
     }

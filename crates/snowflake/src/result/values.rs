@@ -117,7 +117,7 @@ pub(crate) fn tz_from_nanos(ns: i128, tz_code: i64) -> Option<DateTime<FixedOffs
 /// Lower-case hex to bytes.
 pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let t = text.trim().as_bytes();
-    if t.len() % 2 != 0 {
+    if !t.len().is_multiple_of(2) {
         return None;
     }
     t.chunks(2)
