@@ -226,7 +226,11 @@ impl Session {
                 fixed.push((key.into(), v.to_string()));
             }
         }
-        let timeout = c.timeouts.request;
+        // A JWT lives 60 s: like gosnowflake, give a key-pair login attempt 10 s at most.
+        let timeout = match self.creds {
+            Credentials::KeyPair(_) => c.timeouts.request.min(Duration::from_secs(10)),
+            _ => c.timeouts.request,
+        };
         let reply = self
             .http
             .send(
