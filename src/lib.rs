@@ -14,6 +14,7 @@
 use pgrx::prelude::*;
 
 pub mod error;
+pub mod report;
 pub mod runlog;
 pub mod runtime;
 pub mod schedule;

@@ -163,7 +163,9 @@ pub fn describe_query(relation: &str, tag: Option<&str>) -> Query {
 }
 
 /// The statement that fetches the window, ordered by key so the stager can find
-/// duplicates while streaming. The window start is bound, never spliced.
+/// duplicates while streaming. The window start is bound, never spliced. Rows with a
+/// NULL date are fetched too, so that they are set aside visibly instead of silently
+/// never matching the window.
 pub fn fetch_query(
     relation: &str,
     columns: &[String],
@@ -171,8 +173,9 @@ pub fn fetch_query(
     tag: Option<&str>,
 ) -> Query {
     let sql = format!(
-        "SELECT {} FROM {relation} WHERE {} >= ? ORDER BY {}, {}",
+        "SELECT {} FROM {relation} WHERE {} >= ? OR {} IS NULL ORDER BY {}, {}",
         columns.join(", "),
+        columns[0],
         columns[0],
         columns[1],
         columns[0]

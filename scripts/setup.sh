@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what is missing, idempotently: Debian packages, cargo-pgrx 0.18.1 (pgrx
+# initialised against the system PostgreSQL 15), and a Python venv (.venv) with the
+# pinned fakesnow emulator. Safe to run again; it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+say() { printf '\n== %s\n' "$*"; }
+
+need_pkgs=()
+for p in postgresql-15 postgresql-server-dev-15 libclang-dev sudo pkg-config python3-venv; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    say "apt-get install ${need_pkgs[*]}"
+    apt-get update -q
+    apt-get install -y -q "${need_pkgs[@]}"
+fi
+# The Debian package starts a cluster of its own; it is not used (tests make their own).
+
+if ! cargo pgrx --version 2>/dev/null | grep -q "0.18.1"; then
+    say "cargo install cargo-pgrx 0.18.1 (takes several minutes)"
+    cargo install cargo-pgrx --version 0.18.1 --locked
+fi
+if ! grep -qs 'pg15 *= *"/usr/bin/pg_config"' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+    say "cargo pgrx init --pg15 /usr/bin/pg_config"
+    cargo pgrx init --pg15 /usr/bin/pg_config
+fi
+
+if [ ! -x .venv/bin/fakesnow ] || ! .venv/bin/pip freeze 2>/dev/null | grep -qx 'fakesnow==0.12.1'; then
+    say "Python venv .venv with pinned fakesnow"
+    python3 -m venv .venv
+    .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements.lock
+fi
+say "setup complete"

@@ -1,0 +1,59 @@
+-- Reporting privileges. The install script creates no role; an administrator grants
+-- reporting to an existing role (typically a NOLOGIN group of read-only users):
+--
+--     SELECT bravo_grant_reporting('analysts');
+--
+-- which grants exactly: USAGE on the extension's schema, SELECT on media_buys, the
+-- two metric tables and bravo_campaign_rollup (the reporting functions are inlined
+-- SQL run with the caller's rights), and EXECUTE on the reporting functions and the
+-- argument checks they call. The run log stays private: the last sync time comes from
+-- the SECURITY DEFINER function bravo_last_sync_at(). bravo_revoke_reporting undoes it.
+
+REVOKE ALL ON FUNCTION
+    @extschema@.bravo_campaign_totals(bigint, date, date),
+    @extschema@.bravo_campaigns_totals(bigint[], date, date),
+    @extschema@.bravo_campaign_daily(bigint, date, date),
+    @extschema@.bravo_media_buy_totals(bigint, date, date),
+    @extschema@.bravo_last_sync_at()
+  FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._bravo_reporting_acl(role regrole, do_revoke boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    verb text := CASE WHEN do_revoke THEN 'REVOKE' ELSE 'GRANT' END;
+    dir  text := CASE WHEN do_revoke THEN 'FROM' ELSE 'TO' END;
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass an existing role, e.g. SELECT bravo_grant_reporting(''analysts'');';
+    END IF;
+    EXECUTE format('%s USAGE ON SCHEMA %I %s %s', verb, '@extschema@', dir, role);
+    EXECUTE format('%s SELECT ON TABLE @extschema@.media_buys, @extschema@.platform_buy_daily_impressions, '
+                   '@extschema@.platform_buy_daily_videos, @extschema@.bravo_campaign_rollup %s %s',
+                   verb, dir, role);
+    EXECUTE format('%s EXECUTE ON FUNCTION '
+                   '@extschema@.bravo_campaign_totals(bigint, date, date), '
+                   '@extschema@.bravo_campaigns_totals(bigint[], date, date), '
+                   '@extschema@.bravo_campaign_daily(bigint, date, date), '
+                   '@extschema@.bravo_media_buy_totals(bigint, date, date), '
+                   '@extschema@.bravo_last_sync_at() %s %s', verb, dir, role);
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_reporting_acl(regrole, boolean) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.bravo_grant_reporting(role regrole)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT @extschema@._bravo_reporting_acl(role, false) $fn$;
+REVOKE ALL ON FUNCTION @extschema@.bravo_grant_reporting(regrole) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.bravo_revoke_reporting(role regrole)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT @extschema@._bravo_reporting_acl(role, true) $fn$;
+REVOKE ALL ON FUNCTION @extschema@.bravo_revoke_reporting(regrole) FROM PUBLIC;

@@ -1,0 +1,11 @@
+//! Campaign reporting: `bravo_campaign_totals`, `bravo_campaigns_totals`,
+//! `bravo_campaign_daily`, `bravo_media_buy_totals`.
+//!
+//! Everything is SQL, so the planner can inline the functions into the caller's query:
+//! * `rollup.sql` — the `(campaign_id, date)` rollup and the triggers that keep it exact;
+//! * `report.sql` — the reporting functions (STABLE, PARALLEL SAFE, LANGUAGE sql);
+//! * `grants.sql` — `bravo_grant_reporting(role)` / `bravo_revoke_reporting(role)`.
+
+pgrx::extension_sql_file!("rollup.sql", name = "report_rollup", requires = ["schema"]);
+pgrx::extension_sql_file!("report.sql", name = "report", requires = ["report_rollup"]);
+pgrx::extension_sql_file!("grants.sql", name = "report_grants", requires = ["report"]);

@@ -1,0 +1,224 @@
+-- bravo_metrics campaign reporting.
+--
+-- Reads come from bravo_campaign_rollup: one row per (campaign_id, date) with the
+-- summed counts and the exact numeric spend of every metric row of every media buy
+-- of the campaign on that date. A 365-day campaign report reads at most 365 rows,
+-- whatever the number of media buys or the size of the history.
+--
+-- The rollup is kept exact by statement-level AFTER triggers with transition tables
+-- (see "Maintenance" below): every INSERT / UPDATE / DELETE on the metric tables
+-- (sync merges and direct edits alike) adds its delta, and every change of
+-- media_buys.campaign_id (or a new / deleted media buy) moves that buy's rows
+-- between campaigns. The rollup is an extension member that is NOT dumped: it is
+-- derived data, rebuilt from the metric tables by CREATE EXTENSION and by
+-- bravo_report_rebuild() (run it after a data-only restore with triggers disabled).
+
+------------------------------------------------------------------------------------
+-- Argument checks (IMMUTABLE: folded at plan time for constant arguments, so a bad
+-- call fails before any table is read; evaluated per row in LATERAL joins).
+------------------------------------------------------------------------------------
+
+-- Returns campaign_id after checking it and the optional bounds.
+CREATE FUNCTION @extschema@._bravo_report_campaign(campaign_id bigint, from_date date, to_date date)
+RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    IF campaign_id IS NULL THEN
+        RAISE EXCEPTION 'campaign_id must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass the id of a campaign (media_buys.campaign_id).';
+    END IF;
+    IF from_date > to_date THEN
+        RAISE EXCEPTION 'from_date % is after to_date %', from_date, to_date
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Both bounds are inclusive: swap them, or pass NULL for an open bound.';
+    END IF;
+    RETURN campaign_id;
+END
+$$;
+
+-- Longest range bravo_campaign_daily returns: 1,000 days (about 2.7 years).
+CREATE FUNCTION @extschema@._bravo_report_days(from_date date, to_date date)
+RETURNS date
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    IF from_date IS NULL OR to_date IS NULL THEN
+        RAISE EXCEPTION 'from_date and to_date must not be NULL for a daily report'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'A daily report needs both bounds; use bravo_campaign_totals for an open range.';
+    END IF;
+    IF to_date - from_date >= 1000 THEN
+        RAISE EXCEPTION 'daily report range % to % is % days long; the limit is 1000 days',
+                        from_date, to_date, to_date - from_date + 1
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Split the range, or use bravo_campaign_totals for the sums over a long range.';
+    END IF;
+    RETURN from_date;
+END
+$$;
+
+-- Finish time of the last successful sync. SECURITY DEFINER so that a reporting role
+-- needs no access to the run log itself.
+CREATE FUNCTION @extschema@.bravo_last_sync_at()
+RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT r.finished_at FROM @extschema@.bravo_sync_runs r
+     WHERE r.status = 'succeeded' AND r.finished_at IS NOT NULL
+     ORDER BY r.started_at DESC LIMIT 1
+$$;
+
+------------------------------------------------------------------------------------
+-- Reporting functions. LANGUAGE sql, STABLE, PARALLEL SAFE, not STRICT, no SET
+-- clause: the planner inlines them into the calling query (LATERAL joins included).
+-- Ratios are ratios of sums over the range; a zero denominator gives NULL.
+------------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.bravo_campaign_totals(
+    campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    media_buys bigint, first_date date, last_date date,
+    latest_date date, days_behind integer, last_sync_at timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT s.impressions, s.clicks, s.spend,
+       s.video_starts, s.video_completions, s.video_views,
+       s.clicks::numeric / NULLIF(s.impressions, 0),
+       s.spend * 1000 / NULLIF(s.impressions, 0),
+       s.spend / NULLIF(s.clicks, 0),
+       s.video_completions::numeric / NULLIF(s.video_starts, 0),
+       s.video_views::numeric / NULLIF(s.impressions, 0),
+       s.spend / NULLIF(s.video_completions, 0),
+       b.n, s.first_date, s.last_date,
+       l.latest_date, CURRENT_DATE - l.latest_date,
+       @extschema@.bravo_last_sync_at()
+  FROM (SELECT @extschema@._bravo_report_campaign(
+                   bravo_campaign_totals.campaign_id, bravo_campaign_totals.from_date,
+                   bravo_campaign_totals.to_date) AS id) c
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS n FROM @extschema@.media_buys m WHERE m.campaign_id = c.id) b
+ CROSS JOIN LATERAL (
+       SELECT coalesce(sum(r.impressions), 0)::bigint       AS impressions,
+              coalesce(sum(r.clicks), 0)::bigint            AS clicks,
+              coalesce(sum(r.spend), 0)                     AS spend,
+              coalesce(sum(r.video_starts), 0)::bigint      AS video_starts,
+              coalesce(sum(r.video_completions), 0)::bigint AS video_completions,
+              coalesce(sum(r.video_views), 0)::bigint       AS video_views,
+              min(r.date) AS first_date, max(r.date) AS last_date
+         FROM @extschema@.bravo_campaign_rollup r
+        WHERE r.campaign_id = c.id
+          AND r.date >= coalesce(bravo_campaign_totals.from_date, '-infinity')
+          AND r.date <= coalesce(bravo_campaign_totals.to_date, 'infinity')) s
+ CROSS JOIN LATERAL (
+       SELECT max(r.date) AS latest_date
+         FROM @extschema@.bravo_campaign_rollup r WHERE r.campaign_id = c.id) l
+ WHERE b.n > 0
+$$;
+
+CREATE FUNCTION @extschema@.bravo_campaigns_totals(
+    campaign_ids bigint[], from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    campaign_id bigint,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    media_buys bigint, first_date date, last_date date,
+    latest_date date, days_behind integer, last_sync_at timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT i.id, t.*
+  FROM (SELECT DISTINCT u.id
+          FROM unnest(coalesce(bravo_campaigns_totals.campaign_ids, ARRAY[NULL]::bigint[])) AS u(id)) i
+ CROSS JOIN LATERAL @extschema@.bravo_campaign_totals(
+       i.id, bravo_campaigns_totals.from_date, bravo_campaigns_totals.to_date) t
+ ORDER BY i.id
+$$;
+
+CREATE FUNCTION @extschema@.bravo_campaign_daily(
+    campaign_id bigint, from_date date, to_date date)
+RETURNS TABLE (
+    date date,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT d.day::date,
+       coalesce(r.impressions, 0), coalesce(r.clicks, 0), coalesce(r.spend, 0),
+       coalesce(r.video_starts, 0), coalesce(r.video_completions, 0), coalesce(r.video_views, 0),
+       r.clicks::numeric / NULLIF(r.impressions, 0),
+       r.spend * 1000 / NULLIF(r.impressions, 0),
+       r.spend / NULLIF(r.clicks, 0),
+       r.video_completions::numeric / NULLIF(r.video_starts, 0),
+       r.video_views::numeric / NULLIF(r.impressions, 0),
+       r.spend / NULLIF(r.video_completions, 0)
+  FROM (SELECT @extschema@._bravo_report_campaign(
+                   bravo_campaign_daily.campaign_id, bravo_campaign_daily.from_date,
+                   bravo_campaign_daily.to_date) AS id,
+               @extschema@._bravo_report_days(
+                   bravo_campaign_daily.from_date, bravo_campaign_daily.to_date) AS first_day) c
+ CROSS JOIN LATERAL generate_series(c.first_day::timestamp, bravo_campaign_daily.to_date::timestamp,
+                                    interval '1 day') AS d(day)
+  LEFT JOIN @extschema@.bravo_campaign_rollup r
+         ON r.campaign_id = c.id AND r.date = d.day::date
+        AND r.date >= c.first_day AND r.date <= bravo_campaign_daily.to_date
+ WHERE EXISTS (SELECT 1 FROM @extschema@.media_buys m WHERE m.campaign_id = c.id)
+ ORDER BY d.day
+$$;
+
+CREATE FUNCTION @extschema@.bravo_media_buy_totals(
+    campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    media_buy_id bigint,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    first_date date, last_date date)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT m.id, i.impressions, i.clicks, i.spend,
+       v.video_starts, v.video_completions, v.video_views,
+       i.clicks::numeric / NULLIF(i.impressions, 0),
+       i.spend * 1000 / NULLIF(i.impressions, 0),
+       i.spend / NULLIF(i.clicks, 0),
+       v.video_completions::numeric / NULLIF(v.video_starts, 0),
+       v.video_views::numeric / NULLIF(i.impressions, 0),
+       i.spend / NULLIF(v.video_completions, 0),
+       CASE WHEN i.first_date IS NULL THEN v.first_date
+            WHEN v.first_date IS NULL THEN i.first_date
+            ELSE least(i.first_date, v.first_date) END,
+       greatest(i.last_date, v.last_date)
+  FROM (SELECT @extschema@._bravo_report_campaign(
+                   bravo_media_buy_totals.campaign_id, bravo_media_buy_totals.from_date,
+                   bravo_media_buy_totals.to_date) AS id) c
+  JOIN @extschema@.media_buys m ON m.campaign_id = c.id
+ CROSS JOIN LATERAL (
+       SELECT coalesce(sum(p.impressions), 0)::bigint AS impressions,
+              coalesce(sum(p.clicks), 0)::bigint      AS clicks,
+              coalesce(sum(p.spend), 0)               AS spend,
+              min(p.date) AS first_date, max(p.date) AS last_date
+         FROM @extschema@.platform_buy_daily_impressions p
+        WHERE p.media_buy_id = m.id
+          AND p.date >= coalesce(bravo_media_buy_totals.from_date, '-infinity')
+          AND p.date <= coalesce(bravo_media_buy_totals.to_date, 'infinity')) i
+ CROSS JOIN LATERAL (
+       SELECT coalesce(sum(p.video_starts), 0)::bigint      AS video_starts,
+              coalesce(sum(p.video_completions), 0)::bigint AS video_completions,
+              coalesce(sum(p.video_views), 0)::bigint       AS video_views,
+              min(p.date) AS first_date, max(p.date) AS last_date
+         FROM @extschema@.platform_buy_daily_videos p
+        WHERE p.media_buy_id = m.id
+          AND p.date >= coalesce(bravo_media_buy_totals.from_date, '-infinity')
+          AND p.date <= coalesce(bravo_media_buy_totals.to_date, 'infinity')) v
+ ORDER BY m.id
+$$;

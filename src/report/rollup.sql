@@ -1,0 +1,279 @@
+-- bravo_metrics campaign rollup: pre-aggregated (campaign_id, date) sums behind the
+-- reporting functions (report.sql).
+--
+-- Invariant: for every campaign c and date d, the row (c, d) holds the sums over the
+-- metric rows of date d whose media buy has media_buys.campaign_id = c *now*, and
+-- impression_rows / video_rows count those rows. There is no row when both are 0.
+--
+-- It is kept by statement-level AFTER triggers with transition tables, which see
+-- every row a statement changed (sync merges, direct edits, COPY, ON CONFLICT):
+--   * platform_buy_daily_impressions / _videos, INSERT / UPDATE / DELETE: the delta
+--     (new rows minus old rows), joined to media_buys for the campaign, grouped by
+--     (campaign_id, date), upserted in key order (no deadlock between two writers);
+--   * media_buys INSERT / UPDATE / DELETE: for each buy whose (id, campaign_id)
+--     changed, its metric rows are subtracted from the old campaign and added to the
+--     new one (read through the (media_buy_id, date) primary keys);
+--   * TRUNCATE of any of the three: full rebuild.
+-- The rollup is an extension member that pg_dump does not dump (it is derived data):
+-- CREATE EXTENSION builds it from the rows already there (legacy data), and
+-- bravo_report_rebuild() rebuilds it on demand (e.g. after a data-only restore run
+-- with --disable-triggers).
+-- Trigger functions are SECURITY DEFINER, so any role allowed to write the metric
+-- tables keeps the rollup right without access to it.
+
+CREATE TABLE @extschema@.bravo_campaign_rollup (
+    campaign_id       bigint  NOT NULL,
+    date              date    NOT NULL,
+    impressions       bigint  NOT NULL DEFAULT 0,
+    clicks            bigint  NOT NULL DEFAULT 0,
+    spend             numeric NOT NULL DEFAULT 0,
+    video_starts      bigint  NOT NULL DEFAULT 0,
+    video_completions bigint  NOT NULL DEFAULT 0,
+    video_views       bigint  NOT NULL DEFAULT 0,
+    -- number of metric rows behind this row; the row is deleted when both reach 0
+    impression_rows   integer NOT NULL DEFAULT 0,
+    video_rows        integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (campaign_id, date)
+) WITH (fillfactor = 90);
+REVOKE ALL ON @extschema@.bravo_campaign_rollup FROM PUBLIC;
+
+-- Campaign lookups on media_buys need an index led by campaign_id. The extension
+-- creates one with the table; a legacy media_buys may lack it.
+DO $bravo$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_index i
+         WHERE i.indrelid = '@extschema@.media_buys'::regclass
+           AND i.indkey[0] = (SELECT attnum FROM pg_attribute
+                               WHERE attrelid = '@extschema@.media_buys'::regclass
+                                 AND attname = 'campaign_id')
+    ) THEN
+        CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
+    END IF;
+END
+$bravo$;
+
+-- The statement that applies the rows of `delta_sql` (campaign_id, date, impressions,
+-- clicks, spend, video_starts, video_completions, video_views, impression_rows,
+-- video_rows) as increments, in key order, and returns the keys left empty. The
+-- trigger functions EXECUTE it themselves: transition tables are only visible to
+-- the trigger function's own queries.
+CREATE FUNCTION @extschema@._bravo_rollup_sql(delta_sql text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT format($q$
+    WITH d AS (
+        SELECT campaign_id, date,
+               sum(impressions)::bigint AS impressions, sum(clicks)::bigint AS clicks,
+               sum(spend) AS spend, sum(video_starts)::bigint AS video_starts,
+               sum(video_completions)::bigint AS video_completions,
+               sum(video_views)::bigint AS video_views,
+               sum(impression_rows)::integer AS impression_rows,
+               sum(video_rows)::integer AS video_rows
+          FROM (%s) x (campaign_id, date, impressions, clicks, spend, video_starts,
+                       video_completions, video_views, impression_rows, video_rows)
+         WHERE campaign_id IS NOT NULL
+         GROUP BY campaign_id, date
+        HAVING sum(impression_rows) <> 0 OR sum(video_rows) <> 0
+            OR sum(impressions) <> 0 OR sum(clicks) <> 0 OR sum(spend) <> 0
+            OR sum(video_starts) <> 0 OR sum(video_completions) <> 0 OR sum(video_views) <> 0
+    ), up AS (
+        INSERT INTO @extschema@.bravo_campaign_rollup AS r
+        SELECT * FROM d ORDER BY campaign_id, date
+        ON CONFLICT (campaign_id, date) DO UPDATE
+           SET impressions       = r.impressions + excluded.impressions,
+               clicks            = r.clicks + excluded.clicks,
+               spend             = r.spend + excluded.spend,
+               video_starts      = r.video_starts + excluded.video_starts,
+               video_completions = r.video_completions + excluded.video_completions,
+               video_views       = r.video_views + excluded.video_views,
+               impression_rows   = r.impression_rows + excluded.impression_rows,
+               video_rows        = r.video_rows + excluded.video_rows
+        RETURNING r.campaign_id, r.date, r.impression_rows, r.video_rows
+    )
+    SELECT array_agg(campaign_id), array_agg(date) FROM up
+     WHERE impression_rows = 0 AND video_rows = 0$q$, delta_sql)
+$fn$;
+
+-- Deletes the rollup rows left with no metric rows behind them.
+CREATE FUNCTION @extschema@._bravo_rollup_prune(cids bigint[], dates date[])
+RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DELETE FROM @extschema@.bravo_campaign_rollup r
+ USING unnest(cids, dates) z (campaign_id, date)
+ WHERE r.campaign_id = z.campaign_id AND r.date = z.date
+   AND r.impression_rows = 0 AND r.video_rows = 0
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_prune(bigint[], date[]) FROM PUBLIC;
+
+-- Metric tables: (media_buy_id, date, measures, impression_rows, video_rows) of a
+-- transition table, with `sign` +1 (new rows) or -1 (old rows).
+CREATE FUNCTION @extschema@._bravo_rollup_rows(tab text, transition text, sign integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT CASE tab
+    WHEN 'platform_buy_daily_impressions' THEN format(
+        'SELECT media_buy_id, date, %1$s * impressions, %1$s * clicks, %1$s * spend, '
+        '0::bigint, 0::bigint, 0::bigint, %1$s, 0 FROM %2$I', sign, transition)
+    ELSE format(
+        'SELECT media_buy_id, date, 0::bigint, 0::bigint, 0::numeric, %1$s * video_starts, '
+        '%1$s * video_completions, %1$s * video_views, 0, %1$s FROM %2$I', sign, transition)
+    END
+$fn$;
+
+CREATE FUNCTION @extschema@._bravo_rollup_metric_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    src   text;
+    cids  bigint[];
+    dates date[];
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM @extschema@.bravo_report_rebuild();
+        RETURN NULL;
+    END IF;
+    src := CASE TG_OP
+        WHEN 'INSERT' THEN @extschema@._bravo_rollup_rows(TG_TABLE_NAME, 'new_rows', 1)
+        WHEN 'DELETE' THEN @extschema@._bravo_rollup_rows(TG_TABLE_NAME, 'old_rows', -1)
+        ELSE @extschema@._bravo_rollup_rows(TG_TABLE_NAME, 'new_rows', 1) || ' UNION ALL '
+          || @extschema@._bravo_rollup_rows(TG_TABLE_NAME, 'old_rows', -1)
+        END;
+    EXECUTE @extschema@._bravo_rollup_sql(format(
+        'SELECT m.campaign_id, x.date, x.i, x.c, x.s, x.vs, x.vc, x.vv, x.ir, x.vr '
+        'FROM (%s) x (media_buy_id, date, i, c, s, vs, vc, vv, ir, vr) '
+        'JOIN @extschema@.media_buys m ON m.id = x.media_buy_id', src))
+       INTO cids, dates;
+    IF cids IS NOT NULL THEN
+        PERFORM @extschema@._bravo_rollup_prune(cids, dates);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+-- media_buys: moves the metric rows of every buy whose (id, campaign_id) changed.
+CREATE FUNCTION @extschema@._bravo_rollup_buy_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    gone  text;   -- (id, campaign_id) to subtract
+    came  text;   -- (id, campaign_id) to add
+    parts text[] := '{}';
+    cids  bigint[];
+    dates date[];
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM @extschema@.bravo_report_rebuild();
+        RETURN NULL;
+    END IF;
+    gone := CASE TG_OP
+        WHEN 'INSERT' THEN NULL
+        WHEN 'DELETE' THEN 'SELECT id, campaign_id FROM old_rows'
+        ELSE 'SELECT id, campaign_id FROM old_rows EXCEPT SELECT id, campaign_id FROM new_rows' END;
+    came := CASE TG_OP
+        WHEN 'DELETE' THEN NULL
+        WHEN 'INSERT' THEN 'SELECT id, campaign_id FROM new_rows'
+        ELSE 'SELECT id, campaign_id FROM new_rows EXCEPT SELECT id, campaign_id FROM old_rows' END;
+    IF gone IS NOT NULL THEN
+        parts := parts || format(
+            'SELECT b.campaign_id, p.date, -p.impressions, -p.clicks, -p.spend, 0::bigint, 0::bigint, 0::bigint, -1, 0 '
+            'FROM (%1$s) b JOIN @extschema@.platform_buy_daily_impressions p ON p.media_buy_id = b.id '
+            'UNION ALL SELECT b.campaign_id, p.date, 0::bigint, 0::bigint, 0::numeric, -p.video_starts, '
+            '-p.video_completions, -p.video_views, 0, -1 '
+            'FROM (%1$s) b JOIN @extschema@.platform_buy_daily_videos p ON p.media_buy_id = b.id', gone);
+    END IF;
+    IF came IS NOT NULL THEN
+        parts := parts || format(
+            'SELECT b.campaign_id, p.date, p.impressions, p.clicks, p.spend, 0::bigint, 0::bigint, 0::bigint, 1, 0 '
+            'FROM (%1$s) b JOIN @extschema@.platform_buy_daily_impressions p ON p.media_buy_id = b.id '
+            'UNION ALL SELECT b.campaign_id, p.date, 0::bigint, 0::bigint, 0::numeric, p.video_starts, '
+            'p.video_completions, p.video_views, 0, 1 '
+            'FROM (%1$s) b JOIN @extschema@.platform_buy_daily_videos p ON p.media_buy_id = b.id', came);
+    END IF;
+    EXECUTE @extschema@._bravo_rollup_sql(array_to_string(parts, ' UNION ALL '))
+       INTO cids, dates;
+    IF cids IS NOT NULL THEN
+        PERFORM @extschema@._bravo_rollup_prune(cids, dates);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+-- Rebuilds the rollup from the metric tables. Blocks writers of the three tables
+-- (not readers) while it runs. Returns the number of rollup rows.
+CREATE FUNCTION @extschema@.bravo_report_rebuild()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    n bigint;
+BEGIN
+    LOCK TABLE @extschema@.media_buys, @extschema@.platform_buy_daily_impressions,
+               @extschema@.platform_buy_daily_videos IN SHARE MODE;
+    LOCK TABLE @extschema@.bravo_campaign_rollup IN EXCLUSIVE MODE;
+    DELETE FROM @extschema@.bravo_campaign_rollup;
+    INSERT INTO @extschema@.bravo_campaign_rollup
+    SELECT coalesce(i.campaign_id, v.campaign_id), coalesce(i.date, v.date),
+           coalesce(i.impressions, 0), coalesce(i.clicks, 0), coalesce(i.spend, 0),
+           coalesce(v.video_starts, 0), coalesce(v.video_completions, 0), coalesce(v.video_views, 0),
+           coalesce(i.n, 0), coalesce(v.n, 0)
+      FROM (SELECT m.campaign_id, p.date, sum(p.impressions)::bigint AS impressions,
+                   sum(p.clicks)::bigint AS clicks, sum(p.spend) AS spend, count(*)::integer AS n
+              FROM @extschema@.platform_buy_daily_impressions p
+              JOIN @extschema@.media_buys m ON m.id = p.media_buy_id
+             WHERE m.campaign_id IS NOT NULL
+             GROUP BY m.campaign_id, p.date) i
+      FULL JOIN
+           (SELECT m.campaign_id, p.date, sum(p.video_starts)::bigint AS video_starts,
+                   sum(p.video_completions)::bigint AS video_completions,
+                   sum(p.video_views)::bigint AS video_views, count(*)::integer AS n
+              FROM @extschema@.platform_buy_daily_videos p
+              JOIN @extschema@.media_buys m ON m.id = p.media_buy_id
+             WHERE m.campaign_id IS NOT NULL
+             GROUP BY m.campaign_id, p.date) v
+        ON v.campaign_id = i.campaign_id AND v.date = i.date
+     ORDER BY 1, 2;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@.bravo_report_rebuild() FROM PUBLIC;
+
+CREATE TRIGGER bravo_rollup_ins AFTER INSERT ON @extschema@.platform_buy_daily_impressions
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
+CREATE TRIGGER bravo_rollup_upd AFTER UPDATE ON @extschema@.platform_buy_daily_impressions
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
+CREATE TRIGGER bravo_rollup_del AFTER DELETE ON @extschema@.platform_buy_daily_impressions
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
+CREATE TRIGGER bravo_rollup_trunc AFTER TRUNCATE ON @extschema@.platform_buy_daily_impressions
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
+
+CREATE TRIGGER bravo_rollup_ins AFTER INSERT ON @extschema@.platform_buy_daily_videos
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
+CREATE TRIGGER bravo_rollup_upd AFTER UPDATE ON @extschema@.platform_buy_daily_videos
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
+CREATE TRIGGER bravo_rollup_del AFTER DELETE ON @extschema@.platform_buy_daily_videos
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
+CREATE TRIGGER bravo_rollup_trunc AFTER TRUNCATE ON @extschema@.platform_buy_daily_videos
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
+
+CREATE TRIGGER bravo_rollup_ins AFTER INSERT ON @extschema@.media_buys
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_buy_trigger();
+CREATE TRIGGER bravo_rollup_upd AFTER UPDATE ON @extschema@.media_buys
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_buy_trigger();
+CREATE TRIGGER bravo_rollup_del AFTER DELETE ON @extschema@.media_buys
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_buy_trigger();
+CREATE TRIGGER bravo_rollup_trunc AFTER TRUNCATE ON @extschema@.media_buys
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_buy_trigger();
+
+-- Legacy rows already in the tables.
+SELECT @extschema@.bravo_report_rebuild();
