@@ -59,6 +59,16 @@ BEGIN
 END
 $$;
 
+-- Canonical form of a money amount: the same value always prints the same way, with
+-- at least 2 decimals and no trailing zeros beyond them. The value is never rounded
+-- (the scale never drops below min_scale). Sums of numeric take the largest scale
+-- of the rows summed, so without this a rollup that once held a 24-decimal row would
+-- print (and divide) differently from a fresh sum. Inlined by the planner.
+CREATE FUNCTION @extschema@._bravo_money(amount numeric)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN round(amount, greatest(min_scale(amount), 2));
+
 -- Finish time of the last successful sync. SECURITY DEFINER so that a reporting role
 -- needs no access to the run log itself.
 CREATE FUNCTION @extschema@.bravo_last_sync_at()
@@ -107,7 +117,7 @@ SELECT s.impressions, s.clicks, s.spend,
  CROSS JOIN LATERAL (
        SELECT coalesce(sum(r.impressions), 0)::bigint       AS impressions,
               coalesce(sum(r.clicks), 0)::bigint            AS clicks,
-              coalesce(sum(r.spend), 0)                     AS spend,
+              @extschema@._bravo_money(coalesce(sum(r.spend), 0)) AS spend,
               coalesce(sum(r.video_starts), 0)::bigint      AS video_starts,
               coalesce(sum(r.video_completions), 0)::bigint AS video_completions,
               coalesce(sum(r.video_views), 0)::bigint       AS video_views,
@@ -153,7 +163,7 @@ RETURNS TABLE (
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
 SELECT d.day::date,
-       coalesce(r.impressions, 0), coalesce(r.clicks, 0), coalesce(r.spend, 0),
+       coalesce(r.impressions, 0), coalesce(r.clicks, 0), coalesce(r.spend, 0.00),
        coalesce(r.video_starts, 0), coalesce(r.video_completions, 0), coalesce(r.video_views, 0),
        r.clicks::numeric / NULLIF(r.impressions, 0),
        r.spend * 1000 / NULLIF(r.impressions, 0),
@@ -168,9 +178,12 @@ SELECT d.day::date,
                    bravo_campaign_daily.from_date, bravo_campaign_daily.to_date) AS first_day) c
  CROSS JOIN LATERAL generate_series(c.first_day::timestamp, bravo_campaign_daily.to_date::timestamp,
                                     interval '1 day') AS d(day)
-  LEFT JOIN @extschema@.bravo_campaign_rollup r
-         ON r.campaign_id = c.id AND r.date = d.day::date
-        AND r.date >= c.first_day AND r.date <= bravo_campaign_daily.to_date
+  LEFT JOIN LATERAL (SELECT r.date, r.impressions, r.clicks, @extschema@._bravo_money(r.spend) AS spend,
+                            r.video_starts, r.video_completions, r.video_views
+                       FROM @extschema@.bravo_campaign_rollup r
+                      WHERE r.campaign_id = c.id
+                        AND r.date >= c.first_day AND r.date <= bravo_campaign_daily.to_date) r
+         ON r.date = d.day::date
  WHERE EXISTS (SELECT 1 FROM @extschema@.media_buys m WHERE m.campaign_id = c.id)
  ORDER BY d.day
 $$;
@@ -205,7 +218,7 @@ SELECT m.id, i.impressions, i.clicks, i.spend,
  CROSS JOIN LATERAL (
        SELECT coalesce(sum(p.impressions), 0)::bigint AS impressions,
               coalesce(sum(p.clicks), 0)::bigint      AS clicks,
-              coalesce(sum(p.spend), 0)               AS spend,
+              @extschema@._bravo_money(coalesce(sum(p.spend), 0)) AS spend,
               min(p.date) AS first_date, max(p.date) AS last_date
          FROM @extschema@.platform_buy_daily_impressions p
         WHERE p.media_buy_id = m.id
