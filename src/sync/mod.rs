@@ -19,6 +19,8 @@ pub mod stage;
 pub mod targets;
 pub mod validate;
 
+mod tests;
+
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: builds and installs the extension, starts a
+# local PostgreSQL 15 cluster and a fakesnow server seeded with realistic sample data
+# (3,000 media buys, 12 campaigns, 150 days, late revisions), runs bravo_sync(30)
+# twice (first load, then after late revisions), and prints one campaign's numbers.
+# Idempotent: state lives in .state/demo and is reused; `rm -rf .state/demo` resets it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+ROOT=$(pwd)
+STATE="$ROOT/.state/demo"
+PGPORT=${BRAVO_DEMO_PGPORT:-55433}
+SFPORT=${BRAVO_DEMO_SFPORT:-18765}
+BIN=/usr/lib/postgresql/15/bin
+mkdir -p "$STATE"
+chown postgres "$ROOT/.state" "$STATE" 2>/dev/null || true
+chmod o+x "$ROOT" "$ROOT/.state" 2>/dev/null || true
+pgrun() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+printf '\n== build and install the extension\n'
+cargo pgrx install --pg-config /usr/bin/pg_config
+
+printf '\n== PostgreSQL 15 on port %s (%s/pg)\n' "$PGPORT" "$STATE"
+if [ ! -f "$STATE/pg/PG_VERSION" ]; then
+    pgrun "$BIN/initdb" -D "$STATE/pg" -A trust -U postgres --no-sync >/dev/null
+    cat >> "$STATE/pg/postgresql.conf" <<CONF
+port = $PGPORT
+unix_socket_directories = '$STATE'
+listen_addresses = '127.0.0.1'
+shared_preload_libraries = 'bravo_metrics'
+CONF
+fi
+pgrun "$BIN/pg_ctl" -D "$STATE/pg" status >/dev/null 2>&1 || pgrun "$BIN/pg_ctl" -D "$STATE/pg" -l "$STATE/pg.log" -w start >/dev/null
+PSQL=(psql -X -q -h "$STATE" -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1)
+
+printf '\n== fakesnow on port %s\n' "$SFPORT"
+if ! (exec 3<>/dev/tcp/127.0.0.1/"$SFPORT") 2>/dev/null; then
+    mkdir -p "$STATE/fakesnow"
+    nohup .venv/bin/fakesnow -s -p "$SFPORT" -d "$STATE/fakesnow" > "$STATE/fakesnow.log" 2>&1 &
+    for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$SFPORT") 2>/dev/null && break; sleep 0.2; done
+fi
+if [ ! -f "$STATE/seeded" ]; then
+    .venv/bin/python scripts/seed_fakesnow.py --port "$SFPORT" && touch "$STATE/seeded"
+fi
+
+printf '\n== media_tool database\n'
+"${PSQL[@]}" -d postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'media_tool'" | grep -q 1 || "${PSQL[@]}" -d postgres -c "CREATE DATABASE media_tool"
+printf 'snow' > "$STATE/snowflake.secret"
+chown postgres "$STATE/snowflake.secret" 2>/dev/null || true
+chmod 600 "$STATE/snowflake.secret"
+"${PSQL[@]}" -d media_tool <<SQL
+CREATE EXTENSION IF NOT EXISTS bravo_metrics;
+INSERT INTO media_buys (id, campaign_id, name)
+SELECT g, 100 + g % 12, 'buy ' || g FROM generate_series(1, 3000) g ON CONFLICT (id) DO NOTHING;
+ALTER DATABASE media_tool SET bravo_metrics.snowflake_account = 'demo';
+ALTER DATABASE media_tool SET bravo_metrics.snowflake_user = 'demo';
+ALTER DATABASE media_tool SET bravo_metrics.snowflake_secret_file = '$STATE/snowflake.secret';
+ALTER DATABASE media_tool SET bravo_metrics.snowflake_protocol = 'http';
+ALTER DATABASE media_tool SET bravo_metrics.snowflake_host = '127.0.0.1';
+ALTER DATABASE media_tool SET bravo_metrics.snowflake_port = $SFPORT;
+ALTER DATABASE media_tool SET bravo_metrics.snowflake_database = 'ANALYTICS';
+ALTER DATABASE media_tool SET bravo_metrics.snowflake_schema = 'PUBLIC';
+SQL
+
+printf '\n== SELECT * FROM bravo_sync(30)\n'
+"${PSQL[@]}" -d media_tool -c "SELECT * FROM bravo_sync(30)"
+printf '\n== late revisions arrive in Snowflake; sync again\n'
+.venv/bin/python scripts/seed_fakesnow.py --port "$SFPORT" --revise
+"${PSQL[@]}" -d media_tool -c "SELECT * FROM bravo_sync(30)"
+
+printf '\n== campaign 105, last 30 days\n'
+if "${PSQL[@]}" -d media_tool -tc "SELECT to_regprocedure('bravo_campaign_totals(bigint,date,date)') IS NOT NULL" | grep -q t; then
+    "${PSQL[@]}" -d media_tool -x -c "SELECT * FROM bravo_campaign_totals(105, current_date - 30, current_date)"
+else
+    "${PSQL[@]}" -d media_tool -x -c "
+      SELECT count(DISTINCT b.id) AS media_buys, sum(i.impressions) AS impressions, sum(i.clicks) AS clicks, sum(i.spend) AS spend,
+             round(sum(i.clicks)::numeric / nullif(sum(i.impressions), 0), 6) AS ctr
+        FROM media_buys b JOIN platform_buy_daily_impressions i ON i.media_buy_id = b.id
+       WHERE b.campaign_id = 105 AND i.date >= current_date - 30"
+fi
+"${PSQL[@]}" -d media_tool -c "SELECT run_id, trigger, status, window_start, finished_at - started_at AS took FROM bravo_sync_runs ORDER BY run_id DESC LIMIT 3"
+printf '\nPostgreSQL: psql -h %s -p %s -U postgres media_tool   (stop: %s/pg_ctl -D %s/pg stop)\n' "$STATE" "$PGPORT" "$BIN" "$STATE"

@@ -1,0 +1,58 @@
+"""Seeds a fakesnow server with realistic sample metrics.
+
+3,000 media buys over 12 campaigns, 150 days each (450,000 rows per table), with
+impressions/clicks/spend and video starts/completions/views whose shape follows a
+weekly cycle, and "late revisions": with --revise, 2 % of the last 7 days' rows are
+restated with new numbers and a later updated_at, as late-arriving data does.
+"""
+import argparse
+
+import snowflake.connector
+
+p = argparse.ArgumentParser()
+p.add_argument("--port", type=int, required=True)
+p.add_argument("--buys", type=int, default=3000)
+p.add_argument("--days", type=int, default=150)
+p.add_argument("--revise", action="store_true")
+a = p.parse_args()
+
+con = snowflake.connector.connect(
+    account="fakesnow", user="fake", password="snow", host="127.0.0.1", port=a.port,
+    protocol="http", database="ANALYTICS", schema="PUBLIC",
+)
+cur = con.cursor()
+run = cur.execute
+
+if a.revise:
+    for table, sets in (
+        ("PLATFORM_BUY_DAILY_IMPRESSIONS", "impressions = impressions + 250, clicks = clicks + 3, spend = spend + 1.25"),
+        ("PLATFORM_BUY_DAILY_VIDEOS", "video_starts = video_starts + 40, video_completions = video_completions + 25, video_views = video_views + 60"),
+    ):
+        run(f"UPDATE {table} SET {sets}, updated_at = current_timestamp "
+            f"WHERE date >= dateadd(day, -7, current_date) AND (media_buy_id * 7 + datediff(day, date, current_date)) % 50 = 0")
+    print("revised 2% of the last 7 days")
+    raise SystemExit(0)
+
+run("CREATE DATABASE IF NOT EXISTS ANALYTICS")
+run("CREATE SCHEMA IF NOT EXISTS ANALYTICS.PUBLIC")
+run("CREATE OR REPLACE TABLE PLATFORM_BUY_DAILY_IMPRESSIONS (date date, media_buy_id number(38,0), "
+    "impressions number(38,0), clicks number(38,0), spend number(18,2), created_at timestamp_ntz, updated_at timestamp_ntz)")
+run("CREATE OR REPLACE TABLE PLATFORM_BUY_DAILY_VIDEOS (date date, media_buy_id number(38,0), "
+    "video_starts number(38,0), video_completions number(38,0), video_views number(38,0), created_at timestamp_ntz, updated_at timestamp_ntz)")
+# Volume per buy varies (hash of the id); weekends run at 70 %.
+base = "(2000 + (b.range * 7919) % 48000)"
+weekly = "(CASE WHEN dayofweekiso(dateadd(day, -d.range, current_date)) >= 6 THEN 7 ELSE 10 END)"
+run(f"""INSERT INTO PLATFORM_BUY_DAILY_IMPRESSIONS
+        SELECT dateadd(day, -d.range, current_date), b.range,
+               {base} * {weekly} / 10 + d.range,
+               ({base} * {weekly} / 10) / (150 + b.range % 250),
+               ((({base} * {weekly} / 10) * (250 + b.range % 900)) / 1000)::number(18,2) / 100,
+               dateadd(day, -d.range + 1, current_date)::timestamp_ntz, dateadd(day, -d.range + 1, current_date)::timestamp_ntz
+          FROM range(1, {a.buys + 1}) b, range(0, {a.days}) d""")
+run(f"""INSERT INTO PLATFORM_BUY_DAILY_VIDEOS
+        SELECT dateadd(day, -d.range, current_date), b.range,
+               ({base} * {weekly} / 10) / 4, ({base} * {weekly} / 10) / 6, ({base} * {weekly} / 10) / 5,
+               dateadd(day, -d.range + 1, current_date)::timestamp_ntz, dateadd(day, -d.range + 1, current_date)::timestamp_ntz
+          FROM range(1, {a.buys + 1}) b, range(0, {a.days}) d""")
+run("SELECT count(*) FROM PLATFORM_BUY_DAILY_IMPRESSIONS")
+print(f"seeded {cur.fetchone()[0]} rows per table ({a.buys} media buys x {a.days} days)")
