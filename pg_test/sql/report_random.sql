@@ -154,11 +154,11 @@ UPDATE platform_buy_daily_impressions t
    SET impressions = s.impressions, clicks = s.clicks, spend = s.spend, updated_at = now()
   FROM (SELECT media_buy_id, date, (random() * 90000)::bigint AS impressions,
                (random() * 900)::bigint AS clicks, round((random() * 500)::numeric, 9) AS spend
-          FROM platform_buy_daily_impressions WHERE random() < 0.1) s
+          FROM platform_buy_daily_impressions WHERE media_buy_id >= 1000 AND random() < 0.1) s
  WHERE t.media_buy_id = s.media_buy_id AND t.date = s.date;
 UPDATE platform_buy_daily_videos t
    SET video_starts = t.video_starts + 7, video_views = t.video_views * 2
- WHERE random() < 0.1;
+ WHERE media_buy_id >= 1000 AND random() < 0.1;
 INSERT INTO platform_buy_daily_impressions (date, media_buy_id, impressions, clicks, spend)
 SELECT '2024-04-30'::date + d, 1000 + b, 1000 + b, b % 7, b * 0.0101
   FROM generate_series(0, 299) b, generate_series(0, 9) d WHERE random() < 0.5;

@@ -275,5 +275,20 @@ CREATE TRIGGER bravo_rollup_del AFTER DELETE ON @extschema@.media_buys
 CREATE TRIGGER bravo_rollup_trunc AFTER TRUNCATE ON @extschema@.media_buys
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_buy_trigger();
 
+-- The triggers sit on tables that are not extension members (the media tool's), so
+-- PostgreSQL would record them as plain dependents of the trigger functions and
+-- DROP EXTENSION would refuse to run. Recording them as extension members (what
+-- CREATE EXTENSION does for the objects it creates itself; ALTER EXTENSION ADD has no
+-- form for triggers) makes DROP EXTENSION remove exactly them and leave the tables
+-- and their rows alone.
+INSERT INTO pg_catalog.pg_depend (classid, objid, objsubid, refclassid, refobjid, refobjsubid, deptype)
+SELECT 'pg_catalog.pg_trigger'::regclass, t.oid, 0, 'pg_catalog.pg_extension'::regclass, e.oid, 0, 'e'
+  FROM pg_catalog.pg_trigger t, pg_catalog.pg_extension e
+ WHERE e.extname = 'bravo_metrics'
+   AND t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
+   AND t.tgrelid IN ('@extschema@.media_buys'::regclass,
+                     '@extschema@.platform_buy_daily_impressions'::regclass,
+                     '@extschema@.platform_buy_daily_videos'::regclass);
+
 -- Legacy rows already in the tables.
 SELECT @extschema@.bravo_report_rebuild();
