@@ -199,39 +199,43 @@ RETURNS TABLE (
     first_date date, last_date date)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-SELECT m.id, i.impressions, i.clicks, i.spend,
-       v.video_starts, v.video_completions, v.video_views,
-       i.clicks::numeric / NULLIF(i.impressions, 0),
+-- Per media buy there is no rollup: the campaign's rows are read from the metric
+-- tables (their (media_buy_id, date) keys) and grouped, which the planner does with
+-- a hash aggregate over all the buys at once.
+SELECT m.id,
+       coalesce(i.impressions, 0)::bigint, coalesce(i.clicks, 0)::bigint, coalesce(i.spend, 0.00),
+       coalesce(v.video_starts, 0)::bigint, coalesce(v.video_completions, 0)::bigint,
+       coalesce(v.video_views, 0)::bigint,
+       i.clicks / NULLIF(i.impressions, 0),
        i.spend * 1000 / NULLIF(i.impressions, 0),
        i.spend / NULLIF(i.clicks, 0),
-       v.video_completions::numeric / NULLIF(v.video_starts, 0),
-       v.video_views::numeric / NULLIF(i.impressions, 0),
-       i.spend / NULLIF(v.video_completions, 0),
-       CASE WHEN i.first_date IS NULL THEN v.first_date
-            WHEN v.first_date IS NULL THEN i.first_date
-            ELSE least(i.first_date, v.first_date) END,
-       greatest(i.last_date, v.last_date)
+       v.video_completions / NULLIF(v.video_starts, 0),
+       coalesce(v.video_views, 0) / NULLIF(i.impressions, 0),
+       coalesce(i.spend, 0.00) / NULLIF(v.video_completions, 0),
+       least(i.first_date, v.first_date), greatest(i.last_date, v.last_date)
   FROM (SELECT @extschema@._bravo_report_campaign(
                    bravo_media_buy_totals.campaign_id, bravo_media_buy_totals.from_date,
                    bravo_media_buy_totals.to_date) AS id) c
   JOIN @extschema@.media_buys m ON m.campaign_id = c.id
- CROSS JOIN LATERAL (
-       SELECT coalesce(sum(p.impressions), 0)::bigint AS impressions,
-              coalesce(sum(p.clicks), 0)::bigint      AS clicks,
-              @extschema@._bravo_money(coalesce(sum(p.spend), 0)) AS spend,
+  LEFT JOIN LATERAL (
+       SELECT p.media_buy_id, sum(p.impressions) AS impressions, sum(p.clicks) AS clicks,
+              @extschema@._bravo_money(sum(p.spend)) AS spend,
               min(p.date) AS first_date, max(p.date) AS last_date
-         FROM @extschema@.platform_buy_daily_impressions p
-        WHERE p.media_buy_id = m.id
+         FROM @extschema@.media_buys mb
+         JOIN @extschema@.platform_buy_daily_impressions p ON p.media_buy_id = mb.id
+        WHERE mb.campaign_id = c.id
           AND p.date >= coalesce(bravo_media_buy_totals.from_date, '-infinity')
-          AND p.date <= coalesce(bravo_media_buy_totals.to_date, 'infinity')) i
- CROSS JOIN LATERAL (
-       SELECT coalesce(sum(p.video_starts), 0)::bigint      AS video_starts,
-              coalesce(sum(p.video_completions), 0)::bigint AS video_completions,
-              coalesce(sum(p.video_views), 0)::bigint       AS video_views,
+          AND p.date <= coalesce(bravo_media_buy_totals.to_date, 'infinity')
+        GROUP BY p.media_buy_id) i ON i.media_buy_id = m.id
+  LEFT JOIN LATERAL (
+       SELECT p.media_buy_id, sum(p.video_starts) AS video_starts,
+              sum(p.video_completions) AS video_completions, sum(p.video_views) AS video_views,
               min(p.date) AS first_date, max(p.date) AS last_date
-         FROM @extschema@.platform_buy_daily_videos p
-        WHERE p.media_buy_id = m.id
+         FROM @extschema@.media_buys mb
+         JOIN @extschema@.platform_buy_daily_videos p ON p.media_buy_id = mb.id
+        WHERE mb.campaign_id = c.id
           AND p.date >= coalesce(bravo_media_buy_totals.from_date, '-infinity')
-          AND p.date <= coalesce(bravo_media_buy_totals.to_date, 'infinity')) v
+          AND p.date <= coalesce(bravo_media_buy_totals.to_date, 'infinity')
+        GROUP BY p.media_buy_id) v ON v.media_buy_id = m.id
  ORDER BY m.id
 $$;

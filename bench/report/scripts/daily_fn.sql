@@ -1,0 +1,1 @@
+SELECT * FROM bravo_campaign_daily(:cid, :from::date, :to::date);
