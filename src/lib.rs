@@ -9,6 +9,7 @@
 //! * `schedule/` — cron parsing, time zones, the scheduler worker.
 //! * `runtime`   — the one bridge between the backend and async network code.
 //! * `error`     — errors mapped to SQLSTATE / DETAIL / HINT at the boundary.
+//!
 //! The Snowflake client itself is the pgrx-free crate `crates/snowflake`.
 
 use pgrx::prelude::*;
@@ -33,6 +34,7 @@ pub extern "C-unwind" fn _PG_init() {
 
 /// Pulls the last `lookback_days` days of every source from Snowflake and merges them
 /// into the metric tables, atomically. One row per target.
+#[allow(clippy::type_complexity)] // pgrx's name!() columns must be spelled inline
 #[pg_extern(security_definer, volatile, parallel_unsafe)]
 #[search_path(@extschema@, pg_catalog, pg_temp)]
 fn bravo_sync(
@@ -80,7 +82,7 @@ fn bravo_sync(
             )
         })),
         Err(sync::SyncError::Busy(e)) | Err(sync::SyncError::Invalid(e)) => e.raise(),
-        Err(sync::SyncError::Failed { error, .. }) => error.rethrow(),
+        Err(sync::SyncError::Failed(failed)) => failed.error.rethrow(),
     }
 }
 

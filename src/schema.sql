@@ -8,9 +8,16 @@
 --   * DROP EXTENSION bravo_metrics cannot drop them or their rows.
 -- The extension's own bookkeeping (run log, set-aside rows) are members, marked with
 -- pg_extension_config_dump so pg_dump keeps their rows too.
+--
+-- During a restore (pg_restore, or a pg_dump script: both SET check_function_bodies =
+-- off first) nothing is created here: the dump itself recreates these tables, in
+-- their own (possibly legacy) shape, right after CREATE EXTENSION.
 
 DO $bravo$
 BEGIN
+    IF current_setting('check_function_bodies') = 'off' THEN
+        RETURN;
+    END IF;
     IF to_regclass('@extschema@.media_buys') IS NULL THEN
         CREATE TABLE @extschema@.media_buys (
             id          bigint PRIMARY KEY,

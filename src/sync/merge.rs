@@ -102,7 +102,9 @@ pub fn check_target(schema: &str, target: &Target) -> Result<(), BravoError> {
     Ok(())
 }
 
-/// Merges the staged rows of `target` into its table.
+/// Merges the staged rows of `target` into its table. Every statement restricts the
+/// target to the window (`date >= window_start`, all staged rows are inside it), so a
+/// long history is not scanned.
 pub fn merge(
     schema: &str,
     target: &Target,
@@ -126,21 +128,21 @@ pub fn merge(
     let updated = count(
         &format!(
             "WITH u AS (UPDATE {table} t SET {set_list}, updated_at = now() FROM {stage} s \
-               WHERE t.media_buy_id = s.media_buy_id AND t.date = s.date \
+               WHERE t.media_buy_id = s.media_buy_id AND t.date = s.date AND t.date >= $1 \
                  AND ({t_metrics}) IS DISTINCT FROM ({s_metrics}) RETURNING 1) \
              SELECT count(*) FROM u"
         ),
-        &[],
+        &[window_start.into()],
     )?;
     let inserted = count(
         &format!(
             "WITH i AS (INSERT INTO {table} (media_buy_id, date, {metrics}, created_at, updated_at) \
                SELECT s.media_buy_id, s.date, {s_metrics}, now(), now() FROM {stage} s \
-               WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.media_buy_id = s.media_buy_id AND t.date = s.date) \
+               WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.media_buy_id = s.media_buy_id AND t.date = s.date AND t.date >= $1) \
                RETURNING 1) \
              SELECT count(*) FROM i"
         ),
-        &[],
+        &[window_start.into()],
     )?;
 
     let mut deleted = 0;

@@ -77,10 +77,12 @@ pub enum SyncError {
     /// Bad arguments or settings found before any work started.
     Invalid(BravoError),
     /// The sync failed or was cancelled; its run row is written; the tables are unchanged.
-    Failed {
-        record: RunRecord,
-        error: CaughtError,
-    },
+    Failed(Box<FailedSync>),
+}
+
+pub struct FailedSync {
+    pub record: RunRecord,
+    pub error: CaughtError,
 }
 
 /// Rejects bad lookbacks before any network call.
@@ -143,11 +145,11 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
     let body_record = record.clone();
     let body_schema = schema.clone();
     let body_req = req.clone();
-    let outcome: Result<(), CaughtError> = PgTryBuilder::new(AssertUnwindSafe(move || {
+    let outcome: Result<(), Box<CaughtError>> = PgTryBuilder::new(AssertUnwindSafe(move || {
         body(&body_schema, &body_req, &body_record);
         Ok(())
     }))
-    .catch_others(Err)
+    .catch_others(|e| Err(Box::new(e)))
     .execute();
     let restore = || unsafe {
         pg_sys::MemoryContextSwitchTo(old_cx);
@@ -167,7 +169,7 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
             unsafe { pg_sys::RollbackAndReleaseCurrentSubTransaction() };
             restore();
             let mut rec = record.borrow().clone();
-            let (code, message) = match &error {
+            let (code, message) = match error.as_ref() {
                 CaughtError::PostgresError(e) | CaughtError::ErrorReport(e) => {
                     (e.sql_error_code(), e.message().to_string())
                 }
@@ -180,7 +182,7 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
             rec.sqlstate = Some(sqlstate_text(code));
             rec.message = Some(message);
             runlog::autonomous::write(&rec);
-            Err(SyncError::Failed { record: rec, error })
+            Err(SyncError::Failed(Box::new(FailedSync { record: rec, error: *error })))
         }
     }
 }
@@ -327,10 +329,7 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
         let mut dedup = validate::Deduper::new(&known_buys);
         let mut stager = stage::Stager::new(*target, run_id, schema);
         let mut outcomes = Vec::new();
-        loop {
-            let Some(batch) = net(Some(&mut session), Some(rid), stream.next_batch()) else {
-                break;
-            };
+        while let Some(batch) = net(Some(&mut session), Some(rid), stream.next_batch()) {
             if batch.columns.len() != 2 + target.metrics.len() {
                 BravoError::new(
                     PgSqlErrorCode::ERRCODE_FDW_INCONSISTENT_DESCRIPTOR_INFORMATION,

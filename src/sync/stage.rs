@@ -51,6 +51,15 @@ pub fn spi_run(sql: &str) -> Result<(), BravoError> {
     })
 }
 
+/// A row bound for `bravo_set_aside`.
+struct SetAsideRow {
+    reason: &'static str,
+    detail: String,
+    date: Option<Date>,
+    media_buy_id: Option<i64>,
+    raw: String,
+}
+
 /// Buffers decided rows and writes them in batches.
 pub struct Stager {
     target: Target,
@@ -61,7 +70,7 @@ pub struct Stager {
     ids: Vec<i64>,
     counts: Vec<Vec<i64>>,
     money: Vec<Vec<String>>,
-    aside: Vec<(String, String, Option<Date>, Option<i64>, String)>,
+    aside: Vec<SetAsideRow>,
     memory: PgMemoryContexts,
     pub staged: i64,
     pub set_aside: i64,
@@ -172,13 +181,13 @@ impl Stager {
                     row,
                 } => {
                     let raw = row.raw_json(&self.target);
-                    self.aside.push((
-                        reason.as_str().to_string(),
+                    self.aside.push(SetAsideRow {
+                        reason: reason.as_str(),
                         detail,
-                        row.date.map(pg_date),
-                        row.media_buy_id,
+                        date: row.date.map(pg_date),
+                        media_buy_id: row.media_buy_id,
                         raw,
-                    ));
+                    });
                 }
             }
         }
@@ -224,12 +233,12 @@ impl Stager {
                     let mut dates = Vec::with_capacity(a);
                     let mut ids = Vec::with_capacity(a);
                     let mut raws = Vec::with_capacity(a);
-                    for (r, d, date, id, raw) in aside {
-                        reasons.push(r);
-                        details.push(d);
-                        dates.push(date);
-                        ids.push(id);
-                        raws.push(raw);
+                    for row in aside {
+                        reasons.push(row.reason);
+                        details.push(row.detail);
+                        dates.push(row.date);
+                        ids.push(row.media_buy_id);
+                        raws.push(row.raw);
                     }
                     let sql = format!(
                         "INSERT INTO {schema}.bravo_set_aside (run_id, target, reason, detail, date, media_buy_id, source_row) \

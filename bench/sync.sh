@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sync benchmark (issue: first load vs COPY, re-syncs vs naive upsert, memory, fakesnow
+# end to end). Installs a release build of the extension, then runs benches/sync.rs.
+# Sizes: BENCH_MEDIA_BUYS (default 50000 -> 1.5 M rows per table), BENCH_FAKESNOW_BUYS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo pgrx install --release --pg-config /usr/bin/pg_config
+mkdir -p /tmp/bravo-it && chown postgres /tmp/bravo-it
+cargo bench --features pg15 --bench sync

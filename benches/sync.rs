@@ -1,0 +1,212 @@
+//! Sync benchmark (not a timed test): bravo_sync against a fast local Snowflake-format
+//! Arrow source (the synthetic double), side by side with baselines measured in the
+//! same run on the same cluster:
+//!
+//! * first load of 50,000 media buys x 30 days (1.5 M rows per table) vs plain COPY of
+//!   the same rows into the same (emptied) tables;
+//! * re-sync with no change, and with 3 % of rows changed, vs a naive
+//!   INSERT ... ON CONFLICT DO UPDATE of the whole window;
+//! * peak backend memory (anonymous RSS, sampled every 5 ms) at 0.5 M vs 1.5 M rows;
+//! * the same first load end to end against fakesnow.
+//!
+//! Run: `bash bench/sync.sh` (installs a release build first).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bravo_testkit::synthetic::{SyntheticOptions, SyntheticSource};
+use common::*;
+use postgres::Client;
+
+const TABLES: [&str; 2] = ["platform_buy_daily_impressions", "platform_buy_daily_videos"];
+
+fn arg(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn opts(buys: u64) -> SyntheticOptions {
+    SyntheticOptions {
+        media_buys: buys,
+        days: 30,
+        end_date: chrono::Utc::now().date_naive(),
+        chunk_rows: 100_000,
+        inline_rows: 2_000,
+        gzip: true,
+        ..Default::default()
+    }
+}
+
+/// Peak anonymous RSS (kB) of `pid` while `f` runs, and f's wall time.
+fn measured<T>(pid: i32, f: impl FnOnce() -> T) -> (T, Duration, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let sampler = std::thread::spawn(move || {
+        let mut peak = 0u64;
+        while !s.load(Ordering::Relaxed) {
+            if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                for line in text.lines() {
+                    if let Some(v) = line.strip_prefix("RssAnon:") {
+                        let kb: u64 = v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+                        peak = peak.max(kb);
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        peak
+    });
+    let t0 = Instant::now();
+    let out = f();
+    let took = t0.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    (out, took, sampler.join().unwrap())
+}
+
+fn pid(c: &mut Client) -> i32 {
+    c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0)
+}
+
+fn sync(c: &mut Client) -> (Duration, u64, Vec<(String, i64, i64, i64, i64)>) {
+    let p = pid(c);
+    let (rows, took, peak) = measured(p, || {
+        c.query("SELECT target, fetched, inserted, updated, unchanged FROM bravo_sync(30)", &[])
+            .unwrap_or_else(|e| panic!("sync: {}", db_message(&e)))
+    });
+    let counts = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect();
+    (took, peak, counts)
+}
+
+fn timed(c: &mut Client, sql: &str) -> Duration {
+    let t0 = Instant::now();
+    c.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e)));
+    t0.elapsed()
+}
+
+fn naive_upsert(c: &mut Client) -> Duration {
+    timed(
+        c,
+        "INSERT INTO platform_buy_daily_impressions (media_buy_id, date, impressions, clicks, spend, created_at, updated_at)
+           SELECT media_buy_id, date, impressions, clicks, spend, now(), now() FROM bench_src_impressions
+           ON CONFLICT (media_buy_id, date) DO UPDATE SET impressions = EXCLUDED.impressions, clicks = EXCLUDED.clicks,
+              spend = EXCLUDED.spend, updated_at = now();
+         INSERT INTO platform_buy_daily_videos (media_buy_id, date, video_starts, video_completions, video_views, created_at, updated_at)
+           SELECT media_buy_id, date, video_starts, video_completions, video_views, now(), now() FROM bench_src_videos
+           ON CONFLICT (media_buy_id, date) DO UPDATE SET video_starts = EXCLUDED.video_starts,
+              video_completions = EXCLUDED.video_completions, video_views = EXCLUDED.video_views, updated_at = now();",
+    )
+}
+
+fn vacuum(c: &mut Client) {
+    for t in TABLES {
+        c.batch_execute(&format!("VACUUM ANALYZE {t}")).unwrap();
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn main() {
+    let buys = arg("BENCH_MEDIA_BUYS", 50_000);
+    let small = buys / 3;
+    let rows = buys * 30;
+    let pg = Cluster::start(ClusterOptions {
+        preload: false,
+        conf: vec![
+            "shared_buffers = '1GB'".into(),
+            "max_wal_size = '8GB'".into(),
+            "checkpoint_timeout = '30min'".into(),
+            "work_mem = '16MB'".into(),
+            "maintenance_work_mem = '256MB'".into(),
+        ],
+    });
+    let src = SyntheticSource::start(opts(buys));
+    let mut c = pg.media_tool("media_tool", src.port(), buys as i64, 200);
+    println!("bench: {buys} media buys x 30 days = {rows} rows per table, 2 tables");
+
+    // 1. First load.
+    let (first, first_mem, counts) = sync(&mut c);
+    for (t, fetched, inserted, _, _) in &counts {
+        assert_eq!((*fetched, *inserted), (rows as i64, rows as i64), "{t}");
+    }
+    // 2. COPY baseline: the same rows, into the same tables, emptied.
+    let dir = pg.dir.display().to_string();
+    for t in TABLES {
+        let short = t.trim_start_matches("platform_buy_daily_");
+        c.batch_execute(&format!(
+            "CREATE TABLE bench_src_{short} AS SELECT * FROM {t}; COPY {t} TO '{dir}/{short}.copy';"
+        ))
+        .unwrap();
+    }
+    c.batch_execute("TRUNCATE platform_buy_daily_impressions, platform_buy_daily_videos").unwrap();
+    c.batch_execute("CHECKPOINT").unwrap();
+    let copy = timed(
+        &mut c,
+        &format!(
+            "COPY platform_buy_daily_impressions FROM '{dir}/impressions.copy'; COPY platform_buy_daily_videos FROM '{dir}/videos.copy';"
+        ),
+    );
+    vacuum(&mut c);
+
+    // 3. Re-sync with no change vs naive upsert.
+    let (nochange, nochange_mem, counts) = sync(&mut c);
+    for (t, _, inserted, updated, unchanged) in &counts {
+        assert_eq!((*inserted, *updated, *unchanged), (0, 0, rows as i64), "{t}");
+    }
+    let naive_nochange = naive_upsert(&mut c);
+    vacuum(&mut c);
+
+    // 4. Re-sync with 3 % changed vs naive upsert (which writes 3 % back, and every row).
+    src.set_options(SyntheticOptions { revision: 1, changed_pct: 3, ..opts(buys) });
+    let (changed, changed_mem, counts) = sync(&mut c);
+    for (t, _, _, updated, _) in &counts {
+        assert_eq!(*updated, (rows * 3 / 100) as i64, "{t}");
+    }
+    vacuum(&mut c);
+    let naive_changed = naive_upsert(&mut c);
+
+    // 5. Memory at a third of the window, in a fresh database.
+    let src_small = SyntheticSource::start(opts(small));
+    let mut s = pg.media_tool("media_small", src_small.port(), small as i64, 200);
+    let (small_first, small_mem, _) = sync(&mut s);
+
+    // 6. End to end against fakesnow (real emulator; its own DuckDB + Arrow export included).
+    let fs_buys = arg("BENCH_FAKESNOW_BUYS", buys);
+    let fs = Source::start();
+    fs.sql(&[
+        &format!("INSERT INTO PLATFORM_BUY_DAILY_IMPRESSIONS SELECT dateadd(day, -d.range, current_date), b.range, 1000 + b.range + d.range, 10 + d.range, (b.range % 100000)::number(18,2) / 100, current_timestamp, current_timestamp FROM range(1, {}) b, range(0, 30) d", fs_buys + 1),
+        &format!("INSERT INTO PLATFORM_BUY_DAILY_VIDEOS SELECT dateadd(day, -d.range, current_date), b.range, 500 + b.range, 200 + d.range, 300, current_timestamp, current_timestamp FROM range(1, {}) b, range(0, 30) d", fs_buys + 1),
+    ]);
+    let mut f = pg.media_tool("media_fakesnow", fs.port(), fs_buys as i64, 200);
+    f.batch_execute("ALTER DATABASE media_fakesnow SET bravo_metrics.snowflake_request_timeout = 600").unwrap();
+    drop(f);
+    let mut f = pg.client("media_fakesnow");
+    let (fs_first, fs_mem, _) = sync(&mut f);
+
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    println!();
+    println!("| measurement ({rows} rows per table, 2 tables) | bravo_sync | baseline | ratio | target |");
+    println!("|---|---|---|---|---|");
+    println!("| first load vs plain COPY | {} | {} (COPY) | {:.2}x COPY | <= 1.5x |", secs(first), secs(copy), ratio(first, copy));
+    println!("| re-sync, no change, vs naive upsert | {} | {} (INSERT .. ON CONFLICT DO UPDATE) | {:.1}x faster | >= 3x |", secs(nochange), secs(naive_nochange), ratio(naive_nochange, nochange));
+    println!("| re-sync, 3 % changed, vs naive upsert | {} | {} (INSERT .. ON CONFLICT DO UPDATE) | {:.1}x faster | >= 3x |", secs(changed), secs(naive_changed), ratio(naive_changed, changed));
+    println!();
+    println!("| peak backend anonymous memory | rows per table | peak RssAnon |");
+    println!("|---|---|---|");
+    println!("| first load | {} | {} MB ({} s) |", small * 30, small_mem / 1024, small_first.as_secs());
+    println!("| first load | {rows} | {} MB |", first_mem / 1024);
+    println!("| re-sync, no change | {rows} | {} MB |", nochange_mem / 1024);
+    println!("| re-sync, 3 % changed | {rows} | {} MB |", changed_mem / 1024);
+    println!();
+    println!(
+        "| end to end against fakesnow 0.12.1 | {} rows per table | {} | {:.0} rows/s | peak {} MB |",
+        fs_buys * 30,
+        secs(fs_first),
+        (2 * fs_buys * 30) as f64 / fs_first.as_secs_f64(),
+        fs_mem / 1024
+    );
+}
