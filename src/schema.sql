@@ -9,13 +9,15 @@
 -- The extension's own bookkeeping (run log, set-aside rows) are members, marked with
 -- pg_extension_config_dump so pg_dump keeps their rows too.
 --
--- During a restore (pg_restore, or a pg_dump script: both SET check_function_bodies =
--- off first) nothing is created here: the dump itself recreates these tables, in
--- their own (possibly legacy) shape, right after CREATE EXTENSION.
+-- During a restore nothing is created here: the dump itself recreates these tables,
+-- in their own (possibly legacy) shape, right after CREATE EXTENSION. A restore is
+-- recognised by row_security = off, which pg_restore and pg_dump scripts always set
+-- before CREATE EXTENSION (unless run with --enable-row-security). (PostgreSQL turns
+-- check_function_bodies off for every extension script, so that is no signal.)
 
 DO $bravo$
 BEGIN
-    IF current_setting('check_function_bodies') = 'off' THEN
+    IF current_setting('row_security') = 'off' THEN
         RETURN;
     END IF;
     IF to_regclass('@extschema@.media_buys') IS NULL THEN

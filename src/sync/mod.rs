@@ -182,7 +182,10 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
             rec.sqlstate = Some(sqlstate_text(code));
             rec.message = Some(message);
             runlog::autonomous::write(&rec);
-            Err(SyncError::Failed(Box::new(FailedSync { record: rec, error: *error })))
+            Err(SyncError::Failed(Box::new(FailedSync {
+                record: rec,
+                error: *error,
+            })))
         }
     }
 }
@@ -329,18 +332,50 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
         let mut dedup = validate::Deduper::new(&known_buys);
         let mut stager = stage::Stager::new(*target, run_id, schema);
         let mut outcomes = Vec::new();
-        while let Some(batch) = net(Some(&mut session), Some(rid), stream.next_batch()) {
-            if batch.columns.len() != 2 + target.metrics.len() {
+        // Result columns are matched by name, so a source that returns extra columns
+        // (or another order) still lands in the right place.
+        let wanted = source::wanted_columns(target);
+        let positions: Vec<usize> = wanted
+            .iter()
+            .map(|w| {
+                stream
+                    .columns()
+                    .iter()
+                    .position(|c| c.name.eq_ignore_ascii_case(w))
+                    .unwrap_or_else(|| {
+                        BravoError::new(
+                            PgSqlErrorCode::ERRCODE_FDW_INCONSISTENT_DESCRIPTOR_INFORMATION,
+                            format!(
+                                "Snowflake's result for {relation} has no column {}",
+                                w.to_ascii_uppercase()
+                            ),
+                        )
+                        .raise()
+                    })
+            })
+            .collect();
+        let width = stream.columns().len();
+        while let Some(mut batch) = net(Some(&mut session), Some(rid), stream.next_batch()) {
+            if batch.columns.len() != width {
                 BravoError::new(
                     PgSqlErrorCode::ERRCODE_FDW_INCONSISTENT_DESCRIPTOR_INFORMATION,
-                    format!(
-                        "Snowflake returned {} columns for {relation}, expected {}",
-                        batch.columns.len(),
-                        2 + target.metrics.len()
-                    ),
+                    format!("Snowflake returned a batch of {} columns for {relation}; its rowtype has {width}", batch.columns.len()),
                 )
                 .raise();
             }
+            let columns: Vec<bravo_snowflake::Column> = positions
+                .iter()
+                .map(|&p| {
+                    std::mem::replace(
+                        &mut batch.columns[p],
+                        bravo_snowflake::Column::Boolean(Vec::new()),
+                    )
+                })
+                .collect();
+            let batch = bravo_snowflake::Batch {
+                num_rows: batch.num_rows,
+                columns,
+            };
             for i in 0..batch.num_rows {
                 let row = validate::read_row(target, &batch.columns, i);
                 if let Err(e) = dedup.push(row, &mut outcomes) {

@@ -191,7 +191,9 @@ impl SyntheticOptions {
     }
 }
 
-/// Arrow columns for rows `[start, end)` of a window beginning at `first`.
+/// Arrow columns for rows `[start, end)` of a window beginning at `first`, in
+/// (media_buy_id, date) order, as the extension's `ORDER BY media_buy_id, date` asks
+/// (and as Snowflake honours it).
 fn columns(
     opts: &SyntheticOptions,
     table: Table,
@@ -210,9 +212,10 @@ fn columns(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
+    let days = ((opts.end_date - first).num_days() + 1).max(1) as u64;
     for r in start..end {
-        let day = first_day + (r as u64 / opts.media_buys) as i32;
-        let id = (r as u64 % opts.media_buys) as i64 + 1;
+        let day = first_day + (r as u64 % days) as i32;
+        let id = (r as u64 / days) as i64 + 1;
         let row = opts.row(table, id, from_epoch_days(day));
         dates.push(day);
         ids.push(id);
