@@ -20,13 +20,14 @@ cargo clippy --workspace --all-targets --features pg15 -- -D warnings
 step "Snowflake client and test double (fakesnow + loopback double)"
 cargo test -p bravo_snowflake -p bravo_testkit
 
-step "install the extension into PostgreSQL 15"
-cargo pgrx install --pg-config /usr/bin/pg_config
-
-step "extension tests: in-database #[pg_test]s, then the integration suites (real PostgreSQL 15 clusters, real fakesnow, the loopback double)"
+step "in-database tests (#[pg_test], cargo pgrx test as the postgres user)"
 PGRX_DIR=/tmp/bravo-pgrx
 rm -rf "$PGRX_DIR" && mkdir -p "$PGRX_DIR" /tmp/bravo-it && chown postgres "$PGRX_DIR" /tmp/bravo-it
-RUST_TEST_THREADS=2 cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DIR/data" -- --no-fail-fast 2>/dev/null || RUST_TEST_THREADS=2 cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DIR/data"
+cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DIR/data" "tests::pg_"
+
+step "integration tests (real PostgreSQL 15 clusters, real fakesnow, the loopback double)"
+cargo pgrx install --pg-config /usr/bin/pg_config
+cargo test --features pg15 --no-fail-fast --test '*' -- --test-threads=2
 
 if [ -x pg_test/run.sh ]; then
     step "SQL regression tests (pg_test/)"
