@@ -1,5 +1,33 @@
--- Install the extension into an empty database, then load a fixture of hand-sized
--- numbers; later tests write the expected values next to each query.
+-- The media tool's tables, as a media_tool database has them, then the extension over
+-- them, then a fixture of hand-sized numbers; later tests write the expected values
+-- next to each query.
+CREATE TABLE media_buys (
+    id          bigint PRIMARY KEY,
+    campaign_id bigint NOT NULL,
+    name        text,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE platform_buy_daily_impressions (
+    date         date   NOT NULL,
+    media_buy_id bigint NOT NULL REFERENCES media_buys (id),
+    impressions  bigint NOT NULL DEFAULT 0 CHECK (impressions >= 0),
+    clicks       bigint NOT NULL DEFAULT 0 CHECK (clicks >= 0),
+    spend        numeric NOT NULL DEFAULT 0,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (media_buy_id, date)
+);
+CREATE TABLE platform_buy_daily_videos (
+    date              date   NOT NULL,
+    media_buy_id      bigint NOT NULL REFERENCES media_buys (id),
+    video_starts      bigint NOT NULL DEFAULT 0 CHECK (video_starts >= 0),
+    video_completions bigint NOT NULL DEFAULT 0 CHECK (video_completions >= 0),
+    video_views       bigint NOT NULL DEFAULT 0 CHECK (video_views >= 0),
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    updated_at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (media_buy_id, date)
+);
 SET client_min_messages = warning;
 CREATE EXTENSION bravo_metrics;
 RESET client_min_messages;
@@ -21,6 +49,11 @@ INSERT INTO platform_buy_daily_videos (date, media_buy_id, video_starts, video_c
     ('2024-01-04', 2,   0,   0,   0),
     ('2024-01-05', 1,  50,  25,  40);
 
+-- the extension added the campaign index media_buys lacked, and its twelve triggers
+SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'media_buys'::regclass ORDER BY 1;
+SELECT count(*) AS triggers FROM pg_trigger t JOIN pg_depend d
+    ON d.classid = 'pg_trigger'::regclass AND d.objid = t.oid AND d.deptype = 'e'
+ WHERE t.tgname LIKE 'bravo\_rollup\_%';
 -- the rollup holds one row per (campaign, date) with data
 SELECT campaign_id, date, impressions, clicks, spend, video_starts, video_completions,
        video_views, impression_rows, video_rows

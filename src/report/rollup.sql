@@ -37,21 +37,6 @@ CREATE TABLE @extschema@.bravo_campaign_rollup (
 ) WITH (fillfactor = 90);
 REVOKE ALL ON @extschema@.bravo_campaign_rollup FROM PUBLIC;
 
--- Campaign lookups on media_buys need an index led by campaign_id. The extension
--- creates one with the table; a legacy media_buys may lack it.
-DO $bravo$
-BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_index i
-         WHERE i.indrelid = '@extschema@.media_buys'::regclass
-           AND i.indkey[0] = (SELECT attnum FROM pg_attribute
-                               WHERE attrelid = '@extschema@.media_buys'::regclass
-                                 AND attname = 'campaign_id')
-    ) THEN
-        CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
-    END IF;
-END
-$bravo$;
 
 -- The statement that applies the rows of `delta_sql` (campaign_id, date, impressions,
 -- clicks, spend, video_starts, video_completions, video_views, impression_rows,
@@ -248,47 +233,105 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_report_rebuild() FROM PUBLIC;
 
-CREATE TRIGGER bravo_rollup_ins AFTER INSERT ON @extschema@.platform_buy_daily_impressions
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
-CREATE TRIGGER bravo_rollup_upd AFTER UPDATE ON @extschema@.platform_buy_daily_impressions
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
-CREATE TRIGGER bravo_rollup_del AFTER DELETE ON @extschema@.platform_buy_daily_impressions
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
-CREATE TRIGGER bravo_rollup_trunc AFTER TRUNCATE ON @extschema@.platform_buy_daily_impressions
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
+-- Attaches the rollup to the media tool's tables: the campaign index on media_buys
+-- if it has none, the twelve triggers if missing, their extension membership, and a
+-- rebuild. Idempotent. Run by CREATE EXTENSION when the tables exist; after a
+-- pg_restore (where CREATE EXTENSION runs before the dump recreates the tables) the
+-- event trigger below runs it once the dump has recreated the last trigger, after
+-- the data is loaded. Returns the number of rollup rows.
+CREATE FUNCTION @extschema@.bravo_report_attach()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tab  text;
+    fn   text;
+    ev   record;
+BEGIN
+    IF to_regclass('@extschema@.media_buys') IS NULL
+       OR to_regclass('@extschema@.platform_buy_daily_impressions') IS NULL
+       OR to_regclass('@extschema@.platform_buy_daily_videos') IS NULL THEN
+        RAISE EXCEPTION 'the media tool''s tables are not all there yet'
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Create media_buys, platform_buy_daily_impressions and platform_buy_daily_videos first.';
+    END IF;
+    PERFORM set_config('bravo_report.attaching', 'on', true);
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_index i JOIN pg_attribute a
+            ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] AND a.attname = 'campaign_id'
+         WHERE i.indrelid = '@extschema@.media_buys'::regclass) THEN
+        CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
+    END IF;
+    FOR tab, fn IN VALUES ('media_buys', '_bravo_rollup_buy_trigger'),
+                          ('platform_buy_daily_impressions', '_bravo_rollup_metric_trigger'),
+                          ('platform_buy_daily_videos', '_bravo_rollup_metric_trigger') LOOP
+        FOR ev IN SELECT * FROM (VALUES
+                ('bravo_rollup_ins', 'INSERT', 'REFERENCING NEW TABLE AS new_rows'),
+                ('bravo_rollup_upd', 'UPDATE', 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'),
+                ('bravo_rollup_del', 'DELETE', 'REFERENCING OLD TABLE AS old_rows'),
+                ('bravo_rollup_trunc', 'TRUNCATE', '')) e (name, op, ref) LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                            WHERE tgrelid = format('@extschema@.%I', tab)::regclass AND tgname = ev.name) THEN
+                EXECUTE format('CREATE TRIGGER %I AFTER %s ON @extschema@.%I %s FOR EACH STATEMENT '
+                               'EXECUTE FUNCTION @extschema@.%I()', ev.name, ev.op, tab, ev.ref, fn);
+            END IF;
+        END LOOP;
+    END LOOP;
+    -- The triggers sit on tables that are not extension members, so PostgreSQL would
+    -- record them only as dependents of the trigger functions, and DROP EXTENSION
+    -- would refuse to run. Recording them as members (what CREATE EXTENSION does for
+    -- the objects it creates; ALTER EXTENSION ADD has no form for triggers) makes
+    -- DROP EXTENSION remove exactly them and leave the tables and rows alone.
+    INSERT INTO pg_depend (classid, objid, objsubid, refclassid, refobjid, refobjsubid, deptype)
+    SELECT 'pg_trigger'::regclass, t.oid, 0, 'pg_extension'::regclass, e.oid, 0, 'e'
+      FROM pg_trigger t, pg_extension e
+     WHERE e.extname = 'bravo_metrics'
+       AND t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
+       AND t.tgrelid IN ('@extschema@.media_buys'::regclass,
+                         '@extschema@.platform_buy_daily_impressions'::regclass,
+                         '@extschema@.platform_buy_daily_videos'::regclass)
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass
+                          AND d.objid = t.oid AND d.deptype = 'e');
+    PERFORM set_config('bravo_report.attaching', 'off', true);
+    RETURN @extschema@.bravo_report_rebuild();
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@.bravo_report_attach() FROM PUBLIC;
 
-CREATE TRIGGER bravo_rollup_ins AFTER INSERT ON @extschema@.platform_buy_daily_videos
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
-CREATE TRIGGER bravo_rollup_upd AFTER UPDATE ON @extschema@.platform_buy_daily_videos
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
-CREATE TRIGGER bravo_rollup_del AFTER DELETE ON @extschema@.platform_buy_daily_videos
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
-CREATE TRIGGER bravo_rollup_trunc AFTER TRUNCATE ON @extschema@.platform_buy_daily_videos
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_metric_trigger();
+-- Rows already in the tables (a media_tool database filled by the legacy job). During
+-- a restore the tables do not exist yet: the event trigger below attaches later.
+DO $bravo$
+BEGIN
+    IF to_regclass('@extschema@.media_buys') IS NOT NULL
+       AND to_regclass('@extschema@.platform_buy_daily_impressions') IS NOT NULL
+       AND to_regclass('@extschema@.platform_buy_daily_videos') IS NOT NULL THEN
+        PERFORM @extschema@.bravo_report_attach();
+    END IF;
+END
+$bravo$;
 
-CREATE TRIGGER bravo_rollup_ins AFTER INSERT ON @extschema@.media_buys
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_buy_trigger();
-CREATE TRIGGER bravo_rollup_upd AFTER UPDATE ON @extschema@.media_buys
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_buy_trigger();
-CREATE TRIGGER bravo_rollup_del AFTER DELETE ON @extschema@.media_buys
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_buy_trigger();
-CREATE TRIGGER bravo_rollup_trunc AFTER TRUNCATE ON @extschema@.media_buys
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._bravo_rollup_buy_trigger();
-
--- The triggers sit on tables that are not extension members (the media tool's), so
--- PostgreSQL would record them as plain dependents of the trigger functions and
--- DROP EXTENSION would refuse to run. Recording them as extension members (what
--- CREATE EXTENSION does for the objects it creates itself; ALTER EXTENSION ADD has no
--- form for triggers) makes DROP EXTENSION remove exactly them and leave the tables
--- and their rows alone.
-INSERT INTO pg_catalog.pg_depend (classid, objid, objsubid, refclassid, refobjid, refobjsubid, deptype)
-SELECT 'pg_catalog.pg_trigger'::regclass, t.oid, 0, 'pg_catalog.pg_extension'::regclass, e.oid, 0, 'e'
-  FROM pg_catalog.pg_trigger t, pg_catalog.pg_extension e
- WHERE e.extname = 'bravo_metrics'
-   AND t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
-   AND t.tgrelid IN ('@extschema@.media_buys'::regclass,
-                     '@extschema@.platform_buy_daily_impressions'::regclass,
-                     '@extschema@.platform_buy_daily_videos'::regclass);
-
--- Legacy rows already in the tables.
-SELECT @extschema@.bravo_report_rebuild();
+-- pg_dump dumps the triggers with the tables (post-data, after the rows are loaded);
+-- when a restore has recreated all twelve, attach (membership + rebuild).
+CREATE FUNCTION @extschema@._bravo_report_on_create_trigger()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF coalesce(current_setting('bravo_report.attaching', true), 'off') = 'on' THEN
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c JOIN pg_trigger t ON t.oid = c.objid
+                WHERE c.classid = 'pg_trigger'::regclass AND t.tgname LIKE 'bravo\_rollup\_%')
+       AND (SELECT count(*) FROM pg_trigger t
+             WHERE t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
+               AND t.tgrelid IN (to_regclass('@extschema@.media_buys'),
+                                 to_regclass('@extschema@.platform_buy_daily_impressions'),
+                                 to_regclass('@extschema@.platform_buy_daily_videos'))) = 12 THEN
+        PERFORM @extschema@.bravo_report_attach();
+    END IF;
+END
+$fn$;
+CREATE EVENT TRIGGER bravo_report_restore ON ddl_command_end WHEN TAG IN ('CREATE TRIGGER')
+    EXECUTE FUNCTION @extschema@._bravo_report_on_create_trigger();
