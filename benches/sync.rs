@@ -22,10 +22,16 @@ use bravo_testkit::synthetic::{SyntheticOptions, SyntheticSource};
 use common::*;
 use postgres::Client;
 
-const TABLES: [&str; 2] = ["platform_buy_daily_impressions", "platform_buy_daily_videos"];
+const TABLES: [&str; 2] = [
+    "platform_buy_daily_impressions",
+    "platform_buy_daily_videos",
+];
 
 fn arg(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn opts(buys: u64) -> SyntheticOptions {
@@ -70,19 +76,29 @@ fn pid(c: &mut Client) -> i32 {
     c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0)
 }
 
-fn sync(c: &mut Client) -> (Duration, u64, Vec<(String, i64, i64, i64, i64)>) {
+/// (target, fetched, inserted, updated, unchanged)
+type Counts = Vec<(String, i64, i64, i64, i64)>;
+
+fn sync(c: &mut Client) -> (Duration, u64, Counts) {
     let p = pid(c);
     let (rows, took, peak) = measured(p, || {
-        c.query("SELECT target, fetched, inserted, updated, unchanged FROM bravo_sync(30)", &[])
-            .unwrap_or_else(|e| panic!("sync: {}", db_message(&e)))
+        c.query(
+            "SELECT target, fetched, inserted, updated, unchanged FROM bravo_sync(30)",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("sync: {}", db_message(&e)))
     });
-    let counts = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect();
+    let counts = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
     (took, peak, counts)
 }
 
 fn timed(c: &mut Client, sql: &str) -> Duration {
     let t0 = Instant::now();
-    c.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e)));
+    c.batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e)));
     t0.elapsed()
 }
 
@@ -142,7 +158,8 @@ fn main() {
         ))
         .unwrap();
     }
-    c.batch_execute("TRUNCATE platform_buy_daily_impressions, platform_buy_daily_videos").unwrap();
+    c.batch_execute("TRUNCATE platform_buy_daily_impressions, platform_buy_daily_videos")
+        .unwrap();
     c.batch_execute("CHECKPOINT").unwrap();
     let copy = timed(
         &mut c,
@@ -155,13 +172,21 @@ fn main() {
     // 3. Re-sync with no change vs naive upsert.
     let (nochange, nochange_mem, counts) = sync(&mut c);
     for (t, _, inserted, updated, unchanged) in &counts {
-        assert_eq!((*inserted, *updated, *unchanged), (0, 0, rows as i64), "{t}");
+        assert_eq!(
+            (*inserted, *updated, *unchanged),
+            (0, 0, rows as i64),
+            "{t}"
+        );
     }
     let naive_nochange = naive_upsert(&mut c);
     vacuum(&mut c);
 
     // 4. Re-sync with 3 % changed vs naive upsert (which writes 3 % back, and every row).
-    src.set_options(SyntheticOptions { revision: 1, changed_pct: 3, ..opts(buys) });
+    src.set_options(SyntheticOptions {
+        revision: 1,
+        changed_pct: 3,
+        ..opts(buys)
+    });
     let (changed, changed_mem, counts) = sync(&mut c);
     for (t, _, _, updated, _) in &counts {
         assert_eq!(*updated, (rows * 3 / 100) as i64, "{t}");
@@ -182,7 +207,10 @@ fn main() {
         &format!("INSERT INTO PLATFORM_BUY_DAILY_VIDEOS SELECT dateadd(day, -d.range, current_date), b.range, 500 + b.range, 200 + d.range, 300, current_timestamp, current_timestamp FROM range(1, {}) b, range(0, 30) d", fs_buys + 1),
     ]);
     let mut f = pg.media_tool("media_fakesnow", fs.port(), fs_buys as i64, 200);
-    f.batch_execute("ALTER DATABASE media_fakesnow SET bravo_metrics.snowflake_request_timeout = 600").unwrap();
+    f.batch_execute(
+        "ALTER DATABASE media_fakesnow SET bravo_metrics.snowflake_request_timeout = 600",
+    )
+    .unwrap();
     drop(f);
     let mut f = pg.client("media_fakesnow");
     let (fs_first, fs_mem, _) = sync(&mut f);
@@ -191,16 +219,32 @@ fn main() {
     println!();
     println!("| measurement ({rows} rows per table, 2 tables) | bravo_sync | baseline | ratio | target |");
     println!("|---|---|---|---|---|");
-    println!("| first load vs plain COPY | {} | {} (COPY) | {:.2}x COPY | <= 1.5x |", secs(first), secs(copy), ratio(first, copy));
+    println!(
+        "| first load vs plain COPY | {} | {} (COPY) | {:.2}x COPY | <= 1.5x |",
+        secs(first),
+        secs(copy),
+        ratio(first, copy)
+    );
     println!("| re-sync, no change, vs naive upsert | {} | {} (INSERT .. ON CONFLICT DO UPDATE) | {:.1}x faster | >= 3x |", secs(nochange), secs(naive_nochange), ratio(naive_nochange, nochange));
     println!("| re-sync, 3 % changed, vs naive upsert | {} | {} (INSERT .. ON CONFLICT DO UPDATE) | {:.1}x faster | >= 3x |", secs(changed), secs(naive_changed), ratio(naive_changed, changed));
     println!();
     println!("| peak backend anonymous memory | rows per table | peak RssAnon |");
     println!("|---|---|---|");
-    println!("| first load | {} | {} MB ({} s) |", small * 30, small_mem / 1024, small_first.as_secs());
+    println!(
+        "| first load | {} | {} MB ({} s) |",
+        small * 30,
+        small_mem / 1024,
+        small_first.as_secs()
+    );
     println!("| first load | {rows} | {} MB |", first_mem / 1024);
-    println!("| re-sync, no change | {rows} | {} MB |", nochange_mem / 1024);
-    println!("| re-sync, 3 % changed | {rows} | {} MB |", changed_mem / 1024);
+    println!(
+        "| re-sync, no change | {rows} | {} MB |",
+        nochange_mem / 1024
+    );
+    println!(
+        "| re-sync, 3 % changed | {rows} | {} MB |",
+        changed_mem / 1024
+    );
     println!();
     println!(
         "| end to end against fakesnow 0.12.1 | {} rows per table | {} | {:.0} rows/s | peak {} MB |",

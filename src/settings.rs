@@ -113,6 +113,10 @@ pub static PROGRESS_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(5000);
 /// work_mem for the merge statements, kB (default 64 MB). Memory stays bounded by it.
 pub static MERGE_WORK_MEM_KB: GucSetting<i32> = GucSetting::<i32>::new(65536);
 
+/// Internal: set (transaction-locally) while the reporting rollup re-attaches its
+/// triggers, so its own event trigger ignores them. Not for users; hidden.
+pub static REPORT_ATTACHING: GucSetting<bool> = GucSetting::<bool>::new(false);
+
 // ---------------------------------------------------------------------------------------
 // Scheduler (SIGHUP).
 /// Run scheduled syncs (default off).
@@ -402,6 +406,14 @@ pub fn init() {
         GucFlags::UNIT_KB,
     );
 
+    GucRegistry::define_bool_guc(
+        c"bravo_metrics.report_attaching",
+        c"Internal: the reporting rollup is re-attaching its triggers.",
+        c"",
+        &REPORT_ATTACHING,
+        GucContext::Userset,
+        GucFlags::NO_SHOW_ALL | GucFlags::NO_RESET_ALL,
+    );
     GucRegistry::define_bool_guc(
         c"bravo_metrics.scheduler_enabled",
         c"Run scheduled syncs.",

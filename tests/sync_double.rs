@@ -16,7 +16,14 @@ fn today() -> chrono::NaiveDate {
 }
 
 fn opts(buys: u64) -> SyntheticOptions {
-    SyntheticOptions { media_buys: buys, days: 31, end_date: today(), chunk_rows: 4000, inline_rows: 500, ..Default::default() }
+    SyntheticOptions {
+        media_buys: buys,
+        days: 31,
+        end_date: today(),
+        chunk_rows: 4000,
+        inline_rows: 500,
+        ..Default::default()
+    }
 }
 
 fn digest(c: &mut Client) -> String {
@@ -37,23 +44,39 @@ fn last_run(c: &mut Client) -> (String, String, String) {
 }
 
 /// Starts a sync on its own connection; returns (pid, handle yielding (result, elapsed since cancel point)).
-fn sync_in_background(pg: &Cluster, setup: &str) -> (i32, std::thread::JoinHandle<Result<u64, postgres::Error>>) {
+fn sync_in_background(
+    pg: &Cluster,
+    setup: &str,
+) -> (i32, std::thread::JoinHandle<Result<u64, postgres::Error>>) {
     let mut c = pg.client("media_tool");
     c.batch_execute(setup).unwrap();
     let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
-    let h = std::thread::spawn(move || c.query("SELECT * FROM bravo_sync(30)", &[]).map(|r| r.len() as u64));
+    let h = std::thread::spawn(move || {
+        c.query("SELECT * FROM bravo_sync(30)", &[])
+            .map(|r| r.len() as u64)
+    });
     (pid, h)
 }
 
 fn wait_until_fetching(pg: &Cluster) -> (i64, String) {
     let mut watch = pg.client("media_tool");
-    wait_for(Duration::from_secs(30), "the sync to report fetching progress", || {
-        let rows = watch.query("SELECT run_id, phase, target, fetched FROM bravo_sync_progress", &[]).unwrap();
-        rows.first().and_then(|r| {
-            let fetched: i64 = r.get(3);
-            (r.get::<_, String>(1) == "fetching" && fetched > 0).then(|| (r.get::<_, i64>(0), r.get::<_, String>(2)))
-        })
-    })
+    wait_for(
+        Duration::from_secs(30),
+        "the sync to report fetching progress",
+        || {
+            let rows = watch
+                .query(
+                    "SELECT run_id, phase, target, fetched FROM bravo_sync_progress",
+                    &[],
+                )
+                .unwrap();
+            rows.first().and_then(|r| {
+                let fetched: i64 = r.get(3);
+                (r.get::<_, String>(1) == "fetching" && fetched > 0)
+                    .then(|| (r.get::<_, i64>(0), r.get::<_, String>(2)))
+            })
+        },
+    )
 }
 
 #[test]
@@ -76,11 +99,14 @@ fn cancel_mid_download_stops_within_a_second_rolls_back_and_is_logged() {
     let (run_id, target) = wait_until_fetching(&pg);
     assert_eq!(target, "impressions");
     // The download is now stalled inside a chunk.
-    src.double().wait_for(Endpoint::Chunk, 3, Duration::from_secs(20));
+    src.double()
+        .wait_for(Endpoint::Chunk, 3, Duration::from_secs(20));
 
     let t0 = Instant::now();
     let mut admin = pg.client("media_tool");
-    admin.execute("SELECT pg_cancel_backend($1)", &[&pid]).unwrap();
+    admin
+        .execute("SELECT pg_cancel_backend($1)", &[&pid])
+        .unwrap();
     let err = h.join().unwrap().unwrap_err();
     let took = t0.elapsed();
     assert_eq!(sqlstate(&err), "57014", "{}", db_message(&err));
@@ -88,16 +114,37 @@ fn cancel_mid_download_stops_within_a_second_rolls_back_and_is_logged() {
     assert_eq!(digest(&mut c), before, "the cancelled sync changed nothing");
     let (status, state, _) = last_run(&mut c);
     assert_eq!((status.as_str(), state.as_str()), ("cancelled", "57014"));
-    let logged: i64 = c.query_one("SELECT run_id FROM bravo_sync_runs ORDER BY run_id DESC LIMIT 1", &[]).unwrap().get(0);
-    assert_eq!(logged, run_id, "the progress view showed the run id that was logged");
+    let logged: i64 = c
+        .query_one(
+            "SELECT run_id FROM bravo_sync_runs ORDER BY run_id DESC LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        logged, run_id,
+        "the progress view showed the run id that was logged"
+    );
     // The running Snowflake query was aborted and the session logged out.
-    assert!(src.double().wait_for(Endpoint::Abort, 1, Duration::from_secs(5)), "abort-request sent");
-    assert!(src.double().wait_for(Endpoint::Logout, 2, Duration::from_secs(5)), "logout sent");
+    assert!(
+        src.double()
+            .wait_for(Endpoint::Abort, 1, Duration::from_secs(5)),
+        "abort-request sent"
+    );
+    assert!(
+        src.double()
+            .wait_for(Endpoint::Logout, 2, Duration::from_secs(5)),
+        "logout sent"
+    );
 }
 
 #[test]
 fn statement_timeout_stops_a_stalled_sync() {
-    let src = SyntheticSource::start(SyntheticOptions { slow_chunk: Some(Duration::from_secs(60)), slow_after_chunks: 1, ..opts(1000) });
+    let src = SyntheticSource::start(SyntheticOptions {
+        slow_chunk: Some(Duration::from_secs(60)),
+        slow_after_chunks: 1,
+        ..opts(1000)
+    });
     let pg = Cluster::start(ClusterOptions::default());
     let mut c = pg.media_tool("media_tool", src.port(), 1000, 10);
     c.batch_execute("SET statement_timeout = '1500ms'").unwrap();
@@ -105,10 +152,20 @@ fn statement_timeout_stops_a_stalled_sync() {
     let err = c.query("SELECT * FROM bravo_sync(30)", &[]).unwrap_err();
     let took = t0.elapsed();
     assert_eq!(sqlstate(&err), "57014", "{}", db_message(&err));
-    assert!(db_message(&err).contains("statement timeout"), "{}", db_message(&err));
-    assert!(took < Duration::from_millis(2800), "timeout honoured within about a second: {took:?}");
+    assert!(
+        db_message(&err).contains("statement timeout"),
+        "{}",
+        db_message(&err)
+    );
+    assert!(
+        took < Duration::from_millis(2800),
+        "timeout honoured within about a second: {took:?}"
+    );
     c.batch_execute("RESET statement_timeout").unwrap();
-    let rows: i64 = c.query_one("SELECT count(*) FROM platform_buy_daily_impressions", &[]).unwrap().get(0);
+    let rows: i64 = c
+        .query_one("SELECT count(*) FROM platform_buy_daily_impressions", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(rows, 0);
     assert_eq!(last_run(&mut c).0, "cancelled");
 }
@@ -118,7 +175,12 @@ fn chunked_source_is_merged_exactly_and_three_percent_revisions_update_three_per
     let src = SyntheticSource::start(opts(3000));
     let pg = Cluster::start(ClusterOptions::default());
     let mut c = pg.media_tool("media_tool", src.port(), 3000, 10);
-    let rows = c.query("SELECT target, fetched, inserted FROM bravo_sync(30) ORDER BY target", &[]).unwrap();
+    let rows = c
+        .query(
+            "SELECT target, fetched, inserted FROM bravo_sync(30) ORDER BY target",
+            &[],
+        )
+        .unwrap();
     for r in &rows {
         assert_eq!(r.get::<_, i64>(1), 3000 * 31);
         assert_eq!(r.get::<_, i64>(2), 3000 * 31);
@@ -136,10 +198,24 @@ fn chunked_source_is_merged_exactly_and_three_percent_revisions_update_three_per
     }
     assert_eq!(mismatches, 0);
 
-    src.set_options(SyntheticOptions { revision: 1, changed_pct: 3, ..opts(3000) });
-    let rows = c.query("SELECT target, updated, unchanged FROM bravo_sync(30) ORDER BY target", &[]).unwrap();
+    src.set_options(SyntheticOptions {
+        revision: 1,
+        changed_pct: 3,
+        ..opts(3000)
+    });
+    let rows = c
+        .query(
+            "SELECT target, updated, unchanged FROM bravo_sync(30) ORDER BY target",
+            &[],
+        )
+        .unwrap();
     for r in &rows {
-        assert_eq!(r.get::<_, i64>(1), 3000 * 31 * 3 / 100, "{}", r.get::<_, String>(0));
+        assert_eq!(
+            r.get::<_, i64>(1),
+            3000 * 31 * 3 / 100,
+            "{}",
+            r.get::<_, String>(0)
+        );
         assert_eq!(r.get::<_, i64>(2), 3000 * 31 * 97 / 100);
     }
 }
@@ -154,12 +230,25 @@ fn bad_credentials_fail_cleanly_without_retries_and_leave_tables_unchanged() {
     let logins_before = src.double().count(Endpoint::Login);
     src.double().push(
         Endpoint::Login,
-        Reply::json(reply::failure("390100", "Incorrect username or password was specified.", serde_json::Value::Null)),
+        Reply::json(reply::failure(
+            "390100",
+            "Incorrect username or password was specified.",
+            serde_json::Value::Null,
+        )),
     );
     let err = c.query("SELECT * FROM bravo_sync(30)", &[]).unwrap_err();
     assert_eq!(sqlstate(&err), "28000", "{}", db_message(&err));
-    assert!(err.as_db_error().unwrap().hint().unwrap().contains("snowflake_secret_file"));
-    assert_eq!(src.double().count(Endpoint::Login), logins_before + 1, "authentication failures are not retried");
+    assert!(err
+        .as_db_error()
+        .unwrap()
+        .hint()
+        .unwrap()
+        .contains("snowflake_secret_file"));
+    assert_eq!(
+        src.double().count(Endpoint::Login),
+        logins_before + 1,
+        "authentication failures are not retried"
+    );
     assert_eq!(digest(&mut c), before);
     let (status, state, message) = last_run(&mut c);
     assert_eq!((status.as_str(), state.as_str()), ("failed", "28000"));

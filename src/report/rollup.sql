@@ -256,7 +256,7 @@ BEGIN
             USING ERRCODE = 'undefined_table',
                   HINT = 'Create media_buys, platform_buy_daily_impressions and platform_buy_daily_videos first.';
     END IF;
-    PERFORM set_config('bravo_report.attaching', 'on', true);
+    PERFORM set_config('bravo_metrics.report_attaching', 'on', true);
     IF NOT EXISTS (
         SELECT 1 FROM pg_index i JOIN pg_attribute a
             ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] AND a.attname = 'campaign_id'
@@ -293,7 +293,7 @@ BEGIN
                          '@extschema@.platform_buy_daily_videos'::regclass)
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass
                           AND d.objid = t.oid AND d.deptype = 'e');
-    PERFORM set_config('bravo_report.attaching', 'off', true);
+    PERFORM set_config('bravo_metrics.report_attaching', 'off', true);
     RETURN @extschema@.bravo_report_rebuild();
 END
 $fn$;
@@ -319,7 +319,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    IF coalesce(current_setting('bravo_report.attaching', true), 'off') = 'on' THEN
+    IF coalesce(current_setting('bravo_metrics.report_attaching', true), 'off') = 'on' THEN
         RETURN;
     END IF;
     IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c JOIN pg_trigger t ON t.oid = c.objid

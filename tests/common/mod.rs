@@ -51,18 +51,10 @@ pub struct Cluster {
     pub log: PathBuf,
 }
 
+#[derive(Default)]
 pub struct ClusterOptions {
     pub preload: bool,
     pub conf: Vec<String>,
-}
-
-impl Default for ClusterOptions {
-    fn default() -> Self {
-        ClusterOptions {
-            preload: false,
-            conf: Vec::new(),
-        }
-    }
 }
 
 impl Cluster {
