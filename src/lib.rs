@@ -30,6 +30,7 @@ pgrx::extension_sql_file!("schema.sql", name = "schema", bootstrap);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     settings::init();
+    schedule::init();
 }
 
 /// Pulls the last `lookback_days` days of every source from Snowflake and merges them

@@ -1,5 +1,32 @@
-//! Scheduling: cron expressions and time zones (the background worker comes later in
-//! this module).
+//! Scheduling: cron expressions and time zones, the scheduler background worker,
+//! `bravo_run_now()` and `bravo_schedule_status()`.
+//!
+//! * `plan`     — pure decisions: next run, retries with backoff, catch-up.
+//! * `worker`   — the static worker (needs `shared_preload_libraries`).
+//! * `run_now`  — a sync started now in a dynamic worker (works without preload).
+//! * `exec`     — one scheduled / run-now sync through `sync::run`, recorded.
+//! * `status`   — `bravo_schedule_status()`.
+//! * `shared`   — the next run, published in shared memory.
+//! * `txn`      — worker transactions that survive errors.
 
 pub mod cron;
+pub mod exec;
+pub mod plan;
+pub mod run_now;
+pub mod shared;
+pub mod status;
+pub mod txn;
+pub mod worker;
 pub mod zone;
+
+use pgrx::pg_sys;
+
+/// Called at the end of `_PG_init`: when the library is being preloaded, reserve the
+/// shared memory and register the scheduler worker. Otherwise nothing: everything but
+/// the scheduler works without preloading.
+pub fn init() {
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        shared::init();
+        worker::register();
+    }
+}

@@ -1,0 +1,125 @@
+//! `bravo_schedule_status()`: is the scheduler loaded and enabled, what is its schedule,
+//! when is the next run, how did the last runs go, and how fresh is the data.
+//!
+//! The worker-side facts come from [`bravo_scheduler_state`] (settings and the next
+//! run published in shared memory); the run log and the metric tables are read in SQL.
+
+use chrono::Utc;
+use pgrx::prelude::*;
+
+use super::plan::{Kind, Schedule};
+use super::shared;
+use crate::settings;
+
+const NOT_LOADED_HINT: &str = "The scheduler is not loaded: add bravo_metrics to shared_preload_libraries (ALTER SYSTEM SET shared_preload_libraries = 'bravo_metrics') and restart PostgreSQL. bravo_sync() and bravo_run_now() work without it.";
+const DISABLED_HINT: &str = "The scheduler is disabled: ALTER SYSTEM SET bravo_metrics.scheduler_enabled = on; SELECT pg_reload_conf();";
+
+/// The scheduler's own view: settings, and the next run as the worker published it
+/// (computed from the settings when the worker has not published one yet).
+#[allow(clippy::type_complexity)]
+#[pg_extern(stable, parallel_safe)]
+fn bravo_scheduler_state() -> TableIterator<
+    'static,
+    (
+        name!(loaded, bool),
+        name!(enabled, bool),
+        name!(database, Option<String>),
+        name!(schedule, Option<String>),
+        name!(time_zone, Option<String>),
+        name!(next_run_epoch_us, Option<i64>),
+        name!(next_run_kind, Option<String>),
+        name!(hint, Option<String>),
+    ),
+> {
+    let loaded = shared::preloaded();
+    let enabled = settings::SCHEDULER_ENABLED.get();
+    let schedule = settings::get_str(&settings::SCHEDULE);
+    let zone = settings::get_str(&settings::SCHEDULE_TIME_ZONE).or_else(|| Some("UTC".into()));
+    let next = if loaded && enabled {
+        shared::next_run().or_else(|| {
+            let s = Schedule::parse(schedule.as_deref()?, zone.as_deref()?).ok()?;
+            s.next_after(Utc::now()).map(|t| (t, Kind::Schedule))
+        })
+    } else {
+        None
+    };
+    let hint = if !loaded {
+        Some(NOT_LOADED_HINT.to_string())
+    } else if !enabled {
+        Some(DISABLED_HINT.to_string())
+    } else {
+        None
+    };
+    TableIterator::once((
+        loaded,
+        enabled,
+        settings::get_str(&settings::SCHEDULER_DATABASE),
+        schedule,
+        zone,
+        next.map(|(t, _)| t.timestamp_micros()),
+        next.map(|(_, k)| k.as_str().to_string()),
+        hint,
+    ))
+}
+
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION bravo_schedule_status()
+RETURNS TABLE (
+    loaded               boolean,
+    enabled              boolean,
+    worker_pid           integer,
+    database             text,
+    schedule             text,
+    time_zone            text,
+    next_run             timestamptz,
+    next_run_kind        text,
+    hint                 text,
+    last_run_id          bigint,
+    last_run_trigger     text,
+    last_run_status      text,
+    last_run_started_at  timestamptz,
+    last_run_finished_at timestamptz,
+    last_run_message     text,
+    last_success_run_id  bigint,
+    last_success_status  text,
+    last_success_at      timestamptz,
+    consecutive_failures bigint,
+    impressions_latest_date date,
+    impressions_lag_days integer,
+    videos_latest_date   date,
+    videos_lag_days      integer
+)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = @extschema@, pg_catalog, pg_temp
+AS $status$
+SELECT s.loaded, s.enabled,
+       (SELECT a.pid FROM pg_catalog.pg_stat_activity a
+         WHERE a.backend_type = 'bravo_metrics scheduler' ORDER BY a.backend_start DESC LIMIT 1),
+       s.database, s.schedule, s.time_zone,
+       pg_catalog.to_timestamp(s.next_run_epoch_us / 1000000.0), s.next_run_kind, s.hint,
+       l.run_id, l.trigger, l.status, l.started_at, l.finished_at, l.message,
+       ok.run_id, ok.status, ok.finished_at,
+       (SELECT count(*) FROM @extschema@.bravo_sync_runs f
+         WHERE f.status IN ('failed', 'cancelled')
+           AND f.started_at > coalesce(ok.started_at, '-infinity')),
+       fi.d, t.today - fi.d, fv.d, t.today - fv.d
+  FROM @extschema@.bravo_scheduler_state() s
+  LEFT JOIN LATERAL (SELECT * FROM @extschema@.bravo_sync_runs
+                      ORDER BY started_at DESC, run_id DESC LIMIT 1) l ON true
+  LEFT JOIN LATERAL (SELECT * FROM @extschema@.bravo_sync_runs WHERE status = 'succeeded'
+                      ORDER BY started_at DESC, run_id DESC LIMIT 1) ok ON true
+  CROSS JOIN LATERAL (SELECT max(date) AS d FROM @extschema@.platform_buy_daily_impressions) fi
+  CROSS JOIN LATERAL (SELECT max(date) AS d FROM @extschema@.platform_buy_daily_videos) fv
+  CROSS JOIN LATERAL (SELECT (now() AT TIME ZONE coalesce(nullif(current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC'))::date AS today) t
+$status$;
+
+COMMENT ON FUNCTION bravo_schedule_status() IS
+  'Scheduler state (loaded, enabled, schedule, next run), last run and last success, consecutive failures, and data freshness (latest date per metric table and its lag behind today in bravo_metrics.sync_time_zone).';
+
+REVOKE ALL ON FUNCTION bravo_schedule_status() FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo_scheduler_state() FROM PUBLIC;
+"#,
+    name = "schedule_status",
+    requires = ["schema", bravo_scheduler_state],
+);

@@ -1,0 +1,300 @@
+//! The scheduler: one static background worker, registered when the library is in
+//! `shared_preload_libraries`, connected to `bravo_metrics.scheduler_database`.
+//!
+//! Loop: sleep on the latch until the next run is due (at most a minute, so clock
+//! changes are noticed), a reload arrives (SIGHUP: re-read the schedule), or SIGTERM
+//! (PostgreSQL's own `die` handler: the next interrupt check raises FATAL, which aborts
+//! any running sync's transaction, so it rolls back, and the process exits; PostgreSQL
+//! restarts it after `RESTART_AFTER`). Each run is one transaction around
+//! [`exec::run`], the same sync as `bravo_sync`; an error is logged and the worker
+//! carries on.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::prelude::*;
+
+use super::exec::{self, Outcome};
+use super::plan::{self, Due, Kind, Offer, ScheduleSlot};
+use super::{shared, txn};
+use crate::runlog;
+use crate::settings;
+use crate::sync::{SyncRequest, Trigger};
+
+pub const BGW_TYPE: &str = "bravo_metrics scheduler";
+const RESTART_AFTER: Duration = Duration::from_secs(10);
+/// Longest single sleep: wall-clock jumps and missed wake-ups are noticed within it.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+macro_rules! say {
+    ($($arg:tt)*) => { pgrx::log!("bravo_metrics scheduler: {}", format!($($arg)*)) };
+}
+macro_rules! warn {
+    ($($arg:tt)*) => { pgrx::warning!("bravo_metrics scheduler: {}", format!($($arg)*)) };
+}
+
+/// Registers the worker; call while `shared_preload_libraries` is processed.
+pub fn register() {
+    BackgroundWorkerBuilder::new(BGW_TYPE)
+        .set_type(BGW_TYPE)
+        .set_library("bravo_metrics")
+        .set_function("bravo_scheduler_main")
+        .enable_spi_access()
+        .set_restart_time(Some(RESTART_AFTER))
+        .load();
+}
+
+fn database() -> String {
+    settings::get_str(&settings::SCHEDULER_DATABASE).unwrap_or_else(|| "postgres".into())
+}
+
+struct Worker {
+    database: String,
+    slot: ScheduleSlot,
+    /// The next scheduled occurrence.
+    next_fire: Option<DateTime<Utc>>,
+    /// A pending retry of the last failed run.
+    retry: Option<Due>,
+    /// Logged "not installed" already (log it once per stretch).
+    told_not_installed: bool,
+}
+
+impl Worker {
+    fn load_schedule(&mut self, now: DateTime<Utc>) {
+        let expr = settings::get_str(&settings::SCHEDULE);
+        let zone = settings::get_str(&settings::SCHEDULE_TIME_ZONE);
+        match self.slot.offer(expr.as_deref(), zone.as_deref()) {
+            Offer::Unchanged => {}
+            Offer::Changed => {
+                let s = self.slot.current().expect("just set");
+                self.next_fire = s.next_after(now);
+                say!(
+                    "schedule \"{}\" in time zone {}; next run at {}",
+                    s.expr,
+                    s.zone_name,
+                    fmt_time(self.next_fire)
+                );
+            }
+            Offer::Rejected(why) => match self.slot.current() {
+                Some(s) => warn!(
+                    "ignoring the new schedule: {why}; keeping \"{}\" in time zone {}",
+                    s.expr, s.zone_name
+                ),
+                None => warn!("no valid schedule: {why}; no run is scheduled"),
+            },
+        }
+    }
+
+    fn reload(&mut self) {
+        unsafe {
+            pg_sys::ConfigReloadPending = 0;
+            pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
+        }
+        if database() != self.database {
+            say!(
+                "scheduler_database changed from \"{}\" to \"{}\"; restarting to reconnect",
+                self.database,
+                database()
+            );
+            unsafe { pg_sys::proc_exit(1) };
+        }
+        self.load_schedule(Utc::now());
+    }
+
+    /// Runs one sync and plans what follows it.
+    fn fire(&mut self, due: Due) {
+        let trigger = match due.kind {
+            Kind::Schedule => Trigger::Schedule,
+            Kind::Retry => Trigger::Retry,
+            Kind::CatchUp => Trigger::CatchUp,
+        };
+        let req = SyncRequest {
+            lookback_days: settings::SCHEDULER_LOOKBACK_DAYS.get(),
+            trigger,
+            overlap: settings::SCHEDULER_OVERLAP.get(),
+            run_id: None,
+            attempt: due.attempt,
+        };
+        txn::report_activity(Some(&format!("{} sync", due.kind.as_str())));
+        let result = txn::in_transaction(|| exec::run(&req, true));
+        txn::report_activity(None);
+        let now = Utc::now();
+        match &result {
+            Ok(Outcome::NotInstalled) => {
+                if !self.told_not_installed {
+                    warn!(
+                        "extension bravo_metrics is not installed in database \"{}\"; runs are skipped until it is (CREATE EXTENSION bravo_metrics)",
+                        self.database
+                    );
+                    self.told_not_installed = true;
+                }
+            }
+            Ok(outcome) => {
+                self.told_not_installed = false;
+                let line = exec::describe(due.kind.as_str(), due.attempt, outcome);
+                match outcome {
+                    Outcome::Succeeded { .. } => say!("{line}"),
+                    _ => warn!("{line}"),
+                }
+            }
+            Err(message) => warn!(
+                "{} run (attempt {}) ended with an error: {message}",
+                due.kind.as_str(),
+                due.attempt
+            ),
+        }
+        // Retries: after a failure (not after a cancel, a skip or success).
+        let failed = matches!(
+            result,
+            Ok(Outcome::Failed {
+                cancelled: false,
+                ..
+            }) | Err(_)
+        );
+        self.retry = None;
+        if failed {
+            let max = settings::SCHEDULER_MAX_RETRIES.get();
+            let base = Duration::from_secs(settings::SCHEDULER_RETRY_BACKOFF_S.get().max(1) as u64);
+            self.retry = plan::retry_after_failure(due.attempt, max, base, now);
+            match self.retry {
+                Some(r) => say!(
+                    "retry {} of {max} at {}",
+                    r.attempt - 1,
+                    fmt_time(Some(r.at))
+                ),
+                None if max > 0 => warn!("giving up after {max} retries"),
+                None => {}
+            }
+        }
+        // Occurrences that passed while the run was going are not replayed.
+        self.next_fire = self.slot.current().and_then(|s| s.next_after(now));
+        // Bounded history even when no sync wrote a row.
+        if let Err(e) = txn::in_transaction(|| match runlog::ext_schema() {
+            Ok(schema) => runlog::prune(&schema).map_err(|e| e.message),
+            Err(_) => Ok(()),
+        })
+        .and_then(|r| r)
+        {
+            warn!("cannot prune the run log: {e}");
+        }
+    }
+
+    /// At start: was a scheduled time missed while the server was down?
+    fn catch_up_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let schedule = self.slot.current()?;
+        let last = txn::in_transaction(|| {
+            let Ok(schema) = runlog::ext_schema() else {
+                return None;
+            };
+            Spi::get_one::<String>(&format!(
+                "SELECT to_char(max(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') \
+                   FROM {schema}.bravo_sync_runs WHERE trigger IN ('schedule', 'retry', 'catch-up')"
+            ))
+            .ok()
+            .flatten()
+        });
+        let last = match last {
+            Ok(v) => v.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()),
+            Err(e) => {
+                warn!("cannot read the run log: {e}");
+                None
+            }
+        };
+        plan::missed(schedule, now, last.map(|t| t.with_timezone(&Utc)))
+    }
+
+    fn main_loop(&mut self) -> ! {
+        let mut checked_catch_up = false;
+        loop {
+            if unsafe { pg_sys::ConfigReloadPending != 0 } {
+                self.reload();
+            }
+            let now = Utc::now();
+            let due = if settings::SCHEDULER_ENABLED.get() {
+                if !checked_catch_up {
+                    checked_catch_up = true;
+                    if let Some(missed) = self.catch_up_due(now) {
+                        say!("missed the run of {}; catching up", fmt_time(Some(missed)));
+                        let due = Due {
+                            at: now,
+                            kind: Kind::CatchUp,
+                            attempt: 1,
+                        };
+                        shared::publish(Some(due));
+                        self.fire(due);
+                        continue;
+                    }
+                }
+                plan::next_due(self.next_fire, self.retry)
+            } else {
+                // Runs missed while disabled are not caught up once enabled.
+                checked_catch_up = true;
+                self.retry = None;
+                self.next_fire = self.slot.current().and_then(|s| s.next_after(now));
+                None
+            };
+            shared::publish(due);
+            if let Some(d) = due.filter(|d| d.at <= now) {
+                self.fire(d);
+                continue;
+            }
+            let sleep = due
+                .and_then(|d| (d.at - now).to_std().ok())
+                .map(|d| d + Duration::from_millis(1))
+                .unwrap_or(MAX_SLEEP)
+                .min(MAX_SLEEP);
+            wait(sleep);
+        }
+    }
+}
+
+/// Sleeps on the latch; a SIGTERM makes the interrupt check below exit the process.
+fn wait(timeout: Duration) {
+    unsafe {
+        pg_sys::WaitLatch(
+            pg_sys::MyLatch,
+            (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
+            timeout.as_millis().min(i32::MAX as u128) as libc_long,
+            pg_sys::PG_WAIT_EXTENSION,
+        );
+        pg_sys::ResetLatch(pg_sys::MyLatch);
+    }
+    pg_sys::check_for_interrupts!();
+}
+
+#[allow(non_camel_case_types)]
+type libc_long = std::ffi::c_long;
+
+fn fmt_time(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "never".into())
+}
+
+/// Entry point of the scheduler worker.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn bravo_scheduler_main(_arg: pg_sys::Datum) {
+    txn::install_sigterm_handler();
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP);
+    let db = database();
+    BackgroundWorker::connect_worker_to_spi(Some(&db), None);
+    let mut worker = Worker {
+        database: db,
+        slot: ScheduleSlot::default(),
+        next_fire: None,
+        retry: None,
+        told_not_installed: false,
+    };
+    say!(
+        "started in database \"{}\" ({})",
+        worker.database,
+        if settings::SCHEDULER_ENABLED.get() {
+            "enabled"
+        } else {
+            "disabled: set bravo_metrics.scheduler_enabled = on"
+        }
+    );
+    worker.load_schedule(Utc::now());
+    worker.main_loop();
+}

@@ -1,0 +1,785 @@
+//! The scheduler worker against a real PostgreSQL 15 with the library preloaded, and a
+//! real fakesnow source (or the synthetic double where a slow source is needed).
+//!
+//! Waiting is real and bounded (`wait_for`); schedules are a few seconds away, either
+//! 6-field cron with seconds or a daily time computed from the clock.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bravo_testkit::synthetic::{SyntheticOptions, SyntheticSource};
+use chrono::{DateTime, Utc};
+use common::*;
+use postgres::Client;
+
+const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A preloaded cluster whose scheduler syncs the `postgres` database, disabled until
+/// [`enable`] (so nothing runs while the extension is being installed).
+fn cluster(extra: &[&str]) -> Cluster {
+    let mut conf: Vec<String> = [
+        "bravo_metrics.scheduler_database = 'postgres'",
+        "bravo_metrics.scheduler_lookback_days = 5",
+        "bravo_metrics.scheduler_enabled = off",
+        "bravo_metrics.scheduler_retry_backoff = 1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    conf.extend(extra.iter().map(|s| s.to_string()));
+    Cluster::start(ClusterOptions {
+        preload: true,
+        conf,
+    })
+}
+
+/// Installs the extension in `postgres`, media buys 1..=buys, pointed at 127.0.0.1:port.
+fn install(c: &Cluster, port: u16, buys: i64) -> Client {
+    let secret = c.secret_file("postgres.secret", "snow");
+    let mut db = c.client("postgres");
+    db.batch_execute("CREATE EXTENSION bravo_metrics")
+        .expect("create extension");
+    db.execute(
+        "INSERT INTO media_buys (id, campaign_id) SELECT g, g % 3 + 1 FROM generate_series(1, $1::bigint) g",
+        &[&buys],
+    )
+    .expect("media buys");
+    point_at(&mut db, "postgres", port, &secret);
+    drop(db);
+    c.client("postgres")
+}
+
+/// Turns the scheduler on with these settings (postgresql.conf + reload).
+fn enable(c: &Cluster, lines: &[&str]) {
+    let mut all: Vec<&str> = lines.to_vec();
+    all.push("bravo_metrics.scheduler_enabled = on");
+    c.append_conf(&all);
+    c.reload();
+}
+
+/// A daily 6-field schedule firing `secs` seconds from now (UTC).
+fn daily_at(secs: i64) -> (String, DateTime<Utc>) {
+    let at = DateTime::from_timestamp(Utc::now().timestamp() + secs, 0).expect("time");
+    (at.format("%-S %-M %-H * * *").to_string(), at)
+}
+
+#[derive(Debug, Clone)]
+struct Run {
+    run_id: i64,
+    trigger: String,
+    status: String,
+    attempt: i32,
+    started: f64,
+    message: String,
+}
+
+fn runs(c: &mut Client) -> Vec<Run> {
+    c.query(
+        "SELECT run_id, trigger, status, attempt, extract(epoch FROM started_at)::float8, coalesce(message, '')
+           FROM bravo_sync_runs ORDER BY started_at, run_id",
+        &[],
+    )
+    .expect("runs")
+    .iter()
+    .map(|r| Run {
+        run_id: r.get(0),
+        trigger: r.get(1),
+        status: r.get(2),
+        attempt: r.get(3),
+        started: r.get(4),
+        message: r.get(5),
+    })
+    .collect()
+}
+
+fn runs_where(c: &mut Client, f: impl Fn(&Run) -> bool) -> Vec<Run> {
+    runs(c).into_iter().filter(|r| f(r)).collect()
+}
+
+/// One row of `bravo_schedule_status()`, the times as epoch seconds / text.
+#[derive(Debug)]
+struct Status {
+    loaded: bool,
+    enabled: bool,
+    worker_pid: Option<i32>,
+    schedule: Option<String>,
+    time_zone: Option<String>,
+    next_run: Option<f64>,
+    next_run_kind: Option<String>,
+    hint: Option<String>,
+    last_run_trigger: Option<String>,
+    last_run_status: Option<String>,
+    last_success_run_id: Option<i64>,
+    consecutive_failures: i64,
+    impressions_latest_date: Option<String>,
+    impressions_lag_days: Option<i32>,
+    videos_latest_date: Option<String>,
+    videos_lag_days: Option<i32>,
+}
+
+fn status(c: &mut Client) -> Status {
+    let r = c
+        .query_one(
+            "SELECT loaded, enabled, worker_pid, schedule, time_zone, extract(epoch FROM next_run)::float8,
+                    next_run_kind, hint, last_run_trigger, last_run_status, last_success_run_id,
+                    consecutive_failures, impressions_latest_date::text, impressions_lag_days,
+                    videos_latest_date::text, videos_lag_days
+               FROM bravo_schedule_status()",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("status: {}", db_message(&e)));
+    Status {
+        loaded: r.get(0),
+        enabled: r.get(1),
+        worker_pid: r.get(2),
+        schedule: r.get(3),
+        time_zone: r.get(4),
+        next_run: r.get(5),
+        next_run_kind: r.get(6),
+        hint: r.get(7),
+        last_run_trigger: r.get(8),
+        last_run_status: r.get(9),
+        last_success_run_id: r.get(10),
+        consecutive_failures: r.get(11),
+        impressions_latest_date: r.get(12),
+        impressions_lag_days: r.get(13),
+        videos_latest_date: r.get(14),
+        videos_lag_days: r.get(15),
+    }
+}
+
+fn scheduler_pid(c: &mut Client) -> Option<i32> {
+    c.query_opt(
+        "SELECT pid FROM pg_stat_activity WHERE backend_type = 'bravo_metrics scheduler'",
+        &[],
+    )
+    .ok()
+    .flatten()
+    .map(|r| r.get(0))
+}
+
+fn now_epoch() -> f64 {
+    Utc::now().timestamp_micros() as f64 / 1e6
+}
+
+fn start_stopped(c: &Cluster) {
+    let out = as_postgres(&format!("{BIN}/pg_ctl"))
+        .args([
+            "-D",
+            c.data.to_str().unwrap(),
+            "-l",
+            c.log.to_str().unwrap(),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ])
+        .output()
+        .expect("pg_ctl start");
+    assert!(out.status.success(), "pg_ctl start: {}", c.log_text());
+}
+
+/// Every LOG/WARNING line the scheduler writes names itself.
+fn assert_worker_lines_prefixed(c: &Cluster) {
+    let log = c.log_text();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("] bravo_metrics scheduler ")
+                && (l.contains(" LOG: ") || l.contains(" WARNING: "))
+        })
+        .collect();
+    assert!(!lines.is_empty(), "no scheduler lines in the log:\n{log}");
+    for l in lines {
+        assert!(
+            l.contains("bravo_metrics scheduler: "),
+            "unprefixed line: {l}"
+        );
+    }
+}
+
+#[test]
+fn a_schedule_fires_and_its_run_is_logged_and_visible_in_the_status() {
+    let src = Source::start();
+    src.fill(5, 10);
+    let cl = cluster(&[]);
+    let mut c = install(&cl, src.port(), 5);
+
+    let s = status(&mut c);
+    assert!(s.loaded && !s.enabled, "{s:?}");
+    assert!(s.next_run.is_none(), "{s:?}");
+    assert!(s.hint.unwrap_or_default().contains("scheduler_enabled"));
+    assert!(
+        s.worker_pid.is_some(),
+        "the worker runs (idle) while disabled"
+    );
+    assert_eq!(s.impressions_latest_date, None);
+
+    enable(&cl, &["bravo_metrics.schedule = '*/2 * * * * *'"]);
+    let run = wait_for(Duration::from_secs(60), "a scheduled run", || {
+        runs_where(&mut c, |r| {
+            r.trigger == "schedule" && r.status == "succeeded"
+        })
+        .into_iter()
+        .next()
+    });
+    assert_eq!(run.attempt, 1);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM platform_buy_daily_impressions", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 5 * 6, "5 buys x (lookback 5 + today)");
+
+    let s = status(&mut c);
+    assert!(s.loaded && s.enabled && s.hint.is_none(), "{s:?}");
+    assert_eq!(s.worker_pid, scheduler_pid(&mut c));
+    assert_eq!(s.schedule.as_deref(), Some("*/2 * * * * *"));
+    assert_eq!(s.time_zone.as_deref(), Some("UTC"));
+    let next = s.next_run.expect("next run");
+    assert!(
+        next > now_epoch() - 3.0 && next < now_epoch() + 3.0,
+        "{s:?}"
+    );
+    assert_eq!(s.next_run_kind.as_deref(), Some("schedule"));
+    assert!(s.last_success_run_id.is_some());
+    assert_eq!(s.consecutive_failures, 0);
+    let today: String = c
+        .query_one("SELECT current_date::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(s.impressions_latest_date.as_deref(), Some(today.as_str()));
+    assert_eq!(s.impressions_lag_days, Some(0));
+    assert_eq!(s.videos_latest_date.as_deref(), Some(today.as_str()));
+    assert_eq!(s.videos_lag_days, Some(0));
+    assert_worker_lines_prefixed(&cl);
+}
+
+#[test]
+fn a_reload_changes_the_next_run_and_invalid_values_are_rejected() {
+    let cl = cluster(&[]);
+    let mut c = install(&cl, free_port(), 1);
+    enable(
+        &cl,
+        &[
+            "bravo_metrics.schedule = '0 3 * * *'",
+            "bravo_metrics.schedule_time_zone = 'UTC'",
+        ],
+    );
+    let at_utc = |c: &mut Client, tz: &str| -> Option<String> {
+        c.query_one(
+            "SELECT to_char(next_run AT TIME ZONE $1, 'HH24:MI:SS') FROM bravo_schedule_status() WHERE next_run_kind = 'schedule'
+                AND next_run > now() AND next_run <= now() + interval '25 hours'",
+            &[&tz],
+        )
+        .ok()
+        .and_then(|r| r.get::<_, Option<String>>(0))
+    };
+    wait_for(Duration::from_secs(20), "next run at 03:00 UTC", || {
+        (at_utc(&mut c, "UTC").as_deref() == Some("03:00:00")).then_some(())
+    });
+    let pid = scheduler_pid(&mut c).expect("worker");
+
+    enable(
+        &cl,
+        &[
+            "bravo_metrics.schedule = '30 4 * * *'",
+            "bravo_metrics.schedule_time_zone = 'America/New_York'",
+        ],
+    );
+    wait_for(
+        Duration::from_secs(20),
+        "next run at 04:30 New York",
+        || (at_utc(&mut c, "America/New_York").as_deref() == Some("04:30:00")).then_some(()),
+    );
+    let s = status(&mut c);
+    assert_eq!(s.schedule.as_deref(), Some("30 4 * * *"));
+    assert_eq!(s.time_zone.as_deref(), Some("America/New_York"));
+    assert_eq!(scheduler_pid(&mut c), Some(pid), "no restart needed");
+
+    // Rejected when set, with a HINT.
+    for (sql, hint) in [
+        (
+            "ALTER SYSTEM SET bravo_metrics.schedule = '61 * * * *'",
+            "5 fields",
+        ),
+        (
+            "ALTER SYSTEM SET bravo_metrics.schedule = 'every day at noon'",
+            "5 fields",
+        ),
+        (
+            "ALTER SYSTEM SET bravo_metrics.schedule_time_zone = 'Mars/Olympus_Mons'",
+            "IANA",
+        ),
+    ] {
+        let e = c.batch_execute(sql).expect_err(sql);
+        assert_eq!(sqlstate(&e), "22023", "{sql}: {}", db_message(&e));
+        let hint_text = e
+            .as_db_error()
+            .and_then(|d| d.hint())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            hint_text.contains(hint) || db_message(&e).contains(hint),
+            "{sql}: {}",
+            db_message(&e)
+        );
+    }
+
+    // A bad value that still reaches the servers through the file is refused by every
+    // process; the worker keeps the last good schedule and keeps running.
+    let before = status(&mut c).next_run;
+    cl.append_conf(&["bravo_metrics.schedule = 'every day at noon'"]);
+    cl.reload();
+    wait_for(Duration::from_secs(20), "the rejection in the log", || {
+        cl.log_text()
+            .contains("invalid value for parameter \"bravo_metrics.schedule\"")
+            .then_some(())
+    });
+    // The worker has processed the reload once a later SIGHUP-driven publish is seen;
+    // either way its schedule must be the old one.
+    std::thread::sleep(Duration::from_millis(500));
+    let s = status(&mut c);
+    assert_eq!(s.schedule.as_deref(), Some("30 4 * * *"));
+    assert_eq!(s.next_run, before);
+    assert_eq!(scheduler_pid(&mut c), Some(pid));
+}
+
+#[test]
+fn a_failing_run_is_retried_with_backoff_and_a_success_clears_the_failures() {
+    let src = Source::start();
+    src.fill(3, 5);
+    let cl = cluster(&[
+        "bravo_metrics.scheduler_retry_backoff = 2",
+        "bravo_metrics.scheduler_max_retries = 3",
+    ]);
+    let mut c = install(&cl, src.port(), 3);
+    c.batch_execute("ALTER DATABASE postgres SET bravo_metrics.impressions_source = 'NOT_THERE'")
+        .unwrap();
+    let (expr, _) = daily_at(3);
+    enable(&cl, &[&format!("bravo_metrics.schedule = '{expr}'")]);
+
+    let first = wait_for(Duration::from_secs(30), "the failed scheduled run", || {
+        runs_where(&mut c, |r| r.trigger == "schedule")
+            .into_iter()
+            .next()
+    });
+    assert_eq!(
+        (first.status.as_str(), first.attempt),
+        ("failed", 1),
+        "{first:?}"
+    );
+    assert!(first.message.contains("NOT_THERE"), "{first:?}");
+    let s = wait_for(Duration::from_secs(10), "a retry planned", || {
+        let s = status(&mut c);
+        (s.next_run_kind.as_deref() == Some("retry")).then_some(s)
+    });
+    let planned = s.next_run.unwrap();
+    assert!(planned >= first.started + 2.0, "{s:?} {first:?}");
+
+    let second = wait_for(Duration::from_secs(30), "the first retry", || {
+        runs_where(&mut c, |r| r.trigger == "retry")
+            .into_iter()
+            .next()
+    });
+    assert_eq!(
+        (second.status.as_str(), second.attempt),
+        ("failed", 2),
+        "{second:?}"
+    );
+    assert!(
+        second.started - first.started >= 2.0,
+        "backoff 2 s: {first:?} {second:?}"
+    );
+    assert_eq!(status(&mut c).consecutive_failures, 2);
+
+    // Fix the source; the next retry (4 s later) succeeds.
+    c.batch_execute(
+        "ALTER DATABASE postgres SET bravo_metrics.impressions_source = 'PLATFORM_BUY_DAILY_IMPRESSIONS'",
+    )
+    .unwrap();
+    let third = wait_for(Duration::from_secs(30), "the second retry", || {
+        runs_where(&mut c, |r| r.trigger == "retry" && r.attempt == 3)
+            .into_iter()
+            .next()
+    });
+    assert_eq!(third.status, "succeeded", "{third:?}");
+    assert!(
+        third.started - second.started >= 4.0,
+        "backoff 2 s x 2: {second:?} {third:?}"
+    );
+    let s = status(&mut c);
+    assert_eq!(s.consecutive_failures, 0, "{s:?}");
+    assert_eq!(s.last_run_trigger.as_deref(), Some("retry"));
+    assert_eq!(s.last_run_status.as_deref(), Some("succeeded"));
+    assert_eq!(s.next_run_kind.as_deref(), Some("schedule"));
+    assert_worker_lines_prefixed(&cl);
+}
+
+#[test]
+fn retries_stop_after_max_retries() {
+    let cl = cluster(&["bravo_metrics.scheduler_max_retries = 1"]);
+    // Nothing listens on this port: every attempt fails.
+    let mut c = install(&cl, free_port(), 1);
+    let (expr, _) = daily_at(2);
+    enable(&cl, &[&format!("bravo_metrics.schedule = '{expr}'")]);
+    wait_for(Duration::from_secs(40), "giving up", || {
+        cl.log_text()
+            .contains("bravo_metrics scheduler: giving up after 1 retries")
+            .then_some(())
+    });
+    let all = runs(&mut c);
+    let got: Vec<(&str, &str, i32)> = all
+        .iter()
+        .map(|r| (r.trigger.as_str(), r.status.as_str(), r.attempt))
+        .collect();
+    assert_eq!(got, vec![("schedule", "failed", 1), ("retry", "failed", 2)]);
+    assert!(all[1].started - all[0].started >= 1.0);
+    let s = status(&mut c);
+    assert_eq!(s.consecutive_failures, 2);
+    assert_eq!(s.next_run_kind.as_deref(), Some("schedule"));
+}
+
+#[test]
+fn scheduled_and_manual_runs_never_overlap() {
+    let src = Source::start();
+    src.fill(3, 5);
+    let cl = cluster(&[]);
+    let mut c = install(&cl, src.port(), 3);
+    enable(&cl, &["bravo_metrics.schedule = '*/2 * * * * *'"]);
+    wait_for(Duration::from_secs(60), "a scheduled run", || {
+        runs_where(&mut c, |r| {
+            r.trigger == "schedule" && r.status == "succeeded"
+        })
+        .into_iter()
+        .next()
+    });
+
+    // skip: a manual sync held open makes the scheduled run skip, and it says so.
+    let mut m = cl.client("postgres");
+    m.batch_execute("BEGIN; SELECT * FROM bravo_sync(5);")
+        .unwrap_or_else(|e| panic!("manual: {}", db_message(&e)));
+    let held_since = now_epoch();
+    let skipped = wait_for(Duration::from_secs(30), "a skipped run", || {
+        runs_where(&mut c, |r| r.status == "skipped" && r.started > held_since)
+            .into_iter()
+            .next()
+    });
+    assert_eq!(skipped.trigger, "schedule");
+    assert!(
+        skipped
+            .message
+            .contains("another bravo_metrics sync is running"),
+        "{skipped:?}"
+    );
+    m.batch_execute("COMMIT").unwrap();
+    let released = now_epoch();
+    wait_for(
+        Duration::from_secs(30),
+        "a scheduled run after the manual one",
+        || {
+            runs_where(&mut c, |r| {
+                r.trigger == "schedule" && r.status == "succeeded" && r.started > released
+            })
+            .into_iter()
+            .next()
+        },
+    );
+
+    // wait: the scheduled run waits for the manual one, then runs.
+    cl.append_conf(&["bravo_metrics.scheduler_overlap = 'wait'"]);
+    cl.reload();
+    let reloaded = now_epoch();
+    wait_for(Duration::from_secs(30), "a run after the reload", || {
+        runs_where(&mut c, |r| r.trigger == "schedule" && r.started > reloaded)
+            .into_iter()
+            .next()
+    });
+    m.batch_execute("BEGIN; SELECT * FROM bravo_sync(5);")
+        .unwrap();
+    let held_since = now_epoch();
+    wait_for(
+        Duration::from_secs(30),
+        "the scheduler waiting on the lock",
+        || {
+            c.query_opt(
+            "SELECT 1 FROM pg_stat_activity WHERE backend_type = 'bravo_metrics scheduler' AND wait_event_type = 'Lock'",
+            &[],
+        )
+        .unwrap()
+        .map(|_| ())
+        },
+    );
+    m.batch_execute("COMMIT").unwrap();
+    let released = now_epoch();
+    let after = wait_for(Duration::from_secs(30), "the waiting run", || {
+        runs_where(&mut c, |r| r.trigger == "schedule" && r.started > released)
+            .into_iter()
+            .next()
+    });
+    assert_eq!(after.status, "succeeded", "{after:?}");
+    assert!(
+        runs_where(&mut c, |r| r.status == "skipped" && r.started > held_since).is_empty(),
+        "nothing skipped under 'wait'"
+    );
+}
+
+#[test]
+fn a_scheduled_time_missed_while_down_is_caught_up_once() {
+    let src = Source::start();
+    src.fill(3, 5);
+    let cl = cluster(&[]);
+    let mut c = install(&cl, src.port(), 3);
+    let (expr, _) = daily_at(3);
+    enable(&cl, &[&format!("bravo_metrics.schedule = '{expr}'")]);
+    wait_for(Duration::from_secs(30), "the scheduled run", || {
+        runs_where(&mut c, |r| {
+            r.trigger == "schedule" && r.status == "succeeded"
+        })
+        .into_iter()
+        .next()
+    });
+
+    // Next occurrence a few seconds away; the server is down when it comes.
+    let (expr, missed_at) = daily_at(6);
+    cl.append_conf(&[&format!("bravo_metrics.schedule = '{expr}'")]);
+    cl.reload();
+    wait_for(Duration::from_secs(10), "the new schedule", || {
+        (status(&mut c).next_run == Some(missed_at.timestamp() as f64)).then_some(())
+    });
+    drop(c);
+    cl.stop("fast");
+    wait_for(Duration::from_secs(20), "the missed time to pass", || {
+        (Utc::now() > missed_at + chrono::Duration::milliseconds(500)).then_some(())
+    });
+    start_stopped(&cl);
+    let mut c = cl.client("postgres");
+    let catch_up = wait_for(Duration::from_secs(30), "the catch-up run", || {
+        runs_where(&mut c, |r| r.trigger == "catch-up")
+            .into_iter()
+            .next()
+    });
+    assert_eq!(catch_up.status, "succeeded", "{catch_up:?}");
+    assert!(catch_up.started > missed_at.timestamp() as f64);
+    assert!(runs_where(&mut c, |r| r.trigger == "schedule"
+        && r.started > missed_at.timestamp() as f64)
+    .is_empty());
+
+    // Another restart does not replay it.
+    drop(c);
+    cl.restart();
+    let mut c = cl.client("postgres");
+    wait_for(
+        Duration::from_secs(30),
+        "the worker to plan its next run",
+        || {
+            let s = status(&mut c);
+            (s.worker_pid.is_some()
+                && s.next_run == Some((missed_at + chrono::Duration::days(1)).timestamp() as f64))
+            .then_some(())
+        },
+    );
+    let catch_ups = runs_where(&mut c, |r| r.trigger == "catch-up");
+    assert_eq!(catch_ups.len(), 1, "{catch_ups:?}");
+    assert!(cl
+        .log_text()
+        .contains("bravo_metrics scheduler: missed the run of"));
+}
+
+#[test]
+fn run_now_starts_a_sync_in_the_background_and_returns_its_run_id() {
+    let src = Source::start();
+    src.fill(4, 5);
+    let cl = cluster(&[]);
+    let mut c = install(&cl, src.port(), 4);
+    let id: i64 = c
+        .query_one("SELECT bravo_run_now()", &[])
+        .unwrap_or_else(|e| panic!("run now: {}", db_message(&e)))
+        .get(0);
+    let run = wait_for(Duration::from_secs(30), "the run-now row", || {
+        runs_where(&mut c, |r| r.run_id == id).into_iter().next()
+    });
+    assert_eq!(
+        (run.trigger.as_str(), run.status.as_str()),
+        ("run-now", "succeeded"),
+        "{run:?}"
+    );
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM platform_buy_daily_videos", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 4 * 5);
+
+    c.batch_execute("CREATE ROLE analyst LOGIN").unwrap();
+    for f in ["bravo_run_now()", "bravo_schedule_status()"] {
+        let ok: bool = c
+            .query_one(
+                "SELECT has_function_privilege('analyst', $1, 'EXECUTE')",
+                &[&f],
+            )
+            .unwrap()
+            .get(0);
+        assert!(!ok, "{f} is not executable by PUBLIC");
+    }
+    let mut a = cl.client_as("postgres", "analyst");
+    let e = a
+        .query_one("SELECT bravo_run_now()", &[])
+        .expect_err("denied");
+    assert_eq!(sqlstate(&e), "42501");
+}
+
+#[test]
+fn without_preload_run_now_works_and_the_status_says_how_to_load_the_scheduler() {
+    let src = Source::start();
+    src.fill(2, 3);
+    let cl = Cluster::start(ClusterOptions::default());
+    let mut c = install(&cl, src.port(), 2);
+    let s = status(&mut c);
+    assert!(!s.loaded, "{s:?}");
+    assert!(s.worker_pid.is_none() && s.next_run.is_none(), "{s:?}");
+    assert!(s
+        .hint
+        .unwrap_or_default()
+        .contains("shared_preload_libraries"));
+    let id: i64 = c
+        .query_one("SELECT bravo_run_now()", &[])
+        .unwrap_or_else(|e| panic!("run now: {}", db_message(&e)))
+        .get(0);
+    let run = wait_for(Duration::from_secs(30), "the run-now row", || {
+        runs_where(&mut c, |r| r.run_id == id).into_iter().next()
+    });
+    assert_eq!(
+        (run.trigger.as_str(), run.status.as_str()),
+        ("run-now", "succeeded"),
+        "{run:?}"
+    );
+    let s = status(&mut c);
+    assert_eq!(s.last_run_trigger.as_deref(), Some("run-now"));
+    assert_eq!(s.impressions_lag_days, Some(0));
+}
+
+fn digest(c: &mut Client) -> String {
+    c.query_one(
+        "SELECT md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY media_buy_id, date) FROM platform_buy_daily_impressions t), ''))
+             || md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY media_buy_id, date) FROM platform_buy_daily_videos t), ''))",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
+#[test]
+fn sigterm_during_a_scheduled_sync_rolls_it_back_and_the_worker_restarts() {
+    let src = SyntheticSource::start(SyntheticOptions {
+        media_buys: 50,
+        days: 6,
+        end_date: Utc::now().date_naive(),
+        chunk_rows: 20,
+        inline_rows: 20,
+        slow_chunk: Some(Duration::from_secs(20)),
+        slow_after_chunks: 1,
+        ..Default::default()
+    });
+    let cl = cluster(&[]);
+    let mut c = install(&cl, src.port(), 50);
+    c.batch_execute(
+        "INSERT INTO platform_buy_daily_impressions (date, media_buy_id, impressions, clicks, spend)
+           SELECT current_date - 1, g, 1, 1, 0.01 FROM generate_series(1, 10) g;
+         INSERT INTO platform_buy_daily_videos (date, media_buy_id, video_starts)
+           SELECT current_date - 1, g, 1 FROM generate_series(1, 10) g;",
+    )
+    .unwrap();
+    let before = digest(&mut c);
+    let (expr, _) = daily_at(3);
+    enable(&cl, &[&format!("bravo_metrics.schedule = '{expr}'")]);
+
+    let pid = wait_for(
+        Duration::from_secs(30),
+        "the scheduled sync fetching",
+        || {
+            c.query_opt(
+            "SELECT p.pid FROM bravo_sync_progress p JOIN pg_stat_activity a USING (pid)
+              WHERE a.backend_type = 'bravo_metrics scheduler' AND p.phase = 'fetching' AND p.fetched > 0",
+            &[],
+        )
+        .unwrap()
+        .map(|r| r.get::<_, i32>(0))
+        },
+    );
+    let t0 = Instant::now();
+    c.execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    wait_for(Duration::from_secs(5), "the worker to exit", || {
+        c.query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
+            .unwrap()
+            .is_none()
+            .then_some(())
+    });
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "prompt: {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(digest(&mut c), before, "the sync was rolled back");
+    assert!(
+        runs_where(&mut c, |r| r.status == "succeeded").is_empty(),
+        "nothing committed"
+    );
+    assert!(cl.log_text().contains(
+        "terminating background worker \"bravo_metrics scheduler\" due to administrator command"
+    ));
+
+    let new_pid = wait_for(Duration::from_secs(40), "the worker to restart", || {
+        scheduler_pid(&mut c).filter(|p| *p != pid)
+    });
+    assert_ne!(new_pid, pid);
+    assert_eq!(digest(&mut c), before);
+}
+
+#[test]
+fn history_is_pruned_and_freshness_is_reported() {
+    let cl = cluster(&[
+        "bravo_metrics.run_retention_days = 1",
+        "bravo_metrics.scheduler_max_retries = 0",
+    ]);
+    let mut c = install(&cl, free_port(), 3);
+    c.batch_execute(
+        "INSERT INTO bravo_sync_runs (trigger, started_at, finished_at, lookback_days, status)
+           SELECT 'manual', now() - interval '3 days' - g * interval '1 hour', now() - interval '3 days', 5, 'succeeded'
+             FROM generate_series(1, 5) g;
+         INSERT INTO bravo_sync_runs (trigger, started_at, finished_at, lookback_days, status)
+           VALUES ('manual', now() - interval '12 hours', now() - interval '12 hours', 5, 'succeeded');
+         INSERT INTO platform_buy_daily_impressions (date, media_buy_id, impressions)
+           SELECT current_date - 3, g, 1 FROM generate_series(1, 3) g;",
+    )
+    .unwrap();
+    let s = status(&mut c);
+    assert_eq!(s.impressions_lag_days, Some(3), "{s:?}");
+    assert_eq!(s.videos_latest_date, None);
+    assert_eq!(s.videos_lag_days, None);
+
+    let (expr, _) = daily_at(2);
+    enable(&cl, &[&format!("bravo_metrics.schedule = '{expr}'")]);
+    wait_for(Duration::from_secs(30), "the old runs to be pruned", || {
+        let old: i64 = c
+            .query_one(
+                "SELECT count(*) FROM bravo_sync_runs WHERE started_at < now() - interval '1 day'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        (old == 0).then_some(())
+    });
+    let kept: i64 = c
+        .query_one(
+            "SELECT count(*) FROM bravo_sync_runs WHERE trigger = 'manual'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 1, "the recent run is kept");
+    let s = status(&mut c);
+    assert_eq!(s.last_run_trigger.as_deref(), Some("schedule"));
+    assert_eq!(s.last_run_status.as_deref(), Some("failed"));
+    assert_eq!(s.consecutive_failures, 1);
+}
