@@ -336,12 +336,18 @@ fn a_reload_changes_the_next_run_and_invalid_values_are_rejected() {
             .contains("invalid value for parameter \"bravo_metrics.schedule\"")
             .then_some(())
     });
-    // The worker has processed the reload once a later SIGHUP-driven publish is seen;
-    // either way its schedule must be the old one.
-    std::thread::sleep(Duration::from_millis(500));
     let s = status(&mut c);
     assert_eq!(s.schedule.as_deref(), Some("30 4 * * *"));
     assert_eq!(s.next_run, before);
+    assert_eq!(scheduler_pid(&mut c), Some(pid));
+    // ... and still takes the next good value.
+    cl.append_conf(&["bravo_metrics.schedule = '45 5 * * *'"]);
+    cl.reload();
+    wait_for(
+        Duration::from_secs(20),
+        "next run at 05:45 New York",
+        || (at_utc(&mut c, "America/New_York").as_deref() == Some("05:45:00")).then_some(()),
+    );
     assert_eq!(scheduler_pid(&mut c), Some(pid));
 }
 
@@ -782,4 +788,43 @@ fn history_is_pruned_and_freshness_is_reported() {
     assert_eq!(s.last_run_trigger.as_deref(), Some("schedule"));
     assert_eq!(s.last_run_status.as_deref(), Some("failed"));
     assert_eq!(s.consecutive_failures, 1);
+}
+
+#[test]
+fn the_worker_survives_an_error_outside_the_sync_and_carries_on() {
+    let src = Source::start();
+    src.fill(2, 3);
+    let cl = cluster(&[]);
+    let mut c = install(&cl, src.port(), 2);
+    // The sync itself succeeds, but its run row cannot be written: the transaction
+    // fails after the sync, outside the sync's own error handling.
+    c.batch_execute(
+        "ALTER TABLE bravo_sync_runs ADD CONSTRAINT no_schedule_rows CHECK (trigger <> 'schedule') NOT VALID",
+    )
+    .unwrap();
+    let pid = scheduler_pid(&mut c).expect("worker");
+    let (expr, _) = daily_at(2);
+    enable(&cl, &[&format!("bravo_metrics.schedule = '{expr}'")]);
+    wait_for(Duration::from_secs(30), "the error in the log", || {
+        cl.log_text()
+            .contains("bravo_metrics scheduler: schedule run (attempt 1) ended with an error")
+            .then_some(())
+    });
+    let retry = wait_for(Duration::from_secs(30), "the retry", || {
+        runs_where(&mut c, |r| r.trigger == "retry")
+            .into_iter()
+            .next()
+    });
+    assert_eq!(
+        (retry.status.as_str(), retry.attempt),
+        ("succeeded", 2),
+        "{retry:?}"
+    );
+    assert_eq!(scheduler_pid(&mut c), Some(pid), "the worker did not die");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM platform_buy_daily_impressions", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2 * 3);
+    assert_worker_lines_prefixed(&cl);
 }
