@@ -110,8 +110,6 @@ pub static SYNC_OVERLAP: GucSetting<OverlapPolicy> =
 pub static RUN_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(90);
 /// Interval between progress NOTICEs, milliseconds; 0 disables them (default 5000).
 pub static PROGRESS_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(5000);
-/// work_mem for the merge statements, kB (default 64 MB). Memory stays bounded by it.
-pub static MERGE_WORK_MEM_KB: GucSetting<i32> = GucSetting::<i32>::new(65536);
 
 /// Internal: set (transaction-locally) while the reporting rollup re-attaches its
 /// triggers, so its own event trigger ignores them. Not for users; hidden.
@@ -394,16 +392,6 @@ pub fn init() {
         3_600_000,
         GucContext::Userset,
         GucFlags::UNIT_MS,
-    );
-    GucRegistry::define_int_guc(
-        c"bravo_metrics.merge_work_mem",
-        c"work_mem of the merge statements.",
-        c"",
-        &MERGE_WORK_MEM_KB,
-        64,
-        4 * 1024 * 1024,
-        GucContext::Suset,
-        GucFlags::UNIT_KB,
     );
 
     GucRegistry::define_bool_guc(

@@ -1,11 +1,9 @@
-//! Merging a staged window into its target table with set-based statements:
+//! What happens around the streaming comparison (`apply.rs`):
 //!
-//! * changed rows: one UPDATE joined to the stage, restricted to rows whose metrics
-//!   differ (`IS DISTINCT FROM`), so unchanged rows get no new tuple and keep
-//!   `updated_at`; `created_at` is never touched;
-//! * new keys: one INSERT ... WHERE NOT EXISTS;
-//! * vanished keys (only with `bravo_metrics.delete_missing`): counted first and
-//!   refused above `bravo_metrics.delete_max_fraction` of the window;
+//! * the target table is checked before anything is fetched;
+//! * vanished keys (only with `bravo_metrics.delete_missing`) are deleted after the
+//!   comparison, unless that would remove more than `bravo_metrics.delete_max_fraction`
+//!   of the window: then the sync fails and explains itself;
 //! * set-aside bookkeeping: open rows of the window are superseded by this fetch; rows
 //!   for media buys that now exist, outside the window, are merged from their saved
 //!   source row.
@@ -13,20 +11,9 @@
 use pgrx::datum::{Date, DatumWithOid};
 use pgrx::prelude::*;
 
-use super::stage::stage_table;
+use super::apply::Applied;
 use super::targets::{MetricKind, Target};
 use crate::error::BravoError;
-
-#[derive(Debug, Default, Clone, Copy)]
-pub struct MergeCounts {
-    /// All rows inserted / updated, including late rows merged from the set-aside table.
-    pub inserted: i64,
-    pub updated: i64,
-    pub deleted: i64,
-    /// Rows of the fetched window that were inserted / updated.
-    pub window_inserted: i64,
-    pub window_updated: i64,
-}
 
 fn count(sql: &str, args: &[DatumWithOid]) -> Result<i64, BravoError> {
     Spi::get_one_with_args::<i64>(sql, args)
@@ -102,89 +89,57 @@ pub fn check_target(schema: &str, target: &Target) -> Result<(), BravoError> {
     Ok(())
 }
 
-/// Merges the staged rows of `target` into its table. Every statement restricts the
-/// target to the window (`date >= window_start`, all staged rows are inside it), so a
-/// long history is not scanned.
-pub fn merge(
+/// Deletes the vanished keys remembered by the applier, within the safety limit.
+pub fn delete_vanished(
+    schema: &str,
+    target: &Target,
+    window_start: Date,
+    applied: &Applied,
+    max_fraction: f64,
+) -> Result<i64, BravoError> {
+    let vanished = applied.vanished;
+    if vanished == 0 {
+        return Ok(0);
+    }
+    let window_rows = applied.window_rows.max(1);
+    let fraction = vanished as f64 / window_rows as f64;
+    if fraction > max_fraction {
+        return Err(BravoError::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!(
+                "sync refused to delete {vanished} of {window_rows} rows ({:.1}%) of {} in the window since {window_start}",
+                fraction * 100.0,
+                target.table
+            ),
+        )
+        .detail(format!(
+            "The source no longer returns these rows. bravo_metrics.delete_max_fraction allows at most {:.1}% per sync; a source that returns few or no rows (an outage, a wrong relation) would otherwise wipe the window.",
+            max_fraction * 100.0
+        ))
+        .hint("If the rows really vanished, run once with SET bravo_metrics.delete_max_fraction = 1; or turn bravo_metrics.delete_missing off."));
+    }
+    count(
+        &format!(
+            "WITH d AS (DELETE FROM {schema}.{} t USING pg_temp.bravo_vanished_{} v \
+               WHERE t.media_buy_id = v.media_buy_id AND t.date = v.date RETURNING 1) SELECT count(*) FROM d",
+            target.table, target.name
+        ),
+        &[],
+    )
+}
+
+/// Set-aside bookkeeping after a target's window is applied; returns the rows merged
+/// late from the set-aside table as (inserted, updated).
+pub fn settle_set_aside(
     schema: &str,
     target: &Target,
     run_id: i64,
     window_start: Date,
-    delete_missing: bool,
-    max_fraction: f64,
-) -> Result<MergeCounts, BravoError> {
+) -> Result<(i64, i64), BravoError> {
     let table = format!("{schema}.{}", target.table);
-    let stage = stage_table(target);
     let metrics = metric_list(target, "");
     let t_metrics = metric_list(target, "t.");
-    let s_metrics = metric_list(target, "s.");
-    let set_list = target
-        .metrics
-        .iter()
-        .map(|m| format!("{0} = s.{0}", m.column))
-        .collect::<Vec<_>>()
-        .join(", ");
-
-    let updated = count(
-        &format!(
-            "WITH u AS (UPDATE {table} t SET {set_list}, updated_at = now() FROM {stage} s \
-               WHERE t.media_buy_id = s.media_buy_id AND t.date = s.date AND t.date >= $1 \
-                 AND ({t_metrics}) IS DISTINCT FROM ({s_metrics}) RETURNING 1) \
-             SELECT count(*) FROM u"
-        ),
-        &[window_start.into()],
-    )?;
-    let inserted = count(
-        &format!(
-            "WITH i AS (INSERT INTO {table} (media_buy_id, date, {metrics}, created_at, updated_at) \
-               SELECT s.media_buy_id, s.date, {s_metrics}, now(), now() FROM {stage} s \
-               WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.media_buy_id = s.media_buy_id AND t.date = s.date AND t.date >= $1) \
-               RETURNING 1) \
-             SELECT count(*) FROM i"
-        ),
-        &[window_start.into()],
-    )?;
-
-    let mut deleted = 0;
-    if delete_missing {
-        let vanished_pred = format!(
-            "t.date >= $1 AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.media_buy_id = t.media_buy_id AND s.date = t.date) \
-             AND NOT EXISTS (SELECT 1 FROM {schema}.bravo_set_aside a WHERE a.run_id = $2 AND a.target = $3 \
-                              AND a.media_buy_id = t.media_buy_id AND a.date = t.date)"
-        );
-        let window_rows = count(
-            &format!("SELECT count(*) FROM {table} t WHERE t.date >= $1"),
-            &[window_start.into()],
-        )?;
-        let vanished = count(
-            &format!("SELECT count(*) FROM {table} t WHERE {vanished_pred}"),
-            &[window_start.into(), run_id.into(), target.name.into()],
-        )?;
-        if vanished > 0 {
-            let fraction = vanished as f64 / window_rows.max(1) as f64;
-            if fraction > max_fraction {
-                return Err(BravoError::new(
-                    PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                    format!(
-                        "sync refused to delete {vanished} of {window_rows} rows ({:.1}%) of {} in the window since {window_start}",
-                        fraction * 100.0,
-                        target.table
-                    ),
-                )
-                .detail(format!(
-                    "The source no longer returns these rows. bravo_metrics.delete_max_fraction allows at most {:.1}% per sync; a source that returns few or no rows (an outage, a wrong relation) would otherwise wipe the window.",
-                    max_fraction * 100.0
-                ))
-                .hint("If the rows really vanished, run once with SET bravo_metrics.delete_max_fraction = 1; or turn bravo_metrics.delete_missing off."));
-            }
-            deleted = count(
-                &format!("WITH d AS (DELETE FROM {table} t WHERE {vanished_pred} RETURNING 1) SELECT count(*) FROM d"),
-                &[window_start.into(), run_id.into(), target.name.into()],
-            )?;
-        }
-    }
-
-    // Set-aside bookkeeping. Open rows inside the window were re-judged by this fetch.
+    // Open rows inside the window were re-judged by this fetch.
     Spi::run_with_args(
         &format!(
             "UPDATE {schema}.bravo_set_aside SET resolved_at = now(), resolved_run_id = $1, resolution = 'superseded' \
@@ -211,19 +166,19 @@ pub fn merge(
         .collect::<Vec<_>>()
         .join(", ");
     let late_sql = format!(
-            "WITH r AS (UPDATE {schema}.bravo_set_aside a SET resolved_at = now(), resolved_run_id = $1, resolution = 'merged' \
-               WHERE a.target = $2 AND a.resolved_at IS NULL AND a.reason = 'unknown_media_buy' AND a.date < $3 \
-                 AND EXISTS (SELECT 1 FROM {schema}.media_buys m WHERE m.id = a.media_buy_id) RETURNING a.*), \
-             latest AS (SELECT DISTINCT ON (media_buy_id, date) media_buy_id, date, {casts} FROM r ORDER BY media_buy_id, date, id DESC), \
-             m AS (INSERT INTO {table} AS t (media_buy_id, date, {metrics}, created_at, updated_at) \
-               SELECT *, now(), now() FROM latest \
-               ON CONFLICT (media_buy_id, date) DO UPDATE SET {set_excluded}, updated_at = now() \
-                 WHERE ({t_metrics}) IS DISTINCT FROM ({e_metrics}) RETURNING (xmax = 0) AS ins) \
-             SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM m",
+        "WITH r AS (UPDATE {schema}.bravo_set_aside a SET resolved_at = now(), resolved_run_id = $1, resolution = 'merged' \
+           WHERE a.target = $2 AND a.resolved_at IS NULL AND a.reason = 'unknown_media_buy' AND a.date < $3 \
+             AND EXISTS (SELECT 1 FROM {schema}.media_buys m WHERE m.id = a.media_buy_id) RETURNING a.*), \
+         latest AS (SELECT DISTINCT ON (media_buy_id, date) media_buy_id, date, {casts} FROM r ORDER BY media_buy_id, date, id DESC), \
+         m AS (INSERT INTO {table} AS t (media_buy_id, date, {metrics}, created_at, updated_at) \
+           SELECT *, now(), now() FROM latest \
+           ON CONFLICT (media_buy_id, date) DO UPDATE SET {set_excluded}, updated_at = now() \
+             WHERE ({t_metrics}) IS DISTINCT FROM ({e_metrics}) RETURNING (xmax = 0) AS ins) \
+         SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM m",
         set_excluded = target.metrics.iter().map(|m| format!("{0} = EXCLUDED.{0}", m.column)).collect::<Vec<_>>().join(", "),
         e_metrics = metric_list(target, "EXCLUDED."),
     );
-    let (late_ins, late_upd) = Spi::get_two_with_args::<i64, i64>(
+    let (ins, upd) = Spi::get_two_with_args::<i64, i64>(
         &late_sql,
         &[run_id.into(), target.name.into(), window_start.into()],
     )
@@ -233,11 +188,5 @@ pub fn merge(
             format!("late merge failed: {e}"),
         )
     })?;
-    Ok(MergeCounts {
-        inserted: inserted + late_ins.unwrap_or(0),
-        updated: updated + late_upd.unwrap_or(0),
-        deleted,
-        window_inserted: inserted,
-        window_updated: updated,
-    })
+    Ok((ins.unwrap_or(0), upd.unwrap_or(0)))
 }

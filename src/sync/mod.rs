@@ -10,12 +10,12 @@
 //! exactly as before), the run row is written autonomously, and the original error is
 //! raised again.
 
+pub mod apply;
 pub mod connect;
 pub mod lock;
 pub mod merge;
 pub mod progress;
 pub mod source;
-pub mod stage;
 pub mod targets;
 pub mod validate;
 
@@ -301,8 +301,10 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
         open: true,
     };
 
-    // Fetch and stage every target before merging any.
-    let mut staged = Vec::new();
+    let delete_missing = settings::DELETE_MISSING.get();
+    let max_fraction = settings::DELETE_MAX_FRACTION.get();
+    // Each target: stream the source window against the target window, then settle
+    // deletions and set-aside rows. Everything commits together (or not at all).
     for (idx, target) in targets::ALL.iter().enumerate() {
         let t0 = Instant::now();
         progress.phase(Phase::Fetching, idx as i64 + 1);
@@ -313,7 +315,6 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
             source: relation.clone(),
             ..Default::default()
         };
-        stage::create(target).unwrap_or_else(|e| e.raise());
 
         let describe = source::describe_query(&relation, tag.as_deref());
         let rid = describe.request_id;
@@ -329,13 +330,9 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
         trec.query_id = stream.query_id().map(str::to_string);
         record.borrow_mut().targets.push(trec.clone());
 
-        let mut dedup = validate::Deduper::new(&known_buys);
-        let mut stager = stage::Stager::new(*target, run_id, schema);
-        let mut outcomes = Vec::new();
         // Result columns are matched by name, so a source that returns extra columns
         // (or another order) still lands in the right place.
-        let wanted = source::wanted_columns(target);
-        let positions: Vec<usize> = wanted
+        let positions: Vec<usize> = source::wanted_columns(target)
             .iter()
             .map(|w| {
                 stream
@@ -355,99 +352,94 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
             })
             .collect();
         let width = stream.columns().len();
-        while let Some(mut batch) = net(Some(&mut session), Some(rid), stream.next_batch()) {
-            if batch.columns.len() != width {
-                BravoError::new(
-                    PgSqlErrorCode::ERRCODE_FDW_INCONSISTENT_DESCRIPTOR_INFORMATION,
-                    format!("Snowflake returned a batch of {} columns for {relation}; its rowtype has {width}", batch.columns.len()),
-                )
-                .raise();
-            }
-            let columns: Vec<bravo_snowflake::Column> = positions
-                .iter()
-                .map(|&p| {
-                    std::mem::replace(
-                        &mut batch.columns[p],
-                        bravo_snowflake::Column::Boolean(Vec::new()),
-                    )
-                })
-                .collect();
-            let batch = bravo_snowflake::Batch {
-                num_rows: batch.num_rows,
-                columns,
-            };
-            for i in 0..batch.num_rows {
-                let row = validate::read_row(target, &batch.columns, i);
-                if let Err(e) = dedup.push(row, &mut outcomes) {
+
+        let applied = Spi::connect(|spi| {
+            let mut applier =
+                apply::Applier::open(spi, *target, run_id, schema, window_start, delete_missing)
+                    .unwrap_or_else(|e| e.raise());
+            let mut dedup = validate::Deduper::new(&known_buys);
+            let mut outcomes = Vec::new();
+            while let Some(mut batch) = net(Some(&mut session), Some(rid), stream.next_batch()) {
+                if batch.columns.len() != width {
                     BravoError::new(
-                        PgSqlErrorCode::ERRCODE_FDW_ERROR,
+                        PgSqlErrorCode::ERRCODE_FDW_INCONSISTENT_DESCRIPTOR_INFORMATION,
                         format!(
-                            "Snowflake returned {relation} out of order: {:?} after {:?}",
-                            e.next, e.previous
+                            "Snowflake returned a batch of {} columns for {relation}; its rowtype has {width}",
+                            batch.columns.len()
                         ),
                     )
                     .raise();
                 }
+                let columns: Vec<bravo_snowflake::Column> = positions
+                    .iter()
+                    .map(|&p| {
+                        std::mem::replace(
+                            &mut batch.columns[p],
+                            bravo_snowflake::Column::Boolean(Vec::new()),
+                        )
+                    })
+                    .collect();
+                for i in 0..batch.num_rows {
+                    let row = validate::read_row(target, &columns, i);
+                    if let Err(e) = dedup.push(row, &mut outcomes) {
+                        BravoError::new(
+                            PgSqlErrorCode::ERRCODE_FDW_ERROR,
+                            format!(
+                                "Snowflake returned {relation} out of order: {:?} after {:?}",
+                                e.next, e.previous
+                            ),
+                        )
+                        .raise();
+                    }
+                }
+                trec.fetched += batch.num_rows as i64;
+                applier.accept(&mut outcomes).unwrap_or_else(|e| e.raise());
+                let a = applier.applied;
+                progress.set(progress::P_FETCHED, trec.fetched);
+                progress.set(progress::P_STAGED, a.unchanged + a.updated + a.inserted);
+                progress.set(progress::P_INSERTED, a.inserted);
+                progress.set(progress::P_UPDATED, a.updated);
+                progress.set(progress::P_SET_ASIDE, a.set_aside);
+                if let Some(total) = stream.total_rows() {
+                    progress.set(progress::P_TOTAL, total as i64);
+                }
+                pg_sys::check_for_interrupts!();
+                let fetched = trec.fetched;
+                progress.notice(false, || format!("{}: fetched {fetched} rows", target.name));
             }
-            trec.fetched += batch.num_rows as i64;
-            stager.accept(&mut outcomes).unwrap_or_else(|e| e.raise());
-            progress.set(progress::P_FETCHED, trec.fetched);
-            progress.set(progress::P_STAGED, stager.staged + stager.pending() as i64);
-            if let Some(total) = stream.total_rows() {
-                progress.set(progress::P_TOTAL, total as i64);
-            }
-            pg_sys::check_for_interrupts!();
-            let fetched = trec.fetched;
-            progress.notice(false, || format!("{}: fetched {fetched} rows", target.name));
-        }
+            dedup.finish(&mut outcomes);
+            applier.accept(&mut outcomes).unwrap_or_else(|e| e.raise());
+            applier.finish().unwrap_or_else(|e| e.raise())
+        });
         drop(stream);
-        dedup.finish(&mut outcomes);
-        stager.accept(&mut outcomes).unwrap_or_else(|e| e.raise());
-        stager.flush().unwrap_or_else(|e| e.raise());
-        trec.set_aside = stager.set_aside;
-        progress.set(progress::P_SET_ASIDE, stager.set_aside);
+
+        progress.phase(Phase::Merging, idx as i64 + 1);
+        let deleted = if delete_missing {
+            merge::delete_vanished(schema, target, window_start, &applied, max_fraction)
+                .unwrap_or_else(|e| e.raise())
+        } else {
+            0
+        };
+        let (late_ins, late_upd) = merge::settle_set_aside(schema, target, run_id, window_start)
+            .unwrap_or_else(|e| e.raise());
+        trec.inserted = applied.inserted + late_ins;
+        trec.updated = applied.updated + late_upd;
+        trec.unchanged = applied.unchanged;
+        trec.deleted = deleted;
+        trec.set_aside = applied.set_aside;
         trec.ms = t0.elapsed().as_millis() as i64;
-        record.borrow_mut().targets[idx] = trec.clone();
-        staged.push((idx, stager.staged));
+        progress.set(progress::P_DELETED, deleted);
+        let t = trec.clone();
+        progress.notice(true, || {
+            format!(
+                "{}: fetched {}, inserted {}, updated {}, unchanged {}, deleted {}, set aside {}",
+                t.target, t.fetched, t.inserted, t.updated, t.unchanged, t.deleted, t.set_aside
+            )
+        });
+        record.borrow_mut().targets[idx] = trec;
     }
-    // Everything is fetched: release the Snowflake session before the merge.
     session.open = false;
     let c = session.client.clone();
     runtime::block_on_bounded(async move { c.logout().await }, Duration::from_secs(5));
-
-    Spi::run(&format!(
-        "SET LOCAL work_mem = '{}kB'",
-        settings::MERGE_WORK_MEM_KB.get()
-    ))
-    .unwrap_or_else(|e| raise_spi(e));
-    let delete_missing = settings::DELETE_MISSING.get();
-    let max_fraction = settings::DELETE_MAX_FRACTION.get();
-    for (idx, staged_rows) in staged {
-        let target = &targets::ALL[idx];
-        let t0 = Instant::now();
-        progress.phase(Phase::Merging, idx as i64 + 1);
-        progress.notice(true, || {
-            format!("{}: merging {staged_rows} rows", target.name)
-        });
-        let counts = merge::merge(
-            schema,
-            target,
-            run_id,
-            window_start,
-            delete_missing,
-            max_fraction,
-        )
-        .unwrap_or_else(|e| e.raise());
-        let mut rec = record.borrow_mut();
-        let t = &mut rec.targets[idx];
-        t.inserted = counts.inserted;
-        t.updated = counts.updated;
-        t.deleted = counts.deleted;
-        t.unchanged = (staged_rows - counts.window_inserted - counts.window_updated).max(0);
-        t.ms += t0.elapsed().as_millis() as i64;
-        progress.set(progress::P_INSERTED, t.inserted);
-        progress.set(progress::P_UPDATED, t.updated);
-        progress.set(progress::P_DELETED, t.deleted);
-    }
     progress.phase(Phase::Finishing, 0);
 }

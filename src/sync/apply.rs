@@ -1,0 +1,501 @@
+//! Applying a fetched window to its target table by streaming comparison.
+//!
+//! The source rows arrive ordered by (media_buy_id, date). The target's window is read
+//! in the same order through an SPI cursor, and the two sorted streams are compared
+//! row by row in Rust, holding one fetch of each side at a time:
+//!
+//! * a key only in the source is inserted;
+//! * a key in both is updated only if a metric differs (`updated_at` bumped,
+//!   `created_at` kept); otherwise nothing is written at all;
+//! * a key only in the target has vanished from the source: counted, and remembered
+//!   in a temp table when `bravo_metrics.delete_missing` is on (deleted at the end,
+//!   after the safety check in `merge.rs`);
+//! * keys of rows that were set aside count as present (never "vanished").
+//!
+//! Writes go out in array-bound statements of up to [`FLUSH_ROWS`] rows, each inside a
+//! memory context that is reset afterwards, so memory does not grow with the window.
+
+use std::collections::VecDeque;
+
+use pgrx::datum::{Date, DatumWithOid};
+use pgrx::prelude::*;
+use pgrx::spi::SpiCursor;
+use pgrx::PgMemoryContexts;
+
+use super::targets::{MetricKind, Target};
+use super::validate::{Outcome, Value};
+use crate::error::BravoError;
+
+/// Rows buffered before one INSERT / UPDATE statement.
+pub const FLUSH_ROWS: usize = 50_000;
+/// Target rows fetched from the cursor at a time.
+const FETCH_ROWS: i64 = 20_000;
+
+type Key = (i64, i32);
+
+/// A target row as read for comparison: metrics as i64 (counts) or canonical decimal
+/// text (money).
+struct TargetRow {
+    key: Key,
+    values: Vec<Value>,
+}
+
+/// Counts of one applied window.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Applied {
+    pub inserted: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub vanished: i64,
+    pub set_aside: i64,
+    /// Target rows in the window before the sync.
+    pub window_rows: i64,
+}
+
+/// A row bound for `bravo_set_aside`.
+struct SetAsideRow {
+    reason: &'static str,
+    detail: String,
+    date: Option<Date>,
+    media_buy_id: Option<i64>,
+    raw: String,
+}
+
+/// Column-wise buffer of rows to write.
+#[derive(Default)]
+struct Rows {
+    dates: Vec<Date>,
+    ids: Vec<i64>,
+    counts: Vec<Vec<i64>>,
+    money: Vec<Vec<String>>,
+}
+
+impl Rows {
+    fn new(target: &Target) -> Self {
+        let nc = target
+            .metrics
+            .iter()
+            .filter(|m| m.kind == MetricKind::Count)
+            .count();
+        Rows {
+            counts: vec![Vec::new(); nc],
+            money: vec![Vec::new(); target.metrics.len() - nc],
+            ..Default::default()
+        }
+    }
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+    fn push(&mut self, key: Key, values: Vec<Value>) {
+        self.ids.push(key.0);
+        self.dates.push(unsafe { Date::from_pg_epoch_days(key.1) });
+        let (mut c, mut m) = (0, 0);
+        for v in values {
+            match v {
+                Value::Count(n) => {
+                    self.counts[c].push(n);
+                    c += 1;
+                }
+                Value::Money(t) => {
+                    self.money[m].push(t);
+                    m += 1;
+                }
+            }
+        }
+    }
+    /// Moves the buffered columns into statement arguments (date, id, metrics...).
+    fn take_args(&mut self, target: &Target) -> Vec<DatumWithOid<'static>> {
+        let mut args: Vec<DatumWithOid> = vec![
+            std::mem::take(&mut self.dates).into(),
+            std::mem::take(&mut self.ids).into(),
+        ];
+        let (mut c, mut m) = (0, 0);
+        for metric in target.metrics {
+            match metric.kind {
+                MetricKind::Count => {
+                    args.push(std::mem::take(&mut self.counts[c]).into());
+                    c += 1;
+                }
+                MetricKind::Money => {
+                    args.push(std::mem::take(&mut self.money[m]).into());
+                    m += 1;
+                }
+            }
+        }
+        args
+    }
+}
+
+/// `pgrx::datum::Date` from a chrono date.
+pub fn pg_date(d: chrono::NaiveDate) -> Date {
+    use chrono::Datelike;
+    // PostgreSQL dates count days from 2000-01-01.
+    unsafe { Date::from_pg_epoch_days(d.num_days_from_ce() - 730_120) }
+}
+
+/// Canonical decimal text: no leading `+`, no trailing fractional zeros, `-0` is `0`.
+pub fn canonical_decimal(text: &str) -> String {
+    let t = text.trim();
+    let (neg, digits) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let mut s = digits.to_string();
+    if s.contains('.') {
+        while s.ends_with('0') {
+            s.pop();
+        }
+        if s.ends_with('.') {
+            s.pop();
+        }
+    }
+    let s = s.trim_start_matches('0');
+    let s = if s.is_empty() || s.starts_with('.') {
+        format!("0{s}")
+    } else {
+        s.to_string()
+    };
+    if neg && s != "0" {
+        format!("-{s}")
+    } else {
+        s
+    }
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Count(x), Value::Count(y)) => x == y,
+        (Value::Money(x), Value::Money(y)) => {
+            x == y || canonical_decimal(x) == canonical_decimal(y)
+        }
+        _ => false,
+    }
+}
+
+fn spi_err(what: &str, e: impl std::fmt::Display) -> BravoError {
+    BravoError::new(
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        format!("{what}: {e}"),
+    )
+}
+
+/// Streams one target's window against its ordered source rows.
+pub struct Applier<'c> {
+    target: Target,
+    run_id: i64,
+    schema: String,
+    cursor: SpiCursor<'c>,
+    pending: VecDeque<TargetRow>,
+    exhausted: bool,
+    insert_sql: String,
+    update_sql: String,
+    inserts: Rows,
+    updates: Rows,
+    vanished: Vec<Key>,
+    keep_vanished: bool,
+    aside: Vec<SetAsideRow>,
+    memory: PgMemoryContexts,
+    pub applied: Applied,
+}
+
+impl<'c> Applier<'c> {
+    /// Opens the cursor over the target's window. `keep_vanished`: remember vanished
+    /// keys (in `pg_temp.bravo_vanished_<target>`) so they can be deleted.
+    pub fn open(
+        client: &pgrx::spi::SpiClient<'c>,
+        target: Target,
+        run_id: i64,
+        schema: &str,
+        window_start: Date,
+        keep_vanished: bool,
+    ) -> Result<Self, BravoError> {
+        let table = format!("{schema}.{}", target.table);
+        let select: Vec<String> = target
+            .metrics
+            .iter()
+            .map(|m| {
+                if m.kind == MetricKind::Money {
+                    format!("{}::text", m.column)
+                } else {
+                    m.column.to_string()
+                }
+            })
+            .collect();
+        let cursor = client
+            .try_open_cursor(
+                format!(
+                    "SELECT media_buy_id, date, {} FROM {table} WHERE date >= $1 ORDER BY media_buy_id, date",
+                    select.join(", ")
+                )
+                .as_str(),
+                &[window_start.into()],
+            )
+            .map_err(|e| spi_err("cannot read the target window", e))?;
+        let mut args = vec!["$1::date[]".to_string(), "$2::int8[]".to_string()];
+        let mut cols = vec!["media_buy_id".to_string(), "date".to_string()];
+        let mut vals = vec!["u.id".to_string(), "u.d".to_string()];
+        let mut sets = Vec::new();
+        let mut alias = vec!["d".to_string(), "id".to_string()];
+        for (i, m) in target.metrics.iter().enumerate() {
+            let n = i + 3;
+            let cast = if m.kind == MetricKind::Money {
+                "::numeric"
+            } else {
+                ""
+            };
+            args.push(format!(
+                "${n}::{}[]",
+                if m.kind == MetricKind::Money {
+                    "text"
+                } else {
+                    "int8"
+                }
+            ));
+            cols.push(m.column.to_string());
+            vals.push(format!("u.c{n}{cast}"));
+            sets.push(format!("{} = u.c{n}{cast}", m.column));
+            alias.push(format!("c{n}"));
+        }
+        let unnest = format!("unnest({}) AS u({})", args.join(", "), alias.join(", "));
+        let insert_sql = format!(
+            "INSERT INTO {table} ({}, created_at, updated_at) SELECT {}, now(), now() FROM {unnest}",
+            cols.join(", "),
+            vals.join(", ")
+        );
+        let update_sql = format!(
+            "UPDATE {table} t SET {}, updated_at = now() FROM {unnest} WHERE t.media_buy_id = u.id AND t.date = u.d",
+            sets.join(", ")
+        );
+        if keep_vanished {
+            Spi::run(&format!(
+                "CREATE TEMP TABLE IF NOT EXISTS bravo_vanished_{0} (media_buy_id bigint, date date) ON COMMIT DROP; TRUNCATE bravo_vanished_{0}",
+                target.name
+            ))
+            .map_err(|e| spi_err("cannot create the vanished-keys table", e))?;
+        }
+        Ok(Applier {
+            inserts: Rows::new(&target),
+            updates: Rows::new(&target),
+            target,
+            run_id,
+            schema: schema.to_string(),
+            cursor,
+            pending: VecDeque::new(),
+            exhausted: false,
+            insert_sql,
+            update_sql,
+            vanished: Vec::new(),
+            keep_vanished,
+            aside: Vec::new(),
+            memory: PgMemoryContexts::new("bravo_metrics apply batch"),
+            applied: Applied::default(),
+        })
+    }
+
+    /// The next target row, fetching from the cursor when needed.
+    fn peek(&mut self) -> Result<Option<&TargetRow>, BravoError> {
+        if self.pending.is_empty() && !self.exhausted {
+            let metrics = self.target.metrics;
+            let table = self
+                .cursor
+                .fetch(FETCH_ROWS)
+                .map_err(|e| spi_err("cannot read the target window", e))?;
+            let raw = unsafe { pg_sys::SPI_tuptable };
+            let mut got = 0;
+            for row in table {
+                got += 1;
+                let id: i64 = row.get(1).ok().flatten().unwrap_or_default();
+                let date: Date = row
+                    .get(2)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(Date::negative_infinity);
+                let mut values = Vec::with_capacity(metrics.len());
+                for (i, m) in metrics.iter().enumerate() {
+                    values.push(match m.kind {
+                        MetricKind::Count => {
+                            Value::Count(row.get::<i64>(i + 3).ok().flatten().unwrap_or(i64::MIN))
+                        }
+                        MetricKind::Money => Value::Money(
+                            row.get::<String>(i + 3).ok().flatten().unwrap_or_default(),
+                        ),
+                    });
+                }
+                self.pending.push_back(TargetRow {
+                    key: (id, date.to_pg_epoch_days()),
+                    values,
+                });
+            }
+            // pgrx keeps fetched tuple tables until SPI_finish; free each one now.
+            if !raw.is_null() {
+                unsafe { pg_sys::SPI_freetuptable(raw) };
+            }
+            self.applied.window_rows += got;
+            if got < FETCH_ROWS {
+                self.exhausted = true;
+            }
+        }
+        Ok(self.pending.front())
+    }
+
+    /// Target rows before `key` have vanished from the source.
+    fn skip_before(&mut self, key: Key) -> Result<(), BravoError> {
+        while let Some(t) = self.peek()? {
+            if t.key >= key {
+                break;
+            }
+            let gone = self.pending.pop_front().expect("peeked").key;
+            self.vanish(gone);
+        }
+        Ok(())
+    }
+
+    fn vanish(&mut self, key: Key) {
+        self.applied.vanished += 1;
+        if self.keep_vanished {
+            self.vanished.push(key);
+        }
+    }
+
+    /// Takes decided rows, in key order; writes when a buffer is full.
+    pub fn accept(&mut self, outcomes: &mut Vec<Outcome>) -> Result<(), BravoError> {
+        for o in outcomes.drain(..) {
+            match o {
+                Outcome::Stage {
+                    date,
+                    media_buy_id,
+                    values,
+                } => {
+                    let key = (media_buy_id, pg_date(date).to_pg_epoch_days());
+                    self.skip_before(key)?;
+                    let matched = matches!(self.peek()?, Some(t) if t.key == key);
+                    if matched {
+                        let t = self.pending.pop_front().expect("peeked");
+                        if t.values.iter().zip(&values).all(|(a, b)| same(a, b)) {
+                            self.applied.unchanged += 1;
+                        } else {
+                            self.updates.push(key, values);
+                        }
+                    } else {
+                        self.inserts.push(key, values);
+                    }
+                }
+                Outcome::SetAside {
+                    reason,
+                    detail,
+                    row,
+                } => {
+                    if let (Some(id), Some(d)) = (row.media_buy_id, row.date) {
+                        // The source still has this key: its target row has not vanished.
+                        let key = (id, pg_date(d).to_pg_epoch_days());
+                        self.skip_before(key)?;
+                        if matches!(self.peek()?, Some(t) if t.key == key) {
+                            self.pending.pop_front();
+                        }
+                    }
+                    let raw = row.raw_json(&self.target);
+                    self.aside.push(SetAsideRow {
+                        reason: reason.as_str(),
+                        detail,
+                        date: row.date.map(pg_date),
+                        media_buy_id: row.media_buy_id,
+                        raw,
+                    });
+                }
+            }
+        }
+        if self.inserts.len() >= FLUSH_ROWS
+            || self.updates.len() >= FLUSH_ROWS
+            || self.aside.len() >= FLUSH_ROWS
+            || self.vanished.len() >= FLUSH_ROWS
+        {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes buffered inserts, updates, set-aside rows and vanished keys.
+    pub fn flush(&mut self) -> Result<(), BravoError> {
+        let (ni, nu, na, nv) = (
+            self.inserts.len(),
+            self.updates.len(),
+            self.aside.len(),
+            self.vanished.len(),
+        );
+        if ni + nu + na + nv == 0 {
+            return Ok(());
+        }
+        let target = self.target;
+        let mut inserts = std::mem::replace(&mut self.inserts, Rows::new(&target));
+        let mut updates = std::mem::replace(&mut self.updates, Rows::new(&target));
+        let aside = std::mem::take(&mut self.aside);
+        let vanished = std::mem::take(&mut self.vanished);
+        let (insert_sql, update_sql, schema, run_id) = (
+            &self.insert_sql,
+            &self.update_sql,
+            &self.schema,
+            self.run_id,
+        );
+        let result = unsafe {
+            self.memory.switch_to(|_| -> Result<(), BravoError> {
+                if ni > 0 {
+                    Spi::run_with_args(insert_sql, &inserts.take_args(&target)).map_err(|e| spi_err("insert failed", e))?;
+                }
+                if nu > 0 {
+                    Spi::run_with_args(update_sql, &updates.take_args(&target)).map_err(|e| spi_err("update failed", e))?;
+                }
+                if na > 0 {
+                    let mut reasons = Vec::with_capacity(na);
+                    let mut details = Vec::with_capacity(na);
+                    let mut dates = Vec::with_capacity(na);
+                    let mut ids = Vec::with_capacity(na);
+                    let mut raws = Vec::with_capacity(na);
+                    for row in aside {
+                        reasons.push(row.reason);
+                        details.push(row.detail);
+                        dates.push(row.date);
+                        ids.push(row.media_buy_id);
+                        raws.push(row.raw);
+                    }
+                    Spi::run_with_args(
+                        &format!(
+                            "INSERT INTO {schema}.bravo_set_aside (run_id, target, reason, detail, date, media_buy_id, source_row) \
+                             SELECT $1, $2, r, d, dt, id, raw::jsonb FROM unnest($3::text[], $4::text[], $5::date[], $6::int8[], $7::text[]) AS u(r, d, dt, id, raw)"
+                        ),
+                        &[run_id.into(), target.name.into(), reasons.into(), details.into(), dates.into(), ids.into(), raws.into()],
+                    )
+                    .map_err(|e| spi_err("set-aside insert failed", e))?;
+                }
+                if nv > 0 {
+                    let ids: Vec<i64> = vanished.iter().map(|k| k.0).collect();
+                    let dates: Vec<Date> = vanished.iter().map(|k| Date::from_pg_epoch_days(k.1)).collect();
+                    Spi::run_with_args(
+                        &format!("INSERT INTO pg_temp.bravo_vanished_{} SELECT * FROM unnest($1::int8[], $2::date[])", target.name),
+                        &[ids.into(), dates.into()],
+                    )
+                    .map_err(|e| spi_err("cannot remember vanished keys", e))?;
+                }
+                Ok(())
+            })
+        };
+        unsafe { self.memory.reset() };
+        result?;
+        self.applied.inserted += ni as i64;
+        self.applied.updated += nu as i64;
+        self.applied.set_aside += na as i64;
+        Ok(())
+    }
+
+    /// Drains the target's remaining window rows (vanished) and writes everything.
+    pub fn finish(mut self) -> Result<Applied, BravoError> {
+        while self.peek()?.is_some() {
+            let gone = self.pending.pop_front().expect("peeked").key;
+            self.vanish(gone);
+            if self.vanished.len() >= FLUSH_ROWS {
+                self.flush()?;
+            }
+        }
+        self.flush()?;
+        Ok(self.applied)
+    }
+}
