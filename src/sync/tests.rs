@@ -156,6 +156,20 @@ mod tests {
     }
 
     #[pg_test]
+    fn money_compares_by_value_not_by_scale() {
+        use crate::sync::apply::canonical_decimal;
+        assert_eq!(canonical_decimal("1.50"), "1.5");
+        assert_eq!(canonical_decimal("1.5"), "1.5");
+        assert_eq!(canonical_decimal("100"), "100");
+        assert_eq!(canonical_decimal("100.000"), "100");
+        assert_eq!(canonical_decimal("-0.00"), "0");
+        assert_eq!(canonical_decimal("0.05"), "0.05");
+        assert_eq!(canonical_decimal("-12.340"), "-12.34");
+        assert_eq!(canonical_decimal("007.10"), "7.1");
+        assert_ne!(canonical_decimal("1.05"), canonical_decimal("1.5"));
+    }
+
+    #[pg_test]
     fn lookback_bounds() {
         use crate::sync::check_lookback;
         assert!(check_lookback(None).is_err());
