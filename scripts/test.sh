@@ -25,12 +25,8 @@ PGRX_DIR=/tmp/bravo-pgrx
 rm -rf "$PGRX_DIR" && mkdir -p "$PGRX_DIR" /tmp/bravo-it && chown postgres "$PGRX_DIR" /tmp/bravo-it
 cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DIR/data" "tests::pg_"
 
-step "integration tests (real PostgreSQL 15 clusters, real fakesnow, the loopback double)"
+step "integration tests (real PostgreSQL 15 clusters, real fakesnow, the loopback double, the pg_test/ SQL regression suite)"
 cargo pgrx install --pg-config /usr/bin/pg_config
 cargo test --features pg15 --no-fail-fast --test '*' -- --test-threads=2
 
-if [ -x pg_test/run.sh ]; then
-    step "SQL regression tests (pg_test/)"
-    bash pg_test/run.sh
-fi
 step "all tests passed"
