@@ -13,8 +13,6 @@ use chrono::{DateTime, Utc};
 use common::*;
 use postgres::Client;
 
-const BIN: &str = "/usr/lib/postgresql/15/bin";
-
 /// A preloaded cluster whose scheduler syncs the `postgres` database, disabled until
 /// [`enable`] (so nothing runs while the extension is being installed).
 fn cluster(extra: &[&str]) -> Cluster {
@@ -161,23 +159,6 @@ fn scheduler_pid(c: &mut Client) -> Option<i32> {
 
 fn now_epoch() -> f64 {
     Utc::now().timestamp_micros() as f64 / 1e6
-}
-
-fn start_stopped(c: &Cluster) {
-    let out = as_postgres(&format!("{BIN}/pg_ctl"))
-        .args([
-            "-D",
-            c.data.to_str().unwrap(),
-            "-l",
-            c.log.to_str().unwrap(),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ])
-        .output()
-        .expect("pg_ctl start");
-    assert!(out.status.success(), "pg_ctl start: {}", c.log_text());
 }
 
 /// Every LOG/WARNING line the scheduler writes names itself.
@@ -558,7 +539,7 @@ fn a_scheduled_time_missed_while_down_is_caught_up_once() {
     wait_for(Duration::from_secs(20), "the missed time to pass", || {
         (Utc::now() > missed_at + chrono::Duration::milliseconds(500)).then_some(())
     });
-    start_stopped(&cl);
+    cl.pg_ctl_start();
     let mut c = cl.client("postgres");
     let catch_up = wait_for(Duration::from_secs(30), "the catch-up run", || {
         runs_where(&mut c, |r| r.trigger == "catch-up")
@@ -664,16 +645,6 @@ fn without_preload_run_now_works_and_the_status_says_how_to_load_the_scheduler()
     assert_eq!(s.impressions_lag_days, Some(0));
 }
 
-fn digest(c: &mut Client) -> String {
-    c.query_one(
-        "SELECT md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY media_buy_id, date) FROM platform_buy_daily_impressions t), ''))
-             || md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY media_buy_id, date) FROM platform_buy_daily_videos t), ''))",
-        &[],
-    )
-    .unwrap()
-    .get(0)
-}
-
 #[test]
 fn sigterm_during_a_scheduled_sync_rolls_it_back_and_the_worker_restarts() {
     let src = SyntheticSource::start(SyntheticOptions {
@@ -695,7 +666,7 @@ fn sigterm_during_a_scheduled_sync_rolls_it_back_and_the_worker_restarts() {
            SELECT current_date - 1, g, 1 FROM generate_series(1, 10) g;",
     )
     .unwrap();
-    let before = digest(&mut c);
+    let before = metrics_digest(&mut c);
     let (expr, _) = daily_at(3);
     enable(&cl, &[&format!("bravo_metrics.schedule = '{expr}'")]);
 
@@ -726,7 +697,7 @@ fn sigterm_during_a_scheduled_sync_rolls_it_back_and_the_worker_restarts() {
         "prompt: {:?}",
         t0.elapsed()
     );
-    assert_eq!(digest(&mut c), before, "the sync was rolled back");
+    assert_eq!(metrics_digest(&mut c), before, "the sync was rolled back");
     assert!(
         runs_where(&mut c, |r| r.status == "succeeded").is_empty(),
         "nothing committed"
@@ -739,7 +710,7 @@ fn sigterm_during_a_scheduled_sync_rolls_it_back_and_the_worker_restarts() {
         scheduler_pid(&mut c).filter(|p| *p != pid)
     });
     assert_ne!(new_pid, pid);
-    assert_eq!(digest(&mut c), before);
+    assert_eq!(metrics_digest(&mut c), before);
 }
 
 #[test]

@@ -26,16 +26,6 @@ fn opts(buys: u64) -> SyntheticOptions {
     }
 }
 
-fn digest(c: &mut Client) -> String {
-    c.query_one(
-        "SELECT md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY media_buy_id, date) FROM platform_buy_daily_impressions t), ''))
-             || md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY media_buy_id, date) FROM platform_buy_daily_videos t), ''))",
-        &[],
-    )
-    .unwrap()
-    .get(0)
-}
-
 fn last_run(c: &mut Client) -> (String, String, String) {
     let r = c
         .query_one("SELECT status, coalesce(sqlstate, ''), coalesce(message, '') FROM bravo_sync_runs ORDER BY run_id DESC LIMIT 1", &[])
@@ -85,7 +75,7 @@ fn cancel_mid_download_stops_within_a_second_rolls_back_and_is_logged() {
     let pg = Cluster::start(ClusterOptions::default());
     let mut c = pg.media_tool("media_tool", src.port(), 2000, 10);
     c.query("SELECT * FROM bravo_sync(30)", &[]).unwrap();
-    let before = digest(&mut c);
+    let before = metrics_digest(&mut c);
 
     // Revision 1 changes 3 % of rows, and every chunk after the second stalls for a minute.
     src.set_options(SyntheticOptions {
@@ -111,7 +101,11 @@ fn cancel_mid_download_stops_within_a_second_rolls_back_and_is_logged() {
     let took = t0.elapsed();
     assert_eq!(sqlstate(&err), "57014", "{}", db_message(&err));
     assert!(took < Duration::from_millis(1500), "cancel took {took:?}");
-    assert_eq!(digest(&mut c), before, "the cancelled sync changed nothing");
+    assert_eq!(
+        metrics_digest(&mut c),
+        before,
+        "the cancelled sync changed nothing"
+    );
     let (status, state, _) = last_run(&mut c);
     assert_eq!((status.as_str(), state.as_str()), ("cancelled", "57014"));
     let logged: i64 = c
@@ -226,7 +220,7 @@ fn bad_credentials_fail_cleanly_without_retries_and_leave_tables_unchanged() {
     let pg = Cluster::start(ClusterOptions::default());
     let mut c = pg.media_tool("media_tool", src.port(), 100, 10);
     c.query("SELECT * FROM bravo_sync(30)", &[]).unwrap();
-    let before = digest(&mut c);
+    let before = metrics_digest(&mut c);
     let logins_before = src.double().count(Endpoint::Login);
     src.double().push(
         Endpoint::Login,
@@ -249,7 +243,7 @@ fn bad_credentials_fail_cleanly_without_retries_and_leave_tables_unchanged() {
         logins_before + 1,
         "authentication failures are not retried"
     );
-    assert_eq!(digest(&mut c), before);
+    assert_eq!(metrics_digest(&mut c), before);
     let (status, state, message) = last_run(&mut c);
     assert_eq!((status.as_str(), state.as_str()), ("failed", "28000"));
     assert!(message.contains("390100"), "{message}");

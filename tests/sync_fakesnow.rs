@@ -75,16 +75,6 @@ fn tuple_fingerprint(c: &mut Client) -> String {
     .get(0)
 }
 
-fn table_digest(c: &mut Client) -> String {
-    c.query_one(
-        "SELECT md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY media_buy_id, date) FROM platform_buy_daily_impressions t), ''))
-             || md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY media_buy_id, date) FROM platform_buy_daily_videos t), ''))",
-        &[],
-    )
-    .unwrap()
-    .get(0)
-}
-
 #[test]
 fn first_sync_resync_and_revisions_match_the_source_row_by_row() {
     let src = Source::start();
@@ -269,7 +259,7 @@ fn delete_limit_refuses_to_wipe_the_window_after_an_outage() {
     let pg = Cluster::start(ClusterOptions::default());
     let mut c = pg.media_tool("media_tool", src.port(), 10, 2);
     sync(&mut c, "SELECT * FROM bravo_sync(30)");
-    let before = table_digest(&mut c);
+    let before = metrics_digest(&mut c);
 
     src.sql(&["DELETE FROM PLATFORM_BUY_DAILY_IMPRESSIONS"]);
     c.batch_execute("SET bravo_metrics.delete_missing = on")
@@ -280,7 +270,7 @@ fn delete_limit_refuses_to_wipe_the_window_after_an_outage() {
     assert!(msg.contains("refused to delete 50 of 50 rows"), "{msg}");
     assert!(msg.contains("delete_max_fraction"), "{msg}");
     assert_eq!(
-        table_digest(&mut c),
+        metrics_digest(&mut c),
         before,
         "a refused sync leaves both tables exactly as they were"
     );
@@ -303,7 +293,7 @@ fn source_errors_leave_the_tables_unchanged_and_are_logged() {
     let pg = Cluster::start(ClusterOptions::default());
     let mut c = pg.media_tool("media_tool", src.port(), 4, 2);
     sync(&mut c, "SELECT * FROM bravo_sync(30)");
-    let before = table_digest(&mut c);
+    let before = metrics_digest(&mut c);
     src.sql(&[
         "CREATE TABLE NO_CLICKS (date date, media_buy_id number(38,0), impressions number(38,0), spend number(18,2))",
         "CREATE TABLE FLOAT_SPEND (date date, media_buy_id number(38,0), impressions number(38,0), clicks number(38,0), spend float)",
@@ -336,7 +326,7 @@ fn source_errors_leave_the_tables_unchanged_and_are_logged() {
             "{source}: {}",
             db_message(&err)
         );
-        assert_eq!(table_digest(&mut c), before, "{source}: tables unchanged");
+        assert_eq!(metrics_digest(&mut c), before, "{source}: tables unchanged");
         let (status, logged): (String, String) = {
             let r = c
                 .query_one(

@@ -117,7 +117,8 @@ impl Cluster {
         cluster
     }
 
-    fn pg_ctl_start(&self) {
+    /// Starts the (stopped) cluster again.
+    pub fn pg_ctl_start(&self) {
         let out = as_postgres(&format!("{BIN}/pg_ctl"))
             .args([
                 "-D",
@@ -270,6 +271,17 @@ impl Drop for Cluster {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// A digest of every row of both metric tables: equal digests, identical tables.
+pub fn metrics_digest(c: &mut Client) -> String {
+    c.query_one(
+        "SELECT md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY media_buy_id, date) FROM platform_buy_daily_impressions t), ''))
+             || md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY media_buy_id, date) FROM platform_buy_daily_videos t), ''))",
+        &[],
+    )
+    .unwrap()
+    .get(0)
 }
 
 /// The SQLSTATE of a failed statement.
