@@ -91,12 +91,26 @@ fn synthetic_source_serves_filtered_chunked_revisions() {
         .as_any()
         .downcast_ref::<Int64Array>()
         .unwrap();
+    // Rows come in (media_buy_id, date) order, as the extension's ORDER BY asks.
     assert_eq!(dates.value_as_date(0), Some(since));
     assert_eq!(ids.value(0), 1);
+    assert_eq!(ids.value(1), 1);
+    assert_eq!(dates.value_as_date(1), since.succ_opt());
     assert_eq!(
-        imps.value(5),
-        opts.row(Table::Impressions, 6, since).metrics[0]
+        imps.value(1),
+        opts.row(Table::Impressions, 1, since.succ_opt().unwrap())
+            .metrics[0]
     );
+    let mut previous = (0i64, 0i32);
+    for b in &all {
+        let d = b.column(0).as_any().downcast_ref::<Date32Array>().unwrap();
+        let i = b.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+        for r in 0..b.num_rows() {
+            let key = (i.value(r), d.value(r));
+            assert!(key > previous, "rows out of (media_buy_id, date) order");
+            previous = key;
+        }
+    }
     assert_eq!(
         first.schema().field(5).metadata()["logicalType"],
         "TIMESTAMP_NTZ"
