@@ -30,7 +30,13 @@ listen_addresses = '127.0.0.1'
 shared_preload_libraries = 'bravo_metrics'
 CONF
 fi
-pgrun "$BIN/pg_ctl" -D "$STATE/pg" status >/dev/null 2>&1 || pgrun "$BIN/pg_ctl" -D "$STATE/pg" -l "$STATE/pg.log" -w start >/dev/null
+# The library is preloaded, so a running cluster is restarted to pick up the build
+# just installed.
+if pgrun "$BIN/pg_ctl" -D "$STATE/pg" status >/dev/null 2>&1; then
+    pgrun "$BIN/pg_ctl" -D "$STATE/pg" -l "$STATE/pg.log" -w restart -m fast >/dev/null
+else
+    pgrun "$BIN/pg_ctl" -D "$STATE/pg" -l "$STATE/pg.log" -w start >/dev/null
+fi
 PSQL=(psql -X -q -h "$STATE" -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1)
 
 printf '\n== fakesnow on port %s\n' "$SFPORT"
