@@ -203,6 +203,7 @@ mod tests {
 
     #[test]
     fn masks_query_strings_and_pem() {
+        // Not a key: a PEM header around the placeholder "MIIEv", to check masking.
         let text = "GET https://x/chunk?X-Amz-Signature=deadbeef&x=1 -----BEGIN PRIVATE KEY-----\nMIIEv\n-----END PRIVATE KEY----- tail";
         let r = redact(text);
         assert!(!r.contains("deadbeef"), "{r}");

@@ -263,7 +263,8 @@ async fn secrets_never_appear_in_errors() {
             assert!(!last.contains(tail), "token leaked: {last}");
         }
     }
-    // Bad key material must not be echoed either.
+    // Bad key material must not be echoed either. (Not a key: a PEM header around the
+    // placeholder "SECRETSECRET"; real test keys are generated at test time.)
     let d = Double::start();
     let bad = Auth::KeyPair {
         private_key_pem: Secret::new(
