@@ -396,7 +396,7 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
                 applier.accept(&mut outcomes).unwrap_or_else(|e| e.raise());
                 let a = applier.applied;
                 progress.set(progress::P_FETCHED, trec.fetched);
-                progress.set(progress::P_STAGED, a.unchanged + a.updated + a.inserted);
+                progress.set(progress::P_COMPARED, a.unchanged + a.updated + a.inserted);
                 progress.set(progress::P_INSERTED, a.inserted);
                 progress.set(progress::P_UPDATED, a.updated);
                 progress.set(progress::P_SET_ASIDE, a.set_aside);
