@@ -26,6 +26,8 @@ impl TestKey {
     }
 
     /// The private key as unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
+    /// Test keys come from [`TestKey::generate`] at test time; no key is stored in the
+    /// repository.
     pub fn pkcs8_pem(&self) -> String {
         self.private
             .to_pkcs8_pem(LineEnding::LF)

@@ -30,6 +30,7 @@ impl std::fmt::Debug for KeyPair {
 impl KeyPair {
     /// Reads a PKCS#8 PEM key (`BEGIN PRIVATE KEY`, or `BEGIN ENCRYPTED PRIVATE KEY`
     /// with a passphrase). Also accepts a PKCS#1 `BEGIN RSA PRIVATE KEY`.
+    /// (These are PEM header names used to recognise the format; no key is in this file.)
     pub fn from_pem(pem: &Secret, passphrase: Option<&Secret>) -> Result<Self, Error> {
         let text = pem.expose().trim();
         let key = if text.contains("BEGIN ENCRYPTED PRIVATE KEY") {
