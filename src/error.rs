@@ -23,6 +23,13 @@ impl BravoError {
             hint: None,
         }
     }
+    /// A statement of the extension's own failed (XX000), with what it was doing.
+    pub fn internal(what: &str, e: impl std::fmt::Display) -> Self {
+        Self::new(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("{what}: {e}"),
+        )
+    }
     pub fn config(message: impl Into<String>) -> Self {
         Self::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message)
     }

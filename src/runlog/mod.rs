@@ -77,12 +77,7 @@ pub fn next_run_id(schema: &str) -> Result<i64, BravoError> {
 
 /// Inserts the run and its targets in the current transaction, then prunes history.
 pub fn insert(schema: &str, rec: &RunRecord) -> Result<(), BravoError> {
-    let err = |e: pgrx::spi::Error| {
-        BravoError::new(
-            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-            format!("cannot write the run log: {e}"),
-        )
-    };
+    let err = |e: pgrx::spi::Error| BravoError::internal("cannot write the run log", e);
     let query_ids: Vec<String> = rec
         .targets
         .iter()
@@ -141,12 +136,7 @@ pub fn prune(schema: &str) -> Result<(), BravoError> {
     if days <= 0 {
         return Ok(());
     }
-    let err = |e: pgrx::spi::Error| {
-        BravoError::new(
-            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-            format!("cannot prune the run log: {e}"),
-        )
-    };
+    let err = |e: pgrx::spi::Error| BravoError::internal("cannot prune the run log", e);
     Spi::run_with_args(
         &format!("DELETE FROM {schema}.bravo_sync_runs WHERE started_at < now() - make_interval(days => $1)"),
         &[days.into()],

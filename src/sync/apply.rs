@@ -172,13 +172,6 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn spi_err(what: &str, e: impl std::fmt::Display) -> BravoError {
-    BravoError::new(
-        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-        format!("{what}: {e}"),
-    )
-}
-
 /// Streams one target's window against its ordered source rows.
 pub struct Applier<'c> {
     target: Target,
@@ -230,7 +223,7 @@ impl<'c> Applier<'c> {
                 .as_str(),
                 &[window_start.into()],
             )
-            .map_err(|e| spi_err("cannot read the target window", e))?;
+            .map_err(|e| BravoError::internal("cannot read the target window", e))?;
         let mut args = vec!["$1::date[]".to_string(), "$2::int8[]".to_string()];
         let mut cols = vec!["media_buy_id".to_string(), "date".to_string()];
         let mut vals = vec!["u.id".to_string(), "u.d".to_string()];
@@ -271,7 +264,7 @@ impl<'c> Applier<'c> {
                 "CREATE TEMP TABLE IF NOT EXISTS bravo_vanished_{0} (media_buy_id bigint, date date) ON COMMIT DROP; TRUNCATE bravo_vanished_{0}",
                 target.name
             ))
-            .map_err(|e| spi_err("cannot create the vanished-keys table", e))?;
+            .map_err(|e| BravoError::internal("cannot create the vanished-keys table", e))?;
         }
         Ok(Applier {
             inserts: Rows::new(&target),
@@ -299,7 +292,7 @@ impl<'c> Applier<'c> {
             let table = self
                 .cursor
                 .fetch(FETCH_ROWS)
-                .map_err(|e| spi_err("cannot read the target window", e))?;
+                .map_err(|e| BravoError::internal("cannot read the target window", e))?;
             let raw = unsafe { pg_sys::SPI_tuptable };
             let mut got = 0;
             for row in table {
@@ -439,10 +432,10 @@ impl<'c> Applier<'c> {
         let result = unsafe {
             self.memory.switch_to(|_| -> Result<(), BravoError> {
                 if ni > 0 {
-                    Spi::run_with_args(insert_sql, &inserts.take_args(&target)).map_err(|e| spi_err("insert failed", e))?;
+                    Spi::run_with_args(insert_sql, &inserts.take_args(&target)).map_err(|e| BravoError::internal("insert failed", e))?;
                 }
                 if nu > 0 {
-                    Spi::run_with_args(update_sql, &updates.take_args(&target)).map_err(|e| spi_err("update failed", e))?;
+                    Spi::run_with_args(update_sql, &updates.take_args(&target)).map_err(|e| BravoError::internal("update failed", e))?;
                 }
                 if na > 0 {
                     let mut reasons = Vec::with_capacity(na);
@@ -464,7 +457,7 @@ impl<'c> Applier<'c> {
                         ),
                         &[run_id.into(), target.name.into(), reasons.into(), details.into(), dates.into(), ids.into(), raws.into()],
                     )
-                    .map_err(|e| spi_err("set-aside insert failed", e))?;
+                    .map_err(|e| BravoError::internal("set-aside insert failed", e))?;
                 }
                 if nv > 0 {
                     let ids: Vec<i64> = vanished.iter().map(|k| k.0).collect();
@@ -473,7 +466,7 @@ impl<'c> Applier<'c> {
                         &format!("INSERT INTO pg_temp.bravo_vanished_{} SELECT * FROM unnest($1::int8[], $2::date[])", target.name),
                         &[ids.into(), dates.into()],
                     )
-                    .map_err(|e| spi_err("cannot remember vanished keys", e))?;
+                    .map_err(|e| BravoError::internal("cannot remember vanished keys", e))?;
                 }
                 Ok(())
             })

@@ -18,13 +18,7 @@ use crate::error::BravoError;
 fn count(sql: &str, args: &[DatumWithOid]) -> Result<i64, BravoError> {
     Spi::get_one_with_args::<i64>(sql, args)
         .map(|v| v.unwrap_or(0))
-        .map_err(|e| {
-            BravoError::new(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                format!("merge failed: {e}"),
-            )
-            .detail(sql.to_string())
-        })
+        .map_err(|e| BravoError::internal("merge failed", e).detail(sql.to_string()))
 }
 
 fn metric_list(target: &Target, prefix: &str) -> String {
@@ -147,7 +141,7 @@ pub fn settle_set_aside(
         ),
         &[run_id.into(), target.name.into(), window_start.into()],
     )
-    .map_err(|e| BravoError::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("set-aside update failed: {e}")))?;
+    .map_err(|e| BravoError::internal("set-aside update failed", e))?;
     // Rows for media buys that now exist, older than the window: merge the saved row.
     let casts = target
         .metrics
@@ -182,11 +176,6 @@ pub fn settle_set_aside(
         &late_sql,
         &[run_id.into(), target.name.into(), window_start.into()],
     )
-    .map_err(|e| {
-        BravoError::new(
-            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-            format!("late merge failed: {e}"),
-        )
-    })?;
+    .map_err(|e| BravoError::internal("late merge failed", e))?;
     Ok((ins.unwrap_or(0), upd.unwrap_or(0)))
 }

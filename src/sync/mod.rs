@@ -252,7 +252,7 @@ fn net<T>(
 }
 
 fn raise_spi(e: pgrx::spi::Error) -> ! {
-    BravoError::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("{e}")).raise()
+    BravoError::internal("internal query failed", e).raise()
 }
 
 /// The work of one sync; raises on any error (caught by [`run`]).

@@ -100,10 +100,6 @@ fn fixed(col: &Column, i: usize) -> Option<(i128, u32)> {
     }
 }
 
-fn json_str(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
-}
-
 /// Reads row `i` of a batch whose columns are (date, media_buy_id, metrics...).
 pub fn read_row(target: &Target, columns: &[Column], i: usize) -> Row {
     let date = match &columns[0] {
@@ -192,27 +188,38 @@ pub fn read_row(target: &Target, columns: &[Column], i: usize) -> Row {
     }
 }
 
-/// The source row `i` as JSON text, straight from the batch.
+/// A source row as JSON text for the set-aside table: lower-case column names, every
+/// value a string (exact), NULL as null.
+fn row_json<'a>(
+    date: Option<NaiveDate>,
+    media_buy_id: Option<String>,
+    metrics: impl Iterator<Item = (&'a str, Option<String>)>,
+) -> String {
+    let mut row = serde_json::Map::new();
+    row.insert("date".into(), date.map(|d| d.to_string()).into());
+    row.insert("media_buy_id".into(), media_buy_id.into());
+    for (name, value) in metrics {
+        row.insert(name.into(), value.into());
+    }
+    serde_json::Value::Object(row).to_string()
+}
+
+/// The source row `i`, straight from the batch (values as they came, even invalid).
 fn raw_from_columns(target: &Target, columns: &[Column], i: usize) -> String {
     let date = match &columns[0] {
         Column::Date(v) => v[i],
         _ => None,
     };
-    let text = |cell: Option<(i128, u32)>| {
-        cell.map(|(v, s)| json_str(&decimal_text(v, s)))
-            .unwrap_or_else(|| "null".into())
-    };
-    let mut raw = format!(
-        "{{\"date\":{},\"media_buy_id\":{}",
-        date.map(|d| json_str(&d.to_string()))
-            .unwrap_or_else(|| "null".into()),
-        text(fixed(&columns[1], i))
-    );
-    for (m, col) in target.metrics.iter().zip(&columns[2..]) {
-        raw.push_str(&format!(",{}:{}", json_str(m.column), text(fixed(col, i))));
-    }
-    raw.push('}');
-    raw
+    let text = |col: &Column| fixed(col, i).map(|(v, s)| decimal_text(v, s));
+    row_json(
+        date,
+        text(&columns[1]),
+        target
+            .metrics
+            .iter()
+            .zip(&columns[2..])
+            .map(|(m, col)| (m.column, text(col))),
+    )
 }
 
 impl Row {
@@ -221,25 +228,15 @@ impl Row {
         if let Some(raw) = &self.raw {
             return raw.clone();
         }
-        let mut raw = format!(
-            "{{\"date\":{},\"media_buy_id\":{}",
-            self.date
-                .map(|d| json_str(&d.to_string()))
-                .unwrap_or_else(|| "null".into()),
-            self.media_buy_id
-                .map(|v| json_str(&v.to_string()))
-                .unwrap_or_else(|| "null".into())
-        );
-        for (m, v) in target.metrics.iter().zip(&self.values) {
+        let values = target.metrics.iter().zip(&self.values).map(|(m, v)| {
             let text = match v {
-                Some(Value::Count(n)) => json_str(&n.to_string()),
-                Some(Value::Money(t)) => json_str(t),
-                None => "null".into(),
+                Some(Value::Count(n)) => Some(n.to_string()),
+                Some(Value::Money(t)) => Some(t.clone()),
+                None => None,
             };
-            raw.push_str(&format!(",{}:{}", json_str(m.column), text));
-        }
-        raw.push('}');
-        raw
+            (m.column, text)
+        });
+        row_json(self.date, self.media_buy_id.map(|v| v.to_string()), values)
     }
 }
 
