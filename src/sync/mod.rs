@@ -202,9 +202,13 @@ pub fn sqlstate_text(code: PgSqlErrorCode) -> String {
 }
 
 /// A logged-in session that logs out when dropped, whatever happens (bounded, 2 s).
+/// If the sync ends early for any reason (an error or a cancel raised inside
+/// PostgreSQL between network waits, not only during one), the query still streaming
+/// (`active`) is aborted on the server first.
 struct Session {
     client: Client,
     open: bool,
+    active: Option<uuid::Uuid>,
 }
 
 impl Drop for Session {
@@ -212,7 +216,16 @@ impl Drop for Session {
         if self.open {
             self.open = false;
             let c = self.client.clone();
-            runtime::block_on_bounded(async move { c.logout().await }, Duration::from_secs(2));
+            let active = self.active.take();
+            runtime::block_on_bounded(
+                async move {
+                    if let Some(id) = active {
+                        let _ = c.abort(id).await;
+                    }
+                    c.logout().await
+                },
+                Duration::from_secs(2),
+            );
         }
     }
 }
@@ -299,6 +312,7 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     let mut session = Session {
         client: net(None, None, Client::connect(cfg)),
         open: true,
+        active: None,
     };
 
     let delete_missing = settings::DELETE_MISSING.get();
@@ -327,6 +341,7 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
         let q = source::fetch_query(&relation, &columns, window_naive, tag.as_deref());
         let rid = q.request_id;
         let mut stream = net(Some(&mut session), Some(rid), client.query(q));
+        session.active = Some(rid);
         trec.query_id = stream.query_id().map(str::to_string);
         record.borrow_mut().targets.push(trec.clone());
 
@@ -412,6 +427,7 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
             applier.finish().unwrap_or_else(|e| e.raise())
         });
         drop(stream);
+        session.active = None;
 
         progress.phase(Phase::Merging, idx as i64 + 1);
         let deleted = if delete_missing {
