@@ -1,5 +1,5 @@
--- The rollup stays exact after syncs, direct edits, campaign moves, TRUNCATE.
--- rollup_diff lists the rows where the rollup and a plain GROUP BY disagree.
+-- The rollups stay exact after syncs, direct edits, campaign moves, TRUNCATE.
+-- rollup_diff lists the rows where a rollup and a plain GROUP BY disagree.
 CREATE TEMP VIEW rollup_truth AS
 SELECT coalesce(i.campaign_id, v.campaign_id) AS campaign_id, coalesce(i.date, v.date) AS date,
        coalesce(i.impressions, 0) AS impressions, coalesce(i.clicks, 0) AS clicks,
@@ -15,6 +15,20 @@ SELECT coalesce(i.campaign_id, v.campaign_id) AS campaign_id, coalesce(i.date, v
                sum(p.video_completions) AS completions, sum(p.video_views) AS views, count(*) AS n
           FROM platform_buy_daily_videos p JOIN media_buys m ON m.id = p.media_buy_id
          GROUP BY 1, 2) v USING (campaign_id, date);
+CREATE TEMP VIEW buy_rollup_truth AS
+SELECT coalesce(i.media_buy_id, v.media_buy_id) AS media_buy_id, coalesce(i.month, v.month) AS month,
+       coalesce(i.impressions, 0) AS impressions, coalesce(i.clicks, 0) AS clicks,
+       coalesce(i.spend, 0) AS spend, coalesce(v.starts, 0) AS video_starts,
+       coalesce(v.completions, 0) AS video_completions, coalesce(v.views, 0) AS video_views,
+       coalesce(i.n, 0) AS impression_rows, coalesce(v.n, 0) AS video_rows
+  FROM (SELECT media_buy_id, date_trunc('month', date::timestamp)::date AS month,
+               sum(impressions) AS impressions, sum(clicks) AS clicks, sum(spend) AS spend, count(*) AS n
+          FROM platform_buy_daily_impressions GROUP BY 1, 2) i
+  FULL JOIN
+       (SELECT media_buy_id, date_trunc('month', date::timestamp)::date AS month,
+               sum(video_starts) AS starts, sum(video_completions) AS completions,
+               sum(video_views) AS views, count(*) AS n
+          FROM platform_buy_daily_videos GROUP BY 1, 2) v USING (media_buy_id, month);
 CREATE TEMP VIEW rollup_diff AS
 (SELECT 'missing' AS problem, * FROM rollup_truth
  EXCEPT SELECT 'missing', campaign_id, date, impressions, clicks, spend, video_starts,
@@ -22,7 +36,15 @@ CREATE TEMP VIEW rollup_diff AS
 UNION ALL
 (SELECT 'extra', campaign_id, date, impressions, clicks, spend, video_starts,
         video_completions, video_views, impression_rows, video_rows FROM bravo_campaign_rollup
- EXCEPT SELECT 'extra', * FROM rollup_truth);
+ EXCEPT SELECT 'extra', * FROM rollup_truth)
+UNION ALL
+(SELECT 'buy missing', * FROM buy_rollup_truth
+ EXCEPT SELECT 'buy missing', media_buy_id, month, impressions, clicks, spend, video_starts,
+               video_completions, video_views, impression_rows, video_rows FROM bravo_media_buy_rollup)
+UNION ALL
+(SELECT 'buy extra', media_buy_id, month, impressions, clicks, spend, video_starts,
+        video_completions, video_views, impression_rows, video_rows FROM bravo_media_buy_rollup
+ EXCEPT SELECT 'buy extra', * FROM buy_rollup_truth);
 
 BEGIN;
 SELECT count(*) AS diffs FROM rollup_diff;
@@ -77,6 +99,14 @@ SELECT count(*) AS diffs FROM rollup_diff;
 UPDATE media_buys SET campaign_id = 30 WHERE id = 2;
 SELECT impressions, spend, media_buys, first_date, last_date FROM bravo_campaign_totals(10);
 SELECT impressions, spend, media_buys, first_date, last_date FROM bravo_campaign_totals(30);
+-- per media buy, buy 2 is now listed under campaign 30 with its own sums: the whole of
+-- January from the media buy rollup (open range), then a partial month read from the
+-- metric tables (3333 + 500 + 10 imp, 3.33 + 1.255 + 0.01)
+SELECT media_buy_id, impressions, clicks, spend, video_starts, first_date, last_date
+  FROM bravo_media_buy_totals(30);
+SELECT media_buy_id, impressions, clicks, spend, video_starts, first_date, last_date
+  FROM bravo_media_buy_totals(30, '2024-01-01', '2024-01-30');
+SELECT media_buy_id, impressions, spend FROM bravo_media_buy_totals(10);
 SELECT count(*) AS diffs FROM rollup_diff;
 UPDATE media_buys SET campaign_id = 10, updated_at = now() WHERE id = 2;
 UPDATE media_buys SET name = 'renamed';   -- no campaign change: nothing moves
@@ -91,12 +121,13 @@ SELECT count(*) FROM bravo_campaign_totals(40);
 SELECT count(*) AS diffs FROM rollup_diff;
 -- emptied days leave no rollup row behind
 SELECT count(*) AS empty_rollup_rows FROM bravo_campaign_rollup WHERE impression_rows = 0 AND video_rows = 0;
+SELECT count(*) AS empty_buy_rollup_rows FROM bravo_media_buy_rollup WHERE impression_rows = 0 AND video_rows = 0;
 
 -- 4. TRUNCATE rebuilds; bravo_report_rebuild() rebuilds on demand.
 TRUNCATE platform_buy_daily_videos;
 SELECT video_starts, impressions FROM bravo_campaign_totals(10);
 SELECT count(*) AS diffs FROM rollup_diff;
-SELECT bravo_report_rebuild() = (SELECT count(*) FROM rollup_truth) AS rebuilt;
+SELECT bravo_report_rebuild() = (SELECT count(*) FROM rollup_truth) + (SELECT count(*) FROM buy_rollup_truth) AS rebuilt;
 SELECT count(*) AS diffs FROM rollup_diff;
 ROLLBACK;
 

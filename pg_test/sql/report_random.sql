@@ -143,7 +143,13 @@ SELECT r.f, r.t, 'media buys',
                                EXCEPT ALL
                                SELECT * FROM pg_temp.plain_buys(r.f, r.t))) z),
        (SELECT count(*) FROM pg_temp.plain_buys(r.f, r.t))
-  FROM (VALUES (NULL::date, NULL::date), ('2024-03-10', '2024-04-05')) r (f, t);
+  -- whole months from the media buy rollup, partial ones from the metric tables: open
+  -- ranges, exact months, months with partial ends, no whole month, one day
+  FROM (VALUES (NULL::date, NULL::date), ('2024-03-10', '2024-04-05'), ('2024-03-01', '2024-04-30'),
+               ('2024-02-15', '2024-05-03'), (NULL, '2024-03-31'), (NULL, '2024-04-17'),
+               ('2024-04-01', NULL), ('2024-03-02', NULL), ('2024-03-01', '2024-03-31'),
+               ('2024-03-02', '2024-03-30'), ('2024-04-15', '2024-04-15'),
+               ('2024-03-31', '2024-04-01')) r (f, t);
 
 SELECT * FROM random_diffs;
 
@@ -174,8 +180,10 @@ UPDATE platform_buy_daily_impressions SET spend = spend + 0.000000000001
 
 SELECT * FROM random_diffs;
 SELECT count(*) AS rollup_rows_checked FROM bravo_campaign_rollup WHERE campaign_id >= 100;
+SELECT count(*) AS buy_rollup_rows_checked FROM bravo_media_buy_rollup WHERE media_buy_id >= 1000;
 -- leave the data of the earlier tests as it was
 DELETE FROM platform_buy_daily_impressions WHERE media_buy_id >= 1000;
 DELETE FROM platform_buy_daily_videos WHERE media_buy_id >= 1000;
 DELETE FROM media_buys WHERE id >= 1000;
 SELECT count(*) AS leftover FROM bravo_campaign_rollup WHERE campaign_id >= 100;
+SELECT count(*) AS leftover FROM bravo_media_buy_rollup WHERE media_buy_id >= 1000;

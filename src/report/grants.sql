@@ -4,7 +4,7 @@
 --     SELECT bravo_grant_reporting('analysts');
 --
 -- which grants exactly: USAGE on the extension's schema, SELECT on media_buys, the
--- two metric tables and bravo_campaign_rollup (the reporting functions are inlined
+-- two metric tables and the two rollups (the reporting functions are inlined
 -- SQL run with the caller's rights), and EXECUTE on the reporting functions and the
 -- argument checks they call. The run log stays private: the last sync time comes from
 -- the SECURITY DEFINER function bravo_last_sync_at(). bravo_revoke_reporting undoes it.
@@ -32,7 +32,8 @@ BEGIN
     END IF;
     EXECUTE format('%s USAGE ON SCHEMA %I %s %s', verb, '@extschema@', dir, role);
     EXECUTE format('%s SELECT ON TABLE @extschema@.media_buys, @extschema@.platform_buy_daily_impressions, '
-                   '@extschema@.platform_buy_daily_videos, @extschema@.bravo_campaign_rollup %s %s',
+                   '@extschema@.platform_buy_daily_videos, @extschema@.bravo_campaign_rollup, '
+                   '@extschema@.bravo_media_buy_rollup %s %s',
                    verb, dir, role);
     EXECUTE format('%s EXECUTE ON FUNCTION '
                    '@extschema@.bravo_campaign_totals(bigint, date, date), '

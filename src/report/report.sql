@@ -188,6 +188,20 @@ SELECT d.day::date,
  ORDER BY d.day
 $$;
 
+-- The whole calendar months inside [from_date, to_date] (either bound NULL = open):
+-- [first, last_end) with both ends on a month start; first >= last_end when there is
+-- none. bravo_media_buy_totals reads these months from bravo_media_buy_rollup, and
+-- the days before `first` and from `last_end` on from the metric tables.
+CREATE FUNCTION @extschema@._bravo_report_full_months(
+    from_date date, to_date date, OUT first date, OUT last_end date)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT CASE WHEN from_date IS NULL THEN '-infinity'::date
+            ELSE (date_trunc('month', (from_date - 1)::timestamp) + interval '1 month')::date END,
+       CASE WHEN to_date IS NULL THEN 'infinity'::date
+            ELSE date_trunc('month', (to_date + 1)::timestamp)::date END
+$$;
+
 CREATE FUNCTION @extschema@.bravo_media_buy_totals(
     campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
@@ -199,43 +213,65 @@ RETURNS TABLE (
     first_date date, last_date date)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
--- Per media buy there is no rollup: the campaign's rows are read from the metric
--- tables (their (media_buy_id, date) keys) and grouped, which the planner does with
--- a hash aggregate over all the buys at once.
+-- Per media buy: the whole months of the range come from bravo_media_buy_rollup (one
+-- row per buy and month), the partial months at either end from the metric tables,
+-- and the first / last date with data from two probes of each table's
+-- (media_buy_id, date) key. Every read is an index range scan on one buy.
 SELECT m.id,
-       coalesce(i.impressions, 0)::bigint, coalesce(i.clicks, 0)::bigint, coalesce(i.spend, 0.00),
-       coalesce(v.video_starts, 0)::bigint, coalesce(v.video_completions, 0)::bigint,
-       coalesce(v.video_views, 0)::bigint,
-       i.clicks / NULLIF(i.impressions, 0),
-       i.spend * 1000 / NULLIF(i.impressions, 0),
-       i.spend / NULLIF(i.clicks, 0),
-       v.video_completions / NULLIF(v.video_starts, 0),
-       coalesce(v.video_views, 0) / NULLIF(i.impressions, 0),
-       coalesce(i.spend, 0.00) / NULLIF(v.video_completions, 0),
-       least(i.first_date, v.first_date), greatest(i.last_date, v.last_date)
+       s.impressions, s.clicks, s.spend, s.video_starts, s.video_completions, s.video_views,
+       s.clicks::numeric / NULLIF(s.impressions, 0),
+       s.spend * 1000 / NULLIF(s.impressions, 0),
+       s.spend / NULLIF(s.clicks, 0),
+       s.video_completions::numeric / NULLIF(s.video_starts, 0),
+       s.video_views::numeric / NULLIF(s.impressions, 0),
+       s.spend / NULLIF(s.video_completions, 0),
+       least((SELECT min(p.date) FROM @extschema@.platform_buy_daily_impressions p
+               WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi),
+             (SELECT min(p.date) FROM @extschema@.platform_buy_daily_videos p
+               WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi)),
+       greatest((SELECT max(p.date) FROM @extschema@.platform_buy_daily_impressions p
+                  WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi),
+                (SELECT max(p.date) FROM @extschema@.platform_buy_daily_videos p
+                  WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi))
   FROM (SELECT @extschema@._bravo_report_campaign(
                    bravo_media_buy_totals.campaign_id, bravo_media_buy_totals.from_date,
-                   bravo_media_buy_totals.to_date) AS id) c
+                   bravo_media_buy_totals.to_date) AS id,
+               coalesce(bravo_media_buy_totals.from_date, '-infinity') AS lo,
+               coalesce(bravo_media_buy_totals.to_date, 'infinity') AS hi,
+               f.first, f.last_end
+          FROM @extschema@._bravo_report_full_months(
+                   bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) f) c
   JOIN @extschema@.media_buys m ON m.campaign_id = c.id
-  LEFT JOIN LATERAL (
-       SELECT p.media_buy_id, sum(p.impressions) AS impressions, sum(p.clicks) AS clicks,
-              @extschema@._bravo_money(sum(p.spend)) AS spend,
-              min(p.date) AS first_date, max(p.date) AS last_date
-         FROM @extschema@.media_buys mb
-         JOIN @extschema@.platform_buy_daily_impressions p ON p.media_buy_id = mb.id
-        WHERE mb.campaign_id = c.id
-          AND p.date >= coalesce(bravo_media_buy_totals.from_date, '-infinity')
-          AND p.date <= coalesce(bravo_media_buy_totals.to_date, 'infinity')
-        GROUP BY p.media_buy_id) i ON i.media_buy_id = m.id
-  LEFT JOIN LATERAL (
-       SELECT p.media_buy_id, sum(p.video_starts) AS video_starts,
-              sum(p.video_completions) AS video_completions, sum(p.video_views) AS video_views,
-              min(p.date) AS first_date, max(p.date) AS last_date
-         FROM @extschema@.media_buys mb
-         JOIN @extschema@.platform_buy_daily_videos p ON p.media_buy_id = mb.id
-        WHERE mb.campaign_id = c.id
-          AND p.date >= coalesce(bravo_media_buy_totals.from_date, '-infinity')
-          AND p.date <= coalesce(bravo_media_buy_totals.to_date, 'infinity')
-        GROUP BY p.media_buy_id) v ON v.media_buy_id = m.id
+ CROSS JOIN LATERAL (
+       SELECT coalesce(sum(x.impressions), 0)::bigint       AS impressions,
+              coalesce(sum(x.clicks), 0)::bigint            AS clicks,
+              @extschema@._bravo_money(coalesce(sum(x.spend), 0)) AS spend,
+              coalesce(sum(x.video_starts), 0)::bigint      AS video_starts,
+              coalesce(sum(x.video_completions), 0)::bigint AS video_completions,
+              coalesce(sum(x.video_views), 0)::bigint       AS video_views
+         FROM (SELECT r.impressions, r.clicks, r.spend,
+                      r.video_starts, r.video_completions, r.video_views
+                 FROM @extschema@.bravo_media_buy_rollup r
+                WHERE r.media_buy_id = m.id AND r.month >= c.first AND r.month < c.last_end
+               UNION ALL
+               SELECT p.impressions, p.clicks, p.spend, 0, 0, 0
+                 FROM @extschema@.platform_buy_daily_impressions p
+                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
+                  AND p.date < c.first
+               UNION ALL
+               SELECT p.impressions, p.clicks, p.spend, 0, 0, 0
+                 FROM @extschema@.platform_buy_daily_impressions p
+                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
+                  AND p.date >= c.first AND p.date >= c.last_end
+               UNION ALL
+               SELECT 0, 0, 0, p.video_starts, p.video_completions, p.video_views
+                 FROM @extschema@.platform_buy_daily_videos p
+                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
+                  AND p.date < c.first
+               UNION ALL
+               SELECT 0, 0, 0, p.video_starts, p.video_completions, p.video_views
+                 FROM @extschema@.platform_buy_daily_videos p
+                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
+                  AND p.date >= c.first AND p.date >= c.last_end) x) s
  ORDER BY m.id
 $$;

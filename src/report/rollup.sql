@@ -1,22 +1,33 @@
--- bravo_metrics campaign rollup: pre-aggregated (campaign_id, date) sums behind the
--- reporting functions (report.sql).
+-- bravo_metrics rollups: pre-aggregated sums behind the reporting functions
+-- (report.sql).
 --
--- Invariant: for every campaign c and date d, the row (c, d) holds the sums over the
--- metric rows of date d whose media buy has media_buys.campaign_id = c *now*, and
--- impression_rows / video_rows count those rows. There is no row when both are 0.
+-- bravo_campaign_rollup (campaign_id, date). Invariant: for every campaign c and date
+-- d, the row (c, d) holds the sums over the metric rows of date d whose media buy has
+-- media_buys.campaign_id = c *now*, and impression_rows / video_rows count those rows.
+--
+-- bravo_media_buy_rollup (media_buy_id, month), since 0.2.0. Invariant: the row (b, m)
+-- holds the sums over the metric rows of media buy b dated in the calendar month that
+-- starts on m, with the same row counts. It does not depend on media_buys at all, so
+-- a campaign move leaves it alone; bravo_media_buy_totals reads the whole months of a
+-- range from it and the partial months at the two ends from the metric tables.
+--
+-- In both, there is no row when both row counts are 0.
 --
 -- It is kept by statement-level AFTER triggers with transition tables, which see
 -- every row a statement changed (sync merges, direct edits, COPY, ON CONFLICT):
 --   * platform_buy_daily_impressions / _videos, INSERT / UPDATE / DELETE: the delta
 --     (new rows minus old rows), joined to media_buys for the campaign, grouped by
 --     (campaign_id, date), upserted in key order (no deadlock between two writers);
+--     and the same delta grouped by (media_buy_id, month) into the media buy rollup;
 --   * media_buys INSERT / UPDATE / DELETE: for each buy whose (id, campaign_id)
 --     changed, its metric rows are subtracted from the old campaign and added to the
 --     new one (read through the (media_buy_id, date) primary keys);
---   * TRUNCATE of any of the three: full rebuild.
--- The rollup is an extension member that pg_dump does not dump (it is derived data):
--- CREATE EXTENSION builds it from the rows already there (legacy data), and
--- bravo_report_rebuild() rebuilds it on demand (e.g. after a data-only restore run
+--     (the media buy rollup needs nothing here);
+--   * TRUNCATE of a metric table: full rebuild of both; of media_buys: of the
+--     campaign rollup.
+-- The rollups are extension members that pg_dump does not dump (derived data):
+-- CREATE EXTENSION builds them from the rows already there (legacy data), and
+-- bravo_report_rebuild() rebuilds them on demand (e.g. after a data-only restore run
 -- with --disable-triggers).
 -- Trigger functions are SECURITY DEFINER, so any role allowed to write the metric
 -- tables keeps the rollup right without access to it.
@@ -37,36 +48,58 @@ CREATE TABLE @extschema@.bravo_campaign_rollup (
 ) WITH (fillfactor = 90);
 REVOKE ALL ON @extschema@.bravo_campaign_rollup FROM PUBLIC;
 
+CREATE TABLE @extschema@.bravo_media_buy_rollup (
+    media_buy_id      bigint  NOT NULL,
+    month             date    NOT NULL CHECK (month = date_trunc('month', month::timestamp)::date),
+    impressions       bigint  NOT NULL DEFAULT 0,
+    clicks            bigint  NOT NULL DEFAULT 0,
+    spend             numeric NOT NULL DEFAULT 0,
+    video_starts      bigint  NOT NULL DEFAULT 0,
+    video_completions bigint  NOT NULL DEFAULT 0,
+    video_views       bigint  NOT NULL DEFAULT 0,
+    impression_rows   integer NOT NULL DEFAULT 0,
+    video_rows        integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (media_buy_id, month)
+) WITH (fillfactor = 90);
+REVOKE ALL ON @extschema@.bravo_media_buy_rollup FROM PUBLIC;
 
--- The statement that applies the rows of `delta_sql` (campaign_id, date, impressions,
+-- First day of the month of `day` (IMMUTABLE: no time zone involved).
+CREATE FUNCTION @extschema@._bravo_month(day date)
+RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN date_trunc('month', day::timestamp)::date;
+
+
+-- The statement that applies the rows of `delta_sql` (key, key date, impressions,
 -- clicks, spend, video_starts, video_completions, video_views, impression_rows,
--- video_rows) as increments, in key order, and returns the keys left empty. The
--- trigger functions EXECUTE it themselves: transition tables are only visible to
--- the trigger function's own queries.
-CREATE FUNCTION @extschema@._bravo_rollup_sql(delta_sql text)
+-- video_rows) as increments to `rollup` ('bravo_campaign_rollup': key campaign_id,
+-- date; 'bravo_media_buy_rollup': media_buy_id, month), in key order, and returns
+-- the keys left empty. The trigger functions EXECUTE it themselves: transition tables
+-- are only visible to the trigger function's own queries.
+CREATE FUNCTION @extschema@._bravo_rollup_sql(rollup text, delta_sql text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
 SELECT format($q$
     WITH d AS (
-        SELECT campaign_id, date,
+        SELECT %2$I, %3$I,
                sum(impressions)::bigint AS impressions, sum(clicks)::bigint AS clicks,
                sum(spend) AS spend, sum(video_starts)::bigint AS video_starts,
                sum(video_completions)::bigint AS video_completions,
                sum(video_views)::bigint AS video_views,
                sum(impression_rows)::integer AS impression_rows,
                sum(video_rows)::integer AS video_rows
-          FROM (%s) x (campaign_id, date, impressions, clicks, spend, video_starts,
+          FROM (%4$s) x (%2$I, %3$I, impressions, clicks, spend, video_starts,
                        video_completions, video_views, impression_rows, video_rows)
-         WHERE campaign_id IS NOT NULL
-         GROUP BY campaign_id, date
+         WHERE %2$I IS NOT NULL
+         GROUP BY %2$I, %3$I
         HAVING sum(impression_rows) <> 0 OR sum(video_rows) <> 0
             OR sum(impressions) <> 0 OR sum(clicks) <> 0 OR sum(spend) <> 0
             OR sum(video_starts) <> 0 OR sum(video_completions) <> 0 OR sum(video_views) <> 0
     ), up AS (
-        INSERT INTO @extschema@.bravo_campaign_rollup AS r
-        SELECT * FROM d ORDER BY campaign_id, date
-        ON CONFLICT (campaign_id, date) DO UPDATE
+        INSERT INTO @extschema@.%1$I AS r
+        SELECT * FROM d ORDER BY %2$I, %3$I
+        ON CONFLICT (%2$I, %3$I) DO UPDATE
            SET impressions       = r.impressions + excluded.impressions,
                clicks            = r.clicks + excluded.clicks,
                spend             = r.spend + excluded.spend,
@@ -75,24 +108,36 @@ SELECT format($q$
                video_views       = r.video_views + excluded.video_views,
                impression_rows   = r.impression_rows + excluded.impression_rows,
                video_rows        = r.video_rows + excluded.video_rows
-        RETURNING r.campaign_id, r.date, r.impression_rows, r.video_rows
+        RETURNING r.%2$I, r.%3$I, r.impression_rows, r.video_rows
     )
-    SELECT array_agg(campaign_id), array_agg(date) FROM up
-     WHERE impression_rows = 0 AND video_rows = 0$q$, delta_sql)
+    SELECT array_agg(%2$I), array_agg(%3$I) FROM up
+     WHERE impression_rows = 0 AND video_rows = 0$q$,
+    rollup,
+    CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END,
+    CASE rollup WHEN 'bravo_campaign_rollup' THEN 'date' ELSE 'month' END,
+    delta_sql)
 $fn$;
 
 -- Deletes the rollup rows left with no metric rows behind them.
-CREATE FUNCTION @extschema@._bravo_rollup_prune(cids bigint[], dates date[])
+CREATE FUNCTION @extschema@._bravo_rollup_prune(rollup text, ids bigint[], dates date[])
 RETURNS void
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-DELETE FROM @extschema@.bravo_campaign_rollup r
- USING unnest(cids, dates) z (campaign_id, date)
- WHERE r.campaign_id = z.campaign_id AND r.date = z.date
-   AND r.impression_rows = 0 AND r.video_rows = 0
+BEGIN
+    IF ids IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE format(
+        'DELETE FROM @extschema@.%1$I r USING unnest($1, $2) z (id, date) '
+        'WHERE r.%2$I = z.id AND r.%3$I = z.date AND r.impression_rows = 0 AND r.video_rows = 0',
+        rollup,
+        CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END,
+        CASE rollup WHEN 'bravo_campaign_rollup' THEN 'date' ELSE 'month' END)
+      USING ids, dates;
+END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_prune(bigint[], date[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_prune(text, bigint[], date[]) FROM PUBLIC;
 
 -- Metric tables: (media_buy_id, date, measures, impression_rows, video_rows) of a
 -- transition table, with `sign` +1 (new rows) or -1 (old rows).
@@ -117,7 +162,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     src   text;
-    cids  bigint[];
+    ids   bigint[];
     dates date[];
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
@@ -130,14 +175,17 @@ BEGIN
         ELSE @extschema@._bravo_rollup_rows(TG_TABLE_NAME, 'new_rows', 1) || ' UNION ALL '
           || @extschema@._bravo_rollup_rows(TG_TABLE_NAME, 'old_rows', -1)
         END;
-    EXECUTE @extschema@._bravo_rollup_sql(format(
+    EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', format(
         'SELECT m.campaign_id, x.date, x.i, x.c, x.s, x.vs, x.vc, x.vv, x.ir, x.vr '
         'FROM (%s) x (media_buy_id, date, i, c, s, vs, vc, vv, ir, vr) '
         'JOIN @extschema@.media_buys m ON m.id = x.media_buy_id', src))
-       INTO cids, dates;
-    IF cids IS NOT NULL THEN
-        PERFORM @extschema@._bravo_rollup_prune(cids, dates);
-    END IF;
+       INTO ids, dates;
+    PERFORM @extschema@._bravo_rollup_prune('bravo_campaign_rollup', ids, dates);
+    EXECUTE @extschema@._bravo_rollup_sql('bravo_media_buy_rollup', format(
+        'SELECT x.media_buy_id, @extschema@._bravo_month(x.date), x.i, x.c, x.s, x.vs, x.vc, x.vv, x.ir, x.vr '
+        'FROM (%s) x (media_buy_id, date, i, c, s, vs, vc, vv, ir, vr)', src))
+       INTO ids, dates;
+    PERFORM @extschema@._bravo_rollup_prune('bravo_media_buy_rollup', ids, dates);
     RETURN NULL;
 END
 $fn$;
@@ -156,7 +204,7 @@ DECLARE
     dates date[];
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        PERFORM @extschema@.bravo_report_rebuild();
+        PERFORM @extschema@._bravo_rollup_rebuild('bravo_campaign_rollup');
         RETURN NULL;
     END IF;
     gone := CASE TG_OP
@@ -183,18 +231,16 @@ BEGIN
             'p.video_completions, p.video_views, 0, 1 '
             'FROM (%1$s) b JOIN @extschema@.platform_buy_daily_videos p ON p.media_buy_id = b.id', came);
     END IF;
-    EXECUTE @extschema@._bravo_rollup_sql(array_to_string(parts, ' UNION ALL '))
+    EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', array_to_string(parts, ' UNION ALL '))
        INTO cids, dates;
-    IF cids IS NOT NULL THEN
-        PERFORM @extschema@._bravo_rollup_prune(cids, dates);
-    END IF;
+    PERFORM @extschema@._bravo_rollup_prune('bravo_campaign_rollup', cids, dates);
     RETURN NULL;
 END
 $fn$;
 
--- Rebuilds the rollup from the metric tables. Blocks writers of the three tables
--- (not readers) while it runs. Returns the number of rollup rows.
-CREATE FUNCTION @extschema@.bravo_report_rebuild()
+-- Rebuilds one rollup from the metric tables. Blocks writers of the three tables (not
+-- readers) while it runs. Returns the number of rows of that rollup.
+CREATE FUNCTION @extschema@._bravo_rollup_rebuild(rollup text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -204,32 +250,68 @@ DECLARE
 BEGIN
     LOCK TABLE @extschema@.media_buys, @extschema@.platform_buy_daily_impressions,
                @extschema@.platform_buy_daily_videos IN SHARE MODE;
-    LOCK TABLE @extschema@.bravo_campaign_rollup IN EXCLUSIVE MODE;
-    DELETE FROM @extschema@.bravo_campaign_rollup;
-    INSERT INTO @extschema@.bravo_campaign_rollup
-    SELECT coalesce(i.campaign_id, v.campaign_id), coalesce(i.date, v.date),
-           coalesce(i.impressions, 0), coalesce(i.clicks, 0), coalesce(i.spend, 0),
-           coalesce(v.video_starts, 0), coalesce(v.video_completions, 0), coalesce(v.video_views, 0),
-           coalesce(i.n, 0), coalesce(v.n, 0)
-      FROM (SELECT m.campaign_id, p.date, sum(p.impressions)::bigint AS impressions,
-                   sum(p.clicks)::bigint AS clicks, sum(p.spend) AS spend, count(*)::integer AS n
-              FROM @extschema@.platform_buy_daily_impressions p
-              JOIN @extschema@.media_buys m ON m.id = p.media_buy_id
-             WHERE m.campaign_id IS NOT NULL
-             GROUP BY m.campaign_id, p.date) i
-      FULL JOIN
-           (SELECT m.campaign_id, p.date, sum(p.video_starts)::bigint AS video_starts,
-                   sum(p.video_completions)::bigint AS video_completions,
-                   sum(p.video_views)::bigint AS video_views, count(*)::integer AS n
-              FROM @extschema@.platform_buy_daily_videos p
-              JOIN @extschema@.media_buys m ON m.id = p.media_buy_id
-             WHERE m.campaign_id IS NOT NULL
-             GROUP BY m.campaign_id, p.date) v
-        ON v.campaign_id = i.campaign_id AND v.date = i.date
-     ORDER BY 1, 2;
+    IF rollup = 'bravo_campaign_rollup' THEN
+        LOCK TABLE @extschema@.bravo_campaign_rollup IN EXCLUSIVE MODE;
+        DELETE FROM @extschema@.bravo_campaign_rollup;
+        INSERT INTO @extschema@.bravo_campaign_rollup
+        SELECT coalesce(i.campaign_id, v.campaign_id), coalesce(i.date, v.date),
+               coalesce(i.impressions, 0), coalesce(i.clicks, 0), coalesce(i.spend, 0),
+               coalesce(v.video_starts, 0), coalesce(v.video_completions, 0), coalesce(v.video_views, 0),
+               coalesce(i.n, 0), coalesce(v.n, 0)
+          FROM (SELECT m.campaign_id, p.date, sum(p.impressions)::bigint AS impressions,
+                       sum(p.clicks)::bigint AS clicks, sum(p.spend) AS spend, count(*)::integer AS n
+                  FROM @extschema@.platform_buy_daily_impressions p
+                  JOIN @extschema@.media_buys m ON m.id = p.media_buy_id
+                 WHERE m.campaign_id IS NOT NULL
+                 GROUP BY m.campaign_id, p.date) i
+          FULL JOIN
+               (SELECT m.campaign_id, p.date, sum(p.video_starts)::bigint AS video_starts,
+                       sum(p.video_completions)::bigint AS video_completions,
+                       sum(p.video_views)::bigint AS video_views, count(*)::integer AS n
+                  FROM @extschema@.platform_buy_daily_videos p
+                  JOIN @extschema@.media_buys m ON m.id = p.media_buy_id
+                 WHERE m.campaign_id IS NOT NULL
+                 GROUP BY m.campaign_id, p.date) v
+            ON v.campaign_id = i.campaign_id AND v.date = i.date
+         ORDER BY 1, 2;
+    ELSE
+        LOCK TABLE @extschema@.bravo_media_buy_rollup IN EXCLUSIVE MODE;
+        DELETE FROM @extschema@.bravo_media_buy_rollup;
+        INSERT INTO @extschema@.bravo_media_buy_rollup
+        SELECT coalesce(i.media_buy_id, v.media_buy_id), coalesce(i.month, v.month),
+               coalesce(i.impressions, 0), coalesce(i.clicks, 0), coalesce(i.spend, 0),
+               coalesce(v.video_starts, 0), coalesce(v.video_completions, 0), coalesce(v.video_views, 0),
+               coalesce(i.n, 0), coalesce(v.n, 0)
+          FROM (SELECT p.media_buy_id, @extschema@._bravo_month(p.date) AS month,
+                       sum(p.impressions)::bigint AS impressions, sum(p.clicks)::bigint AS clicks,
+                       sum(p.spend) AS spend, count(*)::integer AS n
+                  FROM @extschema@.platform_buy_daily_impressions p
+                 GROUP BY 1, 2) i
+          FULL JOIN
+               (SELECT p.media_buy_id, @extschema@._bravo_month(p.date) AS month,
+                       sum(p.video_starts)::bigint AS video_starts,
+                       sum(p.video_completions)::bigint AS video_completions,
+                       sum(p.video_views)::bigint AS video_views, count(*)::integer AS n
+                  FROM @extschema@.platform_buy_daily_videos p
+                 GROUP BY 1, 2) v
+            ON v.media_buy_id = i.media_buy_id AND v.month = i.month
+         ORDER BY 1, 2;
+    END IF;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_rebuild(text) FROM PUBLIC;
+
+-- Rebuilds both rollups from the metric tables. Returns the number of rollup rows
+-- (both rollups together).
+CREATE FUNCTION @extschema@.bravo_report_rebuild()
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT @extschema@._bravo_rollup_rebuild('bravo_campaign_rollup')
+         + @extschema@._bravo_rollup_rebuild('bravo_media_buy_rollup')
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_report_rebuild() FROM PUBLIC;
 
