@@ -3,6 +3,8 @@
 -- Adds bravo_media_buy_rollup, (media_buy_id, month) sums kept by the same statement
 -- triggers as bravo_campaign_rollup, and reads bravo_media_buy_totals from it (whole
 -- months) and from the metric tables (partial months at the ends of the range).
+-- Campaign moves now wait for metric writes in flight (and the other way round), so a
+-- move racing a sync no longer leaves rows counted in the old campaign.
 --
 -- Data: nothing is dropped or rewritten. The metric tables and media_buys are not
 -- touched (the new rollup is built by reading them); the run log, the set-aside rows
@@ -98,6 +100,21 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_prune(text, bigint[], date[]) FROM PUBLIC;
 
+CREATE FUNCTION @extschema@._bravo_rollup_buys_referenced()
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT count(DISTINCT k.conrelid) = 2
+  FROM pg_constraint k
+ WHERE k.contype = 'f' AND NOT k.condeferrable
+   AND k.confrelid = '@extschema@.media_buys'::regclass
+   AND k.conrelid IN ('@extschema@.platform_buy_daily_impressions'::regclass,
+                      '@extschema@.platform_buy_daily_videos'::regclass)
+$fn$;
+
+-- The metric trigger also keeps the media buy rollup; it and the media_buys trigger
+-- now serialize campaign moves against metric writes in flight.
 CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_metric_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -118,6 +135,9 @@ BEGIN
         ELSE @extschema@._bravo_rollup_rows(TG_TABLE_NAME, 'new_rows', 1) || ' UNION ALL '
           || @extschema@._bravo_rollup_rows(TG_TABLE_NAME, 'old_rows', -1)
         END;
+    -- Waits for a campaign move in flight and makes moves wait for this transaction
+    -- (see _bravo_rollup_buy_trigger); the campaign is then read with a fresh snapshot.
+    PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
     EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', format(
         'SELECT m.campaign_id, x.date, x.i, x.c, x.s, x.vs, x.vc, x.vv, x.ir, x.vr '
         'FROM (%s) x (media_buy_id, date, i, c, s, vs, vc, vv, ir, vr) '
@@ -141,6 +161,7 @@ AS $fn$
 DECLARE
     gone  text;   -- (id, campaign_id) to subtract
     came  text;   -- (id, campaign_id) to add
+    moved boolean;
     parts text[] := '{}';
     cids  bigint[];
     dates date[];
@@ -157,6 +178,23 @@ BEGIN
         WHEN 'DELETE' THEN NULL
         WHEN 'INSERT' THEN 'SELECT id, campaign_id FROM new_rows'
         ELSE 'SELECT id, campaign_id FROM new_rows EXCEPT SELECT id, campaign_id FROM old_rows' END;
+    -- An update that moves no buy (a rename, an updated_at bump) has nothing to do and
+    -- never waits.
+    EXECUTE format('SELECT EXISTS (%s)', coalesce(gone, came)) INTO moved;
+    IF NOT moved THEN
+        RETURN NULL;
+    END IF;
+    -- A move must not race a metric write in flight: the writer's trigger read the
+    -- buy's old campaign, and this trigger cannot see the writer's uncommitted rows, so
+    -- those rows would stay counted in the old campaign. The metric trigger holds this
+    -- lock in share mode until its transaction ends; wait for those writers, and make
+    -- new ones wait for this move, so that whichever runs second sees the other's rows
+    -- (each statement below reads with a fresh snapshot in READ COMMITTED). New and
+    -- deleted buys need it only when the metric tables lack a foreign key to
+    -- media_buys (with one, no metric row can refer to an uncommitted or deleted buy).
+    IF TG_OP = 'UPDATE' OR NOT @extschema@._bravo_rollup_buys_referenced() THEN
+        PERFORM pg_advisory_xact_lock(1651663222, 1919904876);   -- 'brav', 'roll'
+    END IF;
     IF gone IS NOT NULL THEN
         parts := parts || format(
             'SELECT b.campaign_id, p.date, -p.impressions, -p.clicks, -p.spend, 0::bigint, 0::bigint, 0::bigint, -1, 0 '
@@ -252,15 +290,17 @@ AS $fn$
          + @extschema@._bravo_rollup_rebuild('bravo_media_buy_rollup')
 $fn$;
 
-CREATE FUNCTION @extschema@._bravo_report_full_months(
-    from_date date, to_date date, OUT first date, OUT last_end date)
+CREATE FUNCTION @extschema@._bravo_report_months_from(from_date date)
+RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-SELECT CASE WHEN from_date IS NULL THEN '-infinity'::date
-            ELSE (date_trunc('month', (from_date - 1)::timestamp) + interval '1 month')::date END,
-       CASE WHEN to_date IS NULL THEN 'infinity'::date
-            ELSE date_trunc('month', (to_date + 1)::timestamp)::date END
-$$;
+RETURN CASE WHEN from_date IS NULL THEN '-infinity'::date
+            ELSE (date_trunc('month', (from_date - 1)::timestamp) + interval '1 month')::date END;
+
+CREATE FUNCTION @extschema@._bravo_report_months_until(to_date date)
+RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN to_date IS NULL THEN 'infinity'::date
+            ELSE date_trunc('month', (to_date + 1)::timestamp)::date END;
 
 CREATE OR REPLACE FUNCTION @extschema@.bravo_media_buy_totals(
     campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
@@ -298,9 +338,8 @@ SELECT m.id,
                    bravo_media_buy_totals.to_date) AS id,
                coalesce(bravo_media_buy_totals.from_date, '-infinity') AS lo,
                coalesce(bravo_media_buy_totals.to_date, 'infinity') AS hi,
-               f.first, f.last_end
-          FROM @extschema@._bravo_report_full_months(
-                   bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) f) c
+               @extschema@._bravo_report_months_from(bravo_media_buy_totals.from_date) AS first,
+               @extschema@._bravo_report_months_until(bravo_media_buy_totals.to_date) AS last_end) c
   JOIN @extschema@.media_buys m ON m.campaign_id = c.id
  CROSS JOIN LATERAL (
        SELECT coalesce(sum(x.impressions), 0)::bigint       AS impressions,

@@ -180,7 +180,8 @@ fn upgrade_from_each_release_keeps_every_row_and_matches_a_fresh_install() {
         .unwrap();
     let want = extension_catalog(&mut fresh);
     assert!(
-        want.iter().any(|l| l.starts_with("relation bravo_media_buy_rollup")),
+        want.iter()
+            .any(|l| l.starts_with("relation bravo_media_buy_rollup")),
         "the current version has the media buy rollup: {want:#?}"
     );
 
@@ -212,8 +213,10 @@ fn upgrade_from_each_release_keeps_every_row_and_matches_a_fresh_install() {
             .get(0);
         assert!(set_aside > 0, "the fixture has set-aside rows to keep");
 
-        c.batch_execute(&format!("ALTER EXTENSION bravo_metrics UPDATE TO '{current}'"))
-            .unwrap_or_else(|e| panic!("update from {old}: {}", db_message(&e)));
+        c.batch_execute(&format!(
+            "ALTER EXTENSION bravo_metrics UPDATE TO '{current}'"
+        ))
+        .unwrap_or_else(|e| panic!("update from {old}: {}", db_message(&e)));
         let v: String = c
             .query_one(
                 "SELECT extversion FROM pg_extension WHERE extname = 'bravo_metrics'",
@@ -224,7 +227,11 @@ fn upgrade_from_each_release_keeps_every_row_and_matches_a_fresh_install() {
         assert_eq!(v, current);
 
         // Nothing lost or rewritten.
-        assert_eq!(kept_rows(&mut c), before, "rows kept by the update from {old}");
+        assert_eq!(
+            kept_rows(&mut c),
+            before,
+            "rows kept by the update from {old}"
+        );
         // The same objects, definitions and privileges as a fresh install.
         let got = extension_catalog(&mut c);
         let missing: Vec<_> = want.iter().filter(|l| !got.contains(l)).collect();
@@ -240,9 +247,17 @@ fn upgrade_from_each_release_keeps_every_row_and_matches_a_fresh_install() {
             .unwrap()
             .get(0);
         assert!(built > 0);
-        assert_eq!(report_diffs(&mut c), 0, "reports after the update from {old}");
+        assert_eq!(
+            report_diffs(&mut c),
+            0,
+            "reports after the update from {old}"
+        );
         let mut reader = pg.client_as(&db, "reader");
-        assert_eq!(report_diffs(&mut reader), 0, "reports as the reporting role");
+        assert_eq!(
+            report_diffs(&mut reader),
+            0,
+            "reports as the reporting role"
+        );
 
         // Later writes keep both rollups exact: a sync with revised rows, new buys, a move.
         source.sql(&[
@@ -265,6 +280,9 @@ fn upgrade_from_each_release_keeps_every_row_and_matches_a_fresh_install() {
             )
             .unwrap()
             .get(0);
-        assert_eq!(stale, 0, "one media buy rollup row per buy and month with data");
+        assert_eq!(
+            stale, 0,
+            "one media buy rollup row per buy and month with data"
+        );
     }
 }

@@ -46,8 +46,14 @@ SELECT 2 AS r \gset
 SELECT :new_rows AS new_rows, :changed_rows AS changed_rows;
 SELECT step, triggers, min(ms) AS best_ms, max(ms) AS worst_ms
   FROM bench_timings GROUP BY step, triggers ORDER BY step DESC, triggers;
--- the rollup is still exact for the reported campaign after all this
+-- the rollups are still exact for the reported campaigns after all this
 SELECT (SELECT spend FROM bravo_campaign_totals(1))
      = (SELECT round(sum(p.spend), greatest(min_scale(sum(p.spend)), 2)) FROM platform_buy_daily_impressions p
           JOIN media_buys m ON m.id = p.media_buy_id WHERE m.campaign_id = 1) AS rollup_still_exact;
+SELECT NOT EXISTS (
+    SELECT media_buy_id, date_trunc('month', date::timestamp)::date, sum(impressions), sum(spend), count(*)
+      FROM platform_buy_daily_impressions WHERE media_buy_id <= 220 GROUP BY 1, 2
+    EXCEPT
+    SELECT media_buy_id, month, impressions, spend, impression_rows
+      FROM bravo_media_buy_rollup WHERE media_buy_id <= 220) AS media_buy_rollup_still_exact;
 DROP TABLE stage_new, stage_upd;

@@ -188,19 +188,23 @@ SELECT d.day::date,
  ORDER BY d.day
 $$;
 
--- The whole calendar months inside [from_date, to_date] (either bound NULL = open):
--- [first, last_end) with both ends on a month start; first >= last_end when there is
--- none. bravo_media_buy_totals reads these months from bravo_media_buy_rollup, and
--- the days before `first` and from `last_end` on from the metric tables.
-CREATE FUNCTION @extschema@._bravo_report_full_months(
-    from_date date, to_date date, OUT first date, OUT last_end date)
+-- The whole calendar months inside [from_date, to_date] are [months_from, months_until):
+-- months_from is the first month start on or after from_date (-infinity for an open
+-- bound), months_until the start of the month after the last whole month (infinity
+-- for an open bound); there is none when months_from >= months_until.
+-- bravo_media_buy_totals reads those months from bravo_media_buy_rollup and the days
+-- outside them from the metric tables. Scalar SQL, inlined and folded at plan time.
+CREATE FUNCTION @extschema@._bravo_report_months_from(from_date date)
+RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-SELECT CASE WHEN from_date IS NULL THEN '-infinity'::date
-            ELSE (date_trunc('month', (from_date - 1)::timestamp) + interval '1 month')::date END,
-       CASE WHEN to_date IS NULL THEN 'infinity'::date
-            ELSE date_trunc('month', (to_date + 1)::timestamp)::date END
-$$;
+RETURN CASE WHEN from_date IS NULL THEN '-infinity'::date
+            ELSE (date_trunc('month', (from_date - 1)::timestamp) + interval '1 month')::date END;
+
+CREATE FUNCTION @extschema@._bravo_report_months_until(to_date date)
+RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN to_date IS NULL THEN 'infinity'::date
+            ELSE date_trunc('month', (to_date + 1)::timestamp)::date END;
 
 CREATE FUNCTION @extschema@.bravo_media_buy_totals(
     campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
@@ -238,9 +242,8 @@ SELECT m.id,
                    bravo_media_buy_totals.to_date) AS id,
                coalesce(bravo_media_buy_totals.from_date, '-infinity') AS lo,
                coalesce(bravo_media_buy_totals.to_date, 'infinity') AS hi,
-               f.first, f.last_end
-          FROM @extschema@._bravo_report_full_months(
-                   bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) f) c
+               @extschema@._bravo_report_months_from(bravo_media_buy_totals.from_date) AS first,
+               @extschema@._bravo_report_months_until(bravo_media_buy_totals.to_date) AS last_end) c
   JOIN @extschema@.media_buys m ON m.campaign_id = c.id
  CROSS JOIN LATERAL (
        SELECT coalesce(sum(x.impressions), 0)::bigint       AS impressions,

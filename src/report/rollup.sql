@@ -155,6 +155,22 @@ SELECT CASE tab
     END
 $fn$;
 
+-- True when both metric tables have a foreign key (checked at once, not deferred) to
+-- media_buys: then no metric row can be written for a buy another transaction is
+-- still inserting or deleting.
+CREATE FUNCTION @extschema@._bravo_rollup_buys_referenced()
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT count(DISTINCT k.conrelid) = 2
+  FROM pg_constraint k
+ WHERE k.contype = 'f' AND NOT k.condeferrable
+   AND k.confrelid = '@extschema@.media_buys'::regclass
+   AND k.conrelid IN ('@extschema@.platform_buy_daily_impressions'::regclass,
+                      '@extschema@.platform_buy_daily_videos'::regclass)
+$fn$;
+
 CREATE FUNCTION @extschema@._bravo_rollup_metric_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -175,6 +191,9 @@ BEGIN
         ELSE @extschema@._bravo_rollup_rows(TG_TABLE_NAME, 'new_rows', 1) || ' UNION ALL '
           || @extschema@._bravo_rollup_rows(TG_TABLE_NAME, 'old_rows', -1)
         END;
+    -- Waits for a campaign move in flight and makes moves wait for this transaction
+    -- (see _bravo_rollup_buy_trigger); the campaign is then read with a fresh snapshot.
+    PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
     EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', format(
         'SELECT m.campaign_id, x.date, x.i, x.c, x.s, x.vs, x.vc, x.vv, x.ir, x.vr '
         'FROM (%s) x (media_buy_id, date, i, c, s, vs, vc, vv, ir, vr) '
@@ -199,6 +218,7 @@ AS $fn$
 DECLARE
     gone  text;   -- (id, campaign_id) to subtract
     came  text;   -- (id, campaign_id) to add
+    moved boolean;
     parts text[] := '{}';
     cids  bigint[];
     dates date[];
@@ -215,6 +235,23 @@ BEGIN
         WHEN 'DELETE' THEN NULL
         WHEN 'INSERT' THEN 'SELECT id, campaign_id FROM new_rows'
         ELSE 'SELECT id, campaign_id FROM new_rows EXCEPT SELECT id, campaign_id FROM old_rows' END;
+    -- An update that moves no buy (a rename, an updated_at bump) has nothing to do and
+    -- never waits.
+    EXECUTE format('SELECT EXISTS (%s)', coalesce(gone, came)) INTO moved;
+    IF NOT moved THEN
+        RETURN NULL;
+    END IF;
+    -- A move must not race a metric write in flight: the writer's trigger read the
+    -- buy's old campaign, and this trigger cannot see the writer's uncommitted rows, so
+    -- those rows would stay counted in the old campaign. The metric trigger holds this
+    -- lock in share mode until its transaction ends; wait for those writers, and make
+    -- new ones wait for this move, so that whichever runs second sees the other's rows
+    -- (each statement below reads with a fresh snapshot in READ COMMITTED). New and
+    -- deleted buys need it only when the metric tables lack a foreign key to
+    -- media_buys (with one, no metric row can refer to an uncommitted or deleted buy).
+    IF TG_OP = 'UPDATE' OR NOT @extschema@._bravo_rollup_buys_referenced() THEN
+        PERFORM pg_advisory_xact_lock(1651663222, 1919904876);   -- 'brav', 'roll'
+    END IF;
     IF gone IS NOT NULL THEN
         parts := parts || format(
             'SELECT b.campaign_id, p.date, -p.impressions, -p.clicks, -p.spend, 0::bigint, 0::bigint, 0::bigint, -1, 0 '
