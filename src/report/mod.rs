@@ -2,7 +2,8 @@
 //! `bravo_campaign_daily`, `bravo_media_buy_totals`.
 //!
 //! Everything is SQL, so the planner can inline the functions into the caller's query:
-//! * `rollup.sql` — the `(campaign_id, date)` rollup and the triggers that keep it exact;
+//! * `rollup.sql` — the `(campaign_id, date)` and `(media_buy_id, month)` rollups and the
+//!   triggers that keep them exact;
 //! * `report.sql` — the reporting functions (STABLE, PARALLEL SAFE, LANGUAGE sql);
 //! * `grants.sql` — `bravo_grant_reporting(role)` / `bravo_revoke_reporting(role)`.
 

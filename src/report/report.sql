@@ -1,17 +1,19 @@
 -- bravo_metrics campaign reporting.
 --
--- Reads come from bravo_campaign_rollup: one row per (campaign_id, date) with the
--- summed counts and the exact numeric spend of every metric row of every media buy
--- of the campaign on that date. A 365-day campaign report reads at most 365 rows,
--- whatever the number of media buys or the size of the history.
+-- Reads come from the rollups (rollup.sql): bravo_campaign_rollup, one row per
+-- (campaign_id, date) with the summed counts and the exact numeric spend of every
+-- metric row of every media buy of the campaign on that date, so a 365-day campaign
+-- report reads at most 365 rows whatever the number of media buys or the size of the
+-- history; and bravo_media_buy_rollup, one row per (media_buy_id, month), behind
+-- bravo_media_buy_totals.
 --
--- The rollup is kept exact by statement-level AFTER triggers with transition tables
--- (see "Maintenance" below): every INSERT / UPDATE / DELETE on the metric tables
--- (sync merges and direct edits alike) adds its delta, and every change of
--- media_buys.campaign_id (or a new / deleted media buy) moves that buy's rows
--- between campaigns. The rollup is an extension member that is NOT dumped: it is
--- derived data, rebuilt from the metric tables by CREATE EXTENSION and by
--- bravo_report_rebuild() (run it after a data-only restore with triggers disabled).
+-- The rollups are kept exact by statement-level AFTER triggers with transition
+-- tables: every INSERT / UPDATE / DELETE on the metric tables (sync merges and direct
+-- edits alike) adds its delta, and every change of media_buys.campaign_id (or a new /
+-- deleted media buy) moves that buy's rows between campaigns. They are extension
+-- members that are NOT dumped: derived data, rebuilt from the metric tables by
+-- CREATE EXTENSION and by bravo_report_rebuild() (run it after a data-only restore
+-- with triggers disabled).
 
 ------------------------------------------------------------------------------------
 -- Argument checks (IMMUTABLE: folded at plan time for constant arguments, so a bad

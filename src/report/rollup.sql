@@ -13,7 +13,7 @@
 --
 -- In both, there is no row when both row counts are 0.
 --
--- It is kept by statement-level AFTER triggers with transition tables, which see
+-- Both are kept by statement-level AFTER triggers with transition tables, which see
 -- every row a statement changed (sync merges, direct edits, COPY, ON CONFLICT):
 --   * platform_buy_daily_impressions / _videos, INSERT / UPDATE / DELETE: the delta
 --     (new rows minus old rows), joined to media_buys for the campaign, grouped by
@@ -21,8 +21,9 @@
 --     and the same delta grouped by (media_buy_id, month) into the media buy rollup;
 --   * media_buys INSERT / UPDATE / DELETE: for each buy whose (id, campaign_id)
 --     changed, its metric rows are subtracted from the old campaign and added to the
---     new one (read through the (media_buy_id, date) primary keys);
---     (the media buy rollup needs nothing here);
+--     new one (read through the (media_buy_id, date) primary keys); the media buy
+--     rollup needs nothing here. A move and a metric write in flight wait for each
+--     other (a transaction advisory lock), so the second sees the first's rows;
 --   * TRUNCATE of a metric table: full rebuild of both; of media_buys: of the
 --     campaign rollup.
 -- The rollups are extension members that pg_dump does not dump (derived data):
