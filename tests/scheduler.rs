@@ -702,6 +702,17 @@ fn sigterm_during_a_scheduled_sync_rolls_it_back_and_the_worker_restarts() {
         runs_where(&mut c, |r| r.status == "succeeded").is_empty(),
         "nothing committed"
     );
+    let stopped = wait_for(Duration::from_secs(10), "the stopped run's row", || {
+        runs_where(&mut c, |r| r.status == "cancelled")
+            .into_iter()
+            .next()
+    });
+    assert_eq!(stopped.trigger, "schedule");
+    assert!(
+        stopped.message.contains("terminated"),
+        "{}",
+        stopped.message
+    );
     assert!(cl.log_text().contains(
         "terminating background worker \"bravo_metrics scheduler\" due to administrator command"
     ));

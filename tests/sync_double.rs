@@ -133,6 +133,73 @@ fn cancel_mid_download_stops_within_a_second_rolls_back_and_is_logged() {
 }
 
 #[test]
+fn terminate_mid_download_rolls_back_and_is_logged_as_cancelled() {
+    let src = SyntheticSource::start(opts(2000));
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut c = pg.media_tool("media_tool", src.port(), 2000, 10);
+    c.query("SELECT * FROM bravo_sync(30)", &[]).unwrap();
+    let before = metrics_digest(&mut c);
+
+    src.set_options(SyntheticOptions {
+        revision: 1,
+        changed_pct: 3,
+        slow_chunk: Some(Duration::from_secs(60)),
+        slow_after_chunks: 2,
+        ..opts(2000)
+    });
+    let (pid, h) = sync_in_background(&pg, "SET bravo_metrics.progress_interval = 0");
+    let (run_id, _) = wait_until_fetching(&pg);
+    src.double()
+        .wait_for(Endpoint::Chunk, 3, Duration::from_secs(20));
+
+    let t0 = Instant::now();
+    let mut admin = pg.client("media_tool");
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    let err = h.join().unwrap().unwrap_err();
+    assert!(
+        err.is_closed() || sqlstate(&err) == "57P01",
+        "the session ends: {err}"
+    );
+    // The backend's exit writes the run row (FATAL runs no catch block).
+    let (status, state, message) = wait_for(Duration::from_secs(10), "the run row", || {
+        c.query_opt(
+            "SELECT status, coalesce(sqlstate, ''), coalesce(message, '') FROM bravo_sync_runs WHERE run_id = $1",
+            &[&run_id],
+        )
+        .unwrap()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, String>(2)))
+    });
+    let took = t0.elapsed();
+    assert_eq!((status.as_str(), state.as_str()), ("cancelled", "57P01"));
+    assert!(message.contains("terminated"), "{message}");
+    assert!(
+        took < Duration::from_secs(3),
+        "terminated and logged in {took:?}"
+    );
+    let gone = admin
+        .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
+        .unwrap()
+        .is_none();
+    assert!(gone, "the backend exited");
+    assert_eq!(
+        metrics_digest(&mut c),
+        before,
+        "the terminated sync changed nothing"
+    );
+    // The next sync runs normally.
+    src.set_options(SyntheticOptions {
+        revision: 1,
+        changed_pct: 3,
+        ..opts(2000)
+    });
+    c.query("SELECT * FROM bravo_sync(30)", &[]).unwrap();
+    let (status, _, _) = last_run(&mut c);
+    assert_eq!(status, "succeeded");
+}
+
+#[test]
 fn statement_timeout_stops_a_stalled_sync() {
     let src = SyntheticSource::start(SyntheticOptions {
         slow_chunk: Some(Duration::from_secs(60)),

@@ -3,18 +3,28 @@
 //! PostgreSQL has no autonomous transactions, so a failed sync hands its record to a
 //! dynamic background worker: the record (JSON) goes into a dynamic shared memory
 //! segment, the worker attaches, inserts it as the same user in the same database,
-//! commits and exits; the caller waits for it. This needs no
+//! commits and exits; the caller waits for it (bounded). This needs no
 //! `shared_preload_libraries`, only a free `max_worker_processes` slot. If no worker
 //! can start, the record goes to the server log as a WARNING instead.
 
-use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use std::time::{Duration, Instant};
+
+use pgrx::bgworkers::{
+    BackgroundWorker, BackgroundWorkerBuilder, BackgroundWorkerStatus, DynamicBackgroundWorker,
+    SignalWakeFlags,
+};
 use pgrx::prelude::*;
 
 use super::RunRecord;
 
-/// Hands `rec` to a writer worker and waits for it to finish.
+/// Hands `rec` to a writer worker and waits for it to finish (at most 5 s).
 pub fn write(rec: &RunRecord) {
-    if let Err(why) = try_write(rec) {
+    write_within(rec, Duration::from_secs(5))
+}
+
+/// [`write`], waiting at most `limit` for the worker.
+pub fn write_within(rec: &RunRecord, limit: Duration) {
+    if let Err(why) = try_write(rec, limit) {
         pgrx::warning!(
             "bravo_metrics: could not record run {} ({}) in bravo_sync_runs: {why}; status {}, sqlstate {}, message: {}",
             rec.run_id,
@@ -26,7 +36,7 @@ pub fn write(rec: &RunRecord) {
     }
 }
 
-fn try_write(rec: &RunRecord) -> Result<(), String> {
+fn try_write(rec: &RunRecord, limit: Duration) -> Result<(), String> {
     let payload = serde_json::to_vec(rec).map_err(|e| e.to_string())?;
     unsafe {
         let seg = pg_sys::dsm_create(payload.len() + 8, 0);
@@ -53,14 +63,53 @@ fn try_write(rec: &RunRecord) -> Result<(), String> {
             .set_notify_pid(pg_sys::MyProcPid)
             .load_dynamic();
         let result = match started {
-            Ok(worker) => match worker.wait_for_shutdown() {
-                Ok(()) => Ok(()),
-                Err(status) => Err(format!("the writer worker ended with {status:?}")),
-            },
+            Ok(worker) => wait_bounded(worker, limit),
             Err(_) => Err("no background worker slot is free (max_worker_processes)".into()),
         };
         pg_sys::dsm_detach(seg);
         result
+    }
+}
+
+/// Waits until the writer has finished, at most `limit`, with interrupts held: a
+/// terminate request must not cut the wait short (the segment would go away before
+/// the worker read it), and the wait may run while the backend exits (see
+/// [`super::exit`]). Bounded because a postmaster that is shutting down starts no
+/// new worker; the registration is then withdrawn.
+unsafe fn wait_bounded(worker: DynamicBackgroundWorker, limit: Duration) -> Result<(), String> {
+    struct Held;
+    impl Drop for Held {
+        fn drop(&mut self) {
+            unsafe { pg_sys::InterruptHoldoffCount -= 1 };
+        }
+    }
+    unsafe { pg_sys::InterruptHoldoffCount += 1 };
+    let _held = Held;
+    let deadline = Instant::now() + limit;
+    loop {
+        match worker.pid() {
+            Err(BackgroundWorkerStatus::Stopped) => return Ok(()),
+            Err(BackgroundWorkerStatus::PostmasterDied) => return Err("the postmaster died".into()),
+            Err(BackgroundWorkerStatus::Untracked { .. }) => {
+                return Err("the writer worker cannot be tracked".into())
+            }
+            Ok(_)
+            | Err(BackgroundWorkerStatus::NotYetStarted)
+            | Err(BackgroundWorkerStatus::Started) => {}
+        }
+        if Instant::now() >= deadline {
+            let _ = worker.terminate();
+            return Err(format!("the writer worker did not finish within {limit:?}"));
+        }
+        unsafe {
+            pg_sys::WaitLatch(
+                pg_sys::MyLatch,
+                (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
+                10,
+                pg_sys::PG_WAIT_EXTENSION,
+            );
+            pg_sys::ResetLatch(pg_sys::MyLatch);
+        }
     }
 }
 

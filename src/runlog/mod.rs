@@ -3,10 +3,12 @@
 //! A successful sync writes its row in its own transaction, so "succeeded" means the
 //! data committed with it. A failed or cancelled sync rolls back; its row is written
 //! by a short-lived background worker in a transaction of its own
-//! ([`autonomous::write`]), so it survives. Nothing here ever holds a secret: messages
+//! ([`autonomous::write`]), so it survives; so is the row of a sync whose backend is
+//! terminated ([`exit`]). Nothing here ever holds a secret: messages
 //! come from errors that are already redacted.
 
 pub mod autonomous;
+pub mod exit;
 
 use pgrx::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -135,6 +135,8 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
         attempt: req.attempt,
         targets: Vec::new(),
     }));
+    // If the backend is terminated mid-sync, its exit writes this record.
+    let tracked = runlog::exit::track(&record);
 
     let (old_cx, old_owner) =
         unsafe { (pg_sys::CurrentMemoryContext, pg_sys::CurrentResourceOwner) };
@@ -163,9 +165,11 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
             if let Err(e) = runlog::insert(&schema, &rec) {
                 e.raise();
             }
+            drop(tracked);
             Ok(rec)
         }
         Err(error) => {
+            drop(tracked);
             unsafe { pg_sys::RollbackAndReleaseCurrentSubTransaction() };
             restore();
             let mut rec = record.borrow().clone();
