@@ -69,15 +69,25 @@ fn wait_until_fetching(pg: &Cluster) -> (i64, String) {
     )
 }
 
-#[test]
-fn cancel_mid_download_stops_within_a_second_rolls_back_and_is_logged() {
+/// A database synced once, then a second sync (3 % revised rows) stalled inside its
+/// third chunk download: every chunk after the second stalls for a minute.
+struct Stalled {
+    src: SyntheticSource,
+    pg: Cluster,
+    c: Client,
+    /// The metric tables before the stalled sync.
+    before: String,
+    pid: i32,
+    sync: std::thread::JoinHandle<Result<u64, postgres::Error>>,
+    run_id: i64,
+}
+
+fn stalled_sync() -> Stalled {
     let src = SyntheticSource::start(opts(2000));
     let pg = Cluster::start(ClusterOptions::default());
     let mut c = pg.media_tool("media_tool", src.port(), 2000, 10);
     c.query("SELECT * FROM bravo_sync(30)", &[]).unwrap();
     let before = metrics_digest(&mut c);
-
-    // Revision 1 changes 3 % of rows, and every chunk after the second stalls for a minute.
     src.set_options(SyntheticOptions {
         revision: 1,
         changed_pct: 3,
@@ -85,12 +95,33 @@ fn cancel_mid_download_stops_within_a_second_rolls_back_and_is_logged() {
         slow_after_chunks: 2,
         ..opts(2000)
     });
-    let (pid, h) = sync_in_background(&pg, "SET bravo_metrics.progress_interval = 0");
+    let (pid, sync) = sync_in_background(&pg, "SET bravo_metrics.progress_interval = 0");
     let (run_id, target) = wait_until_fetching(&pg);
     assert_eq!(target, "impressions");
-    // The download is now stalled inside a chunk.
     src.double()
         .wait_for(Endpoint::Chunk, 3, Duration::from_secs(20));
+    Stalled {
+        src,
+        pg,
+        c,
+        before,
+        pid,
+        sync,
+        run_id,
+    }
+}
+
+#[test]
+fn cancel_mid_download_stops_within_a_second_rolls_back_and_is_logged() {
+    let Stalled {
+        src,
+        pg,
+        mut c,
+        before,
+        pid,
+        sync: h,
+        run_id,
+    } = stalled_sync();
 
     let t0 = Instant::now();
     let mut admin = pg.client("media_tool");
@@ -134,23 +165,15 @@ fn cancel_mid_download_stops_within_a_second_rolls_back_and_is_logged() {
 
 #[test]
 fn terminate_mid_download_rolls_back_and_is_logged_as_cancelled() {
-    let src = SyntheticSource::start(opts(2000));
-    let pg = Cluster::start(ClusterOptions::default());
-    let mut c = pg.media_tool("media_tool", src.port(), 2000, 10);
-    c.query("SELECT * FROM bravo_sync(30)", &[]).unwrap();
-    let before = metrics_digest(&mut c);
-
-    src.set_options(SyntheticOptions {
-        revision: 1,
-        changed_pct: 3,
-        slow_chunk: Some(Duration::from_secs(60)),
-        slow_after_chunks: 2,
-        ..opts(2000)
-    });
-    let (pid, h) = sync_in_background(&pg, "SET bravo_metrics.progress_interval = 0");
-    let (run_id, _) = wait_until_fetching(&pg);
-    src.double()
-        .wait_for(Endpoint::Chunk, 3, Duration::from_secs(20));
+    let Stalled {
+        src,
+        pg,
+        mut c,
+        before,
+        pid,
+        sync: h,
+        run_id,
+    } = stalled_sync();
 
     let t0 = Instant::now();
     let mut admin = pg.client("media_tool");
