@@ -24,6 +24,7 @@ COMMIT;
 -- ... but cannot write, rebuild, grant, or read the run log
 SET default_transaction_read_only = off;
 UPDATE bravo_campaign_rollup SET spend = 0;
+UPDATE bravo_media_buy_rollup SET spend = 0;
 UPDATE platform_buy_daily_impressions SET spend = 0;
 SELECT bravo_report_rebuild();
 SELECT bravo_grant_reporting('bravo_test_reader');
@@ -54,6 +55,18 @@ SELECT p.proname, p.provolatile, p.proparallel, l.lanname, p.proisstrict, p.pros
  ORDER BY 1;
 -- inlined: the plan reads the rollup directly, no Function Scan
 EXPLAIN (COSTS OFF) SELECT * FROM bravo_campaign_totals(10, '2024-01-01', '2024-12-31');
+-- per media buy: inlined too; whole months from the media buy rollup, the days outside
+-- them from the metric tables by index (no sequential scan of a metric table)
+CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE line text; plan text := '';
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP plan := plan || line || E'\n'; END LOOP;
+    RETURN plan;
+END $$;
+SELECT p ~ 'on bravo_media_buy_rollup' AS reads_media_buy_rollup,
+       p !~ 'Function Scan' AS inlined,
+       p !~ 'Seq Scan on platform_buy_daily' AS no_metric_table_seq_scan
+  FROM pg_temp.plan_of($q$SELECT * FROM bravo_media_buy_totals(10, '2024-01-02', '2024-03-31')$q$) p;
 DROP OWNED BY bravo_test_writer;
 DROP ROLE bravo_test_reader;
 DROP ROLE bravo_test_writer;
