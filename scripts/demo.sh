@@ -45,8 +45,10 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/"$SFPORT") 2>/dev/null; then
     nohup .venv/bin/fakesnow -s -p "$SFPORT" -d "$STATE/fakesnow" > "$STATE/fakesnow.log" 2>&1 &
     for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$SFPORT") 2>/dev/null && break; sleep 0.2; done
 fi
-if [ ! -f "$STATE/seeded" ]; then
-    .venv/bin/python scripts/seed_fakesnow.py --port "$SFPORT" && touch "$STATE/seeded"
+# Seed unless this server already holds the sample data (fakesnow keeps its tables in
+# memory, so a server started after a reboot is empty even if it was seeded before).
+if ! .venv/bin/python scripts/seed_fakesnow.py --port "$SFPORT" --check; then
+    .venv/bin/python scripts/seed_fakesnow.py --port "$SFPORT"
 fi
 
 printf '\n== media_tool database\n'
@@ -56,6 +58,7 @@ chown postgres "$STATE/snowflake.secret" 2>/dev/null || true
 chmod 600 "$STATE/snowflake.secret"
 "${PSQL[@]}" -d media_tool <<SQL
 CREATE EXTENSION IF NOT EXISTS bravo_metrics;
+ALTER EXTENSION bravo_metrics UPDATE;   -- a demo database from an older build is upgraded in place
 INSERT INTO media_buys (id, campaign_id, name)
 SELECT g, 100 + g % 12, 'buy ' || g FROM generate_series(1, 3000) g ON CONFLICT (id) DO NOTHING;
 ALTER DATABASE media_tool SET bravo_metrics.snowflake_account = 'demo';
@@ -83,6 +86,10 @@ else
              round(sum(i.clicks)::numeric / nullif(sum(i.impressions), 0), 6) AS ctr
         FROM media_buys b JOIN platform_buy_daily_impressions i ON i.media_buy_id = b.id
        WHERE b.campaign_id = 105 AND i.date >= current_date - 30"
+fi
+if "${PSQL[@]}" -d media_tool -tc "SELECT to_regprocedure('bravo_media_buy_totals(bigint,date,date)') IS NOT NULL" | grep -q t; then
+    printf '\n== campaign 105 per media buy, last 30 days (first 5 buys)\n'
+    "${PSQL[@]}" -d media_tool -c "SELECT media_buy_id, impressions, clicks, spend, round(ctr, 4) AS ctr, round(cpm, 2) AS cpm, video_starts, round(completion_rate, 4) AS completion_rate FROM bravo_media_buy_totals(105, current_date - 30, current_date) LIMIT 5"
 fi
 "${PSQL[@]}" -d media_tool -c "SELECT run_id, trigger, status, window_start, finished_at - started_at AS took FROM bravo_sync_runs ORDER BY run_id DESC LIMIT 3"
 printf '\nPostgreSQL: psql -h %s -p %s -U postgres media_tool   (stop: %s/pg_ctl -D %s/pg stop)\n' "$STATE" "$PGPORT" "$BIN" "$STATE"

@@ -14,6 +14,7 @@ p.add_argument("--port", type=int, required=True)
 p.add_argument("--buys", type=int, default=3000)
 p.add_argument("--days", type=int, default=150)
 p.add_argument("--revise", action="store_true")
+p.add_argument("--check", action="store_true", help="exit 0 if the server already holds the sample data, 1 if not")
 a = p.parse_args()
 
 con = snowflake.connector.connect(
@@ -22,6 +23,14 @@ con = snowflake.connector.connect(
 )
 cur = con.cursor()
 run = cur.execute
+
+if a.check:
+    # fakesnow keeps its tables in memory: a restarted server is empty again.
+    try:
+        cur.execute("SELECT count(*) FROM ANALYTICS.PUBLIC.PLATFORM_BUY_DAILY_VIDEOS")
+        raise SystemExit(0 if cur.fetchone()[0] > 0 else 1)
+    except snowflake.connector.errors.ProgrammingError:
+        raise SystemExit(1)
 
 if a.revise:
     for table, sets in (
