@@ -223,6 +223,63 @@ fn terminate_mid_download_rolls_back_and_is_logged_as_cancelled() {
 }
 
 #[test]
+fn a_sync_terminated_before_its_transaction_commits_is_logged_as_cancelled() {
+    let src = SyntheticSource::start(opts(500));
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut c = pg.media_tool("media_tool", src.port(), 500, 10);
+    let before = metrics_digest(&mut c);
+
+    // The sync succeeds inside an explicit transaction that is still open ...
+    let mut open = pg.client("media_tool");
+    let pid: i32 = open
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    open.batch_execute("BEGIN").unwrap();
+    let run_id: i64 = open.query("SELECT * FROM bravo_sync(30)", &[]).unwrap()[0].get("run_id");
+    // ... when its backend is terminated: the work rolls back, and the run is logged.
+    c.execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    let (status, state) = wait_for(Duration::from_secs(10), "the run row", || {
+        c.query_opt(
+            "SELECT status, coalesce(sqlstate, '') FROM bravo_sync_runs WHERE run_id = $1",
+            &[&run_id],
+        )
+        .unwrap()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+    });
+    assert_eq!((status.as_str(), state.as_str()), ("cancelled", "57P01"));
+    assert_eq!(metrics_digest(&mut c), before, "nothing committed");
+
+    // A sync whose transaction committed leaves only its own 'succeeded' row, even if
+    // the backend is terminated afterwards.
+    let mut done = pg.client("media_tool");
+    let pid: i32 = done
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let run_id: i64 = done.query("SELECT * FROM bravo_sync(30)", &[]).unwrap()[0].get("run_id");
+    c.execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    wait_for(Duration::from_secs(10), "the backend to exit", || {
+        c.query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
+            .unwrap()
+            .is_none()
+            .then_some(())
+    });
+    let statuses: Vec<String> = c
+        .query(
+            "SELECT status FROM bravo_sync_runs WHERE run_id = $1",
+            &[&run_id],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(statuses, vec!["succeeded".to_string()]);
+}
+
+#[test]
 fn statement_timeout_stops_a_stalled_sync() {
     let src = SyntheticSource::start(SyntheticOptions {
         slow_chunk: Some(Duration::from_secs(60)),

@@ -135,7 +135,8 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
         attempt: req.attempt,
         targets: Vec::new(),
     }));
-    // If the backend is terminated mid-sync, its exit writes this record.
+    // If the backend is terminated before this sync's work commits, its exit writes
+    // this record.
     let tracked = runlog::exit::track(&record);
 
     let (old_cx, old_owner) =
@@ -165,7 +166,7 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
             if let Err(e) = runlog::insert(&schema, &rec) {
                 e.raise();
             }
-            drop(tracked);
+            tracked.until_transaction_end();
             Ok(rec)
         }
         Err(error) => {
