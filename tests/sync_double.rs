@@ -280,6 +280,45 @@ fn a_sync_terminated_before_its_transaction_commits_is_logged_as_cancelled() {
 }
 
 #[test]
+fn a_fast_shutdown_during_a_sync_is_prompt_and_the_restarted_server_is_consistent() {
+    let Stalled {
+        src: _src,
+        pg,
+        mut c,
+        before,
+        sync: h,
+        ..
+    } = stalled_sync();
+    drop(c);
+    // During a shutdown the postmaster starts no run-log writer: the sync's backend
+    // must not wait for one for long.
+    let t0 = Instant::now();
+    pg.stop("fast");
+    let took = t0.elapsed();
+    assert!(h.join().unwrap().is_err());
+    assert!(took < Duration::from_secs(5), "fast shutdown took {took:?}");
+    pg.pg_ctl_start();
+    c = pg.client("media_tool");
+    assert_eq!(metrics_digest(&mut c), before, "the sync rolled back");
+    let running: i64 = c
+        .query_one(
+            "SELECT count(*) FROM bravo_sync_runs WHERE status = 'succeeded'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(running, 1, "only the first sync succeeded");
+    // The postmaster started no writer during the shutdown: the record went to the
+    // server log instead.
+    let log = pg.log_text();
+    assert!(
+        log.contains("could not record run 2 (manual) in bravo_sync_runs")
+            && log.contains("status cancelled, sqlstate 57P01"),
+        "{log}"
+    );
+}
+
+#[test]
 fn statement_timeout_stops_a_stalled_sync() {
     let src = SyntheticSource::start(SyntheticOptions {
         slow_chunk: Some(Duration::from_secs(60)),

@@ -4,9 +4,12 @@
 //! dynamic background worker: the record (JSON) goes into a dynamic shared memory
 //! segment, the worker attaches, inserts it as the same user in the same database,
 //! commits and exits; the caller waits for it (bounded). This needs no
-//! `shared_preload_libraries`, only a free `max_worker_processes` slot. If no worker
-//! can start, the record goes to the server log as a WARNING instead.
+//! `shared_preload_libraries`, only a free `max_worker_processes` slot. The worker
+//! sets a flag in the segment once the record is committed; if no worker can start
+//! (no free slot, a server shutting down) the record goes to the server log as a
+//! WARNING instead.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use pgrx::bgworkers::{
@@ -36,16 +39,27 @@ pub fn write_within(rec: &RunRecord, limit: Duration) {
     }
 }
 
+/// The segment: the payload length (u64, little-endian), a flag the worker sets once
+/// the record is committed, padding, then the payload (JSON).
+const LEN_AT: usize = 0;
+const DONE_AT: usize = 8;
+const PAYLOAD_AT: usize = 16;
+
 fn try_write(rec: &RunRecord, limit: Duration) -> Result<(), String> {
     let payload = serde_json::to_vec(rec).map_err(|e| e.to_string())?;
     unsafe {
-        let seg = pg_sys::dsm_create(payload.len() + 8, 0);
+        let seg = pg_sys::dsm_create(PAYLOAD_AT + payload.len(), 0);
         if seg.is_null() {
             return Err("cannot create a shared memory segment".into());
         }
         let addr = pg_sys::dsm_segment_address(seg) as *mut u8;
-        std::ptr::copy_nonoverlapping((payload.len() as u64).to_le_bytes().as_ptr(), addr, 8);
-        std::ptr::copy_nonoverlapping(payload.as_ptr(), addr.add(8), payload.len());
+        std::ptr::copy_nonoverlapping(
+            (payload.len() as u64).to_le_bytes().as_ptr(),
+            addr.add(LEN_AT),
+            8,
+        );
+        done_flag(addr).store(0, Ordering::Release);
+        std::ptr::copy_nonoverlapping(payload.as_ptr(), addr.add(PAYLOAD_AT), payload.len());
         let handle = pg_sys::dsm_segment_handle(seg);
         let extra = format!(
             "{} {}",
@@ -63,12 +77,25 @@ fn try_write(rec: &RunRecord, limit: Duration) -> Result<(), String> {
             .set_notify_pid(pg_sys::MyProcPid)
             .load_dynamic();
         let result = match started {
-            Ok(worker) => wait_bounded(worker, limit),
+            // "Stopped" also covers a worker the postmaster dropped without starting it
+            // (it does so during a shutdown): only the flag says the record is written.
+            Ok(worker) => wait_bounded(worker, limit).and_then(|()| {
+                if done_flag(addr).load(Ordering::Acquire) == 1 {
+                    Ok(())
+                } else {
+                    Err("the writer worker did not write it (server shutting down, or see its log line)".into())
+                }
+            }),
             Err(_) => Err("no background worker slot is free (max_worker_processes)".into()),
         };
         pg_sys::dsm_detach(seg);
         result
     }
+}
+
+/// The "committed" flag in a segment laid out as above.
+unsafe fn done_flag<'a>(addr: *mut u8) -> &'a AtomicU8 {
+    unsafe { &*(addr.add(DONE_AT) as *const AtomicU8) }
 }
 
 /// Waits until the writer has finished, at most `limit`, with interrupts held: a
@@ -129,34 +156,41 @@ pub extern "C-unwind" fn bravo_runlog_writer_main(arg: pg_sys::Datum) {
     );
 
     let handle = arg.value() as u32;
+    let seg = unsafe { pg_sys::dsm_attach(handle) };
+    if seg.is_null() {
+        pgrx::log!("bravo_metrics run-log writer: the record's segment is gone");
+        return;
+    }
+    let addr = unsafe { pg_sys::dsm_segment_address(seg) as *mut u8 };
     let rec: Option<RunRecord> = unsafe {
-        let seg = pg_sys::dsm_attach(handle);
-        if seg.is_null() {
-            None
-        } else {
-            let addr = pg_sys::dsm_segment_address(seg) as *const u8;
-            let mut len = [0u8; 8];
-            std::ptr::copy_nonoverlapping(addr, len.as_mut_ptr(), 8);
-            let len = u64::from_le_bytes(len) as usize;
-            let bytes = std::slice::from_raw_parts(addr.add(8), len).to_vec();
-            pg_sys::dsm_detach(seg);
-            serde_json::from_slice(&bytes).ok()
-        }
+        let mut len = [0u8; 8];
+        std::ptr::copy_nonoverlapping(addr.add(LEN_AT), len.as_mut_ptr(), 8);
+        let len = u64::from_le_bytes(len) as usize;
+        serde_json::from_slice(std::slice::from_raw_parts(addr.add(PAYLOAD_AT), len)).ok()
     };
     let Some(rec) = rec else {
         pgrx::log!("bravo_metrics run-log writer: no record to write");
+        unsafe { pg_sys::dsm_detach(seg) };
         return;
     };
-    BackgroundWorker::transaction(|| {
+    let written = BackgroundWorker::transaction(|| {
         let _ = Spi::run("SET LOCAL lock_timeout = '10s'");
         let _ = Spi::run("SET LOCAL statement_timeout = '30s'");
         match super::ext_schema().and_then(|schema| super::insert(&schema, &rec)) {
-            Ok(()) => {}
-            Err(e) => pgrx::warning!(
-                "bravo_metrics run-log writer: run {}: {}",
-                rec.run_id,
-                e.message
-            ),
+            Ok(()) => true,
+            Err(e) => {
+                pgrx::warning!(
+                    "bravo_metrics run-log writer: run {}: {}",
+                    rec.run_id,
+                    e.message
+                );
+                false
+            }
         }
     });
+    // Committed (transaction() returns after the commit): tell the caller.
+    if written {
+        unsafe { done_flag(addr).store(1, Ordering::Release) };
+    }
+    unsafe { pg_sys::dsm_detach(seg) };
 }
