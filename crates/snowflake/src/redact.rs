@@ -49,6 +49,7 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// `-----BEGIN ... PRIVATE KEY----- ... -----END ...-----` → `***`.
+/// (The markers are the pattern searched for; no key is in this file.)
 fn mask_pem_blocks(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;

@@ -111,6 +111,7 @@ mod tests {
         parts[1] = &forged;
         assert!(verify_rs256(&parts.join("."), &key.public).is_err());
         assert!(key.fingerprint().starts_with("SHA256:"));
+        // The header of the key generated above; no key is stored in this file.
         assert!(key.pkcs8_pem().starts_with("-----BEGIN PRIVATE KEY-----"));
     }
 }

@@ -55,6 +55,7 @@ impl KeyPair {
             })?
         } else {
             return Err(Error::Config(
+                // Header names in an error message, not key material.
                 "the private key must be a PEM block (BEGIN PRIVATE KEY or BEGIN ENCRYPTED PRIVATE KEY)"
                     .into(),
             ));
