@@ -294,13 +294,13 @@ CREATE FUNCTION @extschema@._bravo_report_months_from(from_date date)
 RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN from_date IS NULL THEN '-infinity'::date
-            ELSE (date_trunc('month', (from_date - 1)::timestamp) + interval '1 month')::date END;
+            ELSE (@extschema@._bravo_month(from_date - 1) + interval '1 month')::date END;
 
 CREATE FUNCTION @extschema@._bravo_report_months_until(to_date date)
 RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN to_date IS NULL THEN 'infinity'::date
-            ELSE date_trunc('month', (to_date + 1)::timestamp)::date END;
+            ELSE @extschema@._bravo_month(to_date + 1) END;
 
 CREATE OR REPLACE FUNCTION @extschema@.bravo_media_buy_totals(
     campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
