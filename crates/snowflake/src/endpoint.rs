@@ -9,7 +9,8 @@ use crate::error::Error;
 ///
 /// * No host: derived from the account (`xy12345.us-east-2.aws` →
 ///   `xy12345.us-east-2.aws.snowflakecomputing.com`), or from `region`
-///   (`us-west-2` is dropped, `cn-*` uses `.snowflakecomputing.cn`).
+///   (`us-west-2` is dropped). A China region (`cn-*`, in the account or in `region`)
+///   uses `.snowflakecomputing.cn`, as the official drivers do.
 /// * With a host override the account must still be given.
 /// * Plain `http` is allowed only to a loopback host unless `allow_insecure_http`.
 pub fn endpoint_url(config: &Config) -> Result<String, Error> {
@@ -78,14 +79,34 @@ fn derive_host(account: &str, region: Option<&str>) -> Result<String, Error> {
     match region {
         Some(r) if !account.contains('.') && !r.eq_ignore_ascii_case("us-west-2") => {
             let r = r.to_ascii_lowercase();
-            let domain = if r.starts_with("cn-") {
-                "snowflakecomputing.cn"
-            } else {
-                "snowflakecomputing.com"
-            };
-            Ok(format!("{account}.{r}.{domain}"))
+            Ok(format!("{account}.{r}.{}", top_level_domain(&r)))
         }
-        _ => Ok(format!("{account}.snowflakecomputing.com")),
+        _ => {
+            // The region (or region.cloud, or privatelink) part of the account, if any.
+            let domain = match account.split_once('.') {
+                Some((_, rest)) => top_level_domain(rest),
+                None => DOMAIN_COM,
+            };
+            Ok(format!("{account}.{domain}"))
+        }
+    }
+}
+
+const DOMAIN_COM: &str = "snowflakecomputing.com";
+const DOMAIN_CN: &str = "snowflakecomputing.cn";
+
+/// `snowflakecomputing.cn` for a China region (`cn-north-1`, `cn-northwest-1.aws`, ...),
+/// else `snowflakecomputing.com`. The drivers decide it the same way: gosnowflake's
+/// `getDomainBasedOnRegion` (region, or the account text after its first `.`, starting
+/// with `cn-`) and snowflake-connector-python's `construct_hostname` (`_is_china_region`).
+fn top_level_domain(region: &str) -> &'static str {
+    if region
+        .get(..3)
+        .is_some_and(|p| p.eq_ignore_ascii_case("cn-"))
+    {
+        DOMAIN_CN
+    } else {
+        DOMAIN_COM
     }
 }
 
@@ -165,6 +186,71 @@ mod tests {
             endpoint_url(&c).unwrap(),
             "https://xy12345.cn-north-1.snowflakecomputing.cn:443"
         );
+    }
+
+    #[test]
+    fn china_regions_use_the_cn_domain() {
+        for (account, host) in [
+            (
+                "xy12345.cn-north-1",
+                "xy12345.cn-north-1.snowflakecomputing.cn",
+            ),
+            (
+                "xy12345.cn-northwest-1.aws",
+                "xy12345.cn-northwest-1.aws.snowflakecomputing.cn",
+            ),
+            (
+                "XY12345.CN-North-1",
+                "xy12345.cn-north-1.snowflakecomputing.cn",
+            ),
+            (
+                "xy12345.cn-north-1.privatelink",
+                "xy12345.cn-north-1.privatelink.snowflakecomputing.cn",
+            ),
+            // Not China: everything else stays .com.
+            ("xy12345", "xy12345.snowflakecomputing.com"),
+            ("cn-org-account", "cn-org-account.snowflakecomputing.com"),
+            (
+                "xy12345.us-east-2.aws",
+                "xy12345.us-east-2.aws.snowflakecomputing.com",
+            ),
+            ("xy12345.eu-cn-1", "xy12345.eu-cn-1.snowflakecomputing.com"),
+            ("xy12345.cn", "xy12345.cn.snowflakecomputing.com"),
+            (
+                "xy12345.cnorth-1",
+                "xy12345.cnorth-1.snowflakecomputing.com",
+            ),
+        ] {
+            assert_eq!(
+                endpoint_url(&cfg(account)).unwrap(),
+                format!("https://{host}:443"),
+                "account {account}"
+            );
+        }
+        // The region parameter: account xy12345 with region cn-north-1 / cn-northwest-1.aws.
+        for (region, host) in [
+            ("cn-north-1", "xy12345.cn-north-1.snowflakecomputing.cn"),
+            (
+                "CN-NORTHWEST-1.aws",
+                "xy12345.cn-northwest-1.aws.snowflakecomputing.cn",
+            ),
+            (
+                "ap-northeast-1",
+                "xy12345.ap-northeast-1.snowflakecomputing.com",
+            ),
+        ] {
+            let mut c = cfg("xy12345");
+            c.region = Some(region.into());
+            assert_eq!(
+                endpoint_url(&c).unwrap(),
+                format!("https://{host}:443"),
+                "region {region}"
+            );
+        }
+        // A host override is used as given.
+        let mut c = cfg("xy12345.cn-north-1");
+        c.host = Some("proxy.example.com".into());
+        assert_eq!(endpoint_url(&c).unwrap(), "https://proxy.example.com:443");
     }
 
     #[test]
