@@ -61,15 +61,20 @@ CREATE EXTENSION IF NOT EXISTS bravo_metrics;
 ALTER EXTENSION bravo_metrics UPDATE;   -- a demo database from an older build is upgraded in place
 INSERT INTO media_buys (id, campaign_id, name)
 SELECT g, 100 + g % 12, 'buy ' || g FROM generate_series(1, 3000) g ON CONFLICT (id) DO NOTHING;
+ALTER DATABASE media_tool RESET bravo_metrics.snowflake_secret_file;  -- 0.2.0 demos set it here; now refused
 ALTER DATABASE media_tool SET bravo_metrics.snowflake_account = 'demo';
 ALTER DATABASE media_tool SET bravo_metrics.snowflake_user = 'demo';
-ALTER DATABASE media_tool SET bravo_metrics.snowflake_secret_file = '$STATE/snowflake.secret';
 ALTER DATABASE media_tool SET bravo_metrics.snowflake_protocol = 'http';
 ALTER DATABASE media_tool SET bravo_metrics.snowflake_host = '127.0.0.1';
 ALTER DATABASE media_tool SET bravo_metrics.snowflake_port = $SFPORT;
 ALTER DATABASE media_tool SET bravo_metrics.snowflake_database = 'ANALYTICS';
 ALTER DATABASE media_tool SET bravo_metrics.snowflake_schema = 'PUBLIC';
 SQL
+
+# Secret file paths are cluster-wide and superuser-only (ALTER SYSTEM), never per database.
+"${PSQL[@]}" -d media_tool -c "ALTER SYSTEM SET bravo_metrics.snowflake_secret_file = '$STATE/snowflake.secret'"
+"${PSQL[@]}" -d media_tool -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
 
 printf '\n== SELECT * FROM bravo_sync(30)\n'
 "${PSQL[@]}" -d media_tool -c "SELECT * FROM bravo_sync(30)"

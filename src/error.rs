@@ -55,6 +55,22 @@ impl BravoError {
     }
 }
 
+/// Raises a caught error again as a clean ERROR: its SQLSTATE, message, DETAIL and
+/// HINT, never a Rust backtrace or panic location (pgrx's `rethrow` would put a
+/// captured backtrace into the DETAIL).
+pub fn raise_clean(error: pgrx::pg_sys::panic::CaughtError) -> ! {
+    use pgrx::pg_sys::panic::CaughtError;
+    let report = match &error {
+        CaughtError::PostgresError(e) | CaughtError::ErrorReport(e) => e,
+        CaughtError::RustPanic { ereport, .. } => ereport,
+    };
+    let mut clean = BravoError::new(report.sql_error_code(), report.message().to_string());
+    clean.detail = report.detail().map(str::to_string);
+    clean.hint = report.hint().map(str::to_string);
+    drop(error);
+    clean.raise()
+}
+
 impl std::fmt::Display for BravoError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)

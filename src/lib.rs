@@ -29,6 +29,10 @@ pgrx::extension_sql_file!("schema.sql", name = "schema", bootstrap);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // Clients never see a Rust backtrace: pgrx attaches the one captured at a panic to
+    // the error's DETAIL whenever std's capture is on (RUST_BACKTRACE in the server's
+    // environment). Turn library capture off before anything could capture one.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
     settings::init();
     schedule::init();
 }
@@ -37,7 +41,7 @@ pub extern "C-unwind" fn _PG_init() {
 /// into the metric tables, atomically. One row per target.
 #[allow(clippy::type_complexity)] // pgrx's name!() columns must be spelled inline
 #[pg_extern(security_definer, volatile, parallel_unsafe)]
-#[search_path(@extschema@, pg_catalog, pg_temp)]
+#[search_path(pg_catalog, pg_temp)]
 fn bravo_sync(
     lookback_days: default!(Option<i32>, 30),
     wait: default!(Option<bool>, "NULL"),
@@ -83,7 +87,7 @@ fn bravo_sync(
             )
         })),
         Err(sync::SyncError::Busy(e)) | Err(sync::SyncError::Invalid(e)) => e.raise(),
-        Err(sync::SyncError::Failed(failed)) => failed.error.rethrow(),
+        Err(sync::SyncError::Failed(failed)) => error::raise_clean(failed.error),
     }
 }
 
@@ -111,6 +115,31 @@ SELECT p.pid,
 "#,
     name = "progress_view",
     requires = ["schema", bravo_sync],
+);
+
+// Last in the install script: no function of the extension is executable by PUBLIC.
+// Superusers can run everything; bravo_grant_reporting(role) grants a reporting role
+// exactly what the reporting functions need; bravo_sync, bravo_run_now and
+// bravo_schedule_status are granted by hand (README, "Security model").
+pgrx::extension_sql!(
+    r#"
+DO $revoke$
+DECLARE
+    f pg_catalog.regprocedure;
+BEGIN
+    FOR f IN SELECT d.objid::pg_catalog.regprocedure
+               FROM pg_catalog.pg_depend d
+               JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+              WHERE e.extname = 'bravo_metrics' AND d.deptype = 'e'
+                AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+                AND d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END
+$revoke$;
+"#,
+    name = "revoke_public",
+    finalize,
 );
 
 #[cfg(test)]

@@ -16,17 +16,42 @@ use pgrx::{pg_guard, pg_sys};
 
 pub const PREFIX: &str = "bravo_metrics";
 
-/// How the extension authenticates to Snowflake.
+/// How the extension authenticates to Snowflake. The documented names are
+/// `password`, `key_pair`, `programmatic_access_token` and `oauth`; 0.2.0's spellings
+/// `KeyPair` and `ProgrammaticAccessToken` stay accepted as hidden aliases (PostgreSQL
+/// matches enum names case-insensitively). Read it through [`authenticator`], which
+/// folds the aliases.
 #[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Authenticator {
     /// Login name + password read from `snowflake_secret_file`.
+    #[name = c"password"]
     Password,
-    /// RS256 JWT signed with the PKCS#8 PEM key in `snowflake_secret_file`.
+    /// RS256 JWT signed with the PEM private key in `snowflake_secret_file`.
+    #[name = c"key_pair"]
     KeyPair,
     /// Programmatic access token read from `snowflake_secret_file`.
+    #[name = c"programmatic_access_token"]
     ProgrammaticAccessToken,
     /// OAuth access token read from `snowflake_secret_file`.
+    #[name = c"oauth"]
     Oauth,
+    /// Alias of `key_pair` (0.2.0's spelling).
+    #[name = c"KeyPair"]
+    #[hidden = true]
+    KeyPairAlias,
+    /// Alias of `programmatic_access_token` (0.2.0's spelling).
+    #[name = c"ProgrammaticAccessToken"]
+    #[hidden = true]
+    ProgrammaticAccessTokenAlias,
+}
+
+/// The configured authenticator, aliases folded into their documented name.
+pub fn authenticator() -> Authenticator {
+    match SNOWFLAKE_AUTHENTICATOR.get() {
+        Authenticator::KeyPairAlias => Authenticator::KeyPair,
+        Authenticator::ProgrammaticAccessTokenAlias => Authenticator::ProgrammaticAccessToken,
+        a => a,
+    }
 }
 
 /// What a sync does when another one holds the lock.
@@ -173,20 +198,30 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::default(),
     );
-    s(
-        c"bravo_metrics.snowflake_secret_file",
-        c"File with the password, token or PEM private key (mode 0600).",
-        &SNOWFLAKE_SECRET_FILE,
-        GucContext::Suset,
-        hidden,
-    );
-    s(
-        c"bravo_metrics.snowflake_private_key_passphrase_file",
-        c"File with the passphrase of an encrypted private key.",
-        &SNOWFLAKE_PASSPHRASE_FILE,
-        GucContext::Suset,
-        hidden,
-    );
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"bravo_metrics.snowflake_secret_file",
+            c"File with the password, token or PEM private key (mode 0600).",
+            c"Superuser only. Set it in postgresql.conf or with ALTER SYSTEM: ALTER DATABASE/ROLE SET would store the path in pg_db_role_setting, which every role can read, so those are refused.",
+            &SNOWFLAKE_SECRET_FILE,
+            GucContext::Suset,
+            hidden,
+            Some(check_secret_path),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"bravo_metrics.snowflake_private_key_passphrase_file",
+            c"File with the passphrase of an encrypted private key.",
+            c"Superuser only; postgresql.conf or ALTER SYSTEM, like snowflake_secret_file.",
+            &SNOWFLAKE_PASSPHRASE_FILE,
+            GucContext::Suset,
+            hidden,
+            Some(check_secret_path),
+            None,
+            None,
+        );
+    }
     s(
         c"bravo_metrics.snowflake_warehouse",
         c"Snowflake warehouse.",
@@ -529,6 +564,37 @@ unsafe extern "C-unwind" fn check_source(
             reject(&e, "Give a Snowflake relation as name, schema.name or database.schema.name; quote parts with \"...\" when needed.")
         },
     }
+}
+
+/// Secret file paths are visible to superusers only: `SHOW` and `pg_settings` hide
+/// them (`GUC_SUPERUSER_ONLY`), but `ALTER DATABASE/ROLE ... SET` (and a function's
+/// `SET` clause) would store them in catalogs every role can read
+/// (`pg_db_role_setting`, `pg_proc.proconfig`). Those are validated with source
+/// `PGC_S_TEST` and applied at login with the database / role sources: refuse all of
+/// them, with the way that works.
+#[pg_guard]
+unsafe extern "C-unwind" fn check_secret_path(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    source: pg_sys::GucSource::Type,
+) -> bool {
+    use pg_sys::GucSource::*;
+    let empty = unsafe { value_of(newval) }.is_none_or(|v| v.trim().is_empty());
+    if empty {
+        return true;
+    }
+    if matches!(
+        source,
+        PGC_S_TEST | PGC_S_DATABASE | PGC_S_USER | PGC_S_DATABASE_USER
+    ) {
+        return unsafe {
+            reject(
+                "secret file paths cannot be set per database, per role or per function: pg_db_role_setting and pg_proc are readable by every role.",
+                "Use ALTER SYSTEM SET bravo_metrics.snowflake_secret_file = '...'; SELECT pg_reload_conf(); (or postgresql.conf). Remove a database-level value with ALTER DATABASE ... RESET bravo_metrics.snowflake_secret_file.",
+            )
+        };
+    }
+    true
 }
 
 #[pg_guard]

@@ -38,11 +38,11 @@ fn secrets_never_reach_settings_catalogs_tables_logs_or_errors() {
     });
     let mut c = pg.media_tool("media_tool", src.port(), 50, 2);
     let secret_file = pg.secret_file("prod.secret", SECRET);
-    c.batch_execute(&format!(
-        "ALTER DATABASE media_tool SET bravo_metrics.snowflake_secret_file = '{}'",
-        secret_file.display()
-    ))
-    .unwrap();
+    alter_system(
+        &mut c,
+        "bravo_metrics.snowflake_secret_file",
+        &secret_file.display().to_string(),
+    );
     drop(c);
     let mut c = pg.client("media_tool");
 
@@ -121,6 +121,10 @@ fn secrets_never_reach_settings_catalogs_tables_logs_or_errors() {
         .unwrap()
         .get(0);
     assert!(!dbset.contains(SECRET));
+    assert!(
+        !dbset.contains(".secret"),
+        "a secret file path is readable in pg_db_role_setting: {dbset}"
+    );
     for t in &tables {
         if let Ok(rows) = a.query(
             &format!("SELECT count(*) FROM {t} x WHERE x::text LIKE '%' || reverse($1) || '%'"),

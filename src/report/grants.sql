@@ -6,7 +6,8 @@
 -- which grants exactly: USAGE on the extension's schema, SELECT on media_buys, the
 -- two metric tables and the two rollups (the reporting functions are inlined
 -- SQL run with the caller's rights), and EXECUTE on the reporting functions and the
--- argument checks they call. The run log stays private: the last sync time comes from
+-- argument checks and helpers they call (no function of the extension is executable
+-- by PUBLIC). The run log stays private: the last sync time comes from
 -- the SECURITY DEFINER function bravo_last_sync_at(). bravo_revoke_reporting undoes it.
 
 REVOKE ALL ON FUNCTION
@@ -40,7 +41,13 @@ BEGIN
                    '@extschema@.bravo_campaigns_totals(bigint[], date, date), '
                    '@extschema@.bravo_campaign_daily(bigint, date, date), '
                    '@extschema@.bravo_media_buy_totals(bigint, date, date), '
-                   '@extschema@.bravo_last_sync_at() %s %s', verb, dir, role);
+                   '@extschema@.bravo_last_sync_at(), '
+                   '@extschema@._bravo_report_campaign(bigint, date, date), '
+                   '@extschema@._bravo_report_days(date, date), '
+                   '@extschema@._bravo_money(numeric), '
+                   '@extschema@._bravo_month(date), '
+                   '@extschema@._bravo_report_months_from(date), '
+                   '@extschema@._bravo_report_months_until(date) %s %s', verb, dir, role);
 END
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@._bravo_reporting_acl(regrole, boolean) FROM PUBLIC;

@@ -51,6 +51,11 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'A daily report needs both bounds; use bravo_campaign_totals for an open range.';
     END IF;
+    IF NOT isfinite(from_date) OR NOT isfinite(to_date) THEN
+        RAISE EXCEPTION 'a daily report needs finite bounds, got % to %', from_date, to_date
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass real dates (at most 1000 days apart); for an open range use bravo_campaign_totals with NULL bounds.';
+    END IF;
     IF to_date - from_date >= 1000 THEN
         RAISE EXCEPTION 'daily report range % to % is % days long; the limit is 1000 days',
                         from_date, to_date, to_date - from_date + 1

@@ -182,6 +182,14 @@ DECLARE
     ids   bigint[];
     dates date[];
 BEGIN
+    -- Only the real metric tables: attached anywhere else (a temp table of the same
+    -- name, say) this would add rows nobody synced to every campaign report.
+    IF TG_RELID NOT IN ('@extschema@.platform_buy_daily_impressions'::pg_catalog.regclass,
+                        '@extschema@.platform_buy_daily_videos'::pg_catalog.regclass) THEN
+        RAISE EXCEPTION 'bravo_metrics rollup trigger refuses to run on %', TG_RELID::pg_catalog.regclass
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'This trigger function keeps the reporting rollups; it belongs on the metric tables only.';
+    END IF;
     IF TG_OP = 'TRUNCATE' THEN
         PERFORM @extschema@.bravo_report_rebuild();
         RETURN NULL;
@@ -224,6 +232,11 @@ DECLARE
     cids  bigint[];
     dates date[];
 BEGIN
+    IF TG_RELID <> '@extschema@.media_buys'::pg_catalog.regclass THEN
+        RAISE EXCEPTION 'bravo_metrics rollup trigger refuses to run on %', TG_RELID::pg_catalog.regclass
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'This trigger function keeps the reporting rollups; it belongs on media_buys only.';
+    END IF;
     IF TG_OP = 'TRUNCATE' THEN
         PERFORM @extschema@._bravo_rollup_rebuild('bravo_campaign_rollup');
         RETURN NULL;

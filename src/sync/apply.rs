@@ -22,6 +22,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiCursor;
 use pgrx::PgMemoryContexts;
 
+use super::owner::Owner;
 use super::targets::{MetricKind, Target};
 use super::validate::{Outcome, Value};
 use crate::error::BravoError;
@@ -175,6 +176,7 @@ fn same(a: &Value, b: &Value) -> bool {
 /// Streams one target's window against its ordered source rows.
 pub struct Applier<'c> {
     target: Target,
+    owner: Owner,
     run_id: i64,
     schema: String,
     cursor: SpiCursor<'c>,
@@ -197,6 +199,7 @@ impl<'c> Applier<'c> {
     pub fn open(
         client: &pgrx::spi::SpiClient<'c>,
         target: Target,
+        owner: &Owner,
         run_id: i64,
         schema: &str,
         window_start: Date,
@@ -249,24 +252,26 @@ impl<'c> Applier<'c> {
             sets.push(format!("{} = u.c{n}{cast}", m.column));
             alias.push(format!("c{n}"));
         }
-        let unnest = format!("unnest({}) AS u({})", args.join(", "), alias.join(", "));
+        let unnest = format!("pg_catalog.unnest({}) AS u({})", args.join(", "), alias.join(", "));
         let insert_sql = format!(
-            "INSERT INTO {table} ({}, created_at, updated_at) SELECT {}, now(), now() FROM {unnest}",
+            "INSERT INTO {table} ({}, created_at, updated_at) SELECT {}, pg_catalog.now(), pg_catalog.now() FROM {unnest}",
             cols.join(", "),
             vals.join(", ")
         );
         let update_sql = format!(
-            "UPDATE {table} t SET {}, updated_at = now() FROM {unnest} WHERE t.media_buy_id = u.id AND t.date = u.d",
+            "UPDATE {table} t SET {}, updated_at = pg_catalog.now() FROM {unnest} WHERE t.media_buy_id = u.id AND t.date = u.d",
             sets.join(", ")
         );
         if keep_vanished {
             Spi::run(&format!(
-                "CREATE TEMP TABLE IF NOT EXISTS bravo_vanished_{0} (media_buy_id bigint, date date) ON COMMIT DROP; TRUNCATE bravo_vanished_{0}",
+                "CREATE TEMP TABLE IF NOT EXISTS bravo_vanished_{0} (media_buy_id bigint, date date) ON COMMIT DROP; TRUNCATE pg_temp.bravo_vanished_{0}",
                 target.name
             ))
             .map_err(|e| BravoError::internal("cannot create the vanished-keys table", e))?;
+            owner.grant_select(&format!("pg_temp.bravo_vanished_{}", target.name))?;
         }
         Ok(Applier {
+            owner: owner.clone(),
             inserts: Rows::new(&target),
             updates: Rows::new(&target),
             target,
@@ -423,19 +428,23 @@ impl<'c> Applier<'c> {
         let mut updates = std::mem::replace(&mut self.updates, Rows::new(&target));
         let aside = std::mem::take(&mut self.aside);
         let vanished = std::mem::take(&mut self.vanished);
-        let (insert_sql, update_sql, schema, run_id) = (
+        let (insert_sql, update_sql, schema, run_id, owner) = (
             &self.insert_sql,
             &self.update_sql,
             &self.schema,
             self.run_id,
+            &self.owner,
         );
         let result = unsafe {
             self.memory.switch_to(|_| -> Result<(), BravoError> {
+                // The metric table is written as its owner (owner.rs).
                 if ni > 0 {
-                    Spi::run_with_args(insert_sql, &inserts.take_args(&target)).map_err(|e| BravoError::internal("insert failed", e))?;
+                    let args = inserts.take_args(&target);
+                    owner.run(|| Spi::run_with_args(insert_sql, &args)).map_err(|e| BravoError::internal("insert failed", e))?;
                 }
                 if nu > 0 {
-                    Spi::run_with_args(update_sql, &updates.take_args(&target)).map_err(|e| BravoError::internal("update failed", e))?;
+                    let args = updates.take_args(&target);
+                    owner.run(|| Spi::run_with_args(update_sql, &args)).map_err(|e| BravoError::internal("update failed", e))?;
                 }
                 if na > 0 {
                     let mut reasons = Vec::with_capacity(na);
@@ -453,7 +462,7 @@ impl<'c> Applier<'c> {
                     Spi::run_with_args(
                         &format!(
                             "INSERT INTO {schema}.bravo_set_aside (run_id, target, reason, detail, date, media_buy_id, source_row) \
-                             SELECT $1, $2, r, d, dt, id, raw::jsonb FROM unnest($3::text[], $4::text[], $5::date[], $6::int8[], $7::text[]) AS u(r, d, dt, id, raw)"
+                             SELECT $1, $2, r, d, dt, id, raw::jsonb FROM pg_catalog.unnest($3::text[], $4::text[], $5::date[], $6::int8[], $7::text[]) AS u(r, d, dt, id, raw)"
                         ),
                         &[run_id.into(), target.name.into(), reasons.into(), details.into(), dates.into(), ids.into(), raws.into()],
                     )
@@ -463,7 +472,7 @@ impl<'c> Applier<'c> {
                     let ids: Vec<i64> = vanished.iter().map(|k| k.0).collect();
                     let dates: Vec<Date> = vanished.iter().map(|k| Date::from_pg_epoch_days(k.1)).collect();
                     Spi::run_with_args(
-                        &format!("INSERT INTO pg_temp.bravo_vanished_{} SELECT * FROM unnest($1::int8[], $2::date[])", target.name),
+                        &format!("INSERT INTO pg_temp.bravo_vanished_{} SELECT * FROM pg_catalog.unnest($1::int8[], $2::date[])", target.name),
                         &[ids.into(), dates.into()],
                     )
                     .map_err(|e| BravoError::internal("cannot remember vanished keys", e))?;

@@ -11,8 +11,9 @@ use crate::settings::{self, get_str, Authenticator};
 
 pub fn config() -> Result<Config, BravoError> {
     let missing = |name: &str| {
-        BravoError::config(format!("bravo_metrics.{name} is not set"))
-            .hint(format!("ALTER SYSTEM SET bravo_metrics.{name} = '...'; SELECT pg_reload_conf();  (or ALTER DATABASE ... SET)"))
+        BravoError::config(format!("bravo_metrics.{name} is not set")).hint(format!(
+            "ALTER SYSTEM SET bravo_metrics.{name} = '...'; SELECT pg_reload_conf();"
+        ))
     };
     let account =
         get_str(&settings::SNOWFLAKE_ACCOUNT).ok_or_else(|| missing("snowflake_account"))?;
@@ -20,11 +21,13 @@ pub fn config() -> Result<Config, BravoError> {
     let secret_path = get_str(&settings::SNOWFLAKE_SECRET_FILE)
         .ok_or_else(|| missing("snowflake_secret_file"))?;
     let secret = read_secret_file("bravo_metrics.snowflake_secret_file", &secret_path)?;
-    let auth = match settings::SNOWFLAKE_AUTHENTICATOR.get() {
+    let auth = match settings::authenticator() {
         Authenticator::Password => Auth::Password(secret),
-        Authenticator::ProgrammaticAccessToken => Auth::ProgrammaticAccessToken(secret),
+        Authenticator::ProgrammaticAccessToken | Authenticator::ProgrammaticAccessTokenAlias => {
+            Auth::ProgrammaticAccessToken(secret)
+        }
         Authenticator::Oauth => Auth::OAuth(secret),
-        Authenticator::KeyPair => {
+        Authenticator::KeyPair | Authenticator::KeyPairAlias => {
             let passphrase = match get_str(&settings::SNOWFLAKE_PASSPHRASE_FILE) {
                 Some(p) => Some(read_secret_file(
                     "bravo_metrics.snowflake_private_key_passphrase_file",

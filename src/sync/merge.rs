@@ -12,6 +12,7 @@ use pgrx::datum::{Date, DatumWithOid};
 use pgrx::prelude::*;
 
 use super::apply::Applied;
+use super::owner::{self, Owner};
 use super::targets::{MetricKind, Target};
 use crate::error::BravoError;
 
@@ -30,11 +31,12 @@ fn metric_list(target: &Target, prefix: &str) -> String {
         .join(", ")
 }
 
-/// Checks that a (possibly pre-existing, legacy) target table has what the merge needs.
-pub fn check_target(schema: &str, target: &Target) -> Result<(), BravoError> {
+/// Checks that a (possibly pre-existing, legacy) target table has what the merge needs,
+/// and that it can be written safely; returns the role that writes it.
+pub fn check_target(schema: &str, target: &Target) -> Result<Owner, BravoError> {
     let table = format!("{schema}.{}", target.table);
     let exists = Spi::get_one_with_args::<bool>(
-        "SELECT to_regclass($1) IS NOT NULL",
+        "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
         &[table.clone().into()],
     )
     .ok()
@@ -48,7 +50,7 @@ pub fn check_target(schema: &str, target: &Target) -> Result<(), BravoError> {
     wanted.extend(target.metrics.iter().map(|m| m.column));
     for col in wanted {
         let present = Spi::get_one_with_args::<bool>(
-            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND attnum > 0 AND NOT attisdropped)",
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = $1::pg_catalog.regclass AND attname = $2 AND attnum > 0 AND NOT attisdropped)",
             &[table.clone().into(), col.into()],
         )
         .ok()
@@ -63,8 +65,8 @@ pub fn check_target(schema: &str, target: &Target) -> Result<(), BravoError> {
         }
     }
     let keyed = Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indnkeyatts = 2 \
-           AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a \
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1::pg_catalog.regclass AND i.indisunique AND i.indnkeyatts = 2 \
+           AND (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname) FROM pg_catalog.pg_attribute a \
                  WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])) = ARRAY['date', 'media_buy_id'])",
         &[table.clone().into()],
     )
@@ -80,13 +82,14 @@ pub fn check_target(schema: &str, target: &Target) -> Result<(), BravoError> {
             "ALTER TABLE {table} ADD PRIMARY KEY (media_buy_id, date);"
         )));
     }
-    Ok(())
+    owner::check(&table, "target table")
 }
 
 /// Deletes the vanished keys remembered by the applier, within the safety limit.
 pub fn delete_vanished(
     schema: &str,
     target: &Target,
+    owner: &Owner,
     window_start: Date,
     applied: &Applied,
     max_fraction: f64,
@@ -112,37 +115,56 @@ pub fn delete_vanished(
         ))
         .hint("If the rows really vanished, run once with SET bravo_metrics.delete_max_fraction = 1; or turn bravo_metrics.delete_missing off."));
     }
-    count(
-        &format!(
-            "WITH d AS (DELETE FROM {schema}.{} t USING pg_temp.bravo_vanished_{} v \
-               WHERE t.media_buy_id = v.media_buy_id AND t.date = v.date RETURNING 1) SELECT count(*) FROM d",
-            target.table, target.name
-        ),
-        &[],
-    )
+    owner.run(|| {
+        count(
+            &format!(
+                "WITH d AS (DELETE FROM {schema}.{} t USING pg_temp.bravo_vanished_{} v \
+                   WHERE t.media_buy_id = v.media_buy_id AND t.date = v.date RETURNING 1) \
+                 SELECT pg_catalog.count(*) FROM d",
+                target.table, target.name
+            ),
+            &[],
+        )
+    })
 }
 
 /// Set-aside bookkeeping after a target's window is applied; returns the rows merged
 /// late from the set-aside table as (inserted, updated).
+///
+/// Every open row this fetch re-judged (its date is in the window, or NULL: rows with
+/// a NULL date are fetched by every sync) is resolved: `merged` when it was set aside
+/// for an unknown media buy and its key is now in the table (not set aside again),
+/// `superseded` otherwise (set aside again by this run, or no longer returned by the
+/// source). Older unknown-media-buy rows whose buy now exists are merged from their
+/// saved source row (`merged` too).
 pub fn settle_set_aside(
     schema: &str,
     target: &Target,
+    owner: &Owner,
     run_id: i64,
     window_start: Date,
 ) -> Result<(i64, i64), BravoError> {
     let table = format!("{schema}.{}", target.table);
     let metrics = metric_list(target, "");
     let t_metrics = metric_list(target, "t.");
-    // Open rows inside the window were re-judged by this fetch.
     Spi::run_with_args(
         &format!(
-            "UPDATE {schema}.bravo_set_aside SET resolved_at = now(), resolved_run_id = $1, resolution = 'superseded' \
-             WHERE target = $2 AND resolved_at IS NULL AND run_id <> $1 AND date >= $3"
+            "UPDATE {schema}.bravo_set_aside a SET resolved_at = pg_catalog.now(), resolved_run_id = $1, \
+                    resolution = CASE WHEN a.reason = 'unknown_media_buy' \
+                        AND NOT EXISTS (SELECT 1 FROM {schema}.bravo_set_aside n \
+                                         WHERE n.run_id = $1 AND n.target = a.target AND n.resolved_at IS NULL \
+                                           AND n.media_buy_id = a.media_buy_id AND n.date = a.date) \
+                        AND EXISTS (SELECT 1 FROM {table} t WHERE t.media_buy_id = a.media_buy_id AND t.date = a.date) \
+                      THEN 'merged' ELSE 'superseded' END \
+              WHERE a.target = $2 AND a.resolved_at IS NULL AND a.run_id <> $1 \
+                AND (a.date >= $3 OR a.date IS NULL)"
         ),
         &[run_id.into(), target.name.into(), window_start.into()],
     )
     .map_err(|e| BravoError::internal("set-aside update failed", e))?;
-    // Rows for media buys that now exist, older than the window: merge the saved row.
+    // Rows for media buys that now exist, older than the window: take the latest saved
+    // row per key (as the extension's owner, into a temp table), then merge it as the
+    // table's owner.
     let casts = target
         .metrics
         .iter()
@@ -159,23 +181,47 @@ pub fn settle_set_aside(
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let late_sql = format!(
-        "WITH r AS (UPDATE {schema}.bravo_set_aside a SET resolved_at = now(), resolved_run_id = $1, resolution = 'merged' \
-           WHERE a.target = $2 AND a.resolved_at IS NULL AND a.reason = 'unknown_media_buy' AND a.date < $3 \
-             AND EXISTS (SELECT 1 FROM {schema}.media_buys m WHERE m.id = a.media_buy_id) RETURNING a.*), \
-         latest AS (SELECT DISTINCT ON (media_buy_id, date) media_buy_id, date, {casts} FROM r ORDER BY media_buy_id, date, id DESC), \
-         m AS (INSERT INTO {table} AS t (media_buy_id, date, {metrics}, created_at, updated_at) \
-           SELECT *, now(), now() FROM latest \
-           ON CONFLICT (media_buy_id, date) DO UPDATE SET {set_excluded}, updated_at = now() \
-             WHERE ({t_metrics}) IS DISTINCT FROM ({e_metrics}) RETURNING (xmax = 0) AS ins) \
-         SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM m",
-        set_excluded = target.metrics.iter().map(|m| format!("{0} = EXCLUDED.{0}", m.column)).collect::<Vec<_>>().join(", "),
-        e_metrics = metric_list(target, "EXCLUDED."),
-    );
-    let (ins, upd) = Spi::get_two_with_args::<i64, i64>(
-        &late_sql,
+    let late = format!("pg_temp.bravo_late_{}", target.name);
+    let n = count(
+        &format!(
+            "WITH r AS (UPDATE {schema}.bravo_set_aside a SET resolved_at = pg_catalog.now(), resolved_run_id = $1, resolution = 'merged' \
+               WHERE a.target = $2 AND a.resolved_at IS NULL AND a.reason = 'unknown_media_buy' AND a.date < $3 \
+                 AND EXISTS (SELECT 1 FROM {schema}.media_buys m WHERE m.id = a.media_buy_id) RETURNING a.*) \
+             SELECT pg_catalog.count(*) FROM r"
+        ),
+        &[run_id.into(), target.name.into(), window_start.into()],
+    )?;
+    if n == 0 {
+        return Ok((0, 0));
+    }
+    Spi::run(&format!(
+        "CREATE TEMP TABLE IF NOT EXISTS bravo_late_{0} ON COMMIT DROP AS SELECT media_buy_id, date, {metrics} FROM {table} WITH NO DATA; \
+         TRUNCATE {late}",
+        target.name
+    ))
+    .map_err(|e| BravoError::internal("cannot create the late-merge table", e))?;
+    Spi::run_with_args(
+        &format!(
+            "INSERT INTO {late} SELECT DISTINCT ON (media_buy_id, date) media_buy_id, date, {casts} \
+               FROM {schema}.bravo_set_aside WHERE resolved_run_id = $1 AND target = $2 AND resolution = 'merged' \
+                AND reason = 'unknown_media_buy' AND date < $3 \
+              ORDER BY media_buy_id, date, id DESC"
+        ),
         &[run_id.into(), target.name.into(), window_start.into()],
     )
     .map_err(|e| BravoError::internal("late merge failed", e))?;
+    owner.grant_select(&late)?;
+    let late_sql = format!(
+        "WITH m AS (INSERT INTO {table} AS t (media_buy_id, date, {metrics}, created_at, updated_at) \
+           SELECT l.*, pg_catalog.now(), pg_catalog.now() FROM {late} l \
+           ON CONFLICT (media_buy_id, date) DO UPDATE SET {set_excluded}, updated_at = pg_catalog.now() \
+             WHERE ({t_metrics}) IS DISTINCT FROM ({e_metrics}) RETURNING (xmax = 0) AS ins) \
+         SELECT pg_catalog.count(*) FILTER (WHERE ins), pg_catalog.count(*) FILTER (WHERE NOT ins) FROM m",
+        set_excluded = target.metrics.iter().map(|m| format!("{0} = EXCLUDED.{0}", m.column)).collect::<Vec<_>>().join(", "),
+        e_metrics = metric_list(target, "EXCLUDED."),
+    );
+    let (ins, upd) = owner
+        .run(|| Spi::get_two::<i64, i64>(&late_sql))
+        .map_err(|e| BravoError::internal("late merge failed", e))?;
     Ok((ins.unwrap_or(0), upd.unwrap_or(0)))
 }

@@ -14,6 +14,7 @@ pub mod apply;
 pub mod connect;
 pub mod lock;
 pub mod merge;
+pub mod owner;
 pub mod progress;
 pub mod source;
 pub mod targets;
@@ -277,7 +278,7 @@ fn raise_spi(e: pgrx::spi::Error) -> ! {
 fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     let run_id = record.borrow().run_id;
     let relid =
-        Spi::get_one::<pg_sys::Oid>(&format!("SELECT '{schema}.bravo_sync_runs'::regclass::oid"))
+        Spi::get_one::<pg_sys::Oid>(&format!("SELECT '{schema}.bravo_sync_runs'::pg_catalog.regclass::pg_catalog.oid"))
             .unwrap_or_else(|e| raise_spi(e))
             .unwrap_or(pg_sys::InvalidOid);
     let started_ms = chrono::Utc::now().timestamp_millis();
@@ -287,7 +288,7 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     let cfg = connect::config().unwrap_or_else(|e| e.raise());
     let tz = settings::get_str(&settings::SYNC_TIME_ZONE).unwrap_or_else(|| "UTC".into());
     let (window_start, window_text) = Spi::get_two_with_args::<Date, String>(
-        "SELECT d, d::text FROM (SELECT ((now() AT TIME ZONE $1)::date - $2::int) AS d) w",
+        "SELECT d, d::text FROM (SELECT ((pg_catalog.timezone($1, pg_catalog.now()))::date - $2::int) AS d) w",
         &[tz.into(), req.lookback_days.into()],
     )
     .unwrap_or_else(|e| raise_spi(e));
@@ -304,9 +305,11 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     });
     record.borrow_mut().window_start = Some(window_text.clone());
 
-    for target in targets::ALL.iter() {
-        merge::check_target(schema, target).unwrap_or_else(|e| e.raise());
-    }
+    let owners: Vec<owner::Owner> = targets::ALL
+        .iter()
+        .map(|target| merge::check_target(schema, target).unwrap_or_else(|e| e.raise()))
+        .collect();
+    owner::check_kind(&format!("{schema}.media_buys"), "table").unwrap_or_else(|e| e.raise());
     let known_buys: HashSet<i64> = Spi::connect(|c| {
         c.select(&format!("SELECT id FROM {schema}.media_buys"), None, &[])
             .map(|t| t.filter_map(|r| r.get::<i64>(1).ok().flatten()).collect())
@@ -375,7 +378,15 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
 
         let applied = Spi::connect(|spi| {
             let mut applier =
-                apply::Applier::open(spi, *target, run_id, schema, window_start, delete_missing)
+                apply::Applier::open(
+                    spi,
+                    *target,
+                    &owners[idx],
+                    run_id,
+                    schema,
+                    window_start,
+                    delete_missing,
+                )
                     .unwrap_or_else(|e| e.raise());
             let mut dedup = validate::Deduper::new(&known_buys);
             let mut outcomes = Vec::new();
@@ -436,12 +447,19 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
 
         progress.phase(Phase::Merging, idx as i64 + 1);
         let deleted = if delete_missing {
-            merge::delete_vanished(schema, target, window_start, &applied, max_fraction)
+            merge::delete_vanished(
+                schema,
+                target,
+                &owners[idx],
+                window_start,
+                &applied,
+                max_fraction,
+            )
                 .unwrap_or_else(|e| e.raise())
         } else {
             0
         };
-        let (late_ins, late_upd) = merge::settle_set_aside(schema, target, run_id, window_start)
+        let (late_ins, late_upd) = merge::settle_set_aside(schema, target, &owners[idx], run_id, window_start)
             .unwrap_or_else(|e| e.raise());
         trec.inserted = applied.inserted + late_ins;
         trec.updated = applied.updated + late_upd;

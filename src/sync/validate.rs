@@ -100,6 +100,15 @@ fn fixed(col: &Column, i: usize) -> Option<(i128, u32)> {
     }
 }
 
+/// Largest count merged for one media buy and one day: 10^12. The reporting rollups
+/// and reports sum counts in `bigint`; with every row at most 10^12, a sum overflows
+/// only past 9.2 million such rows (a campaign of 9 million media buys on one day, or a
+/// report over 9 million buy-days all at the limit), which real data never reaches. A
+/// larger value (it would fit in a bigint row but could break every later sum, and no
+/// platform reports a trillion impressions per buy and day) is set aside as
+/// `out_of_range`, like a value that does not fit at all.
+pub const MAX_COUNT: i64 = 1_000_000_000_000;
+
 /// Reads row `i` of a batch whose columns are (date, media_buy_id, metrics...).
 pub fn read_row(target: &Target, columns: &[Column], i: usize) -> Row {
     let date = match &columns[0] {
@@ -151,17 +160,17 @@ pub fn read_row(target: &Target, columns: &[Column], i: usize) -> Row {
                         format!("{name} is negative ({})", decimal_text(v, s)),
                     ));
                     None
+                } else if v / p > MAX_COUNT as i128 {
+                    problem.get_or_insert((
+                        Reason::OutOfRange,
+                        format!(
+                            "{name} {} is above the limit of {MAX_COUNT} per media buy and day",
+                            v / p
+                        ),
+                    ));
+                    None
                 } else {
-                    match i64::try_from(v / p) {
-                        Ok(n) => Some(Value::Count(n)),
-                        Err(_) => {
-                            problem.get_or_insert((
-                                Reason::OutOfRange,
-                                format!("{name} {} does not fit in bigint", v / p),
-                            ));
-                            None
-                        }
-                    }
+                    Some(Value::Count((v / p) as i64))
                 }
             }
             (Some((v, s)), MetricKind::Money) => Some(Value::Money(decimal_text(v, s))),

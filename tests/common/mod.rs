@@ -247,19 +247,42 @@ impl Cluster {
     }
 }
 
-/// ALTER DATABASE ... SET the Snowflake connection to http://127.0.0.1:port.
+/// `ALTER SYSTEM SET name = 'value'`, reload, and wait until this session sees it
+/// (new sessions then see it too: the postmaster has re-read the file).
+pub fn alter_system(c: &mut Client, name: &str, value: &str) {
+    c.batch_execute(&format!(
+        "ALTER SYSTEM SET {name} = '{}'",
+        value.replace('\'', "''")
+    ))
+    .expect("alter system");
+    c.batch_execute("SELECT pg_reload_conf()").expect("reload");
+    wait_for(Duration::from_secs(10), "the reloaded setting", || {
+        let now: Option<String> = c
+            .query_one("SELECT current_setting($1, true)", &[&name])
+            .ok()?
+            .get(0);
+        (now.as_deref() == Some(value)).then_some(())
+    });
+}
+
+/// Points database `db` at the Snowflake endpoint http://127.0.0.1:port: connection
+/// settings with ALTER DATABASE, the secret file with ALTER SYSTEM (the README's
+/// configuration; secret file paths are refused per database).
 pub fn point_at(c: &mut Client, db: &str, port: u16, secret: &Path) {
+    alter_system(
+        c,
+        "bravo_metrics.snowflake_secret_file",
+        &secret.display().to_string(),
+    );
     c.batch_execute(&format!(
         "ALTER DATABASE {db} SET bravo_metrics.snowflake_account = 'fakesnow';
          ALTER DATABASE {db} SET bravo_metrics.snowflake_user = 'fake';
-         ALTER DATABASE {db} SET bravo_metrics.snowflake_secret_file = '{}';
          ALTER DATABASE {db} SET bravo_metrics.snowflake_protocol = 'http';
          ALTER DATABASE {db} SET bravo_metrics.snowflake_host = '127.0.0.1';
          ALTER DATABASE {db} SET bravo_metrics.snowflake_port = {port};
          ALTER DATABASE {db} SET bravo_metrics.snowflake_database = 'ANALYTICS';
          ALTER DATABASE {db} SET bravo_metrics.snowflake_schema = 'PUBLIC';
-         ALTER DATABASE {db} SET bravo_metrics.progress_interval = 0;",
-        secret.display()
+         ALTER DATABASE {db} SET bravo_metrics.progress_interval = 0;"
     ))
     .expect("point at snowflake");
 }
