@@ -94,6 +94,46 @@ async fn refused_connection_fails_within_the_retry_budget() {
     assert!(!m.contains(PASSWORD));
 }
 
+/// A server that accepts TCP connections and never answers: an https client hangs in
+/// the TLS handshake, which `timeouts.connect` bounds apart from `timeouts.request`.
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_timeout_bounds_a_stalled_handshake_apart_from_the_request_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream); // never read, never written
+        }
+    });
+    let mut cfg = Config::new("xy12345", "alice", Auth::Password(Secret::new(PASSWORD)));
+    cfg.protocol = Some("https".into());
+    cfg.host = Some("127.0.0.1".into());
+    cfg.port = Some(port);
+    cfg.timeouts.connect = Duration::from_millis(500);
+    cfg.timeouts.request = Duration::from_secs(30);
+    cfg.retry.max_retries = 0;
+    let started = Instant::now();
+    let e = bounded(Client::connect(cfg))
+        .await
+        .expect_err("the handshake never completes");
+    let took = started.elapsed();
+    silent.abort();
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(5),
+        "connect timeout of 0.5 s, request timeout 30 s, took {took:?}: {e}"
+    );
+    assert_eq!(e.kind(), ErrorKind::Network, "{e}");
+    assert!(
+        e.to_string().contains("login failed after 1 attempt"),
+        "{e}"
+    );
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn chunk_server_dying_mid_download_fails_within_the_budget() {
     let d = Double::start();
