@@ -2,8 +2,11 @@
 //!
 //! The status is checked before the body is parsed; the body is parsed as the JSON
 //! envelope. Retryable failures (transport errors, 408/429/5xx, truncated bodies) are
-//! retried with decorrelated jitter within the retry budget and the deadline.
+//! retried with decorrelated jitter within the retry count, the session's retry budget
+//! and the deadline, and each retry is reported to [`crate::Config::retry_events`].
 
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
@@ -12,14 +15,16 @@ use reqwest::{Method, StatusCode};
 use crate::config::{Config, RetryPolicy, Secret};
 use crate::error::Error;
 use crate::redact::redact;
-use crate::retry::{parse_retry_after, Backoff, Deadline};
+use crate::retry::{parse_retry_after, Deadline, RequestKind, Retrier, RetryBudget, RetryEvent};
 use crate::wire::Envelope;
 
-/// The shared HTTP client and base URL.
+/// The shared HTTP client and base URL, with the session's retry budget and event sink.
 #[derive(Clone)]
 pub(crate) struct Http {
     pub client: reqwest::Client,
     pub base: String,
+    pub budget: Arc<RetryBudget>,
+    pub events: Option<Sender<RetryEvent>>,
 }
 
 /// What a retried request is, for retry behaviour and messages.
@@ -76,11 +81,26 @@ enum Failure {
 
 impl Http {
     pub(crate) fn new(config: &Config, base: String) -> Result<Self, Error> {
+        let header = |name: &str, value: &str| {
+            HeaderValue::from_str(value).map_err(|_| {
+                Error::Config(format!("{name} {value:?} is not a valid HTTP header value"))
+            })
+        };
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(ACCEPT, HeaderValue::from_static("application/snowflake"));
+        // As gosnowflake's getHeaders: the client identity on every request (header
+        // names are case-insensitive; HTTP/1.1 sends them lowercase).
+        headers.insert(
+            "client_app_id",
+            header("client_app_id", &config.client_app_id)?,
+        );
+        headers.insert(
+            "client_app_version",
+            header("client_app_version", &config.client_app_version)?,
+        );
         let user_agent = format!(
-            "{}/{} ({}-{}) Rust/{}",
+            "{}/{} ({}-{}) bravo_snowflake/{}",
             config.client_app_id,
             config.client_app_version,
             std::env::consts::OS,
@@ -89,14 +109,19 @@ impl Http {
         );
         let client = reqwest::Client::builder()
             .default_headers(headers)
-            .user_agent(user_agent)
+            .user_agent(header("User-Agent", &user_agent)?)
             .connect_timeout(config.timeouts.connect)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| {
                 Error::Config(format!("cannot build the HTTP client: {}", error_chain(&e)))
             })?;
-        Ok(Http { client, base })
+        Ok(Http {
+            client,
+            base,
+            budget: Arc::new(RetryBudget::new(config.retry.budget)),
+            events: config.retry_events.clone(),
+        })
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -143,10 +168,11 @@ impl Http {
     }
 
     /// Sends a request built by `build` (called again for every attempt), retrying per
-    /// `policy` within `deadline`. `what` names the request in errors.
+    /// `policy` within the session's retry budget and `deadline`. `request` names the
+    /// request in errors and retry events.
     pub(crate) async fn send<F>(
         &self,
-        what: &str,
+        request: RequestKind,
         purpose: Purpose,
         policy: &RetryPolicy,
         deadline: Deadline,
@@ -155,7 +181,7 @@ impl Http {
     where
         F: FnMut(AttemptInfo) -> Result<Request, Error>,
     {
-        let mut backoff = Backoff::new(policy);
+        let mut retrier = Retrier::new(request, policy, &self.budget, self.events.as_ref());
         let mut info = AttemptInfo {
             retry_count: 0,
             retry_reason: 0,
@@ -163,7 +189,7 @@ impl Http {
         };
         loop {
             if deadline.expired() {
-                return Err(Error::Timeout(format!("{what}: deadline reached")));
+                return Err(Error::Timeout(format!("{request}: deadline reached")));
             }
             let mut req = build(info)?;
             req.timeout = deadline.clamp(req.timeout);
@@ -175,23 +201,7 @@ impl Http {
                     retry_after,
                     message,
                 }) => {
-                    let Some(mut sleep) = backoff.next_sleep() else {
-                        return Err(Error::Network {
-                            message: format!(
-                                "{what} failed after {} attempts: {message}",
-                                backoff.retries() + 1
-                            ),
-                        });
-                    };
-                    if let Some(ra) = retry_after {
-                        sleep = sleep.max(ra);
-                    }
-                    if !deadline.allows(sleep) {
-                        return Err(Error::Timeout(format!(
-                            "{what}: deadline reached after {} attempts (last error: {message})",
-                            backoff.retries()
-                        )));
-                    }
+                    let sleep = retrier.after_failure(&message, retry_after, &deadline)?;
                     tokio::time::sleep(sleep).await;
                     info.retry_count += 1;
                     info.retry_reason = reason;

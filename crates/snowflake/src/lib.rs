@@ -11,6 +11,9 @@
 //!   server-side query and [`Client::logout`] ends the session (both best effort).
 //! * Every failure is an [`Error`] with a [`ErrorKind`]; no error text ever contains
 //!   a secret.
+//! * Retries are bounded per request ([`RetryPolicy::max_retries`]) and per session
+//!   ([`RetryPolicy::budget`]); each one can be observed as a [`RetryEvent`] through
+//!   [`Config::retry_events`] (the client logs nothing itself).
 
 pub mod auth;
 pub mod binding;
@@ -29,8 +32,12 @@ mod wire;
 
 pub use auth::jwt::{jwt_fingerprint, KeyPair};
 pub use client::{Client, ResultStream};
-pub use config::{Auth, Config, RetryPolicy, Secret, Timeouts};
+pub use config::{
+    Auth, Config, RetryPolicy, Secret, Timeouts, DEFAULT_APPLICATION, DEFAULT_CLIENT_APP_ID,
+    DEFAULT_CLIENT_APP_VERSION,
+};
 pub use endpoint::endpoint_url;
 pub use error::{Error, ErrorKind};
 pub use redact::redact;
+pub use retry::{RequestKind, RetryEvent};
 pub use types::{Batch, Binding, Column, ColumnMeta, Query};

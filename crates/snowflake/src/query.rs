@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::http::Purpose;
 use crate::result::chunks::ChunkContext;
 use crate::result::ResultStream;
-use crate::retry::{async_poll_sleep, Deadline};
+use crate::retry::{async_poll_sleep, Deadline, RequestKind};
 use crate::session::{envelope_error, Session};
 use crate::types::Query;
 use crate::wire::{Envelope, QueryData};
@@ -60,7 +60,7 @@ pub(crate) async fn run(session: &Session, query: Query) -> Result<ResultStream,
         .map_err(|e| Error::Protocol(format!("cannot encode the query request: {e}")))?;
     let mut env = session
         .request(
-            "query",
+            RequestKind::Query,
             Purpose::Query,
             deadline,
             Method::POST,
@@ -86,7 +86,7 @@ pub(crate) async fn run(session: &Session, query: Query) -> Result<ResultStream,
         let path = result_path(&env)?;
         env = session
             .request(
-                "query result",
+                RequestKind::QueryResult,
                 Purpose::Other,
                 deadline,
                 Method::GET,
@@ -112,6 +112,8 @@ pub(crate) async fn run(session: &Session, query: Query) -> Result<ResultStream,
     let client = session.chunk_client.clone();
     let chunk_timeout = config.timeouts.chunk;
     let retry = config.retry.clone();
+    let budget = session.http.budget.clone();
+    let events = session.http.events.clone();
     ResultStream::from_response(
         data,
         move |d| {
@@ -120,6 +122,8 @@ pub(crate) async fn run(session: &Session, query: Query) -> Result<ResultStream,
                 headers: ChunkContext::headers_for(d.chunk_headers.as_ref(), d.qrmk.as_deref())?,
                 timeout: chunk_timeout,
                 retry,
+                budget,
+                events,
             })
         },
         config.chunk_prefetch,

@@ -14,7 +14,7 @@ use crate::config::{Config, RetryPolicy, Secret};
 use crate::error::Error;
 use crate::http::{AttemptInfo, Http, Purpose, Request};
 use crate::redact::redact;
-use crate::retry::Deadline;
+use crate::retry::{Deadline, RequestKind};
 use crate::wire::{Envelope, LoginData, RenewData};
 
 /// Session token expired: renew with the master token, then replay.
@@ -234,7 +234,7 @@ impl Session {
         let reply = self
             .http
             .send(
-                "login",
+                RequestKind::Login,
                 Purpose::Login,
                 &c.retry,
                 Deadline::after(Some(c.timeouts.login)),
@@ -315,7 +315,7 @@ impl Session {
         let result = self
             .http
             .send(
-                "session renewal",
+                RequestKind::Renewal,
                 Purpose::Other,
                 &c.retry,
                 Deadline::after(Some(c.timeouts.login)),
@@ -369,7 +369,7 @@ impl Session {
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn request(
         &self,
-        what: &str,
+        request: RequestKind,
         purpose: Purpose,
         deadline: Deadline,
         method: Method,
@@ -383,7 +383,7 @@ impl Session {
             let (token, generation) = self.current()?;
             let reply = self
                 .http
-                .send(what, purpose, &self.config.retry, deadline, |info| {
+                .send(request, purpose, &self.config.retry, deadline, |info| {
                     let mut query = request_params(request_id);
                     if purpose == Purpose::Query && info.retry_count > 0 {
                         query.push(("retryCount".into(), info.retry_count.to_string()));
@@ -423,7 +423,7 @@ impl Session {
         let limit = self.config.timeouts.logout;
         let request_id = Uuid::new_v4();
         let send = self.http.send(
-            "logout",
+            RequestKind::Logout,
             Purpose::Other,
             &no_retry,
             Deadline::after(Some(limit)),
@@ -454,13 +454,14 @@ impl Session {
             max_retries: 2,
             base: Duration::from_millis(100),
             cap: Duration::from_millis(500),
+            ..self.config.retry.clone()
         };
         let per_attempt = Duration::from_secs(1).min(self.config.timeouts.request);
         for attempt in 0..ATTEMPTS {
             let reply = self
                 .http
                 .send(
-                    "abort",
+                    RequestKind::Abort,
                     Purpose::Other,
                     &policy,
                     Deadline::after(Some(Duration::from_secs(3))),

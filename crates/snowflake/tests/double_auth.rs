@@ -322,3 +322,48 @@ async fn secrets_never_appear_in_errors() {
     }
     assert!(leaks.is_empty(), "secrets leaked:\n{}", leaks.join("\n"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_identifies_a_current_driver_and_the_application() {
+    let d = Double::start();
+    let client = bounded(connect(&d)).await;
+    bounded(run(&client, "select 1")).await.unwrap();
+    let login = d.requests_to(Endpoint::Login)[0].clone();
+    let data = login.login_data();
+    assert_eq!(data["CLIENT_APP_ID"], "Go");
+    assert_eq!(
+        data["CLIENT_APP_VERSION"], "2.1.0",
+        "gosnowflake's current release"
+    );
+    assert_eq!(data["CLIENT_ENVIRONMENT"]["APPLICATION"], "bravo_metrics");
+    let query = d.requests_to(Endpoint::QueryRequest)[0].clone();
+    for r in [&login, &query] {
+        assert_eq!(r.header("CLIENT_APP_ID"), Some("Go"), "{}", r.path);
+        assert_eq!(r.header("CLIENT_APP_VERSION"), Some("2.1.0"));
+        let ua = r.header("user-agent").expect("User-Agent");
+        assert!(ua.starts_with("Go/2.1.0 ("), "{ua}");
+        assert!(ua.contains(") bravo_snowflake/"), "{ua}");
+    }
+
+    // Both are settings: the extension names itself with its version.
+    let mut cfg = password_config(&d);
+    cfg.application = "bravo_metrics/0.2.0".into();
+    cfg.client_app_version = "2.2.0".into();
+    bounded(Client::connect(cfg)).await.unwrap();
+    let login = d.requests_to(Endpoint::Login)[1].clone();
+    let data = login.login_data();
+    assert_eq!(data["CLIENT_APP_ID"], "Go");
+    assert_eq!(data["CLIENT_APP_VERSION"], "2.2.0");
+    assert_eq!(
+        data["CLIENT_ENVIRONMENT"]["APPLICATION"],
+        "bravo_metrics/0.2.0"
+    );
+    assert_eq!(login.header("CLIENT_APP_VERSION"), Some("2.2.0"));
+
+    // A value that cannot be a header is a configuration error, before any request.
+    let mut cfg = password_config(&d);
+    cfg.client_app_version = "2.1.0\r\nX-Injected: 1".into();
+    let e = bounded(Client::connect(cfg)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert_eq!(d.count(Endpoint::Login), 2);
+}

@@ -44,6 +44,7 @@ async fn sql_errors_are_mapped_and_not_retried() {
         max_retries: 3,
         base: Duration::from_secs(2),
         cap: Duration::from_secs(2),
+        ..RetryPolicy::default()
     };
     let c = fs.connect_with(config).await;
 

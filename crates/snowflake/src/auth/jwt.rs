@@ -32,7 +32,8 @@ impl KeyPair {
     ///
     /// * PKCS#8 (`BEGIN PRIVATE KEY`);
     /// * encrypted PKCS#8 v2 / PBES2 (`BEGIN ENCRYPTED PRIVATE KEY`, as made by
-    ///   `openssl pkcs8 -topk8 -v2 ...`), with the passphrase;
+    ///   `openssl pkcs8 -topk8 -v2 ...`: AES or 3DES, PBKDF2 with HMAC-SHA256 or
+    ///   HMAC-SHA1, or scrypt), with the passphrase;
     /// * unencrypted PKCS#1 (`BEGIN RSA PRIVATE KEY` without `Proc-Type`).
     ///
     /// Refused with an [`Error::Config`] that names the format and gives the `openssl`
@@ -537,12 +538,17 @@ mod tests {
             jwt_fingerprint(&Secret::new(pkcs1), Some(&Secret::new("ignored"))).unwrap(),
             expected
         );
-        // What Snowflake's docs have users run: PKCS#8 v2 (PBES2).
-        for cipher in ["aes-256-cbc", "des3"] {
-            let v2 = openssl(
-                &["pkcs8", "-topk8", "-v2", cipher, "-passout", "pass:pw-v2"],
-                pem().expose(),
-            );
+        // What Snowflake's docs have users run: PKCS#8 v2 (PBES2), and the PBKDF2
+        // HMAC-SHA1 variant older OpenSSL releases wrote by default.
+        for args in [
+            &["-v2", "aes-256-cbc"][..],
+            &["-v2", "des3"],
+            &["-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA1"],
+        ] {
+            let mut argv = vec!["pkcs8", "-topk8", "-passout", "pass:pw-v2"];
+            argv.extend_from_slice(args);
+            let v2 = openssl(&argv, pem().expose());
+            let cipher = args.join(" ");
             let fp = jwt_fingerprint(&Secret::new(v2), Some(&Secret::new("pw-v2")))
                 .unwrap_or_else(|e| panic!("{cipher}: {e}"));
             assert_eq!(fp, expected);

@@ -1,9 +1,11 @@
 //! Chunk downloads (spec §8): presigned GETs without Authorization, `chunkHeaders` sent
 //! verbatim (else the `qrmk` SSE-C headers), gzip with or without `Content-Encoding`,
-//! retries, and a bounded in-order prefetch whose tasks are aborted on drop.
+//! retries within the session's retry budget (reported as retry events), and a bounded
+//! in-order prefetch whose tasks are aborted on drop.
 
 use std::collections::VecDeque;
 use std::io::Read as _;
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +16,9 @@ use tokio::task::JoinHandle;
 use crate::config::RetryPolicy;
 use crate::error::Error;
 use crate::http::error_chain;
-use crate::retry::{parse_retry_after, Backoff};
+use crate::retry::{
+    attempts_text, parse_retry_after, Deadline, RequestKind, Retrier, RetryBudget, RetryEvent,
+};
 use crate::wire::ChunkInfo;
 
 /// Everything a download task needs; plain Rust values only.
@@ -23,6 +27,9 @@ pub(crate) struct ChunkContext {
     pub headers: HeaderMap,
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// The session's retry budget, shared with its other requests.
+    pub budget: Arc<RetryBudget>,
+    pub events: Option<Sender<RetryEvent>>,
 }
 
 impl ChunkContext {
@@ -84,8 +91,16 @@ pub(crate) async fn download(
     index: usize,
     url: String,
 ) -> Result<Bytes, Error> {
-    let mut backoff = Backoff::new(&ctx.retry);
+    let mut retrier = Retrier::new(
+        RequestKind::Chunk { index },
+        &ctx.retry,
+        &ctx.budget,
+        ctx.events.as_ref(),
+    );
+    let no_deadline = Deadline::after(None);
+    let mut attempts = 0u32;
     loop {
+        attempts += 1;
         let result = async {
             let resp = ctx
                 .client
@@ -94,7 +109,7 @@ pub(crate) async fn download(
                 .timeout(ctx.timeout)
                 .send()
                 .await
-                .map_err(|e| (true, None, error_chain(&e.without_url())))?;
+                .map_err(|e| (true, None, transport_message(e)))?;
             let status = resp.status();
             let retry_after = resp
                 .headers()
@@ -109,33 +124,40 @@ pub(crate) async fn download(
             let body = resp
                 .bytes()
                 .await
-                .map_err(|e| (true, None, error_chain(&e.without_url())))?;
+                .map_err(|e| (true, None, transport_message(e)))?;
             maybe_gunzip(body).map_err(|m| (true, None, m))
         }
         .await;
         match result {
             Ok(body) => return Ok(body),
-            Err((retryable, retry_after, message)) => {
-                let sleep = if retryable {
-                    backoff.next_sleep()
-                } else {
-                    None
-                };
-                let Some(mut sleep) = sleep else {
-                    return Err(Error::Network {
-                        message: format!(
-                            "downloading result chunk {index} failed after {} attempts: {message}",
-                            backoff.retries() + 1
-                        ),
-                    });
-                };
-                if let Some(ra) = retry_after {
-                    sleep = sleep.max(ra);
-                }
+            Err((false, _, message)) => {
+                return Err(Error::Network {
+                    message: format!(
+                        "{} failed after {}: {message}",
+                        RequestKind::Chunk { index },
+                        attempts_text(attempts),
+                    ),
+                })
+            }
+            Err((true, retry_after, message)) => {
+                let sleep = retrier.after_failure(&message, retry_after, &no_deadline)?;
                 tokio::time::sleep(sleep).await;
             }
         }
     }
+}
+
+/// A transport error without its URL (presigned), redacted.
+fn transport_message(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "transport error"
+    };
+    format!("{kind}: {}", error_chain(&e))
 }
 
 /// A spawned download that is aborted when dropped.
@@ -255,6 +277,8 @@ mod tests {
                 max_retries: 0,
                 ..RetryPolicy::default()
             },
+            budget: Arc::new(RetryBudget::new(Duration::from_secs(30))),
+            events: None,
         };
         let chunks = (0..10)
             .map(|_| ChunkInfo {
@@ -275,6 +299,8 @@ mod tests {
                 headers: HeaderMap::new(),
                 timeout: Duration::from_secs(1),
                 retry: RetryPolicy::default(),
+                budget: Arc::new(RetryBudget::new(Duration::from_secs(30))),
+                events: None,
             },
             Vec::new(),
             4,

@@ -93,6 +93,7 @@ impl FakeSnow {
             max_retries: 1,
             base: Duration::from_millis(50),
             cap: Duration::from_millis(200),
+            ..RetryPolicy::default()
         };
         c.timeouts.login = Duration::from_secs(20);
         c.timeouts.request = Duration::from_secs(120);
