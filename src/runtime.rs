@@ -6,11 +6,50 @@
 //! the backend thread and checks PostgreSQL's interrupt flags every 20 ms, so
 //! `pg_cancel_backend`, `statement_timeout` and SIGTERM stop network waits promptly.
 
+use std::cell::RefCell;
 use std::future::Future;
+use std::sync::mpsc::Receiver;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use bravo_snowflake::RetryEvent;
 use pgrx::pg_sys;
+
+thread_local! {
+    /// Retries reported by the Snowflake client of the running sync, logged from the
+    /// backend thread while [`block_on`] waits (the network threads never log).
+    static RETRIES: RefCell<Option<Receiver<RetryEvent>>> = const { RefCell::new(None) };
+}
+
+/// Logs the client's retries while this backend waits on the network, until
+/// [`unwatch_retries`].
+pub fn watch_retries(rx: Receiver<RetryEvent>) {
+    RETRIES.with(|r| *r.borrow_mut() = Some(rx));
+}
+
+pub fn unwatch_retries() {
+    log_retries();
+    RETRIES.with(|r| *r.borrow_mut() = None);
+}
+
+/// One server-log line per retry (LOG level; the error text is redacted by the client).
+fn log_retries() {
+    RETRIES.with(|r| {
+        if let Some(rx) = r.borrow().as_ref() {
+            for e in rx.try_iter() {
+                pgrx::log!(
+                    "bravo_metrics: Snowflake {} attempt {} failed after {:.1} s: {}; retrying in {:.1} s ({:.1} s of the retry budget spent)",
+                    e.request,
+                    e.attempt,
+                    e.elapsed.as_secs_f64(),
+                    e.error,
+                    e.sleep.as_secs_f64(),
+                    e.budget_spent.as_secs_f64()
+                );
+            }
+        }
+    });
+}
 
 static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
 
@@ -49,8 +88,12 @@ pub fn block_on<F: Future>(fut: F) -> Result<F::Output, Interrupted> {
         loop {
             tokio::select! {
                 biased;
-                out = &mut fut => return Ok(out),
+                out = &mut fut => {
+                    log_retries();
+                    return Ok(out);
+                }
                 _ = tick.tick() => {
+                    log_retries();
                     if cancel_requested() {
                         return Err(Interrupted);
                     }

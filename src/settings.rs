@@ -102,6 +102,18 @@ pub static SNOWFLAKE_MAX_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(7);
 pub static SNOWFLAKE_LOGIN_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(300);
 /// Timeout of one HTTP request, seconds (default 90: a long-poll lasts about 45 s).
 pub static SNOWFLAKE_REQUEST_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(90);
+/// Timeout of one TCP connect + TLS handshake, seconds (default 10).
+pub static SNOWFLAKE_CONNECT_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10);
+/// Time one sync may spend retrying failed Snowflake requests, seconds (default 30);
+/// 0 disables retries. A refused or dead endpoint fails within it.
+pub static SNOWFLAKE_RETRY_BUDGET: GucSetting<i32> = GucSetting::<i32>::new(30);
+/// Driver id sent as CLIENT_APP_ID (default: gosnowflake's, `Go`).
+pub static SNOWFLAKE_CLIENT_APP_ID: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"Go"));
+/// Driver version sent as CLIENT_APP_VERSION (default: gosnowflake 2.1.0, current in
+/// November 2026). Snowflake retires old driver versions: raise it when it does.
+pub static SNOWFLAKE_CLIENT_APP_VERSION: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"2.1.0"));
 /// Chunks downloaded ahead of the merge (default 4).
 pub static SNOWFLAKE_CHUNK_PREFETCH: GucSetting<i32> = GucSetting::<i32>::new(4);
 /// QUERY_TAG sent with every source query (default `bravo_metrics`).
@@ -318,6 +330,40 @@ pub fn init() {
         3600,
         GucContext::Suset,
         GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.snowflake_connect_timeout",
+        c"Timeout of one TCP connect and TLS handshake to Snowflake.",
+        c"Separate from snowflake_request_timeout, which bounds waiting for an answer.",
+        &SNOWFLAKE_CONNECT_TIMEOUT,
+        1,
+        600,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.snowflake_retry_budget",
+        c"Time one sync may spend retrying failed Snowflake requests (0 = no retries).",
+        c"Shared by login, query, result polls and chunk downloads of a sync; each retry is logged. A refused or dead endpoint fails within it.",
+        &SNOWFLAKE_RETRY_BUDGET,
+        0,
+        3600,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    s(
+        c"bravo_metrics.snowflake_client_app_id",
+        c"Driver id sent to Snowflake as CLIENT_APP_ID (default Go).",
+        &SNOWFLAKE_CLIENT_APP_ID,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    s(
+        c"bravo_metrics.snowflake_client_app_version",
+        c"Driver version sent to Snowflake as CLIENT_APP_VERSION (default 2.1.0).",
+        &SNOWFLAKE_CLIENT_APP_VERSION,
+        GucContext::Suset,
+        GucFlags::default(),
     );
     GucRegistry::define_int_guc(
         c"bravo_metrics.snowflake_chunk_prefetch",

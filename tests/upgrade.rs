@@ -14,7 +14,7 @@ use std::process::Command;
 use common::*;
 use postgres::Client;
 
-const RELEASED: &[&str] = &["0.1.0"];
+const RELEASED: &[&str] = &["0.1.0", "0.2.0"];
 
 fn current_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()

@@ -252,7 +252,7 @@ impl<'c> Applier<'c> {
             sets.push(format!("{} = u.c{n}{cast}", m.column));
             alias.push(format!("c{n}"));
         }
-        let unnest = format!("pg_catalog.unnest({}) AS u({})", args.join(", "), alias.join(", "));
+        let unnest = format!("unnest({}) AS u({})", args.join(", "), alias.join(", "));
         let insert_sql = format!(
             "INSERT INTO {table} ({}, created_at, updated_at) SELECT {}, pg_catalog.now(), pg_catalog.now() FROM {unnest}",
             cols.join(", "),
@@ -462,7 +462,7 @@ impl<'c> Applier<'c> {
                     Spi::run_with_args(
                         &format!(
                             "INSERT INTO {schema}.bravo_set_aside (run_id, target, reason, detail, date, media_buy_id, source_row) \
-                             SELECT $1, $2, r, d, dt, id, raw::jsonb FROM pg_catalog.unnest($3::text[], $4::text[], $5::date[], $6::int8[], $7::text[]) AS u(r, d, dt, id, raw)"
+                             SELECT $1, $2, r, d, dt, id, raw::jsonb FROM unnest($3::text[], $4::text[], $5::date[], $6::int8[], $7::text[]) AS u(r, d, dt, id, raw)"
                         ),
                         &[run_id.into(), target.name.into(), reasons.into(), details.into(), dates.into(), ids.into(), raws.into()],
                     )
@@ -472,7 +472,7 @@ impl<'c> Applier<'c> {
                     let ids: Vec<i64> = vanished.iter().map(|k| k.0).collect();
                     let dates: Vec<Date> = vanished.iter().map(|k| Date::from_pg_epoch_days(k.1)).collect();
                     Spi::run_with_args(
-                        &format!("INSERT INTO pg_temp.bravo_vanished_{} SELECT * FROM pg_catalog.unnest($1::int8[], $2::date[])", target.name),
+                        &format!("INSERT INTO pg_temp.bravo_vanished_{} SELECT * FROM unnest($1::int8[], $2::date[])", target.name),
                         &[ids.into(), dates.into()],
                     )
                     .map_err(|e| BravoError::internal("cannot remember vanished keys", e))?;

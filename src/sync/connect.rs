@@ -56,6 +56,16 @@ pub fn config() -> Result<Config, BravoError> {
     cfg.timeouts.login = Duration::from_secs(settings::SNOWFLAKE_LOGIN_TIMEOUT.get().max(1) as u64);
     cfg.timeouts.request =
         Duration::from_secs(settings::SNOWFLAKE_REQUEST_TIMEOUT.get().max(1) as u64);
+    cfg.timeouts.connect =
+        Duration::from_secs(settings::SNOWFLAKE_CONNECT_TIMEOUT.get().max(1) as u64);
+    cfg.retry.budget = Duration::from_secs(settings::SNOWFLAKE_RETRY_BUDGET.get().max(0) as u64);
+    if let Some(id) = get_str(&settings::SNOWFLAKE_CLIENT_APP_ID) {
+        cfg.client_app_id = id;
+    }
+    if let Some(v) = get_str(&settings::SNOWFLAKE_CLIENT_APP_VERSION) {
+        cfg.client_app_version = v;
+    }
+    cfg.application = concat!("bravo_metrics/", env!("CARGO_PKG_VERSION")).into();
     cfg.chunk_prefetch = settings::SNOWFLAKE_CHUNK_PREFETCH.get().max(1) as usize;
     Ok(cfg)
 }

@@ -270,6 +270,17 @@ fn net<T>(
     }
 }
 
+/// Runs `f` when dropped (also when unwinding from an error).
+struct Guard<F: FnMut()>(F);
+impl<F: FnMut()> Drop for Guard<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
+}
+fn scopeguard<F: FnMut()>(f: F) -> Guard<F> {
+    Guard(f)
+}
+
 fn raise_spi(e: pgrx::spi::Error) -> ! {
     BravoError::internal("internal query failed", e).raise()
 }
@@ -285,7 +296,11 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     let mut progress = Progress::start(run_id, relid, started_ms);
     progress.phase(Phase::Connecting, 0);
 
-    let cfg = connect::config().unwrap_or_else(|e| e.raise());
+    let mut cfg = connect::config().unwrap_or_else(|e| e.raise());
+    let (retries_tx, retries_rx) = std::sync::mpsc::channel();
+    cfg.retry_events = Some(retries_tx);
+    runtime::watch_retries(retries_rx);
+    let _unwatch = scopeguard(runtime::unwatch_retries);
     let tz = settings::get_str(&settings::SYNC_TIME_ZONE).unwrap_or_else(|| "UTC".into());
     let (window_start, window_text) = Spi::get_two_with_args::<Date, String>(
         "SELECT d, d::text FROM (SELECT ((pg_catalog.timezone($1, pg_catalog.now()))::date - $2::int) AS d) w",

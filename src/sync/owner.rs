@@ -44,10 +44,12 @@ fn spi_err(e: pgrx::spi::Error) -> BravoError {
 /// role's code.
 pub fn check_kind(table: &str, what: &str) -> Result<(), BravoError> {
     let odd = Spi::get_two_with_args::<String, String>(
-        "SELECT t.relid::pg_catalog.regclass::text, c.relkind::text \
-           FROM pg_catalog.pg_partition_tree($1::pg_catalog.regclass) t \
-           JOIN pg_catalog.pg_class c ON c.oid = t.relid \
-          WHERE c.relkind NOT IN ('r', 'p') LIMIT 1",
+        "SELECT pg_catalog.min(rel), pg_catalog.min(kind) FROM ( \
+           SELECT t.relid::pg_catalog.regclass::text AS rel, c.relkind::text AS kind \
+             FROM (SELECT $1::pg_catalog.regclass AS relid \
+                   UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.regclass)) t \
+             JOIN pg_catalog.pg_class c ON c.oid = t.relid \
+            WHERE c.relkind NOT IN ('r', 'p') LIMIT 1) s",
         &[table.into()],
     )
     .map_err(spi_err)?;
@@ -59,8 +61,8 @@ pub fn check_kind(table: &str, what: &str) -> Result<(), BravoError> {
         .hint("bravo_metrics reads and writes only plain or partitioned tables: views, foreign tables and other relations could run another role's code during a sync."));
     }
     let rules = Spi::get_one_with_args::<String>(
-        "SELECT r.rulename::text FROM pg_catalog.pg_rewrite r \
-          WHERE r.ev_class IN (SELECT relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.regclass)) LIMIT 1",
+        "SELECT pg_catalog.min(r.rulename::text) FROM pg_catalog.pg_rewrite r \
+          WHERE r.ev_class IN (SELECT $1::pg_catalog.regclass UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.regclass))",
         &[table.into()],
     )
     .map_err(spi_err)?;
@@ -93,14 +95,15 @@ pub fn check(table: &str, what: &str) -> Result<Owner, BravoError> {
     check_kind(table, what)?;
     if superuser {
         let found = Spi::get_three_with_args::<String, String, String>(
-            "SELECT t.tgname::text, t.tgfoid::pg_catalog.regprocedure::text, \
-                    pg_catalog.pg_get_userbyid(p.proowner)::text \
-               FROM pg_catalog.pg_trigger t \
-               JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid \
-               JOIN pg_catalog.pg_roles r ON r.oid = p.proowner \
-              WHERE t.tgrelid IN (SELECT relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.regclass)) \
-                AND NOT t.tgisinternal AND t.tgenabled <> 'D' AND NOT r.rolsuper \
-              ORDER BY 1 LIMIT 1",
+            "SELECT pg_catalog.min(tg), pg_catalog.min(fn), pg_catalog.min(fo) FROM ( \
+               SELECT t.tgname::text AS tg, t.tgfoid::pg_catalog.regprocedure::text AS fn, \
+                      pg_catalog.pg_get_userbyid(p.proowner)::text AS fo \
+                 FROM pg_catalog.pg_trigger t \
+                 JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid \
+                 JOIN pg_catalog.pg_roles r ON r.oid = p.proowner \
+                WHERE t.tgrelid IN (SELECT $1::pg_catalog.regclass UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.regclass)) \
+                  AND NOT t.tgisinternal AND t.tgenabled <> 'D' AND NOT r.rolsuper \
+                ORDER BY 1 LIMIT 1) s",
             &[table.into()],
         )
         .map_err(spi_err)?;

@@ -63,7 +63,13 @@ impl Cluster {
         let dir = PathBuf::from(format!("/tmp/bravo-it/pg-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("mkdir cluster dir");
-        chown_postgres(Path::new("/tmp/bravo-it"));
+        // Only the directory itself: other tests' clusters come and go under it.
+        if is_root() {
+            let _ = Command::new("chown")
+                .args(["postgres:postgres", "/tmp/bravo-it"])
+                .arg(&dir)
+                .status();
+        }
         let data = dir.join("data");
         let out = as_postgres(&format!("{BIN}/initdb"))
             .args([
@@ -194,6 +200,30 @@ impl Cluster {
                 Err(e) => panic!("connect {info}: {e}"),
             }
         }
+    }
+
+    /// Password authentication (scram-sha-256) for every role but `postgres`, over the
+    /// socket and TCP, as a production cluster would have it.
+    pub fn require_passwords(&self) {
+        std::fs::write(
+            self.data.join("pg_hba.conf"),
+            "local all postgres trust\n\
+             local all all scram-sha-256\n\
+             host all postgres 127.0.0.1/32 trust\n\
+             host all all 127.0.0.1/32 scram-sha-256\n",
+        )
+        .expect("write pg_hba.conf");
+        chown_postgres(&self.data.join("pg_hba.conf"));
+        self.reload();
+    }
+
+    /// A connection as `user` authenticated by password over TCP.
+    pub fn client_password(&self, db: &str, user: &str, password: &str) -> Client {
+        let info = format!(
+            "host=127.0.0.1 port={} user={user} password={password} dbname={db}",
+            self.port
+        );
+        Client::connect(&info, NoTls).unwrap_or_else(|e| panic!("connect as {user}: {e}"))
     }
 
     pub fn log_text(&self) -> String {
