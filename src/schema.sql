@@ -66,8 +66,11 @@ BEGIN
 END
 $bravo$;
 
--- One row per sync, manual or scheduled. Failed and cancelled syncs are written by
--- an autonomous background worker so that their row survives the rollback.
+-- One row per sync, manual or scheduled. A sync's row is written as 'running' by an
+-- autonomous background worker when it starts (so it survives a crash), and updated
+-- to 'succeeded' in the sync's own transaction, or autonomously to 'failed',
+-- 'cancelled' or 'rolled_back'; a 'running' row whose backend is gone becomes
+-- 'interrupted'. 'skipped' rows are written by the scheduler and run-now.
 CREATE TABLE bravo_sync_runs (
     run_id          bigserial PRIMARY KEY,
     trigger         text NOT NULL CHECK (trigger IN ('manual', 'schedule', 'retry', 'catch-up', 'run-now')),
@@ -75,7 +78,7 @@ CREATE TABLE bravo_sync_runs (
     finished_at     timestamptz,
     lookback_days   integer NOT NULL,
     window_start    date,
-    status          text NOT NULL CHECK (status IN ('succeeded', 'failed', 'cancelled', 'skipped')),
+    status          text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled', 'skipped', 'interrupted', 'rolled_back')),
     query_ids       text[] NOT NULL DEFAULT '{}',
     sqlstate        text,
     message         text,

@@ -72,10 +72,11 @@ struct Run {
     message: String,
 }
 
+/// Finished runs (a run's row is there, `running`, from its start: tests/runlog.rs).
 fn runs(c: &mut Client) -> Vec<Run> {
     c.query(
         "SELECT run_id, trigger, status, attempt, extract(epoch FROM started_at)::float8, coalesce(message, '')
-           FROM bravo_sync_runs ORDER BY started_at, run_id",
+           FROM bravo_sync_runs WHERE status <> 'running' ORDER BY started_at, run_id",
         &[],
     )
     .expect("runs")

@@ -188,7 +188,7 @@ fn terminate_mid_download_rolls_back_and_is_logged_as_cancelled() {
     // The backend's exit writes the run row (FATAL runs no catch block).
     let (status, state, message) = wait_for(Duration::from_secs(10), "the run row", || {
         c.query_opt(
-            "SELECT status, coalesce(sqlstate, ''), coalesce(message, '') FROM bravo_sync_runs WHERE run_id = $1",
+            "SELECT status, coalesce(sqlstate, ''), coalesce(message, '') FROM bravo_sync_runs WHERE run_id = $1 AND status <> 'running'",
             &[&run_id],
         )
         .unwrap()
@@ -242,7 +242,7 @@ fn a_sync_terminated_before_its_transaction_commits_is_logged_as_cancelled() {
         .unwrap();
     let (status, state) = wait_for(Duration::from_secs(10), "the run row", || {
         c.query_opt(
-            "SELECT status, coalesce(sqlstate, '') FROM bravo_sync_runs WHERE run_id = $1",
+            "SELECT status, coalesce(sqlstate, '') FROM bravo_sync_runs WHERE run_id = $1 AND status <> 'running'",
             &[&run_id],
         )
         .unwrap()

@@ -1,15 +1,24 @@
-//! Writing a run record in a transaction of its own.
+//! Writing the run log in a transaction of its own.
 //!
-//! PostgreSQL has no autonomous transactions, so a failed sync hands its record to a
-//! dynamic background worker: the record (JSON) goes into a dynamic shared memory
-//! segment, the worker attaches, inserts it as the same user in the same database,
-//! commits and exits; the caller waits for it (bounded). This needs no
-//! `shared_preload_libraries`, only a free `max_worker_processes` slot. The worker
-//! sets a flag in the segment once the record is committed; if no worker can start
-//! (no free slot, a server shutting down) the record goes to the server log as a
-//! WARNING instead.
+//! PostgreSQL has no autonomous transactions, so a record that must survive the
+//! caller's transaction goes to a dynamic background worker: the task (JSON) goes into
+//! a dynamic shared memory segment, the worker attaches, upserts the record as the
+//! given user in the same database ([`super::upsert`], keyed on the run id, changing
+//! only a row that is still `running`), commits and sets a flag in the segment; the
+//! caller waits for that flag (bounded). A task may also ask the worker to mark stale
+//! `running` rows `interrupted` ([`super::stale`]), after the record is committed.
+//! This needs no `shared_preload_libraries`, only a free `max_worker_processes` slot.
+//! If no worker can start (no free slot, a server shutting down) or it does not finish
+//! in time, the record goes to the server log as a WARNING instead.
+//!
+//! Nothing here raises: the writer is also used from the transaction-abort path and
+//! from the backend's exit ([`super::exit`]), where an error would be fatal. It is
+//! never started inside a critical section, and its shared memory segment belongs to
+//! no resource owner (it is detached explicitly), so an aborting resource owner is
+//! never touched.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use pgrx::bgworkers::{
@@ -17,38 +26,150 @@ use pgrx::bgworkers::{
     SignalWakeFlags,
 };
 use pgrx::prelude::*;
+use serde::{Deserialize, Serialize};
 
-use super::RunRecord;
+use super::{Overwrite, RunRecord};
+use crate::schedule::txn;
 
-/// Hands `rec` to a writer worker and waits for it to finish (at most 5 s).
-pub fn write(rec: &RunRecord) {
-    write_within(rec, Duration::from_secs(5))
+/// What a writer worker does.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Task {
+    /// Upserted first, in a transaction of its own.
+    record: Option<RunRecord>,
+    /// Then: mark stale `running` rows `interrupted` (never run `exclude`).
+    sweep: bool,
+    exclude: i64,
 }
 
-/// [`write`], waiting at most `limit` for the worker.
-pub fn write_within(rec: &RunRecord, limit: Duration) {
-    if let Err(why) = try_write(rec, limit) {
-        pgrx::warning!(
-            "bravo_metrics: could not record run {} ({}) in bravo_sync_runs: {why}; status {}, sqlstate {}, message: {}",
-            rec.run_id,
-            rec.trigger,
-            rec.status,
-            rec.sqlstate.as_deref().unwrap_or("-"),
-            rec.message.as_deref().unwrap_or("-")
-        );
+/// The role the worker connects as: the current user (inside the extension's
+/// SECURITY DEFINER functions, their owner).
+pub fn current_user() -> pg_sys::Oid {
+    unsafe { pg_sys::GetUserId() }
+}
+
+/// Hands `rec` to a writer worker and waits for it (at most 5 s).
+pub fn write(rec: &RunRecord) {
+    write_as(rec, current_user(), Duration::from_secs(5));
+}
+
+/// [`write`] as `user`, waiting at most `limit`. Returns whether the record was
+/// committed; if not, it is in the server log as a WARNING.
+pub fn write_as(rec: &RunRecord, user: pg_sys::Oid, limit: Duration) -> bool {
+    let task = Task {
+        record: Some(rec.clone()),
+        sweep: false,
+        exclude: 0,
+    };
+    match run_task(&task, user, limit) {
+        Ok(_) => true,
+        Err(why) => {
+            log_unwritten(rec, &why);
+            false
+        }
     }
 }
 
+/// At the start of a sync: writes its `running` row in a transaction of its own and
+/// waits (at most 5 s) until it is committed; the same worker then marks stale
+/// `running` rows of other runs `interrupted`, without the sync waiting for that.
+/// Returns how long the caller waited.
+pub fn start(rec: &RunRecord) -> Duration {
+    let t0 = Instant::now();
+    let task = Task {
+        record: Some(rec.clone()),
+        sweep: true,
+        exclude: rec.run_id,
+    };
+    if let Err(why) = run_task(&task, current_user(), Duration::from_secs(5)) {
+        log_unwritten(rec, &why);
+    }
+    t0.elapsed()
+}
+
+/// Has a worker mark stale `running` rows `interrupted` and waits for it (at most
+/// `limit`); returns how many it marked.
+pub fn sweep(limit: Duration) -> Result<i64, String> {
+    let task = Task {
+        record: None,
+        sweep: true,
+        exclude: 0,
+    };
+    run_task(&task, current_user(), limit)
+}
+
+/// How this process's log lines start: the extension's own workers (the scheduler,
+/// run-now) prefix every line with their type; other backends say `bravo_metrics`.
+pub fn log_prefix() -> String {
+    unsafe {
+        let entry = pg_sys::MyBgworkerEntry;
+        if !entry.is_null() {
+            let t = std::ffi::CStr::from_ptr((*entry).bgw_type.as_ptr()).to_string_lossy();
+            if t.starts_with("bravo_metrics ") {
+                return t.into_owned();
+            }
+        }
+    }
+    "bravo_metrics".into()
+}
+
+fn log_unwritten(rec: &RunRecord, why: &str) {
+    pgrx::warning!(
+        "{}: could not record run {} ({}) in bravo_sync_runs: {why}; status {}, sqlstate {}, message: {}",
+        log_prefix(),
+        rec.run_id,
+        rec.trigger,
+        rec.status,
+        rec.sqlstate.as_deref().unwrap_or("-"),
+        rec.message.as_deref().unwrap_or("-")
+    );
+}
+
 /// The segment: the payload length (u64, little-endian), a flag the worker sets once
-/// the record is committed, padding, then the payload (JSON).
+/// the task is done (the record committed; for a sweep-only task, the sweep), the
+/// number of rows the sweep marked (i32), then the payload (JSON).
 const LEN_AT: usize = 0;
 const DONE_AT: usize = 8;
+const COUNT_AT: usize = 12;
 const PAYLOAD_AT: usize = 16;
 
-fn try_write(rec: &RunRecord, limit: Duration) -> Result<(), String> {
-    let payload = serde_json::to_vec(rec).map_err(|e| e.to_string())?;
+/// Runs `task` in a worker; never raises (an error comes back as `Err`).
+fn run_task(task: &Task, user: pg_sys::Oid, limit: Duration) -> Result<i64, String> {
+    if unsafe { pg_sys::CritSectionCount } != 0 {
+        return Err("inside a critical section".into());
+    }
+    let payload = serde_json::to_vec(task).map_err(|e| e.to_string())?;
+    PgTryBuilder::new(AssertUnwindSafe(|| unsafe {
+        try_run(&payload, user, limit)
+    }))
+    .catch_others(|e| {
+        Err(format!(
+            "cannot start the writer worker: {}",
+            txn::caught_message(&e)
+        ))
+    })
+    .execute()
+}
+
+/// Puts back the resource owner in force before the segment was created, whatever
+/// happens.
+struct OwnerBack(pg_sys::ResourceOwner);
+
+impl Drop for OwnerBack {
+    fn drop(&mut self) {
+        unsafe { pg_sys::CurrentResourceOwner = self.0 };
+    }
+}
+
+unsafe fn try_run(payload: &[u8], user: pg_sys::Oid, limit: Duration) -> Result<i64, String> {
     unsafe {
-        let seg = pg_sys::dsm_create(PAYLOAD_AT + payload.len(), 0);
+        let seg = {
+            let _back = OwnerBack(pg_sys::CurrentResourceOwner);
+            pg_sys::CurrentResourceOwner = std::ptr::null_mut();
+            pg_sys::dsm_create(
+                PAYLOAD_AT + payload.len(),
+                pg_sys::DSM_CREATE_NULL_IF_MAXSEGMENTS as i32,
+            )
+        };
         if seg.is_null() {
             return Err("cannot create a shared memory segment".into());
         }
@@ -59,13 +180,10 @@ fn try_write(rec: &RunRecord, limit: Duration) -> Result<(), String> {
             8,
         );
         done_flag(addr).store(0, Ordering::Release);
+        marked(addr).store(0, Ordering::Release);
         std::ptr::copy_nonoverlapping(payload.as_ptr(), addr.add(PAYLOAD_AT), payload.len());
         let handle = pg_sys::dsm_segment_handle(seg);
-        let extra = format!(
-            "{} {}",
-            u32::from(pg_sys::MyDatabaseId),
-            u32::from(pg_sys::GetUserId())
-        );
+        let extra = format!("{} {}", u32::from(pg_sys::MyDatabaseId), u32::from(user));
         let started = BackgroundWorkerBuilder::new("bravo_metrics run-log writer")
             .set_type("bravo_metrics run-log writer")
             .set_library("bravo_metrics")
@@ -77,15 +195,8 @@ fn try_write(rec: &RunRecord, limit: Duration) -> Result<(), String> {
             .set_notify_pid(pg_sys::MyProcPid)
             .load_dynamic();
         let result = match started {
-            // "Stopped" also covers a worker the postmaster dropped without starting it
-            // (it does so during a shutdown): only the flag says the record is written.
-            Ok(worker) => wait_bounded(worker, limit).and_then(|()| {
-                if done_flag(addr).load(Ordering::Acquire) == 1 {
-                    Ok(())
-                } else {
-                    Err("the writer worker did not write it (server shutting down, or see its log line)".into())
-                }
-            }),
+            Ok(worker) => wait_bounded(worker, addr, limit)
+                .map(|()| i64::from(marked(addr).load(Ordering::Acquire))),
             Err(_) => Err("no background worker slot is free (max_worker_processes)".into()),
         };
         pg_sys::dsm_detach(seg);
@@ -93,17 +204,27 @@ fn try_write(rec: &RunRecord, limit: Duration) -> Result<(), String> {
     }
 }
 
-/// The "committed" flag in a segment laid out as above.
+/// The "done" flag in a segment laid out as above.
 unsafe fn done_flag<'a>(addr: *mut u8) -> &'a AtomicU8 {
     unsafe { &*(addr.add(DONE_AT) as *const AtomicU8) }
 }
 
-/// Waits until the writer has finished, at most `limit`, with interrupts held: a
-/// terminate request must not cut the wait short (the segment would go away before
-/// the worker read it), and the wait may run while the backend exits (see
-/// [`super::exit`]). Bounded because a postmaster that is shutting down starts no
-/// new worker; the registration is then withdrawn.
-unsafe fn wait_bounded(worker: DynamicBackgroundWorker, limit: Duration) -> Result<(), String> {
+/// The number of rows the sweep marked.
+unsafe fn marked<'a>(addr: *mut u8) -> &'a AtomicI32 {
+    unsafe { &*(addr.add(COUNT_AT) as *const AtomicI32) }
+}
+
+/// Waits until the writer has set the done flag (or stopped without setting it), at
+/// most `limit`, with interrupts held: a terminate request must not cut the wait short
+/// (the segment would go away before the worker read it), and the wait may run while
+/// the backend exits or its transaction aborts (see [`super::exit`]). Bounded because
+/// a postmaster that is shutting down starts no new worker (it drops the
+/// registration: "stopped", flag unset) and a worker may wait for a lock.
+unsafe fn wait_bounded(
+    worker: DynamicBackgroundWorker,
+    addr: *mut u8,
+    limit: Duration,
+) -> Result<(), String> {
     struct Held;
     impl Drop for Held {
         fn drop(&mut self) {
@@ -114,8 +235,19 @@ unsafe fn wait_bounded(worker: DynamicBackgroundWorker, limit: Duration) -> Resu
     let _held = Held;
     let deadline = Instant::now() + limit;
     loop {
+        if unsafe { done_flag(addr) }.load(Ordering::Acquire) == 1 {
+            return Ok(());
+        }
         match worker.pid() {
-            Err(BackgroundWorkerStatus::Stopped) => return Ok(()),
+            // "Stopped" also covers a worker the postmaster dropped without starting it
+            // (it does so during a shutdown): only the flag says the task is done.
+            Err(BackgroundWorkerStatus::Stopped) => {
+                return if unsafe { done_flag(addr) }.load(Ordering::Acquire) == 1 {
+                    Ok(())
+                } else {
+                    Err("the writer worker did not write it (server shutting down, or see its log line)".into())
+                };
+            }
             Err(BackgroundWorkerStatus::PostmasterDied) => return Err("the postmaster died".into()),
             Err(BackgroundWorkerStatus::Untracked { .. }) => {
                 return Err("the writer worker cannot be tracked".into())
@@ -132,7 +264,7 @@ unsafe fn wait_bounded(worker: DynamicBackgroundWorker, limit: Duration) -> Resu
             pg_sys::WaitLatch(
                 pg_sys::MyLatch,
                 (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
-                10,
+                2,
                 pg_sys::PG_WAIT_EXTENSION,
             );
             pg_sys::ResetLatch(pg_sys::MyLatch);
@@ -154,6 +286,12 @@ pub extern "C-unwind" fn bravo_runlog_writer_main(arg: pg_sys::Datum) {
         Some(pg_sys::Oid::from(db)),
         Some(pg_sys::Oid::from(user)),
     );
+    // Whatever postgresql.conf says: short READ COMMITTED transactions that may write
+    // (the sweep relies on READ COMMITTED re-checking rows that changed under it).
+    unsafe {
+        pg_sys::DefaultXactIsoLevel = pg_sys::XACT_READ_COMMITTED as i32;
+        pg_sys::DefaultXactReadOnly = false;
+    }
 
     let handle = arg.value() as u32;
     let seg = unsafe { pg_sys::dsm_attach(handle) };
@@ -162,35 +300,60 @@ pub extern "C-unwind" fn bravo_runlog_writer_main(arg: pg_sys::Datum) {
         return;
     }
     let addr = unsafe { pg_sys::dsm_segment_address(seg) as *mut u8 };
-    let rec: Option<RunRecord> = unsafe {
+    let task: Option<Task> = unsafe {
         let mut len = [0u8; 8];
         std::ptr::copy_nonoverlapping(addr.add(LEN_AT), len.as_mut_ptr(), 8);
         let len = u64::from_le_bytes(len) as usize;
         serde_json::from_slice(std::slice::from_raw_parts(addr.add(PAYLOAD_AT), len)).ok()
     };
-    let Some(rec) = rec else {
-        pgrx::log!("bravo_metrics run-log writer: no record to write");
+    let Some(task) = task else {
+        pgrx::log!("bravo_metrics run-log writer: no task");
         unsafe { pg_sys::dsm_detach(seg) };
         return;
     };
-    let written = BackgroundWorker::transaction(|| {
-        let _ = Spi::run("SET LOCAL lock_timeout = '10s'");
-        let _ = Spi::run("SET LOCAL statement_timeout = '30s'");
-        match super::ext_schema().and_then(|schema| super::insert(&schema, &rec)) {
-            Ok(()) => true,
-            Err(e) => {
-                pgrx::warning!(
-                    "bravo_metrics run-log writer: run {}: {}",
-                    rec.run_id,
-                    e.message
-                );
-                false
+    if let Some(rec) = &task.record {
+        let written = txn::in_transaction(|| {
+            let _ = Spi::run("SET LOCAL lock_timeout = '10s'");
+            let _ = Spi::run("SET LOCAL statement_timeout = '30s'");
+            let schema = super::ext_schema()?;
+            let written = super::upsert(&schema, rec, Overwrite::OnlyRunning)?;
+            if rec.status != "running" {
+                super::prune(&schema)?;
             }
+            Ok::<bool, crate::error::BravoError>(written)
+        });
+        match written {
+            // Committed (in_transaction returns after the commit): tell the caller.
+            Ok(Ok(w)) => {
+                if !w {
+                    pgrx::debug1!(
+                        "bravo_metrics run-log writer: run {} is already finished; {} not recorded over it",
+                        rec.run_id,
+                        rec.status
+                    );
+                }
+                unsafe { done_flag(addr).store(1, Ordering::Release) };
+            }
+            Ok(Err(e)) => pgrx::warning!(
+                "bravo_metrics run-log writer: run {}: {}",
+                rec.run_id,
+                e.message
+            ),
+            Err(message) => pgrx::warning!(
+                "bravo_metrics run-log writer: run {}: {message}",
+                rec.run_id
+            ),
         }
-    });
-    // Committed (transaction() returns after the commit): tell the caller.
-    if written {
-        unsafe { done_flag(addr).store(1, Ordering::Release) };
+    }
+    if task.sweep {
+        match txn::in_transaction(|| super::stale::sweep_here(task.exclude)) {
+            Ok(Ok(n)) => unsafe { marked(addr).store(n as i32, Ordering::Release) },
+            Ok(Err(e)) => pgrx::warning!("bravo_metrics run-log writer: {}", e.message),
+            Err(message) => pgrx::warning!("bravo_metrics run-log writer: {message}"),
+        }
+        if task.record.is_none() {
+            unsafe { done_flag(addr).store(1, Ordering::Release) };
+        }
     }
     unsafe { pg_sys::dsm_detach(seg) };
 }

@@ -1,14 +1,29 @@
 //! The run log: one `bravo_sync_runs` row per sync (plus per-target rows).
 //!
-//! A successful sync writes its row in its own transaction, so "succeeded" means the
-//! data committed with it. A failed or cancelled sync rolls back; its row is written
-//! by a short-lived background worker in a transaction of its own
-//! ([`autonomous::write`]), so it survives; so is the row of a sync whose backend is
-//! terminated ([`exit`]). Nothing here ever holds a secret: messages
-//! come from errors that are already redacted.
+//! Every run leaves a row, whatever happens to its backend or its transaction:
+//!
+//! * when a sync starts (it holds the single-sync lock and has its run id) its row is
+//!   written as `running` by a short-lived background worker in a transaction of its
+//!   own ([`autonomous::start`]), so it is there even if the server crashes mid-sync;
+//! * a successful sync updates it to `succeeded` inside the sync's own transaction
+//!   ([`record_success`]), so "succeeded" means the data committed with it;
+//! * a failed or cancelled sync rolls back; the worker updates the row to
+//!   `failed` / `cancelled` ([`autonomous::write`]); so does the exit of a terminated
+//!   backend ([`exit`]);
+//! * a sync that succeeded in a transaction (or savepoint) that then rolls back is
+//!   updated to `rolled_back` from the transaction-abort path ([`exit`]);
+//! * a row left `running` by a backend that is gone (crash, immediate shutdown,
+//!   SIGKILL) becomes `interrupted` ([`stale`]).
+//!
+//! Autonomous writes only ever move a row out of `running` (a row that is already
+//! finished is never changed by them), so their order does not matter. Nothing here
+//! ever holds a secret: messages come from errors that are already redacted.
 
 pub mod autonomous;
 pub mod exit;
+pub mod stale;
+
+use std::ffi::CString;
 
 use pgrx::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -39,7 +54,7 @@ pub struct RunRecord {
     pub lookback_days: i32,
     /// ISO date, when known.
     pub window_start: Option<String>,
-    /// succeeded / failed / cancelled / skipped.
+    /// running / succeeded / failed / cancelled / skipped / interrupted / rolled_back.
     pub status: String,
     pub sqlstate: Option<String>,
     pub message: Option<String>,
@@ -130,6 +145,120 @@ pub fn insert(schema: &str, rec: &RunRecord) -> Result<(), BravoError> {
         .map_err(err)?;
     }
     prune(schema)
+}
+
+/// Which existing row an [`upsert`] may change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Any row: the sync's own transaction recording its success (that commits with
+    /// the data, so it is the truth).
+    Always,
+    /// Only a row that is still `running`: autonomous writes never change a run that
+    /// is already finished, so they may land in any order.
+    OnlyRunning,
+}
+
+/// Inserts `rec` (and its targets), or updates the run's existing row, seen as of
+/// now: the statement runs with a fresh snapshot, not the transaction's, so a sync in
+/// a REPEATABLE READ or SERIALIZABLE transaction can update the `running` row that
+/// the writer worker committed after that transaction's snapshot was taken. A
+/// `running` record leaves `finished_at` NULL; any other status sets it to now.
+/// Returns whether the run's row was written (false: a finished row was kept).
+/// Raises on failure.
+pub fn upsert(schema: &str, rec: &RunRecord, overwrite: Overwrite) -> Result<bool, BravoError> {
+    let guard = match overwrite {
+        Overwrite::Always => "",
+        Overwrite::OnlyRunning => "WHERE r.status = 'running'",
+    };
+    let sql = format!(
+        "WITH a AS (SELECT $1::jsonb AS j),
+         run AS (
+           INSERT INTO {schema}.bravo_sync_runs AS r (run_id, trigger, started_at, finished_at, lookback_days,
+                  window_start, status, query_ids, sqlstate, message, detail, backend_pid, attempt)
+           SELECT (j->>'run_id')::bigint, j->>'trigger', (j->>'started_at')::timestamptz,
+                  CASE WHEN j->>'status' = 'running' THEN NULL ELSE pg_catalog.clock_timestamp() END,
+                  (j->>'lookback_days')::integer, (j->>'window_start')::date, j->>'status',
+                  ARRAY(SELECT t.e->>'query_id' FROM pg_catalog.jsonb_array_elements(j->'targets') WITH ORDINALITY AS t (e, n)
+                         WHERE t.e->>'query_id' IS NOT NULL ORDER BY t.n),
+                  j->>'sqlstate', j->>'message', NULLIF(j->'detail', 'null'::jsonb),
+                  (j->>'backend_pid')::integer, (j->>'attempt')::integer
+             FROM a
+           ON CONFLICT (run_id) DO UPDATE
+              SET finished_at = excluded.finished_at,
+                  window_start = coalesce(excluded.window_start, r.window_start),
+                  status = excluded.status, query_ids = excluded.query_ids,
+                  sqlstate = excluded.sqlstate, message = excluded.message, detail = excluded.detail
+              {guard}
+           RETURNING r.run_id),
+         tgt AS (
+           INSERT INTO {schema}.bravo_sync_run_targets AS x (run_id, target, source, query_id, fetched, inserted,
+                  updated, unchanged, deleted, set_aside, ms)
+           SELECT run.run_id, t->>'target', t->>'source', t->>'query_id', (t->>'fetched')::bigint,
+                  (t->>'inserted')::bigint, (t->>'updated')::bigint, (t->>'unchanged')::bigint,
+                  (t->>'deleted')::bigint, (t->>'set_aside')::bigint, (t->>'ms')::bigint
+             FROM run, a, pg_catalog.jsonb_array_elements(a.j->'targets') t
+           ON CONFLICT (run_id, target) DO UPDATE
+              SET source = excluded.source, query_id = excluded.query_id, fetched = excluded.fetched,
+                  inserted = excluded.inserted, updated = excluded.updated, unchanged = excluded.unchanged,
+                  deleted = excluded.deleted, set_aside = excluded.set_aside, ms = excluded.ms
+           RETURNING 1)
+         -- (a data-modifying CTE always runs to completion, referenced or not)
+         SELECT count(*) FROM run"
+    );
+    let payload = serde_json::to_string(rec)
+        .map_err(|e| BravoError::internal("cannot write the run log", e))?;
+    Ok(count_now(&sql, &payload)? > 0)
+}
+
+/// Records a successful sync in the current transaction (it commits or rolls back
+/// with the sync's data), then prunes history.
+pub fn record_success(schema: &str, rec: &RunRecord) -> Result<(), BravoError> {
+    upsert(schema, rec, Overwrite::Always)?;
+    prune(schema)
+}
+
+/// Runs `sql` (a query returning one bigint, with one text parameter `$1`) with a
+/// snapshot taken now (each statement advancing its command id), and returns the
+/// bigint. Errors are raised.
+fn count_now(sql: &str, arg: &str) -> Result<i64, BravoError> {
+    let c_sql =
+        CString::new(sql).map_err(|e| BravoError::internal("cannot write the run log", e))?;
+    let arg = arg.to_string();
+    Spi::connect(move |_| unsafe {
+        let mut types = [pg_sys::TEXTOID];
+        let plan = pg_sys::SPI_prepare(c_sql.as_ptr(), 1, types.as_mut_ptr());
+        if plan.is_null() {
+            let code = pg_sys::SPI_result;
+            return Err(BravoError::internal(
+                "cannot write the run log",
+                format!("SPI_prepare: {code}"),
+            ));
+        }
+        let mut values = [arg.into_datum().expect("text datum")];
+        let rc = pg_sys::SPI_execute_snapshot(
+            plan,
+            values.as_mut_ptr(),
+            c" ".as_ptr(),
+            pg_sys::GetLatestSnapshot(),
+            std::ptr::null_mut(),
+            false,
+            true,
+            0,
+        );
+        if rc != pg_sys::SPI_OK_SELECT as i32
+            || pg_sys::SPI_processed != 1
+            || pg_sys::SPI_tuptable.is_null()
+        {
+            return Err(BravoError::internal(
+                "cannot write the run log",
+                format!("SPI_execute_snapshot: {rc}"),
+            ));
+        }
+        let table = &*pg_sys::SPI_tuptable;
+        let mut is_null = false;
+        let d = pg_sys::SPI_getbinval(*table.vals, table.tupdesc, 1, &mut is_null);
+        Ok(if is_null { 0 } else { d.value() as i64 })
+    })
 }
 
 /// Deletes runs (and resolved set-aside rows) older than `bravo_metrics.run_retention_days`.

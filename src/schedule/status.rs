@@ -2,7 +2,11 @@
 //! when is the next run, how did the last runs go, and how fresh is the data.
 //!
 //! The worker-side facts come from [`bravo_scheduler_state`] (settings and the next
-//! run published in shared memory); the run log and the metric tables are read in SQL.
+//! run published in shared memory); the run log and the metric tables are read in SQL,
+//! after runs left `running` by a crash are marked `interrupted`
+//! (`crate::runlog::stale`). `consecutive_failures` counts the runs since the last
+//! success that merged nothing: failed, cancelled, interrupted and rolled back ones
+//! (not running or skipped ones).
 
 use chrono::Utc;
 use pgrx::prelude::*;
@@ -90,9 +94,12 @@ RETURNS TABLE (
     videos_latest_date   date,
     videos_lag_days      integer
 )
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = @extschema@, pg_catalog, pg_temp
 AS $status$
+-- Runs left 'running' by a backend that is gone become 'interrupted' first (written
+-- autonomously), so that the query below, which takes a new snapshot, reports them.
+SELECT @extschema@._bravo_sweep_interrupted();
 SELECT s.loaded, s.enabled,
        (SELECT a.pid FROM pg_catalog.pg_stat_activity a
          WHERE a.backend_type = 'bravo_metrics scheduler' ORDER BY a.backend_start DESC LIMIT 1),
@@ -101,7 +108,7 @@ SELECT s.loaded, s.enabled,
        l.run_id, l.trigger, l.status, l.started_at, l.finished_at, l.message,
        ok.run_id, ok.status, ok.finished_at,
        (SELECT count(*) FROM @extschema@.bravo_sync_runs f
-         WHERE f.status IN ('failed', 'cancelled')
+         WHERE f.status IN ('failed', 'cancelled', 'interrupted', 'rolled_back')
            AND f.started_at > coalesce(ok.started_at, '-infinity')),
        fi.d, t.today - fi.d, fv.d, t.today - fv.d
   FROM @extschema@.bravo_scheduler_state() s
@@ -115,11 +122,15 @@ SELECT s.loaded, s.enabled,
 $status$;
 
 COMMENT ON FUNCTION bravo_schedule_status() IS
-  'Scheduler state (loaded, enabled, schedule, next run), last run and last success, consecutive failures, and data freshness (latest date per metric table and its lag behind today in bravo_metrics.sync_time_zone).';
+  'Scheduler state (loaded, enabled, schedule, next run), last run and last success, consecutive failures (failed, cancelled, interrupted or rolled back runs since the last success), and data freshness (latest date per metric table and its lag behind today in bravo_metrics.sync_time_zone). Marks runs left running by a crash interrupted first.';
 
 REVOKE ALL ON FUNCTION bravo_schedule_status() FROM PUBLIC;
 REVOKE ALL ON FUNCTION bravo_scheduler_state() FROM PUBLIC;
 "#,
     name = "schedule_status",
-    requires = ["schema", bravo_scheduler_state],
+    requires = [
+        "schema",
+        bravo_scheduler_state,
+        runlog::stale::sweep_interrupted_sql
+    ],
 );

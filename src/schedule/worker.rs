@@ -180,7 +180,9 @@ impl Worker {
         }
     }
 
-    /// At start: was a scheduled time missed while the server was down?
+    /// At start: was a scheduled time missed while the server was down? A run that
+    /// never finished (cut short by a crash: `running`, `interrupted`) or whose work
+    /// rolled back does not count as having happened, as when such runs left no row.
     fn catch_up_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let schedule = self.slot.current()?;
         let last = txn::in_transaction(|| {
@@ -189,7 +191,8 @@ impl Worker {
             };
             Spi::get_one::<String>(&format!(
                 "SELECT to_char(max(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') \
-                   FROM {schema}.bravo_sync_runs WHERE trigger IN ('schedule', 'retry', 'catch-up')"
+                   FROM {schema}.bravo_sync_runs WHERE trigger IN ('schedule', 'retry', 'catch-up') \
+                    AND status NOT IN ('running', 'interrupted', 'rolled_back')"
             ))
             .ok()
             .flatten()
@@ -296,5 +299,12 @@ pub extern "C-unwind" fn bravo_scheduler_main(_arg: pg_sys::Datum) {
         }
     );
     worker.load_schedule(Utc::now());
+    // Runs left `running` by a crash (this worker starts again after every restart).
+    match txn::in_transaction(|| runlog::stale::sweep_here(0)) {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => say!("marked {n} run(s) left running by a crash or restart as interrupted"),
+        Ok(Err(e)) => warn!("cannot mark interrupted runs: {}", e.message),
+        Err(e) => warn!("cannot mark interrupted runs: {e}"),
+    }
     worker.main_loop();
 }

@@ -2,13 +2,15 @@
 //! into the metric tables, atomically. Manual calls, run-now and the scheduler all go
 //! through [`run`].
 //!
-//! Order of work: take the single-sync lock; open a subtransaction; log in; for each
-//! target describe the source, check its columns, stream the window batch by batch
-//! into a temp staging table (validating, setting rows aside); then merge every
-//! target; log out. Success releases the subtransaction and writes the run row in the
-//! same transaction. Any error or cancel rolls the subtransaction back (the tables are
-//! exactly as before), the run row is written autonomously, and the original error is
-//! raised again.
+//! Order of work: take the single-sync lock; write the run row as `running` in a
+//! transaction of its own (it survives a crash); open a subtransaction; log in; for
+//! each target describe the source, check its columns, stream the window batch by
+//! batch into a temp staging table (validating, setting rows aside); then merge every
+//! target; log out. Success releases the subtransaction and updates the run row to
+//! `succeeded` in the same transaction (if that transaction then rolls back, the row
+//! says `rolled_back`: see `runlog::exit`). Any error or cancel rolls the
+//! subtransaction back (the tables are exactly as before), the run row is updated
+//! autonomously, and the original error is raised again.
 
 pub mod apply;
 pub mod connect;
@@ -128,7 +130,7 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
         started_at: chrono::Utc::now().to_rfc3339(),
         lookback_days: req.lookback_days,
         window_start: None,
-        status: "succeeded".into(),
+        status: "running".into(),
         sqlstate: None,
         message: None,
         detail: None,
@@ -137,8 +139,15 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
         targets: Vec::new(),
     }));
     // If the backend is terminated before this sync's work commits, its exit writes
-    // this record.
+    // this record; if its transaction rolls back after it succeeded, the abort does.
     let tracked = runlog::exit::track(&record);
+    // The run's row, committed now whatever happens next; the same worker then marks
+    // runs left `running` by a crash `interrupted`.
+    let waited = runlog::autonomous::start(&record.borrow());
+    pgrx::debug1!(
+        "bravo_sync: run {run_id} recorded as running in {:.1} ms",
+        waited.as_secs_f64() * 1000.0
+    );
 
     let (old_cx, old_owner) =
         unsafe { (pg_sys::CurrentMemoryContext, pg_sys::CurrentResourceOwner) };
@@ -163,11 +172,14 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
         Ok(()) => {
             unsafe { pg_sys::ReleaseCurrentSubTransaction() };
             restore();
-            let rec = record.borrow().clone();
-            if let Err(e) = runlog::insert(&schema, &rec) {
+            let mut rec = record.borrow().clone();
+            rec.status = "succeeded".into();
+            // From here on the transaction's end decides: commit keeps `succeeded`,
+            // a rollback (or an error writing the row) leaves `rolled_back`.
+            tracked.succeeded(&rec);
+            if let Err(e) = runlog::record_success(&schema, &rec) {
                 e.raise();
             }
-            tracked.until_transaction_end();
             Ok(rec)
         }
         Err(error) => {
