@@ -119,7 +119,8 @@ pub static REPORT_ATTACHING: GucSetting<bool> = GucSetting::<bool>::new(false);
 // Scheduler (SIGHUP).
 /// Run scheduled syncs (default off).
 pub static SCHEDULER_ENABLED: GucSetting<bool> = GucSetting::<bool>::new(false);
-/// Cron expression (5 fields, or 6 with seconds first). Default: 02:15 every day.
+/// Cron expression (5 fields, 6 with seconds first, or @hourly/@daily/@weekly/@monthly/
+/// @yearly; no year field; must fire within 5 years). Default: 02:15 every day.
 pub static SCHEDULE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"15 2 * * *"));
 /// IANA time zone of the schedule (default UTC).
@@ -571,8 +572,6 @@ unsafe extern "C-unwind" fn check_schedule(
     };
     match crate::schedule::cron::parse(&v) {
         Ok(_) => true,
-        Err(e) => unsafe {
-            reject(&e, "Use 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, e.g. '15 2 * * *'.")
-        },
+        Err(e) => unsafe { reject(&e, crate::schedule::cron::SYNTAX) },
     }
 }

@@ -292,6 +292,20 @@ fn a_reload_changes_the_next_run_and_invalid_values_are_rejected() {
             "ALTER SYSTEM SET bravo_metrics.schedule_time_zone = 'Mars/Olympus_Mons'",
             "IANA",
         ),
+        // Never fires (31 February).
+        (
+            "ALTER SYSTEM SET bravo_metrics.schedule = '* * 31 2 *'",
+            "never fires",
+        ),
+        // A 7th (year) field, and an @ word that is not a macro.
+        (
+            "ALTER SYSTEM SET bravo_metrics.schedule = '0 0 0 1 1 * 2030'",
+            "year field",
+        ),
+        (
+            "ALTER SYSTEM SET bravo_metrics.schedule = '@reboot'",
+            "not a known macro",
+        ),
     ] {
         let e = c.batch_execute(sql).expect_err(sql);
         assert_eq!(sqlstate(&e), "22023", "{sql}: {}", db_message(&e));
@@ -330,6 +344,33 @@ fn a_reload_changes_the_next_run_and_invalid_values_are_rejected() {
         || (at_utc(&mut c, "America/New_York").as_deref() == Some("05:45:00")).then_some(()),
     );
     assert_eq!(scheduler_pid(&mut c), Some(pid));
+
+    // The macros are read in the schedule's time zone: @daily in Kolkata is 00:00
+    // there (18:30 UTC).
+    alter_system(
+        &mut c,
+        &[
+            "bravo_metrics.schedule = '@daily'",
+            "bravo_metrics.schedule_time_zone = 'Asia/Kolkata'",
+        ],
+    );
+    wait_for(Duration::from_secs(20), "next run at 00:00 Kolkata", || {
+        (at_utc(&mut c, "Asia/Kolkata").as_deref() == Some("00:00:00")).then_some(())
+    });
+    assert_eq!(at_utc(&mut c, "UTC").as_deref(), Some("18:30:00"));
+    let s = status(&mut c);
+    assert_eq!(s.schedule.as_deref(), Some("@daily"));
+    assert_eq!(s.hint, None);
+}
+
+/// `ALTER SYSTEM SET` each of `settings` (one statement each: it cannot run in a
+/// transaction block), then reload.
+fn alter_system(c: &mut Client, settings: &[&str]) {
+    for set in settings {
+        c.batch_execute(&format!("ALTER SYSTEM SET {set}"))
+            .unwrap_or_else(|e| panic!("ALTER SYSTEM SET {set}: {}", db_message(&e)));
+    }
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
 }
 
 #[test]
