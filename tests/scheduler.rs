@@ -851,3 +851,83 @@ fn the_worker_survives_an_error_outside_the_sync_and_carries_on() {
     assert_eq!(n, 2 * 3);
     assert_worker_lines_prefixed(&cl);
 }
+
+#[test]
+fn status_and_worker_sql_ignore_functions_planted_on_the_search_path() {
+    // Runs that succeed: a failed run's record is written by the run log's own
+    // writer worker (src/runlog), which is not the scheduler's code.
+    let src = Source::start();
+    src.fill(2, 3);
+    let cl = cluster(&["bravo_metrics.scheduler_max_retries = 0"]);
+    let mut c = install(&cl, src.port(), 2);
+    // A role that may create objects in the extension's schema (public) plants now()
+    // there, and a database-wide search_path puts its own schema first in every
+    // session of the database, the scheduler's and run-now's included.
+    c.batch_execute(
+        "CREATE ROLE planter LOGIN;
+         GRANT CREATE ON SCHEMA public TO planter;
+         CREATE SCHEMA planted AUTHORIZATION planter;
+         CREATE TABLE public.planted_calls (who text);
+         GRANT INSERT ON public.planted_calls TO PUBLIC;
+         ALTER DATABASE postgres SET search_path = planted, public, pg_catalog;",
+    )
+    .unwrap();
+    let mut p = cl.client_as("postgres", "planter");
+    p.batch_execute(
+        "CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+           BEGIN INSERT INTO public.planted_calls VALUES (current_user || ' via public.now()');
+                 RETURN pg_catalog.now(); END $$;
+         CREATE FUNCTION planted.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+           BEGIN INSERT INTO public.planted_calls VALUES (current_user || ' via planted.now()');
+                 RETURN pg_catalog.now(); END $$;",
+    )
+    .unwrap();
+    drop(c);
+    cl.restart(); // the worker reads the database's search_path when it connects
+    let mut c = cl.client("postgres");
+    let calls = |c: &mut Client| -> Vec<String> {
+        c.query("SELECT who FROM public.planted_calls", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    // The trap works on a session that does not guard against it.
+    c.batch_execute("SELECT now()").unwrap();
+    assert_eq!(
+        calls(&mut c),
+        vec!["postgres via planted.now()".to_string()]
+    );
+    c.batch_execute("TRUNCATE public.planted_calls").unwrap();
+
+    // bravo_schedule_status() (SECURITY DEFINER) calls none of them.
+    let s = status(&mut c);
+    assert!(s.loaded, "{s:?}");
+    assert_eq!(calls(&mut c), Vec::<String>::new());
+
+    // Nor do run-now (its function and its worker) and the scheduler (a run, then
+    // the pruning of the run log).
+    let id: i64 = c
+        .query_one("SELECT bravo_run_now()", &[])
+        .unwrap_or_else(|e| panic!("run now: {}", db_message(&e)))
+        .get(0);
+    let run = wait_for(Duration::from_secs(30), "the run-now row", || {
+        runs_where(&mut c, |r| r.run_id == id).into_iter().next()
+    });
+    assert_eq!(run.status, "succeeded", "{run:?}");
+    let (expr, _) = daily_at(2);
+    enable(&cl, &[&format!("bravo_metrics.schedule = '{expr}'")]);
+    let run = wait_for(Duration::from_secs(30), "the scheduled run", || {
+        runs_where(&mut c, |r| r.trigger == "schedule")
+            .into_iter()
+            .next()
+    });
+    assert_eq!(run.status, "succeeded", "{run:?}");
+    wait_for(Duration::from_secs(10), "the run log pruned", || {
+        (status(&mut c).next_run_kind.as_deref() == Some("schedule")
+            && status(&mut c).next_run > Some(now_epoch() + 3600.0))
+        .then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(calls(&mut c), Vec::<String>::new());
+}

@@ -91,7 +91,7 @@ RETURNS TABLE (
     videos_lag_days      integer
 )
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $status$
 SELECT s.loaded, s.enabled,
        (SELECT a.pid FROM pg_catalog.pg_stat_activity a
@@ -100,7 +100,7 @@ SELECT s.loaded, s.enabled,
        pg_catalog.to_timestamp(s.next_run_epoch_us / 1000000.0), s.next_run_kind, s.hint,
        l.run_id, l.trigger, l.status, l.started_at, l.finished_at, l.message,
        ok.run_id, ok.status, ok.finished_at,
-       (SELECT count(*) FROM @extschema@.bravo_sync_runs f
+       (SELECT pg_catalog.count(*) FROM @extschema@.bravo_sync_runs f
          WHERE f.status IN ('failed', 'cancelled')
            AND f.started_at > coalesce(ok.started_at, '-infinity')),
        fi.d, t.today - fi.d, fv.d, t.today - fv.d
@@ -109,9 +109,9 @@ SELECT s.loaded, s.enabled,
                       ORDER BY started_at DESC, run_id DESC LIMIT 1) l ON true
   LEFT JOIN LATERAL (SELECT * FROM @extschema@.bravo_sync_runs WHERE status = 'succeeded'
                       ORDER BY started_at DESC, run_id DESC LIMIT 1) ok ON true
-  CROSS JOIN LATERAL (SELECT max(date) AS d FROM @extschema@.platform_buy_daily_impressions) fi
-  CROSS JOIN LATERAL (SELECT max(date) AS d FROM @extschema@.platform_buy_daily_videos) fv
-  CROSS JOIN LATERAL (SELECT (now() AT TIME ZONE coalesce(nullif(current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC'))::date AS today) t
+  CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_impressions) fi
+  CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_videos) fv
+  CROSS JOIN LATERAL (SELECT (pg_catalog.now() AT TIME ZONE coalesce(nullif(pg_catalog.current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC'))::pg_catalog.date AS today) t
 $status$;
 
 COMMENT ON FUNCTION bravo_schedule_status() IS

@@ -188,7 +188,7 @@ impl Worker {
                 return None;
             };
             Spi::get_one::<String>(&format!(
-                "SELECT to_char(max(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') \
+                "SELECT pg_catalog.to_char(pg_catalog.max(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') \
                    FROM {schema}.bravo_sync_runs WHERE trigger IN ('schedule', 'retry', 'catch-up')"
             ))
             .ok()
