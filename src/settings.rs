@@ -570,8 +570,8 @@ unsafe extern "C-unwind" fn check_schedule(
     let Some(v) = (unsafe { value_of(newval) }) else {
         return true;
     };
-    match crate::schedule::cron::parse(&v) {
-        Ok(_) => true,
+    match crate::schedule::check_schedule_value(&v) {
+        Ok(()) => true,
         Err(e) => unsafe { reject(&e, crate::schedule::cron::SYNTAX) },
     }
 }

@@ -331,11 +331,42 @@ fn a_reload_changes_the_next_run_and_invalid_values_are_rejected() {
             .contains("invalid value for parameter \"bravo_metrics.schedule\"")
             .then_some(())
     });
-    let s = status(&mut c);
+    // The status says so: what is wrong, where, what runs meanwhile, how to fix it.
+    let s = wait_for(Duration::from_secs(20), "the refusal in the status", || {
+        let s = status(&mut c);
+        s.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("'every day at noon'"))
+            .then_some(s)
+    });
+    let hint = s.hint.clone().unwrap();
+    for part in [
+        "bravo_metrics.schedule = 'every day at noon' (",
+        "postgresql.conf:",
+        "is invalid: \"every day at noon\" has 4 fields",
+        "keeps the last good schedule '30 4 * * *' in time zone America/New_York until it is fixed",
+        "ALTER SYSTEM SET bravo_metrics.schedule = '15 2 * * *'; SELECT pg_reload_conf();",
+    ] {
+        assert!(hint.contains(part), "{part:?} not in {hint}");
+    }
     assert_eq!(s.schedule.as_deref(), Some("30 4 * * *"));
+    assert_eq!(s.time_zone.as_deref(), Some("America/New_York"));
     assert_eq!(s.next_run, before);
     assert_eq!(scheduler_pid(&mut c), Some(pid));
-    // ... and still takes the next good value.
+    // A new worker process (after an error, say) keeps the last good schedule too.
+    c.execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    let pid = wait_for(Duration::from_secs(30), "the worker to restart", || {
+        scheduler_pid(&mut c).filter(|p| *p != pid)
+    });
+    let s = wait_for(Duration::from_secs(10), "the new worker's status", || {
+        let s = status(&mut c);
+        (s.worker_pid == Some(pid) && s.next_run.is_some()).then_some(s)
+    });
+    assert_eq!(s.schedule.as_deref(), Some("30 4 * * *"), "{s:?}");
+    assert_eq!(s.next_run, before, "{s:?}");
+    assert_eq!(s.hint.as_deref(), Some(hint.as_str()));
+    // ... and still takes the next good value, which clears the hint.
     cl.append_conf(&["bravo_metrics.schedule = '45 5 * * *'"]);
     cl.reload();
     wait_for(
@@ -343,6 +374,7 @@ fn a_reload_changes_the_next_run_and_invalid_values_are_rejected() {
         "next run at 05:45 New York",
         || (at_utc(&mut c, "America/New_York").as_deref() == Some("05:45:00")).then_some(()),
     );
+    assert_eq!(status(&mut c).hint, None);
     assert_eq!(scheduler_pid(&mut c), Some(pid));
 
     // The macros are read in the schedule's time zone: @daily in Kolkata is 00:00
@@ -361,16 +393,6 @@ fn a_reload_changes_the_next_run_and_invalid_values_are_rejected() {
     let s = status(&mut c);
     assert_eq!(s.schedule.as_deref(), Some("@daily"));
     assert_eq!(s.hint, None);
-}
-
-/// `ALTER SYSTEM SET` each of `settings` (one statement each: it cannot run in a
-/// transaction block), then reload.
-fn alter_system(c: &mut Client, settings: &[&str]) {
-    for set in settings {
-        c.batch_execute(&format!("ALTER SYSTEM SET {set}"))
-            .unwrap_or_else(|e| panic!("ALTER SYSTEM SET {set}: {}", db_message(&e)));
-    }
-    c.batch_execute("SELECT pg_reload_conf()").unwrap();
 }
 
 #[test]
@@ -850,6 +872,158 @@ fn the_worker_survives_an_error_outside_the_sync_and_carries_on() {
         .get(0);
     assert_eq!(n, 2 * 3);
     assert_worker_lines_prefixed(&cl);
+}
+
+/// `ALTER SYSTEM SET` each of `settings` (one statement each: it cannot run in a
+/// transaction block), then reload.
+fn alter_system(c: &mut Client, settings: &[&str]) {
+    for set in settings {
+        c.batch_execute(&format!("ALTER SYSTEM SET {set}"))
+            .unwrap_or_else(|e| panic!("ALTER SYSTEM SET {set}: {}", db_message(&e)));
+    }
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+}
+
+/// The value a backend has in force for a setting.
+fn show(c: &mut Client, name: &str) -> String {
+    c.query_one(&format!("SHOW {name}"), &[])
+        .unwrap_or_else(|e| panic!("SHOW {name}: {}", db_message(&e)))
+        .get(0)
+}
+
+/// Server log lines that contain every one of `parts`.
+fn log_lines(c: &Cluster, parts: &[&str]) -> Vec<String> {
+    c.log_text()
+        .lines()
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_bad_schedule_in_the_file_at_startup_runs_nothing_and_the_status_says_how_to_fix_it() {
+    let cl = cluster(&[
+        "bravo_metrics.scheduler_max_retries = 0",
+        "bravo_metrics.scheduler_enabled = on",
+        "bravo_metrics.schedule = 'every day at noon'",
+    ]);
+    let mut c = install(&cl, free_port(), 1);
+
+    // What PostgreSQL 15 does: the check hook refuses the value when the preloaded
+    // library defines the setting, with a WARNING, and the setting keeps its built-in
+    // default, which nobody asked for.
+    assert!(
+        !log_lines(
+            &cl,
+            &[
+                "WARNING:",
+                "invalid value for parameter \"bravo_metrics.schedule\": \"every day at noon\""
+            ]
+        )
+        .is_empty(),
+        "{}",
+        cl.log_text()
+    );
+    assert_eq!(show(&mut c, "bravo_metrics.schedule"), "15 2 * * *");
+
+    // The worker does not run that default: no schedule, no next run, and the hint
+    // says what is wrong and how to fix it.
+    let s = wait_for(Duration::from_secs(20), "the refusal in the status", || {
+        let s = status(&mut c);
+        s.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("every day at noon"))
+            .then_some(s)
+    });
+    let hint = s.hint.clone().unwrap();
+    for part in [
+        "The configured schedule is invalid: bravo_metrics.schedule = 'every day at noon' (",
+        "postgresql.conf:",
+        "has 4 fields",
+        "no scheduled sync runs until it is fixed",
+        "ALTER SYSTEM SET bravo_metrics.schedule = '15 2 * * *'; SELECT pg_reload_conf();",
+    ] {
+        assert!(hint.contains(part), "{part:?} not in {hint}");
+    }
+    assert!(s.loaded && s.enabled, "{s:?}");
+    assert_eq!((s.schedule.as_deref(), s.next_run), (None, None), "{s:?}");
+    assert!(
+        !log_lines(
+            &cl,
+            &[
+                "bravo_metrics scheduler: bravo_metrics.schedule = 'every day at noon'",
+                "no scheduled sync runs until it is fixed"
+            ]
+        )
+        .is_empty(),
+        "{}",
+        cl.log_text()
+    );
+
+    // Fixed as the hint says: the schedule runs, the hint is gone.
+    alter_system(&mut c, &["bravo_metrics.schedule = '*/2 * * * * *'"]);
+    wait_for(Duration::from_secs(30), "a scheduled run", || {
+        runs_where(&mut c, |r| r.trigger == "schedule")
+            .into_iter()
+            .next()
+    });
+    let s = status(&mut c);
+    assert_eq!(s.schedule.as_deref(), Some("*/2 * * * * *"));
+    assert_eq!(s.hint, None, "{s:?}");
+
+    // A bad time zone written into postgresql.conf, then a restart: PostgreSQL keeps
+    // the zone's default (UTC); the worker must not run '*/2 * * * * *' in it.
+    cl.append_conf(&["bravo_metrics.schedule_time_zone = 'Mars/Olympus_Mons'"]);
+    drop(c);
+    cl.restart();
+    let restarted = now_epoch();
+    let mut c = cl.client("postgres");
+    assert_eq!(show(&mut c, "bravo_metrics.schedule_time_zone"), "UTC");
+    let s = wait_for(
+        Duration::from_secs(20),
+        "the refused zone in the status",
+        || {
+            let s = status(&mut c);
+            s.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("Mars/Olympus_Mons"))
+                .then_some(s)
+        },
+    );
+    let hint = s.hint.clone().unwrap();
+    for part in [
+        "bravo_metrics.schedule_time_zone = 'Mars/Olympus_Mons' (",
+        "is not a known IANA time zone",
+        "no scheduled sync runs until it is fixed",
+        "ALTER SYSTEM SET bravo_metrics.schedule_time_zone = 'UTC'; SELECT pg_reload_conf();",
+    ] {
+        assert!(hint.contains(part), "{part:?} not in {hint}");
+    }
+    assert_eq!((s.schedule.as_deref(), s.next_run), (None, None), "{s:?}");
+    std::thread::sleep(Duration::from_secs(6));
+    let ran = runs_where(&mut c, |r| r.started > restarted);
+    assert!(
+        ran.is_empty(),
+        "nothing runs without a valid schedule: {ran:?}"
+    );
+
+    alter_system(
+        &mut c,
+        &["bravo_metrics.schedule_time_zone = 'Europe/Paris'"],
+    );
+    let fixed = now_epoch();
+    wait_for(
+        Duration::from_secs(30),
+        "a run once the zone is fixed",
+        || {
+            runs_where(&mut c, |r| r.trigger == "schedule" && r.started > fixed)
+                .into_iter()
+                .next()
+        },
+    );
+    let s = status(&mut c);
+    assert_eq!(s.time_zone.as_deref(), Some("Europe/Paris"));
+    assert_eq!(s.hint, None, "{s:?}");
 }
 
 #[test]

@@ -267,3 +267,70 @@ fn schedules_that_never_fire_are_refused_quickly() {
     assert!(cron::parse_at("0 0 29 2 +1", utc("2026-12-01T00:00:00Z")).is_err());
     assert!(cron::parse_at("0 0 29 2 +1", utc("2040-01-01T00:00:00Z")).is_ok());
 }
+
+#[test]
+fn a_refused_value_never_puts_the_default_in_force() {
+    // At startup, with the configured value refused: nothing is in force.
+    let mut slot = ScheduleSlot::default();
+    assert!(matches!(
+        slot.refuse("bravo_metrics.schedule = 'every day' is invalid".into()),
+        Offer::Rejected(_)
+    ));
+    assert!(slot.current().is_none());
+    assert_eq!(
+        slot.problem(),
+        Some("bravo_metrics.schedule = 'every day' is invalid")
+    );
+    // A good value clears the problem...
+    assert_eq!(slot.offer(Some("0 3 * * *"), Some("UTC")), Offer::Changed);
+    assert_eq!(slot.problem(), None);
+    // ... a later refusal keeps it in force and is remembered ...
+    slot.refuse("bad again".into());
+    assert_eq!(slot.current().unwrap().expr, "0 3 * * *");
+    assert_eq!(slot.problem(), Some("bad again"));
+    // ... and the same good value again (unchanged) clears it too.
+    assert_eq!(slot.offer(Some("0 3 * * *"), Some("UTC")), Offer::Unchanged);
+    assert_eq!(slot.problem(), None);
+    // A value that does not parse is a problem as well.
+    assert!(matches!(
+        slot.offer(Some("* * 31 2 *"), Some("UTC")),
+        Offer::Rejected(_)
+    ));
+    assert!(slot.problem().unwrap().contains("never fires"));
+}
+
+#[test]
+fn the_refusal_hint_says_what_is_wrong_what_runs_and_how_to_fix_it() {
+    let why = describe_refusals(&[Refusal {
+        setting: "bravo_metrics.schedule",
+        value: "every day".into(),
+        location: Some("/data/postgresql.conf:12".into()),
+        why: "\"every day\" has 2 fields".into(),
+    }]);
+    assert_eq!(
+        why,
+        "bravo_metrics.schedule = 'every day' (/data/postgresql.conf:12) is invalid: \"every day\" has 2 fields"
+    );
+    let none = refusal_hint(&why, None, &["bravo_metrics.schedule"]);
+    assert!(none.contains(&why), "{none}");
+    assert!(
+        none.contains("no scheduled sync runs until it is fixed"),
+        "{none}"
+    );
+    assert!(
+        none.contains(
+            "ALTER SYSTEM SET bravo_metrics.schedule = '15 2 * * *'; SELECT pg_reload_conf();"
+        ),
+        "{none}"
+    );
+    let kept = Schedule::parse("30 4 * * *", "America/New_York").unwrap();
+    let h = refusal_hint(&why, Some(&kept), &["bravo_metrics.schedule_time_zone"]);
+    assert!(
+        h.contains("keeps the last good schedule '30 4 * * *' in time zone America/New_York"),
+        "{h}"
+    );
+    assert!(
+        h.contains("ALTER SYSTEM SET bravo_metrics.schedule_time_zone = 'UTC';"),
+        "{h}"
+    );
+}

@@ -1,8 +1,9 @@
 //! `bravo_schedule_status()`: is the scheduler loaded and enabled, what is its schedule,
 //! when is the next run, how did the last runs go, and how fresh is the data.
 //!
-//! The worker-side facts come from [`bravo_scheduler_state`] (settings and the next
-//! run published in shared memory); the run log and the metric tables are read in SQL.
+//! The worker-side facts come from [`bravo_scheduler_state`] (the schedule in force
+//! and the next run the worker published in shared memory, and the settings); the run
+//! log and the metric tables are read in SQL.
 
 use chrono::Utc;
 use pgrx::prelude::*;
@@ -14,8 +15,8 @@ use crate::settings;
 const NOT_LOADED_HINT: &str = "The scheduler is not loaded: add bravo_metrics to shared_preload_libraries (ALTER SYSTEM SET shared_preload_libraries = 'bravo_metrics') and restart PostgreSQL. bravo_sync() and bravo_run_now() work without it.";
 const DISABLED_HINT: &str = "The scheduler is disabled: ALTER SYSTEM SET bravo_metrics.scheduler_enabled = on; SELECT pg_reload_conf();";
 
-/// The scheduler's own view: settings, and the next run as the worker published it
-/// (computed from the settings when the worker has not published one yet).
+/// The scheduler's own view: the schedule in force and the next run as the worker
+/// published them (computed from the settings until it has), and what needs fixing.
 #[allow(clippy::type_complexity)]
 #[pg_extern(stable, parallel_safe)]
 fn bravo_scheduler_state() -> TableIterator<
@@ -33,32 +34,50 @@ fn bravo_scheduler_state() -> TableIterator<
 > {
     let loaded = shared::preloaded();
     let enabled = settings::SCHEDULER_ENABLED.get();
-    let schedule = settings::get_str(&settings::SCHEDULE);
-    let zone = settings::get_str(&settings::SCHEDULE_TIME_ZONE).or_else(|| Some("UTC".into()));
-    let next = if loaded && enabled {
-        shared::next_run().or_else(|| {
-            let s = Schedule::parse(schedule.as_deref()?, zone.as_deref()?).ok()?;
-            s.next_after(Utc::now()).map(|t| (t, Kind::Schedule))
-        })
-    } else {
-        None
+    let database = settings::get_str(&settings::SCHEDULER_DATABASE);
+    let published = shared::schedule_state();
+    let (schedule, zone) = match &published {
+        Some(p) => match &p.in_force {
+            Some((expr, zone)) => (Some(expr.clone()), Some(zone.clone())),
+            None => (None, None),
+        },
+        None => (
+            settings::get_str(&settings::SCHEDULE),
+            settings::get_str(&settings::SCHEDULE_TIME_ZONE).or_else(|| Some("UTC".into())),
+        ),
     };
-    let hint = if !loaded {
-        Some(NOT_LOADED_HINT.to_string())
-    } else if !enabled {
-        Some(DISABLED_HINT.to_string())
+    let mut hints: Vec<String> = Vec::new();
+    let runs = loaded && enabled;
+    if !loaded {
+        hints.push(NOT_LOADED_HINT.to_string());
+    } else {
+        if let Some(h) = published.as_ref().and_then(|p| p.hint.clone()) {
+            hints.push(h);
+        }
+        if !enabled {
+            hints.push(DISABLED_HINT.to_string());
+        }
+    }
+    let next = if runs {
+        match &published {
+            Some(_) => shared::next_run(),
+            None => shared::next_run().or_else(|| {
+                let s = Schedule::parse(schedule.as_deref()?, zone.as_deref()?).ok()?;
+                s.next_after(Utc::now()).map(|t| (t, Kind::Schedule))
+            }),
+        }
     } else {
         None
     };
     TableIterator::once((
         loaded,
         enabled,
-        settings::get_str(&settings::SCHEDULER_DATABASE),
+        database,
         schedule,
         zone,
         next.map(|(t, _)| t.timestamp_micros()),
         next.map(|(_, k)| k.as_str().to_string()),
-        hint,
+        (!hints.is_empty()).then(|| hints.join(" ")),
     ))
 }
 

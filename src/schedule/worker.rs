@@ -16,8 +16,8 @@ use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags
 use pgrx::prelude::*;
 
 use super::exec::{self, Outcome};
-use super::plan::{self, Due, Kind, Offer, ScheduleSlot};
-use super::{shared, txn};
+use super::plan::{self, Due, Kind, Offer, Refusal, ScheduleSlot};
+use super::{conffile, shared, txn};
 use crate::runlog;
 use crate::settings;
 use crate::sync::{SyncRequest, Trigger};
@@ -49,6 +49,38 @@ fn database() -> String {
     settings::get_str(&settings::SCHEDULER_DATABASE).unwrap_or_else(|| "postgres".into())
 }
 
+const SCHEDULE_NAME: &str = "bravo_metrics.schedule";
+const ZONE_NAME: &str = "bravo_metrics.schedule_time_zone";
+
+/// The check of a setting's value, as its hook makes it.
+type Check = fn(&str) -> Result<(), String>;
+
+/// The configured values PostgreSQL refused: what the files ask for (see `conffile`)
+/// that the check hooks would not accept, so the setting kept another value.
+fn refused_in_files() -> Vec<Refusal> {
+    let Some(files) = conffile::read(&[SCHEDULE_NAME, ZONE_NAME]) else {
+        return Vec::new();
+    };
+    let checks: [(&'static str, Check); 2] = [
+        (SCHEDULE_NAME, super::check_schedule_value),
+        (ZONE_NAME, super::check_zone_value),
+    ];
+    files
+        .into_iter()
+        .zip(checks)
+        .filter_map(|(file, (setting, check))| {
+            let file = file?;
+            let why = check(&file.value).err()?;
+            Some(Refusal {
+                setting,
+                value: file.value.clone(),
+                location: Some(file.location()),
+                why,
+            })
+        })
+        .collect()
+}
+
 struct Worker {
     database: String,
     slot: ScheduleSlot,
@@ -58,16 +90,47 @@ struct Worker {
     retry: Option<Due>,
     /// Logged "not installed" already (log it once per stretch).
     told_not_installed: bool,
+    /// The refusal last logged (log each once, not at every reload).
+    told_refusal: Option<String>,
 }
 
 impl Worker {
+    /// A worker whose last good schedule is the one its predecessor published (a
+    /// worker restarted after an error or a database change keeps it); none after a
+    /// server start.
+    fn new() -> Worker {
+        let mut slot = ScheduleSlot::default();
+        if let Some((expr, zone)) = shared::schedule_state().and_then(|p| p.in_force) {
+            slot.offer(Some(&expr), Some(&zone));
+        }
+        Worker {
+            database: database(),
+            slot,
+            next_fire: None,
+            retry: None,
+            told_not_installed: false,
+            told_refusal: None,
+        }
+    }
+
+    /// Takes the configured schedule, unless PostgreSQL refused the value in the files
+    /// (then the setting holds its previous value or, at startup, its built-in default,
+    /// neither of which was asked for): the last good schedule stays, or none at all.
+    /// Publishes the outcome. Needs no database connection.
     fn load_schedule(&mut self, now: DateTime<Utc>) {
-        let expr = settings::get_str(&settings::SCHEDULE);
-        let zone = settings::get_str(&settings::SCHEDULE_TIME_ZONE);
-        match self.slot.offer(expr.as_deref(), zone.as_deref()) {
-            Offer::Unchanged => {}
-            Offer::Changed => {
-                let s = self.slot.current().expect("just set");
+        let refusals = refused_in_files();
+        let offer = if refusals.is_empty() {
+            let expr = settings::get_str(&settings::SCHEDULE);
+            let zone = settings::get_str(&settings::SCHEDULE_TIME_ZONE);
+            self.slot.offer(expr.as_deref(), zone.as_deref())
+        } else {
+            self.slot.refuse(plan::describe_refusals(&refusals))
+        };
+        let first = self.next_fire.is_none();
+        match &offer {
+            Offer::Unchanged if !first => {}
+            Offer::Unchanged | Offer::Changed => {
+                let s = self.slot.current().expect("in force");
                 self.next_fire = s.next_after(now);
                 say!(
                     "schedule \"{}\" in time zone {}; next run at {}",
@@ -76,21 +139,50 @@ impl Worker {
                     fmt_time(self.next_fire)
                 );
             }
-            Offer::Rejected(why) => match self.slot.current() {
-                Some(s) => warn!(
-                    "ignoring the new schedule: {why}; keeping \"{}\" in time zone {}",
-                    s.expr, s.zone_name
-                ),
-                None => warn!("no valid schedule: {why}; no run is scheduled"),
-            },
+            Offer::Rejected(why) => {
+                // The schedule in force (if any) stays, and so does its next run.
+                if self.next_fire.is_none() {
+                    self.next_fire = self.slot.current().and_then(|s| s.next_after(now));
+                }
+                if self.told_refusal.as_deref() != Some(why.as_str()) {
+                    match self.slot.current() {
+                        Some(s) => warn!(
+                            "{why}; keeping the last good schedule \"{}\" in time zone {}",
+                            s.expr, s.zone_name
+                        ),
+                        None => warn!("{why}; no scheduled sync runs until it is fixed"),
+                    }
+                }
+            }
         }
+        self.told_refusal = self.slot.problem().map(str::to_string);
+        let hint = self.slot.problem().map(|why| {
+            let settings: Vec<&str> = if refusals.is_empty() {
+                vec![SCHEDULE_NAME, ZONE_NAME]
+            } else {
+                refusals.iter().map(|r| r.setting).collect()
+            };
+            plan::refusal_hint(why, self.slot.current(), &settings)
+        });
+        shared::publish_schedule(
+            self.slot
+                .current()
+                .map(|s| (s.expr.as_str(), s.zone_name.as_str())),
+            hint.as_deref(),
+        );
     }
 
-    fn reload(&mut self) {
+    /// Re-reads the configuration files (SIGHUP) and the schedule.
+    fn reload_config(&mut self) {
         unsafe {
             pg_sys::ConfigReloadPending = 0;
             pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
         }
+        self.load_schedule(Utc::now());
+    }
+
+    fn reload(&mut self) {
+        self.reload_config();
         if database() != self.database {
             say!(
                 "scheduler_database changed from \"{}\" to \"{}\"; restarting to reconnect",
@@ -99,7 +191,6 @@ impl Worker {
             );
             unsafe { pg_sys::proc_exit(1) };
         }
-        self.load_schedule(Utc::now());
     }
 
     /// Runs one sync and plans what follows it.
@@ -277,15 +368,10 @@ fn fmt_time(t: Option<DateTime<Utc>>) -> String {
 pub extern "C-unwind" fn bravo_scheduler_main(_arg: pg_sys::Datum) {
     txn::install_sigterm_handler();
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP);
-    let db = database();
-    BackgroundWorker::connect_worker_to_spi(Some(&db), None);
-    let mut worker = Worker {
-        database: db,
-        slot: ScheduleSlot::default(),
-        next_fire: None,
-        retry: None,
-        told_not_installed: false,
-    };
+    shared::publish(None);
+    let mut worker = Worker::new();
+    worker.load_schedule(Utc::now());
+    BackgroundWorker::connect_worker_to_spi(Some(&worker.database), None);
     say!(
         "started in database \"{}\" ({})",
         worker.database,
@@ -295,6 +381,5 @@ pub extern "C-unwind" fn bravo_scheduler_main(_arg: pg_sys::Datum) {
             "disabled: set bravo_metrics.scheduler_enabled = on"
         }
     );
-    worker.load_schedule(Utc::now());
     worker.main_loop();
 }
