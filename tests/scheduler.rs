@@ -101,6 +101,7 @@ struct Status {
     loaded: bool,
     enabled: bool,
     worker_pid: Option<i32>,
+    database: Option<String>,
     schedule: Option<String>,
     time_zone: Option<String>,
     next_run: Option<f64>,
@@ -119,7 +120,7 @@ struct Status {
 fn status(c: &mut Client) -> Status {
     let r = c
         .query_one(
-            "SELECT loaded, enabled, worker_pid, schedule, time_zone, extract(epoch FROM next_run)::float8,
+            "SELECT loaded, enabled, worker_pid, database, schedule, time_zone, extract(epoch FROM next_run)::float8,
                     next_run_kind, hint, last_run_trigger, last_run_status, last_success_run_id,
                     consecutive_failures, impressions_latest_date::text, impressions_lag_days,
                     videos_latest_date::text, videos_lag_days
@@ -131,19 +132,20 @@ fn status(c: &mut Client) -> Status {
         loaded: r.get(0),
         enabled: r.get(1),
         worker_pid: r.get(2),
-        schedule: r.get(3),
-        time_zone: r.get(4),
-        next_run: r.get(5),
-        next_run_kind: r.get(6),
-        hint: r.get(7),
-        last_run_trigger: r.get(8),
-        last_run_status: r.get(9),
-        last_success_run_id: r.get(10),
-        consecutive_failures: r.get(11),
-        impressions_latest_date: r.get(12),
-        impressions_lag_days: r.get(13),
-        videos_latest_date: r.get(14),
-        videos_lag_days: r.get(15),
+        database: r.get(3),
+        schedule: r.get(4),
+        time_zone: r.get(5),
+        next_run: r.get(6),
+        next_run_kind: r.get(7),
+        hint: r.get(8),
+        last_run_trigger: r.get(9),
+        last_run_status: r.get(10),
+        last_success_run_id: r.get(11),
+        consecutive_failures: r.get(12),
+        impressions_latest_date: r.get(13),
+        impressions_lag_days: r.get(14),
+        videos_latest_date: r.get(15),
+        videos_lag_days: r.get(16),
     }
 }
 
@@ -305,6 +307,10 @@ fn a_reload_changes_the_next_run_and_invalid_values_are_rejected() {
         (
             "ALTER SYSTEM SET bravo_metrics.schedule = '@reboot'",
             "not a known macro",
+        ),
+        (
+            "ALTER SYSTEM SET bravo_metrics.scheduler_database = 'no_such_db'",
+            "pg_catalog.pg_database",
         ),
     ] {
         let e = c.batch_execute(sql).expect_err(sql);
@@ -1024,6 +1030,125 @@ fn a_bad_schedule_in_the_file_at_startup_runs_nothing_and_the_status_says_how_to
     let s = status(&mut c);
     assert_eq!(s.time_zone.as_deref(), Some("Europe/Paris"));
     assert_eq!(s.hint, None, "{s:?}");
+}
+
+/// The scheduler's backend in `pg_stat_activity`, and the database it is connected to.
+fn scheduler_database(c: &mut Client) -> Option<String> {
+    c.query_opt(
+        "SELECT datname::text FROM pg_stat_activity WHERE backend_type = 'bravo_metrics scheduler' AND datname IS NOT NULL",
+        &[],
+    )
+    .ok()
+    .flatten()
+    .map(|r| r.get(0))
+}
+
+#[test]
+fn a_missing_scheduler_database_is_refused_backed_off_reported_and_recovered_from() {
+    let cl = cluster(&[
+        "bravo_metrics.scheduler_enabled = on",
+        "bravo_metrics.scheduler_database = 'no_such_db'",
+    ]);
+    let t0 = Instant::now();
+    let mut c = install(&cl, free_port(), 1);
+
+    // The status, from any database, says so within seconds.
+    let s = wait_for(Duration::from_secs(5), "the hint", || {
+        let s = status(&mut c);
+        s.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("no_such_db"))
+            .then_some(s)
+    });
+    let hint = s.hint.clone().unwrap();
+    for part in [
+        "bravo_metrics.scheduler_database is 'no_such_db', but there is no such database",
+        "pg_catalog.pg_database",
+        "ALTER SYSTEM SET bravo_metrics.scheduler_database = '<database>'",
+        "SELECT pg_reload_conf();",
+    ] {
+        assert!(hint.contains(part), "{part:?} not in {hint}");
+    }
+    assert!(s.enabled && s.next_run.is_none(), "{s:?}");
+
+    // Setting it in a session is refused at once.
+    let e = c
+        .batch_execute("ALTER SYSTEM SET bravo_metrics.scheduler_database = 'no_such_db'")
+        .expect_err("refused");
+    assert_eq!(sqlstate(&e), "22023", "{}", db_message(&e));
+    assert!(db_message(&e).contains("database \"no_such_db\" does not exist"));
+
+    // No FATAL every 10 s: after the first failed attempt the worker backs off and
+    // says so once.
+    // (23 s: the next attempt is due 30 s after the first failure, which came with the
+    // server's start.)
+    std::thread::sleep(Duration::from_secs(23).saturating_sub(t0.elapsed()));
+    let fatal = log_lines(&cl, &["FATAL:", "database \"no_such_db\" does not exist"]);
+    let warning = log_lines(
+        &cl,
+        &[
+            "WARNING:",
+            "bravo_metrics scheduler: cannot connect to database \"no_such_db\": database \"no_such_db\" does not exist",
+        ],
+    );
+    let about = log_lines(&cl, &["no_such_db"]);
+    let loud: Vec<&String> = about
+        .iter()
+        .filter(|l| l.contains("FATAL:") || l.contains("WARNING:"))
+        .collect();
+    assert!(!fatal.is_empty(), "it did try: {}", cl.log_text());
+    assert_eq!(warning.len(), 1, "{}", cl.log_text());
+    assert!(loud.len() <= 2, "{loud:#?}");
+    assert!(warning[0].contains("SELECT pg_reload_conf() retries at once"));
+    assert!(scheduler_database(&mut c).is_none());
+
+    // Fixing the setting (and reloading) connects at once, without waiting out the
+    // backoff.
+    alter_system(&mut c, &["bravo_metrics.scheduler_database = 'postgres'"]);
+    let fixed = Instant::now();
+    wait_for(Duration::from_secs(15), "the scheduler in postgres", || {
+        (scheduler_database(&mut c).as_deref() == Some("postgres")).then_some(())
+    });
+    assert!(
+        fixed.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        fixed.elapsed()
+    );
+    let s = wait_for(Duration::from_secs(5), "a clean status", || {
+        let s = status(&mut c);
+        (s.hint.is_none() && s.next_run.is_some()).then_some(s)
+    });
+    assert_eq!(s.database.as_deref(), Some("postgres"));
+
+    // A database that goes missing by a hand-edited file: reported, then created, and
+    // a reload connects.
+    c.batch_execute("ALTER SYSTEM RESET bravo_metrics.scheduler_database")
+        .unwrap();
+    cl.append_conf(&["bravo_metrics.scheduler_database = 'later_db'"]);
+    cl.reload();
+    wait_for(Duration::from_secs(30), "the failed attempt", || {
+        (!log_lines(&cl, &["FATAL:", "database \"later_db\" does not exist"]).is_empty())
+            .then_some(())
+    });
+    let s = status(&mut c);
+    assert!(
+        s.hint
+            .as_deref()
+            .unwrap_or_default()
+            .contains("'later_db', but there is no such database"),
+        "{s:?}"
+    );
+    c.batch_execute("CREATE DATABASE later_db").unwrap();
+    cl.reload();
+    wait_for(Duration::from_secs(20), "the scheduler in later_db", || {
+        (scheduler_database(&mut c).as_deref() == Some("later_db")).then_some(())
+    });
+    wait_for(Duration::from_secs(5), "a clean status", || {
+        status(&mut c).hint.is_none().then_some(())
+    });
+    assert!(cl
+        .log_text()
+        .contains("bravo_metrics scheduler: started in database \"later_db\""));
 }
 
 #[test]

@@ -334,3 +334,10 @@ fn the_refusal_hint_says_what_is_wrong_what_runs_and_how_to_fix_it() {
         "{h}"
     );
 }
+
+#[test]
+fn connection_attempts_back_off_from_30_seconds_to_5_minutes() {
+    let secs: Vec<u64> = (0..=7).map(|n| connect_backoff(n).as_secs()).collect();
+    assert_eq!(secs, vec![0, 30, 60, 120, 240, 300, 300, 300]);
+    assert_eq!(connect_backoff(i32::MAX), CONNECT_BACKOFF_MAX);
+}

@@ -22,6 +22,8 @@ pub mod txn;
 pub mod worker;
 pub mod zone;
 
+use std::ffi::CString;
+
 use pgrx::pg_sys;
 
 /// Called at the end of `_PG_init`: when the library is being preloaded, reserve the
@@ -45,4 +47,39 @@ pub fn check_zone_value(v: &str) -> Result<(), String> {
         return Ok(());
     }
     zone::parse_iana(v).map(|_| ())
+}
+
+/// `bravo_metrics.scheduler_database`: an unknown database is refused where it can be
+/// looked up and where refusing is meant — a client backend running `ALTER SYSTEM` (in
+/// a transaction, connected to a database). Elsewhere the value is accepted: the
+/// postmaster and every process reading the files at startup or on a reload have no
+/// transaction; a parallel worker re-checks its leader's values and must not fail on
+/// them; other background processes only follow the files. The scheduler itself copes
+/// with a database it cannot connect to (see `worker::connect`).
+pub fn check_database_value(v: &str) -> Result<(), (String, String)> {
+    let name = v.trim();
+    let lookup = unsafe {
+        pg_sys::IsTransactionState()
+            && pg_sys::MyDatabaseId != pg_sys::InvalidOid
+            && pg_sys::ParallelWorkerNumber < 0
+            && pg_sys::MyBackendType == pg_sys::BackendType::B_BACKEND
+    };
+    if name.is_empty() || !lookup {
+        return Ok(());
+    }
+    if database_exists(name) {
+        return Ok(());
+    }
+    Err((
+        format!("database \"{name}\" does not exist."),
+        "Name a database listed by SELECT datname FROM pg_catalog.pg_database, or create it first (CREATE DATABASE ...; then CREATE EXTENSION bravo_metrics in it).".to_string(),
+    ))
+}
+
+/// Is there a database of this name? (Needs a transaction.)
+pub fn database_exists(name: &str) -> bool {
+    let Ok(c) = CString::new(name) else {
+        return false;
+    };
+    unsafe { pg_sys::get_database_oid(c.as_ptr(), true) != pg_sys::InvalidOid }
 }

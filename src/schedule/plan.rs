@@ -167,6 +167,24 @@ pub fn refusal_hint(why: &str, kept: Option<&Schedule>, settings: &[&str]) -> St
     )
 }
 
+/// What to do when the scheduler cannot connect to its database.
+pub const CONNECT_ADVICE: &str = "Check that the database exists (SELECT datname FROM pg_catalog.pg_database) and accepts connections; create it, or set another one: ALTER SYSTEM SET bravo_metrics.scheduler_database = '<database>'; SELECT pg_reload_conf();";
+
+/// Wait before connection attempt number `failures + 1` to a database after `failures`
+/// failed ones in a row: 30 s, doubling, at most 5 minutes.
+pub fn connect_backoff(failures: i32) -> Duration {
+    if failures <= 0 {
+        return Duration::ZERO;
+    }
+    let exp = (failures - 1).min(16) as u32;
+    Duration::from_secs(30)
+        .saturating_mul(1u32 << exp)
+        .min(CONNECT_BACKOFF_MAX)
+}
+
+/// Longest wait between two connection attempts.
+pub const CONNECT_BACKOFF_MAX: Duration = Duration::from_secs(300);
+
 /// Why a run starts; maps onto the run log's trigger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

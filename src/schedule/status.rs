@@ -1,19 +1,51 @@
 //! `bravo_schedule_status()`: is the scheduler loaded and enabled, what is its schedule,
 //! when is the next run, how did the last runs go, and how fresh is the data.
 //!
-//! The worker-side facts come from [`bravo_scheduler_state`] (the schedule in force
-//! and the next run the worker published in shared memory, and the settings); the run
-//! log and the metric tables are read in SQL.
+//! The worker-side facts come from [`bravo_scheduler_state`] (the schedule in force,
+//! the next run and the connection attempts the worker published in shared memory,
+//! and the settings); the run log and the metric tables are read in SQL.
 
 use chrono::Utc;
 use pgrx::prelude::*;
 
-use super::plan::{Kind, Schedule};
-use super::shared;
+use super::plan::{Kind, Schedule, CONNECT_ADVICE};
+use super::shared::{self, Conn};
 use crate::settings;
 
 const NOT_LOADED_HINT: &str = "The scheduler is not loaded: add bravo_metrics to shared_preload_libraries (ALTER SYSTEM SET shared_preload_libraries = 'bravo_metrics') and restart PostgreSQL. bravo_sync() and bravo_run_now() work without it.";
 const DISABLED_HINT: &str = "The scheduler is disabled: ALTER SYSTEM SET bravo_metrics.scheduler_enabled = on; SELECT pg_reload_conf();";
+
+fn fmt_time(t: chrono::DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// Why the scheduler cannot reach `database`, if it cannot.
+fn connection_hint(database: &str) -> Option<String> {
+    if !super::database_exists(database) {
+        return Some(format!(
+            "bravo_metrics.scheduler_database is '{database}', but there is no such database (SELECT datname FROM pg_catalog.pg_database): the scheduler cannot connect and runs nothing; it retries with a growing wait (up to 5 minutes). Create the database (and CREATE EXTENSION bravo_metrics in it) or name an existing one: ALTER SYSTEM SET bravo_metrics.scheduler_database = '<database>'; then SELECT pg_reload_conf(); to retry at once."
+        ));
+    }
+    let conn = shared::conn_view()?;
+    if conn.database != database
+        || conn.failures == 0
+        || !matches!(conn.state, Conn::Failed | Conn::Waiting)
+    {
+        return None;
+    }
+    let next = match conn.next_attempt {
+        Some(t) if conn.state == Conn::Waiting => format!("next attempt at {}", fmt_time(t)),
+        _ => "next attempt soon".to_string(),
+    };
+    Some(format!(
+        "The scheduler cannot connect to database '{database}' ({} failed attempt{} in a row{}; {next}) and runs nothing until it can. {CONNECT_ADVICE} Once fixed, SELECT pg_reload_conf(); retries at once.",
+        conn.failures,
+        if conn.failures == 1 { "" } else { "s" },
+        conn.error
+            .map(|e| format!(", the last: {e}"))
+            .unwrap_or_default(),
+    ))
+}
 
 /// The scheduler's own view: the schedule in force and the next run as the worker
 /// published them (computed from the settings until it has), and what needs fixing.
@@ -47,10 +79,14 @@ fn bravo_scheduler_state() -> TableIterator<
         ),
     };
     let mut hints: Vec<String> = Vec::new();
-    let runs = loaded && enabled;
+    let mut runs = loaded && enabled;
     if !loaded {
         hints.push(NOT_LOADED_HINT.to_string());
     } else {
+        if let Some(h) = connection_hint(database.as_deref().unwrap_or("postgres")) {
+            hints.push(h);
+            runs = false;
+        }
         if let Some(h) = published.as_ref().and_then(|p| p.hint.clone()) {
             hints.push(h);
         }

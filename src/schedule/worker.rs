@@ -9,6 +9,8 @@
 //! [`exec::run`], the same sync as `bravo_sync`; an error is logged and the worker
 //! carries on.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -79,6 +81,14 @@ fn refused_in_files() -> Vec<Refusal> {
             })
         })
         .collect()
+}
+
+/// `PgReloadTime`: when this process (or, before it forked, the postmaster) last read
+/// the configuration files without error.
+fn reload_time() -> Option<DateTime<Utc>> {
+    const PG_EPOCH_UNIX_US: i64 = 946_684_800_000_000;
+    let t = unsafe { pg_sys::PgReloadTime };
+    DateTime::from_timestamp_micros(t + PG_EPOCH_UNIX_US)
 }
 
 struct Worker {
@@ -191,6 +201,62 @@ impl Worker {
             );
             unsafe { pg_sys::proc_exit(1) };
         }
+    }
+
+    /// Connects to `scheduler_database`. A failed attempt ends the process (FATAL) and
+    /// PostgreSQL starts a new one `RESTART_AFTER` later; the attempts are counted in
+    /// shared memory, so after a failure this process first waits: 30 s after the
+    /// failure, doubling up to 5 minutes, logging one WARNING per distinct failure. A
+    /// reload (now or since the failure) or a changed database name retries at once.
+    fn connect(&mut self) {
+        let mut reloaded = false;
+        loop {
+            if unsafe { pg_sys::ConfigReloadPending != 0 } {
+                self.reload_config();
+                reloaded = true;
+            }
+            self.database = database();
+            let Some(prev) = shared::previous_failures(&self.database) else {
+                break;
+            };
+            let last = prev.last_failure.unwrap_or_else(Utc::now);
+            let at = last
+                + chrono::Duration::from_std(plan::connect_backoff(prev.failures))
+                    .unwrap_or_default();
+            let reloaded_since = reload_time().is_some_and(|t| t > last);
+            let now = Utc::now();
+            let retry_now = reloaded || reloaded_since || now >= at;
+            let error = prev.error.clone().unwrap_or_default();
+            if shared::first_warning(&self.database, &error) {
+                warn!(
+                    "cannot connect to database \"{}\": {}; no scheduled sync runs until it can. {} Next attempt {} (the wait doubles up to 5 minutes; SELECT pg_reload_conf() retries at once).",
+                    self.database,
+                    if error.is_empty() {
+                        "the connection failed (see the FATAL line above)".to_string()
+                    } else {
+                        error.clone()
+                    },
+                    plan::CONNECT_ADVICE,
+                    if retry_now {
+                        "now".to_string()
+                    } else {
+                        format!("at {}", fmt_time(Some(at)))
+                    }
+                );
+            }
+            if retry_now {
+                break;
+            }
+            shared::conn_waiting(at);
+            wait(
+                (at - now)
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(MAX_SLEEP)
+                    .max(Duration::from_millis(10)),
+            );
+        }
+        connect_to(&self.database);
     }
 
     /// Runs one sync and plans what follows it.
@@ -371,7 +437,7 @@ pub extern "C-unwind" fn bravo_scheduler_main(_arg: pg_sys::Datum) {
     shared::publish(None);
     let mut worker = Worker::new();
     worker.load_schedule(Utc::now());
-    BackgroundWorker::connect_worker_to_spi(Some(&worker.database), None);
+    worker.connect();
     say!(
         "started in database \"{}\" ({})",
         worker.database,
@@ -382,4 +448,59 @@ pub extern "C-unwind" fn bravo_scheduler_main(_arg: pg_sys::Datum) {
         }
     );
     worker.main_loop();
+}
+
+/// Set while this process connects: a FATAL then is a failed attempt.
+static CONNECTING: AtomicBool = AtomicBool::new(false);
+/// The message of the error that is ending the attempt.
+static CONNECT_ERROR: Mutex<Option<String>> = Mutex::new(None);
+static mut PREV_EMIT_LOG_HOOK: pg_sys::emit_log_hook_type = None;
+
+/// Connects this process to `db`; a failure ends it (FATAL), recorded on the way out.
+fn connect_to(db: &str) {
+    shared::conn_begin(db);
+    CONNECTING.store(true, Ordering::SeqCst);
+    unsafe {
+        PREV_EMIT_LOG_HOOK = pg_sys::emit_log_hook;
+        pg_sys::emit_log_hook = Some(catch_connect_error);
+        pg_sys::before_shmem_exit(Some(record_failed_connect), pg_sys::Datum::from(0));
+    }
+    BackgroundWorker::connect_worker_to_spi(Some(db), None);
+    CONNECTING.store(false, Ordering::SeqCst);
+    unsafe {
+        pg_sys::emit_log_hook = PREV_EMIT_LOG_HOOK;
+    }
+    shared::conn_ok();
+}
+
+/// Keeps the message of an error raised while connecting (no PostgreSQL calls here:
+/// this runs while the error is being reported).
+#[pg_guard]
+unsafe extern "C-unwind" fn catch_connect_error(edata: *mut pg_sys::ErrorData) {
+    unsafe {
+        if CONNECTING.load(Ordering::SeqCst)
+            && !edata.is_null()
+            && (*edata).elevel >= pg_sys::PGERROR as i32
+            && !(*edata).message.is_null()
+        {
+            let m = std::ffi::CStr::from_ptr((*edata).message)
+                .to_string_lossy()
+                .into_owned();
+            if let Ok(mut slot) = CONNECT_ERROR.lock() {
+                *slot = Some(m);
+            }
+        }
+        if let Some(prev) = PREV_EMIT_LOG_HOOK {
+            prev(edata);
+        }
+    }
+}
+
+/// On the way out of the process: an attempt still in progress failed.
+#[pg_guard]
+unsafe extern "C-unwind" fn record_failed_connect(_code: std::ffi::c_int, _arg: pg_sys::Datum) {
+    if CONNECTING.load(Ordering::SeqCst) {
+        let error = CONNECT_ERROR.lock().ok().and_then(|mut e| e.take());
+        shared::conn_failed(error.as_deref());
+    }
 }
