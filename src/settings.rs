@@ -156,13 +156,15 @@ pub static REPORT_ATTACHING: GucSetting<bool> = GucSetting::<bool>::new(false);
 // Scheduler (SIGHUP).
 /// Run scheduled syncs (default off).
 pub static SCHEDULER_ENABLED: GucSetting<bool> = GucSetting::<bool>::new(false);
-/// Cron expression (5 fields, or 6 with seconds first). Default: 02:15 every day.
+/// Cron expression (5 fields, 6 with seconds first, or @hourly/@daily/@weekly/@monthly/
+/// @yearly; no year field; must fire within 5 years). Default: 02:15 every day.
 pub static SCHEDULE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"15 2 * * *"));
 /// IANA time zone of the schedule (default UTC).
 pub static SCHEDULE_TIME_ZONE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"UTC"));
-/// Database the scheduler syncs (default postgres).
+/// Database the scheduler syncs (default postgres). `ALTER SYSTEM` refuses one that
+/// does not exist.
 pub static SCHEDULER_DATABASE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"postgres"));
 /// Lookback of scheduled runs, days (default 30).
@@ -515,13 +517,19 @@ pub fn init() {
             None,
         );
     }
-    s(
-        c"bravo_metrics.scheduler_database",
-        c"Database the scheduler syncs.",
-        &SCHEDULER_DATABASE,
-        GucContext::Sighup,
-        GucFlags::default(),
-    );
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"bravo_metrics.scheduler_database",
+            c"Database the scheduler syncs.",
+            c"",
+            &SCHEDULER_DATABASE,
+            GucContext::Sighup,
+            GucFlags::default(),
+            Some(check_scheduler_database),
+            None,
+            None,
+        );
+    }
     GucRegistry::define_int_guc(
         c"bravo_metrics.scheduler_lookback_days",
         c"Lookback of scheduled runs.",
@@ -681,10 +689,23 @@ unsafe extern "C-unwind" fn check_schedule(
     let Some(v) = (unsafe { value_of(newval) }) else {
         return true;
     };
-    match crate::schedule::cron::parse(&v) {
-        Ok(_) => true,
-        Err(e) => unsafe {
-            reject(&e, "Use 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, e.g. '15 2 * * *'.")
-        },
+    match crate::schedule::check_schedule_value(&v) {
+        Ok(()) => true,
+        Err(e) => unsafe { reject(&e, crate::schedule::cron::SYNTAX) },
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn check_scheduler_database(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    let Some(v) = (unsafe { value_of(newval) }) else {
+        return true;
+    };
+    match crate::schedule::check_database_value(&v) {
+        Ok(()) => true,
+        Err((msg, hint)) => unsafe { reject(&msg, &hint) },
     }
 }

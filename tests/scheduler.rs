@@ -102,6 +102,7 @@ struct Status {
     loaded: bool,
     enabled: bool,
     worker_pid: Option<i32>,
+    database: Option<String>,
     schedule: Option<String>,
     time_zone: Option<String>,
     next_run: Option<f64>,
@@ -120,7 +121,7 @@ struct Status {
 fn status(c: &mut Client) -> Status {
     let r = c
         .query_one(
-            "SELECT loaded, enabled, worker_pid, schedule, time_zone, extract(epoch FROM next_run)::float8,
+            "SELECT loaded, enabled, worker_pid, database, schedule, time_zone, extract(epoch FROM next_run)::float8,
                     next_run_kind, hint, last_run_trigger, last_run_status, last_success_run_id,
                     consecutive_failures, impressions_latest_date::text, impressions_lag_days,
                     videos_latest_date::text, videos_lag_days
@@ -132,19 +133,20 @@ fn status(c: &mut Client) -> Status {
         loaded: r.get(0),
         enabled: r.get(1),
         worker_pid: r.get(2),
-        schedule: r.get(3),
-        time_zone: r.get(4),
-        next_run: r.get(5),
-        next_run_kind: r.get(6),
-        hint: r.get(7),
-        last_run_trigger: r.get(8),
-        last_run_status: r.get(9),
-        last_success_run_id: r.get(10),
-        consecutive_failures: r.get(11),
-        impressions_latest_date: r.get(12),
-        impressions_lag_days: r.get(13),
-        videos_latest_date: r.get(14),
-        videos_lag_days: r.get(15),
+        database: r.get(3),
+        schedule: r.get(4),
+        time_zone: r.get(5),
+        next_run: r.get(6),
+        next_run_kind: r.get(7),
+        hint: r.get(8),
+        last_run_trigger: r.get(9),
+        last_run_status: r.get(10),
+        last_success_run_id: r.get(11),
+        consecutive_failures: r.get(12),
+        impressions_latest_date: r.get(13),
+        impressions_lag_days: r.get(14),
+        videos_latest_date: r.get(15),
+        videos_lag_days: r.get(16),
     }
 }
 
@@ -293,6 +295,24 @@ fn a_reload_changes_the_next_run_and_invalid_values_are_rejected() {
             "ALTER SYSTEM SET bravo_metrics.schedule_time_zone = 'Mars/Olympus_Mons'",
             "IANA",
         ),
+        // Never fires (31 February).
+        (
+            "ALTER SYSTEM SET bravo_metrics.schedule = '* * 31 2 *'",
+            "never fires",
+        ),
+        // A 7th (year) field, and an @ word that is not a macro.
+        (
+            "ALTER SYSTEM SET bravo_metrics.schedule = '0 0 0 1 1 * 2030'",
+            "year field",
+        ),
+        (
+            "ALTER SYSTEM SET bravo_metrics.schedule = '@reboot'",
+            "not a known macro",
+        ),
+        (
+            "ALTER SYSTEM SET bravo_metrics.scheduler_database = 'no_such_db'",
+            "pg_catalog.pg_database",
+        ),
     ] {
         let e = c.batch_execute(sql).expect_err(sql);
         assert_eq!(sqlstate(&e), "22023", "{sql}: {}", db_message(&e));
@@ -318,11 +338,42 @@ fn a_reload_changes_the_next_run_and_invalid_values_are_rejected() {
             .contains("invalid value for parameter \"bravo_metrics.schedule\"")
             .then_some(())
     });
-    let s = status(&mut c);
+    // The status says so: what is wrong, where, what runs meanwhile, how to fix it.
+    let s = wait_for(Duration::from_secs(20), "the refusal in the status", || {
+        let s = status(&mut c);
+        s.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("'every day at noon'"))
+            .then_some(s)
+    });
+    let hint = s.hint.clone().unwrap();
+    for part in [
+        "bravo_metrics.schedule = 'every day at noon' (",
+        "postgresql.conf:",
+        "is invalid: \"every day at noon\" has 4 fields",
+        "keeps the last good schedule '30 4 * * *' in time zone America/New_York until it is fixed",
+        "ALTER SYSTEM SET bravo_metrics.schedule = '15 2 * * *'; SELECT pg_reload_conf();",
+    ] {
+        assert!(hint.contains(part), "{part:?} not in {hint}");
+    }
     assert_eq!(s.schedule.as_deref(), Some("30 4 * * *"));
+    assert_eq!(s.time_zone.as_deref(), Some("America/New_York"));
     assert_eq!(s.next_run, before);
     assert_eq!(scheduler_pid(&mut c), Some(pid));
-    // ... and still takes the next good value.
+    // A new worker process (after an error, say) keeps the last good schedule too.
+    c.execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    let pid = wait_for(Duration::from_secs(30), "the worker to restart", || {
+        scheduler_pid(&mut c).filter(|p| *p != pid)
+    });
+    let s = wait_for(Duration::from_secs(10), "the new worker's status", || {
+        let s = status(&mut c);
+        (s.worker_pid == Some(pid) && s.next_run.is_some()).then_some(s)
+    });
+    assert_eq!(s.schedule.as_deref(), Some("30 4 * * *"), "{s:?}");
+    assert_eq!(s.next_run, before, "{s:?}");
+    assert_eq!(s.hint.as_deref(), Some(hint.as_str()));
+    // ... and still takes the next good value, which clears the hint.
     cl.append_conf(&["bravo_metrics.schedule = '45 5 * * *'"]);
     cl.reload();
     wait_for(
@@ -330,7 +381,25 @@ fn a_reload_changes_the_next_run_and_invalid_values_are_rejected() {
         "next run at 05:45 New York",
         || (at_utc(&mut c, "America/New_York").as_deref() == Some("05:45:00")).then_some(()),
     );
+    assert_eq!(status(&mut c).hint, None);
     assert_eq!(scheduler_pid(&mut c), Some(pid));
+
+    // The macros are read in the schedule's time zone: @daily in Kolkata is 00:00
+    // there (18:30 UTC).
+    alter_system(
+        &mut c,
+        &[
+            "bravo_metrics.schedule = '@daily'",
+            "bravo_metrics.schedule_time_zone = 'Asia/Kolkata'",
+        ],
+    );
+    wait_for(Duration::from_secs(20), "next run at 00:00 Kolkata", || {
+        (at_utc(&mut c, "Asia/Kolkata").as_deref() == Some("00:00:00")).then_some(())
+    });
+    assert_eq!(at_utc(&mut c, "UTC").as_deref(), Some("18:30:00"));
+    let s = status(&mut c);
+    assert_eq!(s.schedule.as_deref(), Some("@daily"));
+    assert_eq!(s.hint, None);
 }
 
 #[test]
@@ -810,4 +879,355 @@ fn the_worker_survives_an_error_outside_the_sync_and_carries_on() {
         .get(0);
     assert_eq!(n, 2 * 3);
     assert_worker_lines_prefixed(&cl);
+}
+
+/// `ALTER SYSTEM SET` each of `settings` (one statement each: it cannot run in a
+/// transaction block), then reload.
+fn alter_system(c: &mut Client, settings: &[&str]) {
+    for set in settings {
+        c.batch_execute(&format!("ALTER SYSTEM SET {set}"))
+            .unwrap_or_else(|e| panic!("ALTER SYSTEM SET {set}: {}", db_message(&e)));
+    }
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+}
+
+/// The value a backend has in force for a setting.
+fn show(c: &mut Client, name: &str) -> String {
+    c.query_one(&format!("SHOW {name}"), &[])
+        .unwrap_or_else(|e| panic!("SHOW {name}: {}", db_message(&e)))
+        .get(0)
+}
+
+/// Server log lines that contain every one of `parts`.
+fn log_lines(c: &Cluster, parts: &[&str]) -> Vec<String> {
+    c.log_text()
+        .lines()
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_bad_schedule_in_the_file_at_startup_runs_nothing_and_the_status_says_how_to_fix_it() {
+    let cl = cluster(&[
+        "bravo_metrics.scheduler_max_retries = 0",
+        "bravo_metrics.scheduler_enabled = on",
+        "bravo_metrics.schedule = 'every day at noon'",
+    ]);
+    let mut c = install(&cl, free_port(), 1);
+
+    // What PostgreSQL 15 does: the check hook refuses the value when the preloaded
+    // library defines the setting, with a WARNING, and the setting keeps its built-in
+    // default, which nobody asked for.
+    assert!(
+        !log_lines(
+            &cl,
+            &[
+                "WARNING:",
+                "invalid value for parameter \"bravo_metrics.schedule\": \"every day at noon\""
+            ]
+        )
+        .is_empty(),
+        "{}",
+        cl.log_text()
+    );
+    assert_eq!(show(&mut c, "bravo_metrics.schedule"), "15 2 * * *");
+
+    // The worker does not run that default: no schedule, no next run, and the hint
+    // says what is wrong and how to fix it.
+    let s = wait_for(Duration::from_secs(20), "the refusal in the status", || {
+        let s = status(&mut c);
+        s.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("every day at noon"))
+            .then_some(s)
+    });
+    let hint = s.hint.clone().unwrap();
+    for part in [
+        "The configured schedule is invalid: bravo_metrics.schedule = 'every day at noon' (",
+        "postgresql.conf:",
+        "has 4 fields",
+        "no scheduled sync runs until it is fixed",
+        "ALTER SYSTEM SET bravo_metrics.schedule = '15 2 * * *'; SELECT pg_reload_conf();",
+    ] {
+        assert!(hint.contains(part), "{part:?} not in {hint}");
+    }
+    assert!(s.loaded && s.enabled, "{s:?}");
+    assert_eq!((s.schedule.as_deref(), s.next_run), (None, None), "{s:?}");
+    assert!(
+        !log_lines(
+            &cl,
+            &[
+                "bravo_metrics scheduler: bravo_metrics.schedule = 'every day at noon'",
+                "no scheduled sync runs until it is fixed"
+            ]
+        )
+        .is_empty(),
+        "{}",
+        cl.log_text()
+    );
+
+    // Fixed as the hint says: the schedule runs, the hint is gone.
+    alter_system(&mut c, &["bravo_metrics.schedule = '*/2 * * * * *'"]);
+    wait_for(Duration::from_secs(30), "a scheduled run", || {
+        runs_where(&mut c, |r| r.trigger == "schedule")
+            .into_iter()
+            .next()
+    });
+    let s = status(&mut c);
+    assert_eq!(s.schedule.as_deref(), Some("*/2 * * * * *"));
+    assert_eq!(s.hint, None, "{s:?}");
+
+    // A bad time zone written into postgresql.conf, then a restart: PostgreSQL keeps
+    // the zone's default (UTC); the worker must not run '*/2 * * * * *' in it.
+    cl.append_conf(&["bravo_metrics.schedule_time_zone = 'Mars/Olympus_Mons'"]);
+    drop(c);
+    cl.restart();
+    let restarted = now_epoch();
+    let mut c = cl.client("postgres");
+    assert_eq!(show(&mut c, "bravo_metrics.schedule_time_zone"), "UTC");
+    let s = wait_for(
+        Duration::from_secs(20),
+        "the refused zone in the status",
+        || {
+            let s = status(&mut c);
+            s.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("Mars/Olympus_Mons"))
+                .then_some(s)
+        },
+    );
+    let hint = s.hint.clone().unwrap();
+    for part in [
+        "bravo_metrics.schedule_time_zone = 'Mars/Olympus_Mons' (",
+        "is not a known IANA time zone",
+        "no scheduled sync runs until it is fixed",
+        "ALTER SYSTEM SET bravo_metrics.schedule_time_zone = 'UTC'; SELECT pg_reload_conf();",
+    ] {
+        assert!(hint.contains(part), "{part:?} not in {hint}");
+    }
+    assert_eq!((s.schedule.as_deref(), s.next_run), (None, None), "{s:?}");
+    std::thread::sleep(Duration::from_secs(6));
+    let ran = runs_where(&mut c, |r| r.started > restarted);
+    assert!(
+        ran.is_empty(),
+        "nothing runs without a valid schedule: {ran:?}"
+    );
+
+    alter_system(
+        &mut c,
+        &["bravo_metrics.schedule_time_zone = 'Europe/Paris'"],
+    );
+    let fixed = now_epoch();
+    wait_for(
+        Duration::from_secs(30),
+        "a run once the zone is fixed",
+        || {
+            runs_where(&mut c, |r| r.trigger == "schedule" && r.started > fixed)
+                .into_iter()
+                .next()
+        },
+    );
+    let s = status(&mut c);
+    assert_eq!(s.time_zone.as_deref(), Some("Europe/Paris"));
+    assert_eq!(s.hint, None, "{s:?}");
+}
+
+/// The scheduler's backend in `pg_stat_activity`, and the database it is connected to.
+fn scheduler_database(c: &mut Client) -> Option<String> {
+    c.query_opt(
+        "SELECT datname::text FROM pg_stat_activity WHERE backend_type = 'bravo_metrics scheduler' AND datname IS NOT NULL",
+        &[],
+    )
+    .ok()
+    .flatten()
+    .map(|r| r.get(0))
+}
+
+#[test]
+fn a_missing_scheduler_database_is_refused_backed_off_reported_and_recovered_from() {
+    let cl = cluster(&[
+        "bravo_metrics.scheduler_enabled = on",
+        "bravo_metrics.scheduler_database = 'no_such_db'",
+    ]);
+    let t0 = Instant::now();
+    let mut c = install(&cl, free_port(), 1);
+
+    // The status, from any database, says so within seconds.
+    let s = wait_for(Duration::from_secs(5), "the hint", || {
+        let s = status(&mut c);
+        s.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("no_such_db"))
+            .then_some(s)
+    });
+    let hint = s.hint.clone().unwrap();
+    for part in [
+        "bravo_metrics.scheduler_database is 'no_such_db', but there is no such database",
+        "pg_catalog.pg_database",
+        "ALTER SYSTEM SET bravo_metrics.scheduler_database = '<database>'",
+        "SELECT pg_reload_conf();",
+    ] {
+        assert!(hint.contains(part), "{part:?} not in {hint}");
+    }
+    assert!(s.enabled && s.next_run.is_none(), "{s:?}");
+
+    // Setting it in a session is refused at once.
+    let e = c
+        .batch_execute("ALTER SYSTEM SET bravo_metrics.scheduler_database = 'no_such_db'")
+        .expect_err("refused");
+    assert_eq!(sqlstate(&e), "22023", "{}", db_message(&e));
+    assert!(db_message(&e).contains("database \"no_such_db\" does not exist"));
+
+    // No FATAL every 10 s: after the first failed attempt the worker backs off and
+    // says so once.
+    // (23 s: the next attempt is due 30 s after the first failure, which came with the
+    // server's start.)
+    std::thread::sleep(Duration::from_secs(23).saturating_sub(t0.elapsed()));
+    let fatal = log_lines(&cl, &["FATAL:", "database \"no_such_db\" does not exist"]);
+    let warning = log_lines(
+        &cl,
+        &[
+            "WARNING:",
+            "bravo_metrics scheduler: cannot connect to database \"no_such_db\": database \"no_such_db\" does not exist",
+        ],
+    );
+    let about = log_lines(&cl, &["no_such_db"]);
+    let loud: Vec<&String> = about
+        .iter()
+        .filter(|l| l.contains("FATAL:") || l.contains("WARNING:"))
+        .collect();
+    assert!(!fatal.is_empty(), "it did try: {}", cl.log_text());
+    assert_eq!(warning.len(), 1, "{}", cl.log_text());
+    assert!(loud.len() <= 2, "{loud:#?}");
+    assert!(warning[0].contains("SELECT pg_reload_conf() retries at once"));
+    assert!(scheduler_database(&mut c).is_none());
+
+    // Fixing the setting (and reloading) connects at once, without waiting out the
+    // backoff.
+    alter_system(&mut c, &["bravo_metrics.scheduler_database = 'postgres'"]);
+    let fixed = Instant::now();
+    wait_for(Duration::from_secs(15), "the scheduler in postgres", || {
+        (scheduler_database(&mut c).as_deref() == Some("postgres")).then_some(())
+    });
+    assert!(
+        fixed.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        fixed.elapsed()
+    );
+    let s = wait_for(Duration::from_secs(5), "a clean status", || {
+        let s = status(&mut c);
+        (s.hint.is_none() && s.next_run.is_some()).then_some(s)
+    });
+    assert_eq!(s.database.as_deref(), Some("postgres"));
+
+    // A database that goes missing by a hand-edited file: reported, then created, and
+    // a reload connects.
+    c.batch_execute("ALTER SYSTEM RESET bravo_metrics.scheduler_database")
+        .unwrap();
+    cl.append_conf(&["bravo_metrics.scheduler_database = 'later_db'"]);
+    cl.reload();
+    wait_for(Duration::from_secs(30), "the failed attempt", || {
+        (!log_lines(&cl, &["FATAL:", "database \"later_db\" does not exist"]).is_empty())
+            .then_some(())
+    });
+    let s = status(&mut c);
+    assert!(
+        s.hint
+            .as_deref()
+            .unwrap_or_default()
+            .contains("'later_db', but there is no such database"),
+        "{s:?}"
+    );
+    c.batch_execute("CREATE DATABASE later_db").unwrap();
+    cl.reload();
+    wait_for(Duration::from_secs(20), "the scheduler in later_db", || {
+        (scheduler_database(&mut c).as_deref() == Some("later_db")).then_some(())
+    });
+    wait_for(Duration::from_secs(5), "a clean status", || {
+        status(&mut c).hint.is_none().then_some(())
+    });
+    assert!(cl
+        .log_text()
+        .contains("bravo_metrics scheduler: started in database \"later_db\""));
+}
+
+#[test]
+fn status_and_worker_sql_ignore_functions_planted_on_the_search_path() {
+    // Runs that succeed: a failed run's record is written by the run log's own
+    // writer worker (src/runlog), which is not the scheduler's code.
+    let src = Source::start();
+    src.fill(2, 3);
+    let cl = cluster(&["bravo_metrics.scheduler_max_retries = 0"]);
+    let mut c = install(&cl, src.port(), 2);
+    // A role that may create objects in the extension's schema (public) plants now()
+    // there, and a database-wide search_path puts its own schema first in every
+    // session of the database, the scheduler's and run-now's included.
+    c.batch_execute(
+        "CREATE ROLE planter LOGIN;
+         GRANT CREATE ON SCHEMA public TO planter;
+         CREATE SCHEMA planted AUTHORIZATION planter;
+         CREATE TABLE public.planted_calls (who text);
+         GRANT INSERT ON public.planted_calls TO PUBLIC;
+         ALTER DATABASE postgres SET search_path = planted, public, pg_catalog;",
+    )
+    .unwrap();
+    let mut p = cl.client_as("postgres", "planter");
+    p.batch_execute(
+        "CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+           BEGIN INSERT INTO public.planted_calls VALUES (current_user || ' via public.now()');
+                 RETURN pg_catalog.now(); END $$;
+         CREATE FUNCTION planted.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+           BEGIN INSERT INTO public.planted_calls VALUES (current_user || ' via planted.now()');
+                 RETURN pg_catalog.now(); END $$;",
+    )
+    .unwrap();
+    drop(c);
+    cl.restart(); // the worker reads the database's search_path when it connects
+    let mut c = cl.client("postgres");
+    let calls = |c: &mut Client| -> Vec<String> {
+        c.query("SELECT who FROM public.planted_calls", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    // The trap works on a session that does not guard against it.
+    c.batch_execute("SELECT now()").unwrap();
+    assert_eq!(
+        calls(&mut c),
+        vec!["postgres via planted.now()".to_string()]
+    );
+    c.batch_execute("TRUNCATE public.planted_calls").unwrap();
+
+    // bravo_schedule_status() (SECURITY DEFINER) calls none of them.
+    let s = status(&mut c);
+    assert!(s.loaded, "{s:?}");
+    assert_eq!(calls(&mut c), Vec::<String>::new());
+
+    // Nor do run-now (its function and its worker) and the scheduler (a run, then
+    // the pruning of the run log).
+    let id: i64 = c
+        .query_one("SELECT bravo_run_now()", &[])
+        .unwrap_or_else(|e| panic!("run now: {}", db_message(&e)))
+        .get(0);
+    let run = wait_for(Duration::from_secs(30), "the run-now row", || {
+        runs_where(&mut c, |r| r.run_id == id).into_iter().next()
+    });
+    assert_eq!(run.status, "succeeded", "{run:?}");
+    let (expr, _) = daily_at(2);
+    enable(&cl, &[&format!("bravo_metrics.schedule = '{expr}'")]);
+    let run = wait_for(Duration::from_secs(30), "the scheduled run", || {
+        runs_where(&mut c, |r| r.trigger == "schedule")
+            .into_iter()
+            .next()
+    });
+    assert_eq!(run.status, "succeeded", "{run:?}");
+    wait_for(Duration::from_secs(10), "the run log pruned", || {
+        (status(&mut c).next_run_kind.as_deref() == Some("schedule")
+            && status(&mut c).next_run > Some(now_epoch() + 3600.0))
+        .then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(calls(&mut c), Vec::<String>::new());
 }

@@ -51,10 +51,13 @@ impl Schedule {
     }
 }
 
-/// Keeps the last good schedule when a new value does not parse.
+/// Keeps the last good schedule when a new value is refused, and remembers why it was
+/// refused until a good value arrives. Empty until a first good value: the worker never
+/// invents a schedule (such as the built-in default) for a value it refused.
 #[derive(Debug, Default)]
 pub struct ScheduleSlot {
     current: Option<Schedule>,
+    problem: Option<String>,
 }
 
 /// What [`ScheduleSlot::offer`] did with a value.
@@ -69,23 +72,118 @@ pub enum Offer {
 }
 
 impl ScheduleSlot {
+    /// The schedule in force, if any.
     pub fn current(&self) -> Option<&Schedule> {
         self.current.as_ref()
+    }
+
+    /// Why the latest value was refused; `None` once a good value is in force.
+    pub fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
     }
 
     pub fn offer(&mut self, expr: Option<&str>, zone_name: Option<&str>) -> Offer {
         let expr = expr.unwrap_or("");
         let zone_name = zone_name.unwrap_or("UTC");
         match Schedule::parse(expr, zone_name) {
-            Ok(s) if self.current.as_ref() == Some(&s) => Offer::Unchanged,
+            Ok(s) if self.current.as_ref() == Some(&s) => {
+                self.problem = None;
+                Offer::Unchanged
+            }
             Ok(s) => {
                 self.current = Some(s);
+                self.problem = None;
                 Offer::Changed
             }
-            Err(e) => Offer::Rejected(e),
+            Err(e) => self.refuse(e),
         }
     }
+
+    /// Refuses the configured value for a reason found elsewhere (e.g. the value in
+    /// the configuration file does not parse, so PostgreSQL kept another one): the
+    /// schedule in force stays, none is made up.
+    pub fn refuse(&mut self, why: String) -> Offer {
+        self.problem = Some(why.clone());
+        Offer::Rejected(why)
+    }
 }
+
+/// A configured value that was refused: which setting, the value, where it is set
+/// (`file:line`), and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub setting: &'static str,
+    pub value: String,
+    pub location: Option<String>,
+    pub why: String,
+}
+
+/// "bravo_metrics.schedule = '...' (postgresql.conf:12) is invalid: ..." for each.
+pub fn describe_refusals(refusals: &[Refusal]) -> String {
+    refusals
+        .iter()
+        .map(|r| {
+            format!(
+                "{} = '{}'{} is invalid: {}",
+                r.setting,
+                r.value,
+                r.location
+                    .as_deref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default(),
+                r.why
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A value that is always accepted, for the fix in a HINT.
+fn example_value(setting: &str) -> &'static str {
+    if setting.ends_with("time_zone") {
+        "UTC"
+    } else {
+        "15 2 * * *"
+    }
+}
+
+/// The status HINT for a refused schedule: what is wrong, what runs meanwhile (the
+/// last good schedule, or nothing), and the commands that fix it.
+pub fn refusal_hint(why: &str, kept: Option<&Schedule>, settings: &[&str]) -> String {
+    let meanwhile = match kept {
+        Some(s) => format!(
+            "the scheduler keeps the last good schedule '{}' in time zone {} until it is fixed",
+            s.expr, s.zone_name
+        ),
+        None => "no scheduled sync runs until it is fixed".to_string(),
+    };
+    let fix: Vec<String> = settings
+        .iter()
+        .map(|s| format!("ALTER SYSTEM SET {s} = '{}';", example_value(s)))
+        .collect();
+    format!(
+        "The configured schedule is invalid: {why}; {meanwhile}. Fix it, e.g. {} SELECT pg_reload_conf(); (ALTER SYSTEM overrides postgresql.conf; or correct the line and reload).",
+        fix.join(" ")
+    )
+}
+
+/// What to do when the scheduler cannot connect to its database.
+pub const CONNECT_ADVICE: &str = "Check that the database exists (SELECT datname FROM pg_catalog.pg_database) and accepts connections; create it, or set another one: ALTER SYSTEM SET bravo_metrics.scheduler_database = '<database>'; SELECT pg_reload_conf();";
+
+/// Wait before connection attempt number `failures + 1` to a database after `failures`
+/// failed ones in a row: 30 s, doubling, at most 5 minutes.
+pub fn connect_backoff(failures: i32) -> Duration {
+    if failures <= 0 {
+        return Duration::ZERO;
+    }
+    let exp = (failures - 1).min(16) as u32;
+    Duration::from_secs(30)
+        .saturating_mul(1u32 << exp)
+        .min(CONNECT_BACKOFF_MAX)
+}
+
+/// Longest wait between two connection attempts.
+pub const CONNECT_BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// Why a run starts; maps onto the run log's trigger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

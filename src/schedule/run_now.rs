@@ -20,6 +20,9 @@ pub const BGW_TYPE: &str = "bravo_metrics run-now";
 /// Starts a sync of the last `bravo_metrics.scheduler_lookback_days` days in the
 /// background and returns its run id; follow it in `bravo_sync_progress` and
 /// `bravo_sync_runs`.
+///
+/// Its search path holds nothing but `pg_catalog` (and `pg_temp` last): every object of
+/// the extension it touches is named with the extension's schema.
 #[pg_extern(security_definer, volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn bravo_run_now() -> i64 {

@@ -1,9 +1,10 @@
 //! `bravo_schedule_status()`: is the scheduler loaded and enabled, what is its schedule,
 //! when is the next run, how did the last runs go, and how fresh is the data.
 //!
-//! The worker-side facts come from [`bravo_scheduler_state`] (settings and the next
-//! run published in shared memory); the run log and the metric tables are read in SQL,
-//! after runs left `running` by a crash are marked `interrupted`
+//! The worker-side facts come from [`bravo_scheduler_state`] (the schedule in force,
+//! the next run and the connection attempts the worker published in shared memory,
+//! and the settings); the run log and the metric tables are read in SQL.
+//! Runs left `running` by a crash are marked `interrupted` first
 //! (`crate::runlog::stale`). `consecutive_failures` counts the runs since the last
 //! success that merged nothing: failed, cancelled, interrupted and rolled back ones
 //! (not running or skipped ones).
@@ -11,15 +12,47 @@
 use chrono::Utc;
 use pgrx::prelude::*;
 
-use super::plan::{Kind, Schedule};
-use super::shared;
+use super::plan::{Kind, Schedule, CONNECT_ADVICE};
+use super::shared::{self, Conn};
 use crate::settings;
 
 const NOT_LOADED_HINT: &str = "The scheduler is not loaded: add bravo_metrics to shared_preload_libraries (ALTER SYSTEM SET shared_preload_libraries = 'bravo_metrics') and restart PostgreSQL. bravo_sync() and bravo_run_now() work without it.";
 const DISABLED_HINT: &str = "The scheduler is disabled: ALTER SYSTEM SET bravo_metrics.scheduler_enabled = on; SELECT pg_reload_conf();";
 
-/// The scheduler's own view: settings, and the next run as the worker published it
-/// (computed from the settings when the worker has not published one yet).
+fn fmt_time(t: chrono::DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// Why the scheduler cannot reach `database`, if it cannot.
+fn connection_hint(database: &str) -> Option<String> {
+    if !super::database_exists(database) {
+        return Some(format!(
+            "bravo_metrics.scheduler_database is '{database}', but there is no such database (SELECT datname FROM pg_catalog.pg_database): the scheduler cannot connect and runs nothing; it retries with a growing wait (up to 5 minutes). Create the database (and CREATE EXTENSION bravo_metrics in it) or name an existing one: ALTER SYSTEM SET bravo_metrics.scheduler_database = '<database>'; then SELECT pg_reload_conf(); to retry at once."
+        ));
+    }
+    let conn = shared::conn_view()?;
+    if conn.database != database
+        || conn.failures == 0
+        || !matches!(conn.state, Conn::Failed | Conn::Waiting)
+    {
+        return None;
+    }
+    let next = match conn.next_attempt {
+        Some(t) if conn.state == Conn::Waiting => format!("next attempt at {}", fmt_time(t)),
+        _ => "next attempt soon".to_string(),
+    };
+    Some(format!(
+        "The scheduler cannot connect to database '{database}' ({} failed attempt{} in a row{}; {next}) and runs nothing until it can. {CONNECT_ADVICE} Once fixed, SELECT pg_reload_conf(); retries at once.",
+        conn.failures,
+        if conn.failures == 1 { "" } else { "s" },
+        conn.error
+            .map(|e| format!(", the last: {e}"))
+            .unwrap_or_default(),
+    ))
+}
+
+/// The scheduler's own view: the schedule in force and the next run as the worker
+/// published them (computed from the settings until it has), and what needs fixing.
 #[allow(clippy::type_complexity)]
 #[pg_extern(stable, parallel_safe)]
 fn bravo_scheduler_state() -> TableIterator<
@@ -37,32 +70,54 @@ fn bravo_scheduler_state() -> TableIterator<
 > {
     let loaded = shared::preloaded();
     let enabled = settings::SCHEDULER_ENABLED.get();
-    let schedule = settings::get_str(&settings::SCHEDULE);
-    let zone = settings::get_str(&settings::SCHEDULE_TIME_ZONE).or_else(|| Some("UTC".into()));
-    let next = if loaded && enabled {
-        shared::next_run().or_else(|| {
-            let s = Schedule::parse(schedule.as_deref()?, zone.as_deref()?).ok()?;
-            s.next_after(Utc::now()).map(|t| (t, Kind::Schedule))
-        })
-    } else {
-        None
+    let database = settings::get_str(&settings::SCHEDULER_DATABASE);
+    let published = shared::schedule_state();
+    let (schedule, zone) = match &published {
+        Some(p) => match &p.in_force {
+            Some((expr, zone)) => (Some(expr.clone()), Some(zone.clone())),
+            None => (None, None),
+        },
+        None => (
+            settings::get_str(&settings::SCHEDULE),
+            settings::get_str(&settings::SCHEDULE_TIME_ZONE).or_else(|| Some("UTC".into())),
+        ),
     };
-    let hint = if !loaded {
-        Some(NOT_LOADED_HINT.to_string())
-    } else if !enabled {
-        Some(DISABLED_HINT.to_string())
+    let mut hints: Vec<String> = Vec::new();
+    let mut runs = loaded && enabled;
+    if !loaded {
+        hints.push(NOT_LOADED_HINT.to_string());
+    } else {
+        if let Some(h) = connection_hint(database.as_deref().unwrap_or("postgres")) {
+            hints.push(h);
+            runs = false;
+        }
+        if let Some(h) = published.as_ref().and_then(|p| p.hint.clone()) {
+            hints.push(h);
+        }
+        if !enabled {
+            hints.push(DISABLED_HINT.to_string());
+        }
+    }
+    let next = if runs {
+        match &published {
+            Some(_) => shared::next_run(),
+            None => shared::next_run().or_else(|| {
+                let s = Schedule::parse(schedule.as_deref()?, zone.as_deref()?).ok()?;
+                s.next_after(Utc::now()).map(|t| (t, Kind::Schedule))
+            }),
+        }
     } else {
         None
     };
     TableIterator::once((
         loaded,
         enabled,
-        settings::get_str(&settings::SCHEDULER_DATABASE),
+        database,
         schedule,
         zone,
         next.map(|(t, _)| t.timestamp_micros()),
         next.map(|(_, k)| k.as_str().to_string()),
-        hint,
+        (!hints.is_empty()).then(|| hints.join(" ")),
     ))
 }
 
@@ -95,7 +150,7 @@ RETURNS TABLE (
     videos_lag_days      integer
 )
 LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $status$
 -- Runs left 'running' by a backend that is gone become 'interrupted' first (written
 -- autonomously), so that the query below, which takes a new snapshot, reports them.
@@ -107,7 +162,7 @@ SELECT s.loaded, s.enabled,
        pg_catalog.to_timestamp(s.next_run_epoch_us / 1000000.0), s.next_run_kind, s.hint,
        l.run_id, l.trigger, l.status, l.started_at, l.finished_at, l.message,
        ok.run_id, ok.status, ok.finished_at,
-       (SELECT count(*) FROM @extschema@.bravo_sync_runs f
+       (SELECT pg_catalog.count(*) FROM @extschema@.bravo_sync_runs f
          WHERE f.status IN ('failed', 'cancelled', 'interrupted', 'rolled_back')
            AND f.started_at > coalesce(ok.started_at, '-infinity')),
        fi.d, t.today - fi.d, fv.d, t.today - fv.d
@@ -116,9 +171,9 @@ SELECT s.loaded, s.enabled,
                       ORDER BY started_at DESC, run_id DESC LIMIT 1) l ON true
   LEFT JOIN LATERAL (SELECT * FROM @extschema@.bravo_sync_runs WHERE status = 'succeeded'
                       ORDER BY started_at DESC, run_id DESC LIMIT 1) ok ON true
-  CROSS JOIN LATERAL (SELECT max(date) AS d FROM @extschema@.platform_buy_daily_impressions) fi
-  CROSS JOIN LATERAL (SELECT max(date) AS d FROM @extschema@.platform_buy_daily_videos) fv
-  CROSS JOIN LATERAL (SELECT (now() AT TIME ZONE coalesce(nullif(current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC'))::date AS today) t
+  CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_impressions) fi
+  CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_videos) fv
+  CROSS JOIN LATERAL (SELECT (pg_catalog.now() AT TIME ZONE coalesce(nullif(pg_catalog.current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC'))::pg_catalog.date AS today) t
 $status$;
 
 COMMENT ON FUNCTION bravo_schedule_status() IS

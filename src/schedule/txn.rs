@@ -15,9 +15,16 @@ pub fn caught_message(e: &CaughtError) -> String {
     }
 }
 
-/// Runs `f` in a transaction of its own and commits it. Any error rolls the
-/// transaction back and comes back as `Err(message)`. A FATAL (SIGTERM) still ends the
-/// process, which aborts the transaction on the way out.
+/// The search path of every worker transaction: nothing a database owner or another
+/// role can create objects in (`ALTER DATABASE ... SET search_path` applies to the
+/// worker's session, which runs as a superuser). The extension's own objects are
+/// named with its schema (`runlog::ext_schema()`).
+pub const SAFE_SEARCH_PATH: &str = "pg_catalog, pg_temp";
+
+/// Runs `f` in a transaction of its own and commits it; the transaction's search path
+/// is [`SAFE_SEARCH_PATH`] (set transaction-locally before anything else runs). Any
+/// error rolls the transaction back and comes back as `Err(message)`. A FATAL
+/// (SIGTERM) still ends the process, which aborts the transaction on the way out.
 pub fn in_transaction<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
@@ -25,6 +32,11 @@ pub fn in_transaction<R>(f: impl FnOnce() -> R) -> Result<R, String> {
         pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
     }
     let out = PgTryBuilder::new(AssertUnwindSafe(move || {
+        Spi::run_with_args(
+            "SELECT pg_catalog.set_config('search_path', $1, true)",
+            &[SAFE_SEARCH_PATH.into()],
+        )
+        .unwrap_or_else(|e| panic!("cannot set the search path: {e}"));
         let v = f();
         unsafe {
             pg_sys::PopActiveSnapshot();
@@ -65,12 +77,13 @@ pub fn report_activity(what: Option<&str>) {
 /// and database-and-role values are applied, in PostgreSQL's order of precedence.
 pub fn apply_database_settings() -> Result<usize, pgrx::spi::Error> {
     const CURRENT: &str = "
-        SELECT split_part(c, '=', 1) AS name, substr(c, strpos(c, '=') + 1) AS value,
+        SELECT pg_catalog.split_part(c, '=', 1) AS name,
+               pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1) AS value,
                CASE WHEN s.setdatabase <> 0 AND s.setrole <> 0 THEN 3
                     WHEN s.setrole <> 0 THEN 2 ELSE 1 END AS prio
-          FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) c
-         WHERE s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))
-           AND s.setrole IN (0, (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user))";
+          FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) c
+         WHERE s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()))
+           AND s.setrole IN (0, (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user))";
     let query = format!(
         "WITH cur AS ({CURRENT})
          SELECT p.name, coalesce(p.boot_val, ''), 0 AS prio

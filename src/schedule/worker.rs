@@ -9,6 +9,8 @@
 //! [`exec::run`], the same sync as `bravo_sync`; an error is logged and the worker
 //! carries on.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,8 +18,8 @@ use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags
 use pgrx::prelude::*;
 
 use super::exec::{self, Outcome};
-use super::plan::{self, Due, Kind, Offer, ScheduleSlot};
-use super::{shared, txn};
+use super::plan::{self, Due, Kind, Offer, Refusal, ScheduleSlot};
+use super::{conffile, shared, txn};
 use crate::runlog;
 use crate::settings;
 use crate::sync::{SyncRequest, Trigger};
@@ -49,6 +51,46 @@ fn database() -> String {
     settings::get_str(&settings::SCHEDULER_DATABASE).unwrap_or_else(|| "postgres".into())
 }
 
+const SCHEDULE_NAME: &str = "bravo_metrics.schedule";
+const ZONE_NAME: &str = "bravo_metrics.schedule_time_zone";
+
+/// The check of a setting's value, as its hook makes it.
+type Check = fn(&str) -> Result<(), String>;
+
+/// The configured values PostgreSQL refused: what the files ask for (see `conffile`)
+/// that the check hooks would not accept, so the setting kept another value.
+fn refused_in_files() -> Vec<Refusal> {
+    let Some(files) = conffile::read(&[SCHEDULE_NAME, ZONE_NAME]) else {
+        return Vec::new();
+    };
+    let checks: [(&'static str, Check); 2] = [
+        (SCHEDULE_NAME, super::check_schedule_value),
+        (ZONE_NAME, super::check_zone_value),
+    ];
+    files
+        .into_iter()
+        .zip(checks)
+        .filter_map(|(file, (setting, check))| {
+            let file = file?;
+            let why = check(&file.value).err()?;
+            Some(Refusal {
+                setting,
+                value: file.value.clone(),
+                location: Some(file.location()),
+                why,
+            })
+        })
+        .collect()
+}
+
+/// `PgReloadTime`: when this process (or, before it forked, the postmaster) last read
+/// the configuration files without error.
+fn reload_time() -> Option<DateTime<Utc>> {
+    const PG_EPOCH_UNIX_US: i64 = 946_684_800_000_000;
+    let t = unsafe { pg_sys::PgReloadTime };
+    DateTime::from_timestamp_micros(t + PG_EPOCH_UNIX_US)
+}
+
 struct Worker {
     database: String,
     slot: ScheduleSlot,
@@ -58,16 +100,47 @@ struct Worker {
     retry: Option<Due>,
     /// Logged "not installed" already (log it once per stretch).
     told_not_installed: bool,
+    /// The refusal last logged (log each once, not at every reload).
+    told_refusal: Option<String>,
 }
 
 impl Worker {
+    /// A worker whose last good schedule is the one its predecessor published (a
+    /// worker restarted after an error or a database change keeps it); none after a
+    /// server start.
+    fn new() -> Worker {
+        let mut slot = ScheduleSlot::default();
+        if let Some((expr, zone)) = shared::schedule_state().and_then(|p| p.in_force) {
+            slot.offer(Some(&expr), Some(&zone));
+        }
+        Worker {
+            database: database(),
+            slot,
+            next_fire: None,
+            retry: None,
+            told_not_installed: false,
+            told_refusal: None,
+        }
+    }
+
+    /// Takes the configured schedule, unless PostgreSQL refused the value in the files
+    /// (then the setting holds its previous value or, at startup, its built-in default,
+    /// neither of which was asked for): the last good schedule stays, or none at all.
+    /// Publishes the outcome. Needs no database connection.
     fn load_schedule(&mut self, now: DateTime<Utc>) {
-        let expr = settings::get_str(&settings::SCHEDULE);
-        let zone = settings::get_str(&settings::SCHEDULE_TIME_ZONE);
-        match self.slot.offer(expr.as_deref(), zone.as_deref()) {
-            Offer::Unchanged => {}
-            Offer::Changed => {
-                let s = self.slot.current().expect("just set");
+        let refusals = refused_in_files();
+        let offer = if refusals.is_empty() {
+            let expr = settings::get_str(&settings::SCHEDULE);
+            let zone = settings::get_str(&settings::SCHEDULE_TIME_ZONE);
+            self.slot.offer(expr.as_deref(), zone.as_deref())
+        } else {
+            self.slot.refuse(plan::describe_refusals(&refusals))
+        };
+        let first = self.next_fire.is_none();
+        match &offer {
+            Offer::Unchanged if !first => {}
+            Offer::Unchanged | Offer::Changed => {
+                let s = self.slot.current().expect("in force");
                 self.next_fire = s.next_after(now);
                 say!(
                     "schedule \"{}\" in time zone {}; next run at {}",
@@ -76,21 +149,50 @@ impl Worker {
                     fmt_time(self.next_fire)
                 );
             }
-            Offer::Rejected(why) => match self.slot.current() {
-                Some(s) => warn!(
-                    "ignoring the new schedule: {why}; keeping \"{}\" in time zone {}",
-                    s.expr, s.zone_name
-                ),
-                None => warn!("no valid schedule: {why}; no run is scheduled"),
-            },
+            Offer::Rejected(why) => {
+                // The schedule in force (if any) stays, and so does its next run.
+                if self.next_fire.is_none() {
+                    self.next_fire = self.slot.current().and_then(|s| s.next_after(now));
+                }
+                if self.told_refusal.as_deref() != Some(why.as_str()) {
+                    match self.slot.current() {
+                        Some(s) => warn!(
+                            "{why}; keeping the last good schedule \"{}\" in time zone {}",
+                            s.expr, s.zone_name
+                        ),
+                        None => warn!("{why}; no scheduled sync runs until it is fixed"),
+                    }
+                }
+            }
         }
+        self.told_refusal = self.slot.problem().map(str::to_string);
+        let hint = self.slot.problem().map(|why| {
+            let settings: Vec<&str> = if refusals.is_empty() {
+                vec![SCHEDULE_NAME, ZONE_NAME]
+            } else {
+                refusals.iter().map(|r| r.setting).collect()
+            };
+            plan::refusal_hint(why, self.slot.current(), &settings)
+        });
+        shared::publish_schedule(
+            self.slot
+                .current()
+                .map(|s| (s.expr.as_str(), s.zone_name.as_str())),
+            hint.as_deref(),
+        );
     }
 
-    fn reload(&mut self) {
+    /// Re-reads the configuration files (SIGHUP) and the schedule.
+    fn reload_config(&mut self) {
         unsafe {
             pg_sys::ConfigReloadPending = 0;
             pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
         }
+        self.load_schedule(Utc::now());
+    }
+
+    fn reload(&mut self) {
+        self.reload_config();
         if database() != self.database {
             say!(
                 "scheduler_database changed from \"{}\" to \"{}\"; restarting to reconnect",
@@ -99,7 +201,62 @@ impl Worker {
             );
             unsafe { pg_sys::proc_exit(1) };
         }
-        self.load_schedule(Utc::now());
+    }
+
+    /// Connects to `scheduler_database`. A failed attempt ends the process (FATAL) and
+    /// PostgreSQL starts a new one `RESTART_AFTER` later; the attempts are counted in
+    /// shared memory, so after a failure this process first waits: 30 s after the
+    /// failure, doubling up to 5 minutes, logging one WARNING per distinct failure. A
+    /// reload (now or since the failure) or a changed database name retries at once.
+    fn connect(&mut self) {
+        let mut reloaded = false;
+        loop {
+            if unsafe { pg_sys::ConfigReloadPending != 0 } {
+                self.reload_config();
+                reloaded = true;
+            }
+            self.database = database();
+            let Some(prev) = shared::previous_failures(&self.database) else {
+                break;
+            };
+            let last = prev.last_failure.unwrap_or_else(Utc::now);
+            let at = last
+                + chrono::Duration::from_std(plan::connect_backoff(prev.failures))
+                    .unwrap_or_default();
+            let reloaded_since = reload_time().is_some_and(|t| t > last);
+            let now = Utc::now();
+            let retry_now = reloaded || reloaded_since || now >= at;
+            let error = prev.error.clone().unwrap_or_default();
+            if shared::first_warning(&self.database, &error) {
+                warn!(
+                    "cannot connect to database \"{}\": {}; no scheduled sync runs until it can. {} Next attempt {} (the wait doubles up to 5 minutes; SELECT pg_reload_conf() retries at once).",
+                    self.database,
+                    if error.is_empty() {
+                        "the connection failed (see the FATAL line above)".to_string()
+                    } else {
+                        error.clone()
+                    },
+                    plan::CONNECT_ADVICE,
+                    if retry_now {
+                        "now".to_string()
+                    } else {
+                        format!("at {}", fmt_time(Some(at)))
+                    }
+                );
+            }
+            if retry_now {
+                break;
+            }
+            shared::conn_waiting(at);
+            wait(
+                (at - now)
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(MAX_SLEEP)
+                    .max(Duration::from_millis(10)),
+            );
+        }
+        connect_to(&self.database);
     }
 
     /// Runs one sync and plans what follows it.
@@ -190,7 +347,7 @@ impl Worker {
                 return None;
             };
             Spi::get_one::<String>(&format!(
-                "SELECT to_char(max(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') \
+                "SELECT pg_catalog.to_char(pg_catalog.max(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') \
                    FROM {schema}.bravo_sync_runs WHERE trigger IN ('schedule', 'retry', 'catch-up') \
                     AND status NOT IN ('running', 'interrupted', 'rolled_back')"
             ))
@@ -280,15 +437,10 @@ fn fmt_time(t: Option<DateTime<Utc>>) -> String {
 pub extern "C-unwind" fn bravo_scheduler_main(_arg: pg_sys::Datum) {
     txn::install_sigterm_handler();
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP);
-    let db = database();
-    BackgroundWorker::connect_worker_to_spi(Some(&db), None);
-    let mut worker = Worker {
-        database: db,
-        slot: ScheduleSlot::default(),
-        next_fire: None,
-        retry: None,
-        told_not_installed: false,
-    };
+    shared::publish(None);
+    let mut worker = Worker::new();
+    worker.load_schedule(Utc::now());
+    worker.connect();
     say!(
         "started in database \"{}\" ({})",
         worker.database,
@@ -298,7 +450,6 @@ pub extern "C-unwind" fn bravo_scheduler_main(_arg: pg_sys::Datum) {
             "disabled: set bravo_metrics.scheduler_enabled = on"
         }
     );
-    worker.load_schedule(Utc::now());
     // Runs left `running` by a crash (this worker starts again after every restart).
     match txn::in_transaction(|| runlog::stale::sweep_here(0)) {
         Ok(Ok(0)) => {}
@@ -307,4 +458,59 @@ pub extern "C-unwind" fn bravo_scheduler_main(_arg: pg_sys::Datum) {
         Err(e) => warn!("cannot mark interrupted runs: {e}"),
     }
     worker.main_loop();
+}
+
+/// Set while this process connects: a FATAL then is a failed attempt.
+static CONNECTING: AtomicBool = AtomicBool::new(false);
+/// The message of the error that is ending the attempt.
+static CONNECT_ERROR: Mutex<Option<String>> = Mutex::new(None);
+static mut PREV_EMIT_LOG_HOOK: pg_sys::emit_log_hook_type = None;
+
+/// Connects this process to `db`; a failure ends it (FATAL), recorded on the way out.
+fn connect_to(db: &str) {
+    shared::conn_begin(db);
+    CONNECTING.store(true, Ordering::SeqCst);
+    unsafe {
+        PREV_EMIT_LOG_HOOK = pg_sys::emit_log_hook;
+        pg_sys::emit_log_hook = Some(catch_connect_error);
+        pg_sys::before_shmem_exit(Some(record_failed_connect), pg_sys::Datum::from(0));
+    }
+    BackgroundWorker::connect_worker_to_spi(Some(db), None);
+    CONNECTING.store(false, Ordering::SeqCst);
+    unsafe {
+        pg_sys::emit_log_hook = PREV_EMIT_LOG_HOOK;
+    }
+    shared::conn_ok();
+}
+
+/// Keeps the message of an error raised while connecting (no PostgreSQL calls here:
+/// this runs while the error is being reported).
+#[pg_guard]
+unsafe extern "C-unwind" fn catch_connect_error(edata: *mut pg_sys::ErrorData) {
+    unsafe {
+        if CONNECTING.load(Ordering::SeqCst)
+            && !edata.is_null()
+            && (*edata).elevel >= pg_sys::PGERROR as i32
+            && !(*edata).message.is_null()
+        {
+            let m = std::ffi::CStr::from_ptr((*edata).message)
+                .to_string_lossy()
+                .into_owned();
+            if let Ok(mut slot) = CONNECT_ERROR.lock() {
+                *slot = Some(m);
+            }
+        }
+        if let Some(prev) = PREV_EMIT_LOG_HOOK {
+            prev(edata);
+        }
+    }
+}
+
+/// On the way out of the process: an attempt still in progress failed.
+#[pg_guard]
+unsafe extern "C-unwind" fn record_failed_connect(_code: std::ffi::c_int, _arg: pg_sys::Datum) {
+    if CONNECTING.load(Ordering::SeqCst) {
+        let error = CONNECT_ERROR.lock().ok().and_then(|mut e| e.take());
+        shared::conn_failed(error.as_deref());
+    }
 }
