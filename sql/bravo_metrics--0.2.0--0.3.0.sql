@@ -184,6 +184,75 @@ BEGIN
 END
 $fn$;
 
+-- The run log: every run has a row from its start ('running'); crashes leave
+-- 'interrupted', a rolled-back successful sync 'rolled_back'.
+ALTER TABLE @extschema@.bravo_sync_runs DROP CONSTRAINT bravo_sync_runs_status_check;
+ALTER TABLE @extschema@.bravo_sync_runs ADD CONSTRAINT bravo_sync_runs_status_check
+    CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled', 'skipped', 'interrupted', 'rolled_back'));
+
+CREATE FUNCTION @extschema@."_bravo_sweep_interrupted"() RETURNS bigint
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'sweep_interrupted_sql_wrapper';
+
+-- The status: search_path pinned, every name qualified, interrupted runs swept
+-- first, the schedule and database problems in its hint.
+CREATE OR REPLACE FUNCTION @extschema@.bravo_schedule_status()
+RETURNS TABLE (
+    loaded               boolean,
+    enabled              boolean,
+    worker_pid           integer,
+    database             text,
+    schedule             text,
+    time_zone            text,
+    next_run             timestamptz,
+    next_run_kind        text,
+    hint                 text,
+    last_run_id          bigint,
+    last_run_trigger     text,
+    last_run_status      text,
+    last_run_started_at  timestamptz,
+    last_run_finished_at timestamptz,
+    last_run_message     text,
+    last_success_run_id  bigint,
+    last_success_status  text,
+    last_success_at      timestamptz,
+    consecutive_failures bigint,
+    impressions_latest_date date,
+    impressions_lag_days integer,
+    videos_latest_date   date,
+    videos_lag_days      integer
+)
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $status$
+-- Runs left 'running' by a backend that is gone become 'interrupted' first (written
+-- autonomously), so that the query below, which takes a new snapshot, reports them.
+SELECT @extschema@._bravo_sweep_interrupted();
+SELECT s.loaded, s.enabled,
+       (SELECT a.pid FROM pg_catalog.pg_stat_activity a
+         WHERE a.backend_type = 'bravo_metrics scheduler' ORDER BY a.backend_start DESC LIMIT 1),
+       s.database, s.schedule, s.time_zone,
+       pg_catalog.to_timestamp(s.next_run_epoch_us / 1000000.0), s.next_run_kind, s.hint,
+       l.run_id, l.trigger, l.status, l.started_at, l.finished_at, l.message,
+       ok.run_id, ok.status, ok.finished_at,
+       (SELECT pg_catalog.count(*) FROM @extschema@.bravo_sync_runs f
+         WHERE f.status IN ('failed', 'cancelled', 'interrupted', 'rolled_back')
+           AND f.started_at > coalesce(ok.started_at, '-infinity')),
+       fi.d, t.today - fi.d, fv.d, t.today - fv.d
+  FROM @extschema@.bravo_scheduler_state() s
+  LEFT JOIN LATERAL (SELECT * FROM @extschema@.bravo_sync_runs
+                      ORDER BY started_at DESC, run_id DESC LIMIT 1) l ON true
+  LEFT JOIN LATERAL (SELECT * FROM @extschema@.bravo_sync_runs WHERE status = 'succeeded'
+                      ORDER BY started_at DESC, run_id DESC LIMIT 1) ok ON true
+  CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_impressions) fi
+  CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_videos) fv
+  CROSS JOIN LATERAL (SELECT (pg_catalog.now() AT TIME ZONE coalesce(nullif(pg_catalog.current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC'))::pg_catalog.date AS today) t
+$status$;
+
+COMMENT ON FUNCTION @extschema@.bravo_schedule_status() IS
+  'Scheduler state (loaded, enabled, schedule, next run), last run and last success, consecutive failures (failed, cancelled, interrupted or rolled back runs since the last success), and data freshness (latest date per metric table and its lag behind today in bravo_metrics.sync_time_zone). Marks runs left running by a crash interrupted first.';
+
 -- Roles granted reporting in 0.2.0 keep working: they get the helpers too.
 DO $grant$
 DECLARE

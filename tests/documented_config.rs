@@ -196,7 +196,10 @@ fn readme_configuration_syncs_with_key_pair_and_pat_against_the_double() {
             .login_data();
         assert_eq!(data["AUTHENTICATOR"], wire, "{old}");
     }
-    // A value that is not documented is refused when set, naming the choices.
+    // A value that is not documented is refused when set (in a session that has the
+    // library loaded: otherwise PostgreSQL stores a placeholder unchecked), naming
+    // the choices.
+    c.batch_execute("LOAD 'bravo_metrics'").unwrap();
     let err = c
         .batch_execute(
             "ALTER DATABASE media_tool SET bravo_metrics.snowflake_authenticator = 'kerberos'",

@@ -67,7 +67,7 @@ pub struct RunRecord {
 /// The schema the extension was installed in, quoted for SQL.
 pub fn ext_schema() -> Result<String, BravoError> {
     Spi::get_one::<String>(
-        "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'bravo_metrics'",
+        "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'bravo_metrics'",
     )
     .ok()
     .flatten()
@@ -80,7 +80,7 @@ pub fn ext_schema() -> Result<String, BravoError> {
 /// Allocates a run id (sequences are not transactional, so it is never reused).
 pub fn next_run_id(schema: &str) -> Result<i64, BravoError> {
     Spi::get_one::<i64>(&format!(
-        "SELECT nextval('{schema}.bravo_sync_runs_run_id_seq')"
+        "SELECT pg_catalog.nextval('{schema}.bravo_sync_runs_run_id_seq')"
     ))
     .ok()
     .flatten()
@@ -203,7 +203,7 @@ pub fn upsert(schema: &str, rec: &RunRecord, overwrite: Overwrite) -> Result<boo
                   deleted = excluded.deleted, set_aside = excluded.set_aside, ms = excluded.ms
            RETURNING 1)
          -- (a data-modifying CTE always runs to completion, referenced or not)
-         SELECT count(*) FROM run"
+         SELECT pg_catalog.count(*) FROM run"
     );
     let payload = serde_json::to_string(rec)
         .map_err(|e| BravoError::internal("cannot write the run log", e))?;
@@ -269,12 +269,12 @@ pub fn prune(schema: &str) -> Result<(), BravoError> {
     }
     let err = |e: pgrx::spi::Error| BravoError::internal("cannot prune the run log", e);
     Spi::run_with_args(
-        &format!("DELETE FROM {schema}.bravo_sync_runs WHERE started_at < now() - make_interval(days => $1)"),
+        &format!("DELETE FROM {schema}.bravo_sync_runs WHERE started_at < pg_catalog.now() - pg_catalog.make_interval(days => $1)"),
         &[days.into()],
     )
     .map_err(err)?;
     Spi::run_with_args(
-        &format!("DELETE FROM {schema}.bravo_set_aside WHERE resolved_at < now() - make_interval(days => $1)"),
+        &format!("DELETE FROM {schema}.bravo_set_aside WHERE resolved_at < pg_catalog.now() - pg_catalog.make_interval(days => $1)"),
         &[days.into()],
     )
     .map_err(err)

@@ -68,7 +68,7 @@ pub fn sweep_here(exclude: i64) -> Result<i64, BravoError> {
                                   FOR UPDATE OF s SKIP LOCKED)
               AND r.status = 'running'
            RETURNING r.run_id)
-         SELECT count(*) FROM marked",
+         SELECT pg_catalog.count(*) FROM marked",
         stale_predicate()
     );
     let n = Spi::connect_mut(|c| {

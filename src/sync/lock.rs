@@ -20,7 +20,7 @@ pub struct Holder {
 
 pub fn try_lock() -> bool {
     Spi::get_one_with_args::<bool>(
-        "SELECT pg_try_advisory_xact_lock($1, $2)",
+        "SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)",
         &[KEY1.into(), KEY2.into()],
     )
     .ok()
@@ -31,7 +31,7 @@ pub fn try_lock() -> bool {
 /// Waits for the lock; cancellable like any lock wait.
 pub fn lock() -> Result<(), BravoError> {
     Spi::run_with_args(
-        "SELECT pg_advisory_xact_lock($1, $2)",
+        "SELECT pg_catalog.pg_advisory_xact_lock($1, $2)",
         &[KEY1.into(), KEY2.into()],
     )
     .map_err(|e| BravoError::new(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, format!("{e}")))
@@ -40,10 +40,10 @@ pub fn lock() -> Result<(), BravoError> {
 /// Finds the backend holding the sync lock.
 pub fn holder() -> Option<Holder> {
     let row = Spi::get_three_with_args::<i32, String, i64>(
-        "SELECT l.pid, to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS.MS TZ'), p.param1 \
-           FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
-           LEFT JOIN pg_stat_get_progress_info('COPY') p ON p.pid = l.pid \
-          WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2 \
+        "SELECT l.pid, pg_catalog.to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS.MS TZ'), p.param1 \
+           FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
+           LEFT JOIN pg_catalog.pg_stat_get_progress_info('COPY') p ON p.pid = l.pid \
+          WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::pg_catalog.oid AND l.objid = $2::pg_catalog.oid AND l.objsubid = 2 \
           LIMIT 1",
         &[(KEY1 as i64).into(), (KEY2 as i64).into()],
     )
