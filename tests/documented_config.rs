@@ -20,7 +20,9 @@ use postgres::Client;
 fn readme_configuration() -> Vec<String> {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
-    let section = &readme[readme.find("## Configuration").expect("Configuration section")..];
+    let section = &readme[readme
+        .find("## Configuration")
+        .expect("Configuration section")..];
     let start = section.find("```sql").expect("a sql block") + "```sql".len();
     let block = &section[start..start + section[start..].find("```").expect("block end")];
     let lines: Vec<String> = block
@@ -110,7 +112,10 @@ fn readme_configuration_syncs_with_password_and_oauth_against_fakesnow() {
     let mut c = pg.client("media_tool");
     endpoint(&mut c, src.port());
     for authenticator in ["password", "oauth"] {
-        let secret = pg.secret_file(&format!("{authenticator}.secret"), "not-checked-by-fakesnow");
+        let secret = pg.secret_file(
+            &format!("{authenticator}.secret"),
+            "not-checked-by-fakesnow",
+        );
         configure_as_documented(&pg, authenticator, &secret, None);
         let shown: String = pg
             .client("media_tool")
@@ -206,7 +211,11 @@ fn readme_configuration_syncs_with_key_pair_and_pat_against_the_double() {
         )
         .unwrap_err();
     assert_eq!(sqlstate(&err), "22023");
-    assert!(db_message(&err).contains("key_pair"), "{}", db_message(&err));
+    assert!(
+        db_message(&err).contains("key_pair"),
+        "{}",
+        db_message(&err)
+    );
 }
 
 /// A refused endpoint fails within `snowflake_retry_budget` (HV00N), each retry in

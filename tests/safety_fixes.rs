@@ -44,13 +44,18 @@ fn counts_above_the_limit_are_set_aside_and_syncs_keep_working() {
         let rows = c
             .query("SELECT target, fetched, set_aside FROM bravo_sync(5)", &[])
             .unwrap_or_else(|e| panic!("sync {round}: {}", db_message(&e)));
-        let imp_row = rows.iter().find(|r| r.get::<_, String>(0) == "impressions").unwrap();
+        let imp_row = rows
+            .iter()
+            .find(|r| r.get::<_, String>(0) == "impressions")
+            .unwrap();
         assert_eq!(imp_row.get::<_, i64>(1), 4);
         assert_eq!(imp_row.get::<_, i64>(2), 3, "round {round}");
     }
     let aside = open_aside(&mut c, "out_of_range");
     assert_eq!(aside.len(), 3, "{aside:?}");
-    assert!(aside.iter().all(|(_, d)| d.contains("above the limit of 1000000000000")));
+    assert!(aside
+        .iter()
+        .all(|(_, d)| d.contains("above the limit of 1000000000000")));
     let (merged, total): (i64, i64) = {
         let r = c
             .query_one(
@@ -62,7 +67,10 @@ fn counts_above_the_limit_are_set_aside_and_syncs_keep_working() {
         (r.get(0), r.get(1))
     };
     assert_eq!(merged, 1_000_000_000_000);
-    assert_eq!(total, 1_000_000_000_000, "the campaign rollup holds exactly the merged row");
+    assert_eq!(
+        total, 1_000_000_000_000,
+        "the campaign rollup holds exactly the merged row"
+    );
 }
 
 /// A source row with a NULL date is fetched by every sync; it is set aside once, its
@@ -89,7 +97,10 @@ fn set_aside_rows_with_a_null_date_do_not_pile_up() {
     assert_eq!(superseded, 3);
     src.sql(&["DELETE FROM PLATFORM_BUY_DAILY_IMPRESSIONS WHERE date IS NULL"]);
     c.query("SELECT * FROM bravo_sync(3)", &[]).unwrap();
-    assert!(open_aside(&mut c, "null_key").is_empty(), "resolved once the source dropped it");
+    assert!(
+        open_aside(&mut c, "null_key").is_empty(),
+        "resolved once the source dropped it"
+    );
 }
 
 /// Rows for a media buy the media tool did not have yet end as `merged` whether the
@@ -113,7 +124,10 @@ fn unknown_media_buys_merged_later_are_marked_merged_either_way() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert_eq!(res, vec![(98, "merged".to_string()), (99, "merged".to_string())]);
+    assert_eq!(
+        res,
+        vec![(98, "merged".to_string()), (99, "merged".to_string())]
+    );
     let merged: i64 = c
         .query_one(
             "SELECT sum(impressions)::bigint FROM platform_buy_daily_impressions WHERE media_buy_id IN (98, 99)",

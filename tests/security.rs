@@ -120,7 +120,10 @@ fn trojans_in_the_extension_schema_never_run_as_superuser() {
         calls.is_empty(),
         "the extension called planted functions: {calls:?}"
     );
-    assert!(!is_superuser(&mut su, "dbowner"), "dbowner became superuser");
+    assert!(
+        !is_superuser(&mut su, "dbowner"),
+        "dbowner became superuser"
+    );
 }
 
 /// Item 2: metric tables owned by the application role, with a statement trigger of
@@ -176,10 +179,7 @@ fn application_owned_tables_are_written_as_their_owner() {
 
     let rows = su.query("SELECT * FROM bravo_sync(30)", &[]).unwrap();
     assert_eq!(rows.len(), 2, "both targets synced");
-    let run_id: i64 = su
-        .query_one("SELECT bravo_run_now()", &[])
-        .unwrap()
-        .get(0);
+    let run_id: i64 = su.query_one("SELECT bravo_run_now()", &[]).unwrap().get(0);
     assert_eq!(wait_run(&mut su, run_id), "succeeded");
 
     let audit: Vec<(String, bool)> = su
@@ -190,7 +190,10 @@ fn application_owned_tables_are_written_as_their_owner() {
         .collect();
     assert!(!audit.is_empty(), "the application's trigger fired");
     for (who, escalated) in &audit {
-        assert_eq!(who, "app", "the trigger ran as {who}, not as the table owner");
+        assert_eq!(
+            who, "app",
+            "the trigger ran as {who}, not as the table owner"
+        );
         assert!(!escalated, "ALTER ROLE app SUPERUSER succeeded");
     }
     assert!(!is_superuser(&mut su, "app"));
@@ -288,7 +291,10 @@ fn rollup_triggers_are_private_and_refuse_other_tables_reporting_still_works() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert!(public_exec.is_empty(), "executable by PUBLIC: {public_exec:?}");
+    assert!(
+        public_exec.is_empty(),
+        "executable by PUBLIC: {public_exec:?}"
+    );
 
     let totals = |c: &mut Client| -> Vec<i64> {
         c.query(
@@ -445,7 +451,11 @@ fn secret_file_paths_stay_with_superusers() {
     assert_eq!(visible, 0);
     // The superuser's error says where the file is; the run log never does.
     let err = su.query("SELECT * FROM bravo_sync(1)", &[]).unwrap_err();
-    assert!(db_message(&err).contains("rotated.secret"), "{}", db_message(&err));
+    assert!(
+        db_message(&err).contains("rotated.secret"),
+        "{}",
+        db_message(&err)
+    );
     let logged: i64 = su
         .query_one(
             "SELECT count(*) FROM bravo_sync_runs WHERE message LIKE '%rotated%'",
@@ -485,7 +495,11 @@ fn oversized_and_special_secret_files_are_refused() {
             t0.elapsed()
         );
         assert_eq!(sqlstate(&err), "22023", "{path}: {}", db_message(&err));
-        assert!(db_message(&err).contains(expect), "{path}: {}", db_message(&err));
+        assert!(
+            db_message(&err).contains(expect),
+            "{path}: {}",
+            db_message(&err)
+        );
     }
     assert_eq!(metrics_digest(&mut su), before);
 }
@@ -518,9 +532,15 @@ fn errors_carry_no_rust_backtrace() {
     assert!(db.message().contains("few_views"), "{all}");
     assert!(db.detail().unwrap_or("").contains("Failing row"), "{all}");
     for needle in ["backtrace", ".rs:", "rust_begin_unwind", "pgrx"] {
-        assert!(!all.contains(needle), "{needle} in what the client saw:\n{all}");
+        assert!(
+            !all.contains(needle),
+            "{needle} in what the client saw:\n{all}"
+        );
     }
     assert_eq!(metrics_digest(&mut su), before);
     let log = pg.log_text();
-    assert!(!log.contains("rust_begin_unwind"), "backtrace in the server log");
+    assert!(
+        !log.contains("rust_begin_unwind"),
+        "backtrace in the server log"
+    );
 }

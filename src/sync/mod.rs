@@ -300,10 +300,11 @@ fn raise_spi(e: pgrx::spi::Error) -> ! {
 /// The work of one sync; raises on any error (caught by [`run`]).
 fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     let run_id = record.borrow().run_id;
-    let relid =
-        Spi::get_one::<pg_sys::Oid>(&format!("SELECT '{schema}.bravo_sync_runs'::pg_catalog.regclass::pg_catalog.oid"))
-            .unwrap_or_else(|e| raise_spi(e))
-            .unwrap_or(pg_sys::InvalidOid);
+    let relid = Spi::get_one::<pg_sys::Oid>(&format!(
+        "SELECT '{schema}.bravo_sync_runs'::pg_catalog.regclass::pg_catalog.oid"
+    ))
+    .unwrap_or_else(|e| raise_spi(e))
+    .unwrap_or(pg_sys::InvalidOid);
     let started_ms = chrono::Utc::now().timestamp_millis();
     let mut progress = Progress::start(run_id, relid, started_ms);
     progress.phase(Phase::Connecting, 0);
@@ -404,17 +405,16 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
         let width = stream.columns().len();
 
         let applied = Spi::connect(|spi| {
-            let mut applier =
-                apply::Applier::open(
-                    spi,
-                    *target,
-                    &owners[idx],
-                    run_id,
-                    schema,
-                    window_start,
-                    delete_missing,
-                )
-                    .unwrap_or_else(|e| e.raise());
+            let mut applier = apply::Applier::open(
+                spi,
+                *target,
+                &owners[idx],
+                run_id,
+                schema,
+                window_start,
+                delete_missing,
+            )
+            .unwrap_or_else(|e| e.raise());
             let mut dedup = validate::Deduper::new(&known_buys);
             let mut outcomes = Vec::new();
             while let Some(mut batch) = net(Some(&mut session), Some(rid), stream.next_batch()) {
@@ -482,12 +482,13 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
                 &applied,
                 max_fraction,
             )
-                .unwrap_or_else(|e| e.raise())
+            .unwrap_or_else(|e| e.raise())
         } else {
             0
         };
-        let (late_ins, late_upd) = merge::settle_set_aside(schema, target, &owners[idx], run_id, window_start)
-            .unwrap_or_else(|e| e.raise());
+        let (late_ins, late_upd) =
+            merge::settle_set_aside(schema, target, &owners[idx], run_id, window_start)
+                .unwrap_or_else(|e| e.raise());
         trec.inserted = applied.inserted + late_ins;
         trec.updated = applied.updated + late_upd;
         trec.unchanged = applied.unchanged;
