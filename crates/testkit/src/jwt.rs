@@ -7,20 +7,19 @@ use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::sha2::{Digest, Sha256};
 use rsa::signature::Verifier;
-use rsa::{RsaPrivateKey, RsaPublicKey};
+use rsa::{PrivateKey, PublicKey};
 use serde_json::Value;
 
 /// A freshly generated RSA key pair; never written to disk.
 pub struct TestKey {
-    pub private: RsaPrivateKey,
-    pub public: RsaPublicKey,
+    pub private: PrivateKey,
+    pub public: PublicKey,
 }
 
 impl TestKey {
     /// Generates a key of `bits` bits (2048 is what Snowflake requires).
     pub fn generate(bits: usize) -> TestKey {
-        let private =
-            RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits).expect("RSA key generation");
+        let private = PrivateKey::new(&mut getrandom::SysRng, bits).expect("RSA key generation");
         let public = private.to_public_key();
         TestKey { private, public }
     }
@@ -38,7 +37,7 @@ impl TestKey {
     /// The private key as encrypted PKCS#8 PEM (`-----BEGIN ENCRYPTED PRIVATE KEY-----`).
     pub fn encrypted_pkcs8_pem(&self, passphrase: &str) -> String {
         self.private
-            .to_pkcs8_encrypted_pem(&mut rsa::rand_core::OsRng, passphrase, LineEnding::LF)
+            .to_pkcs8_encrypted_pem(passphrase, LineEnding::LF)
             .expect("encrypted PKCS#8 PEM")
             .to_string()
     }
@@ -50,14 +49,14 @@ impl TestKey {
 }
 
 /// `SHA256:` + standard padded base64 of the SHA-256 of the SubjectPublicKeyInfo DER.
-pub fn fingerprint(public: &RsaPublicKey) -> String {
+pub fn fingerprint(public: &PublicKey) -> String {
     let der = public.to_public_key_der().expect("SPKI DER");
     format!("SHA256:{}", STANDARD.encode(Sha256::digest(der.as_bytes())))
 }
 
 /// Checks an RS256 JWT's header and signature against `public`; returns its claims.
 /// Does not check `exp`: the test asserts on the claims itself.
-pub fn verify_rs256(token: &str, public: &RsaPublicKey) -> Result<Value> {
+pub fn verify_rs256(token: &str, public: &PublicKey) -> Result<Value> {
     let parts: Vec<&str> = token.split('.').collect();
     let [header, claims, sig] = parts.as_slice() else {
         bail!(
