@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Installs what is missing, idempotently: Debian packages, cargo-pgrx 0.18.1 (pgrx
-# initialised against the system PostgreSQL 15), and a Python venv (.venv) with the
-# pinned fakesnow emulator. Safe to run again; it skips what is already there.
+# initialised against the system PostgreSQL 15), a Python venv (.venv) with the pinned
+# fakesnow emulator, and with --tests (scripts/test.sh) cargo-deny 0.20.2 for the
+# dependency audit. Safe to run again; it skips what is already there.
 set -euo pipefail
+tests=0
+for arg in "$@"; do
+    case "$arg" in
+        --tests) tests=1 ;;
+        *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
+    esac
+done
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
@@ -26,6 +34,13 @@ fi
 if ! grep -qs 'pg15 *= *"/usr/bin/pg_config"' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
     say "cargo pgrx init --pg15 /usr/bin/pg_config"
     cargo pgrx init --pg15 /usr/bin/pg_config
+fi
+
+# The dependency audit in scripts/test.sh (deny.toml); the demo does not need it.
+# Installed only when missing or of another version (about 15 minutes on 2 cores).
+if [ "$tests" = 1 ] && ! cargo deny --version 2>/dev/null | grep -qx "cargo-deny 0.20.2"; then
+    say "cargo install cargo-deny 0.20.2 (takes several minutes)"
+    cargo install --locked cargo-deny --version 0.20.2
 fi
 
 if [ ! -x .venv/bin/fakesnow ] || ! .venv/bin/pip freeze 2>/dev/null | grep -qx 'fakesnow==0.12.1'; then

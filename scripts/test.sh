@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs what is missing (scripts/setup.sh), then runs every check and test:
-#   rustfmt, clippy -D warnings, the Snowflake client and test-double suites (real
-#   fakesnow + loopback double), the extension's in-database tests (cargo pgrx test,
-#   as the postgres user), and the integration suites against real PostgreSQL 15
-#   clusters with real fakesnow.
+# Installs what is missing (scripts/setup.sh --tests), then runs every check and test:
+#   rustfmt, clippy -D warnings, the dependency audit (cargo deny: bans, licenses,
+#   sources; deny.toml says why advisories are not checked here), the Snowflake client
+#   and test-double suites (real fakesnow + loopback double), the extension's
+#   in-database tests (cargo pgrx test, as the postgres user), and the integration
+#   suites against real PostgreSQL 15 clusters with real fakesnow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 export CARGO_TERM_COLOR=never
 
 step() { printf '\n== %s\n' "$*"; }
@@ -16,6 +17,9 @@ cargo fmt --all -- --check
 
 step "clippy -D warnings"
 cargo clippy --workspace --all-targets --features pg15 -- -D warnings
+
+step "dependency audit (cargo deny check bans licenses sources; deny.toml)"
+cargo deny --locked check bans licenses sources
 
 step "Snowflake client and test double (fakesnow + loopback double)"
 cargo test --no-fail-fast -p bravo_snowflake -p bravo_testkit
