@@ -22,6 +22,7 @@ pub mod schedule;
 pub mod secrets;
 pub mod settings;
 pub mod sync;
+pub mod txn;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -67,7 +68,7 @@ fn bravo_sync(
     };
     let req = sync::SyncRequest {
         lookback_days: lookback,
-        trigger: sync::Trigger::Manual,
+        trigger: bravo_core::Trigger::Manual,
         overlap,
         run_id: None,
         attempt: 1,

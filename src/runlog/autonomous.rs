@@ -29,7 +29,7 @@ use pgrx::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{Overwrite, RunRecord};
-use crate::schedule::txn;
+use crate::txn;
 
 /// What a writer worker does.
 #[derive(Clone, Debug, Serialize, Deserialize)]

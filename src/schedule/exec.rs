@@ -36,7 +36,7 @@ pub fn run(req: &SyncRequest, apply_settings: bool) -> Outcome {
         return Outcome::NotInstalled;
     };
     if apply_settings {
-        if let Err(e) = super::txn::apply_database_settings() {
+        if let Err(e) = crate::txn::apply_database_settings() {
             let err = BravoError::new(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
                 format!("cannot apply the database's bravo_metrics settings: {e}"),

@@ -9,11 +9,13 @@ use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags
 use pgrx::prelude::*;
 
 use super::exec::{self, Outcome};
-use super::txn;
 use crate::error::BravoError;
 use crate::runlog;
 use crate::settings::{self, OverlapPolicy};
-use crate::sync::{self, SyncRequest, Trigger};
+use crate::txn;
+use bravo_core::Trigger;
+
+use crate::sync::{self, SyncRequest};
 
 pub const BGW_TYPE: &str = "bravo_metrics run-now";
 

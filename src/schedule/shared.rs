@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use pgrx::prelude::*;
 use pgrx::{pg_shmem_init, PGRXSharedMemory, PgAtomic, PgLwLock};
 
-use super::plan::{Due, Kind};
+use bravo_core::schedule::plan::{Due, Kind};
 
 /// Set in the postmaster when the library is preloaded; inherited by every backend.
 static PRELOADED: AtomicBool = AtomicBool::new(false);

@@ -18,11 +18,12 @@ use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags
 use pgrx::prelude::*;
 
 use super::exec::{self, Outcome};
-use super::plan::{self, Due, Kind, Offer, Refusal, ScheduleSlot};
-use super::{conffile, shared, txn};
+use super::{conffile, shared};
 use crate::runlog;
 use crate::settings;
-use crate::sync::{SyncRequest, Trigger};
+use crate::sync::SyncRequest;
+use crate::txn;
+use bravo_core::schedule::plan::{self, Due, Kind, Offer, Refusal, ScheduleSlot};
 
 pub const BGW_TYPE: &str = "bravo_metrics scheduler";
 const RESTART_AFTER: Duration = Duration::from_secs(10);
@@ -64,8 +65,8 @@ fn refused_in_files() -> Vec<Refusal> {
         return Vec::new();
     };
     let checks: [(&'static str, Check); 2] = [
-        (SCHEDULE_NAME, super::check_schedule_value),
-        (ZONE_NAME, super::check_zone_value),
+        (SCHEDULE_NAME, bravo_core::schedule::check_schedule_value),
+        (ZONE_NAME, bravo_core::schedule::check_zone_value),
     ];
     files
         .into_iter()
@@ -261,14 +262,9 @@ impl Worker {
 
     /// Runs one sync and plans what follows it.
     fn fire(&mut self, due: Due) {
-        let trigger = match due.kind {
-            Kind::Schedule => Trigger::Schedule,
-            Kind::Retry => Trigger::Retry,
-            Kind::CatchUp => Trigger::CatchUp,
-        };
         let req = SyncRequest {
             lookback_days: settings::SCHEDULER_LOOKBACK_DAYS.get(),
-            trigger,
+            trigger: due.kind.trigger(),
             overlap: settings::SCHEDULER_OVERLAP.get(),
             run_id: None,
             attempt: due.attempt,

@@ -18,9 +18,6 @@ pub mod lock;
 pub mod merge;
 pub mod owner;
 pub mod progress;
-pub mod source;
-pub mod targets;
-pub mod validate;
 
 mod tests;
 
@@ -30,6 +27,7 @@ use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use bravo_core::{source, target as targets, validate, Trigger};
 use bravo_snowflake::{Client, Error as SfError};
 use chrono::NaiveDate;
 use pgrx::datum::Date;
@@ -41,28 +39,6 @@ use crate::runlog::{self, RunRecord, TargetRecord};
 use crate::runtime;
 use crate::settings::{self, OverlapPolicy};
 use progress::{Phase, Progress};
-
-/// What started a sync; stored in the run log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    Manual,
-    Schedule,
-    Retry,
-    CatchUp,
-    RunNow,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Manual => "manual",
-            Trigger::Schedule => "schedule",
-            Trigger::Retry => "retry",
-            Trigger::CatchUp => "catch-up",
-            Trigger::RunNow => "run-now",
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct SyncRequest {
@@ -358,8 +334,8 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     for (idx, target) in targets::ALL.iter().enumerate() {
         let t0 = Instant::now();
         progress.phase(Phase::Fetching, idx as i64 + 1);
-        let relation = source::parse_relation(&target.source())
-            .unwrap_or_else(|e| BravoError::config(e).raise());
+        let relation =
+            settings::source_relation(target).unwrap_or_else(|e| BravoError::config(e).raise());
         let mut trec = TargetRecord {
             target: target.name.into(),
             source: relation.clone(),
@@ -370,8 +346,8 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
         let rid = describe.request_id;
         let client = session.client.clone();
         let desc = net(Some(&mut session), Some(rid), client.query(describe));
-        let columns =
-            source::check_columns(target, &relation, desc.columns()).unwrap_or_else(|e| e.raise());
+        let columns = source::check_columns(target, &relation, desc.columns())
+            .unwrap_or_else(|e| BravoError::from(e).raise());
         drop(desc);
 
         let q = source::fetch_query(&relation, &columns, window_naive, tag.as_deref());

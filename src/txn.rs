@@ -1,5 +1,6 @@
 //! Transactions of a background worker that survive errors: a failed unit of work is
-//! rolled back and reported, and the worker carries on.
+//! rolled back and reported, and the worker carries on. Used by the scheduler's
+//! workers and by the run log's writer worker.
 
 use std::ffi::CString;
 use std::panic::AssertUnwindSafe;
