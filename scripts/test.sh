@@ -18,7 +18,7 @@ step "clippy -D warnings"
 cargo clippy --workspace --all-targets --features pg15 -- -D warnings
 
 step "Snowflake client and test double (fakesnow + loopback double)"
-cargo test --no-fail-fast -p bravo_snowflake -p bravo_testkit
+cargo test --no-fail-fast -p bravo_core -p bravo_snowflake -p bravo_testkit
 
 step "in-database tests (#[pg_test], cargo pgrx test as the postgres user)"
 PGRX_DIR=/tmp/bravo-pgrx

@@ -317,7 +317,7 @@ pub extern "C-unwind" fn bravo_runlog_writer_main(arg: pg_sys::Datum) {
             let _ = Spi::run("SET LOCAL statement_timeout = '30s'");
             let schema = super::ext_schema()?;
             let written = super::upsert(&schema, rec, Overwrite::OnlyRunning)?;
-            if rec.status != "running" {
+            if rec.status.is_finished() {
                 super::prune(&schema)?;
             }
             Ok::<bool, crate::error::BravoError>(written)

@@ -37,6 +37,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
+use bravo_core::RunStatus;
 use pgrx::pg_sys::{SubXactEvent, XactEvent};
 use pgrx::prelude::*;
 
@@ -125,7 +126,7 @@ pub fn track(record: &Rc<RefCell<RunRecord>>) -> Tracked {
 
 /// What is written for a sync whose backend ended before its transaction committed.
 pub fn terminated(mut rec: RunRecord) -> RunRecord {
-    rec.status = "cancelled".into();
+    rec.status = RunStatus::Cancelled;
     rec.sqlstate = Some("57P01".into());
     rec.message = Some(
         "bravo_sync stopped: its backend was terminated (pg_terminate_backend, server shutdown or scheduler stop) before its transaction committed; nothing was merged".into(),
@@ -135,7 +136,7 @@ pub fn terminated(mut rec: RunRecord) -> RunRecord {
 
 /// What is written for a successful sync whose transaction rolled back.
 pub fn rolled_back(mut rec: RunRecord) -> RunRecord {
-    rec.status = "rolled_back".into();
+    rec.status = RunStatus::RolledBack;
     rec.sqlstate = None;
     rec.message = Some(
         "bravo_sync succeeded, but the transaction that ran it was rolled back (ROLLBACK, ROLLBACK TO SAVEPOINT, an error later in that transaction, or a refused PREPARE TRANSACTION); nothing was merged".into(),

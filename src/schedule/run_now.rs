@@ -13,7 +13,7 @@ use crate::error::BravoError;
 use crate::runlog;
 use crate::settings::{self, OverlapPolicy};
 use crate::txn;
-use bravo_core::Trigger;
+use bravo_core::{RunStatus, Trigger};
 
 use crate::sync::{self, SyncRequest};
 
@@ -116,12 +116,12 @@ pub extern "C-unwind" fn bravo_run_now_main(_arg: pg_sys::Datum) {
         Ok(Outcome::Succeeded { .. }) => {
             pgrx::log!(
                 "bravo_metrics run-now: {}",
-                exec::describe("run-now", 1, &Outcome::Succeeded { run_id })
+                exec::describe(Trigger::RunNow, 1, &Outcome::Succeeded { run_id })
             )
         }
         Ok(outcome) => pgrx::warning!(
             "bravo_metrics run-now: {}",
-            exec::describe("run-now", 1, &outcome)
+            exec::describe(Trigger::RunNow, 1, &outcome)
         ),
         Err(message) => {
             // The caller has the run id: leave a row that says what happened.
@@ -129,7 +129,7 @@ pub extern "C-unwind" fn bravo_run_now_main(_arg: pg_sys::Datum) {
             let err = BravoError::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, message);
             let _ = txn::in_transaction(|| {
                 if let Ok(schema) = runlog::ext_schema() {
-                    exec::record(&schema, &req, "failed", &err);
+                    exec::record(&schema, &req, RunStatus::Failed, &err);
                 }
             });
         }

@@ -23,7 +23,9 @@ use crate::runlog;
 use crate::settings;
 use crate::sync::SyncRequest;
 use crate::txn;
+use bravo_core::run::sql_list;
 use bravo_core::schedule::plan::{self, Due, Kind, Offer, Refusal, ScheduleSlot};
+use bravo_core::{RunStatus, Trigger};
 
 pub const BGW_TYPE: &str = "bravo_metrics scheduler";
 const RESTART_AFTER: Duration = Duration::from_secs(10);
@@ -285,7 +287,7 @@ impl Worker {
             }
             Ok(outcome) => {
                 self.told_not_installed = false;
-                let line = exec::describe(due.kind.as_str(), due.attempt, outcome);
+                let line = exec::describe(due.kind.trigger(), due.attempt, outcome);
                 match outcome {
                     Outcome::Succeeded { .. } => say!("{line}"),
                     _ => warn!("{line}"),
@@ -342,10 +344,24 @@ impl Worker {
             let Ok(schema) = runlog::ext_schema() else {
                 return None;
             };
+            let triggers = sql_list(
+                Trigger::ALL
+                    .into_iter()
+                    .filter(|t| t.is_scheduled())
+                    .map(Trigger::as_str),
+            );
+            let not_started = sql_list(
+                [
+                    RunStatus::Running,
+                    RunStatus::Interrupted,
+                    RunStatus::RolledBack,
+                ]
+                .map(RunStatus::as_str),
+            );
             Spi::get_one::<String>(&format!(
                 "SELECT pg_catalog.to_char(pg_catalog.max(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') \
-                   FROM {schema}.bravo_sync_runs WHERE trigger IN ('schedule', 'retry', 'catch-up') \
-                    AND status NOT IN ('running', 'interrupted', 'rolled_back')"
+                   FROM {schema}.bravo_sync_runs WHERE trigger IN ({triggers}) \
+                    AND status NOT IN ({not_started})"
             ))
             .ok()
             .flatten()

@@ -27,7 +27,7 @@ use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bravo_core::{source, target as targets, validate, Trigger};
+use bravo_core::{source, target as targets, validate, RunStatus, Trigger};
 use bravo_snowflake::{Client, Error as SfError};
 use chrono::NaiveDate;
 use pgrx::datum::Date;
@@ -102,11 +102,11 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
     };
     let record = Rc::new(RefCell::new(RunRecord {
         run_id,
-        trigger: req.trigger.as_str().into(),
+        trigger: req.trigger,
         started_at: chrono::Utc::now().to_rfc3339(),
         lookback_days: req.lookback_days,
         window_start: None,
-        status: "running".into(),
+        status: RunStatus::Running,
         sqlstate: None,
         message: None,
         detail: None,
@@ -149,7 +149,7 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
             unsafe { pg_sys::ReleaseCurrentSubTransaction() };
             restore();
             let mut rec = record.borrow().clone();
-            rec.status = "succeeded".into();
+            rec.status = RunStatus::Succeeded;
             // From here on the transaction's end decides: commit keeps `succeeded`,
             // a rollback (or an error writing the row) leaves `rolled_back`.
             tracked.succeeded(&rec);
@@ -172,7 +172,11 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
                 }
             };
             let cancelled = code == PgSqlErrorCode::ERRCODE_QUERY_CANCELED;
-            rec.status = if cancelled { "cancelled" } else { "failed" }.into();
+            rec.status = if cancelled {
+                RunStatus::Cancelled
+            } else {
+                RunStatus::Failed
+            };
             rec.sqlstate = Some(sqlstate_text(code));
             rec.message = Some(message);
             runlog::autonomous::write(&rec);

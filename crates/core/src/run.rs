@@ -100,6 +100,16 @@ impl Trigger {
     }
 }
 
+/// Texts as SQL string literals for an `IN (...)` list: `'a', 'b'`. The texts are
+/// the fixed ones above (no quotes in them).
+pub fn sql_list<I: IntoIterator<Item = &'static str>>(texts: I) -> String {
+    texts
+        .into_iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A text that is not a known status or trigger.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("\"{value}\" is not a known run {what}")]
@@ -180,6 +190,11 @@ mod tests {
         assert!(!RunStatus::Running.is_finished());
         assert!(RunStatus::Interrupted.is_finished());
         assert!(Trigger::CatchUp.is_scheduled() && !Trigger::RunNow.is_scheduled());
+        let scheduled = Trigger::ALL.into_iter().filter(|t| t.is_scheduled());
+        assert_eq!(
+            sql_list(scheduled.map(Trigger::as_str)),
+            "'schedule', 'retry', 'catch-up'"
+        );
     }
 
     #[test]
