@@ -224,6 +224,10 @@ fn count_now(sql: &str, arg: &str) -> Result<i64, BravoError> {
     let c_sql =
         CString::new(sql).map_err(|e| BravoError::internal("cannot write the run log", e))?;
     let arg = arg.to_string();
+    // SAFETY: inside an SPI connection; `c_sql` and `types` outlive SPI_prepare; the plan is
+    // checked for NULL; `values` outlives SPI_execute_snapshot and holds one text datum for
+    // the one parameter; the tuple table is read only after checking that it exists and
+    // holds exactly one row, whose first column is a bigint (the query's contract).
     Spi::connect(move |_| unsafe {
         let mut types = [pg_sys::TEXTOID];
         let plan = pg_sys::SPI_prepare(c_sql.as_ptr(), 1, types.as_mut_ptr());

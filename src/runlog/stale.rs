@@ -27,7 +27,7 @@ use pgrx::prelude::*;
 
 use crate::error::BravoError;
 
-/// The single-sync lock's keys (see `crate::sync::lock`, whose constants these
+/// The single-sync lock's keys (see `src/sync/lock.rs`, whose constants these
 /// repeat: `pg_try_advisory_xact_lock(0x6272_6176, 0x7379_6e63)`, shown in
 /// `pg_locks` as classid / objid with objsubid 2).
 const SYNC_LOCK_KEY1: i64 = 0x6272_6176;
@@ -103,6 +103,7 @@ pub fn any_stale(schema: &str) -> bool {
 /// marked. Does nothing on a standby. Called by `bravo_schedule_status()`.
 #[pg_extern(name = "_bravo_sweep_interrupted", volatile, parallel_unsafe)]
 fn sweep_interrupted_sql() -> i64 {
+    // SAFETY: a plain function of the backend with no arguments, called in a backend.
     if unsafe { pg_sys::RecoveryInProgress() } {
         return 0;
     }

@@ -86,6 +86,7 @@ pub fn record(schema: &str, req: &SyncRequest, status: RunStatus, err: &BravoErr
         sqlstate: Some(sync::sqlstate_text(err.code)),
         message: Some(err.message.clone()),
         detail: None,
+        // SAFETY: a read of this backend's pid, set once at process start.
         backend_pid: unsafe { pg_sys::MyProcPid },
         attempt: req.attempt,
         targets: Vec::new(),

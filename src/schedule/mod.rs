@@ -23,6 +23,7 @@ use pgrx::pg_sys;
 /// shared memory and register the scheduler worker. Otherwise nothing: everything but
 /// the scheduler works without preloading.
 pub fn init() {
+    // SAFETY: a read of a postmaster flag, in _PG_init on the backend thread.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         shared::init();
         worker::register();

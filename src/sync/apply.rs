@@ -398,6 +398,9 @@ impl<'c> Applier<'c> {
             self.run_id,
             &self.owner,
         );
+        // SAFETY: `memory` is a context created for this Applier (child of the current one)
+        // and outlives the closure; nothing allocated in it escapes: statements are run and
+        // their arguments dropped inside, and only a Result of Rust values comes back.
         let result = unsafe {
             self.memory.switch_to(|_| -> Result<(), BravoError> {
                 // The metric table is written as its owner (owner.rs).
@@ -443,6 +446,8 @@ impl<'c> Applier<'c> {
                 Ok(())
             })
         };
+        // SAFETY: nothing refers to memory of this context any more: the closure above
+        // returned and the statements it ran are finished.
         unsafe { self.memory.reset() };
         result?;
         self.applied.inserted += ni as i64;

@@ -3,10 +3,14 @@
 //! through [`run`].
 //!
 //! Order of work: take the single-sync lock; write the run row as `running` in a
-//! transaction of its own (it survives a crash); open a subtransaction; log in; for
-//! each target describe the source, check its columns, stream the window batch by
-//! batch into a temp staging table (validating, setting rows aside); then merge every
-//! target; log out. Success releases the subtransaction and updates the run row to
+//! transaction of its own (it survives a crash); open a subtransaction; compute the
+//! window, check the tables, log in ([`body`]); for each target ([`sync_target`])
+//! describe the source, check its columns, and stream the window batch by batch:
+//! each row is validated and deduplicated (`bravo_core::validate`), compared with the
+//! target's window read in the same order through an SPI cursor
+//! (`bravo_core::compare`, driven by [`apply`]), and only inserts, real updates and
+//! set-aside rows are written, in bounded batches; then vanished rows are deleted
+//! when asked (`merge.rs`) and set-aside rows settled; log out. Success releases the subtransaction and updates the run row to
 //! `succeeded` in the same transaction (if that transaction then rolls back, the row
 //! says `rolled_back`: see `runlog::exit`). Any error or cancel rolls the
 //! subtransaction back (the tables are exactly as before), the run row is updated
@@ -111,6 +115,7 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
         sqlstate: None,
         message: None,
         detail: None,
+        // SAFETY: a read of this backend's pid, set once at process start.
         backend_pid: unsafe { pg_sys::MyProcPid },
         attempt: req.attempt,
         targets: Vec::new(),
@@ -127,7 +132,11 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
     );
 
     let (old_cx, old_owner) =
+        // SAFETY: reads of two backend globals, restored below after the subtransaction.
         unsafe { (pg_sys::CurrentMemoryContext, pg_sys::CurrentResourceOwner) };
+    // SAFETY: in a transaction (a SQL function or a worker's transaction); the name is a
+    // static C string; switching back to the caller's memory context (as plpgsql does)
+    // keeps Rust values allocated before valid.
     unsafe {
         pg_sys::BeginInternalSubTransaction(c"bravo_sync".as_ptr());
         pg_sys::MemoryContextSwitchTo(old_cx);
@@ -141,12 +150,16 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
     }))
     .catch_others(|e| Err(Box::new(e)))
     .execute();
+    // SAFETY: restores the memory context and resource owner saved above, which still
+    // exist (they belong to the outer transaction).
     let restore = || unsafe {
         pg_sys::MemoryContextSwitchTo(old_cx);
         pg_sys::CurrentResourceOwner = old_owner;
     };
     match outcome {
         Ok(()) => {
+            // SAFETY: the subtransaction begun above is the current one: the body's own
+            // subtransactions (SPI, PgTryBuilder) are closed when it returns.
             unsafe { pg_sys::ReleaseCurrentSubTransaction() };
             restore();
             let mut rec = record.borrow().clone();
@@ -161,6 +174,8 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
         }
         Err(error) => {
             drop(tracked);
+            // SAFETY: the subtransaction begun above is still open (an error inside it was
+            // caught by PgTryBuilder); rolling it back is what PL/pgSQL does in an exception block.
             unsafe { pg_sys::RollbackAndReleaseCurrentSubTransaction() };
             restore();
             let mut rec = record.borrow().clone();
