@@ -22,7 +22,7 @@ step "dependency audit (cargo deny check bans licenses sources; deny.toml)"
 cargo deny --locked check bans licenses sources
 
 step "Snowflake client and test double (fakesnow + loopback double)"
-cargo test --no-fail-fast -p bravo_snowflake -p bravo_testkit
+cargo test --no-fail-fast -p bravo_core -p bravo_snowflake -p bravo_testkit
 
 step "in-database tests (#[pg_test], cargo pgrx test as the postgres user)"
 PGRX_DIR=/tmp/bravo-pgrx

@@ -4,6 +4,7 @@
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
+use bravo_core::{CoreError, SqlState};
 use bravo_snowflake::{Error as SfError, ErrorKind};
 
 #[derive(Debug, Clone)]
@@ -69,6 +70,25 @@ pub fn raise_clean(error: pgrx::pg_sys::panic::CaughtError) -> ! {
     clean.hint = report.hint().map(str::to_string);
     drop(error);
     clean.raise()
+}
+
+/// The pure core's errors keep their SQLSTATE, DETAIL and HINT.
+impl From<CoreError> for BravoError {
+    fn from(e: CoreError) -> Self {
+        use PgSqlErrorCode::*;
+        let code = match e.state {
+            SqlState::InvalidParameterValue => ERRCODE_INVALID_PARAMETER_VALUE,
+            SqlState::FdwColumnNameNotFound => ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
+            SqlState::FdwInvalidDataType => ERRCODE_FDW_INVALID_DATA_TYPE,
+            SqlState::FdwError => ERRCODE_FDW_ERROR,
+        };
+        BravoError {
+            code,
+            message: e.message,
+            detail: e.detail,
+            hint: e.hint,
+        }
+    }
 }
 
 impl std::fmt::Display for BravoError {

@@ -1,16 +1,23 @@
 //! bravo_metrics: Snowflake performance metrics synced, scheduled and reported inside
 //! PostgreSQL.
 //!
-//! Map of the crate:
-//! * `settings`  — every `bravo_metrics.*` setting, in one place.
-//! * `secrets`   — secret files (passwords, tokens, keys never live in settings).
-//! * `sync/`     — `bravo_sync`: fetch from Snowflake, validate, stage, merge.
-//! * `runlog/`   — the run log, including failed runs written autonomously.
-//! * `schedule/` — cron parsing, time zones, the scheduler worker.
-//! * `runtime`   — the one bridge between the backend and async network code.
-//! * `error`     — errors mapped to SQLSTATE / DETAIL / HINT at the boundary.
+//! This crate is the PostgreSQL side only: SPI cursors and writes, setting
+//! registration, background workers and the SQL. The pure logic (targets, validation,
+//! source queries, the sorted-stream comparison, schedules, run status and trigger)
+//! is the pgrx-free crate `bravo_core` (`crates/core`); the Snowflake client is the
+//! pgrx-free crate `bravo_snowflake` (`crates/snowflake`).
 //!
-//! The Snowflake client itself is the pgrx-free crate `crates/snowflake`.
+//! Map of the crate, lowest layer first (a module uses only those above it):
+//! * `error`     — errors mapped to SQLSTATE / DETAIL / HINT at the boundary.
+//! * `settings`  — every `bravo_metrics.*` setting, in one place, with typed accessors.
+//! * `secrets`   — secret files (passwords, tokens, keys never live in settings).
+//! * `runtime`   — the one bridge between the backend and async network code.
+//! * `txn`       — worker transactions that survive errors.
+//! * `runlog/`   — the run log, including failed runs written autonomously.
+//! * `sync/`     — `bravo_sync`: fetch from Snowflake, validate, compare with the
+//!   target's window while streaming, write the differences.
+//! * `schedule/` — the scheduler worker, run-now and the status.
+//! * `report/`   — campaign reporting (SQL).
 
 use pgrx::prelude::*;
 
@@ -22,6 +29,7 @@ pub mod schedule;
 pub mod secrets;
 pub mod settings;
 pub mod sync;
+pub mod txn;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -67,7 +75,7 @@ fn bravo_sync(
     };
     let req = sync::SyncRequest {
         lookback_days: lookback,
-        trigger: sync::Trigger::Manual,
+        trigger: bravo_core::Trigger::Manual,
         overlap,
         run_id: None,
         attempt: 1,

@@ -71,6 +71,8 @@ pub struct Interrupted;
 /// True when PostgreSQL wants this backend to stop what it is doing.
 pub fn cancel_requested() -> bool {
     // Plain reads of sig_atomic_t flags set by signal handlers, on the backend thread.
+    // SAFETY: reads of two flags of this backend (set by its signal handlers), on the
+    // backend thread (callers never run on a tokio thread).
     unsafe { pg_sys::QueryCancelPending != 0 || pg_sys::ProcDiePending != 0 }
 }
 

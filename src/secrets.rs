@@ -27,6 +27,8 @@ pub const MAX_SECRET_BYTES: u64 = 64 * 1024;
 
 /// Where the file is, for superusers only.
 fn where_detail(err: BravoError, path: &str) -> BravoError {
+    // SAFETY: catalog lookups of the session user, in a backend with a transaction (secrets
+    // are read from SQL functions and sync workers only).
     let superuser = unsafe { pgrx::pg_sys::superuser_arg(pgrx::pg_sys::GetSessionUserId()) };
     if superuser {
         err.detail(format!("The file is \"{path}\"."))

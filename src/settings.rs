@@ -9,8 +9,14 @@
 //! (superuser, `ALTER SYSTEM`, or `ALTER DATABASE/ROLE ... SET` by a superuser); the
 //! scheduler's own settings are `SIGHUP` (postgresql.conf / `ALTER SYSTEM` + reload).
 
+// Not yet given `// SAFETY:` comments block by block (issue 10); every other module
+// of the crate is held to `clippy::undocumented_unsafe_blocks`.
+#![allow(clippy::undocumented_unsafe_blocks)]
+
 use std::ffi::{c_char, c_void, CStr, CString};
 
+use bravo_core::source::parse_relation;
+use bravo_core::target::{Target, TargetId};
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 use pgrx::{pg_guard, pg_sys};
 
@@ -128,6 +134,21 @@ pub static IMPRESSIONS_SOURCE: GucSetting<Option<CString>> =
 /// Snowflake relation feeding `platform_buy_daily_videos`.
 pub static VIDEOS_SOURCE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"PLATFORM_BUY_DAILY_VIDEOS"));
+
+/// The setting naming a target's Snowflake relation.
+fn source_setting(target: TargetId) -> &'static GucSetting<Option<CString>> {
+    match target {
+        TargetId::Impressions => &IMPRESSIONS_SOURCE,
+        TargetId::Videos => &VIDEOS_SOURCE,
+    }
+}
+
+/// The Snowflake relation feeding `target`, parsed and re-rendered for SQL text: its
+/// setting, or the table's name in upper case when the setting is empty.
+pub fn source_relation(target: &Target) -> Result<String, String> {
+    let text = get_str(source_setting(target.id)).unwrap_or_else(|| target.default_source());
+    parse_relation(&text)
+}
 
 // ---------------------------------------------------------------------------------------
 // Sync behaviour.
@@ -612,7 +633,7 @@ unsafe extern "C-unwind" fn check_source(
     let Some(v) = (unsafe { value_of(newval) }) else {
         return true;
     };
-    match crate::sync::source::parse_relation(&v) {
+    match parse_relation(&v) {
         Ok(_) => true,
         Err(e) => unsafe {
             reject(&e, "Give a Snowflake relation as name, schema.name or database.schema.name; quote parts with \"...\" when needed.")
@@ -660,7 +681,7 @@ unsafe extern "C-unwind" fn check_time_zone(
     let Some(v) = (unsafe { value_of(newval) }) else {
         return true;
     };
-    if v.trim().is_empty() || crate::schedule::zone::parse_iana(&v).is_ok() {
+    if v.trim().is_empty() || bravo_core::schedule::zone::parse_iana(&v).is_ok() {
         return true;
     }
     unsafe {
@@ -689,9 +710,9 @@ unsafe extern "C-unwind" fn check_schedule(
     let Some(v) = (unsafe { value_of(newval) }) else {
         return true;
     };
-    match crate::schedule::check_schedule_value(&v) {
+    match bravo_core::schedule::check_schedule_value(&v) {
         Ok(()) => true,
-        Err(e) => unsafe { reject(&e, crate::schedule::cron::SYNTAX) },
+        Err(e) => unsafe { reject(&e, bravo_core::schedule::cron::SYNTAX) },
     }
 }
 
@@ -704,8 +725,43 @@ unsafe extern "C-unwind" fn check_scheduler_database(
     let Some(v) = (unsafe { value_of(newval) }) else {
         return true;
     };
-    match crate::schedule::check_database_value(&v) {
+    match check_database_value(&v) {
         Ok(()) => true,
         Err((msg, hint)) => unsafe { reject(&msg, &hint) },
     }
+}
+
+/// `bravo_metrics.scheduler_database`: an unknown database is refused where it can be
+/// looked up and where refusing is meant — a client backend running `ALTER SYSTEM` (in
+/// a transaction, connected to a database). Elsewhere the value is accepted: the
+/// postmaster and every process reading the files at startup or on a reload have no
+/// transaction; a parallel worker re-checks its leader's values and must not fail on
+/// them; other background processes only follow the files. The scheduler itself copes
+/// with a database it cannot connect to (see `worker::connect`).
+pub fn check_database_value(v: &str) -> Result<(), (String, String)> {
+    let name = v.trim();
+    let lookup = unsafe {
+        pg_sys::IsTransactionState()
+            && pg_sys::MyDatabaseId != pg_sys::InvalidOid
+            && pg_sys::ParallelWorkerNumber < 0
+            && pg_sys::MyBackendType == pg_sys::BackendType::B_BACKEND
+    };
+    if name.is_empty() || !lookup {
+        return Ok(());
+    }
+    if database_exists(name) {
+        return Ok(());
+    }
+    Err((
+        format!("database \"{name}\" does not exist."),
+        "Name a database listed by SELECT datname FROM pg_catalog.pg_database, or create it first (CREATE DATABASE ...; then CREATE EXTENSION bravo_metrics in it).".to_string(),
+    ))
+}
+
+/// Is there a database of this name? (Needs a transaction.)
+pub fn database_exists(name: &str) -> bool {
+    let Ok(c) = CString::new(name) else {
+        return false;
+    };
+    unsafe { pg_sys::get_database_oid(c.as_ptr(), true) != pg_sys::InvalidOid }
 }

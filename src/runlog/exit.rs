@@ -33,10 +33,15 @@
 //! until someone commits or rolls it back, and its row could only say `running` until
 //! then. The refusal aborts the transaction, so the row says `rolled_back`.
 
+// Not yet given `// SAFETY:` comments block by block (issue 10); every other module
+// of the crate is held to `clippy::undocumented_unsafe_blocks`.
+#![allow(clippy::undocumented_unsafe_blocks)]
+
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
+use bravo_core::RunStatus;
 use pgrx::pg_sys::{SubXactEvent, XactEvent};
 use pgrx::prelude::*;
 
@@ -125,7 +130,7 @@ pub fn track(record: &Rc<RefCell<RunRecord>>) -> Tracked {
 
 /// What is written for a sync whose backend ended before its transaction committed.
 pub fn terminated(mut rec: RunRecord) -> RunRecord {
-    rec.status = "cancelled".into();
+    rec.status = RunStatus::Cancelled;
     rec.sqlstate = Some("57P01".into());
     rec.message = Some(
         "bravo_sync stopped: its backend was terminated (pg_terminate_backend, server shutdown or scheduler stop) before its transaction committed; nothing was merged".into(),
@@ -135,7 +140,7 @@ pub fn terminated(mut rec: RunRecord) -> RunRecord {
 
 /// What is written for a successful sync whose transaction rolled back.
 pub fn rolled_back(mut rec: RunRecord) -> RunRecord {
-    rec.status = "rolled_back".into();
+    rec.status = RunStatus::RolledBack;
     rec.sqlstate = None;
     rec.message = Some(
         "bravo_sync succeeded, but the transaction that ran it was rolled back (ROLLBACK, ROLLBACK TO SAVEPOINT, an error later in that transaction, or a refused PREPARE TRANSACTION); nothing was merged".into(),

@@ -25,6 +25,7 @@ pub mod stale;
 
 use std::ffi::CString;
 
+use bravo_core::{RunStatus, Trigger};
 use pgrx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -48,14 +49,13 @@ pub struct TargetRecord {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunRecord {
     pub run_id: i64,
-    pub trigger: String,
+    pub trigger: Trigger,
     /// ISO-8601 with offset.
     pub started_at: String,
     pub lookback_days: i32,
     /// ISO date, when known.
     pub window_start: Option<String>,
-    /// running / succeeded / failed / cancelled / skipped / interrupted / rolled_back.
-    pub status: String,
+    pub status: RunStatus,
     pub sqlstate: Option<String>,
     pub message: Option<String>,
     pub detail: Option<serde_json::Value>,
@@ -108,11 +108,11 @@ pub fn insert(schema: &str, rec: &RunRecord) -> Result<(), BravoError> {
         ),
         &[
             rec.run_id.into(),
-            rec.trigger.clone().into(),
+            rec.trigger.as_str().into(),
             rec.started_at.clone().into(),
             rec.lookback_days.into(),
             rec.window_start.clone().into(),
-            rec.status.clone().into(),
+            rec.status.as_str().into(),
             query_ids.into(),
             rec.sqlstate.clone().into(),
             rec.message.clone().into(),
@@ -168,7 +168,7 @@ pub enum Overwrite {
 pub fn upsert(schema: &str, rec: &RunRecord, overwrite: Overwrite) -> Result<bool, BravoError> {
     let guard = match overwrite {
         Overwrite::Always => "",
-        Overwrite::OnlyRunning => "WHERE r.status = 'running'",
+        Overwrite::OnlyRunning => "WHERE r.status = 'running'", // RunStatus::Running
     };
     let sql = format!(
         "WITH a AS (SELECT $1::jsonb AS j),
@@ -224,6 +224,10 @@ fn count_now(sql: &str, arg: &str) -> Result<i64, BravoError> {
     let c_sql =
         CString::new(sql).map_err(|e| BravoError::internal("cannot write the run log", e))?;
     let arg = arg.to_string();
+    // SAFETY: inside an SPI connection; `c_sql` and `types` outlive SPI_prepare; the plan is
+    // checked for NULL; `values` outlives SPI_execute_snapshot and holds one text datum for
+    // the one parameter; the tuple table is read only after checking that it exists and
+    // holds exactly one row, whose first column is a bigint (the query's contract).
     Spi::connect(move |_| unsafe {
         let mut types = [pg_sys::TEXTOID];
         let plan = pg_sys::SPI_prepare(c_sql.as_ptr(), 1, types.as_mut_ptr());

@@ -22,11 +22,12 @@
 
 use std::time::Duration;
 
+use bravo_core::RunStatus;
 use pgrx::prelude::*;
 
 use crate::error::BravoError;
 
-/// The single-sync lock's keys (see `crate::sync::lock`, whose constants these
+/// The single-sync lock's keys (see `src/sync/lock.rs`, whose constants these
 /// repeat: `pg_try_advisory_xact_lock(0x6272_6176, 0x7379_6e63)`, shown in
 /// `pg_locks` as classid / objid with objsubid 2).
 const SYNC_LOCK_KEY1: i64 = 0x6272_6176;
@@ -35,7 +36,7 @@ const SYNC_LOCK_KEY2: i64 = 0x7379_6e63;
 /// SQL: the `bravo_sync_runs` row aliased `s` (status `running`) is stale.
 fn stale_predicate() -> String {
     format!(
-        "s.status = 'running'
+        "s.status = '{running}'
          AND NOT EXISTS (
              SELECT 1 FROM pg_catalog.pg_locks l
                LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
@@ -43,7 +44,8 @@ fn stale_predicate() -> String {
                 AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
                 AND l.classid = {SYNC_LOCK_KEY1}::oid AND l.objid = {SYNC_LOCK_KEY2}::oid AND l.objsubid = 2
                 AND l.pid = s.backend_pid
-                AND (a.backend_start IS NULL OR a.backend_start <= s.started_at))"
+                AND (a.backend_start IS NULL OR a.backend_start <= s.started_at))",
+        running = RunStatus::Running.as_str()
     )
 }
 
@@ -61,15 +63,17 @@ pub fn sweep_here(exclude: i64) -> Result<i64, BravoError> {
     let sql = format!(
         "WITH marked AS (
            UPDATE {schema}.bravo_sync_runs r
-              SET status = 'interrupted', finished_at = pg_catalog.clock_timestamp(),
+              SET status = '{interrupted}', finished_at = pg_catalog.clock_timestamp(),
                   message = pg_catalog.format($2, r.backend_pid)
             WHERE r.run_id IN (SELECT s.run_id FROM {schema}.bravo_sync_runs s
                                 WHERE {} AND s.run_id <> $1
                                   FOR UPDATE OF s SKIP LOCKED)
-              AND r.status = 'running'
+              AND r.status = '{running}'
            RETURNING r.run_id)
          SELECT pg_catalog.count(*) FROM marked",
-        stale_predicate()
+        stale_predicate(),
+        interrupted = RunStatus::Interrupted.as_str(),
+        running = RunStatus::Running.as_str(),
     );
     let n = Spi::connect_mut(|c| {
         c.update(&sql, None, &[exclude.into(), INTERRUPTED_MESSAGE.into()])?
@@ -99,6 +103,7 @@ pub fn any_stale(schema: &str) -> bool {
 /// marked. Does nothing on a standby. Called by `bravo_schedule_status()`.
 #[pg_extern(name = "_bravo_sweep_interrupted", volatile, parallel_unsafe)]
 fn sweep_interrupted_sql() -> i64 {
+    // SAFETY: a plain function of the backend with no arguments, called in a backend.
     if unsafe { pg_sys::RecoveryInProgress() } {
         return 0;
     }

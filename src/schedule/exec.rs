@@ -2,6 +2,7 @@
 //! `bravo_sync` call uses, plus the run-log rows the sync itself does not write (a
 //! skipped run, a run refused before it started).
 
+use bravo_core::{RunStatus, Trigger};
 use pgrx::prelude::*;
 
 use crate::error::BravoError;
@@ -36,12 +37,12 @@ pub fn run(req: &SyncRequest, apply_settings: bool) -> Outcome {
         return Outcome::NotInstalled;
     };
     if apply_settings {
-        if let Err(e) = super::txn::apply_database_settings() {
+        if let Err(e) = crate::txn::apply_database_settings() {
             let err = BravoError::new(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
                 format!("cannot apply the database's bravo_metrics settings: {e}"),
             );
-            let run_id = record(&schema, req, "failed", &err);
+            let run_id = record(&schema, req, RunStatus::Failed, &err);
             return Outcome::Failed {
                 run_id,
                 cancelled: false,
@@ -52,17 +53,17 @@ pub fn run(req: &SyncRequest, apply_settings: bool) -> Outcome {
     match sync::run(req) {
         Ok(rec) => Outcome::Succeeded { run_id: rec.run_id },
         Err(SyncError::Busy(e)) => Outcome::Skipped {
-            run_id: record(&schema, req, "skipped", &e),
+            run_id: record(&schema, req, RunStatus::Skipped, &e),
             message: e.message,
         },
         Err(SyncError::Invalid(e)) => Outcome::Failed {
-            run_id: record(&schema, req, "failed", &e),
+            run_id: record(&schema, req, RunStatus::Failed, &e),
             cancelled: false,
             message: e.message,
         },
         Err(SyncError::Failed(failed)) => Outcome::Failed {
             run_id: failed.record.run_id,
-            cancelled: failed.record.status == "cancelled",
+            cancelled: failed.record.status == RunStatus::Cancelled,
             message: failed.record.message.clone().unwrap_or_default(),
         },
     }
@@ -70,21 +71,22 @@ pub fn run(req: &SyncRequest, apply_settings: bool) -> Outcome {
 
 /// Writes a run row for a run that did not get as far as the sync (skipped, refused),
 /// in the current transaction. Returns its run id.
-pub fn record(schema: &str, req: &SyncRequest, status: &str, err: &BravoError) -> i64 {
+pub fn record(schema: &str, req: &SyncRequest, status: RunStatus, err: &BravoError) -> i64 {
     let run_id = match req.run_id {
         Some(id) => id,
         None => runlog::next_run_id(schema).unwrap_or_else(|e| e.raise()),
     };
     let rec = RunRecord {
         run_id,
-        trigger: req.trigger.as_str().into(),
+        trigger: req.trigger,
         started_at: chrono::Utc::now().to_rfc3339(),
         lookback_days: req.lookback_days,
         window_start: None,
-        status: status.into(),
+        status,
         sqlstate: Some(sync::sqlstate_text(err.code)),
         message: Some(err.message.clone()),
         detail: None,
+        // SAFETY: a read of this backend's pid, set once at process start.
         backend_pid: unsafe { pg_sys::MyProcPid },
         attempt: req.attempt,
         targets: Vec::new(),
@@ -94,7 +96,7 @@ pub fn record(schema: &str, req: &SyncRequest, status: &str, err: &BravoError) -
 }
 
 /// One line for the server log (no secrets: messages are redacted at the source).
-pub fn describe(trigger: &str, attempt: i32, outcome: &Outcome) -> String {
+pub fn describe(trigger: Trigger, attempt: i32, outcome: &Outcome) -> String {
     let what = if attempt > 1 {
         format!("{trigger} run (attempt {attempt})")
     } else {

@@ -12,9 +12,9 @@
 use chrono::Utc;
 use pgrx::prelude::*;
 
-use super::plan::{Kind, Schedule, CONNECT_ADVICE};
 use super::shared::{self, Conn};
 use crate::settings;
+use bravo_core::schedule::plan::{Kind, Schedule, CONNECT_ADVICE};
 
 const NOT_LOADED_HINT: &str = "The scheduler is not loaded: add bravo_metrics to shared_preload_libraries (ALTER SYSTEM SET shared_preload_libraries = 'bravo_metrics') and restart PostgreSQL. bravo_sync() and bravo_run_now() work without it.";
 const DISABLED_HINT: &str = "The scheduler is disabled: ALTER SYSTEM SET bravo_metrics.scheduler_enabled = on; SELECT pg_reload_conf();";
@@ -25,7 +25,7 @@ fn fmt_time(t: chrono::DateTime<Utc>) -> String {
 
 /// Why the scheduler cannot reach `database`, if it cannot.
 fn connection_hint(database: &str) -> Option<String> {
-    if !super::database_exists(database) {
+    if !crate::settings::database_exists(database) {
         return Some(format!(
             "bravo_metrics.scheduler_database is '{database}', but there is no such database (SELECT datname FROM pg_catalog.pg_database): the scheduler cannot connect and runs nothing; it retries with a growing wait (up to 5 minutes). Create the database (and CREATE EXTENSION bravo_metrics in it) or name an existing one: ALTER SYSTEM SET bravo_metrics.scheduler_database = '<database>'; then SELECT pg_reload_conf(); to retry at once."
         ));

@@ -9,6 +9,10 @@
 //! [`exec::run`], the same sync as `bravo_sync`; an error is logged and the worker
 //! carries on.
 
+// Not yet given `// SAFETY:` comments block by block (issue 10); every other module
+// of the crate is held to `clippy::undocumented_unsafe_blocks`.
+#![allow(clippy::undocumented_unsafe_blocks)]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -18,11 +22,14 @@ use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags
 use pgrx::prelude::*;
 
 use super::exec::{self, Outcome};
-use super::plan::{self, Due, Kind, Offer, Refusal, ScheduleSlot};
-use super::{conffile, shared, txn};
+use super::{conffile, shared};
 use crate::runlog;
 use crate::settings;
-use crate::sync::{SyncRequest, Trigger};
+use crate::sync::SyncRequest;
+use crate::txn;
+use bravo_core::run::sql_list;
+use bravo_core::schedule::plan::{self, Due, Kind, Offer, Refusal, ScheduleSlot};
+use bravo_core::{RunStatus, Trigger};
 
 pub const BGW_TYPE: &str = "bravo_metrics scheduler";
 const RESTART_AFTER: Duration = Duration::from_secs(10);
@@ -64,8 +71,8 @@ fn refused_in_files() -> Vec<Refusal> {
         return Vec::new();
     };
     let checks: [(&'static str, Check); 2] = [
-        (SCHEDULE_NAME, super::check_schedule_value),
-        (ZONE_NAME, super::check_zone_value),
+        (SCHEDULE_NAME, bravo_core::schedule::check_schedule_value),
+        (ZONE_NAME, bravo_core::schedule::check_zone_value),
     ];
     files
         .into_iter()
@@ -261,14 +268,9 @@ impl Worker {
 
     /// Runs one sync and plans what follows it.
     fn fire(&mut self, due: Due) {
-        let trigger = match due.kind {
-            Kind::Schedule => Trigger::Schedule,
-            Kind::Retry => Trigger::Retry,
-            Kind::CatchUp => Trigger::CatchUp,
-        };
         let req = SyncRequest {
             lookback_days: settings::SCHEDULER_LOOKBACK_DAYS.get(),
-            trigger,
+            trigger: due.kind.trigger(),
             overlap: settings::SCHEDULER_OVERLAP.get(),
             run_id: None,
             attempt: due.attempt,
@@ -289,7 +291,7 @@ impl Worker {
             }
             Ok(outcome) => {
                 self.told_not_installed = false;
-                let line = exec::describe(due.kind.as_str(), due.attempt, outcome);
+                let line = exec::describe(due.kind.trigger(), due.attempt, outcome);
                 match outcome {
                     Outcome::Succeeded { .. } => say!("{line}"),
                     _ => warn!("{line}"),
@@ -346,10 +348,24 @@ impl Worker {
             let Ok(schema) = runlog::ext_schema() else {
                 return None;
             };
+            let triggers = sql_list(
+                Trigger::ALL
+                    .into_iter()
+                    .filter(|t| t.is_scheduled())
+                    .map(Trigger::as_str),
+            );
+            let not_started = sql_list(
+                [
+                    RunStatus::Running,
+                    RunStatus::Interrupted,
+                    RunStatus::RolledBack,
+                ]
+                .map(RunStatus::as_str),
+            );
             Spi::get_one::<String>(&format!(
                 "SELECT pg_catalog.to_char(pg_catalog.max(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') \
-                   FROM {schema}.bravo_sync_runs WHERE trigger IN ('schedule', 'retry', 'catch-up') \
-                    AND status NOT IN ('running', 'interrupted', 'rolled_back')"
+                   FROM {schema}.bravo_sync_runs WHERE trigger IN ({triggers}) \
+                    AND status NOT IN ({not_started})"
             ))
             .ok()
             .flatten()

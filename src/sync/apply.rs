@@ -1,8 +1,9 @@
 //! Applying a fetched window to its target table by streaming comparison.
 //!
 //! The source rows arrive ordered by (media_buy_id, date). The target's window is read
-//! in the same order through an SPI cursor, and the two sorted streams are compared
-//! row by row in Rust, holding one fetch of each side at a time:
+//! in the same order through an SPI cursor ([`Window`]), and the two sorted streams
+//! are compared by the pure [`bravo_core::compare::Comparison`], holding one fetch of
+//! the target at a time. Its decisions are written here:
 //!
 //! * a key only in the source is inserted;
 //! * a key in both is updated only if a metric differs (`updated_at` bumped,
@@ -10,36 +11,29 @@
 //! * a key only in the target has vanished from the source: counted, and remembered
 //!   in a temp table when `bravo_metrics.delete_missing` is on (deleted at the end,
 //!   after the safety check in `merge.rs`);
-//! * keys of rows that were set aside count as present (never "vanished").
+//! * keys of rows that were set aside count as present (never "vanished"); the rows
+//!   go to `bravo_set_aside`.
 //!
 //! Writes go out in array-bound statements of up to [`FLUSH_ROWS`] rows, each inside a
 //! memory context that is reset afterwards, so memory does not grow with the window.
 
 use std::collections::VecDeque;
 
+use bravo_core::compare::{CompareError, Comparison, Decision, Key, TargetRow, TargetRows};
+use bravo_core::target::{MetricKind, Target};
+use bravo_core::validate::{Outcome, Value};
 use pgrx::datum::{Date, DatumWithOid};
 use pgrx::prelude::*;
 use pgrx::spi::SpiCursor;
-use pgrx::PgMemoryContexts;
+use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 
 use super::owner::Owner;
-use super::targets::{MetricKind, Target};
-use super::validate::{Outcome, Value};
 use crate::error::BravoError;
 
 /// Rows buffered before one INSERT / UPDATE statement.
 pub const FLUSH_ROWS: usize = 50_000;
 /// Target rows fetched from the cursor at a time.
 const FETCH_ROWS: i64 = 20_000;
-
-type Key = (i64, i32);
-
-/// A target row as read for comparison: metrics as i64 (counts) or canonical decimal
-/// text (money).
-struct TargetRow {
-    key: Key,
-    values: Vec<Value>,
-}
 
 /// Counts of one applied window.
 #[derive(Debug, Default, Clone, Copy)]
@@ -89,7 +83,7 @@ impl Rows {
     }
     fn push(&mut self, key: Key, values: Vec<Value>) {
         self.ids.push(key.0);
-        self.dates.push(unsafe { Date::from_pg_epoch_days(key.1) });
+        self.dates.push(Date::saturating_from_raw(key.1));
         let (mut c, mut m) = (0, 0);
         for v in values {
             match v {
@@ -129,47 +123,70 @@ impl Rows {
 
 /// `pgrx::datum::Date` from a chrono date.
 pub fn pg_date(d: chrono::NaiveDate) -> Date {
-    use chrono::Datelike;
-    // PostgreSQL dates count days from 2000-01-01.
-    unsafe { Date::from_pg_epoch_days(d.num_days_from_ce() - 730_120) }
+    Date::saturating_from_raw(bravo_core::compare::epoch_days(d))
 }
 
-/// Canonical decimal text: no leading `+`, no trailing fractional zeros, `-0` is `0`.
-pub fn canonical_decimal(text: &str) -> String {
-    let t = text.trim();
-    let (neg, digits) = match t.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, t.strip_prefix('+').unwrap_or(t)),
-    };
-    let mut s = digits.to_string();
-    if s.contains('.') {
-        while s.ends_with('0') {
-            s.pop();
-        }
-        if s.ends_with('.') {
-            s.pop();
-        }
-    }
-    let s = s.trim_start_matches('0');
-    let s = if s.is_empty() || s.starts_with('.') {
-        format!("0{s}")
-    } else {
-        s.to_string()
-    };
-    if neg && s != "0" {
-        format!("-{s}")
-    } else {
-        s
-    }
+/// The target's window, read through an SPI cursor in key order, one fetch of
+/// [`FETCH_ROWS`] at a time.
+pub struct Window<'c> {
+    cursor: SpiCursor<'c>,
+    metrics: &'static [bravo_core::target::Metric],
+    pending: VecDeque<TargetRow>,
+    exhausted: bool,
+    /// Rows read so far.
+    fetched: i64,
 }
 
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Count(x), Value::Count(y)) => x == y,
-        (Value::Money(x), Value::Money(y)) => {
-            x == y || canonical_decimal(x) == canonical_decimal(y)
+impl TargetRows for Window<'_> {
+    type Error = BravoError;
+
+    fn next_row(&mut self) -> Result<Option<TargetRow>, BravoError> {
+        if self.pending.is_empty() && !self.exhausted {
+            let metrics = self.metrics;
+            let table = self
+                .cursor
+                .fetch(FETCH_ROWS)
+                .map_err(|e| BravoError::internal("cannot read the target window", e))?;
+            // SAFETY: reading a backend global; `fetch` just set it to this fetch's
+            // tuple table (or NULL), which `table` borrows until it is dropped below.
+            let raw = unsafe { pg_sys::SPI_tuptable };
+            let mut got = 0;
+            for row in table {
+                got += 1;
+                let id: i64 = row.get(1).ok().flatten().unwrap_or_default();
+                let date: Date = row
+                    .get(2)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(Date::negative_infinity);
+                let mut values = Vec::with_capacity(metrics.len());
+                for (i, m) in metrics.iter().enumerate() {
+                    values.push(match m.kind {
+                        MetricKind::Count => row.get::<i64>(i + 3).ok().flatten().map(Value::Count),
+                        MetricKind::Money => {
+                            row.get::<String>(i + 3).ok().flatten().map(Value::Money)
+                        }
+                    });
+                }
+                self.pending.push_back(TargetRow {
+                    key: (id, date.to_pg_epoch_days()),
+                    values,
+                });
+            }
+            // pgrx keeps fetched tuple tables until SPI_finish; free each one now.
+            if !raw.is_null() {
+                // SAFETY: `raw` is the tuple table of the fetch above, still allocated
+                // (nothing else frees it before SPI_finish); every row was copied out
+                // of it and the iterator that borrowed it is consumed, so nothing
+                // refers to it any more.
+                unsafe { pg_sys::SPI_freetuptable(raw) };
+            }
+            self.fetched += got;
+            if got < FETCH_ROWS {
+                self.exhausted = true;
+            }
         }
-        _ => false,
+        Ok(self.pending.pop_front())
     }
 }
 
@@ -179,9 +196,8 @@ pub struct Applier<'c> {
     owner: Owner,
     run_id: i64,
     schema: String,
-    cursor: SpiCursor<'c>,
-    pending: VecDeque<TargetRow>,
-    exhausted: bool,
+    comparison: Comparison<Window<'c>>,
+    decisions: Vec<Decision>,
     insert_sql: String,
     update_sql: String,
     inserts: Rows,
@@ -277,9 +293,14 @@ impl<'c> Applier<'c> {
             target,
             run_id,
             schema: schema.to_string(),
-            cursor,
-            pending: VecDeque::new(),
-            exhausted: false,
+            comparison: Comparison::new(Window {
+                cursor,
+                metrics: target.metrics,
+                pending: VecDeque::new(),
+                exhausted: false,
+                fetched: 0,
+            }),
+            decisions: Vec::new(),
             insert_sql,
             update_sql,
             vanished: Vec::new(),
@@ -288,64 +309,6 @@ impl<'c> Applier<'c> {
             memory: PgMemoryContexts::new("bravo_metrics apply batch"),
             applied: Applied::default(),
         })
-    }
-
-    /// The next target row, fetching from the cursor when needed.
-    fn peek(&mut self) -> Result<Option<&TargetRow>, BravoError> {
-        if self.pending.is_empty() && !self.exhausted {
-            let metrics = self.target.metrics;
-            let table = self
-                .cursor
-                .fetch(FETCH_ROWS)
-                .map_err(|e| BravoError::internal("cannot read the target window", e))?;
-            let raw = unsafe { pg_sys::SPI_tuptable };
-            let mut got = 0;
-            for row in table {
-                got += 1;
-                let id: i64 = row.get(1).ok().flatten().unwrap_or_default();
-                let date: Date = row
-                    .get(2)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(Date::negative_infinity);
-                let mut values = Vec::with_capacity(metrics.len());
-                for (i, m) in metrics.iter().enumerate() {
-                    values.push(match m.kind {
-                        MetricKind::Count => {
-                            Value::Count(row.get::<i64>(i + 3).ok().flatten().unwrap_or(i64::MIN))
-                        }
-                        MetricKind::Money => Value::Money(
-                            row.get::<String>(i + 3).ok().flatten().unwrap_or_default(),
-                        ),
-                    });
-                }
-                self.pending.push_back(TargetRow {
-                    key: (id, date.to_pg_epoch_days()),
-                    values,
-                });
-            }
-            // pgrx keeps fetched tuple tables until SPI_finish; free each one now.
-            if !raw.is_null() {
-                unsafe { pg_sys::SPI_freetuptable(raw) };
-            }
-            self.applied.window_rows += got;
-            if got < FETCH_ROWS {
-                self.exhausted = true;
-            }
-        }
-        Ok(self.pending.front())
-    }
-
-    /// Target rows before `key` have vanished from the source.
-    fn skip_before(&mut self, key: Key) -> Result<(), BravoError> {
-        while let Some(t) = self.peek()? {
-            if t.key >= key {
-                break;
-            }
-            let gone = self.pending.pop_front().expect("peeked").key;
-            self.vanish(gone);
-        }
-        Ok(())
     }
 
     fn vanish(&mut self, key: Key) {
@@ -357,51 +320,26 @@ impl<'c> Applier<'c> {
 
     /// Takes decided rows, in key order; writes when a buffer is full.
     pub fn accept(&mut self, outcomes: &mut Vec<Outcome>) -> Result<(), BravoError> {
+        let mut decisions = std::mem::take(&mut self.decisions);
         for o in outcomes.drain(..) {
-            match o {
-                Outcome::Stage {
-                    date,
-                    media_buy_id,
-                    values,
-                } => {
-                    let key = (media_buy_id, pg_date(date).to_pg_epoch_days());
-                    self.skip_before(key)?;
-                    let matched = matches!(self.peek()?, Some(t) if t.key == key);
-                    if matched {
-                        let t = self.pending.pop_front().expect("peeked");
-                        if t.values.iter().zip(&values).all(|(a, b)| same(a, b)) {
-                            self.applied.unchanged += 1;
-                        } else {
-                            self.updates.push(key, values);
-                        }
-                    } else {
-                        self.inserts.push(key, values);
-                    }
-                }
-                Outcome::SetAside {
-                    reason,
-                    detail,
-                    row,
-                } => {
-                    if let (Some(id), Some(d)) = (row.media_buy_id, row.date) {
-                        // The source still has this key: its target row has not vanished.
-                        let key = (id, pg_date(d).to_pg_epoch_days());
-                        self.skip_before(key)?;
-                        if matches!(self.peek()?, Some(t) if t.key == key) {
-                            self.pending.pop_front();
-                        }
-                    }
-                    let raw = row.raw_json(&self.target);
-                    self.aside.push(SetAsideRow {
-                        reason: reason.as_str(),
-                        detail,
-                        date: row.date.map(pg_date),
-                        media_buy_id: row.media_buy_id,
-                        raw,
-                    });
-                }
-            }
+            self.comparison
+                .push(o, &mut decisions)
+                .map_err(|e| match e {
+                    CompareError::Target(e) => e,
+                    CompareError::SourceOutOfOrder { previous, next } => BravoError::new(
+                        PgSqlErrorCode::ERRCODE_FDW_ERROR,
+                        format!(
+                            "{}: source rows out of order: {next:?} after {previous:?}",
+                            self.target.name
+                        ),
+                    ),
+                })?;
         }
+        for d in decisions.drain(..) {
+            self.take(d);
+        }
+        self.decisions = decisions;
+        self.applied.window_rows = self.comparison.target().fetched;
         if self.inserts.len() >= FLUSH_ROWS
             || self.updates.len() >= FLUSH_ROWS
             || self.aside.len() >= FLUSH_ROWS
@@ -410,6 +348,31 @@ impl<'c> Applier<'c> {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Buffers one decision's write.
+    fn take(&mut self, decision: Decision) {
+        match decision {
+            Decision::Insert { key, values } => self.inserts.push(key, values),
+            Decision::Update { key, values } => self.updates.push(key, values),
+            Decision::Unchanged { .. } => self.applied.unchanged += 1,
+            Decision::Vanished { key } => self.vanish(key),
+            Decision::SetAside {
+                reason,
+                detail,
+                row,
+                ..
+            } => {
+                let raw = row.raw_json(&self.target);
+                self.aside.push(SetAsideRow {
+                    reason: reason.as_str(),
+                    detail,
+                    date: row.date.map(pg_date),
+                    media_buy_id: row.media_buy_id,
+                    raw,
+                });
+            }
+        }
     }
 
     /// Writes buffered inserts, updates, set-aside rows and vanished keys.
@@ -435,6 +398,9 @@ impl<'c> Applier<'c> {
             self.run_id,
             &self.owner,
         );
+        // SAFETY: `memory` is a context created for this Applier (child of the current one)
+        // and outlives the closure; nothing allocated in it escapes: statements are run and
+        // their arguments dropped inside, and only a Result of Rust values comes back.
         let result = unsafe {
             self.memory.switch_to(|_| -> Result<(), BravoError> {
                 // The metric table is written as its owner (owner.rs).
@@ -470,7 +436,7 @@ impl<'c> Applier<'c> {
                 }
                 if nv > 0 {
                     let ids: Vec<i64> = vanished.iter().map(|k| k.0).collect();
-                    let dates: Vec<Date> = vanished.iter().map(|k| Date::from_pg_epoch_days(k.1)).collect();
+                    let dates: Vec<Date> = vanished.iter().map(|k| Date::saturating_from_raw(k.1)).collect();
                     Spi::run_with_args(
                         &format!("INSERT INTO pg_temp.bravo_vanished_{} SELECT * FROM unnest($1::int8[], $2::date[])", target.name),
                         &[ids.into(), dates.into()],
@@ -480,6 +446,8 @@ impl<'c> Applier<'c> {
                 Ok(())
             })
         };
+        // SAFETY: nothing refers to memory of this context any more: the closure above
+        // returned and the statements it ran are finished.
         unsafe { self.memory.reset() };
         result?;
         self.applied.inserted += ni as i64;
@@ -490,14 +458,14 @@ impl<'c> Applier<'c> {
 
     /// Drains the target's remaining window rows (vanished) and writes everything.
     pub fn finish(mut self) -> Result<Applied, BravoError> {
-        while self.peek()?.is_some() {
-            let gone = self.pending.pop_front().expect("peeked").key;
+        while let Some(gone) = self.comparison.next_vanished()? {
             self.vanish(gone);
             if self.vanished.len() >= FLUSH_ROWS {
                 self.flush()?;
             }
         }
         self.flush()?;
+        self.applied.window_rows = self.comparison.target().fetched;
         Ok(self.applied)
     }
 }

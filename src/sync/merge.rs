@@ -13,8 +13,8 @@ use pgrx::prelude::*;
 
 use super::apply::Applied;
 use super::owner::{self, Owner};
-use super::targets::{MetricKind, Target};
 use crate::error::BravoError;
+use bravo_core::target::{MetricKind, Target};
 
 fn count(sql: &str, args: &[DatumWithOid]) -> Result<i64, BravoError> {
     Spi::get_one_with_args::<i64>(sql, args)

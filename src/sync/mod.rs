@@ -3,10 +3,14 @@
 //! through [`run`].
 //!
 //! Order of work: take the single-sync lock; write the run row as `running` in a
-//! transaction of its own (it survives a crash); open a subtransaction; log in; for
-//! each target describe the source, check its columns, stream the window batch by
-//! batch into a temp staging table (validating, setting rows aside); then merge every
-//! target; log out. Success releases the subtransaction and updates the run row to
+//! transaction of its own (it survives a crash); open a subtransaction; compute the
+//! window, check the tables, log in ([`body`]); for each target ([`sync_target`])
+//! describe the source, check its columns, and stream the window batch by batch:
+//! each row is validated and deduplicated (`bravo_core::validate`), compared with the
+//! target's window read in the same order through an SPI cursor
+//! (`bravo_core::compare`, driven by [`apply`]), and only inserts, real updates and
+//! set-aside rows are written, in bounded batches; then vanished rows are deleted
+//! when asked (`merge.rs`) and set-aside rows settled; log out. Success releases the subtransaction and updates the run row to
 //! `succeeded` in the same transaction (if that transaction then rolls back, the row
 //! says `rolled_back`: see `runlog::exit`). Any error or cancel rolls the
 //! subtransaction back (the tables are exactly as before), the run row is updated
@@ -18,9 +22,6 @@ pub mod lock;
 pub mod merge;
 pub mod owner;
 pub mod progress;
-pub mod source;
-pub mod targets;
-pub mod validate;
 
 mod tests;
 
@@ -30,7 +31,9 @@ use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bravo_snowflake::{Client, Error as SfError};
+use bravo_core::target::Target;
+use bravo_core::{source, target as targets, validate, RunStatus, Trigger};
+use bravo_snowflake::{Client, Error as SfError, ResultStream};
 use chrono::NaiveDate;
 use pgrx::datum::Date;
 use pgrx::pg_sys::panic::CaughtError;
@@ -41,28 +44,6 @@ use crate::runlog::{self, RunRecord, TargetRecord};
 use crate::runtime;
 use crate::settings::{self, OverlapPolicy};
 use progress::{Phase, Progress};
-
-/// What started a sync; stored in the run log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    Manual,
-    Schedule,
-    Retry,
-    CatchUp,
-    RunNow,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Manual => "manual",
-            Trigger::Schedule => "schedule",
-            Trigger::Retry => "retry",
-            Trigger::CatchUp => "catch-up",
-            Trigger::RunNow => "run-now",
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct SyncRequest {
@@ -126,14 +107,15 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
     };
     let record = Rc::new(RefCell::new(RunRecord {
         run_id,
-        trigger: req.trigger.as_str().into(),
+        trigger: req.trigger,
         started_at: chrono::Utc::now().to_rfc3339(),
         lookback_days: req.lookback_days,
         window_start: None,
-        status: "running".into(),
+        status: RunStatus::Running,
         sqlstate: None,
         message: None,
         detail: None,
+        // SAFETY: a read of this backend's pid, set once at process start.
         backend_pid: unsafe { pg_sys::MyProcPid },
         attempt: req.attempt,
         targets: Vec::new(),
@@ -150,7 +132,11 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
     );
 
     let (old_cx, old_owner) =
+        // SAFETY: reads of two backend globals, restored below after the subtransaction.
         unsafe { (pg_sys::CurrentMemoryContext, pg_sys::CurrentResourceOwner) };
+    // SAFETY: in a transaction (a SQL function or a worker's transaction); the name is a
+    // static C string; switching back to the caller's memory context (as plpgsql does)
+    // keeps Rust values allocated before valid.
     unsafe {
         pg_sys::BeginInternalSubTransaction(c"bravo_sync".as_ptr());
         pg_sys::MemoryContextSwitchTo(old_cx);
@@ -164,16 +150,20 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
     }))
     .catch_others(|e| Err(Box::new(e)))
     .execute();
+    // SAFETY: restores the memory context and resource owner saved above, which still
+    // exist (they belong to the outer transaction).
     let restore = || unsafe {
         pg_sys::MemoryContextSwitchTo(old_cx);
         pg_sys::CurrentResourceOwner = old_owner;
     };
     match outcome {
         Ok(()) => {
+            // SAFETY: the subtransaction begun above is the current one: the body's own
+            // subtransactions (SPI, PgTryBuilder) are closed when it returns.
             unsafe { pg_sys::ReleaseCurrentSubTransaction() };
             restore();
             let mut rec = record.borrow().clone();
-            rec.status = "succeeded".into();
+            rec.status = RunStatus::Succeeded;
             // From here on the transaction's end decides: commit keeps `succeeded`,
             // a rollback (or an error writing the row) leaves `rolled_back`.
             tracked.succeeded(&rec);
@@ -184,6 +174,8 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
         }
         Err(error) => {
             drop(tracked);
+            // SAFETY: the subtransaction begun above is still open (an error inside it was
+            // caught by PgTryBuilder); rolling it back is what PL/pgSQL does in an exception block.
             unsafe { pg_sys::RollbackAndReleaseCurrentSubTransaction() };
             restore();
             let mut rec = record.borrow().clone();
@@ -196,7 +188,11 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
                 }
             };
             let cancelled = code == PgSqlErrorCode::ERRCODE_QUERY_CANCELED;
-            rec.status = if cancelled { "cancelled" } else { "failed" }.into();
+            rec.status = if cancelled {
+                RunStatus::Cancelled
+            } else {
+                RunStatus::Failed
+            };
             rec.sqlstate = Some(sqlstate_text(code));
             rec.message = Some(message);
             runlog::autonomous::write(&rec);
@@ -297,16 +293,24 @@ fn raise_spi(e: pgrx::spi::Error) -> ! {
     BravoError::internal("internal query failed", e).raise()
 }
 
-/// The work of one sync; raises on any error (caught by [`run`]).
+/// What every target of one sync shares.
+struct Ctx<'a> {
+    schema: &'a str,
+    run_id: i64,
+    /// First day of the window, for PostgreSQL and for the Snowflake binding.
+    window_start: Date,
+    window_naive: NaiveDate,
+    known_buys: HashSet<i64>,
+    tag: Option<String>,
+    delete_missing: bool,
+    max_fraction: f64,
+}
+
+/// The work of one sync; raises on any error (caught by [`run`]). Window, schema
+/// checks and login once; then each target in turn ([`sync_target`]); log out.
 fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     let run_id = record.borrow().run_id;
-    let relid = Spi::get_one::<pg_sys::Oid>(&format!(
-        "SELECT '{schema}.bravo_sync_runs'::pg_catalog.regclass::pg_catalog.oid"
-    ))
-    .unwrap_or_else(|e| raise_spi(e))
-    .unwrap_or(pg_sys::InvalidOid);
-    let started_ms = chrono::Utc::now().timestamp_millis();
-    let mut progress = Progress::start(run_id, relid, started_ms);
+    let mut progress = start_progress(schema, run_id);
     progress.phase(Phase::Connecting, 0);
 
     let mut cfg = connect::config().unwrap_or_else(|e| e.raise());
@@ -314,10 +318,65 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     cfg.retry_events = Some(retries_tx);
     runtime::watch_retries(retries_rx);
     let _unwatch = scopeguard(runtime::unwatch_retries);
+    let (window_start, window_text, window_naive) = window(req.lookback_days);
+    record.borrow_mut().window_start = Some(window_text);
+
+    let owners = check_schema(schema);
+    let known_buys = known_media_buys(schema);
+    let ctx = Ctx {
+        schema,
+        run_id,
+        window_start,
+        window_naive,
+        known_buys,
+        tag: settings::get_str(&settings::SNOWFLAKE_QUERY_TAG),
+        delete_missing: settings::DELETE_MISSING.get(),
+        max_fraction: settings::DELETE_MAX_FRACTION.get(),
+    };
+    let mut session = Session {
+        client: net(None, None, Client::connect(cfg)),
+        open: true,
+        active: None,
+    };
+
+    // Each target: stream the source window against the target window, then settle
+    // deletions and set-aside rows. Everything commits together (or not at all).
+    for (idx, target) in targets::ALL.iter().enumerate() {
+        let trec = sync_target(
+            &ctx,
+            &mut session,
+            &mut progress,
+            record,
+            idx,
+            target,
+            &owners[idx],
+        );
+        record.borrow_mut().targets[idx] = trec;
+    }
+    session.open = false;
+    let c = session.client.clone();
+    runtime::block_on_bounded(async move { c.logout().await }, Duration::from_secs(5));
+    progress.phase(Phase::Finishing, 0);
+}
+
+/// Publishes this backend's progress for `bravo_sync_progress`.
+fn start_progress(schema: &str, run_id: i64) -> Progress {
+    let relid = Spi::get_one::<pg_sys::Oid>(&format!(
+        "SELECT '{schema}.bravo_sync_runs'::pg_catalog.regclass::pg_catalog.oid"
+    ))
+    .unwrap_or_else(|e| raise_spi(e))
+    .unwrap_or(pg_sys::InvalidOid);
+    let started_ms = chrono::Utc::now().timestamp_millis();
+    Progress::start(run_id, relid, started_ms)
+}
+
+/// The window's first day: today in `bravo_metrics.sync_time_zone` minus the lookback,
+/// as a PostgreSQL date, its text, and a chrono date.
+fn window(lookback_days: i32) -> (Date, String, NaiveDate) {
     let tz = settings::get_str(&settings::SYNC_TIME_ZONE).unwrap_or_else(|| "UTC".into());
     let (window_start, window_text) = Spi::get_two_with_args::<Date, String>(
         "SELECT d, d::text FROM (SELECT ((pg_catalog.timezone($1, pg_catalog.now()))::date - $2::int) AS d) w",
-        &[tz.into(), req.lookback_days.into()],
+        &[tz.into(), lookback_days.into()],
     )
     .unwrap_or_else(|e| raise_spi(e));
     let (window_start, window_text) = (
@@ -331,182 +390,227 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
         )
         .raise()
     });
-    record.borrow_mut().window_start = Some(window_text.clone());
+    (window_start, window_text, window_naive)
+}
 
+/// Checks every metric table (and `media_buys`) before any network call; returns
+/// each target's owner, as whom it is written.
+fn check_schema(schema: &str) -> Vec<owner::Owner> {
     let owners: Vec<owner::Owner> = targets::ALL
         .iter()
         .map(|target| merge::check_target(schema, target).unwrap_or_else(|e| e.raise()))
         .collect();
     owner::check_kind(&format!("{schema}.media_buys"), "table").unwrap_or_else(|e| e.raise());
-    let known_buys: HashSet<i64> = Spi::connect(|c| {
+    owners
+}
+
+/// The ids of `media_buys`: source rows of other ids are set aside.
+fn known_media_buys(schema: &str) -> HashSet<i64> {
+    Spi::connect(|c| {
         c.select(&format!("SELECT id FROM {schema}.media_buys"), None, &[])
             .map(|t| t.filter_map(|r| r.get::<i64>(1).ok().flatten()).collect())
     })
-    .unwrap_or_else(|e| raise_spi(e));
+    .unwrap_or_else(|e| raise_spi(e))
+}
 
-    let tag = settings::get_str(&settings::SNOWFLAKE_QUERY_TAG);
-    let mut session = Session {
-        client: net(None, None, Client::connect(cfg)),
-        open: true,
-        active: None,
+/// One target: describe and check its source, stream its window against the
+/// target's ([`apply_stream`]), then delete vanished rows (if asked) and settle
+/// set-aside rows. Returns the target's record.
+fn sync_target(
+    ctx: &Ctx,
+    session: &mut Session,
+    progress: &mut Progress,
+    record: &Rc<RefCell<RunRecord>>,
+    idx: usize,
+    target: &Target,
+    owner: &owner::Owner,
+) -> TargetRecord {
+    let t0 = Instant::now();
+    progress.phase(Phase::Fetching, idx as i64 + 1);
+    let relation =
+        settings::source_relation(target).unwrap_or_else(|e| BravoError::config(e).raise());
+    let mut trec = TargetRecord {
+        target: target.name.into(),
+        source: relation.clone(),
+        ..Default::default()
     };
 
-    let delete_missing = settings::DELETE_MISSING.get();
-    let max_fraction = settings::DELETE_MAX_FRACTION.get();
-    // Each target: stream the source window against the target window, then settle
-    // deletions and set-aside rows. Everything commits together (or not at all).
-    for (idx, target) in targets::ALL.iter().enumerate() {
-        let t0 = Instant::now();
-        progress.phase(Phase::Fetching, idx as i64 + 1);
-        let relation = source::parse_relation(&target.source())
-            .unwrap_or_else(|e| BravoError::config(e).raise());
-        let mut trec = TargetRecord {
-            target: target.name.into(),
-            source: relation.clone(),
-            ..Default::default()
-        };
+    let describe = source::describe_query(&relation, ctx.tag.as_deref());
+    let rid = describe.request_id;
+    let client = session.client.clone();
+    let desc = net(Some(session), Some(rid), client.query(describe));
+    let columns = source::check_columns(target, &relation, desc.columns())
+        .unwrap_or_else(|e| BravoError::from(e).raise());
+    drop(desc);
 
-        let describe = source::describe_query(&relation, tag.as_deref());
-        let rid = describe.request_id;
-        let client = session.client.clone();
-        let desc = net(Some(&mut session), Some(rid), client.query(describe));
-        let columns =
-            source::check_columns(target, &relation, desc.columns()).unwrap_or_else(|e| e.raise());
-        drop(desc);
+    let q = source::fetch_query(&relation, &columns, ctx.window_naive, ctx.tag.as_deref());
+    let rid = q.request_id;
+    let mut stream = net(Some(session), Some(rid), client.query(q));
+    session.active = Some(rid);
+    trec.query_id = stream.query_id().map(str::to_string);
+    record.borrow_mut().targets.push(trec.clone());
 
-        let q = source::fetch_query(&relation, &columns, window_naive, tag.as_deref());
-        let rid = q.request_id;
-        let mut stream = net(Some(&mut session), Some(rid), client.query(q));
-        session.active = Some(rid);
-        trec.query_id = stream.query_id().map(str::to_string);
-        record.borrow_mut().targets.push(trec.clone());
+    let applied = apply_stream(
+        ctx,
+        session,
+        progress,
+        target,
+        owner,
+        &relation,
+        &mut stream,
+        rid,
+        &mut trec,
+    );
+    drop(stream);
+    session.active = None;
 
-        // Result columns are matched by name, so a source that returns extra columns
-        // (or another order) still lands in the right place.
-        let positions: Vec<usize> = source::wanted_columns(target)
-            .iter()
-            .map(|w| {
-                stream
-                    .columns()
-                    .iter()
-                    .position(|c| c.name.eq_ignore_ascii_case(w))
-                    .unwrap_or_else(|| {
-                        BravoError::new(
-                            PgSqlErrorCode::ERRCODE_FDW_INCONSISTENT_DESCRIPTOR_INFORMATION,
-                            format!(
-                                "Snowflake's result for {relation} has no column {}",
-                                w.to_ascii_uppercase()
-                            ),
-                        )
-                        .raise()
-                    })
-            })
-            .collect();
-        let width = stream.columns().len();
-
-        let applied = Spi::connect(|spi| {
-            let mut applier = apply::Applier::open(
-                spi,
-                *target,
-                &owners[idx],
-                run_id,
-                schema,
-                window_start,
-                delete_missing,
-            )
+    progress.phase(Phase::Merging, idx as i64 + 1);
+    let deleted = if ctx.delete_missing {
+        merge::delete_vanished(
+            ctx.schema,
+            target,
+            owner,
+            ctx.window_start,
+            &applied,
+            ctx.max_fraction,
+        )
+        .unwrap_or_else(|e| e.raise())
+    } else {
+        0
+    };
+    let (late_ins, late_upd) =
+        merge::settle_set_aside(ctx.schema, target, owner, ctx.run_id, ctx.window_start)
             .unwrap_or_else(|e| e.raise());
-            let mut dedup = validate::Deduper::new(&known_buys);
-            let mut outcomes = Vec::new();
-            while let Some(mut batch) = net(Some(&mut session), Some(rid), stream.next_batch()) {
-                if batch.columns.len() != width {
+    trec.inserted = applied.inserted + late_ins;
+    trec.updated = applied.updated + late_upd;
+    trec.unchanged = applied.unchanged;
+    trec.deleted = deleted;
+    trec.set_aside = applied.set_aside;
+    trec.ms = t0.elapsed().as_millis() as i64;
+    progress.set(progress::P_DELETED, deleted);
+    let t = trec.clone();
+    progress.notice(true, || {
+        format!(
+            "{}: fetched {}, inserted {}, updated {}, unchanged {}, deleted {}, set aside {}",
+            t.target, t.fetched, t.inserted, t.updated, t.unchanged, t.deleted, t.set_aside
+        )
+    });
+    trec
+}
+
+/// Where each wanted column is in Snowflake's result. Result columns are matched by
+/// name, so a source that returns extra columns (or another order) still lands in
+/// the right place.
+fn result_positions(stream: &ResultStream, target: &Target, relation: &str) -> Vec<usize> {
+    source::wanted_columns(target)
+        .iter()
+        .map(|w| {
+            stream
+                .columns()
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(w))
+                .unwrap_or_else(|| {
                     BravoError::new(
                         PgSqlErrorCode::ERRCODE_FDW_INCONSISTENT_DESCRIPTOR_INFORMATION,
                         format!(
-                            "Snowflake returned a batch of {} columns for {relation}; its rowtype has {width}",
-                            batch.columns.len()
+                            "Snowflake's result for {relation} has no column {}",
+                            w.to_ascii_uppercase()
+                        ),
+                    )
+                    .raise()
+                })
+        })
+        .collect()
+}
+
+/// Streams the source batches through validation and the comparison with the
+/// target's window ([`apply::Applier`]), publishing progress after each batch.
+#[allow(clippy::too_many_arguments)]
+fn apply_stream(
+    ctx: &Ctx,
+    session: &mut Session,
+    progress: &mut Progress,
+    target: &Target,
+    owner: &owner::Owner,
+    relation: &str,
+    stream: &mut ResultStream,
+    rid: uuid::Uuid,
+    trec: &mut TargetRecord,
+) -> apply::Applied {
+    let positions = result_positions(stream, target, relation);
+    let width = stream.columns().len();
+    Spi::connect(|spi| {
+        let mut applier = apply::Applier::open(
+            spi,
+            *target,
+            owner,
+            ctx.run_id,
+            ctx.schema,
+            ctx.window_start,
+            ctx.delete_missing,
+        )
+        .unwrap_or_else(|e| e.raise());
+        let mut dedup = validate::Deduper::new(&ctx.known_buys);
+        let mut outcomes = Vec::new();
+        while let Some(mut batch) = net(Some(session), Some(rid), stream.next_batch()) {
+            if batch.columns.len() != width {
+                BravoError::new(
+                    PgSqlErrorCode::ERRCODE_FDW_INCONSISTENT_DESCRIPTOR_INFORMATION,
+                    format!(
+                        "Snowflake returned a batch of {} columns for {relation}; its rowtype has {width}",
+                        batch.columns.len()
+                    ),
+                )
+                .raise();
+            }
+            let columns: Vec<bravo_snowflake::Column> = positions
+                .iter()
+                .map(|&p| {
+                    std::mem::replace(
+                        &mut batch.columns[p],
+                        bravo_snowflake::Column::Boolean(Vec::new()),
+                    )
+                })
+                .collect();
+            for i in 0..batch.num_rows {
+                let row = validate::read_row(target, &columns, i);
+                if let Err(e) = dedup.push(row, &mut outcomes) {
+                    BravoError::new(
+                        PgSqlErrorCode::ERRCODE_FDW_ERROR,
+                        format!(
+                            "Snowflake returned {relation} out of order: {:?} after {:?}",
+                            e.next, e.previous
                         ),
                     )
                     .raise();
                 }
-                let columns: Vec<bravo_snowflake::Column> = positions
-                    .iter()
-                    .map(|&p| {
-                        std::mem::replace(
-                            &mut batch.columns[p],
-                            bravo_snowflake::Column::Boolean(Vec::new()),
-                        )
-                    })
-                    .collect();
-                for i in 0..batch.num_rows {
-                    let row = validate::read_row(target, &columns, i);
-                    if let Err(e) = dedup.push(row, &mut outcomes) {
-                        BravoError::new(
-                            PgSqlErrorCode::ERRCODE_FDW_ERROR,
-                            format!(
-                                "Snowflake returned {relation} out of order: {:?} after {:?}",
-                                e.next, e.previous
-                            ),
-                        )
-                        .raise();
-                    }
-                }
-                trec.fetched += batch.num_rows as i64;
-                applier.accept(&mut outcomes).unwrap_or_else(|e| e.raise());
-                let a = applier.applied;
-                progress.set(progress::P_FETCHED, trec.fetched);
-                progress.set(progress::P_COMPARED, a.unchanged + a.updated + a.inserted);
-                progress.set(progress::P_INSERTED, a.inserted);
-                progress.set(progress::P_UPDATED, a.updated);
-                progress.set(progress::P_SET_ASIDE, a.set_aside);
-                if let Some(total) = stream.total_rows() {
-                    progress.set(progress::P_TOTAL, total as i64);
-                }
-                pg_sys::check_for_interrupts!();
-                let fetched = trec.fetched;
-                progress.notice(false, || format!("{}: fetched {fetched} rows", target.name));
             }
-            dedup.finish(&mut outcomes);
+            trec.fetched += batch.num_rows as i64;
             applier.accept(&mut outcomes).unwrap_or_else(|e| e.raise());
-            applier.finish().unwrap_or_else(|e| e.raise())
-        });
-        drop(stream);
-        session.active = None;
+            report_progress(
+                progress,
+                &applier.applied,
+                trec.fetched,
+                stream.total_rows(),
+            );
+            pg_sys::check_for_interrupts!();
+            let fetched = trec.fetched;
+            progress.notice(false, || format!("{}: fetched {fetched} rows", target.name));
+        }
+        dedup.finish(&mut outcomes);
+        applier.accept(&mut outcomes).unwrap_or_else(|e| e.raise());
+        applier.finish().unwrap_or_else(|e| e.raise())
+    })
+}
 
-        progress.phase(Phase::Merging, idx as i64 + 1);
-        let deleted = if delete_missing {
-            merge::delete_vanished(
-                schema,
-                target,
-                &owners[idx],
-                window_start,
-                &applied,
-                max_fraction,
-            )
-            .unwrap_or_else(|e| e.raise())
-        } else {
-            0
-        };
-        let (late_ins, late_upd) =
-            merge::settle_set_aside(schema, target, &owners[idx], run_id, window_start)
-                .unwrap_or_else(|e| e.raise());
-        trec.inserted = applied.inserted + late_ins;
-        trec.updated = applied.updated + late_upd;
-        trec.unchanged = applied.unchanged;
-        trec.deleted = deleted;
-        trec.set_aside = applied.set_aside;
-        trec.ms = t0.elapsed().as_millis() as i64;
-        progress.set(progress::P_DELETED, deleted);
-        let t = trec.clone();
-        progress.notice(true, || {
-            format!(
-                "{}: fetched {}, inserted {}, updated {}, unchanged {}, deleted {}, set aside {}",
-                t.target, t.fetched, t.inserted, t.updated, t.unchanged, t.deleted, t.set_aside
-            )
-        });
-        record.borrow_mut().targets[idx] = trec;
+/// The counters of `bravo_sync_progress` after a batch.
+fn report_progress(progress: &Progress, a: &apply::Applied, fetched: i64, total: Option<u64>) {
+    progress.set(progress::P_FETCHED, fetched);
+    progress.set(progress::P_COMPARED, a.unchanged + a.updated + a.inserted);
+    progress.set(progress::P_INSERTED, a.inserted);
+    progress.set(progress::P_UPDATED, a.updated);
+    progress.set(progress::P_SET_ASIDE, a.set_aside);
+    if let Some(total) = total {
+        progress.set(progress::P_TOTAL, total as i64);
     }
-    session.open = false;
-    let c = session.client.clone();
-    runtime::block_on_bounded(async move { c.logout().await }, Duration::from_secs(5));
-    progress.phase(Phase::Finishing, 0);
 }

@@ -139,6 +139,7 @@ pub fn check(table: &str, what: &str) -> Result<Owner, BravoError> {
 impl Owner {
     /// True when running as the owner changes nothing (the sync already runs as it).
     fn is_current(&self) -> bool {
+        // SAFETY: returns the current user id of this backend; no arguments, no side effects.
         self.role == unsafe { pg_sys::GetUserId() }
     }
 

@@ -54,6 +54,7 @@ impl Progress {
 
     /// (Re)claims the progress slot; statements such as ANALYZE release it.
     pub fn claim(&self) {
+        // SAFETY: called in a backend (MyBEEntry exists); `relid` is a plain oid.
         unsafe {
             pg_sys::pgstat_progress_start_command(
                 pg_sys::ProgressCommandType::PROGRESS_COMMAND_COPY,
@@ -63,6 +64,8 @@ impl Progress {
     }
 
     pub fn set(&self, index: i32, value: i64) {
+        // SAFETY: updates a slot of this backend's own progress entry; `index` is one of
+        // the P_* constants, all below PGSTAT_NUM_PROGRESS_PARAM.
         unsafe { pg_sys::pgstat_progress_update_param(index, value) };
     }
 
@@ -85,6 +88,7 @@ impl Progress {
 
 impl Drop for Progress {
     fn drop(&mut self) {
+        // SAFETY: ends this backend's progress reporting; harmless when none is active.
         unsafe { pg_sys::pgstat_progress_end_command() };
     }
 }

@@ -1,7 +1,8 @@
 //! A Snowflake connector-protocol client with no PostgreSQL types in it.
 //!
-//! The spec is `../shared/snowflake-protocol.md`. The public surface below is the
-//! contract the extension (`src/sync/`) builds against:
+//! What the client implements of Snowflake's connector REST protocol is summarised in
+//! this crate's `README.md`. The public surface below is the contract the extension
+//! (`src/sync/`) builds against:
 //!
 //! * [`Config`] / [`Auth`] / [`Secret`] describe where and how to connect.
 //! * [`Client::connect`] logs in; [`Client::query`] runs one statement and returns a

@@ -1,7 +1,7 @@
 //! The metric tables a sync fills, described once. New metric families (conversions,
-//! viewability) are new entries here; the fetch, stage and merge code is generic.
-
-use crate::settings;
+//! viewability) are new entries here; the fetch, validation and comparison code is
+//! generic. Which Snowflake relation feeds a target is a setting, read by the
+//! extension crate through [`TargetId`].
 
 /// How a metric is validated and stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,8 +20,17 @@ pub struct Metric {
     pub kind: MetricKind,
 }
 
+/// Which target: the key of its source setting (`bravo_metrics.<name>_source`) and of
+/// its progress slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TargetId {
+    Impressions,
+    Videos,
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Target {
+    pub id: TargetId,
     /// Short name used in results, logs and the set-aside table.
     pub name: &'static str,
     pub table: &'static str,
@@ -29,17 +38,20 @@ pub struct Target {
 }
 
 impl Target {
-    /// The configured Snowflake relation feeding this target.
-    pub fn source(&self) -> String {
-        let setting = match self.name {
-            "impressions" => &settings::IMPRESSIONS_SOURCE,
-            _ => &settings::VIDEOS_SOURCE,
-        };
-        settings::get_str(setting).unwrap_or_else(|| self.table.to_ascii_uppercase())
+    /// The Snowflake relation read when its source setting is empty: the table's name
+    /// in upper case.
+    pub fn default_source(&self) -> String {
+        self.table.to_ascii_uppercase()
+    }
+
+    /// The name of the setting naming this target's Snowflake relation.
+    pub fn source_setting(&self) -> String {
+        format!("bravo_metrics.{}_source", self.name)
     }
 }
 
 pub const IMPRESSIONS: Target = Target {
+    id: TargetId::Impressions,
     name: "impressions",
     table: "platform_buy_daily_impressions",
     metrics: &[
@@ -59,6 +71,7 @@ pub const IMPRESSIONS: Target = Target {
 };
 
 pub const VIDEOS: Target = Target {
+    id: TargetId::Videos,
     name: "videos",
     table: "platform_buy_daily_videos",
     metrics: &[
@@ -78,3 +91,18 @@ pub const VIDEOS: Target = Target {
 };
 
 pub const ALL: [Target; 2] = [IMPRESSIONS, VIDEOS];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_distinct_and_name_their_settings() {
+        assert_eq!(ALL.map(|t| t.id), [TargetId::Impressions, TargetId::Videos]);
+        assert_eq!(
+            IMPRESSIONS.source_setting(),
+            "bravo_metrics.impressions_source"
+        );
+        assert_eq!(VIDEOS.default_source(), "PLATFORM_BUY_DAILY_VIDEOS");
+    }
+}

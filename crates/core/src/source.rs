@@ -1,12 +1,10 @@
 //! What a sync asks Snowflake: relation names, column checks, the source query.
-//! Pure Rust: no PostgreSQL calls in here.
 
 use bravo_snowflake::{Binding, ColumnMeta, Query};
 use chrono::NaiveDate;
-use pgrx::PgSqlErrorCode;
 
-use super::targets::{MetricKind, Target};
-use crate::error::BravoError;
+use crate::error::{CoreError, SqlState};
+use crate::target::{MetricKind, Target};
 
 /// Parses `name`, `schema.name` or `db.schema.name`; parts are plain identifiers
 /// (`[A-Za-z_][A-Za-z0-9_$]*`) or double-quoted (`""` escapes a quote). Returns the
@@ -94,7 +92,7 @@ pub fn check_columns(
     target: &Target,
     relation: &str,
     rowtype: &[ColumnMeta],
-) -> Result<Vec<String>, BravoError> {
+) -> Result<Vec<String>, CoreError> {
     let available = || {
         rowtype
             .iter()
@@ -105,8 +103,8 @@ pub fn check_columns(
     let mut quoted = Vec::new();
     for want in wanted_columns(target) {
         let Some(col) = rowtype.iter().find(|c| c.name.eq_ignore_ascii_case(want)) else {
-            return Err(BravoError::new(
-                PgSqlErrorCode::ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
+            return Err(CoreError::new(
+                SqlState::FdwColumnNameNotFound,
                 format!(
                     "source column \"{}\" is missing from Snowflake relation {relation}",
                     want.to_ascii_uppercase()
@@ -114,8 +112,8 @@ pub fn check_columns(
             )
             .detail(format!("{relation} has the columns: {}", available()))
             .hint(format!(
-                "Point bravo_metrics.{}_source at a relation with the columns {}.",
-                target.name,
+                "Point {} at a relation with the columns {}.",
+                target.source_setting(),
                 wanted_columns(target).join(", ").to_ascii_uppercase()
             )));
         };
@@ -138,8 +136,8 @@ pub fn check_columns(
                 (_, Some(MetricKind::Money)) => "NUMBER(p,s) (exact; FLOAT would lose cents)",
                 _ => "NUMBER(p,0)",
             };
-            return Err(BravoError::new(
-                PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE,
+            return Err(CoreError::new(
+                SqlState::FdwInvalidDataType,
                 format!(
                     "source column \"{}\" of Snowflake relation {relation} has type {}{}, expected {expected}",
                     col.name,
@@ -162,8 +160,9 @@ pub fn describe_query(relation: &str, tag: Option<&str>) -> Query {
     q
 }
 
-/// The statement that fetches the window, ordered by key so the stager can find
-/// duplicates while streaming. The window start is bound, never spliced. Rows with a
+/// The statement that fetches the window, ordered by (media_buy_id, date) so that
+/// duplicates are found while streaming ([`crate::validate::Deduper`]) and the rows
+/// can be compared with the target's window in one pass ([`crate::compare`]). The window start is bound, never spliced. Rows with a
 /// NULL date are fetched too, so that they are set aside visibly instead of silently
 /// never matching the window.
 pub fn fetch_query(
@@ -183,4 +182,97 @@ pub fn fetch_query(
     let mut q = Query::new(sql).bind(Binding::Date(window_start));
     q.query_tag = tag.map(str::to_string);
     q
+}
+
+#[cfg(test)]
+mod tests {
+    use bravo_snowflake::ColumnMeta;
+
+    use super::*;
+    use crate::target::IMPRESSIONS;
+
+    #[test]
+    fn relation_names_are_parsed_and_requoted() {
+        assert_eq!(
+            parse_relation("PLATFORM_BUY_DAILY_IMPRESSIONS").unwrap(),
+            "PLATFORM_BUY_DAILY_IMPRESSIONS"
+        );
+        assert_eq!(parse_relation("db.sch.t").unwrap(), "db.sch.t");
+        assert_eq!(
+            parse_relation("\"My \"\"DB\"\"\".s.t").unwrap(),
+            "\"My \"\"DB\"\"\".s.t"
+        );
+        for bad in [
+            "",
+            "a;drop table x",
+            "a.b.c.d",
+            "a..b",
+            "\"unterminated",
+            "1abc",
+            "a b",
+        ] {
+            assert!(parse_relation(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn col(name: &str, sf_type: &str, scale: Option<i64>) -> ColumnMeta {
+        ColumnMeta {
+            name: name.into(),
+            sf_type: sf_type.into(),
+            nullable: true,
+            precision: None,
+            scale,
+            length: None,
+        }
+    }
+
+    #[test]
+    fn columns_are_matched_by_name_and_checked_by_type() {
+        let good = [
+            col("Date", "date", None),
+            col("MEDIA_BUY_ID", "fixed", Some(0)),
+            col("impressions", "fixed", Some(0)),
+            col("CLICKS", "fixed", Some(0)),
+            col("SPEND", "fixed", Some(2)),
+            col("EXTRA", "text", None),
+        ];
+        let quoted = check_columns(&IMPRESSIONS, "R", &good).unwrap();
+        assert_eq!(
+            quoted,
+            [
+                "\"Date\"",
+                "\"MEDIA_BUY_ID\"",
+                "\"impressions\"",
+                "\"CLICKS\"",
+                "\"SPEND\""
+            ]
+        );
+        let q = fetch_query(
+            "R",
+            &quoted,
+            NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
+            None,
+        );
+        assert!(
+            q.sql.contains("ORDER BY \"MEDIA_BUY_ID\", \"Date\""),
+            "{}",
+            q.sql
+        );
+
+        let missing = check_columns(&IMPRESSIONS, "R", &good[..4]).unwrap_err();
+        assert_eq!(missing.state, SqlState::FdwColumnNameNotFound);
+        assert!(missing
+            .hint
+            .unwrap()
+            .contains("bravo_metrics.impressions_source"));
+
+        let mut float_money = good.clone();
+        float_money[4] = col("SPEND", "real", None);
+        let e = check_columns(&IMPRESSIONS, "R", &float_money).unwrap_err();
+        assert_eq!(e.state, SqlState::FdwInvalidDataType);
+        let mut scaled_count = good.clone();
+        scaled_count[2] = col("IMPRESSIONS", "fixed", Some(2));
+        let e = check_columns(&IMPRESSIONS, "R", &scaled_count).unwrap_err();
+        assert_eq!(e.state.code(), "HV004");
+    }
 }

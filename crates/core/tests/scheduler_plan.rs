@@ -1,22 +1,12 @@
-//! The scheduler's pure decisions (`src/schedule/plan.rs`, no PostgreSQL needed):
+//! The scheduler's decisions (`bravo_core::schedule`):
 //! cron in a time zone, backoff, retry planning, catch-up, and keeping the last good
 //! schedule when a bad value arrives.
 
-// `plan` names its siblings as `super::{cron, zone}`: here they sit at the root.
-#[allow(dead_code)]
-#[path = "../src/schedule/cron.rs"]
-mod cron;
-#[allow(dead_code)]
-#[path = "../src/schedule/plan.rs"]
-mod plan;
-#[allow(dead_code)]
-#[path = "../src/schedule/zone.rs"]
-mod zone;
-
 use std::time::Duration;
 
+use bravo_core::schedule::cron;
+use bravo_core::schedule::plan::*;
 use chrono::{DateTime, Utc};
-use plan::*;
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

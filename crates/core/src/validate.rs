@@ -1,4 +1,4 @@
-//! Row validation and duplicate detection, in pure Rust (no PostgreSQL calls).
+//! Row validation and duplicate detection.
 //!
 //! The source query orders rows by (media_buy_id, date), so two rows with the same key
 //! arrive next to each other and duplicates are found while streaming, with O(1)
@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use bravo_snowflake::Column;
 use chrono::NaiveDate;
 
-use super::targets::{MetricKind, Target};
+use crate::target::{MetricKind, Target};
 
 /// A metric value that passed validation.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,10 +55,11 @@ pub struct Row {
     pub problem: Option<(Reason, String)>,
 }
 
-/// A row the stager emits: either staged or set aside.
-#[derive(Debug)]
+/// The fate of a source row, decided by the [`Deduper`]: valid (compared with the
+/// target, see [`crate::compare`]) or set aside.
+#[derive(Clone, Debug)]
 pub enum Outcome {
-    Stage {
+    Valid {
         date: NaiveDate,
         media_buy_id: i64,
         values: Vec<Value>,
@@ -305,7 +306,7 @@ impl<'a> Deduper<'a> {
                     .into_iter()
                     .map(|v| v.expect("valid rows have values"))
                     .collect();
-                out.push(Outcome::Stage {
+                out.push(Outcome::Valid {
                     date,
                     media_buy_id: id,
                     values,
@@ -360,5 +361,121 @@ impl<'a> Deduper<'a> {
             let dup = self.held_is_dup;
             self.release(held, dup, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use bravo_snowflake::Column;
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::target::IMPRESSIONS;
+
+    fn d(day: u32) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(2026, 11, day)
+    }
+
+    fn batch(rows: &[(Option<NaiveDate>, Option<i128>, Option<i128>)]) -> Vec<Column> {
+        vec![
+            Column::Date(rows.iter().map(|r| r.0).collect()),
+            Column::Fixed {
+                scale: 0,
+                values: rows.iter().map(|r| r.1).collect(),
+            },
+            Column::Fixed {
+                scale: 0,
+                values: rows.iter().map(|r| r.2).collect(),
+            },
+            Column::Fixed {
+                scale: 0,
+                values: rows.iter().map(|_| Some(5)).collect(),
+            },
+            Column::Fixed {
+                scale: 2,
+                values: rows.iter().map(|_| Some(-1234)).collect(),
+            },
+        ]
+    }
+
+    fn decide(rows: &[(Option<NaiveDate>, Option<i128>, Option<i128>)]) -> Vec<String> {
+        let known: HashSet<i64> = [1, 2, 3].into_iter().collect();
+        let cols = batch(rows);
+        let mut dedup = Deduper::new(&known);
+        let mut out = Vec::new();
+        for i in 0..rows.len() {
+            dedup
+                .push(read_row(&IMPRESSIONS, &cols, i), &mut out)
+                .expect("ordered");
+        }
+        dedup.finish(&mut out);
+        out.into_iter()
+            .map(|o| match o {
+                Outcome::Valid {
+                    media_buy_id,
+                    values,
+                    ..
+                } => format!("stage {media_buy_id} {values:?}"),
+                Outcome::SetAside { reason, .. } => format!("aside {}", reason.as_str()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn decimal_text_is_exact() {
+        assert_eq!(decimal_text(-1234, 2), "-12.34");
+        assert_eq!(decimal_text(5, 3), "0.005");
+        assert_eq!(decimal_text(-5, 3), "-0.005");
+        assert_eq!(decimal_text(0, 2), "0.00");
+        assert_eq!(
+            decimal_text(170141183460469231731687303715884105727, 10),
+            "17014118346046923173168730371.5884105727"
+        );
+        assert_eq!(decimal_text(42, 0), "42");
+    }
+
+    #[test]
+    fn duplicates_are_set_aside_in_full_and_the_rest_staged() {
+        let out = decide(&[
+            (d(1), Some(1), Some(10)),
+            (d(2), Some(1), Some(11)),
+            (d(2), Some(1), Some(12)),
+            (d(2), Some(1), Some(13)),
+            (d(3), Some(1), Some(-1)),
+            (None, Some(2), Some(1)),
+            (d(1), Some(2), None),
+            (d(1), Some(9), Some(1)),
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                "stage 1 [Count(10), Count(5), Money(\"-12.34\")]",
+                "aside duplicate_key",
+                "aside duplicate_key",
+                "aside duplicate_key",
+                // Keyless rows are decided at once; the keyed row before it was still held.
+                "aside null_key",
+                "aside negative_count",
+                "aside null_value",
+                "aside unknown_media_buy",
+            ]
+        );
+    }
+
+    #[test]
+    fn out_of_order_input_is_an_error() {
+        let known: HashSet<i64> = [1, 2].into_iter().collect();
+        let cols = batch(&[(d(2), Some(2), Some(1)), (d(1), Some(1), Some(1))]);
+        let mut dedup = Deduper::new(&known);
+        let mut out = Vec::new();
+        dedup
+            .push(read_row(&IMPRESSIONS, &cols, 0), &mut out)
+            .unwrap();
+        assert!(dedup
+            .push(read_row(&IMPRESSIONS, &cols, 1), &mut out)
+            .is_err());
+        assert_eq!(Reason::DuplicateKey.as_str(), "duplicate_key");
     }
 }

@@ -1,6 +1,7 @@
-//! The scheduler's decisions, free of PostgreSQL: when the next run is due, what kind
-//! of run it is, how long a retry waits, and whether a run was missed while the server
-//! was down. The worker (`worker.rs`) only asks these questions and acts on the answers.
+//! The scheduler's decisions: when the next run is due, what kind of run it is, how
+//! long a retry waits, and whether a run was missed while the server was down. The
+//! worker (`src/schedule/worker.rs` in the extension crate) only asks these questions
+//! and acts on the answers.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use chrono_tz::Tz;
 use croner::Cron;
 
 use super::{cron, zone};
+use crate::run::Trigger;
 
 /// A parsed schedule: a cron expression read in an IANA time zone.
 #[derive(Clone, Debug)]
@@ -194,12 +196,17 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn as_str(self) -> &'static str {
+    /// The run log's trigger of a run of this kind.
+    pub fn trigger(self) -> Trigger {
         match self {
-            Kind::Schedule => "schedule",
-            Kind::Retry => "retry",
-            Kind::CatchUp => "catch-up",
+            Kind::Schedule => Trigger::Schedule,
+            Kind::Retry => Trigger::Retry,
+            Kind::CatchUp => Trigger::CatchUp,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.trigger().as_str()
     }
 
     /// Code published in shared memory (0 = nothing due).

@@ -1,0 +1,28 @@
+//! bravo_core: the pure logic of bravo_metrics, with no PostgreSQL and no pgrx.
+//!
+//! * [`target`]   — the metric tables a sync fills and their metric columns.
+//! * [`validate`] — reading a source row, validation, duplicate detection, set-aside
+//!   reasons.
+//! * [`source`]   — relation names, column checks and the queries sent to Snowflake.
+//! * [`compare`]  — the sorted-stream comparison at the heart of the merge: source
+//!   outcomes × target rows → insert / update / unchanged / vanished / set aside.
+//! * [`schedule`] — cron expressions, time zones and the scheduler's decisions.
+//! * [`run`]      — typed run records: a run's status and trigger.
+//! * [`error`]    — an error carrying a SQLSTATE, message, DETAIL and HINT, mapped to
+//!   a PostgreSQL error by the extension crate.
+//!
+//! The extension crate (the workspace root) keeps only the PostgreSQL side: SPI
+//! cursors and writes, setting registration, background workers and the SQL.
+
+#![forbid(unsafe_code)]
+
+pub mod compare;
+pub mod error;
+pub mod run;
+pub mod schedule;
+pub mod source;
+pub mod target;
+pub mod validate;
+
+pub use error::{CoreError, SqlState};
+pub use run::{RunStatus, Trigger};
