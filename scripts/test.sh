@@ -21,7 +21,7 @@ cargo clippy --workspace --all-targets --features pg15 -- -D warnings
 step "dependency audit (cargo deny check bans licenses sources; deny.toml)"
 cargo deny --locked check bans licenses sources
 
-step "Snowflake client and test double (fakesnow + loopback double)"
+step "core crate (plain Rust, property tests), Snowflake client and test double (fakesnow + loopback double)"
 cargo test --no-fail-fast -p bravo_core -p bravo_snowflake -p bravo_testkit
 
 step "in-database tests (#[pg_test], cargo pgrx test as the postgres user)"
