@@ -9,10 +9,6 @@
 //! (superuser, `ALTER SYSTEM`, or `ALTER DATABASE/ROLE ... SET` by a superuser); the
 //! scheduler's own settings are `SIGHUP` (postgresql.conf / `ALTER SYSTEM` + reload).
 
-// Not yet given `// SAFETY:` comments block by block (issue 10); every other module
-// of the crate is held to `clippy::undocumented_unsafe_blocks`.
-#![allow(clippy::undocumented_unsafe_blocks)]
-
 use std::ffi::{c_char, c_void, CStr, CString};
 
 use bravo_core::source::parse_relation;
@@ -233,6 +229,9 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    // SAFETY: define_string_guc_with_hooks requires `#[pg_guard]` hooks, which
+    // `check_secret_path` is; `_PG_init` runs on the process's main thread, and the names,
+    // texts and settings are `'static`.
     unsafe {
         GucRegistry::define_string_guc_with_hooks(
             c"bravo_metrics.snowflake_secret_file",
@@ -406,6 +405,9 @@ pub fn init() {
         GucFlags::default(),
     );
 
+    // SAFETY: define_string_guc_with_hooks requires `#[pg_guard]` hooks, which
+    // `check_source` and `check_time_zone` are; `_PG_init` runs on the process's main thread,
+    // and the names, texts and settings are `'static`.
     unsafe {
         GucRegistry::define_string_guc_with_hooks(
             c"bravo_metrics.impressions_source",
@@ -514,6 +516,9 @@ pub fn init() {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    // SAFETY: define_string_guc_with_hooks requires `#[pg_guard]` hooks, which
+    // `check_iana_zone` and `check_schedule` are; `_PG_init` runs on the process's main
+    // thread, and the names, texts and settings are `'static`.
     unsafe {
         GucRegistry::define_string_guc_with_hooks(
             c"bravo_metrics.schedule",
@@ -538,6 +543,9 @@ pub fn init() {
             None,
         );
     }
+    // SAFETY: define_string_guc_with_hooks requires `#[pg_guard]` hooks, which
+    // `check_scheduler_database` is; `_PG_init` runs on the process's main thread, and the
+    // names, texts and settings are `'static`.
     unsafe {
         GucRegistry::define_string_guc_with_hooks(
             c"bravo_metrics.scheduler_database",
@@ -590,6 +598,8 @@ pub fn init() {
         GucFlags::default(),
     );
 
+    // SAFETY: in `_PG_init`, on the main thread, after the settings above are defined
+    // (as PostgreSQL requires); the prefix is a 'static NUL-terminated string.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"bravo_metrics".as_ptr()) };
 }
 
@@ -604,7 +614,17 @@ pub fn get_str(setting: &GucSetting<Option<CString>>) -> Option<String> {
 // ---------------------------------------------------------------------------------------
 // Check hooks: a bad value is refused when it is set, with a HINT.
 
+/// Refuses the value being checked, with `msg` as DETAIL and `hint` as HINT; returns
+/// `false` for the hook to return.
+///
+/// # Safety
+///
+/// Only from a GUC check hook, on the process's main thread: PostgreSQL reads (and then
+/// clears) the `GUC_check_*` variables right after the hook returns false.
 unsafe fn reject(msg: &str, hint: &str) -> bool {
+    // SAFETY: per this function's contract. pstrdup copies the strings into the current
+    // memory context (as GUC_check_errdetail/errhint do in C), so the copies outlive `m`
+    // and `h`, which drop at the end of the block; the SQLSTATE is a valid error code.
     unsafe {
         let m = CString::new(msg).unwrap_or_default();
         let h = CString::new(hint).unwrap_or_default();
@@ -615,7 +635,15 @@ unsafe fn reject(msg: &str, hint: &str) -> bool {
     false
 }
 
+/// The proposed value a string check hook was given, copied; `None` for NULL.
+///
+/// # Safety
+///
+/// `newval` must be the `newval` argument of a string check hook: NULL, or pointing at
+/// NULL or at a NUL-terminated string that PostgreSQL owns for the hook's call.
 unsafe fn value_of(newval: *mut *mut c_char) -> Option<String> {
+    // SAFETY: per this function's contract; both pointers are checked for NULL, and the
+    // string is copied before the hook returns.
     unsafe {
         if newval.is_null() || (*newval).is_null() {
             return None;
@@ -624,17 +652,25 @@ unsafe fn value_of(newval: *mut *mut c_char) -> Option<String> {
     }
 }
 
+/// Check hook of `impressions_source` and `videos_source`.
+///
+/// # Safety
+///
+/// A GUC check hook: called by PostgreSQL only, on the process's main thread, with
+/// `newval` as [`value_of`] requires.
 #[pg_guard]
 unsafe extern "C-unwind" fn check_source(
     newval: *mut *mut c_char,
     _extra: *mut *mut c_void,
     _source: pg_sys::GucSource::Type,
 ) -> bool {
+    // SAFETY: `newval` is this hook's argument (the hook's contract).
     let Some(v) = (unsafe { value_of(newval) }) else {
         return true;
     };
     match parse_relation(&v) {
         Ok(_) => true,
+        // SAFETY: inside a check hook (this function).
         Err(e) => unsafe {
             reject(&e, "Give a Snowflake relation as name, schema.name or database.schema.name; quote parts with \"...\" when needed.")
         },
@@ -647,6 +683,11 @@ unsafe extern "C-unwind" fn check_source(
 /// (`pg_db_role_setting`, `pg_proc.proconfig`). Those are validated with source
 /// `PGC_S_TEST` and applied at login with the database / role sources: refuse all of
 /// them, with the way that works.
+///
+/// # Safety
+///
+/// A GUC check hook: called by PostgreSQL only, on the process's main thread, with
+/// `newval` as [`value_of`] requires.
 #[pg_guard]
 unsafe extern "C-unwind" fn check_secret_path(
     newval: *mut *mut c_char,
@@ -654,6 +695,7 @@ unsafe extern "C-unwind" fn check_secret_path(
     source: pg_sys::GucSource::Type,
 ) -> bool {
     use pg_sys::GucSource::*;
+    // SAFETY: `newval` is this hook's argument (the hook's contract).
     let empty = unsafe { value_of(newval) }.is_none_or(|v| v.trim().is_empty());
     if empty {
         return true;
@@ -662,6 +704,7 @@ unsafe extern "C-unwind" fn check_secret_path(
         source,
         PGC_S_TEST | PGC_S_DATABASE | PGC_S_USER | PGC_S_DATABASE_USER
     ) {
+        // SAFETY: inside a check hook (this function).
         return unsafe {
             reject(
                 "secret file paths cannot be set per database, per role or per function: pg_db_role_setting and pg_proc are readable by every role.",
@@ -672,18 +715,26 @@ unsafe extern "C-unwind" fn check_secret_path(
     true
 }
 
+/// Check hook of time zone settings.
+///
+/// # Safety
+///
+/// A GUC check hook: called by PostgreSQL only, on the process's main thread, with
+/// `newval` as [`value_of`] requires.
 #[pg_guard]
 unsafe extern "C-unwind" fn check_time_zone(
     newval: *mut *mut c_char,
     _extra: *mut *mut c_void,
     _source: pg_sys::GucSource::Type,
 ) -> bool {
+    // SAFETY: `newval` is this hook's argument (the hook's contract).
     let Some(v) = (unsafe { value_of(newval) }) else {
         return true;
     };
     if v.trim().is_empty() || bravo_core::schedule::zone::parse_iana(&v).is_ok() {
         return true;
     }
+    // SAFETY: inside a check hook (this function).
     unsafe {
         reject(
             &format!("\"{v}\" is not a known IANA time zone."),
@@ -692,41 +743,65 @@ unsafe extern "C-unwind" fn check_time_zone(
     }
 }
 
+/// Check hook of `schedule_time_zone`.
+///
+/// # Safety
+///
+/// A GUC check hook: called by PostgreSQL only, on the process's main thread, with
+/// `newval` as [`value_of`] requires.
 #[pg_guard]
 unsafe extern "C-unwind" fn check_iana_zone(
     newval: *mut *mut c_char,
     extra: *mut *mut c_void,
     source: pg_sys::GucSource::Type,
 ) -> bool {
+    // SAFETY: forwards this hook's own arguments to another check hook with the same
+    // contract, on the same thread.
     unsafe { check_time_zone(newval, extra, source) }
 }
 
+/// Check hook of `schedule`.
+///
+/// # Safety
+///
+/// A GUC check hook: called by PostgreSQL only, on the process's main thread, with
+/// `newval` as [`value_of`] requires.
 #[pg_guard]
 unsafe extern "C-unwind" fn check_schedule(
     newval: *mut *mut c_char,
     _extra: *mut *mut c_void,
     _source: pg_sys::GucSource::Type,
 ) -> bool {
+    // SAFETY: `newval` is this hook's argument (the hook's contract).
     let Some(v) = (unsafe { value_of(newval) }) else {
         return true;
     };
     match bravo_core::schedule::check_schedule_value(&v) {
         Ok(()) => true,
+        // SAFETY: inside a check hook (this function).
         Err(e) => unsafe { reject(&e, bravo_core::schedule::cron::SYNTAX) },
     }
 }
 
+/// Check hook of `scheduler_database`.
+///
+/// # Safety
+///
+/// A GUC check hook: called by PostgreSQL only, on the process's main thread, with
+/// `newval` as [`value_of`] requires.
 #[pg_guard]
 unsafe extern "C-unwind" fn check_scheduler_database(
     newval: *mut *mut c_char,
     _extra: *mut *mut c_void,
     _source: pg_sys::GucSource::Type,
 ) -> bool {
+    // SAFETY: `newval` is this hook's argument (the hook's contract).
     let Some(v) = (unsafe { value_of(newval) }) else {
         return true;
     };
     match check_database_value(&v) {
         Ok(()) => true,
+        // SAFETY: inside a check hook (this function).
         Err((msg, hint)) => unsafe { reject(&msg, &hint) },
     }
 }
@@ -740,6 +815,8 @@ unsafe extern "C-unwind" fn check_scheduler_database(
 /// with a database it cannot connect to (see `worker::connect`).
 pub fn check_database_value(v: &str) -> Result<(), (String, String)> {
     let name = v.trim();
+    // SAFETY: reads of this process's own state (transaction state, database, parallel
+    // worker number, backend type), valid in every process including the postmaster.
     let lookup = unsafe {
         pg_sys::IsTransactionState()
             && pg_sys::MyDatabaseId != pg_sys::InvalidOid
@@ -758,10 +835,18 @@ pub fn check_database_value(v: &str) -> Result<(), (String, String)> {
     ))
 }
 
-/// Is there a database of this name? (Needs a transaction.)
+/// Is there a database of this name? (Needs a transaction; outside one, where the
+/// catalog cannot be read, the answer is `false`.)
 pub fn database_exists(name: &str) -> bool {
     let Ok(c) = CString::new(name) else {
         return false;
     };
+    // SAFETY: a read of this process's transaction state.
+    if !unsafe { pg_sys::IsTransactionState() } {
+        return false;
+    }
+    // SAFETY: in a transaction (checked above), on a backend's main thread, so the
+    // catalog can be read; `c` lives for the call, and `missing_ok` makes an unknown name
+    // return InvalidOid instead of raising.
     unsafe { pg_sys::get_database_oid(c.as_ptr(), true) != pg_sys::InvalidOid }
 }

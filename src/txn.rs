@@ -2,10 +2,6 @@
 //! rolled back and reported, and the worker carries on. Used by the scheduler's
 //! workers and by the run log's writer worker.
 
-// Not yet given `// SAFETY:` comments block by block (issue 10); every other module
-// of the crate is held to `clippy::undocumented_unsafe_blocks`.
-#![allow(clippy::undocumented_unsafe_blocks)]
-
 use std::ffi::CString;
 use std::panic::AssertUnwindSafe;
 
@@ -31,6 +27,10 @@ pub const SAFE_SEARCH_PATH: &str = "pg_catalog, pg_temp";
 /// error rolls the transaction back and comes back as `Err(message)`. A FATAL
 /// (SIGTERM) still ends the process, which aborts the transaction on the way out.
 pub fn in_transaction<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    // SAFETY: called on the main thread of a background worker that is connected to a
+    // database and between transactions (every caller is a worker's top level, never
+    // code already inside a transaction), which is what StartTransactionCommand expects;
+    // the snapshot pushed is popped below on commit, or discarded by the abort.
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
         pg_sys::StartTransactionCommand();
@@ -43,6 +43,9 @@ pub fn in_transaction<R>(f: impl FnOnce() -> R) -> Result<R, String> {
         )
         .unwrap_or_else(|e| panic!("cannot set the search path: {e}"));
         let v = f();
+        // SAFETY: the transaction started above is still the current one (`f` returned
+        // normally, so it neither committed nor aborted it) and its snapshot is the
+        // active one; popping it and committing ends the transaction on this thread.
         unsafe {
             pg_sys::PopActiveSnapshot();
             pg_sys::CommitTransactionCommand();
@@ -52,6 +55,11 @@ pub fn in_transaction<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     .catch_others(|e| Err(caught_message(&e)))
     .execute();
     if out.is_err() {
+        // SAFETY: an error was caught (PgTryBuilder has already flushed the error state)
+        // and the transaction is still open, in an aborted or failed state: aborting it
+        // is PostgreSQL's own recovery in a worker's error path (as in `worker_spi.c`),
+        // and TopMemoryContext always exists, so switching to it leaves no dangling
+        // context behind the released transaction contexts.
         unsafe {
             pg_sys::AbortCurrentTransaction();
             pg_sys::MemoryContextSwitchTo(pg_sys::TopMemoryContext);
@@ -62,16 +70,20 @@ pub fn in_transaction<R>(f: impl FnOnce() -> R) -> Result<R, String> {
 
 /// Shows what the worker is doing in `pg_stat_activity`.
 pub fn report_activity(what: Option<&str>) {
-    unsafe {
-        match what {
-            Some(w) => {
-                let c = CString::new(w).unwrap_or_default();
-                pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, c.as_ptr());
-            }
-            None => {
-                pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null())
-            }
+    match what {
+        Some(w) => {
+            let c = CString::new(w).unwrap_or_default();
+            // SAFETY: called on a backend's main thread; `c` is a NUL-terminated string
+            // that lives for the call, and pgstat_report_activity copies it into this
+            // backend's status entry.
+            unsafe {
+                pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, c.as_ptr())
+            };
         }
+        // SAFETY: as above; a NULL command string is allowed for STATE_IDLE.
+        None => unsafe {
+            pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null())
+        },
     }
 }
 
@@ -133,6 +145,10 @@ unsafe extern "C-unwind" {
 /// its next interrupt check (network waits poll it every 20 ms) and the FATAL that
 /// follows aborts its transaction; a latch wait returns and its interrupt check exits.
 pub fn install_sigterm_handler() {
+    // SAFETY: called at the start of a background worker's main function, on its only
+    // thread; `die` is PostgreSQL's async-signal-safe SIGTERM handler for exactly this
+    // kind of process (it only sets flags and the latch), and pqsignal installs it the
+    // way PostgreSQL does for its own backends.
     unsafe {
         pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(pg_die));
     }

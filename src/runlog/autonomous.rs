@@ -17,10 +17,6 @@
 //! no resource owner (it is detached explicitly), so an aborting resource owner is
 //! never touched.
 
-// Not yet given `// SAFETY:` comments block by block (issue 10); every other module
-// of the crate is held to `clippy::undocumented_unsafe_blocks`.
-#![allow(clippy::undocumented_unsafe_blocks)]
-
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
@@ -48,6 +44,8 @@ struct Task {
 /// The role the worker connects as: the current user (inside the extension's
 /// SECURITY DEFINER functions, their owner).
 pub fn current_user() -> pg_sys::Oid {
+    // SAFETY: on a backend's main thread, after it connected (callers are SQL functions,
+    // their transaction callbacks and exit callbacks); GetUserId only reads a global.
     unsafe { pg_sys::GetUserId() }
 }
 
@@ -104,6 +102,10 @@ pub fn sweep(limit: Duration) -> Result<i64, String> {
 /// How this process's log lines start: the extension's own workers (the scheduler,
 /// run-now) prefix every line with their type; other backends say `bravo_metrics`.
 pub fn log_prefix() -> String {
+    // SAFETY: MyBgworkerEntry is NULL in a client backend and otherwise points at this
+    // worker's registration, which lives as long as the process; its `bgw_type` is a
+    // NUL-terminated fixed-size array (PostgreSQL copies it with strlcpy), and the
+    // string is copied out before the block ends.
     unsafe {
         let entry = pg_sys::MyBgworkerEntry;
         if !entry.is_null() {
@@ -138,10 +140,13 @@ const PAYLOAD_AT: usize = 16;
 
 /// Runs `task` in a worker; never raises (an error comes back as `Err`).
 fn run_task(task: &Task, user: pg_sys::Oid, limit: Duration) -> Result<i64, String> {
+    // SAFETY: a read of a counter PostgreSQL keeps for this thread only.
     if unsafe { pg_sys::CritSectionCount } != 0 {
         return Err("inside a critical section".into());
     }
     let payload = serde_json::to_vec(task).map_err(|e| e.to_string())?;
+    // SAFETY: on the backend's main thread and outside a critical section (checked
+    // above), as try_run requires; an ERROR it raises is caught here.
     PgTryBuilder::new(AssertUnwindSafe(|| unsafe {
         try_run(&payload, user, limit)
     }))
@@ -160,11 +165,26 @@ struct OwnerBack(pg_sys::ResourceOwner);
 
 impl Drop for OwnerBack {
     fn drop(&mut self) {
+        // SAFETY: puts back the resource owner that was current when this guard was made,
+        // on the same thread; it is still alive (nothing between the two releases it).
         unsafe { pg_sys::CurrentResourceOwner = self.0 };
     }
 }
 
+/// Creates the segment, starts the worker, waits for it and detaches.
+///
+/// # Safety
+///
+/// Must be called on a connected backend's main thread, outside a critical section;
+/// it may raise an ERROR (starting the worker), which the caller must catch.
 unsafe fn try_run(payload: &[u8], user: pg_sys::Oid, limit: Duration) -> Result<i64, String> {
+    // SAFETY: per this function's contract. The segment is created with no resource
+    // owner (put back by `_back` right after), so no aborting owner can detach it under
+    // us; it is `PAYLOAD_AT + payload.len()` bytes, MAXALIGN-aligned, so the length,
+    // the flag at 8 (u8) and the counter at 12 (i32, 4-aligned) are in bounds and
+    // aligned, and nothing else maps it until the worker is started (after it is
+    // filled). `done_flag`/`marked` references are only used before `dsm_detach`, the
+    // last use of `seg`.
     unsafe {
         let seg = {
             let _back = OwnerBack(pg_sys::CurrentResourceOwner);
@@ -209,12 +229,27 @@ unsafe fn try_run(payload: &[u8], user: pg_sys::Oid, limit: Duration) -> Result<
 }
 
 /// The "done" flag in a segment laid out as above.
+///
+/// # Safety
+///
+/// `addr` must be the address of a mapped segment laid out as above (at least
+/// `PAYLOAD_AT` bytes, 8-aligned), and the reference must not be used after this
+/// process detaches it. Both processes touch the flag through atomics only.
 unsafe fn done_flag<'a>(addr: *mut u8) -> &'a AtomicU8 {
+    // SAFETY: per this function's contract, `addr + DONE_AT` is in bounds of a live
+    // mapping; AtomicU8 needs no alignment, and shared memory may be accessed through
+    // an atomic from several processes.
     unsafe { &*(addr.add(DONE_AT) as *const AtomicU8) }
 }
 
 /// The number of rows the sweep marked.
+///
+/// # Safety
+///
+/// As for [`done_flag`].
 unsafe fn marked<'a>(addr: *mut u8) -> &'a AtomicI32 {
+    // SAFETY: per this function's contract, `addr + COUNT_AT` is in bounds of a live
+    // mapping and 4-aligned (the segment is MAXALIGN-aligned and COUNT_AT is 12).
     unsafe { &*(addr.add(COUNT_AT) as *const AtomicI32) }
 }
 
@@ -224,21 +259,37 @@ unsafe fn marked<'a>(addr: *mut u8) -> &'a AtomicI32 {
 /// the backend exits or its transaction aborts (see [`super::exit`]). Bounded because
 /// a postmaster that is shutting down starts no new worker (it drops the
 /// registration: "stopped", flag unset) and a worker may wait for a lock.
+///
+/// # Safety
+///
+/// On the backend's main thread; `addr` must be the mapped segment `worker` was given,
+/// attached until this returns (see [`done_flag`]).
 unsafe fn wait_bounded(
     worker: DynamicBackgroundWorker,
     addr: *mut u8,
     limit: Duration,
 ) -> Result<(), String> {
-    struct Held;
+    /// HOLD_INTERRUPTS until dropped. The drop puts back the count it found instead of
+    /// decrementing: an ERROR raised in the wait sets the count to 0 (errfinish) before
+    /// it unwinds through here, and a decrement would then wrap to u32::MAX (holding
+    /// interrupts for good) or, with overflow checks, panic inside the unwind (abort).
+    struct Held(u32);
     impl Drop for Held {
         fn drop(&mut self) {
-            unsafe { pg_sys::InterruptHoldoffCount -= 1 };
+            // SAFETY: a write of this thread's own holdoff counter, back to what it was
+            // when the guard was made (what RESUME_INTERRUPTS restores in the normal case).
+            unsafe { pg_sys::InterruptHoldoffCount = self.0 };
         }
     }
-    unsafe { pg_sys::InterruptHoldoffCount += 1 };
-    let _held = Held;
+    // SAFETY: HOLD_INTERRUPTS on this backend's own counter; undone by `_held`.
+    let _held = unsafe {
+        let before = pg_sys::InterruptHoldoffCount;
+        pg_sys::InterruptHoldoffCount = before + 1;
+        Held(before)
+    };
     let deadline = Instant::now() + limit;
     loop {
+        // SAFETY: `addr` is the attached segment (this function's contract).
         if unsafe { done_flag(addr) }.load(Ordering::Acquire) == 1 {
             return Ok(());
         }
@@ -246,6 +297,7 @@ unsafe fn wait_bounded(
             // "Stopped" also covers a worker the postmaster dropped without starting it
             // (it does so during a shutdown): only the flag says the task is done.
             Err(BackgroundWorkerStatus::Stopped) => {
+                // SAFETY: as above.
                 return if unsafe { done_flag(addr) }.load(Ordering::Acquire) == 1 {
                     Ok(())
                 } else {
@@ -264,6 +316,9 @@ unsafe fn wait_bounded(
             let _ = worker.terminate();
             return Err(format!("the writer worker did not finish within {limit:?}"));
         }
+        // SAFETY: on the backend's main thread; MyLatch is this process's own latch, set
+        // up at process start. (pgrx's BackgroundWorker::wait_latch is for workers only
+        // and uses WL_POSTMASTER_DEATH; this also runs in client backends.)
         unsafe {
             pg_sys::WaitLatch(
                 pg_sys::MyLatch,
@@ -292,26 +347,55 @@ pub extern "C-unwind" fn bravo_runlog_writer_main(arg: pg_sys::Datum) {
     );
     // Whatever postgresql.conf says: short READ COMMITTED transactions that may write
     // (the sweep relies on READ COMMITTED re-checking rows that changed under it).
+    // SAFETY: writes of this worker's own GUC variables on its main thread, between
+    // transactions; both are plain ints/bools that any value in range makes valid.
     unsafe {
         pg_sys::DefaultXactIsoLevel = pg_sys::XACT_READ_COMMITTED as i32;
         pg_sys::DefaultXactReadOnly = false;
     }
 
     let handle = arg.value() as u32;
+    // SAFETY: on the worker's main thread, connected, between transactions (so the
+    // mapping belongs to no transaction's resource owner): it lasts until the explicit
+    // dsm_detach below or process exit. A handle whose segment is gone
+    // gives NULL, checked below.
     let seg = unsafe { pg_sys::dsm_attach(handle) };
     if seg.is_null() {
         pgrx::log!("bravo_metrics run-log writer: the record's segment is gone");
         return;
     }
-    let addr = unsafe { pg_sys::dsm_segment_address(seg) as *mut u8 };
+    // SAFETY: `seg` is a segment attached above (non-NULL).
+    let (addr, size) = unsafe {
+        (
+            pg_sys::dsm_segment_address(seg) as *mut u8,
+            pg_sys::dsm_segment_map_length(seg),
+        )
+    };
+    // SAFETY: the mapping is `size` bytes from `addr` and stays attached while read; the
+    // length word is read only when the header fits, and the payload slice only when the
+    // length it gives fits in the mapping (a handle reused by some other segment, or a
+    // corrupt length, gives no task instead of a read past the end). The creator wrote
+    // all of it before starting this worker, and nobody writes it afterwards except the
+    // atomics at 8 and 12, which are outside the slices read here.
     let task: Option<Task> = unsafe {
-        let mut len = [0u8; 8];
-        std::ptr::copy_nonoverlapping(addr.add(LEN_AT), len.as_mut_ptr(), 8);
-        let len = u64::from_le_bytes(len) as usize;
-        serde_json::from_slice(std::slice::from_raw_parts(addr.add(PAYLOAD_AT), len)).ok()
+        if size < PAYLOAD_AT {
+            None
+        } else {
+            let mut len = [0u8; 8];
+            std::ptr::copy_nonoverlapping(addr.add(LEN_AT), len.as_mut_ptr(), 8);
+            let len = u64::from_le_bytes(len);
+            usize::try_from(len)
+                .ok()
+                .filter(|&len| len <= size - PAYLOAD_AT)
+                .and_then(|len| {
+                    serde_json::from_slice(std::slice::from_raw_parts(addr.add(PAYLOAD_AT), len))
+                        .ok()
+                })
+        }
     };
     let Some(task) = task else {
         pgrx::log!("bravo_metrics run-log writer: no task");
+        // SAFETY: `seg` is attached, and `addr` is not used after this.
         unsafe { pg_sys::dsm_detach(seg) };
         return;
     };
@@ -336,6 +420,8 @@ pub extern "C-unwind" fn bravo_runlog_writer_main(arg: pg_sys::Datum) {
                         rec.status
                     );
                 }
+                // SAFETY: `addr` is the attached segment, at least PAYLOAD_AT bytes (checked
+                // when the task was read).
                 unsafe { done_flag(addr).store(1, Ordering::Release) };
             }
             Ok(Err(e)) => pgrx::warning!(
@@ -351,13 +437,16 @@ pub extern "C-unwind" fn bravo_runlog_writer_main(arg: pg_sys::Datum) {
     }
     if task.sweep {
         match txn::in_transaction(|| super::stale::sweep_here(task.exclude)) {
+            // SAFETY: as above.
             Ok(Ok(n)) => unsafe { marked(addr).store(n as i32, Ordering::Release) },
             Ok(Err(e)) => pgrx::warning!("bravo_metrics run-log writer: {}", e.message),
             Err(message) => pgrx::warning!("bravo_metrics run-log writer: {message}"),
         }
         if task.record.is_none() {
+            // SAFETY: as above.
             unsafe { done_flag(addr).store(1, Ordering::Release) };
         }
     }
+    // SAFETY: `seg` is attached, and `addr` is not used after this.
     unsafe { pg_sys::dsm_detach(seg) };
 }

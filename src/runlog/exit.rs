@@ -33,10 +33,6 @@
 //! until someone commits or rolls it back, and its row could only say `running` until
 //! then. The refusal aborts the transaction, so the row says `rolled_back`.
 
-// Not yet given `// SAFETY:` comments block by block (issue 10); every other module
-// of the crate is held to `clippy::undocumented_unsafe_blocks`.
-#![allow(clippy::undocumented_unsafe_blocks)]
-
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
@@ -89,6 +85,8 @@ impl Tracked {
     /// The sync succeeded (`rec` is its final record, about to be written in the
     /// current transaction): from now on the transaction's end decides its row.
     pub fn succeeded(self, rec: &RunRecord) {
+        // SAFETY: called on the backend's main thread, inside the transaction that ran the
+        // sync; GetCurrentTransactionNestLevel only reads the transaction state stack.
         let level = unsafe { pg_sys::GetCurrentTransactionNestLevel() };
         let id = self.run_id;
         TRACKED.with(|t| {
@@ -107,6 +105,13 @@ impl Tracked {
 /// [`Tracked::succeeded`] hands it to the transaction.
 pub fn track(record: &Rc<RefCell<RunRecord>>) -> Tracked {
     if !REGISTERED.with(|r| r.replace(true)) {
+        // SAFETY: on the backend's main thread, once per process (REGISTERED). The
+        // callbacks are `#[pg_guard]` `extern "C-unwind"` functions with the signatures
+        // PostgreSQL expects (pg_on_exit_callback, XactCallback, SubXactCallback), they
+        // live as long as the library (never unloaded), and they use no argument, so a
+        // zero Datum and NULL pointers are fine. before_shmem_exit and the Register
+        // functions allocate in TopMemoryContext, so the registrations outlive the
+        // current transaction.
         unsafe {
             pg_sys::before_shmem_exit(Some(on_exit), pg_sys::Datum::from(0));
             pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
@@ -166,6 +171,7 @@ fn take_pending(ends: impl Fn(i32) -> bool) -> Vec<(RunRecord, pg_sys::Oid)> {
 
 /// Writes the rows of pending syncs whose work was just rolled back.
 fn write_rolled_back(ended: Vec<(RunRecord, pg_sys::Oid)>) {
+    // SAFETY: a read of a flag PostgreSQL sets on this thread when proc_exit starts.
     let exiting = EXITING.with(|x| x.get()) || unsafe { pg_sys::proc_exit_inprogress };
     for (rec, user) in ended {
         if exiting {
@@ -178,6 +184,12 @@ fn write_rolled_back(ended: Vec<(RunRecord, pg_sys::Oid)>) {
     }
 }
 
+/// Transaction callback (RegisterXactCallback).
+///
+/// # Safety
+///
+/// Called by PostgreSQL only, on the backend's main thread, at the transaction events
+/// it reports; `_arg` is the NULL registered with it and is not used.
 #[pg_guard]
 unsafe extern "C-unwind" fn on_xact(event: XactEvent::Type, _arg: *mut std::ffi::c_void) {
     match event {
@@ -206,6 +218,12 @@ unsafe extern "C-unwind" fn on_xact(event: XactEvent::Type, _arg: *mut std::ffi:
     }
 }
 
+/// Subtransaction callback (RegisterSubXactCallback).
+///
+/// # Safety
+///
+/// Called by PostgreSQL only, on the backend's main thread, while the subtransaction
+/// the event is about is still the current one; `_arg` is the registered NULL, unused.
 #[pg_guard]
 unsafe extern "C-unwind" fn on_subxact(
     event: SubXactEvent::Type,
@@ -214,6 +232,8 @@ unsafe extern "C-unwind" fn on_subxact(
     _arg: *mut std::ffi::c_void,
 ) {
     // The callbacks run while the ending subtransaction is still the current one.
+    // SAFETY: on the backend's main thread, inside a subtransaction callback, where the
+    // transaction state stack is intact; the call only reads it.
     let ending = unsafe { pg_sys::GetCurrentTransactionNestLevel() };
     match event {
         SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => TRACKED.with(|t| {
@@ -232,6 +252,13 @@ unsafe extern "C-unwind" fn on_subxact(
     }
 }
 
+/// `before_shmem_exit` callback.
+///
+/// # Safety
+///
+/// Called by PostgreSQL only, on the backend's main thread during proc_exit, before
+/// shared memory is detached and before the open transaction is aborted; `_arg` is the
+/// zero Datum registered with it and is not used.
 #[pg_guard]
 unsafe extern "C-unwind" fn on_exit(_code: std::ffi::c_int, _arg: pg_sys::Datum) {
     EXITING.with(|x| x.set(true));

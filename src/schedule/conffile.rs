@@ -9,10 +9,6 @@
 //! the way PostgreSQL does (postgresql.conf with its includes, then
 //! postgresql.auto.conf; the last line for a name wins) and checks the value itself.
 
-// Not yet given `// SAFETY:` comments block by block (issue 10); every other module
-// of the crate is held to `clippy::undocumented_unsafe_blocks`.
-#![allow(clippy::undocumented_unsafe_blocks)]
-
 use std::ffi::{CStr, CString};
 
 use pgrx::prelude::*;
@@ -37,11 +33,23 @@ impl FileSetting {
 /// when the files cannot be read or parsed (PostgreSQL then applies nothing from them
 /// either, so what is in force is all there is to know).
 pub fn read(names: &[&str]) -> Option<Vec<Option<FileSetting>>> {
+    // SAFETY: a read of a GUC string pointer owned by PostgreSQL (`config_file`), on the
+    // process's main thread; it is set at startup and checked for NULL below.
     let main = unsafe { pg_sys::ConfigFileName };
     if main.is_null() {
         return None;
     }
     let mut cx = PgMemoryContexts::new("bravo_metrics configuration files");
+    // SAFETY: runs on the process's main thread, in a memory context of its own that is
+    // deleted when `cx` drops, so everything ParseConfigFile pallocs (the list, its
+    // strings) is freed then and is only read before that: the results are copied into
+    // owned Rust strings inside the closure. `main` was checked for NULL, `auto` lives
+    // for the call, `head`/`tail` start as an empty list as ParseConfigFile requires,
+    // and the list is walked with a NULL check on every node and string; DataDir is a
+    // PostgreSQL-owned global, only compared with NULL. ParseConfigFile reports parse
+    // problems at `quiet` (DEBUG2) and returns false rather than raising for them; if an
+    // ERROR does unwind out of it (out of memory), dropping `cx` switches back to the
+    // previous context before deleting its own.
     unsafe {
         cx.switch_to(|_| {
             let mut head: *mut pg_sys::ConfigVariable = std::ptr::null_mut();

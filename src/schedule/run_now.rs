@@ -5,10 +5,6 @@
 //! same [`exec::run`] as a scheduled run; its row has trigger `run-now` and the
 //! returned run id.
 
-// Not yet given `// SAFETY:` comments block by block (issue 10); every other module
-// of the crate is held to `clippy::undocumented_unsafe_blocks`.
-#![allow(clippy::undocumented_unsafe_blocks)]
-
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
 
@@ -40,6 +36,9 @@ fn bravo_run_now() -> i64 {
         OverlapPolicy::Skip => 0,
         OverlapPolicy::Wait => 1,
     };
+    // SAFETY: reads of this backend's database (set once at connection) and current user
+    // (GetUserId only asserts that it is set, which it is inside a SQL function call), on
+    // the backend's main thread.
     let (db, user) = unsafe {
         (
             u32::from(pg_sys::MyDatabaseId),
@@ -54,6 +53,7 @@ fn bravo_run_now() -> i64 {
         .set_extra(&extra)
         .enable_spi_access()
         .set_restart_time(None)
+        // SAFETY: a read of this backend's pid, set once at process start.
         .set_notify_pid(unsafe { pg_sys::MyProcPid })
         .load_dynamic()
         .unwrap_or_else(|_| {

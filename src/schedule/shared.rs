@@ -5,10 +5,6 @@
 //! them to back off). Shared memory exists only when the library is in
 //! `shared_preload_libraries`; without it every reader sees "not loaded".
 
-// Not yet given `// SAFETY:` comments block by block (issue 10); every other module
-// of the crate is held to `clippy::undocumented_unsafe_blocks`.
-#![allow(clippy::undocumented_unsafe_blocks)]
-
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
@@ -20,22 +16,35 @@ use bravo_core::schedule::plan::{Due, Kind};
 /// Set in the postmaster when the library is preloaded; inherited by every backend.
 static PRELOADED: AtomicBool = AtomicBool::new(false);
 
+// SAFETY (the six PgAtomic::new and the PgLwLock::new below): each shared memory name is
+// unique, under the reserved `bravo_metrics.` prefix, and used by no other static; the
+// values are only reached through `get()`/`share()`/`exclusive()` after `preloaded()`,
+// that is after `init` asked for them and pgrx initialised them in shmem_startup under
+// AddinShmemInitLock.
+
 /// Unix microseconds of the next run; 0 = none.
+// SAFETY: see above.
 static NEXT_RUN_US: PgAtomic<AtomicI64> = unsafe { PgAtomic::new(c"bravo_metrics.next_run_us") };
 /// [`Kind::code`] of the next run; 0 = none.
+// SAFETY: see above.
 static NEXT_KIND: PgAtomic<AtomicI32> = unsafe { PgAtomic::new(c"bravo_metrics.next_kind") };
 
 /// [`Conn`] code of the latest connection attempt.
+// SAFETY: see above.
 static CONN_STATE: PgAtomic<AtomicI32> = unsafe { PgAtomic::new(c"bravo_metrics.conn_state") };
 /// Failed connection attempts in a row to `Texts::conn_db`.
+// SAFETY: see above.
 static CONN_FAILURES: PgAtomic<AtomicI32> =
     unsafe { PgAtomic::new(c"bravo_metrics.conn_failures") };
 /// Unix microseconds of the latest failed attempt; 0 = none.
+// SAFETY: see above.
 static CONN_FAILED_US: PgAtomic<AtomicI64> =
     unsafe { PgAtomic::new(c"bravo_metrics.conn_failed_us") };
 /// Unix microseconds of the next attempt while backing off; 0 = none planned.
+// SAFETY: see above.
 static CONN_NEXT_US: PgAtomic<AtomicI64> = unsafe { PgAtomic::new(c"bravo_metrics.conn_next_us") };
 
+// SAFETY: see above.
 static TEXTS: PgLwLock<Texts> = unsafe { PgLwLock::new(c"bravo_metrics.scheduler_texts") };
 
 /// Where the worker's connection to `scheduler_database` stands.
@@ -124,6 +133,10 @@ struct Texts {
     warned: Fixed<600>,
 }
 
+// SAFETY: `Texts` is `repr(C)` and `Copy`, made of bools, integers and byte arrays only
+// (no pointers, nothing process-local), so every process that maps the segment reads
+// the same valid value; `Fixed::get`/`is` bound `len` by `N` through slicing (a bad
+// length panics, never reads out of bounds), and every access holds the LWLock.
 unsafe impl PGRXSharedMemory for Texts {}
 
 impl Texts {

@@ -9,10 +9,6 @@
 //! [`exec::run`], the same sync as `bravo_sync`; an error is logged and the worker
 //! carries on.
 
-// Not yet given `// SAFETY:` comments block by block (issue 10); every other module
-// of the crate is held to `clippy::undocumented_unsafe_blocks`.
-#![allow(clippy::undocumented_unsafe_blocks)]
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -94,6 +90,8 @@ fn refused_in_files() -> Vec<Refusal> {
 /// the configuration files without error.
 fn reload_time() -> Option<DateTime<Utc>> {
     const PG_EPOCH_UNIX_US: i64 = 946_684_800_000_000;
+    // SAFETY: a read of a timestamp PostgreSQL keeps for this process (set by
+    // ProcessConfigFile on this thread, or inherited from the postmaster).
     let t = unsafe { pg_sys::PgReloadTime };
     DateTime::from_timestamp_micros(t + PG_EPOCH_UNIX_US)
 }
@@ -191,8 +189,12 @@ impl Worker {
 
     /// Re-reads the configuration files (SIGHUP) and the schedule.
     fn reload_config(&mut self) {
+        // SAFETY: on the worker's main thread, between transactions, which is where
+        // PostgreSQL's own processes handle a reload (HandleMainLoopInterrupts: clear the
+        // flag, then ProcessConfigFile(PGC_SIGHUP), which reports bad values at LOG rather
+        // than raising). The flag is written volatile, as the signal handler writes it.
         unsafe {
-            pg_sys::ConfigReloadPending = 0;
+            (&raw mut pg_sys::ConfigReloadPending).write_volatile(0);
             pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
         }
         self.load_schedule(Utc::now());
@@ -206,6 +208,8 @@ impl Worker {
                 self.database,
                 database()
             );
+            // SAFETY: on the worker's main thread between transactions (reload runs from
+            // the main loop only); proc_exit runs the exit callbacks and does not return.
             unsafe { pg_sys::proc_exit(1) };
         }
     }
@@ -218,7 +222,7 @@ impl Worker {
     fn connect(&mut self) {
         let mut reloaded = false;
         loop {
-            if unsafe { pg_sys::ConfigReloadPending != 0 } {
+            if reload_pending() {
                 self.reload_config();
                 reloaded = true;
             }
@@ -383,7 +387,7 @@ impl Worker {
     fn main_loop(&mut self) -> ! {
         let mut checked_catch_up = false;
         loop {
-            if unsafe { pg_sys::ConfigReloadPending != 0 } {
+            if reload_pending() {
                 self.reload();
             }
             let now = Utc::now();
@@ -425,8 +429,20 @@ impl Worker {
     }
 }
 
+/// Has a SIGHUP asked for a reload? (`ConfigReloadPending`, set by pgrx's SIGHUP handler
+/// as by PostgreSQL's; pgrx's own `sighup_received` keeps a separate flag that
+/// `reload_config` would not clear.)
+fn reload_pending() -> bool {
+    // SAFETY: a volatile read of a sig_atomic_t that only this process's signal handler
+    // and this thread write; volatile so the read is never hoisted out of a loop.
+    unsafe { (&raw const pg_sys::ConfigReloadPending).read_volatile() != 0 }
+}
+
 /// Sleeps on the latch; a SIGTERM makes the interrupt check below exit the process.
 fn wait(timeout: Duration) {
+    // SAFETY: on the worker's main thread; MyLatch is the process's own latch, set up at
+    // start. (pgrx's BackgroundWorker::wait_latch uses WL_POSTMASTER_DEATH and returns,
+    // where WL_EXIT_ON_PM_DEATH exits, so it is not a drop-in replacement.)
     unsafe {
         pg_sys::WaitLatch(
             pg_sys::MyLatch,
@@ -486,6 +502,10 @@ static mut PREV_EMIT_LOG_HOOK: pg_sys::emit_log_hook_type = None;
 fn connect_to(db: &str) {
     shared::conn_begin(db);
     CONNECTING.store(true, Ordering::SeqCst);
+    // SAFETY: on the worker's main thread, before it connects; PREV_EMIT_LOG_HOOK is
+    // touched only on this thread (here, below and in the hook). The hook and exit
+    // callback are `#[pg_guard]` functions with PostgreSQL's signatures that live as
+    // long as the library; the exit callback ignores its zero Datum argument.
     unsafe {
         PREV_EMIT_LOG_HOOK = pg_sys::emit_log_hook;
         pg_sys::emit_log_hook = Some(catch_connect_error);
@@ -493,6 +513,7 @@ fn connect_to(db: &str) {
     }
     BackgroundWorker::connect_worker_to_spi(Some(db), None);
     CONNECTING.store(false, Ordering::SeqCst);
+    // SAFETY: on the worker's main thread; puts back the hook saved above.
     unsafe {
         pg_sys::emit_log_hook = PREV_EMIT_LOG_HOOK;
     }
@@ -501,8 +522,17 @@ fn connect_to(db: &str) {
 
 /// Keeps the message of an error raised while connecting (no PostgreSQL calls here:
 /// this runs while the error is being reported).
+///
+/// # Safety
+///
+/// Called by PostgreSQL only, as `emit_log_hook`, on the process's main thread, with
+/// `edata` NULL or pointing at the error being reported.
 #[pg_guard]
 unsafe extern "C-unwind" fn catch_connect_error(edata: *mut pg_sys::ErrorData) {
+    // SAFETY: per this function's contract, `edata` is NULL (checked) or valid for the
+    // call, and its message NULL (checked) or NUL-terminated; the message is copied out.
+    // PREV_EMIT_LOG_HOOK was saved on this thread before this hook was installed, and is
+    // passed the same `edata`, as PostgreSQL's hook chaining expects.
     unsafe {
         if CONNECTING.load(Ordering::SeqCst)
             && !edata.is_null()
@@ -523,6 +553,11 @@ unsafe extern "C-unwind" fn catch_connect_error(edata: *mut pg_sys::ErrorData) {
 }
 
 /// On the way out of the process: an attempt still in progress failed.
+///
+/// # Safety
+///
+/// Called by PostgreSQL only, as a `before_shmem_exit` callback on the process's main
+/// thread (shared memory is still attached); the arguments are not used.
 #[pg_guard]
 unsafe extern "C-unwind" fn record_failed_connect(_code: std::ffi::c_int, _arg: pg_sys::Datum) {
     if CONNECTING.load(Ordering::SeqCst) {
