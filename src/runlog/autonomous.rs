@@ -16,6 +16,13 @@
 //! never started inside a critical section, and its shared memory segment belongs to
 //! no resource owner (it is detached explicitly), so an aborting resource owner is
 //! never touched.
+//!
+//! Search path: every transaction of the writer runs through [`crate::txn::in_transaction`],
+//! which first sets `search_path = pg_catalog, pg_temp` (transaction-locally), and all
+//! the SQL it runs ([`super::upsert`], [`super::prune`], [`super::stale`]) names the
+//! extension's tables with their schema and PostgreSQL's functions with `pg_catalog.`:
+//! the worker connects as the role of the sync (the owner of the SECURITY DEFINER
+//! function that started it), so nothing on a database's or role's search path is run.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
@@ -401,6 +408,7 @@ pub extern "C-unwind" fn bravo_runlog_writer_main(arg: pg_sys::Datum) {
     };
     if let Some(rec) = &task.record {
         let written = txn::in_transaction(|| {
+            // search_path is already pg_catalog, pg_temp (txn::in_transaction).
             let _ = Spi::run("SET LOCAL lock_timeout = '10s'");
             let _ = Spi::run("SET LOCAL statement_timeout = '30s'");
             let schema = super::ext_schema()?;

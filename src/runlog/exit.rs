@@ -32,6 +32,10 @@
 //! the prepared transaction would keep the single-sync lock, blocking every sync
 //! until someone commits or rolls it back, and its row could only say `running` until
 //! then. The refusal aborts the transaction, so the row says `rolled_back`.
+//!
+//! This module runs no SQL itself: the writer worker ([`super::autonomous`]) writes,
+//! with `search_path = pg_catalog, pg_temp` and schema-qualified names, as the role
+//! recorded here (the owner of the SECURITY DEFINER function that ran the sync).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
