@@ -318,8 +318,8 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     cfg.retry_events = Some(retries_tx);
     runtime::watch_retries(retries_rx);
     let _unwatch = scopeguard(runtime::unwatch_retries);
-    let (window_start, window_text, window_naive) = window(req.lookback_days);
-    record.borrow_mut().window_start = Some(window_text);
+    let (window_start, window_naive) = window(req.lookback_days);
+    record.borrow_mut().window_start = Some(window_naive.to_string());
 
     let owners = check_schema(schema);
     let known_buys = known_media_buys(schema);
@@ -372,25 +372,23 @@ fn start_progress(schema: &str, run_id: i64) -> Progress {
 
 /// The window's first day: today in `bravo_metrics.sync_time_zone` minus the lookback,
 /// as a PostgreSQL date, its text, and a chrono date.
-fn window(lookback_days: i32) -> (Date, String, NaiveDate) {
+fn window(lookback_days: i32) -> (Date, NaiveDate) {
     let tz = settings::get_str(&settings::SYNC_TIME_ZONE).unwrap_or_else(|| "UTC".into());
-    let (window_start, window_text) = Spi::get_two_with_args::<Date, String>(
-        "SELECT d, d::text FROM (SELECT ((pg_catalog.timezone($1, pg_catalog.now()))::date - $2::int) AS d) w",
+    let window_start = Spi::get_one_with_args::<Date>(
+        "SELECT (pg_catalog.timezone($1, pg_catalog.now()))::date - $2::int",
         &[tz.into(), lookback_days.into()],
     )
-    .unwrap_or_else(|e| raise_spi(e));
-    let (window_start, window_text) = (
-        window_start.expect("window start"),
-        window_text.expect("window start"),
-    );
-    let window_naive = NaiveDate::parse_from_str(&window_text, "%Y-%m-%d").unwrap_or_else(|e| {
+    .unwrap_or_else(|e| raise_spi(e))
+    .expect("window start");
+    let days = window_start.to_pg_epoch_days();
+    let window_naive = bravo_core::compare::from_epoch_days(days).unwrap_or_else(|| {
         BravoError::new(
             PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-            format!("window start {window_text}: {e}"),
+            format!("window start out of range ({days} days from 2000-01-01)"),
         )
         .raise()
     });
-    (window_start, window_text, window_naive)
+    (window_start, window_naive)
 }
 
 /// Checks every metric table (and `media_buys`) before any network call; returns
