@@ -371,7 +371,8 @@ fn start_progress(schema: &str, run_id: i64) -> Progress {
 }
 
 /// The window's first day: today in `bravo_metrics.sync_time_zone` minus the lookback,
-/// as a PostgreSQL date, its text, and a chrono date.
+/// as a PostgreSQL date (bound in the target's SQL) and the same day as a chrono date
+/// (bound in Snowflake's query; its text goes to the run record).
 fn window(lookback_days: i32) -> (Date, NaiveDate) {
     let tz = settings::get_str(&settings::SYNC_TIME_ZONE).unwrap_or_else(|| "UTC".into());
     let window_start = Spi::get_one_with_args::<Date>(
