@@ -1,7 +1,8 @@
 //! Applying a fetched window to its target table by streaming comparison.
 //!
-//! The source rows arrive ordered by (media_buy_id, date). The target's window is read
-//! in the same order through an SPI cursor ([`Window`]), and the two sorted streams
+//! The source rows arrive sorted in the sync's [`KeyOrder`] for this table (chosen in
+//! `order.rs`). The target's window is read in the same order through an SPI cursor
+//! ([`Window`]), and the two sorted streams
 //! are compared by the pure [`bravo_core::compare::Comparison`], holding one fetch of
 //! the target at a time. Its decisions are written here:
 //!
@@ -22,6 +23,7 @@ use std::collections::VecDeque;
 use bravo_core::compare::{CompareError, Comparison, Decision, Key, TargetRow, TargetRows};
 use bravo_core::target::{MetricKind, Target};
 use bravo_core::validate::{Outcome, Value};
+use bravo_core::KeyOrder;
 use pgrx::datum::{Date, DatumWithOid};
 use pgrx::prelude::*;
 use pgrx::spi::SpiCursor;
@@ -212,6 +214,7 @@ pub struct Applier<'c> {
 impl<'c> Applier<'c> {
     /// Opens the cursor over the target's window. `keep_vanished`: remember vanished
     /// keys (in `pg_temp.bravo_vanished_<target>`) so they can be deleted.
+    #[allow(clippy::too_many_arguments)]
     pub fn open(
         client: &pgrx::spi::SpiClient<'c>,
         target: Target,
@@ -219,6 +222,7 @@ impl<'c> Applier<'c> {
         run_id: i64,
         schema: &str,
         window_start: Date,
+        order: KeyOrder,
         keep_vanished: bool,
     ) -> Result<Self, BravoError> {
         let table = format!("{schema}.{}", target.table);
@@ -236,8 +240,9 @@ impl<'c> Applier<'c> {
         let cursor = client
             .try_open_cursor(
                 format!(
-                    "SELECT media_buy_id, date, {} FROM {table} WHERE date >= $1 ORDER BY media_buy_id, date",
-                    select.join(", ")
+                    "SELECT media_buy_id, date, {} FROM {table} WHERE date >= $1 ORDER BY {}",
+                    select.join(", "),
+                    order.target_order_by()
                 )
                 .as_str(),
                 &[window_start.into()],
@@ -293,13 +298,16 @@ impl<'c> Applier<'c> {
             target,
             run_id,
             schema: schema.to_string(),
-            comparison: Comparison::new(Window {
-                cursor,
-                metrics: target.metrics,
-                pending: VecDeque::new(),
-                exhausted: false,
-                fetched: 0,
-            }),
+            comparison: Comparison::new(
+                order,
+                Window {
+                    cursor,
+                    metrics: target.metrics,
+                    pending: VecDeque::new(),
+                    exhausted: false,
+                    fetched: 0,
+                },
+            ),
             decisions: Vec::new(),
             insert_sql,
             update_sql,

@@ -5,7 +5,8 @@
 //! Order of work: take the single-sync lock; write the run row as `running` in a
 //! transaction of its own (it survives a crash); open a subtransaction; compute the
 //! window, check the tables, log in ([`body`]); for each target ([`sync_target`])
-//! describe the source, check its columns, and stream the window batch by batch:
+//! describe the source, check its columns, choose the key order of the window
+//! ([`order`]), and stream the window batch by batch in that order:
 //! each row is validated and deduplicated (`bravo_core::validate`), compared with the
 //! target's window read in the same order through an SPI cursor
 //! (`bravo_core::compare`, driven by [`apply`]), and only inserts, real updates and
@@ -20,6 +21,7 @@ pub mod apply;
 pub mod connect;
 pub mod lock;
 pub mod merge;
+pub mod order;
 pub mod owner;
 pub mod progress;
 
@@ -442,7 +444,15 @@ fn sync_target(
         .unwrap_or_else(|e| BravoError::from(e).raise());
     drop(desc);
 
-    let q = source::fetch_query(&relation, &columns, ctx.window_naive, ctx.tag.as_deref());
+    let table = format!("{}.{}", ctx.schema, target.table);
+    let order = order::choose(&table, ctx.window_start).unwrap_or_else(|e| e.raise());
+    let q = source::fetch_query(
+        &relation,
+        &columns,
+        ctx.window_naive,
+        order,
+        ctx.tag.as_deref(),
+    );
     let rid = q.request_id;
     let mut stream = net(Some(session), Some(rid), client.query(q));
     session.active = Some(rid);
@@ -456,6 +466,7 @@ fn sync_target(
         target,
         owner,
         &relation,
+        order,
         &mut stream,
         rid,
         &mut trec,
@@ -532,6 +543,7 @@ fn apply_stream(
     target: &Target,
     owner: &owner::Owner,
     relation: &str,
+    order: bravo_core::KeyOrder,
     stream: &mut ResultStream,
     rid: uuid::Uuid,
     trec: &mut TargetRecord,
@@ -546,10 +558,11 @@ fn apply_stream(
             ctx.run_id,
             ctx.schema,
             ctx.window_start,
+            order,
             ctx.delete_missing,
         )
         .unwrap_or_else(|e| e.raise());
-        let mut dedup = validate::Deduper::new(&ctx.known_buys);
+        let mut dedup = validate::Deduper::new(order, &ctx.known_buys);
         let mut outcomes = Vec::new();
         while let Some(mut batch) = net(Some(session), Some(rid), stream.next_batch()) {
             if batch.columns.len() != width {

@@ -1,8 +1,8 @@
 //! The sorted-stream comparison at the heart of the merge.
 //!
-//! A sync fetches the source window ordered by (media_buy_id, date); the [`Deduper`]
-//! turns it into [`Outcome`]s in that order. The target's window is read in the same
-//! order (by the extension crate, through an SPI cursor: any [`TargetRows`]). The two
+//! A sync fetches the source window in one [`KeyOrder`] (by media buy then date, or by
+//! date then media buy); the [`Deduper`] turns it into [`Outcome`]s in that order. The
+//! target's window is read in the same order (by the extension crate, through an SPI cursor: any [`TargetRows`]). The two
 //! sorted streams are compared in one pass, holding one target row at a time:
 //!
 //! * a key only in the source is an [`Decision::Insert`];
@@ -22,10 +22,11 @@ use std::convert::Infallible;
 
 use chrono::{Datelike, NaiveDate};
 
+use crate::order::KeyOrder;
 use crate::validate::{Outcome, Reason, Row, Value};
 
 /// A row's key: (media_buy_id, date as days since 2000-01-01, PostgreSQL's epoch).
-/// Ordered like PostgreSQL orders `(media_buy_id, date)`; `date 'infinity'` is
+/// Compared in a [`KeyOrder`] as PostgreSQL orders the same columns; `date 'infinity'` is
 /// `i32::MAX` and `'-infinity'` is `i32::MIN`, as in PostgreSQL.
 pub type Key = (i64, i32);
 
@@ -112,7 +113,8 @@ pub enum Decision {
     },
 }
 
-/// The target's window in key order (strictly increasing: the key is the primary key).
+/// The target's window in the comparison's key order (strictly increasing: the key is
+/// the primary key).
 pub trait TargetRows {
     type Error;
     /// The next row, or `None` after the last one.
@@ -147,6 +149,7 @@ impl<E> From<E> for CompareError<E> {
 
 /// The streaming comparison of ordered source outcomes with ordered target rows.
 pub struct Comparison<T: TargetRows> {
+    order: KeyOrder,
     target: T,
     peeked: Option<TargetRow>,
     exhausted: bool,
@@ -154,8 +157,10 @@ pub struct Comparison<T: TargetRows> {
 }
 
 impl<T: TargetRows> Comparison<T> {
-    pub fn new(target: T) -> Self {
+    /// Compares streams both sorted in `order`.
+    pub fn new(order: KeyOrder, target: T) -> Self {
         Comparison {
+            order,
             target,
             peeked: None,
             exhausted: false,
@@ -183,8 +188,9 @@ impl<T: TargetRows> Comparison<T> {
         key: Key,
         out: &mut Vec<Decision>,
     ) -> Result<Option<TargetRow>, T::Error> {
+        let order = self.order;
         while let Some(t) = self.peek()? {
-            if t.key > key {
+            if order.cmp(&t.key, &key).is_gt() {
                 break;
             }
             let t = self.peeked.take().expect("peeked");
@@ -198,7 +204,7 @@ impl<T: TargetRows> Comparison<T> {
 
     fn check_order(&mut self, key: Key) -> Result<(), CompareError<T::Error>> {
         if let Some(previous) = self.last {
-            if key < previous {
+            if self.order.cmp(&key, &previous).is_lt() {
                 return Err(CompareError::SourceOutOfOrder {
                     previous,
                     next: key,
@@ -210,7 +216,8 @@ impl<T: TargetRows> Comparison<T> {
     }
 
     /// Compares one source outcome; the decisions it settles (this row's, and those of
-    /// target rows before it, which vanished) are appended to `out`, in key order.
+    /// target rows before it, which vanished) are appended to `out`, in the
+    /// comparison's key order.
     pub fn push(
         &mut self,
         outcome: Outcome,
@@ -281,12 +288,13 @@ impl<T: TargetRows> Comparison<T> {
     }
 }
 
-/// Compares a whole ordered source with a whole ordered target.
+/// Compares a whole source with a whole target, both sorted in `order`.
 pub fn compare(
+    order: KeyOrder,
     outcomes: impl IntoIterator<Item = Outcome>,
     target: impl IntoIterator<Item = TargetRow>,
 ) -> Result<Vec<Decision>, CompareError<Infallible>> {
-    let mut c = Comparison::new(IterRows(target.into_iter()));
+    let mut c = Comparison::new(order, IterRows(target.into_iter()));
     let mut out = Vec::new();
     for o in outcomes {
         c.push(o, &mut out)?;

@@ -4,6 +4,7 @@
 //! * [`validate`] — reading a source row, validation, duplicate detection, set-aside
 //!   reasons.
 //! * [`source`]   — relation names, column checks and the queries sent to Snowflake.
+//! * [`order`]    — the key order both streams of a sync are sorted in.
 //! * [`compare`]  — the sorted-stream comparison at the heart of the merge: source
 //!   outcomes × target rows → insert / update / unchanged / vanished / set aside.
 //! * [`schedule`] — cron expressions, time zones and the scheduler's decisions.
@@ -18,6 +19,7 @@
 
 pub mod compare;
 pub mod error;
+pub mod order;
 pub mod run;
 pub mod schedule;
 pub mod source;
@@ -25,4 +27,5 @@ pub mod target;
 pub mod validate;
 
 pub use error::{CoreError, SqlState};
+pub use order::KeyOrder;
 pub use run::{RunStatus, Trigger};

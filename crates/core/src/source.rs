@@ -4,6 +4,7 @@ use bravo_snowflake::{Binding, ColumnMeta, Query};
 use chrono::NaiveDate;
 
 use crate::error::{CoreError, SqlState};
+use crate::order::KeyOrder;
 use crate::target::{MetricKind, Target};
 
 /// Parses `name`, `schema.name` or `db.schema.name`; parts are plain identifiers
@@ -160,24 +161,24 @@ pub fn describe_query(relation: &str, tag: Option<&str>) -> Query {
     q
 }
 
-/// The statement that fetches the window, ordered by (media_buy_id, date) so that
-/// duplicates are found while streaming ([`crate::validate::Deduper`]) and the rows
-/// can be compared with the target's window in one pass ([`crate::compare`]). The window start is bound, never spliced. Rows with a
-/// NULL date are fetched too, so that they are set aside visibly instead of silently
-/// never matching the window.
+/// The statement that fetches the window, sorted in `order` so that duplicates are
+/// found while streaming ([`crate::validate::Deduper`]) and the rows can be compared
+/// with the target's window, read in the same order, in one pass ([`crate::compare`]).
+/// The window start is bound, never spliced. Rows with a NULL date are fetched too, so
+/// that they are set aside visibly instead of silently never matching the window.
 pub fn fetch_query(
     relation: &str,
     columns: &[String],
     window_start: NaiveDate,
+    order: KeyOrder,
     tag: Option<&str>,
 ) -> Query {
     let sql = format!(
-        "SELECT {} FROM {relation} WHERE {} >= ? OR {} IS NULL ORDER BY {}, {}",
+        "SELECT {} FROM {relation} WHERE {} >= ? OR {} IS NULL ORDER BY {}",
         columns.join(", "),
         columns[0],
         columns[0],
-        columns[1],
-        columns[0]
+        order.source_order_by(&columns[0], &columns[1]),
     );
     let mut q = Query::new(sql).bind(Binding::Date(window_start));
     q.query_tag = tag.map(str::to_string);
@@ -247,14 +248,18 @@ mod tests {
                 "\"SPEND\""
             ]
         );
-        let q = fetch_query(
-            "R",
-            &quoted,
-            NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
-            None,
-        );
+        let day = NaiveDate::from_ymd_opt(2026, 1, 2).unwrap();
+        let q = fetch_query("R", &quoted, day, KeyOrder::MediaBuyFirst, None);
         assert!(
-            q.sql.contains("ORDER BY \"MEDIA_BUY_ID\", \"Date\""),
+            q.sql.ends_with("ORDER BY \"MEDIA_BUY_ID\", \"Date\""),
+            "{}",
+            q.sql
+        );
+        let q = fetch_query("R", &quoted, day, KeyOrder::DateFirst, None);
+        assert!(
+            q.sql.ends_with(
+                "WHERE \"Date\" >= ? OR \"Date\" IS NULL ORDER BY \"Date\", \"MEDIA_BUY_ID\""
+            ),
             "{}",
             q.sql
         );

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use bravo_snowflake::Column;
 use chrono::NaiveDate;
 
+use crate::order::KeyOrder;
 use crate::target::{MetricKind, Target};
 
 /// A metric value that passed validation.
@@ -250,14 +251,16 @@ impl Row {
     }
 }
 
-/// Streams rows in key order and decides each row's fate.
+/// Streams rows sorted in one [`KeyOrder`] and decides each row's fate; equal keys
+/// are adjacent in either order, so duplicates are found holding one row.
 pub struct Deduper<'a> {
+    order: KeyOrder,
     known_buys: &'a HashSet<i64>,
     held: Option<Row>,
     held_is_dup: bool,
 }
 
-/// The source broke the (media_buy_id, date) ordering the query asked for.
+/// The source broke the key order the query asked for.
 #[derive(Debug, PartialEq, Eq)]
 pub struct OrderError {
     pub previous: (i64, NaiveDate),
@@ -265,8 +268,10 @@ pub struct OrderError {
 }
 
 impl<'a> Deduper<'a> {
-    pub fn new(known_buys: &'a HashSet<i64>) -> Self {
+    /// Reads a stream sorted in `order`.
+    pub fn new(order: KeyOrder, known_buys: &'a HashSet<i64>) -> Self {
         Deduper {
+            order,
             known_buys,
             held: None,
             held_is_dup: false,
@@ -337,7 +342,7 @@ impl<'a> Deduper<'a> {
                 self.held = Some(row);
                 self.held_is_dup = true;
             }
-            Some(prev) if prev > key => {
+            Some(prev) if self.order.cmp(&prev, &key).is_gt() => {
                 return Err(OrderError {
                     previous: prev,
                     next: key,
@@ -403,7 +408,7 @@ mod tests {
     fn decide(rows: &[(Option<NaiveDate>, Option<i128>, Option<i128>)]) -> Vec<String> {
         let known: HashSet<i64> = [1, 2, 3].into_iter().collect();
         let cols = batch(rows);
-        let mut dedup = Deduper::new(&known);
+        let mut dedup = Deduper::new(KeyOrder::MediaBuyFirst, &known);
         let mut out = Vec::new();
         for i in 0..rows.len() {
             dedup
@@ -468,7 +473,7 @@ mod tests {
     fn out_of_order_input_is_an_error() {
         let known: HashSet<i64> = [1, 2].into_iter().collect();
         let cols = batch(&[(d(2), Some(2), Some(1)), (d(1), Some(1), Some(1))]);
-        let mut dedup = Deduper::new(&known);
+        let mut dedup = Deduper::new(KeyOrder::MediaBuyFirst, &known);
         let mut out = Vec::new();
         dedup
             .push(read_row(&IMPRESSIONS, &cols, 0), &mut out)
@@ -477,5 +482,43 @@ mod tests {
             .push(read_row(&IMPRESSIONS, &cols, 1), &mut out)
             .is_err());
         assert_eq!(Reason::DuplicateKey.as_str(), "duplicate_key");
+    }
+
+    /// (2, day 1) then (1, day 2), twice: in date-first order a valid row and a
+    /// duplicated key; in media-buy-first order the source broke the order.
+    #[test]
+    fn crossing_keys_are_in_order_date_first_only() {
+        let known: HashSet<i64> = [1, 2].into_iter().collect();
+        let cols = batch(&[
+            (d(1), Some(2), Some(1)),
+            (d(2), Some(1), Some(1)),
+            (d(2), Some(1), Some(1)),
+        ]);
+        let mut dedup = Deduper::new(KeyOrder::DateFirst, &known);
+        let mut out = Vec::new();
+        for i in 0..3 {
+            dedup
+                .push(read_row(&IMPRESSIONS, &cols, i), &mut out)
+                .unwrap();
+        }
+        dedup.finish(&mut out);
+        let kinds: Vec<String> = out
+            .iter()
+            .map(|o| match o {
+                Outcome::Valid { media_buy_id, .. } => format!("valid {media_buy_id}"),
+                Outcome::SetAside { reason, .. } => reason.as_str().to_string(),
+            })
+            .collect();
+        assert_eq!(kinds, ["valid 2", "duplicate_key", "duplicate_key"]);
+
+        let mut dedup = Deduper::new(KeyOrder::MediaBuyFirst, &known);
+        let mut out = Vec::new();
+        dedup
+            .push(read_row(&IMPRESSIONS, &cols, 0), &mut out)
+            .unwrap();
+        let err = dedup
+            .push(read_row(&IMPRESSIONS, &cols, 1), &mut out)
+            .unwrap_err();
+        assert_eq!(err.previous, (2, d(1).unwrap()));
     }
 }

@@ -1,13 +1,14 @@
 //! The streaming comparison against a naive model (a `BTreeMap` of the target, looked
 //! up per source row, with money compared as scaled integers), on random streams with
 //! duplicate keys, NULL target values, set-aside rows with and without keys, boundary
-//! keys and empty sides.
+//! keys and empty sides, in both key orders.
 
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
 use super::*;
+use crate::order::KeyOrder;
 use crate::validate::{Outcome, Reason, Row, Value};
 
 /// Money text as an integer number of 10^-12, independent of `canonical_decimal`.
@@ -106,6 +107,46 @@ fn key_of(d: &Decision) -> Option<Key> {
         | Decision::Vanished { key } => Some(*key),
         Decision::SetAside { key, .. } => *key,
     }
+}
+
+fn outcome_key(o: &Outcome) -> Option<Key> {
+    match o {
+        Outcome::Valid {
+            date, media_buy_id, ..
+        } => Some((*media_buy_id, epoch_days(*date))),
+        Outcome::SetAside { row, .. } => row
+            .media_buy_id
+            .zip(row.date)
+            .map(|(id, d)| (id, epoch_days(d))),
+    }
+}
+
+/// The streams re-sorted in `order`: keyed source outcomes among themselves (stably,
+/// so duplicates keep their order; keyless ones stay where they fall), target rows
+/// by key.
+fn in_order(
+    order: KeyOrder,
+    mut source: Vec<Outcome>,
+    mut target: Vec<TargetRow>,
+) -> (Vec<Outcome>, Vec<TargetRow>) {
+    let mut keyed: Vec<Outcome> = source
+        .iter()
+        .filter(|o| outcome_key(o).is_some())
+        .cloned()
+        .collect();
+    keyed.sort_by(|a, b| order.cmp(&outcome_key(a).unwrap(), &outcome_key(b).unwrap()));
+    let mut it = keyed.into_iter();
+    for o in source.iter_mut() {
+        if outcome_key(o).is_some() {
+            *o = it.next().expect("same count");
+        }
+    }
+    target.sort_by(|a, b| order.cmp(&a.key, &b.key));
+    (source, target)
+}
+
+fn orders() -> impl Strategy<Value = KeyOrder> {
+    prop_oneof![Just(KeyOrder::MediaBuyFirst), Just(KeyOrder::DateFirst)]
 }
 
 fn ids() -> impl Strategy<Value = i64> {
@@ -267,12 +308,20 @@ fn overlapping() -> impl Strategy<Value = (Vec<Outcome>, Vec<TargetRow>)> {
     })
 }
 
-fn check(source: Vec<Outcome>, target: Vec<TargetRow>) -> Result<(), TestCaseError> {
+fn check(
+    order: KeyOrder,
+    source: Vec<Outcome>,
+    target: Vec<TargetRow>,
+) -> Result<(), TestCaseError> {
+    let (source, target) = in_order(order, source, target);
     let expected = model(&source, &target);
-    let decisions = compare(source.clone(), target.clone()).expect("ordered input");
-    // Keyed decisions come out in key order: one pass over both streams.
+    let decisions = compare(order, source.clone(), target.clone()).expect("ordered input");
+    // Keyed decisions come out in the streams' order: one pass over both.
     let keys: Vec<Key> = decisions.iter().filter_map(key_of).collect();
-    prop_assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{keys:?}");
+    prop_assert!(
+        keys.windows(2).all(|w| order.cmp(&w[0], &w[1]).is_le()),
+        "{keys:?}"
+    );
     // Every source outcome is decided once, every target row accounted for once.
     let vanished = decisions
         .iter()
@@ -289,18 +338,19 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
 
     #[test]
-    fn streaming_matches_the_model(source in source_stream(), target in target_stream()) {
-        check(source, target)?;
+    fn streaming_matches_the_model(order in orders(), source in source_stream(), target in target_stream()) {
+        check(order, source, target)?;
     }
 
     #[test]
-    fn streaming_matches_the_model_when_keys_meet((source, target) in overlapping()) {
-        check(source, target)?;
+    fn streaming_matches_the_model_when_keys_meet(order in orders(), (source, target) in overlapping()) {
+        check(order, source, target)?;
     }
 
     #[test]
-    fn an_empty_source_vanishes_the_whole_target(target in target_stream()) {
-        let d = compare(Vec::new(), target.clone()).unwrap();
+    fn an_empty_source_vanishes_the_whole_target(order in orders(), target in target_stream()) {
+        let (_, target) = in_order(order, Vec::new(), target);
+        let d = compare(order, Vec::new(), target.clone()).unwrap();
         let keys: Vec<Key> = d.iter().map(|d| match d {
             Decision::Vanished { key } => *key,
             other => panic!("{other:?}"),
@@ -309,8 +359,9 @@ proptest! {
     }
 
     #[test]
-    fn an_empty_target_inserts_every_valid_row(source in source_stream()) {
-        let d = compare(source.clone(), Vec::new()).unwrap();
+    fn an_empty_target_inserts_every_valid_row(order in orders(), source in source_stream()) {
+        let (source, _) = in_order(order, source, Vec::new());
+        let d = compare(order, source.clone(), Vec::new()).unwrap();
         let inserts = d.iter().filter(|d| matches!(d, Decision::Insert { .. })).count();
         let valid = source.iter().filter(|o| matches!(o, Outcome::Valid { .. })).count();
         prop_assert_eq!(inserts, valid);
@@ -318,14 +369,15 @@ proptest! {
     }
 
     #[test]
-    fn a_source_out_of_order_is_refused(mut source in source_stream()) {
+    fn a_source_out_of_order_is_refused(order in orders(), source in source_stream()) {
+        let (mut source, _) = in_order(order, source, Vec::new());
         let keyed: Vec<usize> = source.iter().enumerate().filter(|(_, o)| matches!(o, Outcome::Valid { .. })).map(|(i, _)| i).collect();
         prop_assume!(keyed.len() >= 2);
         let (a, b) = (keyed[0], keyed[keyed.len() - 1]);
         let key = |o: &Outcome| match o { Outcome::Valid { date, media_buy_id, .. } => (*media_buy_id, epoch_days(*date)), _ => unreachable!() };
-        prop_assume!(key(&source[a]) < key(&source[b]));
+        prop_assume!(order.cmp(&key(&source[a]), &key(&source[b])).is_lt());
         source.swap(a, b);
-        let err = compare(source, Vec::new()).unwrap_err();
+        let err = compare(order, source, Vec::new()).unwrap_err();
         prop_assert!(matches!(err, CompareError::SourceOutOfOrder { .. }), "{err:?}");
     }
 }
@@ -359,7 +411,8 @@ fn money_compares_by_value_not_by_scale() {
         values: vec![Some(Value::Money(money.into()))],
     };
     let s = || valid(1, d(2026, 1, 1), vec![Value::Money("1.5".into())]);
-    let one = |target: TargetRow| reduce(&compare([s()], [target]).unwrap()[0]);
+    let one =
+        |target: TargetRow| reduce(&compare(KeyOrder::MediaBuyFirst, [s()], [target]).unwrap()[0]);
     assert_eq!(one(t("1.50")), D::Unchanged((1, 9497)));
     assert!(matches!(one(t("1.05")), D::Update(..)));
     // A NULL in the target is never equal, not even to zero.
@@ -370,6 +423,7 @@ fn money_compares_by_value_not_by_scale() {
     assert!(matches!(
         reduce(
             &compare(
+                KeyOrder::MediaBuyFirst,
                 [valid(1, d(2026, 1, 1), vec![Value::Money("0".into())])],
                 [null]
             )
@@ -425,7 +479,7 @@ fn a_set_aside_key_keeps_its_target_row_and_a_duplicate_inserts() {
             row: row(Some(5), Some(day)),
         },
     ];
-    let got: Vec<D> = compare(source, target)
+    let got: Vec<D> = compare(KeyOrder::MediaBuyFirst, source, target)
         .unwrap()
         .iter()
         .map(reduce)
@@ -438,5 +492,51 @@ fn a_set_aside_key_keeps_its_target_row_and_a_duplicate_inserts() {
             D::Aside(Some(k), "dup".into()),
             D::Vanished((i64::MAX, i32::MAX)),
         ]
+    );
+}
+
+/// Keys whose id and date cross ((1, late) and (2, early)) are in order one way and
+/// out of order the other: the same streams are merged exactly in date-first order,
+/// and refused in media-buy-first order.
+#[test]
+fn crossing_keys_merge_date_first_and_are_refused_media_buy_first() {
+    let (early, late) = (d(2026, 1, 1), d(2026, 1, 2));
+    let source = vec![
+        valid(2, early, vec![Value::Count(5)]),
+        valid(1, late, vec![Value::Count(1)]),
+    ];
+    let target = vec![
+        TargetRow {
+            key: (1, epoch_days(early)),
+            values: vec![Some(Value::Count(9))],
+        },
+        TargetRow {
+            key: (2, epoch_days(early)),
+            values: vec![Some(Value::Count(5))],
+        },
+        TargetRow {
+            key: (1, epoch_days(late)),
+            values: vec![Some(Value::Count(2))],
+        },
+    ];
+    let got: Vec<D> = compare(KeyOrder::DateFirst, source.clone(), target)
+        .unwrap()
+        .iter()
+        .map(reduce)
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            D::Vanished((1, epoch_days(early))),
+            D::Unchanged((2, epoch_days(early))),
+            D::Update((1, epoch_days(late)), "[Count(1)]".into()),
+        ]
+    );
+    assert_eq!(
+        compare(KeyOrder::MediaBuyFirst, source, Vec::new()).unwrap_err(),
+        CompareError::SourceOutOfOrder {
+            previous: (2, epoch_days(early)),
+            next: (1, epoch_days(late)),
+        }
     );
 }

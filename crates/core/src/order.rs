@@ -1,0 +1,90 @@
+//! The order in which a sync walks a table's window: both streams of the comparison
+//! (Snowflake's rows and the target's) are sorted the same way.
+//!
+//! * [`KeyOrder::MediaBuyFirst`] — `(media_buy_id, date)`, the primary key's order.
+//!   Reading the window this way walks the primary key from the first media buy to
+//!   the last, and skips nothing: on a table that keeps years of history, every
+//!   history row is read and filtered out. It is the right order for a first load and
+//!   for tables that hold only the window; and every write batch holds whole media
+//!   buys, so the rollup trigger touches each media buy's month once.
+//! * [`KeyOrder::DateFirst`] — `(date, media_buy_id)`. With an index that starts with
+//!   `date`, the window is one range scan of that index (rows within a day are sorted
+//!   by an incremental sort, one day at a time): the cost follows the window, not the
+//!   history.
+//!
+//! Which order a table gets is decided per sync by the extension (`src/sync/order.rs`).
+
+use std::cmp::Ordering;
+
+/// How the keys `(media_buy_id, date)` of one sync's streams are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum KeyOrder {
+    /// `ORDER BY media_buy_id, date`.
+    #[default]
+    MediaBuyFirst,
+    /// `ORDER BY date, media_buy_id`.
+    DateFirst,
+}
+
+impl KeyOrder {
+    pub const ALL: [KeyOrder; 2] = [KeyOrder::MediaBuyFirst, KeyOrder::DateFirst];
+
+    /// Compares two keys `(media_buy_id, date)` in this order; the date is any
+    /// ordered representation (days since an epoch, a calendar date).
+    pub fn cmp<D: Ord>(self, a: &(i64, D), b: &(i64, D)) -> Ordering {
+        match self {
+            KeyOrder::MediaBuyFirst => a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)),
+            KeyOrder::DateFirst => a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)),
+        }
+    }
+
+    /// The ORDER BY list of the target's window (PostgreSQL column names).
+    pub fn target_order_by(self) -> &'static str {
+        match self {
+            KeyOrder::MediaBuyFirst => "media_buy_id, date",
+            KeyOrder::DateFirst => "date, media_buy_id",
+        }
+    }
+
+    /// The ORDER BY list of the source query, from its quoted date and id columns.
+    pub fn source_order_by(self, date_col: &str, id_col: &str) -> String {
+        match self {
+            KeyOrder::MediaBuyFirst => format!("{id_col}, {date_col}"),
+            KeyOrder::DateFirst => format!("{date_col}, {id_col}"),
+        }
+    }
+
+    /// For logs and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyOrder::MediaBuyFirst => "media buy first",
+            KeyOrder::DateFirst => "date first",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_two_orders_disagree_only_when_id_and_date_cross() {
+        let (a, b) = ((1i64, 20i32), (2i64, 10i32));
+        assert_eq!(KeyOrder::MediaBuyFirst.cmp(&a, &b), Ordering::Less);
+        assert_eq!(KeyOrder::DateFirst.cmp(&a, &b), Ordering::Greater);
+        let (c, d) = ((1i64, 10i32), (2i64, 20i32));
+        for o in KeyOrder::ALL {
+            assert_eq!(o.cmp(&c, &d), Ordering::Less);
+            assert_eq!(o.cmp(&c, &c), Ordering::Equal);
+        }
+        assert_eq!(
+            KeyOrder::DateFirst.source_order_by("\"Date\"", "\"MEDIA_BUY_ID\""),
+            "\"Date\", \"MEDIA_BUY_ID\""
+        );
+        assert_eq!(KeyOrder::DateFirst.target_order_by(), "date, media_buy_id");
+        assert_eq!(
+            KeyOrder::MediaBuyFirst.target_order_by(),
+            "media_buy_id, date"
+        );
+    }
+}

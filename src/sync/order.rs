@@ -1,0 +1,52 @@
+//! Which key order a table's window is walked in, per table and per sync
+//! (`bravo_core::order` explains the two orders).
+//!
+//! * Date first when the table holds rows older than the window and has a valid,
+//!   non-partial index whose first column is `date` (the extension's tables have one):
+//!   the window is then one range scan of that index, whatever the history.
+//! * Media buy first otherwise: a first load, a table that holds only the window, or
+//!   a table with no index on `date` (then with a NOTICE saying which index to add).
+
+use bravo_core::KeyOrder;
+use pgrx::datum::Date;
+use pgrx::prelude::*;
+
+use crate::error::BravoError;
+
+fn probe(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Result<bool, BravoError> {
+    Spi::get_one_with_args::<bool>(sql, args)
+        .map(|v| v.unwrap_or(false))
+        .map_err(|e| BravoError::internal("cannot choose the window's order", e))
+}
+
+/// The order for `table` (schema-qualified) and a window starting at `window_start`.
+pub fn choose(table: &str, window_start: Date) -> Result<KeyOrder, BravoError> {
+    let indexed = probe(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+           JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+          WHERE i.indrelid = $1::pg_catalog.regclass AND i.indisvalid AND i.indpred IS NULL \
+            AND a.attname = 'date')",
+        &[table.into()],
+    )?;
+    if !indexed {
+        pgrx::notice!(
+            "bravo_metrics: {table} has no index starting with date, so each sync reads the whole table to find the window; CREATE INDEX ON {table} (date) keeps a re-sync independent of the history's size"
+        );
+        return Ok(KeyOrder::MediaBuyFirst);
+    }
+    // One probe of the date index: is there anything before the window?
+    let history = probe(
+        &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE date < $1)"),
+        &[window_start.into()],
+    )?;
+    let order = if history {
+        KeyOrder::DateFirst
+    } else {
+        KeyOrder::MediaBuyFirst
+    };
+    pgrx::debug1!(
+        "bravo_metrics: {table} is compared {} (history before the window: {history})",
+        order.as_str()
+    );
+    Ok(order)
+}
