@@ -7,7 +7,8 @@
 //! All columns are always returned in that order, whatever the select list says.
 //!
 //! Rows: every media buy `1..=media_buys` for every date `end_date-days+1 ..= end_date`,
-//! ordered by date then id, restricted to `date >= <first DATE binding>` when the query
+//! in the order the query's ORDER BY asks for ([`RowOrder::of_sql`]: media buy first, or
+//! date first), restricted to `date >= <first DATE binding>` when the query
 //! binds one. Values are a deterministic function of (id, date); with a `revision` R > 0,
 //! the rows picked by [`SyntheticOptions::is_changed`] (`changed_pct` per 100 ids of each
 //! date) get revision-specific values and an `UPDATED_AT` R hours later.
@@ -54,6 +55,32 @@ impl Table {
         match self {
             Table::Impressions => ["IMPRESSIONS", "CLICKS", "SPEND"],
             Table::Videos => ["VIDEO_STARTS", "VIDEO_COMPLETIONS", "VIDEO_VIEWS"],
+        }
+    }
+}
+
+/// The order rows are served in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowOrder {
+    /// `ORDER BY media_buy_id, date` (also for a query without ORDER BY).
+    MediaBuyFirst,
+    /// `ORDER BY date, media_buy_id`.
+    DateFirst,
+}
+
+impl RowOrder {
+    /// The order a query's ORDER BY asks for: date first when its first key names the
+    /// `DATE` column, media buy first otherwise.
+    pub fn of_sql(sql: &str) -> RowOrder {
+        let upper = sql.to_ascii_uppercase();
+        let first_key = upper
+            .rsplit_once("ORDER BY")
+            .map(|(_, keys)| keys.split(',').next().unwrap_or("").trim().to_string())
+            .unwrap_or_default();
+        if first_key.trim_matches('"') == "DATE" {
+            RowOrder::DateFirst
+        } else {
+            RowOrder::MediaBuyFirst
         }
     }
 }
@@ -191,12 +218,12 @@ impl SyntheticOptions {
     }
 }
 
-/// Arrow columns for rows `[start, end)` of a window beginning at `first`, in
-/// (media_buy_id, date) order, as the extension's `ORDER BY media_buy_id, date` asks
-/// (and as Snowflake honours it).
+/// Arrow columns for rows `[start, end)` of a window beginning at `first`, in `order`
+/// (as the query's ORDER BY asks, and as Snowflake honours it).
 fn columns(
     opts: &SyntheticOptions,
     table: Table,
+    order: RowOrder,
     first: NaiveDate,
     start: usize,
     end: usize,
@@ -213,9 +240,18 @@ fn columns(
         Vec::with_capacity(n),
     );
     let days = ((opts.end_date - first).num_days() + 1).max(1) as u64;
+    let buys = opts.media_buys.max(1);
     for r in start..end {
-        let day = first_day + (r as u64 % days) as i32;
-        let id = (r as u64 / days) as i64 + 1;
+        let (day, id) = match order {
+            RowOrder::MediaBuyFirst => (
+                first_day + (r as u64 % days) as i32,
+                (r as u64 / days) as i64 + 1,
+            ),
+            RowOrder::DateFirst => (
+                first_day + (r as u64 / buys) as i32,
+                (r as u64 % buys) as i64 + 1,
+            ),
+        };
         let row = opts.row(table, id, from_epoch_days(day));
         dates.push(day);
         ids.push(id);
@@ -273,6 +309,7 @@ pub fn rowtype(table: Table) -> Value {
     sfarrow::rowtype_of(&columns(
         &SyntheticOptions::default(),
         table,
+        RowOrder::MediaBuyFirst,
         SyntheticOptions::default().first_date(),
         0,
         0,
@@ -309,10 +346,11 @@ fn answer(double_state: &Double, opts: &SyntheticOptions, req: &Recorded) -> Rep
         return Reply::json(double_state.result(&spec));
     }
     let (first, total) = opts.window(since_binding(&body));
+    let order = RowOrder::of_sql(sql);
     let inline = opts.inline_rows.min(total);
     let mut spec = ResultSpec::with_rowtype(rowtype(table), "arrow");
     if inline > 0 {
-        spec.inline_arrow = sfarrow::ipc_stream(&columns(opts, table, first, 0, inline));
+        spec.inline_arrow = sfarrow::ipc_stream(&columns(opts, table, order, first, 0, inline));
         spec.inline_rows = inline;
     }
     let chunk_rows = opts.chunk_rows.max(1);
@@ -320,7 +358,9 @@ fn answer(double_state: &Double, opts: &SyntheticOptions, req: &Recorded) -> Rep
         let end = (start + chunk_rows).min(total);
         let o = opts.clone();
         let mut chunk = Chunk::lazy(end - start, move || {
-            Bytes::from(sfarrow::ipc_stream(&columns(&o, table, first, start, end)))
+            Bytes::from(sfarrow::ipc_stream(&columns(
+                &o, table, order, first, start, end,
+            )))
         });
         if opts.gzip {
             chunk = chunk.gzip();
@@ -438,6 +478,60 @@ mod tests {
     }
 
     #[test]
+    fn rows_come_in_the_order_the_query_asks_for() {
+        let sql = |o: &str| {
+            format!("SELECT \"Date\", MEDIA_BUY_ID FROM T WHERE \"Date\" >= ? OR \"Date\" IS NULL ORDER BY {o}")
+        };
+        assert_eq!(
+            RowOrder::of_sql(&sql("\"Date\", MEDIA_BUY_ID")),
+            RowOrder::DateFirst
+        );
+        assert_eq!(
+            RowOrder::of_sql(&sql("MEDIA_BUY_ID, \"Date\"")),
+            RowOrder::MediaBuyFirst
+        );
+        assert_eq!(RowOrder::of_sql("SELECT * FROM T"), RowOrder::MediaBuyFirst);
+        let o = SyntheticOptions {
+            media_buys: 3,
+            days: 2,
+            ..Default::default()
+        };
+        let keys = |order| {
+            let cols = columns(&o, Table::Videos, order, o.first_date(), 0, 6);
+            let batch = sfarrow::ipc_stream(&cols);
+            assert!(!batch.is_empty());
+            let dates = cols[0]
+                .array
+                .as_any()
+                .downcast_ref::<Date32Array>()
+                .unwrap()
+                .values()
+                .to_vec();
+            let ids = cols[1]
+                .array
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap()
+                .values()
+                .to_vec();
+            let d0 = dates[0];
+            dates
+                .iter()
+                .zip(ids)
+                .map(|(d, i)| (d - d0, i))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            keys(RowOrder::MediaBuyFirst),
+            [(0, 1), (1, 1), (0, 2), (1, 2), (0, 3), (1, 3)]
+        );
+        assert_eq!(
+            keys(RowOrder::DateFirst),
+            [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3)]
+        );
+    }
+
+    #[test]
     fn date_binding_is_ms_epoch() {
         let body =
             serde_json::json!({"bindings": {"1": {"type": "DATE", "value": "1704067200000"}}});
@@ -451,7 +545,14 @@ mod tests {
             ..Default::default()
         };
         let t = std::time::Instant::now();
-        let cols = columns(&o, Table::Impressions, o.first_date(), 0, 100_000);
+        let cols = columns(
+            &o,
+            Table::Impressions,
+            RowOrder::MediaBuyFirst,
+            o.first_date(),
+            0,
+            100_000,
+        );
         let bytes = sfarrow::ipc_stream(&cols);
         assert_eq!(sfarrow::num_rows(&cols), 100_000);
         assert!(bytes.len() > 100_000 * 40);
