@@ -538,7 +538,7 @@ fn tables_with_history_are_compared_date_first_and_merged_exactly() {
     // An identical re-sync, date first again, writes nothing.
     let before = tuple_fingerprint(&mut c);
     let r = sync(&mut c, "SELECT * FROM bravo_sync(30)");
-    assert_eq!(r["impressions"], [682, 0, 0, 679, 0, 2]);
+    assert_eq!(r["impressions"], [682, 0, 0, 680, 0, 2]);
     assert_eq!(tuple_fingerprint(&mut c), before);
 
     // Campaign totals (through the rollup the writes maintain) equal the table sums.
