@@ -7,7 +7,11 @@
 //! * re-sync with no change, and with 3 % of rows changed, vs a naive
 //!   INSERT ... ON CONFLICT DO UPDATE of the whole window;
 //! * peak backend memory (anonymous RSS, sampled every 5 ms) at 0.5 M vs 1.5 M rows;
-//! * the same first load end to end against fakesnow.
+//! * the same first load end to end against fakesnow;
+//! * re-syncs (no change, 3 % changed) of the same window in tables that keep
+//!   `BENCH_HISTORY_DAYS` (default 400) days of history, 20 M rows per table, side by
+//!   side with the same re-sync of a window-only table (measured right after it) and
+//!   with the naive upsert at that history size.
 //!
 //! Run: `bash bench/sync.sh` (installs a release build first).
 
@@ -122,6 +126,43 @@ fn vacuum(c: &mut Client) {
     }
 }
 
+/// Fills both tables of `c` with `buys` media buys for the days `from` ..= `to` before
+/// today, oldest day first (as daily syncs append them: the heap is in date order).
+fn fill_history(c: &mut Client, buys: u64, from: u32, to: u32) -> Duration {
+    timed(
+        c,
+        &format!(
+            "INSERT INTO platform_buy_daily_impressions (date, media_buy_id, impressions, clicks, spend, created_at, updated_at)
+               SELECT current_date - d, b, 1000 + b + d, 10 + d % 50, (b % 1000)::numeric / 100, now(), now()
+                 FROM generate_series({to}, {from}, -1) d CROSS JOIN LATERAL generate_series(1, {buys} + 0 * d) b;
+             INSERT INTO platform_buy_daily_videos (date, media_buy_id, video_starts, video_completions, video_views, created_at, updated_at)
+               SELECT current_date - d, b, 500 + b, 200 + d, 300 + b % 13, now(), now()
+                 FROM generate_series({to}, {from}, -1) d CROSS JOIN LATERAL generate_series(1, {buys} + 0 * d) b;"
+        ),
+    )
+}
+
+/// The window of the tables of `c` as the naive upsert's source (`bench_src_*`).
+fn snapshot_window(c: &mut Client) {
+    for t in TABLES {
+        let short = t.trim_start_matches("platform_buy_daily_");
+        c.batch_execute(&format!(
+            "DROP TABLE IF EXISTS bench_src_{short}; CREATE TABLE bench_src_{short} AS SELECT * FROM {t} WHERE date >= current_date - 30"
+        ))
+        .unwrap();
+    }
+}
+
+fn assert_counts(counts: &Counts, updated: u64, unchanged: u64) {
+    for (t, _, inserted, u, n) in counts {
+        assert_eq!(
+            (*inserted, *u, *n),
+            (0, updated as i64, unchanged as i64),
+            "{t}"
+        );
+    }
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
@@ -215,6 +256,59 @@ fn main() {
     let mut f = pg.client("media_fakesnow");
     let (fs_first, fs_mem, _) = sync(&mut f);
 
+    // 7. History: the same window in tables that keep years, vs a window-only table.
+    let history_days = arg("BENCH_HISTORY_DAYS", 400) as u32;
+    let history = (history_days > 30).then(|| {
+        let src_h = SyntheticSource::start(opts(buys));
+        let mut h = pg.media_tool("media_history", src_h.port(), buys as i64, 200);
+        let fill = fill_history(&mut h, buys, 31, history_days);
+        let (_, _, counts) = sync(&mut h);
+        for (t, _, inserted, _, _) in &counts {
+            assert_eq!(*inserted, rows as i64, "{t}");
+        }
+        let total: i64 = h
+            .query_one("SELECT count(*) FROM platform_buy_daily_impressions", &[])
+            .unwrap()
+            .get(0);
+        vacuum(&mut h);
+        snapshot_window(&mut h);
+        // No change: the history table, then the window-only one (source at revision 1,
+        // already merged), back to back.
+        let (h_nochange, h_nochange_mem, counts) = sync(&mut h);
+        assert_counts(&counts, 0, rows);
+        let (w_nochange, _, counts) = sync(&mut c);
+        assert_counts(&counts, 0, rows);
+        let h_naive_nochange = naive_upsert(&mut h);
+        vacuum(&mut h);
+        vacuum(&mut c);
+        // 3 % changed: revision 1 of the history source; revision 2 of the window-only
+        // one changes the same 3 % again.
+        src_h.set_options(SyntheticOptions {
+            revision: 1,
+            changed_pct: 3,
+            ..opts(buys)
+        });
+        src.set_options(SyntheticOptions {
+            revision: 2,
+            changed_pct: 3,
+            ..opts(buys)
+        });
+        let (h_changed, h_changed_mem, counts) = sync(&mut h);
+        assert_counts(&counts, rows * 3 / 100, rows - rows * 3 / 100);
+        let (w_changed, _, counts) = sync(&mut c);
+        assert_counts(&counts, rows * 3 / 100, rows - rows * 3 / 100);
+        vacuum(&mut h);
+        let h_naive_changed = naive_upsert(&mut h);
+        (
+            total,
+            fill,
+            [
+                (h_nochange, w_nochange, h_naive_nochange, h_nochange_mem),
+                (h_changed, w_changed, h_naive_changed, h_changed_mem),
+            ],
+        )
+    });
+
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     println!();
     println!("| measurement ({rows} rows per table, 2 tables) | bravo_sync | baseline | ratio | target |");
@@ -253,4 +347,23 @@ fn main() {
         (2 * fs_buys * 30) as f64 / fs_first.as_secs_f64(),
         fs_mem / 1024
     );
+    if let Some((total, fill, [nochange, changed])) = history {
+        println!();
+        println!(
+            "| re-sync of the 30-day window, {history_days} days of history ({total} rows per table, 2 tables; filled in {}) | history table | window-only table ({rows} rows) | ratio (target <= 1.3x) | naive upsert at history size | faster than naive (target >= 5x) | peak RssAnon |",
+            secs(fill)
+        );
+        println!("|---|---|---|---|---|---|---|");
+        for (name, (h, w, naive, mem)) in [("no change", nochange), ("3 % changed", changed)] {
+            println!(
+                "| {name} | {} | {} | {:.2}x | {} | {:.1}x | {} MB |",
+                secs(h),
+                secs(w),
+                ratio(h, w),
+                secs(naive),
+                ratio(naive, h),
+                mem / 1024
+            );
+        }
+    }
 }
