@@ -452,7 +452,13 @@ fn tables_with_history_are_compared_date_first_and_merged_exactly() {
             .collect()
     };
 
-    // First load of 36 days: nothing older than the window yet.
+    // First load of 36 days into a table that keeps one older row: there is no window
+    // to read yet, so whole media buys are inserted per batch (media buy first).
+    c.batch_execute(
+        "INSERT INTO platform_buy_daily_impressions (date, media_buy_id, impressions, clicks, spend)
+         VALUES (current_date - 100, 4, 1, 1, 1)",
+    )
+    .unwrap();
     let r = sync(&mut c, "SELECT * FROM bravo_sync(35)");
     assert_eq!(r["impressions"], [720, 720, 0, 0, 0, 0]);
     assert_eq!(

@@ -1,11 +1,15 @@
 //! Which key order a table's window is walked in, per table and per sync
 //! (`bravo_core::order` explains the two orders).
 //!
-//! * Date first when the table holds rows older than the window and has a valid,
-//!   non-partial index whose first column is `date` (the extension's tables have one):
-//!   the window is then one range scan of that index, whatever the history.
-//! * Media buy first otherwise: a first load, a table that holds only the window, or
-//!   a table with no index on `date` (then with a NOTICE saying which index to add).
+//! * Date first when the table holds rows older than the window, already has rows in
+//!   the window (a re-sync), and has a valid, non-partial index whose first column is
+//!   `date` (the extension's tables have one): the window is then one range scan of
+//!   that index, whatever the history.
+//! * Media buy first otherwise: a first load (also into a table that already keeps
+//!   older history: there is no window to read, and inserting whole media buys per
+//!   batch keeps the rollup triggers' work per statement small), a table that holds
+//!   only the window, or a table with no index on `date` (then with a NOTICE saying
+//!   which index to add).
 
 use bravo_core::KeyOrder;
 use pgrx::datum::Date;
@@ -34,18 +38,23 @@ pub fn choose(table: &str, window_start: Date) -> Result<KeyOrder, BravoError> {
         );
         return Ok(KeyOrder::MediaBuyFirst);
     }
-    // One probe of the date index: is there anything before the window?
+    // Two probes of the date index: is there anything before the window, and in it?
     let history = probe(
         &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE date < $1)"),
         &[window_start.into()],
     )?;
-    let order = if history {
+    let window = history
+        && probe(
+            &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE date >= $1)"),
+            &[window_start.into()],
+        )?;
+    let order = if history && window {
         KeyOrder::DateFirst
     } else {
         KeyOrder::MediaBuyFirst
     };
     pgrx::debug1!(
-        "bravo_metrics: {table} is compared {} (history before the window: {history})",
+        "bravo_metrics: {table} is compared {} (history before the window: {history}, rows in the window: {window})",
         order.as_str()
     );
     Ok(order)
