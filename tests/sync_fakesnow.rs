@@ -547,6 +547,34 @@ fn tables_with_history_are_compared_date_first_and_merged_exactly() {
     assert_eq!(r["impressions"], [682, 0, 0, 680, 0, 2]);
     assert_eq!(tuple_fingerprint(&mut c), before);
 
+    // Without a btree index on date (a hash index cannot return rows in order), the
+    // window is walked media buy first, with a NOTICE naming the index to create, and
+    // the result is the same.
+    c.batch_execute(
+        "DROP INDEX platform_buy_daily_impressions_date_idx;
+         CREATE INDEX bravo_test_date_hash ON platform_buy_daily_impressions USING hash (date);
+         SET log_min_messages = notice",
+    )
+    .unwrap();
+    let r = sync(&mut c, "SELECT * FROM bravo_sync(30)");
+    assert_eq!(r["impressions"], [682, 0, 0, 680, 0, 2]);
+    assert_eq!(tuple_fingerprint(&mut c), before);
+    assert!(
+        pg.log_text().contains("public.platform_buy_daily_impressions has no btree index starting with date, so each sync reads the whole table to find the window; CREATE INDEX ON public.platform_buy_daily_impressions (date)"),
+        "the NOTICE names the index to create"
+    );
+    c.batch_execute("SET log_min_messages = debug1").unwrap();
+    let r = sync(&mut c, "SELECT * FROM bravo_sync(30)");
+    assert_eq!(r["impressions"], [682, 0, 0, 680, 0, 2]);
+    let o = orders(&pg);
+    assert_eq!(
+        o[o.len() - 2..],
+        [
+            "platform_buy_daily_impressions is compared media buy first",
+            "platform_buy_daily_videos is compared date first"
+        ]
+    );
+
     // Campaign totals (through the rollup the writes maintain) equal the table sums.
     for campaign in 1..=3i64 {
         let row = c

@@ -3,8 +3,8 @@
 //!
 //! * Date first when the table holds rows older than the window, already has rows in
 //!   the window (a re-sync), and has a valid, non-partial index whose first column is
-//!   `date` (the extension's tables have one): the window is then one range scan of
-//!   that index, whatever the history.
+//!   `date` and that returns rows in order (btree; the extension's tables have one):
+//!   the window is then one range scan of that index, whatever the history.
 //! * Media buy first otherwise: a first load (also into a table that already keeps
 //!   older history: there is no window to read, and inserting whole media buys per
 //!   batch keeps the rollup triggers' work per statement small), a table that holds
@@ -28,13 +28,19 @@ pub fn choose(table: &str, window_start: Date) -> Result<KeyOrder, BravoError> {
     let indexed = probe(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
            JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+           JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
+           JOIN pg_catalog.pg_am am ON am.oid = ic.relam \
           WHERE i.indrelid = $1::pg_catalog.regclass AND i.indisvalid AND i.indpred IS NULL \
-            AND a.attname = 'date')",
+            AND am.amname = 'btree' AND a.attname = 'date')",
         &[table.into()],
     )?;
     if !indexed {
         pgrx::notice!(
-            "bravo_metrics: {table} has no index starting with date, so each sync reads the whole table to find the window; CREATE INDEX ON {table} (date) keeps a re-sync independent of the history's size"
+            "bravo_metrics: {table} has no btree index starting with date, so each sync reads the whole table to find the window; CREATE INDEX ON {table} (date) keeps a re-sync independent of the history's size"
+        );
+        pgrx::debug1!(
+            "bravo_metrics: {table} is compared {} (no btree index starting with date)",
+            KeyOrder::MediaBuyFirst.as_str()
         );
         return Ok(KeyOrder::MediaBuyFirst);
     }
