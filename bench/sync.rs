@@ -258,13 +258,7 @@ fn main() {
 
     // 3. Re-sync with no change vs naive upsert.
     let (nochange, nochange_mem, counts) = sync(&mut c);
-    for (t, _, inserted, updated, unchanged) in &counts {
-        assert_eq!(
-            (*inserted, *updated, *unchanged),
-            (0, 0, rows as i64),
-            "{t}"
-        );
-    }
+    assert_counts(&counts, 0, rows);
     let naive_nochange = naive_upsert(&mut c);
     vacuum(&mut c);
 

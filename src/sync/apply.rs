@@ -2,9 +2,8 @@
 //!
 //! The source rows arrive sorted in the sync's [`KeyOrder`] for this table (chosen in
 //! `order.rs`). The target's window is read in the same order through an SPI cursor
-//! ([`Window`]), and the two sorted streams
-//! are compared by the pure [`bravo_core::compare::Comparison`], holding one fetch of
-//! the target at a time. Its decisions are written here:
+//! ([`Window`]), and the two sorted streams are compared by the pure
+//! [`bravo_core::compare::Comparison`], holding one fetch of the target at a time. Its decisions are written here:
 //!
 //! * a key only in the source is inserted;
 //! * a key in both is updated only if a metric differs (`updated_at` bumped,

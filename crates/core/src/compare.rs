@@ -2,8 +2,9 @@
 //!
 //! A sync fetches the source window in one [`KeyOrder`] (by media buy then date, or by
 //! date then media buy); the [`Deduper`] turns it into [`Outcome`]s in that order. The
-//! target's window is read in the same order (by the extension crate, through an SPI cursor: any [`TargetRows`]). The two
-//! sorted streams are compared in one pass, holding one target row at a time:
+//! target's window is read in the same order (by the extension crate, through an SPI
+//! cursor: any [`TargetRows`]). The two sorted streams are compared in one pass,
+//! holding one target row at a time:
 //!
 //! * a key only in the source is an [`Decision::Insert`];
 //! * a key in both is an [`Decision::Update`] if a metric differs (money compared by
@@ -26,8 +27,8 @@ use crate::order::KeyOrder;
 use crate::validate::{Outcome, Reason, Row, Value};
 
 /// A row's key: (media_buy_id, date as days since 2000-01-01, PostgreSQL's epoch).
-/// Compared in a [`KeyOrder`] as PostgreSQL orders the same columns; `date 'infinity'` is
-/// `i32::MAX` and `'-infinity'` is `i32::MIN`, as in PostgreSQL.
+/// Compared in a [`KeyOrder`] as PostgreSQL orders the same columns; `date 'infinity'`
+/// is `i32::MAX` and `'-infinity'` is `i32::MIN`, as in PostgreSQL.
 pub type Key = (i64, i32);
 
 /// Days from 0001-01-01 (chrono's day 1 of the common era) to 2000-01-01.
