@@ -121,7 +121,7 @@ impl From<SfError> for BravoError {
                     .detail(format!("Snowflake error code {code}, SQLSTATE {sql_state}{}",
                         query_id.as_ref().map(|q| format!(", query id {q}")).unwrap_or_default()));
                 if pg == ERRCODE_FDW_TABLE_NOT_FOUND {
-                    err = err.hint("Check bravo_metrics.impressions_source / videos_source and snowflake_database / snowflake_schema.");
+                    err = err.hint("Check the family's source (bravo_families.source_relation, or bravo_metrics.impressions_source / videos_source) and snowflake_database / snowflake_schema.");
                 }
                 err
             }

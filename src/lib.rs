@@ -34,6 +34,7 @@ pub mod txn;
 ::pgrx::pg_module_magic!(name, version);
 
 pgrx::extension_sql_file!("schema.sql", name = "schema", bootstrap);
+pgrx::extension_sql_file!("families.sql", name = "families", requires = ["schema"]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

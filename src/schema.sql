@@ -103,7 +103,11 @@ CREATE TABLE bravo_sync_run_targets (
     deleted     bigint NOT NULL DEFAULT 0,
     set_aside   bigint NOT NULL DEFAULT 0,
     ms          bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (run_id, target)
+    PRIMARY KEY (run_id, target),
+    -- since 0.4.0: 'missing_source' when the family's Snowflake relation did not exist
+    -- (the family was skipped; message says what Snowflake answered)
+    status      text NOT NULL DEFAULT 'synced' CHECK (status IN ('synced', 'missing_source')),
+    message     text
 );
 SELECT pg_catalog.pg_extension_config_dump('bravo_sync_run_targets', '');
 

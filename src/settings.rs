@@ -12,7 +12,7 @@
 use std::ffi::{c_char, c_void, CStr, CString};
 
 use bravo_core::source::parse_relation;
-use bravo_core::target::{Target, TargetId};
+use bravo_core::target::Target;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 use pgrx::{pg_guard, pg_sys};
 
@@ -131,18 +131,27 @@ pub static IMPRESSIONS_SOURCE: GucSetting<Option<CString>> =
 pub static VIDEOS_SOURCE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"PLATFORM_BUY_DAILY_VIDEOS"));
 
-/// The setting naming a target's Snowflake relation.
-fn source_setting(target: TargetId) -> &'static GucSetting<Option<CString>> {
-    match target {
-        TargetId::Impressions => &IMPRESSIONS_SOURCE,
-        TargetId::Videos => &VIDEOS_SOURCE,
+/// The setting naming a family's Snowflake relation, for the families that had one
+/// before the catalog (0.4.0) made sources data; the catalog's `source_relation` takes
+/// precedence over it.
+fn source_setting(family: &str) -> Option<&'static GucSetting<Option<CString>>> {
+    match family {
+        "impressions" => Some(&IMPRESSIONS_SOURCE),
+        "videos" => Some(&VIDEOS_SOURCE),
+        _ => None,
     }
 }
 
-/// The Snowflake relation feeding `target`, parsed and re-rendered for SQL text: its
-/// setting, or the table's name in upper case when the setting is empty.
+/// The Snowflake relation feeding `target`, parsed and re-rendered for SQL text: the
+/// catalog's `source_relation`; else the family's setting (impressions, videos) when
+/// set; else the table's name in upper case.
 pub fn source_relation(target: &Target) -> Result<String, String> {
-    let text = get_str(source_setting(target.id)).unwrap_or_else(|| target.default_source());
+    let text = match &target.source {
+        Some(s) => s.clone(),
+        None => source_setting(&target.name)
+            .and_then(get_str)
+            .unwrap_or_else(|| target.default_source()),
+    };
     parse_relation(&text)
 }
 

@@ -32,10 +32,35 @@ use serde::{Deserialize, Serialize};
 use crate::error::BravoError;
 use crate::settings;
 
+/// What became of one family in a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetStatus {
+    /// Fetched and merged.
+    #[default]
+    Synced,
+    /// Its source relation does not exist in Snowflake; skipped (not required).
+    MissingSource,
+}
+
+impl TargetStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetStatus::Synced => "synced",
+            TargetStatus::MissingSource => "missing_source",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct TargetRecord {
     pub target: String,
     pub source: String,
+    #[serde(default)]
+    pub status: TargetStatus,
+    /// Why the family was not synced, when it was not.
+    #[serde(default)]
+    pub message: Option<String>,
     pub query_id: Option<String>,
     pub fetched: i64,
     pub inserted: i64,
@@ -75,6 +100,18 @@ pub fn ext_schema() -> Result<String, BravoError> {
         BravoError::new(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, "extension bravo_metrics is not installed in this database")
             .hint("CREATE EXTENSION bravo_metrics;")
     })
+}
+
+/// Whether the run log records each family's status (0.4.0's SQL; the library also
+/// serves a database whose `ALTER EXTENSION bravo_metrics UPDATE` has not run yet).
+fn has_target_status(schema: &str) -> bool {
+    Spi::get_one::<bool>(&format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = '{schema}.bravo_sync_run_targets'::pg_catalog.regclass \
+           AND attname = 'status' AND NOT attisdropped)"
+    ))
+    .ok()
+    .flatten()
+    .unwrap_or(false)
 }
 
 /// Allocates a run id (sequences are not transactional, so it is never reused).
@@ -122,25 +159,36 @@ pub fn insert(schema: &str, rec: &RunRecord) -> Result<(), BravoError> {
         ],
     )
     .map_err(err)?;
+    let with_status = has_target_status(schema);
+    let (status_cols, status_vals) = if with_status {
+        (", status, message", ", $12, $13")
+    } else {
+        ("", "")
+    };
     for t in &rec.targets {
+        let mut args: Vec<pgrx::datum::DatumWithOid> = vec![
+            rec.run_id.into(),
+            t.target.clone().into(),
+            t.source.clone().into(),
+            t.query_id.clone().into(),
+            t.fetched.into(),
+            t.inserted.into(),
+            t.updated.into(),
+            t.unchanged.into(),
+            t.deleted.into(),
+            t.set_aside.into(),
+            t.ms.into(),
+        ];
+        if with_status {
+            args.push(t.status.as_str().into());
+            args.push(t.message.clone().into());
+        }
         Spi::run_with_args(
             &format!(
-                "INSERT INTO {schema}.bravo_sync_run_targets (run_id, target, source, query_id, fetched, inserted, updated, unchanged, deleted, set_aside, ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                "INSERT INTO {schema}.bravo_sync_run_targets (run_id, target, source, query_id, fetched, inserted, updated, unchanged, deleted, set_aside, ms{status_cols}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11{status_vals})"
             ),
-            &[
-                rec.run_id.into(),
-                t.target.clone().into(),
-                t.source.clone().into(),
-                t.query_id.clone().into(),
-                t.fetched.into(),
-                t.inserted.into(),
-                t.updated.into(),
-                t.unchanged.into(),
-                t.deleted.into(),
-                t.set_aside.into(),
-                t.ms.into(),
-            ],
+            &args,
         )
         .map_err(err)?;
     }
@@ -170,6 +218,15 @@ pub fn upsert(schema: &str, rec: &RunRecord, overwrite: Overwrite) -> Result<boo
         Overwrite::Always => "",
         Overwrite::OnlyRunning => "WHERE r.status = 'running'", // RunStatus::Running
     };
+    let (status_cols, status_vals, status_set) = if has_target_status(schema) {
+        (
+            ", status, message",
+            ", coalesce(t->>'status', 'synced'), t->>'message'",
+            ", status = excluded.status, message = excluded.message",
+        )
+    } else {
+        ("", "", "")
+    };
     let sql = format!(
         "WITH a AS (SELECT $1::jsonb AS j),
          run AS (
@@ -192,15 +249,15 @@ pub fn upsert(schema: &str, rec: &RunRecord, overwrite: Overwrite) -> Result<boo
            RETURNING r.run_id),
          tgt AS (
            INSERT INTO {schema}.bravo_sync_run_targets AS x (run_id, target, source, query_id, fetched, inserted,
-                  updated, unchanged, deleted, set_aside, ms)
+                  updated, unchanged, deleted, set_aside, ms{status_cols})
            SELECT run.run_id, t->>'target', t->>'source', t->>'query_id', (t->>'fetched')::bigint,
                   (t->>'inserted')::bigint, (t->>'updated')::bigint, (t->>'unchanged')::bigint,
-                  (t->>'deleted')::bigint, (t->>'set_aside')::bigint, (t->>'ms')::bigint
+                  (t->>'deleted')::bigint, (t->>'set_aside')::bigint, (t->>'ms')::bigint{status_vals}
              FROM run, a, pg_catalog.jsonb_array_elements(a.j->'targets') t
            ON CONFLICT (run_id, target) DO UPDATE
               SET source = excluded.source, query_id = excluded.query_id, fetched = excluded.fetched,
                   inserted = excluded.inserted, updated = excluded.updated, unchanged = excluded.unchanged,
-                  deleted = excluded.deleted, set_aside = excluded.set_aside, ms = excluded.ms
+                  deleted = excluded.deleted, set_aside = excluded.set_aside, ms = excluded.ms{status_set}
            RETURNING 1)
          -- (a data-modifying CTE always runs to completion, referenced or not)
          SELECT pg_catalog.count(*) FROM run"

@@ -106,7 +106,7 @@ impl Rows {
             std::mem::take(&mut self.ids).into(),
         ];
         let (mut c, mut m) = (0, 0);
-        for metric in target.metrics {
+        for metric in &target.metrics {
             match metric.kind {
                 MetricKind::Count => {
                     args.push(std::mem::take(&mut self.counts[c]).into());
@@ -131,7 +131,7 @@ pub fn pg_date(d: chrono::NaiveDate) -> Date {
 /// [`FETCH_ROWS`] at a time.
 pub struct Window<'c> {
     cursor: SpiCursor<'c>,
-    metrics: &'static [bravo_core::target::Metric],
+    metrics: Vec<bravo_core::target::Metric>,
     pending: VecDeque<TargetRow>,
     exhausted: bool,
     /// Rows read so far.
@@ -143,7 +143,7 @@ impl TargetRows for Window<'_> {
 
     fn next_row(&mut self) -> Result<Option<TargetRow>, BravoError> {
         if self.pending.is_empty() && !self.exhausted {
-            let metrics = self.metrics;
+            let metrics = &self.metrics;
             let table = self
                 .cursor
                 .fetch(FETCH_ROWS)
@@ -290,6 +290,7 @@ impl<'c> Applier<'c> {
             .map_err(|e| BravoError::internal("cannot create the vanished-keys table", e))?;
             owner.grant_select(&format!("pg_temp.bravo_vanished_{}", target.name))?;
         }
+        let metrics = target.metrics.clone();
         Ok(Applier {
             owner: owner.clone(),
             inserts: Rows::new(&target),
@@ -301,7 +302,7 @@ impl<'c> Applier<'c> {
                 order,
                 Window {
                     cursor,
-                    metrics: target.metrics,
+                    metrics,
                     pending: VecDeque::new(),
                     exhausted: false,
                     fetched: 0,
@@ -393,9 +394,9 @@ impl<'c> Applier<'c> {
         if ni + nu + na + nv == 0 {
             return Ok(());
         }
-        let target = self.target;
-        let mut inserts = std::mem::replace(&mut self.inserts, Rows::new(&target));
-        let mut updates = std::mem::replace(&mut self.updates, Rows::new(&target));
+        let target = &self.target;
+        let mut inserts = std::mem::replace(&mut self.inserts, Rows::new(target));
+        let mut updates = std::mem::replace(&mut self.updates, Rows::new(target));
         let aside = std::mem::take(&mut self.aside);
         let vanished = std::mem::take(&mut self.vanished);
         let (insert_sql, update_sql, schema, run_id, owner) = (
@@ -412,11 +413,11 @@ impl<'c> Applier<'c> {
             self.memory.switch_to(|_| -> Result<(), BravoError> {
                 // The metric table is written as its owner (owner.rs).
                 if ni > 0 {
-                    let args = inserts.take_args(&target);
+                    let args = inserts.take_args(target);
                     owner.run(|| Spi::run_with_args(insert_sql, &args)).map_err(|e| BravoError::internal("insert failed", e))?;
                 }
                 if nu > 0 {
-                    let args = updates.take_args(&target);
+                    let args = updates.take_args(target);
                     owner.run(|| Spi::run_with_args(update_sql, &args)).map_err(|e| BravoError::internal("update failed", e))?;
                 }
                 if na > 0 {
@@ -437,7 +438,7 @@ impl<'c> Applier<'c> {
                             "INSERT INTO {schema}.bravo_set_aside (run_id, target, reason, detail, date, media_buy_id, source_row) \
                              SELECT $1, $2, r, d, dt, id, raw::jsonb FROM unnest($3::text[], $4::text[], $5::date[], $6::int8[], $7::text[]) AS u(r, d, dt, id, raw)"
                         ),
-                        &[run_id.into(), target.name.into(), reasons.into(), details.into(), dates.into(), ids.into(), raws.into()],
+                        &[run_id.into(), target.name.clone().into(), reasons.into(), details.into(), dates.into(), ids.into(), raws.into()],
                     )
                     .map_err(|e| BravoError::internal("set-aside insert failed", e))?;
                 }

@@ -47,7 +47,7 @@ pub fn check_target(schema: &str, target: &Target) -> Result<Owner, BravoError> 
             .hint("Recreate it, or ALTER EXTENSION bravo_metrics UPDATE / reinstall the extension to create it."));
     }
     let mut wanted = vec!["date", "media_buy_id", "created_at", "updated_at"];
-    wanted.extend(target.metrics.iter().map(|m| m.column));
+    wanted.extend(target.metrics.iter().map(|m| m.column.as_str()));
     for col in wanted {
         let present = Spi::get_one_with_args::<bool>(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = $1::pg_catalog.regclass AND attname = $2 AND attnum > 0 AND NOT attisdropped)",
@@ -159,7 +159,7 @@ pub fn settle_set_aside(
               WHERE a.target = $2 AND a.resolved_at IS NULL AND a.run_id <> $1 \
                 AND (a.date >= $3 OR a.date IS NULL)"
         ),
-        &[run_id.into(), target.name.into(), window_start.into()],
+        &[run_id.into(), target.name.clone().into(), window_start.into()],
     )
     .map_err(|e| BravoError::internal("set-aside update failed", e))?;
     // Rows for media buys that now exist, older than the window: take the latest saved
@@ -189,7 +189,7 @@ pub fn settle_set_aside(
                  AND EXISTS (SELECT 1 FROM {schema}.media_buys m WHERE m.id = a.media_buy_id) RETURNING a.*) \
              SELECT pg_catalog.count(*) FROM r"
         ),
-        &[run_id.into(), target.name.into(), window_start.into()],
+        &[run_id.into(), target.name.clone().into(), window_start.into()],
     )?;
     if n == 0 {
         return Ok((0, 0));
@@ -207,7 +207,7 @@ pub fn settle_set_aside(
                 AND reason = 'unknown_media_buy' AND date < $3 \
               ORDER BY media_buy_id, date, id DESC"
         ),
-        &[run_id.into(), target.name.into(), window_start.into()],
+        &[run_id.into(), target.name.clone().into(), window_start.into()],
     )
     .map_err(|e| BravoError::internal("late merge failed", e))?;
     owner.grant_select(&late)?;

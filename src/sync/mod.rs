@@ -18,6 +18,7 @@
 //! autonomously, and the original error is raised again.
 
 pub mod apply;
+pub mod catalog;
 pub mod connect;
 pub mod lock;
 pub mod merge;
@@ -34,7 +35,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bravo_core::target::Target;
-use bravo_core::{source, target as targets, validate, RunStatus, Trigger};
+use bravo_core::{source, validate, RunStatus, Trigger};
 use bravo_snowflake::{Client, Error as SfError, ResultStream};
 use chrono::NaiveDate;
 use pgrx::datum::Date;
@@ -42,7 +43,7 @@ use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
 
 use crate::error::BravoError;
-use crate::runlog::{self, RunRecord, TargetRecord};
+use crate::runlog::{self, RunRecord, TargetRecord, TargetStatus};
 use crate::runtime;
 use crate::settings::{self, OverlapPolicy};
 use progress::{Phase, Progress};
@@ -253,9 +254,17 @@ fn net<T>(
     request_id: Option<uuid::Uuid>,
     fut: impl std::future::Future<Output = Result<T, SfError>>,
 ) -> T {
+    net_result(session, request_id, fut).unwrap_or_else(|e| BravoError::from(e).raise())
+}
+
+/// [`net`], returning Snowflake's error instead of raising it (a cancel still raises).
+fn net_result<T>(
+    session: Option<&mut Session>,
+    request_id: Option<uuid::Uuid>,
+    fut: impl std::future::Future<Output = Result<T, SfError>>,
+) -> Result<T, SfError> {
     match runtime::block_on(fut) {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => BravoError::from(e).raise(),
+        Ok(r) => r,
         Err(runtime::Interrupted) => {
             if let Some(s) = session {
                 let c = s.client.clone();
@@ -278,6 +287,50 @@ fn net<T>(
             .raise()
         }
     }
+}
+
+/// Snowflake's "object does not exist or not authorized" (002003, SQLSTATE 42S02).
+fn is_missing_relation(e: &SfError) -> bool {
+    matches!(e, SfError::Sql { code, sql_state, .. } if code == "002003" || sql_state == "42S02")
+}
+
+/// A family whose source relation does not exist: fails the sync when the family is
+/// required; otherwise warns, records the family as `missing_source` and lets the
+/// other families sync.
+fn missing_source(
+    target: &Target,
+    relation: &str,
+    error: SfError,
+    mut trec: TargetRecord,
+    t0: Instant,
+    record: &Rc<RefCell<RunRecord>>,
+) -> TargetRecord {
+    let says = BravoError::from(error).message;
+    if target.required {
+        BravoError::new(
+            PgSqlErrorCode::ERRCODE_FDW_TABLE_NOT_FOUND,
+            format!(
+                "source relation {relation} of the required metric family \"{}\" does not exist in Snowflake",
+                target.name
+            ),
+        )
+        .detail(says)
+        .hint(format!(
+            "Create it, or re-point the family: {}; or make it optional: SELECT bravo_enable_family('{}', required => false);",
+            target.repoint_hint(),
+            target.name
+        ))
+        .raise();
+    }
+    pgrx::warning!(
+        "bravo_sync: metric family \"{}\" skipped: its source relation {relation} does not exist in Snowflake; the other families sync",
+        target.name
+    );
+    trec.status = TargetStatus::MissingSource;
+    trec.message = Some(format!("source relation {relation} does not exist: {says}"));
+    trec.ms = t0.elapsed().as_millis() as i64;
+    record.borrow_mut().targets.push(trec.clone());
+    trec
 }
 
 /// Runs `f` when dropped (also when unwinding from an error).
@@ -323,7 +376,8 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     let (window_start, window_naive) = window(req.lookback_days);
     record.borrow_mut().window_start = Some(window_naive.to_string());
 
-    let owners = check_schema(schema);
+    let families = catalog::enabled_families(schema).unwrap_or_else(|e| e.raise());
+    let owners = check_schema(schema, &families);
     let known_buys = known_media_buys(schema);
     let ctx = Ctx {
         schema,
@@ -343,7 +397,7 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
 
     // Each target: stream the source window against the target window, then settle
     // deletions and set-aside rows. Everything commits together (or not at all).
-    for (idx, target) in targets::ALL.iter().enumerate() {
+    for (idx, target) in families.iter().enumerate() {
         let trec = sync_target(
             &ctx,
             &mut session,
@@ -396,8 +450,8 @@ fn window(lookback_days: i32) -> (Date, NaiveDate) {
 
 /// Checks every metric table (and `media_buys`) before any network call; returns
 /// each target's owner, as whom it is written.
-fn check_schema(schema: &str) -> Vec<owner::Owner> {
-    let owners: Vec<owner::Owner> = targets::ALL
+fn check_schema(schema: &str, families: &[Target]) -> Vec<owner::Owner> {
+    let owners: Vec<owner::Owner> = families
         .iter()
         .map(|target| merge::check_target(schema, target).unwrap_or_else(|e| e.raise()))
         .collect();
@@ -431,15 +485,22 @@ fn sync_target(
     let relation =
         settings::source_relation(target).unwrap_or_else(|e| BravoError::config(e).raise());
     let mut trec = TargetRecord {
-        target: target.name.into(),
+        target: target.name.clone(),
         source: relation.clone(),
+        status: TargetStatus::Synced,
         ..Default::default()
     };
 
     let describe = source::describe_query(&relation, ctx.tag.as_deref());
     let rid = describe.request_id;
     let client = session.client.clone();
-    let desc = net(Some(session), Some(rid), client.query(describe));
+    let desc = match net_result(Some(session), Some(rid), client.query(describe)) {
+        Ok(desc) => desc,
+        Err(e) if is_missing_relation(&e) => {
+            return missing_source(target, &relation, e, trec, t0, record);
+        }
+        Err(e) => BravoError::from(e).raise(),
+    };
     let columns = source::check_columns(target, &relation, desc.columns())
         .unwrap_or_else(|e| BravoError::from(e).raise());
     drop(desc);
@@ -553,7 +614,7 @@ fn apply_stream(
     Spi::connect(|spi| {
         let mut applier = apply::Applier::open(
             spi,
-            *target,
+            target.clone(),
             owner,
             ctx.run_id,
             ctx.schema,

@@ -47,4 +47,131 @@ mod tests {
         assert_eq!(check_lookback(Some(30)).unwrap(), 30);
         assert!(check_lookback(Some(401)).is_err());
     }
+
+    fn schema() -> String {
+        crate::runlog::ext_schema().unwrap_or_else(|e| e.raise())
+    }
+
+    #[pg_test]
+    fn the_shipped_catalog_is_the_builtin_one() {
+        use crate::sync::catalog::enabled_families;
+        let schema = schema();
+        let on: Vec<String> = enabled_families(&schema)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(on, ["impressions", "videos"]);
+        Spi::run(&format!(
+            "UPDATE {schema}.bravo_families SET enabled = true"
+        ))
+        .unwrap();
+        let got = enabled_families(&schema).unwrap();
+        let want = bravo_core::target::builtin();
+        assert_eq!(got.len(), want.len());
+        for (g, (w, _)) in got.iter().zip(&want) {
+            assert_eq!(
+                (&g.name, &g.table, &g.metrics, &g.source),
+                (&w.name, &w.table, &w.metrics, &w.source)
+            );
+        }
+        let required: Vec<bool> = got.iter().map(|t| t.required).collect();
+        assert_eq!(required, [true, true, false, false]);
+    }
+
+    #[pg_test(error = "no metric family is enabled")]
+    fn a_sync_with_no_family_enabled_is_refused() {
+        let schema = schema();
+        Spi::run(&format!(
+            "UPDATE {schema}.bravo_families SET enabled = false"
+        ))
+        .unwrap();
+        crate::sync::catalog::enabled_families(&schema).unwrap_or_else(|e| e.raise());
+    }
+
+    #[pg_test(
+        error = "new row for relation \"bravo_families\" violates check constraint \"bravo_families_table_name_check\""
+    )]
+    fn the_catalog_refuses_names_that_are_not_plain_identifiers() {
+        Spi::run(&format!(
+            "UPDATE {}.bravo_families SET table_name = 'x; DROP TABLE media_buys' WHERE family = 'conversions'",
+            schema()
+        ))
+        .unwrap();
+    }
+
+    #[pg_test]
+    fn enabling_a_family_creates_its_table_and_adds_new_metric_columns() {
+        let schema = schema();
+        let cols = |t: &str| -> Vec<String> {
+            Spi::connect(|c| {
+                c.select(
+                    &format!("SELECT attname::text || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '{schema}.{t}'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"),
+                    None,
+                    &[],
+                )
+                .map(|r| r.filter_map(|x| x.get::<String>(1).ok().flatten()).collect())
+            })
+            .unwrap()
+        };
+        let t = Spi::get_one::<String>("SELECT bravo_enable_family('conversions')::text")
+            .unwrap()
+            .unwrap();
+        assert!(t.ends_with("platform_buy_daily_conversions"), "{t}");
+        assert_eq!(
+            cols("platform_buy_daily_conversions"),
+            [
+                "date date",
+                "media_buy_id bigint",
+                "created_at timestamp with time zone",
+                "updated_at timestamp with time zone",
+                "post_click_conversions bigint",
+                "post_view_conversions bigint",
+                "conversion_value numeric"
+            ]
+        );
+        // Counts are checked non-negative by the table too; the key is (media_buy_id, date).
+        assert_eq!(
+            Spi::get_one::<String>(&format!(
+                "SELECT string_agg(pg_get_constraintdef(oid), '; ' ORDER BY contype, conname) FROM pg_constraint WHERE conrelid = '{schema}.platform_buy_daily_conversions'::regclass"
+            ))
+            .unwrap()
+            .unwrap(),
+            "CHECK ((post_click_conversions >= 0)); CHECK ((post_view_conversions >= 0)); FOREIGN KEY (media_buy_id) REFERENCES media_buys(id); PRIMARY KEY (media_buy_id, date)"
+        );
+        // A metric column added to the catalog is added to the table by enabling again.
+        Spi::run(&format!("INSERT INTO {schema}.bravo_family_metrics VALUES ('conversions', 'app_installs', 'count', 4, NULL)")).unwrap();
+        Spi::run("SELECT bravo_enable_family('conversions', required => true)").unwrap();
+        assert_eq!(
+            cols("platform_buy_daily_conversions").last().unwrap(),
+            "app_installs bigint"
+        );
+        let (enabled, required) = Spi::get_two::<bool, bool>(&format!(
+            "SELECT enabled, required FROM {schema}.bravo_families WHERE family = 'conversions'"
+        ))
+        .unwrap();
+        assert_eq!((enabled, required), (Some(true), Some(true)));
+        // Enabling again without `required` keeps it.
+        Spi::run("SELECT bravo_enable_family('conversions')").unwrap();
+        assert_eq!(
+            Spi::get_one::<bool>(&format!(
+                "SELECT required FROM {schema}.bravo_families WHERE family = 'conversions'"
+            ))
+            .unwrap(),
+            Some(true)
+        );
+        assert_eq!(
+            Spi::get_one::<bool>("SELECT bravo_disable_family('conversions')").unwrap(),
+            Some(true)
+        );
+        assert_eq!(
+            Spi::get_one::<bool>("SELECT bravo_disable_family('conversions')").unwrap(),
+            Some(false)
+        );
+    }
+
+    #[pg_test(error = "no metric family \"clicks\"")]
+    fn enabling_an_unknown_family_is_refused() {
+        Spi::run("SELECT bravo_enable_family('clicks')").unwrap();
+    }
 }

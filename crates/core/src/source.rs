@@ -81,9 +81,9 @@ pub fn parse_relation(text: &str) -> Result<String, String> {
 }
 
 /// The column list a target needs from its source, in the order we select them.
-pub fn wanted_columns(target: &Target) -> Vec<&'static str> {
+pub fn wanted_columns(target: &Target) -> Vec<&str> {
     let mut cols = vec!["date", "media_buy_id"];
-    cols.extend(target.metrics.iter().map(|m| m.column));
+    cols.extend(target.metrics.iter().map(|m| m.column.as_str()));
     cols
 }
 
@@ -190,7 +190,7 @@ mod tests {
     use bravo_snowflake::ColumnMeta;
 
     use super::*;
-    use crate::target::IMPRESSIONS;
+    use crate::target::builtin_named;
 
     #[test]
     fn relation_names_are_parsed_and_requoted() {
@@ -237,7 +237,7 @@ mod tests {
             col("SPEND", "fixed", Some(2)),
             col("EXTRA", "text", None),
         ];
-        let quoted = check_columns(&IMPRESSIONS, "R", &good).unwrap();
+        let quoted = check_columns(&builtin_named("impressions"), "R", &good).unwrap();
         assert_eq!(
             quoted,
             [
@@ -264,7 +264,7 @@ mod tests {
             q.sql
         );
 
-        let missing = check_columns(&IMPRESSIONS, "R", &good[..4]).unwrap_err();
+        let missing = check_columns(&builtin_named("impressions"), "R", &good[..4]).unwrap_err();
         assert_eq!(missing.state, SqlState::FdwColumnNameNotFound);
         assert!(missing
             .hint
@@ -273,11 +273,11 @@ mod tests {
 
         let mut float_money = good.clone();
         float_money[4] = col("SPEND", "real", None);
-        let e = check_columns(&IMPRESSIONS, "R", &float_money).unwrap_err();
+        let e = check_columns(&builtin_named("impressions"), "R", &float_money).unwrap_err();
         assert_eq!(e.state, SqlState::FdwInvalidDataType);
         let mut scaled_count = good.clone();
         scaled_count[2] = col("IMPRESSIONS", "fixed", Some(2));
-        let e = check_columns(&IMPRESSIONS, "R", &scaled_count).unwrap_err();
+        let e = check_columns(&builtin_named("impressions"), "R", &scaled_count).unwrap_err();
         assert_eq!(e.state.code(), "HV004");
     }
 }

@@ -229,7 +229,7 @@ fn raw_from_columns(target: &Target, columns: &[Column], i: usize) -> String {
             .metrics
             .iter()
             .zip(&columns[2..])
-            .map(|(m, col)| (m.column, text(col))),
+            .map(|(m, col)| (m.column.as_str(), text(col))),
     )
 }
 
@@ -245,7 +245,7 @@ impl Row {
                 Some(Value::Money(t)) => Some(t.clone()),
                 None => None,
             };
-            (m.column, text)
+            (m.column.as_str(), text)
         });
         row_json(self.date, self.media_buy_id.map(|v| v.to_string()), values)
     }
@@ -377,7 +377,7 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::*;
-    use crate::target::IMPRESSIONS;
+    use crate::target::builtin_named;
 
     fn d(day: u32) -> Option<NaiveDate> {
         NaiveDate::from_ymd_opt(2026, 11, day)
@@ -412,7 +412,7 @@ mod tests {
         let mut out = Vec::new();
         for i in 0..rows.len() {
             dedup
-                .push(read_row(&IMPRESSIONS, &cols, i), &mut out)
+                .push(read_row(&builtin_named("impressions"), &cols, i), &mut out)
                 .expect("ordered");
         }
         dedup.finish(&mut out);
@@ -476,10 +476,10 @@ mod tests {
         let mut dedup = Deduper::new(KeyOrder::MediaBuyFirst, &known);
         let mut out = Vec::new();
         dedup
-            .push(read_row(&IMPRESSIONS, &cols, 0), &mut out)
+            .push(read_row(&builtin_named("impressions"), &cols, 0), &mut out)
             .unwrap();
         assert!(dedup
-            .push(read_row(&IMPRESSIONS, &cols, 1), &mut out)
+            .push(read_row(&builtin_named("impressions"), &cols, 1), &mut out)
             .is_err());
         assert_eq!(Reason::DuplicateKey.as_str(), "duplicate_key");
     }
@@ -498,7 +498,7 @@ mod tests {
         let mut out = Vec::new();
         for i in 0..3 {
             dedup
-                .push(read_row(&IMPRESSIONS, &cols, i), &mut out)
+                .push(read_row(&builtin_named("impressions"), &cols, i), &mut out)
                 .unwrap();
         }
         dedup.finish(&mut out);
@@ -514,10 +514,10 @@ mod tests {
         let mut dedup = Deduper::new(KeyOrder::MediaBuyFirst, &known);
         let mut out = Vec::new();
         dedup
-            .push(read_row(&IMPRESSIONS, &cols, 0), &mut out)
+            .push(read_row(&builtin_named("impressions"), &cols, 0), &mut out)
             .unwrap();
         let err = dedup
-            .push(read_row(&IMPRESSIONS, &cols, 1), &mut out)
+            .push(read_row(&builtin_named("impressions"), &cols, 1), &mut out)
             .unwrap_err();
         assert_eq!(err.previous, (2, d(1).unwrap()));
     }

@@ -1,0 +1,160 @@
+-- bravo_metrics metric families, as data (since 0.4.0).
+--
+-- A family is one metric table of the media tool filled from one Snowflake relation:
+-- its PostgreSQL table, its source, its grain and key, and its metric columns with
+-- their kinds. bravo_sync reads this catalog at the start of every run: enabling,
+-- disabling or re-pointing a family, or adding a metric column to it, is a change of
+-- rows here, not a rebuild. The shipped rows are bravo_core::target::builtin()
+-- (a test checks they agree).
+--
+-- Only superusers change the catalog (it names the tables bravo_sync writes as their
+-- owners); table and column names are plain lower-case identifiers, checked here and
+-- again when read.
+
+CREATE TABLE @extschema@.bravo_families (
+    family          text    PRIMARY KEY CHECK (family ~ '^[a-z][a-z0-9_]{0,39}$'),
+    table_name      text    NOT NULL UNIQUE CHECK (table_name ~ '^[a-z_][a-z0-9_]{0,62}$'),
+    -- Snowflake relation (name, schema.name or db.schema.name); NULL: the family's
+    -- setting bravo_metrics.<family>_source where one exists (impressions, videos),
+    -- else the table's name in upper case.
+    source_relation text    CHECK (source_relation <> ''),
+    grain           text    NOT NULL DEFAULT 'day' CHECK (grain IN ('day')),
+    key_columns     text[]  NOT NULL DEFAULT '{media_buy_id,date}' CHECK (key_columns = '{media_buy_id,date}'),
+    enabled         boolean NOT NULL DEFAULT false,
+    -- A required family whose source relation is missing fails the sync; any other
+    -- is reported as 'missing_source' and skipped while the other families sync.
+    required        boolean NOT NULL DEFAULT false,
+    -- Families sync in this order.
+    position        integer NOT NULL UNIQUE,
+    description     text
+);
+
+CREATE TABLE @extschema@.bravo_family_metrics (
+    family      text    NOT NULL REFERENCES @extschema@.bravo_families (family) ON UPDATE CASCADE ON DELETE CASCADE,
+    column_name text    NOT NULL CHECK (column_name ~ '^[a-z_][a-z0-9_]{0,62}$'
+                                        AND column_name NOT IN ('date', 'media_buy_id', 'created_at', 'updated_at')),
+    -- count: a non-negative bigint (at most 10^12 per media buy and day);
+    -- money: an exact numeric (any scale, may be negative).
+    kind        text    NOT NULL CHECK (kind IN ('count', 'money')),
+    -- Metric columns are fetched and written in this order.
+    position    integer NOT NULL,
+    description text,
+    PRIMARY KEY (family, column_name),
+    UNIQUE (family, position)
+);
+
+-- The shipped families. Not during a restore (row_security = off, see schema.sql): the
+-- dump brings the catalog's rows, with whatever the user changed.
+DO $bravo$
+BEGIN
+    IF current_setting('row_security') = 'off' THEN
+        RETURN;
+    END IF;
+    -- The two families of 0.3.0 are required: a missing source fails the sync, as it did.
+    INSERT INTO @extschema@.bravo_families (family, table_name, enabled, required, position, description) VALUES
+        ('impressions', 'platform_buy_daily_impressions', true, true, 1,
+         'Impressions, clicks and spend per media buy and day'),
+        ('videos', 'platform_buy_daily_videos', true, true, 2,
+         'Video starts, completions and views per media buy and day'),
+        ('conversions', 'platform_buy_daily_conversions', false, false, 3,
+         'Post-click and post-view conversions and their value per media buy and day'),
+        ('viewability', 'platform_buy_daily_viewability', false, false, 4,
+         'MRC viewability per media buy and day: eligible, measurable and viewable impressions');
+    INSERT INTO @extschema@.bravo_family_metrics (family, column_name, kind, position, description) VALUES
+        ('impressions', 'impressions', 'count', 1, 'Impressions served'),
+        ('impressions', 'clicks', 'count', 2, 'Clicks'),
+        ('impressions', 'spend', 'money', 3, 'Media cost, exact'),
+        ('videos', 'video_starts', 'count', 1, 'Video starts'),
+        ('videos', 'video_completions', 'count', 2, 'Videos played to the end'),
+        ('videos', 'video_views', 'count', 3, 'Video views, as the platform counts them'),
+        ('conversions', 'post_click_conversions', 'count', 1,
+         'Conversions attributed to a click on the media buy'),
+        ('conversions', 'post_view_conversions', 'count', 2,
+         'Conversions attributed to an impression that was not clicked'),
+        ('conversions', 'conversion_value', 'money', 3,
+         'Value of those conversions, exact, in the media buy''s currency'),
+        ('viewability', 'eligible_impressions', 'count', 1,
+         'Impressions eligible for viewability measurement'),
+        ('viewability', 'measurable_impressions', 'count', 2,
+         'Eligible impressions a viewability vendor could measure'),
+        ('viewability', 'viewable_impressions', 'count', 3,
+         'MRC viewable: at least 50% of pixels in view for 1 s (display) or 2 s (video)');
+END
+$bravo$;
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.bravo_families', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.bravo_family_metrics', '');
+REVOKE ALL ON @extschema@.bravo_families, @extschema@.bravo_family_metrics FROM PUBLIC;
+
+-- Enables a family: creates its metric table in the extension's schema if missing
+-- (not an extension member, like the other metric tables: DROP EXTENSION keeps it
+-- and its rows), adds metric columns the catalog names and the table lacks, and sets
+-- enabled (and required, unless NULL: kept). Idempotent. Returns the table.
+CREATE FUNCTION @extschema@.bravo_enable_family(family text, required boolean DEFAULT NULL)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    f   record;
+    m   record;
+    tab text;
+    col text;
+BEGIN
+    SELECT * INTO f FROM @extschema@.bravo_families b WHERE b.family = bravo_enable_family.family;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no metric family "%"', family
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT family FROM bravo_families lists them.';
+    END IF;
+    tab := format('@extschema@.%I', f.table_name);
+    IF to_regclass(tab) IS NULL THEN
+        EXECUTE format(
+            'CREATE TABLE %s (date date NOT NULL, '
+            'media_buy_id bigint NOT NULL REFERENCES @extschema@.media_buys (id), '
+            'created_at timestamptz NOT NULL DEFAULT now(), '
+            'updated_at timestamptz NOT NULL DEFAULT now(), '
+            'PRIMARY KEY (media_buy_id, date))', tab);
+        EXECUTE format('CREATE INDEX %I ON %s (date)', f.table_name || '_date_idx', tab);
+    END IF;
+    FOR m IN SELECT * FROM @extschema@.bravo_family_metrics x
+              WHERE x.family = f.family ORDER BY x.position LOOP
+        col := CASE m.kind
+            WHEN 'count' THEN format('bigint NOT NULL DEFAULT 0 CHECK (%I >= 0)', m.column_name)
+            ELSE 'numeric NOT NULL DEFAULT 0' END;
+        IF NOT EXISTS (SELECT 1 FROM pg_attribute a
+                        WHERE a.attrelid = tab::regclass AND a.attname = m.column_name
+                          AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', tab, m.column_name, col);
+        END IF;
+    END LOOP;
+    UPDATE @extschema@.bravo_families b
+       SET enabled = true, required = coalesce(bravo_enable_family.required, b.required)
+     WHERE b.family = f.family;
+    RETURN tab::regclass;
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@.bravo_enable_family(text, boolean) FROM PUBLIC;
+
+-- Disables a family: later syncs leave its table alone (rows kept). Returns whether it
+-- was enabled.
+CREATE FUNCTION @extschema@.bravo_disable_family(family text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    was boolean;
+BEGIN
+    SELECT b.enabled INTO was FROM @extschema@.bravo_families b
+     WHERE b.family = bravo_disable_family.family FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no metric family "%"', family
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT family FROM bravo_families lists them.';
+    END IF;
+    UPDATE @extschema@.bravo_families b SET enabled = false WHERE b.family = bravo_disable_family.family;
+    RETURN was;
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@.bravo_disable_family(text) FROM PUBLIC;

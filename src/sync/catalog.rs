@@ -1,0 +1,98 @@
+//! The metric families a sync fills: the enabled rows of the extension's catalog
+//! (`bravo_families`, `bravo_family_metrics`; see `src/families.sql`), read at the start
+//! of every run, in their `position` order. Names are checked again here
+//! (`bravo_core::target::Target::new`) since they are spliced into SQL.
+
+use bravo_core::target::Target;
+use pgrx::prelude::*;
+
+use crate::error::BravoError;
+
+/// (family, table, source, required, metric columns, their kinds)
+type CatalogRow = (
+    String,
+    String,
+    Option<String>,
+    bool,
+    Vec<String>,
+    Vec<String>,
+);
+
+/// The enabled families, in sync order. Fails when a row is unusable or nothing is
+/// enabled.
+pub fn enabled_families(schema: &str) -> Result<Vec<Target>, BravoError> {
+    let present = Spi::get_one::<bool>(&format!(
+        "SELECT pg_catalog.to_regclass('{schema}.bravo_families') IS NOT NULL"
+    ))
+    .ok()
+    .flatten()
+    .unwrap_or(false);
+    if !present {
+        // The library is newer than the extension's SQL (installed, but ALTER EXTENSION
+        // UPDATE not run yet): sync what 0.3.0 synced, as it did.
+        pgrx::warning!(
+            "bravo_metrics: the library is {} but the extension's SQL is older; syncing the families of 0.3.0 (impressions, videos). Run ALTER EXTENSION bravo_metrics UPDATE;",
+            env!("CARGO_PKG_VERSION")
+        );
+        return Ok(bravo_core::target::builtin()
+            .into_iter()
+            .filter(|(_, enabled)| *enabled)
+            .map(|(t, _)| Target {
+                required: true,
+                ..t
+            })
+            .collect());
+    }
+    let rows: Vec<CatalogRow> =
+        Spi::connect(|c| {
+            let t = c.select(
+                &format!(
+                    "SELECT f.family, f.table_name, f.source_relation, f.required, \
+                            coalesce(pg_catalog.array_agg(m.column_name ORDER BY m.position) FILTER (WHERE m.column_name IS NOT NULL), '{{}}'), \
+                            coalesce(pg_catalog.array_agg(m.kind ORDER BY m.position) FILTER (WHERE m.column_name IS NOT NULL), '{{}}') \
+                       FROM {schema}.bravo_families f \
+                       LEFT JOIN {schema}.bravo_family_metrics m ON m.family OPERATOR(pg_catalog.=) f.family \
+                      WHERE f.enabled \
+                      GROUP BY f.family, f.table_name, f.source_relation, f.required, f.position \
+                      ORDER BY f.position"
+                ),
+                None,
+                &[],
+            )?;
+            let mut out = Vec::new();
+            for r in t {
+                out.push((
+                    r.get::<String>(1)?.unwrap_or_default(),
+                    r.get::<String>(2)?.unwrap_or_default(),
+                    r.get::<String>(3)?,
+                    r.get::<bool>(4)?.unwrap_or(false),
+                    r.get::<Vec<String>>(5)?.unwrap_or_default(),
+                    r.get::<Vec<String>>(6)?.unwrap_or_default(),
+                ));
+            }
+            Ok::<_, pgrx::spi::Error>(out)
+        })
+        .map_err(|e| BravoError::internal("cannot read the metric family catalog", e))?;
+    if rows.is_empty() {
+        return Err(BravoError::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "no metric family is enabled",
+        )
+        .hint("SELECT bravo_enable_family('impressions'); (SELECT family, enabled FROM bravo_families lists them.)"));
+    }
+    rows.into_iter()
+        .map(|(name, table, source, required, cols, kinds)| {
+            Target::new(
+                &name,
+                &table,
+                source.as_deref(),
+                cols.into_iter().zip(kinds).collect(),
+                required,
+            )
+            .map_err(|e| {
+                BravoError::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, e.0)
+                    .hint("Fix the family's row in bravo_families / bravo_family_metrics, or disable it: SELECT bravo_disable_family('<family>');")
+            })
+        })
+        .collect()
+}
