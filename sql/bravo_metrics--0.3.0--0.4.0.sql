@@ -4,11 +4,666 @@
 -- * bravo_families / bravo_family_metrics: the catalog of metric families bravo_sync
 --   fills (impressions and videos as before, required; conversions and viewability
 --   shipped disabled), with bravo_enable_family() / bravo_disable_family();
--- * bravo_sync_run_targets gains status ('synced' or 'missing_source') and message.
+-- * bravo_sync_run_targets gains status ('synced' or 'missing_source') and message;
+-- * the rollups gain the conversions and viewability columns (0 until those families'
+--   tables exist), and their trigger functions are generated from one layout
+--   (_bravo_rollup_layout) instead of naming two tables;
+-- * bravo_campaign_totals, bravo_campaigns_totals and bravo_campaign_daily gain the
+--   new measures as columns after the existing ones (existing columns unchanged).
+--   A function's result columns cannot change in place: they are dropped and created
+--   again with the privileges they had; a view built on one of them stops the update
+--   with the list of such views (drop them, update, create them again);
+-- * the progress view names the family being synced from the catalog.
 
 ALTER TABLE @extschema@.bravo_sync_run_targets
     ADD COLUMN status text NOT NULL DEFAULT 'synced' CHECK (status IN ('synced', 'missing_source')),
     ADD COLUMN message text;
+
+ALTER TABLE @extschema@.bravo_campaign_rollup
+    ADD COLUMN post_click_conversions bigint  NOT NULL DEFAULT 0,
+    ADD COLUMN post_view_conversions  bigint  NOT NULL DEFAULT 0,
+    ADD COLUMN conversion_value       numeric NOT NULL DEFAULT 0,
+    ADD COLUMN eligible_impressions   bigint  NOT NULL DEFAULT 0,
+    ADD COLUMN measurable_impressions bigint  NOT NULL DEFAULT 0,
+    ADD COLUMN viewable_impressions   bigint  NOT NULL DEFAULT 0,
+    ADD COLUMN conversion_rows        integer NOT NULL DEFAULT 0,
+    ADD COLUMN viewability_rows       integer NOT NULL DEFAULT 0;
+ALTER TABLE @extschema@.bravo_media_buy_rollup
+    ADD COLUMN post_click_conversions bigint  NOT NULL DEFAULT 0,
+    ADD COLUMN post_view_conversions  bigint  NOT NULL DEFAULT 0,
+    ADD COLUMN conversion_value       numeric NOT NULL DEFAULT 0,
+    ADD COLUMN eligible_impressions   bigint  NOT NULL DEFAULT 0,
+    ADD COLUMN measurable_impressions bigint  NOT NULL DEFAULT 0,
+    ADD COLUMN viewable_impressions   bigint  NOT NULL DEFAULT 0,
+    ADD COLUMN conversion_rows        integer NOT NULL DEFAULT 0,
+    ADD COLUMN viewability_rows       integer NOT NULL DEFAULT 0;
+
+-- Which metric table feeds which rollup columns, and the column counting its rows
+-- (since 0.4.0). The rollups have every family's columns, in this order.
+CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_layout()
+RETURNS TABLE (metric_table text, measures text[], counter text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+VALUES ('platform_buy_daily_impressions', ARRAY['impressions', 'clicks', 'spend'], 'impression_rows'),
+       ('platform_buy_daily_videos', ARRAY['video_starts', 'video_completions', 'video_views'], 'video_rows'),
+       ('platform_buy_daily_conversions',
+        ARRAY['post_click_conversions', 'post_view_conversions', 'conversion_value'], 'conversion_rows'),
+       ('platform_buy_daily_viewability',
+        ARRAY['eligible_impressions', 'measurable_impressions', 'viewable_impressions'], 'viewability_rows')
+$fn$;
+
+-- Every rollup value column, in order: all measures, then all row counters, each with
+-- its SQL type.
+CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_columns()
+RETURNS TABLE (name text, type text, ord bigint)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT c.name,
+       CASE WHEN c.is_counter THEN 'integer'
+            WHEN c.name IN ('spend', 'conversion_value') THEN 'numeric'
+            ELSE 'bigint' END,
+       row_number() OVER (ORDER BY c.is_counter, c.t, c.m)
+  FROM (SELECT m.name, false AS is_counter, l.t, m.m
+          FROM @extschema@._bravo_rollup_layout() WITH ORDINALITY AS l (metric_table, measures, counter, t)
+         CROSS JOIN LATERAL unnest(l.measures) WITH ORDINALITY AS m (name, m)
+        UNION ALL
+        SELECT l.counter, true, l.t, 1
+          FROM @extschema@._bravo_rollup_layout() WITH ORDINALITY AS l (metric_table, measures, counter, t)) c
+$fn$;
+
+-- The rollup value columns as a list: `prefix` before each name, `sep` between.
+CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_list(fmt text, sep text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT string_agg(format(fmt, c.name, c.type), sep ORDER BY c.ord)
+  FROM @extschema@._bravo_rollup_columns() c
+$fn$;
+
+-- The rollup values of one row of metric table `tab`, read from `prefix`-qualified
+-- columns, times `sign`: its measures, 0 for the other families', `sign` for its own
+-- row counter, 0 for the others.
+CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_values(tab text, prefix text, sign integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT string_agg(
+         CASE WHEN c.name = ANY (l.measures) THEN format('(%s * %s%I)::%s', sign, prefix, c.name, c.type)
+              WHEN c.name = l.counter THEN format('%s::%s', sign, c.type)
+              ELSE format('0::%s', c.type) END,
+         ', ' ORDER BY c.ord)
+  FROM @extschema@._bravo_rollup_layout() l, @extschema@._bravo_rollup_columns() c
+ WHERE l.metric_table = tab
+$fn$;
+
+-- The metric tables of the layout that exist, as regclass.
+CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_tables()
+RETURNS TABLE (metric_table text, rel regclass)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT l.metric_table, to_regclass(format('@extschema@.%I', l.metric_table))
+  FROM @extschema@._bravo_rollup_layout() l
+ WHERE to_regclass(format('@extschema@.%I', l.metric_table)) IS NOT NULL
+$fn$;
+
+-- The statement that applies the rows of `delta_sql` (key, key date, then the rollup
+-- value columns in _bravo_rollup_columns order) as increments to `rollup`
+-- ('bravo_campaign_rollup': key campaign_id, date; 'bravo_media_buy_rollup':
+-- media_buy_id, month), in key order, and returns the keys left empty. The trigger
+-- functions EXECUTE it themselves: transition tables are only visible to the trigger
+-- function's own queries.
+CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_sql(rollup text, delta_sql text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT format($q$
+    WITH d AS (
+        SELECT %2$I, %3$I, %5$s
+          FROM (%4$s) x (%2$I, %3$I, %6$s)
+         WHERE %2$I IS NOT NULL
+         GROUP BY %2$I, %3$I
+        HAVING %7$s
+    ), up AS (
+        INSERT INTO @extschema@.%1$I AS r (%2$I, %3$I, %6$s)
+        SELECT * FROM d ORDER BY %2$I, %3$I
+        ON CONFLICT (%2$I, %3$I) DO UPDATE
+           SET %8$s
+        RETURNING r.%2$I, r.%3$I, (%9$s) AS empty
+    )
+    SELECT array_agg(%2$I), array_agg(%3$I) FROM up WHERE empty$q$,
+    rollup,
+    CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END,
+    CASE rollup WHEN 'bravo_campaign_rollup' THEN 'date' ELSE 'month' END,
+    delta_sql,
+    @extschema@._bravo_rollup_list('sum(%1$I)::%2$s AS %1$I', ', '),
+    @extschema@._bravo_rollup_list('%1$I', ', '),
+    @extschema@._bravo_rollup_list('sum(%1$I) <> 0', ' OR '),
+    @extschema@._bravo_rollup_list('%1$I = r.%1$I + excluded.%1$I', ', '),
+    (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM @extschema@._bravo_rollup_layout() l))
+$fn$;
+
+-- Deletes the rollup rows left with no metric rows behind them.
+CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_prune(rollup text, ids bigint[], dates date[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF ids IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE format(
+        'DELETE FROM @extschema@.%1$I r USING unnest($1, $2) z (id, date) '
+        'WHERE r.%2$I = z.id AND r.%3$I = z.date AND %4$s',
+        rollup,
+        CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END,
+        CASE rollup WHEN 'bravo_campaign_rollup' THEN 'date' ELSE 'month' END,
+        (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM @extschema@._bravo_rollup_layout() l))
+      USING ids, dates;
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_prune(text, bigint[], date[]) FROM PUBLIC;
+
+-- Metric tables: (media_buy_id, date, rollup values) of a transition table, with
+-- `sign` +1 (new rows) or -1 (old rows).
+CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_rows(tab text, transition text, sign integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT format('SELECT media_buy_id, date, %s FROM %I',
+              @extschema@._bravo_rollup_values(tab, '', sign), transition)
+$fn$;
+
+-- True when every metric table has a foreign key (checked at once, not deferred) to
+-- media_buys: then no metric row can be written for a buy another transaction is
+-- still inserting or deleting.
+CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_buys_referenced()
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT count(DISTINCT k.conrelid) = (SELECT count(*) FROM @extschema@._bravo_rollup_tables())
+  FROM pg_constraint k
+ WHERE k.contype = 'f' AND NOT k.condeferrable
+   AND k.confrelid = '@extschema@.media_buys'::regclass
+   AND k.conrelid IN (SELECT t.rel FROM @extschema@._bravo_rollup_tables() t)
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_metric_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tab   text;
+    src   text;
+    cols  text := @extschema@._bravo_rollup_list('%1$I', ', ');
+    xcols text := @extschema@._bravo_rollup_list('x.%1$I', ', ');
+    ids   bigint[];
+    dates date[];
+BEGIN
+    -- Only the real metric tables: attached anywhere else (a temp table of the same
+    -- name, say) this would add rows nobody synced to every campaign report.
+    SELECT t.metric_table INTO tab FROM @extschema@._bravo_rollup_tables() t WHERE t.rel = TG_RELID;
+    IF tab IS NULL THEN
+        RAISE EXCEPTION 'bravo_metrics rollup trigger refuses to run on %', TG_RELID::pg_catalog.regclass
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'This trigger function keeps the reporting rollups; it belongs on the metric tables only.';
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM @extschema@.bravo_report_rebuild();
+        RETURN NULL;
+    END IF;
+    src := CASE TG_OP
+        WHEN 'INSERT' THEN @extschema@._bravo_rollup_rows(tab, 'new_rows', 1)
+        WHEN 'DELETE' THEN @extschema@._bravo_rollup_rows(tab, 'old_rows', -1)
+        ELSE @extschema@._bravo_rollup_rows(tab, 'new_rows', 1) || ' UNION ALL '
+          || @extschema@._bravo_rollup_rows(tab, 'old_rows', -1)
+        END;
+    -- Waits for a campaign move in flight and makes moves wait for this transaction
+    -- (see _bravo_rollup_buy_trigger); the campaign is then read with a fresh snapshot.
+    PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
+    EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', format(
+        'SELECT m.campaign_id, x.date, %s FROM (%s) x (media_buy_id, date, %s) '
+        'JOIN @extschema@.media_buys m ON m.id = x.media_buy_id', xcols, src, cols))
+       INTO ids, dates;
+    PERFORM @extschema@._bravo_rollup_prune('bravo_campaign_rollup', ids, dates);
+    EXECUTE @extschema@._bravo_rollup_sql('bravo_media_buy_rollup', format(
+        'SELECT x.media_buy_id, @extschema@._bravo_month(x.date), %s '
+        'FROM (%s) x (media_buy_id, date, %s)', xcols, src, cols))
+       INTO ids, dates;
+    PERFORM @extschema@._bravo_rollup_prune('bravo_media_buy_rollup', ids, dates);
+    RETURN NULL;
+END
+$fn$;
+
+-- media_buys: moves the metric rows of every buy whose (id, campaign_id) changed.
+CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_buy_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    gone  text;   -- (id, campaign_id) to subtract
+    came  text;   -- (id, campaign_id) to add
+    moved boolean;
+    parts text[] := '{}';
+    t     record;
+    cids  bigint[];
+    dates date[];
+BEGIN
+    IF TG_RELID <> '@extschema@.media_buys'::pg_catalog.regclass THEN
+        RAISE EXCEPTION 'bravo_metrics rollup trigger refuses to run on %', TG_RELID::pg_catalog.regclass
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'This trigger function keeps the reporting rollups; it belongs on media_buys only.';
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM @extschema@._bravo_rollup_rebuild('bravo_campaign_rollup');
+        RETURN NULL;
+    END IF;
+    gone := CASE TG_OP
+        WHEN 'INSERT' THEN NULL
+        WHEN 'DELETE' THEN 'SELECT id, campaign_id FROM old_rows'
+        ELSE 'SELECT id, campaign_id FROM old_rows EXCEPT SELECT id, campaign_id FROM new_rows' END;
+    came := CASE TG_OP
+        WHEN 'DELETE' THEN NULL
+        WHEN 'INSERT' THEN 'SELECT id, campaign_id FROM new_rows'
+        ELSE 'SELECT id, campaign_id FROM new_rows EXCEPT SELECT id, campaign_id FROM old_rows' END;
+    -- An update that moves no buy (a rename, an updated_at bump) has nothing to do and
+    -- never waits.
+    EXECUTE format('SELECT EXISTS (%s)', coalesce(gone, came)) INTO moved;
+    IF NOT moved THEN
+        RETURN NULL;
+    END IF;
+    -- A move must not race a metric write in flight: the writer's trigger read the
+    -- buy's old campaign, and this trigger cannot see the writer's uncommitted rows, so
+    -- those rows would stay counted in the old campaign. The metric trigger holds this
+    -- lock in share mode until its transaction ends; wait for those writers, and make
+    -- new ones wait for this move, so that whichever runs second sees the other's rows
+    -- (each statement below reads with a fresh snapshot in READ COMMITTED). New and
+    -- deleted buys need it only when the metric tables lack a foreign key to
+    -- media_buys (with one, no metric row can refer to an uncommitted or deleted buy).
+    IF TG_OP = 'UPDATE' OR NOT @extschema@._bravo_rollup_buys_referenced() THEN
+        PERFORM pg_advisory_xact_lock(1651663222, 1919904876);   -- 'brav', 'roll'
+    END IF;
+    FOR t IN SELECT * FROM @extschema@._bravo_rollup_tables() LOOP
+        IF gone IS NOT NULL THEN
+            parts := parts || format(
+                'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN @extschema@.%I p ON p.media_buy_id = b.id',
+                @extschema@._bravo_rollup_values(t.metric_table, 'p.', -1), gone, t.metric_table);
+        END IF;
+        IF came IS NOT NULL THEN
+            parts := parts || format(
+                'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN @extschema@.%I p ON p.media_buy_id = b.id',
+                @extschema@._bravo_rollup_values(t.metric_table, 'p.', 1), came, t.metric_table);
+        END IF;
+    END LOOP;
+    EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', array_to_string(parts, ' UNION ALL '))
+       INTO cids, dates;
+    PERFORM @extschema@._bravo_rollup_prune('bravo_campaign_rollup', cids, dates);
+    RETURN NULL;
+END
+$fn$;
+
+-- Rebuilds one rollup from the metric tables. Blocks writers of media_buys and the
+-- metric tables (not readers) while it runs. Returns the number of rows of that rollup.
+CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_rebuild(rollup text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    n      bigint;
+    tabs   text;
+    parts  text;
+    campaign boolean := rollup = 'bravo_campaign_rollup';
+BEGIN
+    SELECT string_agg(t.rel::text, ', '),
+           string_agg(format(
+               CASE WHEN campaign
+                    THEN 'SELECT m.campaign_id, p.date, %1$s FROM @extschema@.%2$I p '
+                         'JOIN @extschema@.media_buys m ON m.id = p.media_buy_id WHERE m.campaign_id IS NOT NULL'
+                    ELSE 'SELECT p.media_buy_id, @extschema@._bravo_month(p.date), %1$s FROM @extschema@.%2$I p' END,
+               @extschema@._bravo_rollup_values(t.metric_table, 'p.', 1), t.metric_table), ' UNION ALL ')
+      INTO tabs, parts
+      FROM @extschema@._bravo_rollup_tables() t;
+    EXECUTE format('LOCK TABLE @extschema@.media_buys, %s IN SHARE MODE', tabs);
+    EXECUTE format('LOCK TABLE @extschema@.%I IN EXCLUSIVE MODE', rollup);
+    EXECUTE format('DELETE FROM @extschema@.%I', rollup);
+    EXECUTE format(
+        'INSERT INTO @extschema@.%1$I (%2$I, %3$I, %4$s) '
+        'SELECT k, d, %5$s FROM (%6$s) x (k, d, %4$s) GROUP BY k, d ORDER BY k, d',
+        rollup,
+        CASE WHEN campaign THEN 'campaign_id' ELSE 'media_buy_id' END,
+        CASE WHEN campaign THEN 'date' ELSE 'month' END,
+        @extschema@._bravo_rollup_list('%1$I', ', '),
+        @extschema@._bravo_rollup_list('sum(%1$I)::%2$s', ', '),
+        parts);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_rebuild(text) FROM PUBLIC;
+
+-- Rebuilds both rollups from the metric tables. Returns the number of rollup rows
+-- (both rollups together).
+CREATE OR REPLACE FUNCTION @extschema@.bravo_report_rebuild()
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT @extschema@._bravo_rollup_rebuild('bravo_campaign_rollup')
+         + @extschema@._bravo_rollup_rebuild('bravo_media_buy_rollup')
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@.bravo_report_rebuild() FROM PUBLIC;
+
+-- Attaches the rollup triggers (four per table) to media_buys and every metric table
+-- there is, where missing, and records them as extension members. Returns the number
+-- of triggers created.
+CREATE OR REPLACE FUNCTION @extschema@._bravo_report_attach_triggers()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tab  regclass;
+    fn   text;
+    ev   record;
+    made integer := 0;
+BEGIN
+    PERFORM set_config('bravo_metrics.report_attaching', 'on', true);
+    FOR tab, fn IN SELECT '@extschema@.media_buys'::regclass, '_bravo_rollup_buy_trigger'
+                   UNION ALL
+                   SELECT t.rel, '_bravo_rollup_metric_trigger' FROM @extschema@._bravo_rollup_tables() t LOOP
+        FOR ev IN SELECT * FROM (VALUES
+                ('bravo_rollup_ins', 'INSERT', 'REFERENCING NEW TABLE AS new_rows'),
+                ('bravo_rollup_upd', 'UPDATE', 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'),
+                ('bravo_rollup_del', 'DELETE', 'REFERENCING OLD TABLE AS old_rows'),
+                ('bravo_rollup_trunc', 'TRUNCATE', '')) e (name, op, ref) LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tab AND tgname = ev.name) THEN
+                EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT '
+                               'EXECUTE FUNCTION @extschema@.%I()', ev.name, ev.op, tab, ev.ref, fn);
+                made := made + 1;
+            END IF;
+        END LOOP;
+    END LOOP;
+    -- The triggers sit on tables that are not extension members, so PostgreSQL would
+    -- record them only as dependents of the trigger functions, and DROP EXTENSION
+    -- would refuse to run. Recording them as members (what CREATE EXTENSION does for
+    -- the objects it creates; ALTER EXTENSION ADD has no form for triggers) makes
+    -- DROP EXTENSION remove exactly them and leave the tables and rows alone.
+    INSERT INTO pg_depend (classid, objid, objsubid, refclassid, refobjid, refobjsubid, deptype)
+    SELECT 'pg_trigger'::regclass, t.oid, 0, 'pg_extension'::regclass, e.oid, 0, 'e'
+      FROM pg_trigger t, pg_extension e
+     WHERE e.extname = 'bravo_metrics'
+       AND t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
+       AND (t.tgrelid = '@extschema@.media_buys'::regclass
+            OR t.tgrelid IN (SELECT r.rel FROM @extschema@._bravo_rollup_tables() r))
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass
+                          AND d.objid = t.oid AND d.deptype = 'e');
+    PERFORM set_config('bravo_metrics.report_attaching', 'off', true);
+    RETURN made;
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_report_attach_triggers() FROM PUBLIC;
+
+-- Attaches the rollup to the media tool's tables: the campaign index on media_buys
+-- if it has none, the triggers if missing (_bravo_report_attach_triggers), and a
+-- rebuild. Idempotent. Run by CREATE EXTENSION when the tables exist; after a
+-- pg_restore (where CREATE EXTENSION runs before the dump recreates the tables) the
+-- event trigger below runs it once the dump has recreated the last trigger, after
+-- the data is loaded. Returns the number of rollup rows.
+CREATE OR REPLACE FUNCTION @extschema@.bravo_report_attach()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF to_regclass('@extschema@.media_buys') IS NULL
+       OR to_regclass('@extschema@.platform_buy_daily_impressions') IS NULL
+       OR to_regclass('@extschema@.platform_buy_daily_videos') IS NULL THEN
+        RAISE EXCEPTION 'the media tool''s tables are not all there yet'
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Create media_buys, platform_buy_daily_impressions and platform_buy_daily_videos first.';
+    END IF;
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_index i JOIN pg_attribute a
+            ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] AND a.attname = 'campaign_id'
+         WHERE i.indrelid = '@extschema@.media_buys'::regclass) THEN
+        CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
+    END IF;
+    PERFORM @extschema@._bravo_report_attach_triggers();
+    RETURN @extschema@.bravo_report_rebuild();
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@.bravo_report_attach() FROM PUBLIC;
+
+-- pg_dump dumps the triggers with the tables (post-data, after the rows are loaded);
+-- when a restore has recreated all of them (four on media_buys and on each metric
+-- table there is), attach (membership + rebuild).
+CREATE OR REPLACE FUNCTION @extschema@._bravo_report_on_create_trigger()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF coalesce(current_setting('bravo_metrics.report_attaching', true), 'off') = 'on' THEN
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c JOIN pg_trigger t ON t.oid = c.objid
+                WHERE c.classid = 'pg_trigger'::regclass AND t.tgname LIKE 'bravo\_rollup\_%')
+       AND to_regclass('@extschema@.media_buys') IS NOT NULL
+       AND to_regclass('@extschema@.platform_buy_daily_impressions') IS NOT NULL
+       AND to_regclass('@extschema@.platform_buy_daily_videos') IS NOT NULL
+       AND (SELECT count(*) FROM pg_trigger t
+             WHERE t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
+               AND (t.tgrelid = to_regclass('@extschema@.media_buys')
+                    OR t.tgrelid IN (SELECT r.rel FROM @extschema@._bravo_rollup_tables() r)))
+           = 4 * (1 + (SELECT count(*) FROM @extschema@._bravo_rollup_tables())) THEN
+        PERFORM @extschema@.bravo_report_attach();
+    END IF;
+END
+$fn$;
+
+-- The reports: keep their privileges, refuse to drop what depends on them.
+DO $keep$
+DECLARE
+    deps   text;
+    grants text;
+BEGIN
+    SELECT string_agg(DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid), ', ')
+      INTO deps
+      FROM pg_catalog.pg_depend d
+     WHERE d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+       AND d.refobjid IN ('@extschema@.bravo_campaign_totals(bigint, date, date)'::pg_catalog.regprocedure,
+                          '@extschema@.bravo_campaigns_totals(bigint[], date, date)'::pg_catalog.regprocedure,
+                          '@extschema@.bravo_campaign_daily(bigint, date, date)'::pg_catalog.regprocedure)
+       AND d.deptype = 'n';
+    IF deps IS NOT NULL THEN
+        RAISE EXCEPTION 'bravo_metrics 0.4.0 adds columns to bravo_campaign_totals, bravo_campaigns_totals and bravo_campaign_daily, and these depend on them: %', deps
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Drop them, run ALTER EXTENSION bravo_metrics UPDATE again, then create them again (their columns are still there, new ones follow).';
+    END IF;
+    SELECT string_agg(pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s',
+                                        p.oid::pg_catalog.regprocedure,
+                                        CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END), '; ')
+      INTO grants
+      FROM pg_catalog.pg_proc p
+     CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+      LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+     WHERE p.oid IN ('@extschema@.bravo_campaign_totals(bigint, date, date)'::pg_catalog.regprocedure,
+                     '@extschema@.bravo_campaigns_totals(bigint[], date, date)'::pg_catalog.regprocedure,
+                     '@extschema@.bravo_campaign_daily(bigint, date, date)'::pg_catalog.regprocedure)
+       AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner;
+    PERFORM pg_catalog.set_config('bravo_metrics_upgrade.grants', coalesce(grants, ''), true);
+END
+$keep$;
+
+DROP FUNCTION @extschema@.bravo_campaigns_totals(bigint[], date, date);
+DROP FUNCTION @extschema@.bravo_campaign_totals(bigint, date, date);
+DROP FUNCTION @extschema@.bravo_campaign_daily(bigint, date, date);
+
+CREATE FUNCTION @extschema@.bravo_campaign_totals(
+    campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    media_buys bigint, first_date date, last_date date,
+    latest_date date, days_behind integer, last_sync_at timestamptz,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT s.impressions, s.clicks, s.spend,
+       s.video_starts, s.video_completions, s.video_views,
+       s.clicks::numeric / NULLIF(s.impressions, 0),
+       s.spend * 1000 / NULLIF(s.impressions, 0),
+       s.spend / NULLIF(s.clicks, 0),
+       s.video_completions::numeric / NULLIF(s.video_starts, 0),
+       s.video_views::numeric / NULLIF(s.impressions, 0),
+       s.spend / NULLIF(s.video_completions, 0),
+       b.n, s.first_date, s.last_date,
+       l.latest_date, CURRENT_DATE - l.latest_date,
+       @extschema@.bravo_last_sync_at(),
+       s.post_click_conversions, s.post_view_conversions,
+       s.post_click_conversions + s.post_view_conversions,
+       s.conversion_value,
+       s.post_click_conversions::numeric / NULLIF(s.clicks, 0),
+       s.spend / NULLIF(s.post_click_conversions + s.post_view_conversions, 0),
+       s.conversion_value / NULLIF(s.spend, 0),
+       s.eligible_impressions, s.measurable_impressions, s.viewable_impressions,
+       s.measurable_impressions::numeric / NULLIF(s.eligible_impressions, 0),
+       s.viewable_impressions::numeric / NULLIF(s.measurable_impressions, 0),
+       s.spend * 1000 / NULLIF(s.viewable_impressions, 0)
+  FROM (SELECT @extschema@._bravo_report_campaign(
+                   bravo_campaign_totals.campaign_id, bravo_campaign_totals.from_date,
+                   bravo_campaign_totals.to_date) AS id) c
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS n FROM @extschema@.media_buys m WHERE m.campaign_id = c.id) b
+ CROSS JOIN LATERAL (
+       SELECT coalesce(sum(r.impressions), 0)::bigint       AS impressions,
+              coalesce(sum(r.clicks), 0)::bigint            AS clicks,
+              @extschema@._bravo_money(coalesce(sum(r.spend), 0)) AS spend,
+              coalesce(sum(r.video_starts), 0)::bigint      AS video_starts,
+              coalesce(sum(r.video_completions), 0)::bigint AS video_completions,
+              coalesce(sum(r.video_views), 0)::bigint       AS video_views,
+              coalesce(sum(r.post_click_conversions), 0)::bigint AS post_click_conversions,
+              coalesce(sum(r.post_view_conversions), 0)::bigint  AS post_view_conversions,
+              @extschema@._bravo_money(coalesce(sum(r.conversion_value), 0)) AS conversion_value,
+              coalesce(sum(r.eligible_impressions), 0)::bigint   AS eligible_impressions,
+              coalesce(sum(r.measurable_impressions), 0)::bigint AS measurable_impressions,
+              coalesce(sum(r.viewable_impressions), 0)::bigint   AS viewable_impressions,
+              min(r.date) AS first_date, max(r.date) AS last_date
+         FROM @extschema@.bravo_campaign_rollup r
+        WHERE r.campaign_id = c.id
+          AND r.date >= coalesce(bravo_campaign_totals.from_date, '-infinity')
+          AND r.date <= coalesce(bravo_campaign_totals.to_date, 'infinity')) s
+ CROSS JOIN LATERAL (
+       SELECT max(r.date) AS latest_date
+         FROM @extschema@.bravo_campaign_rollup r WHERE r.campaign_id = c.id) l
+ WHERE b.n > 0
+$$;
+
+CREATE FUNCTION @extschema@.bravo_campaigns_totals(
+    campaign_ids bigint[], from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    campaign_id bigint,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    media_buys bigint, first_date date, last_date date,
+    latest_date date, days_behind integer, last_sync_at timestamptz,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT i.id, t.*
+  FROM (SELECT DISTINCT u.id
+          FROM unnest(coalesce(bravo_campaigns_totals.campaign_ids, ARRAY[NULL]::bigint[])) AS u(id)) i
+ CROSS JOIN LATERAL @extschema@.bravo_campaign_totals(
+       i.id, bravo_campaigns_totals.from_date, bravo_campaigns_totals.to_date) t
+ ORDER BY i.id
+$$;
+
+CREATE FUNCTION @extschema@.bravo_campaign_daily(
+    campaign_id bigint, from_date date, to_date date)
+RETURNS TABLE (
+    date date,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT d.day::date,
+       coalesce(r.impressions, 0), coalesce(r.clicks, 0), coalesce(r.spend, 0.00),
+       coalesce(r.video_starts, 0), coalesce(r.video_completions, 0), coalesce(r.video_views, 0),
+       r.clicks::numeric / NULLIF(r.impressions, 0),
+       r.spend * 1000 / NULLIF(r.impressions, 0),
+       r.spend / NULLIF(r.clicks, 0),
+       r.video_completions::numeric / NULLIF(r.video_starts, 0),
+       r.video_views::numeric / NULLIF(r.impressions, 0),
+       r.spend / NULLIF(r.video_completions, 0),
+       coalesce(r.post_click_conversions, 0), coalesce(r.post_view_conversions, 0),
+       coalesce(r.post_click_conversions + r.post_view_conversions, 0),
+       coalesce(r.conversion_value, 0.00),
+       r.post_click_conversions::numeric / NULLIF(r.clicks, 0),
+       r.spend / NULLIF(r.post_click_conversions + r.post_view_conversions, 0),
+       r.conversion_value / NULLIF(r.spend, 0),
+       coalesce(r.eligible_impressions, 0), coalesce(r.measurable_impressions, 0),
+       coalesce(r.viewable_impressions, 0),
+       r.measurable_impressions::numeric / NULLIF(r.eligible_impressions, 0),
+       r.viewable_impressions::numeric / NULLIF(r.measurable_impressions, 0),
+       r.spend * 1000 / NULLIF(r.viewable_impressions, 0)
+  FROM (SELECT @extschema@._bravo_report_campaign(
+                   bravo_campaign_daily.campaign_id, bravo_campaign_daily.from_date,
+                   bravo_campaign_daily.to_date) AS id,
+               @extschema@._bravo_report_days(
+                   bravo_campaign_daily.from_date, bravo_campaign_daily.to_date) AS first_day) c
+ CROSS JOIN LATERAL generate_series(c.first_day::timestamp, bravo_campaign_daily.to_date::timestamp,
+                                    interval '1 day') AS d(day)
+  LEFT JOIN LATERAL (SELECT r.date, r.impressions, r.clicks, @extschema@._bravo_money(r.spend) AS spend,
+                            r.video_starts, r.video_completions, r.video_views,
+                            r.post_click_conversions, r.post_view_conversions,
+                            @extschema@._bravo_money(r.conversion_value) AS conversion_value,
+                            r.eligible_impressions, r.measurable_impressions, r.viewable_impressions
+                       FROM @extschema@.bravo_campaign_rollup r
+                      WHERE r.campaign_id = c.id
+                        AND r.date >= c.first_day AND r.date <= bravo_campaign_daily.to_date) r
+         ON r.date = d.day::date
+ WHERE EXISTS (SELECT 1 FROM @extschema@.media_buys m WHERE m.campaign_id = c.id)
+ ORDER BY d.day
+$$;
+
+REVOKE ALL ON FUNCTION
+    @extschema@.bravo_campaign_totals(bigint, date, date),
+    @extschema@.bravo_campaigns_totals(bigint[], date, date),
+    @extschema@.bravo_campaign_daily(bigint, date, date)
+  FROM PUBLIC;
+
+DO $restore$
+DECLARE
+    g text;
+BEGIN
+    FOR g IN SELECT x FROM pg_catalog.unnest(pg_catalog.string_to_array(
+                 pg_catalog.current_setting('bravo_metrics_upgrade.grants'), '; ')) x
+              WHERE x <> '' LOOP
+        EXECUTE g;
+    END LOOP;
+END
+$restore$;
 
 CREATE TABLE @extschema@.bravo_families (
     family          text    PRIMARY KEY CHECK (family ~ '^[a-z][a-z0-9_]{0,39}$'),
@@ -87,18 +742,20 @@ REVOKE ALL ON @extschema@.bravo_families, @extschema@.bravo_family_metrics FROM 
 
 -- Enables a family: creates its metric table in the extension's schema if missing
 -- (not an extension member, like the other metric tables: DROP EXTENSION keeps it
--- and its rows), adds metric columns the catalog names and the table lacks, and sets
--- enabled (and required, unless NULL: kept). Idempotent. Returns the table.
+-- and its rows), adds metric columns the catalog names and the table lacks, attaches
+-- the reporting rollup's triggers to a shipped family's table, and sets enabled (and
+-- required, unless NULL: kept). Idempotent. Returns the table.
 CREATE FUNCTION @extschema@.bravo_enable_family(family text, required boolean DEFAULT NULL)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    f   record;
-    m   record;
-    tab text;
-    col text;
+    f       record;
+    m       record;
+    tab     text;
+    col     text;
+    created boolean := false;
 BEGIN
     SELECT * INTO f FROM @extschema@.bravo_families b WHERE b.family = bravo_enable_family.family;
     IF NOT FOUND THEN
@@ -115,6 +772,7 @@ BEGIN
             'updated_at timestamptz NOT NULL DEFAULT now(), '
             'PRIMARY KEY (media_buy_id, date))', tab);
         EXECUTE format('CREATE INDEX %I ON %s (date)', f.table_name || '_date_idx', tab);
+        created := true;
     END IF;
     FOR m IN SELECT * FROM @extschema@.bravo_family_metrics x
               WHERE x.family = f.family ORDER BY x.position LOOP
@@ -127,6 +785,15 @@ BEGIN
             EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', tab, m.column_name, col);
         END IF;
     END LOOP;
+    -- A shipped family's table feeds the reporting rollups: attach their triggers (a
+    -- table that had rows before gets them counted by a rebuild).
+    IF EXISTS (SELECT 1 FROM @extschema@._bravo_rollup_layout() l WHERE l.metric_table = f.table_name)
+       AND to_regclass('@extschema@.platform_buy_daily_impressions') IS NOT NULL
+       AND to_regclass('@extschema@.platform_buy_daily_videos') IS NOT NULL THEN
+        IF @extschema@._bravo_report_attach_triggers() > 0 AND NOT created THEN
+            PERFORM @extschema@.bravo_report_rebuild();
+        END IF;
+    END IF;
     UPDATE @extschema@.bravo_families b
        SET enabled = true, required = coalesce(bravo_enable_family.required, b.required)
      WHERE b.family = f.family;
@@ -135,25 +802,88 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_enable_family(text, boolean) FROM PUBLIC;
 
--- Disables a family: later syncs leave its table alone (rows kept). Returns whether it
--- was enabled.
-CREATE FUNCTION @extschema@.bravo_disable_family(family text)
+-- Disables a family: later syncs leave its table alone; its rows stay (and stay in the
+-- reports). With drop_table => true the table and its rows are dropped too, and the
+-- rollups rebuilt without them (a plain DROP TABLE is refused while the extension's
+-- rollup triggers sit on it). Returns whether it was enabled.
+CREATE FUNCTION @extschema@.bravo_disable_family(family text, drop_table boolean DEFAULT false)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     was boolean;
+    tab regclass;
 BEGIN
-    SELECT b.enabled INTO was FROM @extschema@.bravo_families b
+    SELECT b.enabled, to_regclass(format('@extschema@.%I', b.table_name)) INTO was, tab
+      FROM @extschema@.bravo_families b
      WHERE b.family = bravo_disable_family.family FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no metric family "%"', family
             USING ERRCODE = 'undefined_object',
                   HINT = 'SELECT family FROM bravo_families lists them.';
     END IF;
+    IF drop_table AND tab IN ('@extschema@.platform_buy_daily_impressions'::regclass,
+                              '@extschema@.platform_buy_daily_videos'::regclass) THEN
+        RAISE EXCEPTION 'the table of family "%" cannot be dropped', family
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'The reports and rollups need platform_buy_daily_impressions and platform_buy_daily_videos; disable the family without drop_table.';
+    END IF;
     UPDATE @extschema@.bravo_families b SET enabled = false WHERE b.family = bravo_disable_family.family;
+    IF drop_table AND tab IS NOT NULL THEN
+        DELETE FROM pg_depend d
+         WHERE d.classid = 'pg_trigger'::regclass AND d.deptype = 'e'
+           AND d.objid IN (SELECT t.oid FROM pg_trigger t WHERE t.tgrelid = tab);
+        EXECUTE format('DROP TABLE %s', tab);
+        PERFORM @extschema@.bravo_report_rebuild();
+    END IF;
     RETURN was;
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@.bravo_disable_family(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.bravo_disable_family(text, boolean) FROM PUBLIC;
+
+-- Live progress of running syncs: the family is the n-th enabled one of the catalog.
+CREATE OR REPLACE VIEW @extschema@.bravo_sync_progress AS
+SELECT p.pid,
+       p.param1 AS run_id,
+       CASE p.param2 WHEN 1 THEN 'connecting' WHEN 2 THEN 'fetching' WHEN 3 THEN 'merging'
+                     WHEN 4 THEN 'finishing' ELSE 'starting' END AS phase,
+       CASE WHEN p.param3 > 0 THEN
+           (SELECT f.family FROM @extschema@.bravo_families f WHERE f.enabled
+             ORDER BY f.position OFFSET p.param3 - 1 LIMIT 1) END AS target,
+       p.param4 AS fetched,
+       p.param5 AS compared,
+       p.param6 AS set_aside,
+       p.param7 AS inserted,
+       p.param8 AS updated,
+       p.param9 AS deleted,
+       NULLIF(p.param11, 0) AS source_rows,
+       to_timestamp(p.param10 / 1000.0) AS started_at
+  FROM pg_stat_get_progress_info('COPY') p
+ WHERE p.relid = '@extschema@.bravo_sync_runs'::regclass;
+
+-- A conversions or viewability table that already existed joins the rollups.
+DO $attach$
+BEGIN
+    IF to_regclass('@extschema@.platform_buy_daily_conversions') IS NOT NULL
+       OR to_regclass('@extschema@.platform_buy_daily_viewability') IS NOT NULL THEN
+        PERFORM @extschema@.bravo_report_attach();
+    END IF;
+END
+$attach$;
+
+-- No function of the extension is executable by PUBLIC.
+DO $revoke$
+DECLARE
+    f pg_catalog.regprocedure;
+BEGIN
+    FOR f IN SELECT d.objid::pg_catalog.regprocedure
+               FROM pg_catalog.pg_depend d
+               JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+              WHERE e.extname = 'bravo_metrics' AND d.deptype = 'e'
+                AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+                AND d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END
+$revoke$;

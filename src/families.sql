@@ -88,18 +88,20 @@ REVOKE ALL ON @extschema@.bravo_families, @extschema@.bravo_family_metrics FROM 
 
 -- Enables a family: creates its metric table in the extension's schema if missing
 -- (not an extension member, like the other metric tables: DROP EXTENSION keeps it
--- and its rows), adds metric columns the catalog names and the table lacks, and sets
--- enabled (and required, unless NULL: kept). Idempotent. Returns the table.
+-- and its rows), adds metric columns the catalog names and the table lacks, attaches
+-- the reporting rollup's triggers to a shipped family's table, and sets enabled (and
+-- required, unless NULL: kept). Idempotent. Returns the table.
 CREATE FUNCTION @extschema@.bravo_enable_family(family text, required boolean DEFAULT NULL)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    f   record;
-    m   record;
-    tab text;
-    col text;
+    f       record;
+    m       record;
+    tab     text;
+    col     text;
+    created boolean := false;
 BEGIN
     SELECT * INTO f FROM @extschema@.bravo_families b WHERE b.family = bravo_enable_family.family;
     IF NOT FOUND THEN
@@ -116,6 +118,7 @@ BEGIN
             'updated_at timestamptz NOT NULL DEFAULT now(), '
             'PRIMARY KEY (media_buy_id, date))', tab);
         EXECUTE format('CREATE INDEX %I ON %s (date)', f.table_name || '_date_idx', tab);
+        created := true;
     END IF;
     FOR m IN SELECT * FROM @extschema@.bravo_family_metrics x
               WHERE x.family = f.family ORDER BY x.position LOOP
@@ -128,6 +131,15 @@ BEGIN
             EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', tab, m.column_name, col);
         END IF;
     END LOOP;
+    -- A shipped family's table feeds the reporting rollups: attach their triggers (a
+    -- table that had rows before gets them counted by a rebuild).
+    IF EXISTS (SELECT 1 FROM @extschema@._bravo_rollup_layout() l WHERE l.metric_table = f.table_name)
+       AND to_regclass('@extschema@.platform_buy_daily_impressions') IS NOT NULL
+       AND to_regclass('@extschema@.platform_buy_daily_videos') IS NOT NULL THEN
+        IF @extschema@._bravo_report_attach_triggers() > 0 AND NOT created THEN
+            PERFORM @extschema@.bravo_report_rebuild();
+        END IF;
+    END IF;
     UPDATE @extschema@.bravo_families b
        SET enabled = true, required = coalesce(bravo_enable_family.required, b.required)
      WHERE b.family = f.family;
@@ -136,25 +148,42 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_enable_family(text, boolean) FROM PUBLIC;
 
--- Disables a family: later syncs leave its table alone (rows kept). Returns whether it
--- was enabled.
-CREATE FUNCTION @extschema@.bravo_disable_family(family text)
+-- Disables a family: later syncs leave its table alone; its rows stay (and stay in the
+-- reports). With drop_table => true the table and its rows are dropped too, and the
+-- rollups rebuilt without them (a plain DROP TABLE is refused while the extension's
+-- rollup triggers sit on it). Returns whether it was enabled.
+CREATE FUNCTION @extschema@.bravo_disable_family(family text, drop_table boolean DEFAULT false)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     was boolean;
+    tab regclass;
 BEGIN
-    SELECT b.enabled INTO was FROM @extschema@.bravo_families b
+    SELECT b.enabled, to_regclass(format('@extschema@.%I', b.table_name)) INTO was, tab
+      FROM @extschema@.bravo_families b
      WHERE b.family = bravo_disable_family.family FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no metric family "%"', family
             USING ERRCODE = 'undefined_object',
                   HINT = 'SELECT family FROM bravo_families lists them.';
     END IF;
+    IF drop_table AND tab IN ('@extschema@.platform_buy_daily_impressions'::regclass,
+                              '@extschema@.platform_buy_daily_videos'::regclass) THEN
+        RAISE EXCEPTION 'the table of family "%" cannot be dropped', family
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'The reports and rollups need platform_buy_daily_impressions and platform_buy_daily_videos; disable the family without drop_table.';
+    END IF;
     UPDATE @extschema@.bravo_families b SET enabled = false WHERE b.family = bravo_disable_family.family;
+    IF drop_table AND tab IS NOT NULL THEN
+        DELETE FROM pg_depend d
+         WHERE d.classid = 'pg_trigger'::regclass AND d.deptype = 'e'
+           AND d.objid IN (SELECT t.oid FROM pg_trigger t WHERE t.tgrelid = tab);
+        EXECUTE format('DROP TABLE %s', tab);
+        PERFORM @extschema@.bravo_report_rebuild();
+    END IF;
     RETURN was;
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@.bravo_disable_family(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.bravo_disable_family(text, boolean) FROM PUBLIC;

@@ -104,13 +104,16 @@ pgrx::extension_sql!(
     r#"
 REVOKE ALL ON FUNCTION bravo_sync(integer, boolean) FROM PUBLIC;
 
--- Live progress of running syncs (see src/sync/progress.rs for the slot layout).
+-- Live progress of running syncs (see src/sync/progress.rs for the slot layout); the
+-- family being synced is the n-th enabled one of the catalog.
 CREATE VIEW bravo_sync_progress AS
 SELECT p.pid,
        p.param1 AS run_id,
        CASE p.param2 WHEN 1 THEN 'connecting' WHEN 2 THEN 'fetching' WHEN 3 THEN 'merging'
                      WHEN 4 THEN 'finishing' ELSE 'starting' END AS phase,
-       CASE p.param3 WHEN 1 THEN 'impressions' WHEN 2 THEN 'videos' END AS target,
+       CASE WHEN p.param3 > 0 THEN
+           (SELECT f.family FROM @extschema@.bravo_families f WHERE f.enabled
+             ORDER BY f.position OFFSET p.param3 - 1 LIMIT 1) END AS target,
        p.param4 AS fetched,
        p.param5 AS compared,
        p.param6 AS set_aside,
@@ -123,7 +126,7 @@ SELECT p.pid,
  WHERE p.relid = 'bravo_sync_runs'::regclass;
 "#,
     name = "progress_view",
-    requires = ["schema", bravo_sync],
+    requires = ["schema", "families", bravo_sync],
 );
 
 // Last in the install script: no function of the extension is executable by PUBLIC.

@@ -305,5 +305,72 @@ fn upgrade_from_each_release_keeps_every_row_and_matches_a_fresh_install() {
             stale, 0,
             "one media buy rollup row per buy and month with data"
         );
+
+        // The new families work on the updated database: enabling creates the table and
+        // attaches the rollup, its rows reach the campaign reports (for the reporting
+        // role too), and a sync with no such source in Snowflake skips it.
+        c.batch_execute(
+            "SELECT bravo_enable_family('conversions');
+             INSERT INTO platform_buy_daily_conversions (date, media_buy_id, post_click_conversions,
+                    post_view_conversions, conversion_value) VALUES (current_date - 1, 6, 3, 4, 12.5);",
+        )
+        .unwrap();
+        for client in [&mut c, &mut reader] {
+            let row = client
+                .query_one(
+                    "SELECT conversions, conversion_value::text FROM bravo_campaign_totals(1)",
+                    &[],
+                )
+                .unwrap();
+            assert_eq!(
+                (row.get::<_, i64>(0), row.get::<_, String>(1)),
+                (7, "12.50".to_string()),
+                "conversions in the report after the update from {old}"
+            );
+        }
+        c.batch_execute("SELECT bravo_sync(70)").unwrap();
+        let status: String = c
+            .query_one(
+                "SELECT status FROM bravo_sync_run_targets WHERE target = 'conversions' ORDER BY run_id DESC LIMIT 1",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(status, "missing_source");
     }
+}
+
+/// A view built on a report whose columns 0.4.0 extends stops the update, with the
+/// view named; nothing changes until it is dropped.
+#[test]
+fn an_update_that_would_drop_a_users_view_refuses_and_names_it() {
+    install_released_scripts();
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut admin = pg.client("postgres");
+    admin.batch_execute("CREATE DATABASE views").unwrap();
+    let mut c = pg.client("views");
+    c.batch_execute(
+        "CREATE EXTENSION bravo_metrics VERSION '0.3.0';
+         CREATE VIEW campaign_one AS SELECT impressions, spend FROM bravo_campaign_totals(1);",
+    )
+    .unwrap();
+    let e = c
+        .batch_execute("ALTER EXTENSION bravo_metrics UPDATE")
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "2BP01", "{}", db_message(&e));
+    let m = db_message(&e);
+    assert!(m.contains("view campaign_one"), "{m}");
+    let v: String = c
+        .query_one(
+            "SELECT extversion FROM pg_extension WHERE extname = 'bravo_metrics'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(v, "0.3.0");
+    c.batch_execute(
+        "DROP VIEW campaign_one; ALTER EXTENSION bravo_metrics UPDATE;
+         CREATE VIEW campaign_one AS SELECT impressions, spend, conversions FROM bravo_campaign_totals(1);",
+    )
+    .unwrap();
 }

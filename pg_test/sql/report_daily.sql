@@ -8,7 +8,9 @@
 -- 2024-01-04: 500 impressions, 0 clicks, 1.25 -> ctr 0, cpm 2.5, cpc NULL; video 0/0 -> NULL
 -- 2024-01-05: video only: completion 25/50 = 0.5, view rate x/0 = NULL, cpcv 0/25 = 0
 -- 2024-01-06: after the data -> zeros
-SELECT * FROM bravo_campaign_daily(10, '2024-01-01', '2024-01-06');
+SELECT date, impressions, clicks, spend, video_starts, video_completions, video_views,
+       ctr, cpm, cpc, completion_rate, view_rate, cpcv
+  FROM bravo_campaign_daily(10, '2024-01-01', '2024-01-06');
 -- the range is inclusive and only the range is returned
 SELECT date, impressions, spend FROM bravo_campaign_daily(10, '2023-12-31', '2024-01-01');
 -- a single day

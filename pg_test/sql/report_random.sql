@@ -122,10 +122,12 @@ UNION ALL
 SELECT r.f, r.t, 'daily',
        (SELECT count(*) FROM ((SELECT * FROM pg_temp.plain_daily(r.f, r.t)
                                EXCEPT ALL
-                               SELECT c.campaign_id, d.* FROM (SELECT DISTINCT campaign_id FROM media_buys) c
+                               SELECT c.campaign_id, d.date, d.impressions, d.clicks, d.spend, d.video_starts, d.video_completions,
+                                      d.video_views, d.ctr, d.cpm, d.cpc, d.completion_rate, d.view_rate, d.cpcv FROM (SELECT DISTINCT campaign_id FROM media_buys) c
                                 CROSS JOIN LATERAL bravo_campaign_daily(c.campaign_id, r.f, r.t) d)
                               UNION ALL
-                              (SELECT c.campaign_id, d.* FROM (SELECT DISTINCT campaign_id FROM media_buys) c
+                              (SELECT c.campaign_id, d.date, d.impressions, d.clicks, d.spend, d.video_starts, d.video_completions,
+                                      d.video_views, d.ctr, d.cpm, d.cpc, d.completion_rate, d.view_rate, d.cpcv FROM (SELECT DISTINCT campaign_id FROM media_buys) c
                                 CROSS JOIN LATERAL bravo_campaign_daily(c.campaign_id, r.f, r.t) d
                                EXCEPT ALL
                                SELECT * FROM pg_temp.plain_daily(r.f, r.t))) z),

@@ -91,7 +91,18 @@ $$;
 ------------------------------------------------------------------------------------
 -- Reporting functions. LANGUAGE sql, STABLE, PARALLEL SAFE, not STRICT, no SET
 -- clause: the planner inlines them into the calling query (LATERAL joins included).
--- Ratios are ratios of sums over the range; a zero denominator gives NULL.
+-- Ratios are ratios of sums over the range; a zero denominator gives NULL. Since
+-- 0.4.0 the campaign reports also carry the conversions and viewability families
+-- (0 while a family is not synced):
+--   conversions      = post_click_conversions + post_view_conversions
+--   conversion_rate  = post_click_conversions / clicks (post-view conversions follow
+--                      no click, so they are not in a per-click rate)
+--   cpa              = spend / conversions
+--   roas             = conversion_value / spend
+--   measurable_rate  = measurable_impressions / eligible_impressions
+--   viewability_rate = viewable_impressions / measurable_impressions (MRC: the
+--                      denominator is measurable impressions, not impressions)
+--   vcpm             = spend * 1000 / viewable_impressions
 ------------------------------------------------------------------------------------
 
 CREATE FUNCTION @extschema@.bravo_campaign_totals(
@@ -102,7 +113,11 @@ RETURNS TABLE (
     ctr numeric, cpm numeric, cpc numeric,
     completion_rate numeric, view_rate numeric, cpcv numeric,
     media_buys bigint, first_date date, last_date date,
-    latest_date date, days_behind integer, last_sync_at timestamptz)
+    latest_date date, days_behind integer, last_sync_at timestamptz,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
 SELECT s.impressions, s.clicks, s.spend,
@@ -115,7 +130,17 @@ SELECT s.impressions, s.clicks, s.spend,
        s.spend / NULLIF(s.video_completions, 0),
        b.n, s.first_date, s.last_date,
        l.latest_date, CURRENT_DATE - l.latest_date,
-       @extschema@.bravo_last_sync_at()
+       @extschema@.bravo_last_sync_at(),
+       s.post_click_conversions, s.post_view_conversions,
+       s.post_click_conversions + s.post_view_conversions,
+       s.conversion_value,
+       s.post_click_conversions::numeric / NULLIF(s.clicks, 0),
+       s.spend / NULLIF(s.post_click_conversions + s.post_view_conversions, 0),
+       s.conversion_value / NULLIF(s.spend, 0),
+       s.eligible_impressions, s.measurable_impressions, s.viewable_impressions,
+       s.measurable_impressions::numeric / NULLIF(s.eligible_impressions, 0),
+       s.viewable_impressions::numeric / NULLIF(s.measurable_impressions, 0),
+       s.spend * 1000 / NULLIF(s.viewable_impressions, 0)
   FROM (SELECT @extschema@._bravo_report_campaign(
                    bravo_campaign_totals.campaign_id, bravo_campaign_totals.from_date,
                    bravo_campaign_totals.to_date) AS id) c
@@ -128,6 +153,12 @@ SELECT s.impressions, s.clicks, s.spend,
               coalesce(sum(r.video_starts), 0)::bigint      AS video_starts,
               coalesce(sum(r.video_completions), 0)::bigint AS video_completions,
               coalesce(sum(r.video_views), 0)::bigint       AS video_views,
+              coalesce(sum(r.post_click_conversions), 0)::bigint AS post_click_conversions,
+              coalesce(sum(r.post_view_conversions), 0)::bigint  AS post_view_conversions,
+              @extschema@._bravo_money(coalesce(sum(r.conversion_value), 0)) AS conversion_value,
+              coalesce(sum(r.eligible_impressions), 0)::bigint   AS eligible_impressions,
+              coalesce(sum(r.measurable_impressions), 0)::bigint AS measurable_impressions,
+              coalesce(sum(r.viewable_impressions), 0)::bigint   AS viewable_impressions,
               min(r.date) AS first_date, max(r.date) AS last_date
          FROM @extschema@.bravo_campaign_rollup r
         WHERE r.campaign_id = c.id
@@ -148,7 +179,11 @@ RETURNS TABLE (
     ctr numeric, cpm numeric, cpc numeric,
     completion_rate numeric, view_rate numeric, cpcv numeric,
     media_buys bigint, first_date date, last_date date,
-    latest_date date, days_behind integer, last_sync_at timestamptz)
+    latest_date date, days_behind integer, last_sync_at timestamptz,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
 SELECT i.id, t.*
@@ -166,7 +201,11 @@ RETURNS TABLE (
     impressions bigint, clicks bigint, spend numeric,
     video_starts bigint, video_completions bigint, video_views bigint,
     ctr numeric, cpm numeric, cpc numeric,
-    completion_rate numeric, view_rate numeric, cpcv numeric)
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
 SELECT d.day::date,
@@ -177,7 +216,18 @@ SELECT d.day::date,
        r.spend / NULLIF(r.clicks, 0),
        r.video_completions::numeric / NULLIF(r.video_starts, 0),
        r.video_views::numeric / NULLIF(r.impressions, 0),
-       r.spend / NULLIF(r.video_completions, 0)
+       r.spend / NULLIF(r.video_completions, 0),
+       coalesce(r.post_click_conversions, 0), coalesce(r.post_view_conversions, 0),
+       coalesce(r.post_click_conversions + r.post_view_conversions, 0),
+       coalesce(r.conversion_value, 0.00),
+       r.post_click_conversions::numeric / NULLIF(r.clicks, 0),
+       r.spend / NULLIF(r.post_click_conversions + r.post_view_conversions, 0),
+       r.conversion_value / NULLIF(r.spend, 0),
+       coalesce(r.eligible_impressions, 0), coalesce(r.measurable_impressions, 0),
+       coalesce(r.viewable_impressions, 0),
+       r.measurable_impressions::numeric / NULLIF(r.eligible_impressions, 0),
+       r.viewable_impressions::numeric / NULLIF(r.measurable_impressions, 0),
+       r.spend * 1000 / NULLIF(r.viewable_impressions, 0)
   FROM (SELECT @extschema@._bravo_report_campaign(
                    bravo_campaign_daily.campaign_id, bravo_campaign_daily.from_date,
                    bravo_campaign_daily.to_date) AS id,
@@ -186,7 +236,10 @@ SELECT d.day::date,
  CROSS JOIN LATERAL generate_series(c.first_day::timestamp, bravo_campaign_daily.to_date::timestamp,
                                     interval '1 day') AS d(day)
   LEFT JOIN LATERAL (SELECT r.date, r.impressions, r.clicks, @extschema@._bravo_money(r.spend) AS spend,
-                            r.video_starts, r.video_completions, r.video_views
+                            r.video_starts, r.video_completions, r.video_views,
+                            r.post_click_conversions, r.post_view_conversions,
+                            @extschema@._bravo_money(r.conversion_value) AS conversion_value,
+                            r.eligible_impressions, r.measurable_impressions, r.viewable_impressions
                        FROM @extschema@.bravo_campaign_rollup r
                       WHERE r.campaign_id = c.id
                         AND r.date >= c.first_day AND r.date <= bravo_campaign_daily.to_date) r

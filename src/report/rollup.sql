@@ -3,7 +3,10 @@
 --
 -- bravo_campaign_rollup (campaign_id, date). Invariant: for every campaign c and date
 -- d, the row (c, d) holds the sums over the metric rows of date d whose media buy has
--- media_buys.campaign_id = c *now*, and impression_rows / video_rows count those rows.
+-- media_buys.campaign_id = c *now*, and impression_rows / video_rows / conversion_rows /
+-- viewability_rows count those rows, per metric table. Since 0.4.0 the rollups cover
+-- the four shipped families (_bravo_rollup_layout: which table feeds which columns);
+-- a family table that does not exist yet contributes nothing.
 --
 -- bravo_media_buy_rollup (media_buy_id, month), since 0.2.0. Invariant: the row (b, m)
 -- holds the sums over the metric rows of media buy b dated in the calendar month that
@@ -11,11 +14,12 @@
 -- a campaign move leaves it alone; bravo_media_buy_totals reads the whole months of a
 -- range from it and the partial months at the two ends from the metric tables.
 --
--- In both, there is no row when both row counts are 0.
+-- In both, there is no row when every row count is 0.
 --
 -- Both are kept by statement-level AFTER triggers with transition tables, which see
 -- every row a statement changed (sync merges, direct edits, COPY, ON CONFLICT):
---   * platform_buy_daily_impressions / _videos, INSERT / UPDATE / DELETE: the delta
+--   * the metric tables (platform_buy_daily_impressions, _videos, and _conversions /
+--     _viewability once they exist), INSERT / UPDATE / DELETE: the delta
 --     (new rows minus old rows), joined to media_buys for the campaign, grouped by
 --     (campaign_id, date), upserted in key order (no deadlock between two writers);
 --     and the same delta grouped by (media_buy_id, month) into the media buy rollup;
@@ -29,7 +33,8 @@
 -- The rollups are extension members that pg_dump does not dump (derived data):
 -- CREATE EXTENSION builds them from the rows already there (legacy data), and
 -- bravo_report_rebuild() rebuilds them on demand (e.g. after a data-only restore run
--- with --disable-triggers).
+-- with --disable-triggers). The statements the triggers run are generated from
+-- _bravo_rollup_layout(), so every family is handled by the same code.
 -- Trigger functions are SECURITY DEFINER, so any role allowed to write the metric
 -- tables keeps the rollup right without access to it.
 
@@ -42,9 +47,18 @@ CREATE TABLE @extschema@.bravo_campaign_rollup (
     video_starts      bigint  NOT NULL DEFAULT 0,
     video_completions bigint  NOT NULL DEFAULT 0,
     video_views       bigint  NOT NULL DEFAULT 0,
-    -- number of metric rows behind this row; the row is deleted when both reach 0
+    -- number of metric rows behind this row; the row is deleted when all reach 0
     impression_rows   integer NOT NULL DEFAULT 0,
     video_rows        integer NOT NULL DEFAULT 0,
+    -- since 0.4.0
+    post_click_conversions bigint  NOT NULL DEFAULT 0,
+    post_view_conversions  bigint  NOT NULL DEFAULT 0,
+    conversion_value       numeric NOT NULL DEFAULT 0,
+    eligible_impressions   bigint  NOT NULL DEFAULT 0,
+    measurable_impressions bigint  NOT NULL DEFAULT 0,
+    viewable_impressions   bigint  NOT NULL DEFAULT 0,
+    conversion_rows        integer NOT NULL DEFAULT 0,
+    viewability_rows       integer NOT NULL DEFAULT 0,
     PRIMARY KEY (campaign_id, date)
 ) WITH (fillfactor = 90);
 REVOKE ALL ON @extschema@.bravo_campaign_rollup FROM PUBLIC;
@@ -60,6 +74,15 @@ CREATE TABLE @extschema@.bravo_media_buy_rollup (
     video_views       bigint  NOT NULL DEFAULT 0,
     impression_rows   integer NOT NULL DEFAULT 0,
     video_rows        integer NOT NULL DEFAULT 0,
+    -- since 0.4.0
+    post_click_conversions bigint  NOT NULL DEFAULT 0,
+    post_view_conversions  bigint  NOT NULL DEFAULT 0,
+    conversion_value       numeric NOT NULL DEFAULT 0,
+    eligible_impressions   bigint  NOT NULL DEFAULT 0,
+    measurable_impressions bigint  NOT NULL DEFAULT 0,
+    viewable_impressions   bigint  NOT NULL DEFAULT 0,
+    conversion_rows        integer NOT NULL DEFAULT 0,
+    viewability_rows       integer NOT NULL DEFAULT 0,
     PRIMARY KEY (media_buy_id, month)
 ) WITH (fillfactor = 90);
 REVOKE ALL ON @extschema@.bravo_media_buy_rollup FROM PUBLIC;
@@ -70,53 +93,109 @@ RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN date_trunc('month', day::timestamp)::date;
 
+-- Which metric table feeds which rollup columns, and the column counting its rows
+-- (since 0.4.0). The rollups have every family's columns, in this order.
+CREATE FUNCTION @extschema@._bravo_rollup_layout()
+RETURNS TABLE (metric_table text, measures text[], counter text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+VALUES ('platform_buy_daily_impressions', ARRAY['impressions', 'clicks', 'spend'], 'impression_rows'),
+       ('platform_buy_daily_videos', ARRAY['video_starts', 'video_completions', 'video_views'], 'video_rows'),
+       ('platform_buy_daily_conversions',
+        ARRAY['post_click_conversions', 'post_view_conversions', 'conversion_value'], 'conversion_rows'),
+       ('platform_buy_daily_viewability',
+        ARRAY['eligible_impressions', 'measurable_impressions', 'viewable_impressions'], 'viewability_rows')
+$fn$;
 
--- The statement that applies the rows of `delta_sql` (key, key date, impressions,
--- clicks, spend, video_starts, video_completions, video_views, impression_rows,
--- video_rows) as increments to `rollup` ('bravo_campaign_rollup': key campaign_id,
--- date; 'bravo_media_buy_rollup': media_buy_id, month), in key order, and returns
--- the keys left empty. The trigger functions EXECUTE it themselves: transition tables
--- are only visible to the trigger function's own queries.
+-- Every rollup value column, in order: all measures, then all row counters, each with
+-- its SQL type.
+CREATE FUNCTION @extschema@._bravo_rollup_columns()
+RETURNS TABLE (name text, type text, ord bigint)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT c.name,
+       CASE WHEN c.is_counter THEN 'integer'
+            WHEN c.name IN ('spend', 'conversion_value') THEN 'numeric'
+            ELSE 'bigint' END,
+       row_number() OVER (ORDER BY c.is_counter, c.t, c.m)
+  FROM (SELECT m.name, false AS is_counter, l.t, m.m
+          FROM @extschema@._bravo_rollup_layout() WITH ORDINALITY AS l (metric_table, measures, counter, t)
+         CROSS JOIN LATERAL unnest(l.measures) WITH ORDINALITY AS m (name, m)
+        UNION ALL
+        SELECT l.counter, true, l.t, 1
+          FROM @extschema@._bravo_rollup_layout() WITH ORDINALITY AS l (metric_table, measures, counter, t)) c
+$fn$;
+
+-- The rollup value columns as a list: `prefix` before each name, `sep` between.
+CREATE FUNCTION @extschema@._bravo_rollup_list(fmt text, sep text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT string_agg(format(fmt, c.name, c.type), sep ORDER BY c.ord)
+  FROM @extschema@._bravo_rollup_columns() c
+$fn$;
+
+-- The rollup values of one row of metric table `tab`, read from `prefix`-qualified
+-- columns, times `sign`: its measures, 0 for the other families', `sign` for its own
+-- row counter, 0 for the others.
+CREATE FUNCTION @extschema@._bravo_rollup_values(tab text, prefix text, sign integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT string_agg(
+         CASE WHEN c.name = ANY (l.measures) THEN format('(%s * %s%I)::%s', sign, prefix, c.name, c.type)
+              WHEN c.name = l.counter THEN format('%s::%s', sign, c.type)
+              ELSE format('0::%s', c.type) END,
+         ', ' ORDER BY c.ord)
+  FROM @extschema@._bravo_rollup_layout() l, @extschema@._bravo_rollup_columns() c
+ WHERE l.metric_table = tab
+$fn$;
+
+-- The metric tables of the layout that exist, as regclass.
+CREATE FUNCTION @extschema@._bravo_rollup_tables()
+RETURNS TABLE (metric_table text, rel regclass)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT l.metric_table, to_regclass(format('@extschema@.%I', l.metric_table))
+  FROM @extschema@._bravo_rollup_layout() l
+ WHERE to_regclass(format('@extschema@.%I', l.metric_table)) IS NOT NULL
+$fn$;
+
+-- The statement that applies the rows of `delta_sql` (key, key date, then the rollup
+-- value columns in _bravo_rollup_columns order) as increments to `rollup`
+-- ('bravo_campaign_rollup': key campaign_id, date; 'bravo_media_buy_rollup':
+-- media_buy_id, month), in key order, and returns the keys left empty. The trigger
+-- functions EXECUTE it themselves: transition tables are only visible to the trigger
+-- function's own queries.
 CREATE FUNCTION @extschema@._bravo_rollup_sql(rollup text, delta_sql text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
 SELECT format($q$
     WITH d AS (
-        SELECT %2$I, %3$I,
-               sum(impressions)::bigint AS impressions, sum(clicks)::bigint AS clicks,
-               sum(spend) AS spend, sum(video_starts)::bigint AS video_starts,
-               sum(video_completions)::bigint AS video_completions,
-               sum(video_views)::bigint AS video_views,
-               sum(impression_rows)::integer AS impression_rows,
-               sum(video_rows)::integer AS video_rows
-          FROM (%4$s) x (%2$I, %3$I, impressions, clicks, spend, video_starts,
-                       video_completions, video_views, impression_rows, video_rows)
+        SELECT %2$I, %3$I, %5$s
+          FROM (%4$s) x (%2$I, %3$I, %6$s)
          WHERE %2$I IS NOT NULL
          GROUP BY %2$I, %3$I
-        HAVING sum(impression_rows) <> 0 OR sum(video_rows) <> 0
-            OR sum(impressions) <> 0 OR sum(clicks) <> 0 OR sum(spend) <> 0
-            OR sum(video_starts) <> 0 OR sum(video_completions) <> 0 OR sum(video_views) <> 0
+        HAVING %7$s
     ), up AS (
-        INSERT INTO @extschema@.%1$I AS r
+        INSERT INTO @extschema@.%1$I AS r (%2$I, %3$I, %6$s)
         SELECT * FROM d ORDER BY %2$I, %3$I
         ON CONFLICT (%2$I, %3$I) DO UPDATE
-           SET impressions       = r.impressions + excluded.impressions,
-               clicks            = r.clicks + excluded.clicks,
-               spend             = r.spend + excluded.spend,
-               video_starts      = r.video_starts + excluded.video_starts,
-               video_completions = r.video_completions + excluded.video_completions,
-               video_views       = r.video_views + excluded.video_views,
-               impression_rows   = r.impression_rows + excluded.impression_rows,
-               video_rows        = r.video_rows + excluded.video_rows
-        RETURNING r.%2$I, r.%3$I, r.impression_rows, r.video_rows
+           SET %8$s
+        RETURNING r.%2$I, r.%3$I, (%9$s) AS empty
     )
-    SELECT array_agg(%2$I), array_agg(%3$I) FROM up
-     WHERE impression_rows = 0 AND video_rows = 0$q$,
+    SELECT array_agg(%2$I), array_agg(%3$I) FROM up WHERE empty$q$,
     rollup,
     CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END,
     CASE rollup WHEN 'bravo_campaign_rollup' THEN 'date' ELSE 'month' END,
-    delta_sql)
+    delta_sql,
+    @extschema@._bravo_rollup_list('sum(%1$I)::%2$s AS %1$I', ', '),
+    @extschema@._bravo_rollup_list('%1$I', ', '),
+    @extschema@._bravo_rollup_list('sum(%1$I) <> 0', ' OR '),
+    @extschema@._bravo_rollup_list('%1$I = r.%1$I + excluded.%1$I', ', '),
+    (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM @extschema@._bravo_rollup_layout() l))
 $fn$;
 
 -- Deletes the rollup rows left with no metric rows behind them.
@@ -131,32 +210,27 @@ BEGIN
     END IF;
     EXECUTE format(
         'DELETE FROM @extschema@.%1$I r USING unnest($1, $2) z (id, date) '
-        'WHERE r.%2$I = z.id AND r.%3$I = z.date AND r.impression_rows = 0 AND r.video_rows = 0',
+        'WHERE r.%2$I = z.id AND r.%3$I = z.date AND %4$s',
         rollup,
         CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END,
-        CASE rollup WHEN 'bravo_campaign_rollup' THEN 'date' ELSE 'month' END)
+        CASE rollup WHEN 'bravo_campaign_rollup' THEN 'date' ELSE 'month' END,
+        (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM @extschema@._bravo_rollup_layout() l))
       USING ids, dates;
 END
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_prune(text, bigint[], date[]) FROM PUBLIC;
 
--- Metric tables: (media_buy_id, date, measures, impression_rows, video_rows) of a
--- transition table, with `sign` +1 (new rows) or -1 (old rows).
+-- Metric tables: (media_buy_id, date, rollup values) of a transition table, with
+-- `sign` +1 (new rows) or -1 (old rows).
 CREATE FUNCTION @extschema@._bravo_rollup_rows(tab text, transition text, sign integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
-SELECT CASE tab
-    WHEN 'platform_buy_daily_impressions' THEN format(
-        'SELECT media_buy_id, date, %1$s * impressions, %1$s * clicks, %1$s * spend, '
-        '0::bigint, 0::bigint, 0::bigint, %1$s, 0 FROM %2$I', sign, transition)
-    ELSE format(
-        'SELECT media_buy_id, date, 0::bigint, 0::bigint, 0::numeric, %1$s * video_starts, '
-        '%1$s * video_completions, %1$s * video_views, 0, %1$s FROM %2$I', sign, transition)
-    END
+SELECT format('SELECT media_buy_id, date, %s FROM %I',
+              @extschema@._bravo_rollup_values(tab, '', sign), transition)
 $fn$;
 
--- True when both metric tables have a foreign key (checked at once, not deferred) to
+-- True when every metric table has a foreign key (checked at once, not deferred) to
 -- media_buys: then no metric row can be written for a buy another transaction is
 -- still inserting or deleting.
 CREATE FUNCTION @extschema@._bravo_rollup_buys_referenced()
@@ -164,12 +238,11 @@ RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-SELECT count(DISTINCT k.conrelid) = 2
+SELECT count(DISTINCT k.conrelid) = (SELECT count(*) FROM @extschema@._bravo_rollup_tables())
   FROM pg_constraint k
  WHERE k.contype = 'f' AND NOT k.condeferrable
    AND k.confrelid = '@extschema@.media_buys'::regclass
-   AND k.conrelid IN ('@extschema@.platform_buy_daily_impressions'::regclass,
-                      '@extschema@.platform_buy_daily_videos'::regclass)
+   AND k.conrelid IN (SELECT t.rel FROM @extschema@._bravo_rollup_tables() t)
 $fn$;
 
 CREATE FUNCTION @extschema@._bravo_rollup_metric_trigger()
@@ -178,14 +251,17 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
+    tab   text;
     src   text;
+    cols  text := @extschema@._bravo_rollup_list('%1$I', ', ');
+    xcols text := @extschema@._bravo_rollup_list('x.%1$I', ', ');
     ids   bigint[];
     dates date[];
 BEGIN
     -- Only the real metric tables: attached anywhere else (a temp table of the same
     -- name, say) this would add rows nobody synced to every campaign report.
-    IF TG_RELID NOT IN ('@extschema@.platform_buy_daily_impressions'::pg_catalog.regclass,
-                        '@extschema@.platform_buy_daily_videos'::pg_catalog.regclass) THEN
+    SELECT t.metric_table INTO tab FROM @extschema@._bravo_rollup_tables() t WHERE t.rel = TG_RELID;
+    IF tab IS NULL THEN
         RAISE EXCEPTION 'bravo_metrics rollup trigger refuses to run on %', TG_RELID::pg_catalog.regclass
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'This trigger function keeps the reporting rollups; it belongs on the metric tables only.';
@@ -195,23 +271,22 @@ BEGIN
         RETURN NULL;
     END IF;
     src := CASE TG_OP
-        WHEN 'INSERT' THEN @extschema@._bravo_rollup_rows(TG_TABLE_NAME, 'new_rows', 1)
-        WHEN 'DELETE' THEN @extschema@._bravo_rollup_rows(TG_TABLE_NAME, 'old_rows', -1)
-        ELSE @extschema@._bravo_rollup_rows(TG_TABLE_NAME, 'new_rows', 1) || ' UNION ALL '
-          || @extschema@._bravo_rollup_rows(TG_TABLE_NAME, 'old_rows', -1)
+        WHEN 'INSERT' THEN @extschema@._bravo_rollup_rows(tab, 'new_rows', 1)
+        WHEN 'DELETE' THEN @extschema@._bravo_rollup_rows(tab, 'old_rows', -1)
+        ELSE @extschema@._bravo_rollup_rows(tab, 'new_rows', 1) || ' UNION ALL '
+          || @extschema@._bravo_rollup_rows(tab, 'old_rows', -1)
         END;
     -- Waits for a campaign move in flight and makes moves wait for this transaction
     -- (see _bravo_rollup_buy_trigger); the campaign is then read with a fresh snapshot.
     PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
     EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', format(
-        'SELECT m.campaign_id, x.date, x.i, x.c, x.s, x.vs, x.vc, x.vv, x.ir, x.vr '
-        'FROM (%s) x (media_buy_id, date, i, c, s, vs, vc, vv, ir, vr) '
-        'JOIN @extschema@.media_buys m ON m.id = x.media_buy_id', src))
+        'SELECT m.campaign_id, x.date, %s FROM (%s) x (media_buy_id, date, %s) '
+        'JOIN @extschema@.media_buys m ON m.id = x.media_buy_id', xcols, src, cols))
        INTO ids, dates;
     PERFORM @extschema@._bravo_rollup_prune('bravo_campaign_rollup', ids, dates);
     EXECUTE @extschema@._bravo_rollup_sql('bravo_media_buy_rollup', format(
-        'SELECT x.media_buy_id, @extschema@._bravo_month(x.date), x.i, x.c, x.s, x.vs, x.vc, x.vv, x.ir, x.vr '
-        'FROM (%s) x (media_buy_id, date, i, c, s, vs, vc, vv, ir, vr)', src))
+        'SELECT x.media_buy_id, @extschema@._bravo_month(x.date), %s '
+        'FROM (%s) x (media_buy_id, date, %s)', xcols, src, cols))
        INTO ids, dates;
     PERFORM @extschema@._bravo_rollup_prune('bravo_media_buy_rollup', ids, dates);
     RETURN NULL;
@@ -229,6 +304,7 @@ DECLARE
     came  text;   -- (id, campaign_id) to add
     moved boolean;
     parts text[] := '{}';
+    t     record;
     cids  bigint[];
     dates date[];
 BEGIN
@@ -266,22 +342,18 @@ BEGIN
     IF TG_OP = 'UPDATE' OR NOT @extschema@._bravo_rollup_buys_referenced() THEN
         PERFORM pg_advisory_xact_lock(1651663222, 1919904876);   -- 'brav', 'roll'
     END IF;
-    IF gone IS NOT NULL THEN
-        parts := parts || format(
-            'SELECT b.campaign_id, p.date, -p.impressions, -p.clicks, -p.spend, 0::bigint, 0::bigint, 0::bigint, -1, 0 '
-            'FROM (%1$s) b JOIN @extschema@.platform_buy_daily_impressions p ON p.media_buy_id = b.id '
-            'UNION ALL SELECT b.campaign_id, p.date, 0::bigint, 0::bigint, 0::numeric, -p.video_starts, '
-            '-p.video_completions, -p.video_views, 0, -1 '
-            'FROM (%1$s) b JOIN @extschema@.platform_buy_daily_videos p ON p.media_buy_id = b.id', gone);
-    END IF;
-    IF came IS NOT NULL THEN
-        parts := parts || format(
-            'SELECT b.campaign_id, p.date, p.impressions, p.clicks, p.spend, 0::bigint, 0::bigint, 0::bigint, 1, 0 '
-            'FROM (%1$s) b JOIN @extschema@.platform_buy_daily_impressions p ON p.media_buy_id = b.id '
-            'UNION ALL SELECT b.campaign_id, p.date, 0::bigint, 0::bigint, 0::numeric, p.video_starts, '
-            'p.video_completions, p.video_views, 0, 1 '
-            'FROM (%1$s) b JOIN @extschema@.platform_buy_daily_videos p ON p.media_buy_id = b.id', came);
-    END IF;
+    FOR t IN SELECT * FROM @extschema@._bravo_rollup_tables() LOOP
+        IF gone IS NOT NULL THEN
+            parts := parts || format(
+                'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN @extschema@.%I p ON p.media_buy_id = b.id',
+                @extschema@._bravo_rollup_values(t.metric_table, 'p.', -1), gone, t.metric_table);
+        END IF;
+        IF came IS NOT NULL THEN
+            parts := parts || format(
+                'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN @extschema@.%I p ON p.media_buy_id = b.id',
+                @extschema@._bravo_rollup_values(t.metric_table, 'p.', 1), came, t.metric_table);
+        END IF;
+    END LOOP;
     EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', array_to_string(parts, ' UNION ALL '))
        INTO cids, dates;
     PERFORM @extschema@._bravo_rollup_prune('bravo_campaign_rollup', cids, dates);
@@ -289,65 +361,40 @@ BEGIN
 END
 $fn$;
 
--- Rebuilds one rollup from the metric tables. Blocks writers of the three tables (not
--- readers) while it runs. Returns the number of rows of that rollup.
+-- Rebuilds one rollup from the metric tables. Blocks writers of media_buys and the
+-- metric tables (not readers) while it runs. Returns the number of rows of that rollup.
 CREATE FUNCTION @extschema@._bravo_rollup_rebuild(rollup text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    n bigint;
+    n      bigint;
+    tabs   text;
+    parts  text;
+    campaign boolean := rollup = 'bravo_campaign_rollup';
 BEGIN
-    LOCK TABLE @extschema@.media_buys, @extschema@.platform_buy_daily_impressions,
-               @extschema@.platform_buy_daily_videos IN SHARE MODE;
-    IF rollup = 'bravo_campaign_rollup' THEN
-        LOCK TABLE @extschema@.bravo_campaign_rollup IN EXCLUSIVE MODE;
-        DELETE FROM @extschema@.bravo_campaign_rollup;
-        INSERT INTO @extschema@.bravo_campaign_rollup
-        SELECT coalesce(i.campaign_id, v.campaign_id), coalesce(i.date, v.date),
-               coalesce(i.impressions, 0), coalesce(i.clicks, 0), coalesce(i.spend, 0),
-               coalesce(v.video_starts, 0), coalesce(v.video_completions, 0), coalesce(v.video_views, 0),
-               coalesce(i.n, 0), coalesce(v.n, 0)
-          FROM (SELECT m.campaign_id, p.date, sum(p.impressions)::bigint AS impressions,
-                       sum(p.clicks)::bigint AS clicks, sum(p.spend) AS spend, count(*)::integer AS n
-                  FROM @extschema@.platform_buy_daily_impressions p
-                  JOIN @extschema@.media_buys m ON m.id = p.media_buy_id
-                 WHERE m.campaign_id IS NOT NULL
-                 GROUP BY m.campaign_id, p.date) i
-          FULL JOIN
-               (SELECT m.campaign_id, p.date, sum(p.video_starts)::bigint AS video_starts,
-                       sum(p.video_completions)::bigint AS video_completions,
-                       sum(p.video_views)::bigint AS video_views, count(*)::integer AS n
-                  FROM @extschema@.platform_buy_daily_videos p
-                  JOIN @extschema@.media_buys m ON m.id = p.media_buy_id
-                 WHERE m.campaign_id IS NOT NULL
-                 GROUP BY m.campaign_id, p.date) v
-            ON v.campaign_id = i.campaign_id AND v.date = i.date
-         ORDER BY 1, 2;
-    ELSE
-        LOCK TABLE @extschema@.bravo_media_buy_rollup IN EXCLUSIVE MODE;
-        DELETE FROM @extschema@.bravo_media_buy_rollup;
-        INSERT INTO @extschema@.bravo_media_buy_rollup
-        SELECT coalesce(i.media_buy_id, v.media_buy_id), coalesce(i.month, v.month),
-               coalesce(i.impressions, 0), coalesce(i.clicks, 0), coalesce(i.spend, 0),
-               coalesce(v.video_starts, 0), coalesce(v.video_completions, 0), coalesce(v.video_views, 0),
-               coalesce(i.n, 0), coalesce(v.n, 0)
-          FROM (SELECT p.media_buy_id, @extschema@._bravo_month(p.date) AS month,
-                       sum(p.impressions)::bigint AS impressions, sum(p.clicks)::bigint AS clicks,
-                       sum(p.spend) AS spend, count(*)::integer AS n
-                  FROM @extschema@.platform_buy_daily_impressions p
-                 GROUP BY 1, 2) i
-          FULL JOIN
-               (SELECT p.media_buy_id, @extschema@._bravo_month(p.date) AS month,
-                       sum(p.video_starts)::bigint AS video_starts,
-                       sum(p.video_completions)::bigint AS video_completions,
-                       sum(p.video_views)::bigint AS video_views, count(*)::integer AS n
-                  FROM @extschema@.platform_buy_daily_videos p
-                 GROUP BY 1, 2) v
-            ON v.media_buy_id = i.media_buy_id AND v.month = i.month
-         ORDER BY 1, 2;
-    END IF;
+    SELECT string_agg(t.rel::text, ', '),
+           string_agg(format(
+               CASE WHEN campaign
+                    THEN 'SELECT m.campaign_id, p.date, %1$s FROM @extschema@.%2$I p '
+                         'JOIN @extschema@.media_buys m ON m.id = p.media_buy_id WHERE m.campaign_id IS NOT NULL'
+                    ELSE 'SELECT p.media_buy_id, @extschema@._bravo_month(p.date), %1$s FROM @extschema@.%2$I p' END,
+               @extschema@._bravo_rollup_values(t.metric_table, 'p.', 1), t.metric_table), ' UNION ALL ')
+      INTO tabs, parts
+      FROM @extschema@._bravo_rollup_tables() t;
+    EXECUTE format('LOCK TABLE @extschema@.media_buys, %s IN SHARE MODE', tabs);
+    EXECUTE format('LOCK TABLE @extschema@.%I IN EXCLUSIVE MODE', rollup);
+    EXECUTE format('DELETE FROM @extschema@.%I', rollup);
+    EXECUTE format(
+        'INSERT INTO @extschema@.%1$I (%2$I, %3$I, %4$s) '
+        'SELECT k, d, %5$s FROM (%6$s) x (k, d, %4$s) GROUP BY k, d ORDER BY k, d',
+        rollup,
+        CASE WHEN campaign THEN 'campaign_id' ELSE 'media_buy_id' END,
+        CASE WHEN campaign THEN 'date' ELSE 'month' END,
+        @extschema@._bravo_rollup_list('%1$I', ', '),
+        @extschema@._bravo_rollup_list('sum(%1$I)::%2$s', ', '),
+        parts);
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
@@ -366,48 +413,33 @@ AS $fn$
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_report_rebuild() FROM PUBLIC;
 
--- Attaches the rollup to the media tool's tables: the campaign index on media_buys
--- if it has none, the twelve triggers if missing, their extension membership, and a
--- rebuild. Idempotent. Run by CREATE EXTENSION when the tables exist; after a
--- pg_restore (where CREATE EXTENSION runs before the dump recreates the tables) the
--- event trigger below runs it once the dump has recreated the last trigger, after
--- the data is loaded. Returns the number of rollup rows.
-CREATE FUNCTION @extschema@.bravo_report_attach()
-RETURNS bigint
+-- Attaches the rollup triggers (four per table) to media_buys and every metric table
+-- there is, where missing, and records them as extension members. Returns the number
+-- of triggers created.
+CREATE FUNCTION @extschema@._bravo_report_attach_triggers()
+RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    tab  text;
+    tab  regclass;
     fn   text;
     ev   record;
+    made integer := 0;
 BEGIN
-    IF to_regclass('@extschema@.media_buys') IS NULL
-       OR to_regclass('@extschema@.platform_buy_daily_impressions') IS NULL
-       OR to_regclass('@extschema@.platform_buy_daily_videos') IS NULL THEN
-        RAISE EXCEPTION 'the media tool''s tables are not all there yet'
-            USING ERRCODE = 'undefined_table',
-                  HINT = 'Create media_buys, platform_buy_daily_impressions and platform_buy_daily_videos first.';
-    END IF;
     PERFORM set_config('bravo_metrics.report_attaching', 'on', true);
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_index i JOIN pg_attribute a
-            ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] AND a.attname = 'campaign_id'
-         WHERE i.indrelid = '@extschema@.media_buys'::regclass) THEN
-        CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
-    END IF;
-    FOR tab, fn IN VALUES ('media_buys', '_bravo_rollup_buy_trigger'),
-                          ('platform_buy_daily_impressions', '_bravo_rollup_metric_trigger'),
-                          ('platform_buy_daily_videos', '_bravo_rollup_metric_trigger') LOOP
+    FOR tab, fn IN SELECT '@extschema@.media_buys'::regclass, '_bravo_rollup_buy_trigger'
+                   UNION ALL
+                   SELECT t.rel, '_bravo_rollup_metric_trigger' FROM @extschema@._bravo_rollup_tables() t LOOP
         FOR ev IN SELECT * FROM (VALUES
                 ('bravo_rollup_ins', 'INSERT', 'REFERENCING NEW TABLE AS new_rows'),
                 ('bravo_rollup_upd', 'UPDATE', 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'),
                 ('bravo_rollup_del', 'DELETE', 'REFERENCING OLD TABLE AS old_rows'),
                 ('bravo_rollup_trunc', 'TRUNCATE', '')) e (name, op, ref) LOOP
-            IF NOT EXISTS (SELECT 1 FROM pg_trigger
-                            WHERE tgrelid = format('@extschema@.%I', tab)::regclass AND tgname = ev.name) THEN
-                EXECUTE format('CREATE TRIGGER %I AFTER %s ON @extschema@.%I %s FOR EACH STATEMENT '
+            IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tab AND tgname = ev.name) THEN
+                EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT '
                                'EXECUTE FUNCTION @extschema@.%I()', ev.name, ev.op, tab, ev.ref, fn);
+                made := made + 1;
             END IF;
         END LOOP;
     END LOOP;
@@ -421,12 +453,42 @@ BEGIN
       FROM pg_trigger t, pg_extension e
      WHERE e.extname = 'bravo_metrics'
        AND t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
-       AND t.tgrelid IN ('@extschema@.media_buys'::regclass,
-                         '@extschema@.platform_buy_daily_impressions'::regclass,
-                         '@extschema@.platform_buy_daily_videos'::regclass)
+       AND (t.tgrelid = '@extschema@.media_buys'::regclass
+            OR t.tgrelid IN (SELECT r.rel FROM @extschema@._bravo_rollup_tables() r))
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass
                           AND d.objid = t.oid AND d.deptype = 'e');
     PERFORM set_config('bravo_metrics.report_attaching', 'off', true);
+    RETURN made;
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_report_attach_triggers() FROM PUBLIC;
+
+-- Attaches the rollup to the media tool's tables: the campaign index on media_buys
+-- if it has none, the triggers if missing (_bravo_report_attach_triggers), and a
+-- rebuild. Idempotent. Run by CREATE EXTENSION when the tables exist; after a
+-- pg_restore (where CREATE EXTENSION runs before the dump recreates the tables) the
+-- event trigger below runs it once the dump has recreated the last trigger, after
+-- the data is loaded. Returns the number of rollup rows.
+CREATE FUNCTION @extschema@.bravo_report_attach()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF to_regclass('@extschema@.media_buys') IS NULL
+       OR to_regclass('@extschema@.platform_buy_daily_impressions') IS NULL
+       OR to_regclass('@extschema@.platform_buy_daily_videos') IS NULL THEN
+        RAISE EXCEPTION 'the media tool''s tables are not all there yet'
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Create media_buys, platform_buy_daily_impressions and platform_buy_daily_videos first.';
+    END IF;
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_index i JOIN pg_attribute a
+            ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] AND a.attname = 'campaign_id'
+         WHERE i.indrelid = '@extschema@.media_buys'::regclass) THEN
+        CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
+    END IF;
+    PERFORM @extschema@._bravo_report_attach_triggers();
     RETURN @extschema@.bravo_report_rebuild();
 END
 $fn$;
@@ -445,7 +507,8 @@ END
 $bravo$;
 
 -- pg_dump dumps the triggers with the tables (post-data, after the rows are loaded);
--- when a restore has recreated all twelve, attach (membership + rebuild).
+-- when a restore has recreated all of them (four on media_buys and on each metric
+-- table there is), attach (membership + rebuild).
 CREATE FUNCTION @extschema@._bravo_report_on_create_trigger()
 RETURNS event_trigger
 LANGUAGE plpgsql
@@ -457,11 +520,14 @@ BEGIN
     END IF;
     IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c JOIN pg_trigger t ON t.oid = c.objid
                 WHERE c.classid = 'pg_trigger'::regclass AND t.tgname LIKE 'bravo\_rollup\_%')
+       AND to_regclass('@extschema@.media_buys') IS NOT NULL
+       AND to_regclass('@extschema@.platform_buy_daily_impressions') IS NOT NULL
+       AND to_regclass('@extschema@.platform_buy_daily_videos') IS NOT NULL
        AND (SELECT count(*) FROM pg_trigger t
              WHERE t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
-               AND t.tgrelid IN (to_regclass('@extschema@.media_buys'),
-                                 to_regclass('@extschema@.platform_buy_daily_impressions'),
-                                 to_regclass('@extschema@.platform_buy_daily_videos'))) = 12 THEN
+               AND (t.tgrelid = to_regclass('@extschema@.media_buys')
+                    OR t.tgrelid IN (SELECT r.rel FROM @extschema@._bravo_rollup_tables() r)))
+           = 4 * (1 + (SELECT count(*) FROM @extschema@._bravo_rollup_tables())) THEN
         PERFORM @extschema@.bravo_report_attach();
     END IF;
 END
