@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: builds and installs the extension, starts a
 # local PostgreSQL 15 cluster and a fakesnow server seeded with realistic sample data
-# (3,000 media buys, 12 campaigns, 150 days, late revisions), runs bravo_sync(30)
-# twice (first load, then after late revisions), and prints one campaign's numbers.
+# (3,000 media buys, 12 campaigns, 150 days, four metric families, late revisions),
+# enables the conversions and viewability families, runs bravo_sync(30) twice (first
+# load, then after late revisions), and prints one campaign's numbers.
 # Idempotent: state lives in .state/demo and is reused; `rm -rf .state/demo` resets it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,6 +77,10 @@ SQL
 "${PSQL[@]}" -d media_tool -c "SELECT pg_reload_conf()" >/dev/null
 sleep 0.5
 
+printf '\n== the metric families: conversions and viewability are off until enabled\n'
+"${PSQL[@]}" -d media_tool -c "SELECT bravo_enable_family('conversions'), bravo_enable_family('viewability')" >/dev/null
+"${PSQL[@]}" -d media_tool -c "SELECT family, table_name, enabled, required FROM bravo_families ORDER BY position"
+
 printf '\n== SELECT * FROM bravo_sync(30)\n'
 "${PSQL[@]}" -d media_tool -c "SELECT * FROM bravo_sync(30)"
 printf '\n== late revisions arrive in Snowflake; sync again\n'
@@ -84,7 +89,10 @@ printf '\n== late revisions arrive in Snowflake; sync again\n'
 
 printf '\n== campaign 105, last 30 days\n'
 if "${PSQL[@]}" -d media_tool -tc "SELECT to_regprocedure('bravo_campaign_totals(bigint,date,date)') IS NOT NULL" | grep -q t; then
-    "${PSQL[@]}" -d media_tool -x -c "SELECT * FROM bravo_campaign_totals(105, current_date - 30, current_date)"
+    "${PSQL[@]}" -d media_tool -x -c "SELECT impressions, clicks, spend, video_starts, video_completions, video_views,
+           ctr, cpm, cpc, completion_rate, view_rate, cpcv, media_buys, first_date, last_date,
+           latest_date, days_behind, last_sync_at
+      FROM bravo_campaign_totals(105, current_date - 30, current_date)"
 else
     "${PSQL[@]}" -d media_tool -x -c "
       SELECT count(DISTINCT b.id) AS media_buys, sum(i.impressions) AS impressions, sum(i.clicks) AS clicks, sum(i.spend) AS spend,
@@ -92,6 +100,13 @@ else
         FROM media_buys b JOIN platform_buy_daily_impressions i ON i.media_buy_id = b.id
        WHERE b.campaign_id = 105 AND i.date >= current_date - 30"
 fi
+printf '\n== campaign 105, conversions and viewability, last 30 days\n'
+"${PSQL[@]}" -d media_tool -x -c "SELECT conversions, post_click_conversions, post_view_conversions, conversion_value,
+       round(conversion_rate, 4) AS conversion_rate, round(cpa, 2) AS cpa, round(roas, 2) AS roas,
+       eligible_impressions, measurable_impressions, viewable_impressions,
+       round(measurable_rate, 4) AS measurable_rate, round(viewability_rate, 4) AS viewability_rate,
+       round(vcpm, 2) AS vcpm
+  FROM bravo_campaign_totals(105, current_date - 30, current_date)"
 if "${PSQL[@]}" -d media_tool -tc "SELECT to_regprocedure('bravo_media_buy_totals(bigint,date,date)') IS NOT NULL" | grep -q t; then
     printf '\n== campaign 105 per media buy, last 30 days (first 5 buys)\n'
     "${PSQL[@]}" -d media_tool -c "SELECT media_buy_id, impressions, clicks, spend, round(ctr, 4) AS ctr, round(cpm, 2) AS cpm, video_starts, round(completion_rate, 4) AS completion_rate FROM bravo_media_buy_totals(105, current_date - 30, current_date) LIMIT 5"

@@ -1,9 +1,11 @@
 """Seeds a fakesnow server with realistic sample metrics.
 
 3,000 media buys over 12 campaigns, 150 days each (450,000 rows per table), with
-impressions/clicks/spend and video starts/completions/views whose shape follows a
-weekly cycle, and "late revisions": with --revise, 2 % of the last 7 days' rows are
-restated with new numbers and a later updated_at, as late-arriving data does.
+impressions/clicks/spend, video starts/completions/views, post-click/post-view
+conversions and their value, and MRC viewability (eligible, measurable, viewable
+impressions), whose shape follows a weekly cycle; and "late revisions": with --revise,
+2 % of the last 7 days' rows are restated with new numbers and a later updated_at, as
+late-arriving data does (late conversions too).
 """
 import argparse
 
@@ -27,7 +29,7 @@ run = cur.execute
 if a.check:
     # fakesnow keeps its tables in memory: a restarted server is empty again.
     try:
-        cur.execute("SELECT count(*) FROM ANALYTICS.PUBLIC.PLATFORM_BUY_DAILY_VIDEOS")
+        cur.execute("SELECT count(*) FROM ANALYTICS.PUBLIC.PLATFORM_BUY_DAILY_VIEWABILITY")
         raise SystemExit(0 if cur.fetchone()[0] > 0 else 1)
     except snowflake.connector.errors.ProgrammingError:
         raise SystemExit(1)
@@ -36,6 +38,7 @@ if a.revise:
     for table, sets in (
         ("PLATFORM_BUY_DAILY_IMPRESSIONS", "impressions = impressions + 250, clicks = clicks + 3, spend = spend + 1.25"),
         ("PLATFORM_BUY_DAILY_VIDEOS", "video_starts = video_starts + 40, video_completions = video_completions + 25, video_views = video_views + 60"),
+        ("PLATFORM_BUY_DAILY_CONVERSIONS", "post_view_conversions = post_view_conversions + 2, conversion_value = conversion_value + 84.50"),
     ):
         run(f"UPDATE {table} SET {sets}, updated_at = current_timestamp "
             f"WHERE date >= dateadd(day, -7, current_date) AND (media_buy_id * 7 + datediff(day, date, current_date)) % 50 = 0")
@@ -61,6 +64,31 @@ run(f"""INSERT INTO PLATFORM_BUY_DAILY_IMPRESSIONS
 run(f"""INSERT INTO PLATFORM_BUY_DAILY_VIDEOS
         SELECT dateadd(day, -d.range, current_date), b.range,
                ({base} * {weekly} / 10) / 4, ({base} * {weekly} / 10) / 6, ({base} * {weekly} / 10) / 5,
+               dateadd(day, -d.range + 1, current_date)::timestamp_ntz, dateadd(day, -d.range + 1, current_date)::timestamp_ntz
+          FROM range(1, {a.buys + 1}) b, range(0, {a.days}) d""")
+run("CREATE OR REPLACE TABLE PLATFORM_BUY_DAILY_CONVERSIONS (date date, media_buy_id number(38,0), "
+    "post_click_conversions number(38,0), post_view_conversions number(38,0), conversion_value number(18,2), "
+    "created_at timestamp_ntz, updated_at timestamp_ntz)")
+run("CREATE OR REPLACE TABLE PLATFORM_BUY_DAILY_VIEWABILITY (date date, media_buy_id number(38,0), "
+    "eligible_impressions number(38,0), measurable_impressions number(38,0), viewable_impressions number(38,0), "
+    "created_at timestamp_ntz, updated_at timestamp_ntz)")
+# Conversions: 2-6 % of clicks post-click, one post-view per ~2,000-5,000 impressions,
+# worth 20-80 each. Viewability: every impression eligible, 85-97 % measurable, 45-75 %
+# of those viewable (MRC: 50 % of pixels for 1 s display / 2 s video).
+imps = f"({base} * {weekly} / 10)"
+clicks = f"({imps} / (150 + b.range % 250))"
+run(f"""INSERT INTO PLATFORM_BUY_DAILY_CONVERSIONS
+        SELECT dateadd(day, -d.range, current_date), b.range,
+               {clicks} * (2 + b.range % 5) / 100,
+               {imps} / (2000 + (b.range * 31) % 3000),
+               (({clicks} * (2 + b.range % 5) / 100 + {imps} / (2000 + (b.range * 31) % 3000)) * (2000 + (b.range * 13) % 6000))::number(18,2) / 100,
+               dateadd(day, -d.range + 1, current_date)::timestamp_ntz, dateadd(day, -d.range + 1, current_date)::timestamp_ntz
+          FROM range(1, {a.buys + 1}) b, range(0, {a.days}) d""")
+run(f"""INSERT INTO PLATFORM_BUY_DAILY_VIEWABILITY
+        SELECT dateadd(day, -d.range, current_date), b.range,
+               {imps} + d.range,
+               ({imps} + d.range) * (85 + b.range % 13) / 100,
+               ({imps} + d.range) * (85 + b.range % 13) / 100 * (45 + (b.range * 7) % 31) / 100,
                dateadd(day, -d.range + 1, current_date)::timestamp_ntz, dateadd(day, -d.range + 1, current_date)::timestamp_ntz
           FROM range(1, {a.buys + 1}) b, range(0, {a.days}) d""")
 run("SELECT count(*) FROM PLATFORM_BUY_DAILY_IMPRESSIONS")

@@ -9,7 +9,8 @@
 --   tables exist), and their trigger functions are generated from one layout
 --   (_bravo_rollup_layout) instead of naming two tables;
 -- * bravo_campaign_totals, bravo_campaigns_totals and bravo_campaign_daily gain the
---   new measures as columns after the existing ones (existing columns unchanged).
+--   new measures as columns after the existing ones (existing columns unchanged);
+--   bravo_schedule_status() gains missing_sources (and says so in hint).
 --   A function's result columns cannot change in place: they are dropped and created
 --   again with the privileges they had; a view built on one of them stops the update
 --   with the list of such views (drop them, update, create them again);
@@ -478,10 +479,11 @@ BEGIN
      WHERE d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
        AND d.refobjid IN ('@extschema@.bravo_campaign_totals(bigint, date, date)'::pg_catalog.regprocedure,
                           '@extschema@.bravo_campaigns_totals(bigint[], date, date)'::pg_catalog.regprocedure,
-                          '@extschema@.bravo_campaign_daily(bigint, date, date)'::pg_catalog.regprocedure)
+                          '@extschema@.bravo_campaign_daily(bigint, date, date)'::pg_catalog.regprocedure,
+                          '@extschema@.bravo_schedule_status()'::pg_catalog.regprocedure)
        AND d.deptype = 'n';
     IF deps IS NOT NULL THEN
-        RAISE EXCEPTION 'bravo_metrics 0.4.0 adds columns to bravo_campaign_totals, bravo_campaigns_totals and bravo_campaign_daily, and these depend on them: %', deps
+        RAISE EXCEPTION 'bravo_metrics 0.4.0 adds columns to bravo_campaign_totals, bravo_campaigns_totals, bravo_campaign_daily and bravo_schedule_status, and these depend on them: %', deps
             USING ERRCODE = 'dependent_objects_still_exist',
                   HINT = 'Drop them, run ALTER EXTENSION bravo_metrics UPDATE again, then create them again (their columns are still there, new ones follow).';
     END IF;
@@ -494,7 +496,8 @@ BEGIN
       LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
      WHERE p.oid IN ('@extschema@.bravo_campaign_totals(bigint, date, date)'::pg_catalog.regprocedure,
                      '@extschema@.bravo_campaigns_totals(bigint[], date, date)'::pg_catalog.regprocedure,
-                     '@extschema@.bravo_campaign_daily(bigint, date, date)'::pg_catalog.regprocedure)
+                     '@extschema@.bravo_campaign_daily(bigint, date, date)'::pg_catalog.regprocedure,
+                     '@extschema@.bravo_schedule_status()'::pg_catalog.regprocedure)
        AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner;
     PERFORM pg_catalog.set_config('bravo_metrics_upgrade.grants', coalesce(grants, ''), true);
 END
@@ -503,6 +506,7 @@ $keep$;
 DROP FUNCTION @extschema@.bravo_campaigns_totals(bigint[], date, date);
 DROP FUNCTION @extschema@.bravo_campaign_totals(bigint, date, date);
 DROP FUNCTION @extschema@.bravo_campaign_daily(bigint, date, date);
+DROP FUNCTION @extschema@.bravo_schedule_status();
 
 CREATE FUNCTION @extschema@.bravo_campaign_totals(
     campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
@@ -652,6 +656,78 @@ REVOKE ALL ON FUNCTION
     @extschema@.bravo_campaigns_totals(bigint[], date, date),
     @extschema@.bravo_campaign_daily(bigint, date, date)
   FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.bravo_schedule_status()
+RETURNS TABLE (
+    loaded               boolean,
+    enabled              boolean,
+    worker_pid           integer,
+    database             text,
+    schedule             text,
+    time_zone            text,
+    next_run             timestamptz,
+    next_run_kind        text,
+    hint                 text,
+    last_run_id          bigint,
+    last_run_trigger     text,
+    last_run_status      text,
+    last_run_started_at  timestamptz,
+    last_run_finished_at timestamptz,
+    last_run_message     text,
+    last_success_run_id  bigint,
+    last_success_status  text,
+    last_success_at      timestamptz,
+    consecutive_failures bigint,
+    impressions_latest_date date,
+    impressions_lag_days integer,
+    videos_latest_date   date,
+    videos_lag_days      integer,
+    missing_sources      text[]
+)
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $status$
+-- Runs left 'running' by a backend that is gone become 'interrupted' first (written
+-- autonomously), so that the query below, which takes a new snapshot, reports them.
+SELECT @extschema@._bravo_sweep_interrupted();
+SELECT s.loaded, s.enabled,
+       (SELECT a.pid FROM pg_catalog.pg_stat_activity a
+         WHERE a.backend_type = 'bravo_metrics scheduler' ORDER BY a.backend_start DESC LIMIT 1),
+       s.database, s.schedule, s.time_zone,
+       pg_catalog.to_timestamp(s.next_run_epoch_us / 1000000.0), s.next_run_kind,
+       NULLIF(pg_catalog.concat_ws(' ', s.hint, CASE WHEN ms.families IS NOT NULL THEN pg_catalog.format(
+           'The last run skipped the metric famil%s %s: %s source relation%s not exist in Snowflake (bravo_sync_run_targets.message says which). Create %s, re-point %s (UPDATE bravo_families SET source_relation = ... WHERE family = ...), or disable %s (SELECT bravo_disable_family(...)).',
+           CASE WHEN pg_catalog.cardinality(ms.families) = 1 THEN 'y' ELSE 'ies' END,
+           pg_catalog.array_to_string(ms.families, ', '),
+           CASE WHEN pg_catalog.cardinality(ms.families) = 1 THEN 'its' ELSE 'their' END,
+           CASE WHEN pg_catalog.cardinality(ms.families) = 1 THEN ' does' ELSE 's do' END,
+           CASE WHEN pg_catalog.cardinality(ms.families) = 1 THEN 'it' ELSE 'them' END,
+           CASE WHEN pg_catalog.cardinality(ms.families) = 1 THEN 'the family' ELSE 'the families' END,
+           CASE WHEN pg_catalog.cardinality(ms.families) = 1 THEN 'it' ELSE 'them' END) END), ''),
+       l.run_id, l.trigger, l.status, l.started_at, l.finished_at, l.message,
+       ok.run_id, ok.status, ok.finished_at,
+       (SELECT pg_catalog.count(*) FROM @extschema@.bravo_sync_runs f
+         WHERE f.status IN ('failed', 'cancelled', 'interrupted', 'rolled_back')
+           AND f.started_at > coalesce(ok.started_at, '-infinity')),
+       fi.d, t.today - fi.d, fv.d, t.today - fv.d,
+       ms.families
+  FROM @extschema@.bravo_scheduler_state() s
+  LEFT JOIN LATERAL (SELECT * FROM @extschema@.bravo_sync_runs
+                      ORDER BY started_at DESC, run_id DESC LIMIT 1) l ON true
+  LEFT JOIN LATERAL (SELECT * FROM @extschema@.bravo_sync_runs WHERE status = 'succeeded'
+                      ORDER BY started_at DESC, run_id DESC LIMIT 1) ok ON true
+  LEFT JOIN LATERAL (SELECT pg_catalog.array_agg(rt.target ORDER BY rt.target) AS families
+                       FROM @extschema@.bravo_sync_run_targets rt
+                      WHERE rt.run_id = l.run_id AND rt.status = 'missing_source') ms ON true
+  CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_impressions) fi
+  CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_videos) fv
+  CROSS JOIN LATERAL (SELECT (pg_catalog.now() AT TIME ZONE coalesce(nullif(pg_catalog.current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC'))::pg_catalog.date AS today) t
+$status$;
+
+COMMENT ON FUNCTION @extschema@.bravo_schedule_status() IS
+  'Scheduler state (loaded, enabled, schedule, next run), last run and last success, consecutive failures (failed, cancelled, interrupted or rolled back runs since the last success), data freshness (latest date per metric table and its lag behind today in bravo_metrics.sync_time_zone), and the metric families the last run skipped because their source relation is missing (also in hint). Marks runs left running by a crash interrupted first.';
+
+REVOKE ALL ON FUNCTION @extschema@.bravo_schedule_status() FROM PUBLIC;
 
 DO $restore$
 DECLARE

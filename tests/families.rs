@@ -188,6 +188,20 @@ fn four_families_sync_exactly_and_a_missing_source_skips_only_its_family() {
         .unwrap()
         .get(0);
     assert_eq!(run_status, "succeeded");
+    // The status function says so too.
+    let row = c
+        .query_one(
+            "SELECT missing_sources, hint FROM bravo_schedule_status()",
+            &[],
+        )
+        .unwrap();
+    let missing: Vec<String> = row.get(0);
+    let hint: String = row.get(1);
+    assert_eq!(missing, ["viewability"]);
+    assert!(
+        hint.contains("skipped the metric family viewability: its source relation does not exist"),
+        "{hint}"
+    );
 
     // Required: the same missing source fails the whole sync, and nothing changes.
     c.batch_execute("SELECT bravo_enable_family('viewability', required => true)")
@@ -226,6 +240,11 @@ fn four_families_sync_exactly_and_a_missing_source_skips_only_its_family() {
     assert!(last_run_families(&mut c)
         .iter()
         .all(|(_, s, m)| s == "synced" && m.is_none()));
+    let missing: Option<Vec<String>> = c
+        .query_one("SELECT missing_sources FROM bravo_schedule_status()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(missing, None);
 }
 
 #[test]

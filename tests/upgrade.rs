@@ -329,6 +329,11 @@ fn upgrade_from_each_release_keeps_every_row_and_matches_a_fresh_install() {
             );
         }
         c.batch_execute("SELECT bravo_sync(70)").unwrap();
+        let missing: Vec<String> = c
+            .query_one("SELECT missing_sources FROM bravo_schedule_status()", &[])
+            .unwrap_or_else(|e| panic!("status after the update from {old}: {}", db_message(&e)))
+            .get(0);
+        assert_eq!(missing, ["conversions"]);
         let status: String = c
             .query_one(
                 "SELECT status FROM bravo_sync_run_targets WHERE target = 'conversions' ORDER BY run_id DESC LIMIT 1",

@@ -147,7 +147,8 @@ RETURNS TABLE (
     impressions_latest_date date,
     impressions_lag_days integer,
     videos_latest_date   date,
-    videos_lag_days      integer
+    videos_lag_days      integer,
+    missing_sources      text[]
 )
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -159,25 +160,38 @@ SELECT s.loaded, s.enabled,
        (SELECT a.pid FROM pg_catalog.pg_stat_activity a
          WHERE a.backend_type = 'bravo_metrics scheduler' ORDER BY a.backend_start DESC LIMIT 1),
        s.database, s.schedule, s.time_zone,
-       pg_catalog.to_timestamp(s.next_run_epoch_us / 1000000.0), s.next_run_kind, s.hint,
+       pg_catalog.to_timestamp(s.next_run_epoch_us / 1000000.0), s.next_run_kind,
+       NULLIF(pg_catalog.concat_ws(' ', s.hint, CASE WHEN ms.families IS NOT NULL THEN pg_catalog.format(
+           'The last run skipped the metric famil%s %s: %s source relation%s not exist in Snowflake (bravo_sync_run_targets.message says which). Create %s, re-point %s (UPDATE bravo_families SET source_relation = ... WHERE family = ...), or disable %s (SELECT bravo_disable_family(...)).',
+           CASE WHEN pg_catalog.cardinality(ms.families) = 1 THEN 'y' ELSE 'ies' END,
+           pg_catalog.array_to_string(ms.families, ', '),
+           CASE WHEN pg_catalog.cardinality(ms.families) = 1 THEN 'its' ELSE 'their' END,
+           CASE WHEN pg_catalog.cardinality(ms.families) = 1 THEN ' does' ELSE 's do' END,
+           CASE WHEN pg_catalog.cardinality(ms.families) = 1 THEN 'it' ELSE 'them' END,
+           CASE WHEN pg_catalog.cardinality(ms.families) = 1 THEN 'the family' ELSE 'the families' END,
+           CASE WHEN pg_catalog.cardinality(ms.families) = 1 THEN 'it' ELSE 'them' END) END), ''),
        l.run_id, l.trigger, l.status, l.started_at, l.finished_at, l.message,
        ok.run_id, ok.status, ok.finished_at,
        (SELECT pg_catalog.count(*) FROM @extschema@.bravo_sync_runs f
          WHERE f.status IN ('failed', 'cancelled', 'interrupted', 'rolled_back')
            AND f.started_at > coalesce(ok.started_at, '-infinity')),
-       fi.d, t.today - fi.d, fv.d, t.today - fv.d
+       fi.d, t.today - fi.d, fv.d, t.today - fv.d,
+       ms.families
   FROM @extschema@.bravo_scheduler_state() s
   LEFT JOIN LATERAL (SELECT * FROM @extschema@.bravo_sync_runs
                       ORDER BY started_at DESC, run_id DESC LIMIT 1) l ON true
   LEFT JOIN LATERAL (SELECT * FROM @extschema@.bravo_sync_runs WHERE status = 'succeeded'
                       ORDER BY started_at DESC, run_id DESC LIMIT 1) ok ON true
+  LEFT JOIN LATERAL (SELECT pg_catalog.array_agg(rt.target ORDER BY rt.target) AS families
+                       FROM @extschema@.bravo_sync_run_targets rt
+                      WHERE rt.run_id = l.run_id AND rt.status = 'missing_source') ms ON true
   CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_impressions) fi
   CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_videos) fv
   CROSS JOIN LATERAL (SELECT (pg_catalog.now() AT TIME ZONE coalesce(nullif(pg_catalog.current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC'))::pg_catalog.date AS today) t
 $status$;
 
 COMMENT ON FUNCTION bravo_schedule_status() IS
-  'Scheduler state (loaded, enabled, schedule, next run), last run and last success, consecutive failures (failed, cancelled, interrupted or rolled back runs since the last success), and data freshness (latest date per metric table and its lag behind today in bravo_metrics.sync_time_zone). Marks runs left running by a crash interrupted first.';
+  'Scheduler state (loaded, enabled, schedule, next run), last run and last success, consecutive failures (failed, cancelled, interrupted or rolled back runs since the last success), data freshness (latest date per metric table and its lag behind today in bravo_metrics.sync_time_zone), and the metric families the last run skipped because their source relation is missing (also in hint). Marks runs left running by a crash interrupted first.';
 
 REVOKE ALL ON FUNCTION bravo_schedule_status() FROM PUBLIC;
 REVOKE ALL ON FUNCTION bravo_scheduler_state() FROM PUBLIC;
@@ -185,6 +199,7 @@ REVOKE ALL ON FUNCTION bravo_scheduler_state() FROM PUBLIC;
     name = "schedule_status",
     requires = [
         "schema",
+        "families",
         bravo_scheduler_state,
         runlog::stale::sweep_interrupted_sql
     ],
