@@ -452,9 +452,13 @@ BEGIN
     IF coalesce(current_setting('bravo_metrics.report_attaching', true), 'off') = 'on' THEN
         RETURN;
     END IF;
-    IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c JOIN pg_trigger t ON t.oid = c.objid
-                WHERE c.classid = 'pg_trigger'::regclass AND t.tgname LIKE 'bravo\_rollup\_%')
-       AND to_regclass('@extschema@.media_buys') IS NOT NULL
+    -- Any role's CREATE TRIGGER fires this: look no further (and call none of the
+    -- extension's functions, which only superusers may) unless it made a rollup trigger.
+    IF NOT EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c JOIN pg_trigger t ON t.oid = c.objid
+                    WHERE c.classid = 'pg_trigger'::regclass AND t.tgname LIKE 'bravo\_rollup\_%') THEN
+        RETURN;
+    END IF;
+    IF to_regclass('@extschema@.media_buys') IS NOT NULL
        AND to_regclass('@extschema@.platform_buy_daily_impressions') IS NOT NULL
        AND to_regclass('@extschema@.platform_buy_daily_videos') IS NOT NULL
        AND (SELECT count(*) FROM pg_trigger t

@@ -1,9 +1,12 @@
 //! A fast local "Snowflake" serving generated ad metrics, for benchmarks and end-to-end tests.
 //!
-//! It accepts any login and answers `query-request`s whose SQL mentions one of two tables
+//! It accepts any login and answers `query-request`s whose SQL mentions one of four tables
 //! (case-insensitive): `PLATFORM_BUY_DAILY_IMPRESSIONS` (DATE, MEDIA_BUY_ID, IMPRESSIONS,
-//! CLICKS, SPEND NUMBER(18,2), CREATED_AT, UPDATED_AT) or `PLATFORM_BUY_DAILY_VIDEOS` (DATE,
-//! MEDIA_BUY_ID, VIDEO_STARTS, VIDEO_COMPLETIONS, VIDEO_VIEWS, CREATED_AT, UPDATED_AT).
+//! CLICKS, SPEND NUMBER(18,2), CREATED_AT, UPDATED_AT), `PLATFORM_BUY_DAILY_VIDEOS` (DATE,
+//! MEDIA_BUY_ID, VIDEO_STARTS, VIDEO_COMPLETIONS, VIDEO_VIEWS, CREATED_AT, UPDATED_AT),
+//! `PLATFORM_BUY_DAILY_CONVERSIONS` (..., POST_CLICK_CONVERSIONS, POST_VIEW_CONVERSIONS,
+//! CONVERSION_VALUE NUMBER(18,2), ...) or `PLATFORM_BUY_DAILY_VIEWABILITY` (...,
+//! ELIGIBLE_IMPRESSIONS, MEASURABLE_IMPRESSIONS, VIEWABLE_IMPRESSIONS, ...).
 //! All columns are always returned in that order, whatever the select list says.
 //!
 //! Rows: every media buy `1..=media_buys` for every date `end_date-days+1 ..= end_date`,
@@ -32,11 +35,15 @@ use crate::sfarrow::{self, SfColumn, Width};
 pub enum Table {
     Impressions,
     Videos,
+    Conversions,
+    Viewability,
 }
 
 impl Table {
     pub const IMPRESSIONS: &'static str = "PLATFORM_BUY_DAILY_IMPRESSIONS";
     pub const VIDEOS: &'static str = "PLATFORM_BUY_DAILY_VIDEOS";
+    pub const CONVERSIONS: &'static str = "PLATFORM_BUY_DAILY_CONVERSIONS";
+    pub const VIEWABILITY: &'static str = "PLATFORM_BUY_DAILY_VIEWABILITY";
 
     /// Finds the table named in `sql` (case-insensitive).
     pub fn from_sql(sql: &str) -> Option<Table> {
@@ -45,6 +52,10 @@ impl Table {
             Some(Table::Impressions)
         } else if upper.contains(Table::VIDEOS) {
             Some(Table::Videos)
+        } else if upper.contains(Table::CONVERSIONS) {
+            Some(Table::Conversions)
+        } else if upper.contains(Table::VIEWABILITY) {
+            Some(Table::Viewability)
         } else {
             None
         }
@@ -55,6 +66,25 @@ impl Table {
         match self {
             Table::Impressions => ["IMPRESSIONS", "CLICKS", "SPEND"],
             Table::Videos => ["VIDEO_STARTS", "VIDEO_COMPLETIONS", "VIDEO_VIEWS"],
+            Table::Conversions => [
+                "POST_CLICK_CONVERSIONS",
+                "POST_VIEW_CONVERSIONS",
+                "CONVERSION_VALUE",
+            ],
+            Table::Viewability => [
+                "ELIGIBLE_IMPRESSIONS",
+                "MEASURABLE_IMPRESSIONS",
+                "VIEWABLE_IMPRESSIONS",
+            ],
+        }
+    }
+
+    /// Scale and precision of the third metric column (money for impressions and
+    /// conversions: NUMBER(18,2), in cents; a count otherwise).
+    fn third_scale(self) -> (i64, i64) {
+        match self {
+            Table::Impressions | Table::Conversions => (2, 18),
+            Table::Videos | Table::Viewability => (0, 38),
         }
     }
 }
@@ -171,10 +201,11 @@ impl SyntheticOptions {
         let day = epoch_days(date);
         let changed = self.is_changed(media_buy_id, date);
         let rev = if changed { u64::from(self.revision) } else { 0 };
-        let salt = if table == Table::Impressions {
-            0x1
-        } else {
-            0x2
+        let salt: u64 = match table {
+            Table::Impressions => 0x1,
+            Table::Videos => 0x2,
+            Table::Conversions => 0x3,
+            Table::Viewability => 0x4,
         };
         let h = splitmix((media_buy_id as u64) ^ ((day as u64) << 32) ^ (rev << 56) ^ (salt << 60));
         let h2 = splitmix(h);
@@ -190,6 +221,18 @@ impl SyntheticOptions {
                 let completions = starts * ((h2 % 100) as i64) / 100;
                 let views = starts * ((h2 >> 8) % 100) as i64 / 100;
                 [starts, completions, views]
+            }
+            Table::Conversions => {
+                let post_click = (h % 2_000) as i64;
+                let post_view = ((h >> 16) % 5_000) as i64;
+                let value_cents = (post_click + post_view) * (2_000 + (h2 % 6_000) as i64);
+                [post_click, post_view, value_cents]
+            }
+            Table::Viewability => {
+                let eligible = (h % 1_000_000) as i64;
+                let measurable = eligible * (85 + (h2 % 13) as i64) / 100;
+                let viewable = measurable * (45 + ((h2 >> 8) % 31) as i64) / 100;
+                [eligible, measurable, viewable]
             }
         };
         let created = (i64::from(day) * 86_400 + 6 * 3600) * 1_000_000_000;
@@ -273,8 +316,7 @@ fn columns(
         c.field = c.field.with_metadata(md);
         c
     };
-    let spend_scale = if table == Table::Impressions { 2 } else { 0 };
-    let spend_precision = if table == Table::Impressions { 18 } else { 38 };
+    let (spend_scale, spend_precision) = table.third_scale();
     let mut date_col = sfarrow::date("DATE", &[]);
     date_col.array = Arc::new(Date32Array::from(dates));
     vec![
@@ -557,5 +599,43 @@ mod tests {
         assert_eq!(sfarrow::num_rows(&cols), 100_000);
         assert!(bytes.len() > 100_000 * 40);
         eprintln!("100k rows in {:?}", t.elapsed());
+    }
+
+    #[test]
+    fn the_new_families_tables_are_served_with_mrc_shaped_values() {
+        assert_eq!(
+            Table::from_sql("select * from analytics.public.platform_buy_daily_conversions"),
+            Some(Table::Conversions)
+        );
+        assert_eq!(
+            Table::from_sql("SELECT 1 FROM PLATFORM_BUY_DAILY_VIEWABILITY"),
+            Some(Table::Viewability)
+        );
+        let o = SyntheticOptions::default();
+        let d = o.first_date();
+        for id in 1..200 {
+            let [e, m, v] = o.row(Table::Viewability, id, d).metrics;
+            assert!(
+                v <= m && m <= e,
+                "viewable <= measurable <= eligible: {v} {m} {e}"
+            );
+            let [pc, pv, cents] = o.row(Table::Conversions, id, d).metrics;
+            assert!(pc >= 0 && pv >= 0 && cents >= 0);
+        }
+        let cols = columns(&o, Table::Conversions, RowOrder::MediaBuyFirst, d, 0, 3);
+        let names: Vec<&str> = cols.iter().map(|c| c.field.name().as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "DATE",
+                "MEDIA_BUY_ID",
+                "POST_CLICK_CONVERSIONS",
+                "POST_VIEW_CONVERSIONS",
+                "CONVERSION_VALUE",
+                "CREATED_AT",
+                "UPDATED_AT"
+            ]
+        );
+        assert_eq!(cols[4].field.metadata()["scale"], "2");
     }
 }
