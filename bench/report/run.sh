@@ -72,11 +72,12 @@ for buys in $scales; do
     t3=$(now)
     echo "load $(secs "$t0" "$t1") s; CREATE EXTENSION (rollup built from legacy rows) $(secs "$t1" "$t2") s; VACUUM ANALYZE $(secs "$t2" "$t3") s" | tee -a "$results"
     psql -d "$db" -At -c "SELECT 'campaign rollup rows: ' || (SELECT count(*) FROM bravo_campaign_rollup) || ', size ' || pg_size_pretty(pg_total_relation_size('bravo_campaign_rollup')) || '; media buy rollup rows: ' || (SELECT count(*) FROM bravo_media_buy_rollup) || ', size ' || pg_size_pretty(pg_total_relation_size('bravo_media_buy_rollup')) || '; impressions table ' || pg_size_pretty(pg_total_relation_size('platform_buy_daily_impressions'))" | tee -a "$results"
-    for case in "totals 1" "totals 2" "daily 1" "daily 2" "buys 1" "buys 2" "batch 0"; do
+    for case in "totals 1" "totals 2" "daily 1" "daily 2" "daily03 1" "buys 1" "buys 2" "batch 0"; do
         set -- $case
         read -r fp50 fp99 fn <<<"$(bench "$db" "${1}_fn" "$2")"
         read -r sp50 sp99 sn <<<"$(bench "$db" "${1}_sql" "$2")"
         label=$([ "$2" = 1 ] && echo "200 buys" || ([ "$2" = 2 ] && echo "20 buys" || echo "20 campaigns x 20 buys"))
+        [ "$1" = daily03 ] && label="200 buys, 0.3.0's 13 columns"
         echo "$rows,$1,$label,$fp50,$fp99,$sp50,$sp99,$fn,$sn" >> "$dir/latency.csv"
     done
 done

@@ -163,12 +163,13 @@ SELECT l.metric_table, to_regclass(format('@extschema@.%I', l.metric_table))
 $fn$;
 
 -- The statement that applies the rows of `delta_sql` (key, key date, then the rollup
--- value columns in _bravo_rollup_columns order) as increments to `rollup`
+-- value columns `cols`, in that order) as increments to `rollup`
 -- ('bravo_campaign_rollup': key campaign_id, date; 'bravo_media_buy_rollup':
--- media_buy_id, month), in key order, and returns the keys left empty. The trigger
--- functions EXECUTE it themselves: transition tables are only visible to the trigger
--- function's own queries.
-CREATE FUNCTION @extschema@._bravo_rollup_sql(rollup text, delta_sql text)
+-- media_buy_id, month), in key order, and returns the keys left empty. A metric
+-- table's trigger passes only its own columns (the others are untouched), a move of
+-- media buys all of them. The trigger functions EXECUTE it themselves: transition
+-- tables are only visible to the trigger function's own queries.
+CREATE FUNCTION @extschema@._bravo_rollup_sql(rollup text, delta_sql text, cols text[])
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
@@ -191,11 +192,13 @@ SELECT format($q$
     CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END,
     CASE rollup WHEN 'bravo_campaign_rollup' THEN 'date' ELSE 'month' END,
     delta_sql,
-    @extschema@._bravo_rollup_list('sum(%1$I)::%2$s AS %1$I', ', '),
-    @extschema@._bravo_rollup_list('%1$I', ', '),
-    @extschema@._bravo_rollup_list('sum(%1$I) <> 0', ' OR '),
-    @extschema@._bravo_rollup_list('%1$I = r.%1$I + excluded.%1$I', ', '),
+    string_agg(format('sum(%1$I)::%2$s AS %1$I', c.name, c.type), ', ' ORDER BY c.ord),
+    string_agg(quote_ident(c.name), ', ' ORDER BY c.ord),
+    string_agg(format('sum(%I) <> 0', c.name), ' OR ' ORDER BY c.ord),
+    string_agg(format('%1$I = r.%1$I + excluded.%1$I', c.name), ', ' ORDER BY c.ord),
     (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM @extschema@._bravo_rollup_layout() l))
+  FROM @extschema@._bravo_rollup_columns() c
+ WHERE c.name = ANY (cols)
 $fn$;
 
 -- Deletes the rollup rows left with no metric rows behind them.
@@ -220,14 +223,28 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_prune(text, bigint[], date[]) FROM PUBLIC;
 
--- Metric tables: (media_buy_id, date, rollup values) of a transition table, with
--- `sign` +1 (new rows) or -1 (old rows).
+-- Metric table `tab`: (media_buy_id, date, its own rollup columns: its measures, then
+-- its row counter) of a transition table, with `sign` +1 (new rows) or -1 (old rows).
 CREATE FUNCTION @extschema@._bravo_rollup_rows(tab text, transition text, sign integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
-SELECT format('SELECT media_buy_id, date, %s FROM %I',
-              @extschema@._bravo_rollup_values(tab, '', sign), transition)
+SELECT format('SELECT media_buy_id, date, %s, %s::integer FROM %I',
+              (SELECT string_agg(format('(%s * %I)::%s', sign, c.name, c.type), ', ' ORDER BY c.ord)
+                 FROM @extschema@._bravo_rollup_columns() c WHERE c.name = ANY (l.measures)),
+              sign, transition)
+  FROM @extschema@._bravo_rollup_layout() l
+ WHERE l.metric_table = tab
+$fn$;
+
+-- The rollup columns metric table `tab` feeds, in _bravo_rollup_columns order.
+CREATE FUNCTION @extschema@._bravo_rollup_own_columns(tab text)
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT array_agg(c.name ORDER BY c.ord)
+  FROM @extschema@._bravo_rollup_layout() l, @extschema@._bravo_rollup_columns() c
+ WHERE l.metric_table = tab AND (c.name = ANY (l.measures) OR c.name = l.counter)
 $fn$;
 
 -- True when every metric table has a foreign key (checked at once, not deferred) to
@@ -253,8 +270,9 @@ AS $fn$
 DECLARE
     tab   text;
     src   text;
-    cols  text := @extschema@._bravo_rollup_list('%1$I', ', ');
-    xcols text := @extschema@._bravo_rollup_list('x.%1$I', ', ');
+    own   text[];
+    cols  text;
+    xcols text;
     ids   bigint[];
     dates date[];
 BEGIN
@@ -270,6 +288,10 @@ BEGIN
         PERFORM @extschema@.bravo_report_rebuild();
         RETURN NULL;
     END IF;
+    -- Only this table's own rollup columns travel (the others are left as they are).
+    own := @extschema@._bravo_rollup_own_columns(tab);
+    cols := array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(own) c), ', ');
+    xcols := array_to_string(ARRAY(SELECT 'x.' || quote_ident(c) FROM unnest(own) c), ', ');
     src := CASE TG_OP
         WHEN 'INSERT' THEN @extschema@._bravo_rollup_rows(tab, 'new_rows', 1)
         WHEN 'DELETE' THEN @extschema@._bravo_rollup_rows(tab, 'old_rows', -1)
@@ -281,12 +303,12 @@ BEGIN
     PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
     EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', format(
         'SELECT m.campaign_id, x.date, %s FROM (%s) x (media_buy_id, date, %s) '
-        'JOIN @extschema@.media_buys m ON m.id = x.media_buy_id', xcols, src, cols))
+        'JOIN @extschema@.media_buys m ON m.id = x.media_buy_id', xcols, src, cols), own)
        INTO ids, dates;
     PERFORM @extschema@._bravo_rollup_prune('bravo_campaign_rollup', ids, dates);
     EXECUTE @extschema@._bravo_rollup_sql('bravo_media_buy_rollup', format(
         'SELECT x.media_buy_id, @extschema@._bravo_month(x.date), %s '
-        'FROM (%s) x (media_buy_id, date, %s)', xcols, src, cols))
+        'FROM (%s) x (media_buy_id, date, %s)', xcols, src, cols), own)
        INTO ids, dates;
     PERFORM @extschema@._bravo_rollup_prune('bravo_media_buy_rollup', ids, dates);
     RETURN NULL;
@@ -354,7 +376,8 @@ BEGIN
                 @extschema@._bravo_rollup_values(t.metric_table, 'p.', 1), came, t.metric_table);
         END IF;
     END LOOP;
-    EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', array_to_string(parts, ' UNION ALL '))
+    EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', array_to_string(parts, ' UNION ALL '),
+                                          ARRAY(SELECT c.name FROM @extschema@._bravo_rollup_columns() c ORDER BY c.ord))
        INTO cids, dates;
     PERFORM @extschema@._bravo_rollup_prune('bravo_campaign_rollup', cids, dates);
     RETURN NULL;
