@@ -11,6 +11,8 @@
 # Environment: SCALES (media buys per history, default "12500 50000" = 5 M and 20 M
 # rows per metric table at 400 days), DURATION (seconds per pgbench run, default 5),
 # SYNC_COST (1 = measure the trigger cost on the largest history, default 1),
+# BASELINE_VERSION (a released version whose trigger cost is measured on a copy of the
+# same history in the same run, default 0.3.0; empty skips),
 # BENCH_DIR (default /tmp/bravo_report_bench; its cluster is removed at the end).
 set -euo pipefail
 port=${1:-55498}
@@ -77,7 +79,7 @@ for buys in $scales; do
         read -r fp50 fp99 fn <<<"$(bench "$db" "${1}_fn" "$2")"
         read -r sp50 sp99 sn <<<"$(bench "$db" "${1}_sql" "$2")"
         label=$([ "$2" = 1 ] && echo "200 buys" || ([ "$2" = 2 ] && echo "20 buys" || echo "20 campaigns x 20 buys"))
-        [ "$1" = daily03 ] && label="200 buys, 0.3.0's 13 columns"
+        [ "$1" = daily03 ] && label="200 buys (0.3.0 columns only)"
         echo "$rows,$1,$label,$fp50,$fp99,$sp50,$sp99,$fn,$sn" >> "$dir/latency.csv"
     done
 done
@@ -89,6 +91,26 @@ if [ "${SYNC_COST:-1}" = 1 ]; then
     buys=${scales##* }
     echo; echo "Sync cost on the $((buys * days))-row history (platform_buy_daily_impressions):" | tee -a "$results"
     psql -d "bench_$buys" -v buys="$buys" -f "$dir/sync_cost.sql" | tee -a "$results"
+fi
+# The same trigger cost with a released version's rollup triggers, same history, same
+# run: a copy of the database with that version installed instead (BASELINE_VERSION,
+# default 0.3.0; empty skips).
+base=${BASELINE_VERSION-0.3.0}
+if [ "${SYNC_COST:-1}" = 1 ] && [ -n "$base" ]; then
+    buys=${scales##* }
+    cp "$here/../../sql/released/bravo_metrics--$base.sql" "$(pg_config --sharedir)/extension/"
+    psql -d postgres -c "CREATE DATABASE bench_base TEMPLATE bench_$buys"
+    psql -d bench_base -c "DROP EXTENSION bravo_metrics" -c "CREATE EXTENSION bravo_metrics VERSION '$base'" -c "VACUUM ANALYZE"
+    echo; echo "Latency of version $base's reporting functions on the same history (baseline, same run), ms:" | tee -a "$results"
+    echo "function,campaign,p50,p99,runs" > "$dir/base.csv"
+    for case in "totals 1" "totals 2" "daily 1" "daily 2" "batch 0"; do
+        set -- $case
+        read -r fp50 fp99 fn <<<"$(bench bench_base "${1}_fn" "$2")"
+        echo "$1,$([ "$2" = 1 ] && echo "200 buys" || ([ "$2" = 2 ] && echo "20 buys" || echo "20 campaigns x 20 buys")),$fp50,$fp99,$fn" >> "$dir/base.csv"
+    done
+    column -s, -t "$dir/base.csv" | tee -a "$results"
+    echo; echo "Sync cost on the same history with version $base's rollup triggers (baseline, same run):" | tee -a "$results"
+    psql -d bench_base -v buys="$buys" -f "$dir/sync_cost.sql" | tee -a "$results"
 fi
 cp "$results" "$here/last-run.txt" 2>/dev/null || true
 echo "results: $results (copied to bench/report/last-run.txt)"

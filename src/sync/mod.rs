@@ -3,9 +3,11 @@
 //! through [`run`].
 //!
 //! Order of work: take the single-sync lock; write the run row as `running` in a
-//! transaction of its own (it survives a crash); open a subtransaction; compute the
-//! window, check the tables, log in ([`body`]); for each target ([`sync_target`])
-//! describe the source, check its columns, choose the key order of the window
+//! transaction of its own (it survives a crash); open a subtransaction; read the
+//! enabled metric families from the catalog ([`catalog`]), compute the window, check
+//! the tables, log in ([`body`]); for each family ([`sync_target`]) describe the
+//! source (a missing source of an optional family is recorded as `missing_source` and
+//! skipped), check its columns, choose the key order of the window
 //! ([`order`]), and stream the window batch by batch in that order:
 //! each row is validated and deduplicated (`bravo_core::validate`), compared with the
 //! target's window read in the same order through an SPI cursor

@@ -1,6 +1,7 @@
 //! bravo_core: the pure logic of bravo_metrics, with no PostgreSQL and no pgrx.
 //!
-//! * [`target`]   — the metric tables a sync fills and their metric columns.
+//! * [`target`]   — a metric family as data (its table, source, metric columns and
+//!   kinds, read from the extension's catalog), and the catalog the extension ships.
 //! * [`validate`] — reading a source row, validation, duplicate detection, set-aside
 //!   reasons.
 //! * [`source`]   — relation names, column checks and the queries sent to Snowflake.
