@@ -73,6 +73,22 @@ pub fn enabled_families(schema: &str) -> Result<Vec<Target>, BravoError> {
             Ok::<_, pgrx::spi::Error>(out)
         })
         .map_err(|e| BravoError::internal("cannot read the metric family catalog", e))?;
+    if rows.is_empty() && catalog_is_empty(schema) {
+        // A restore of a dump taken before 0.4.0 recreates the extension (its shipped
+        // rows are not inserted during a restore) but brings no catalog rows: sync what
+        // 0.3.0 synced rather than nothing.
+        pgrx::warning!(
+            "bravo_metrics: the metric family catalog bravo_families is empty (a database restored from a dump taken before 0.4.0?); syncing the families of 0.3.0 (impressions, videos)"
+        );
+        return Ok(bravo_core::target::builtin()
+            .into_iter()
+            .filter(|(_, enabled)| *enabled)
+            .map(|(t, _)| Target {
+                required: true,
+                ..t
+            })
+            .collect());
+    }
     if rows.is_empty() {
         return Err(BravoError::new(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -95,4 +111,14 @@ pub fn enabled_families(schema: &str) -> Result<Vec<Target>, BravoError> {
             })
         })
         .collect()
+}
+
+/// Whether the catalog has no family at all (as opposed to none enabled).
+fn catalog_is_empty(schema: &str) -> bool {
+    Spi::get_one::<bool>(&format!(
+        "SELECT NOT EXISTS (SELECT 1 FROM {schema}.bravo_families)"
+    ))
+    .ok()
+    .flatten()
+    .unwrap_or(false)
 }

@@ -174,4 +174,16 @@ mod tests {
     fn enabling_an_unknown_family_is_refused() {
         Spi::run("SELECT bravo_enable_family('clicks')").unwrap();
     }
+
+    #[pg_test]
+    fn an_empty_catalog_syncs_the_families_of_0_3_0() {
+        let schema = schema();
+        Spi::run(&format!(
+            "DELETE FROM {schema}.bravo_family_metrics; DELETE FROM {schema}.bravo_families"
+        ))
+        .unwrap();
+        let got = crate::sync::catalog::enabled_families(&schema).unwrap();
+        let names: Vec<(&str, bool)> = got.iter().map(|t| (t.name.as_str(), t.required)).collect();
+        assert_eq!(names, [("impressions", true), ("videos", true)]);
+    }
 }
