@@ -224,6 +224,7 @@ mod tests {
             precision: None,
             scale,
             length: None,
+            collation: None,
         }
     }
 

@@ -75,6 +75,9 @@ pub struct ColumnMeta {
     pub precision: Option<i64>,
     pub scale: Option<i64>,
     pub length: Option<i64>,
+    /// A text column's collation specification (`en-ci`, `utf8`, ...), when it has one;
+    /// `None` means Snowflake compares its values by their UTF-8 bytes.
+    pub collation: Option<String>,
 }
 
 /// A decoded column of one batch. Every variant holds exactly `Batch::num_rows` values.

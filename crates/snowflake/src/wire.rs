@@ -104,6 +104,10 @@ pub(crate) struct RowType {
     pub scale: Option<i64>,
     #[serde(default, deserialize_with = "lenient_i64")]
     pub length: Option<i64>,
+    /// A text column's collation specification (`en-ci`, ...); absent or null when the
+    /// column has none (Snowflake then compares by UTF-8 bytes).
+    #[serde(default)]
+    pub collation: Option<String>,
 }
 
 /// One entry of `chunks`.

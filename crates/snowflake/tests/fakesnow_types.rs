@@ -174,6 +174,9 @@ async fn describe_only_returns_rowtype_without_rows() {
     let mut s = c.query(q).await.unwrap();
     assert_eq!(s.columns().len(), 2);
     assert_eq!(s.columns()[1].name, "B");
+    // fakesnow reports no collation for a plain VARCHAR (nor does Snowflake): its
+    // values are compared by their UTF-8 bytes.
+    assert_eq!(s.columns()[1].collation, None);
     assert_eq!(s.total_rows(), Some(0));
     assert!(s.next_batch().await.unwrap().is_none());
 }

@@ -200,6 +200,7 @@ mod tests {
             precision: None,
             scale,
             length: None,
+            collation: None,
         }
     }
 

@@ -72,6 +72,7 @@ pub(crate) fn column_meta(rt: &RowType, index: usize) -> ColumnMeta {
         precision: rt.precision,
         scale: rt.scale,
         length: rt.length,
+        collation: rt.collation.clone().filter(|c| !c.is_empty()),
     }
 }
 
@@ -252,6 +253,23 @@ impl ResultStream {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_text_columns_collation_is_kept_and_none_means_bytes() {
+        let rt: Vec<RowType> = serde_json::from_value(json!([
+            {"name": "ID", "type": "text", "length": 16777216, "collation": "en-ci", "nullable": true},
+            {"name": "ID2", "type": "text", "collation": null},
+            {"name": "ID3", "type": "text", "collation": ""},
+            {"name": "N", "type": "fixed", "precision": 38, "scale": 0}
+        ]))
+        .unwrap();
+        let collations: Vec<Option<String>> = rt
+            .iter()
+            .enumerate()
+            .map(|(i, r)| column_meta(r, i).collation)
+            .collect();
+        assert_eq!(collations, [Some("en-ci".to_string()), None, None, None]);
+    }
 
     #[test]
     fn dml_row_sum() {
