@@ -151,3 +151,25 @@ SELECT count(*) AS family_tables_left FROM pg_class
  WHERE relname IN ('platform_buy_daily_conversions', 'platform_buy_daily_viewability');
 SELECT family, enabled FROM bravo_families ORDER BY position;
 SELECT bravo_disable_family('impressions', drop_table => true);
+-- A conversions table the media tool already had (rows loaded by the legacy job, no
+-- foreign key): enabling the family keeps its rows, attaches the rollup and counts
+-- them in the reports at once; a direct edit afterwards is counted too.
+INSERT INTO media_buys (id, campaign_id) VALUES (3001, 300), (3002, 300);
+CREATE TABLE platform_buy_daily_conversions (
+    date date NOT NULL, media_buy_id bigint NOT NULL,
+    post_click_conversions bigint NOT NULL DEFAULT 0, post_view_conversions bigint NOT NULL DEFAULT 0,
+    created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (media_buy_id, date));
+INSERT INTO platform_buy_daily_conversions (date, media_buy_id, post_click_conversions, post_view_conversions)
+VALUES ('2024-09-01', 3001, 5, 7), ('2024-09-02', 3001, 1, 0), ('2024-09-01', 3002, 2, 2);
+SELECT conversions, conversion_value FROM bravo_campaign_totals(300);
+SELECT bravo_enable_family('conversions')::text AS enabled_table;
+SELECT attname FROM pg_attribute WHERE attrelid = 'platform_buy_daily_conversions'::regclass
+   AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+SELECT conversions, post_click_conversions, post_view_conversions, conversion_value
+  FROM bravo_campaign_totals(300);
+UPDATE platform_buy_daily_conversions SET conversion_value = 99.5 WHERE media_buy_id = 3002;
+SELECT date, conversions, conversion_value FROM bravo_campaign_daily(300, '2024-09-01', '2024-09-02');
+SELECT bravo_disable_family('conversions', drop_table => true) AS was_enabled;
+SELECT conversions, conversion_value FROM bravo_campaign_totals(300);
+DELETE FROM media_buys WHERE id IN (3001, 3002);
