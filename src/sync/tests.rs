@@ -186,4 +186,34 @@ mod tests {
         let names: Vec<(&str, bool)> = got.iter().map(|t| (t.name.as_str(), t.required)).collect();
         assert_eq!(names, [("impressions", true), ("videos", true)]);
     }
+
+    /// The PostgreSQL half of the key-order agreement for text media buy ids (the
+    /// Snowflake half, the same keys against fakesnow, is in
+    /// `crates/snowflake/tests/fakesnow_types.rs`): `COLLATE "C"` orders text by its
+    /// UTF-8 bytes, as Rust orders `String`s; a uuid orders as its lower-case text.
+    #[pg_test]
+    fn collate_c_orders_text_as_rust_and_uuids_as_their_lower_case_text() {
+        let keys: Vec<String> = [
+            "b", "B", "a", "A", "é", "e\u{301}", "e", "E", "10", "9", "09", "Z", "ä", "_x", "a b",
+            "ab", "Ω", "日本", "€", "z",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut want = keys.clone();
+        want.sort();
+        let got = Spi::get_one_with_args::<Vec<String>>(
+            "SELECT array_agg(k ORDER BY k COLLATE \"C\") FROM unnest($1::text[]) k",
+            &[keys.into()],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(got, want);
+        let (by_uuid, by_text) = Spi::get_two::<Vec<String>, Vec<String>>(
+            "WITH u AS (SELECT gen_random_uuid() AS u FROM generate_series(1, 200)) \
+             SELECT array_agg(u::text ORDER BY u), array_agg(lower(u::text) ORDER BY lower(u::text) COLLATE \"C\") FROM u",
+        )
+        .unwrap();
+        assert_eq!(by_uuid, by_text);
+    }
 }

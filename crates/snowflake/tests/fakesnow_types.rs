@@ -286,3 +286,65 @@ async fn bindings_of_every_type_round_trip() {
         }
     );
 }
+
+/// Keys that differ by case, accents (precomposed and combining), digits vs letters,
+/// punctuation and non-ASCII scripts: the order text media buy ids must agree on.
+const ORDERING_KEYS: [&str; 20] = [
+    "b", "B", "a", "A", "é", "e\u{301}", "e", "E", "10", "9", "09", "Z", "ä", "_x", "a b", "ab",
+    "Ω", "日本", "€", "z",
+];
+
+async fn ordered(c: &bravo_snowflake::Client, sql: &str) -> Vec<String> {
+    let mut s = c.query(Query::new(sql)).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(b) = s.next_batch().await.unwrap() {
+        match &b.columns[0] {
+            Column::Text(v) => out.extend(v.iter().map(|x| x.clone().unwrap())),
+            other => panic!("not text: {other:?}"),
+        }
+    }
+    out
+}
+
+/// Snowflake (here fakesnow) orders a VARCHAR without a collation by its UTF-8 bytes,
+/// which is how Rust orders `String`s (and PostgreSQL with `COLLATE "C"`, checked in
+/// the extension's pg_tests); a uuid's text, lower-cased, orders as the uuid does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn varchar_order_is_utf8_byte_order_as_rust_orders_strings() {
+    let fs = FakeSnow::start();
+    let c = fs.connect().await;
+    exec(&c, "create table k (id varchar)").await.unwrap();
+    let values = ORDERING_KEYS
+        .iter()
+        .map(|k| format!("('{k}')"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    exec(&c, &format!("insert into k values {values}"))
+        .await
+        .unwrap();
+    let mut want: Vec<String> = ORDERING_KEYS.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(ordered(&c, "select id from k order by id").await, want);
+
+    // Upper-case uuids, ordered by their lower-case text.
+    let uuids: Vec<uuid::Uuid> = (0..40).map(|_| uuid::Uuid::new_v4()).collect();
+    exec(&c, "create table u (id varchar)").await.unwrap();
+    let values = uuids
+        .iter()
+        .map(|u| format!("('{}')", u.hyphenated().to_string().to_uppercase()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    exec(&c, &format!("insert into u values {values}"))
+        .await
+        .unwrap();
+    let mut by_uuid = uuids.clone();
+    by_uuid.sort();
+    let want: Vec<String> = by_uuid
+        .iter()
+        .map(|u| u.hyphenated().to_string().to_uppercase())
+        .collect();
+    assert_eq!(
+        ordered(&c, "select id from u order by lower(id)").await,
+        want
+    );
+}
