@@ -15,30 +15,14 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod helpers;
 
 use std::time::{Duration, Instant};
 
 use bravo_testkit::synthetic::{SyntheticOptions, SyntheticSource};
 use common::*;
+use helpers::{arg, cpu};
 use postgres::Client;
-
-fn arg(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// CPU seconds (user + system, every thread) the process `pid` has used so far.
-fn cpu(pid: i32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) as f64 / 100.0
-}
 
 /// One sync: wall time, backend CPU, rows fetched, rows inserted.
 fn sync(c: &mut Client) -> (Duration, f64, i64, i64) {

@@ -18,6 +18,7 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod helpers;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -25,19 +26,13 @@ use std::time::{Duration, Instant};
 
 use bravo_testkit::synthetic::{SyntheticOptions, SyntheticSource};
 use common::*;
+use helpers::{arg, cpu};
 use postgres::Client;
 
 const TABLES: [&str; 2] = [
     "platform_buy_daily_impressions",
     "platform_buy_daily_videos",
 ];
-
-fn arg(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn opts(buys: u64) -> SyntheticOptions {
     SyntheticOptions {
@@ -75,18 +70,6 @@ fn measured<T>(pid: i32, f: impl FnOnce() -> T) -> (T, Duration, u64) {
     let took = t0.elapsed();
     stop.store(true, Ordering::Relaxed);
     (out, took, sampler.join().unwrap())
-}
-
-/// CPU seconds (user + system, every thread) the process `pid` has used so far.
-fn cpu(pid: i32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) as f64 / 100.0
 }
 
 fn pid(c: &mut Client) -> i32 {

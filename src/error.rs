@@ -97,6 +97,11 @@ impl std::fmt::Display for BravoError {
     }
 }
 
+/// Snowflake's "object does not exist or not authorized" (002003, SQLSTATE 42S02).
+pub fn is_missing_relation(e: &SfError) -> bool {
+    matches!(e, SfError::Sql { code, sql_state, .. } if code == "002003" || sql_state == "42S02")
+}
+
 /// Snowflake client errors, classified (see the client's `ErrorKind`), with the
 /// SQLSTATE a PostgreSQL user expects. Remote failures use class HV (foreign data).
 impl From<SfError> for BravoError {
@@ -112,7 +117,7 @@ impl From<SfError> for BravoError {
                 .hint("Check bravo_metrics.snowflake_account / snowflake_host and the network path to Snowflake."),
             (ErrorKind::Sql, SfError::Sql { code, sql_state, query_id, .. }) => {
                 let pg = match (code.as_str(), sql_state.as_str()) {
-                    ("002003", _) | (_, "42S02") => ERRCODE_FDW_TABLE_NOT_FOUND,
+                    _ if is_missing_relation(&e) => ERRCODE_FDW_TABLE_NOT_FOUND,
                     ("000904", _) | (_, "42S22") => ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
                     (_, "42000") | (_, "42601") => ERRCODE_SYNTAX_ERROR,
                     _ => ERRCODE_FDW_ERROR,

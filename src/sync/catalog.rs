@@ -34,14 +34,7 @@ pub fn enabled_families(schema: &str) -> Result<Vec<Target>, BravoError> {
             "bravo_metrics: the library is {} but the extension's SQL is older; syncing the families of 0.3.0 (impressions, videos). Run ALTER EXTENSION bravo_metrics UPDATE;",
             env!("CARGO_PKG_VERSION")
         );
-        return Ok(bravo_core::target::builtin()
-            .into_iter()
-            .filter(|(_, enabled)| *enabled)
-            .map(|(t, _)| Target {
-                required: true,
-                ..t
-            })
-            .collect());
+        return Ok(families_of_0_3_0());
     }
     let rows: Vec<CatalogRow> =
         Spi::connect(|c| {
@@ -80,14 +73,7 @@ pub fn enabled_families(schema: &str) -> Result<Vec<Target>, BravoError> {
         pgrx::warning!(
             "bravo_metrics: the metric family catalog bravo_families is empty (a database restored from a dump taken before 0.4.0?); syncing the families of 0.3.0 (impressions, videos)"
         );
-        return Ok(bravo_core::target::builtin()
-            .into_iter()
-            .filter(|(_, enabled)| *enabled)
-            .map(|(t, _)| Target {
-                required: true,
-                ..t
-            })
-            .collect());
+        return Ok(families_of_0_3_0());
     }
     if rows.is_empty() {
         return Err(BravoError::new(
@@ -121,4 +107,17 @@ fn catalog_is_empty(schema: &str) -> bool {
     .ok()
     .flatten()
     .unwrap_or(false)
+}
+
+/// What 0.3.0 synced: the shipped families enabled out of the box (impressions,
+/// videos), required.
+fn families_of_0_3_0() -> Vec<Target> {
+    bravo_core::target::builtin()
+        .into_iter()
+        .filter(|(_, enabled)| *enabled)
+        .map(|(t, _)| Target {
+            required: true,
+            ..t
+        })
+        .collect()
 }

@@ -291,11 +291,6 @@ fn net_result<T>(
     }
 }
 
-/// Snowflake's "object does not exist or not authorized" (002003, SQLSTATE 42S02).
-fn is_missing_relation(e: &SfError) -> bool {
-    matches!(e, SfError::Sql { code, sql_state, .. } if code == "002003" || sql_state == "42S02")
-}
-
 /// A family whose source relation does not exist: fails the sync when the family is
 /// required; otherwise warns, records the family as `missing_source` and lets the
 /// other families sync.
@@ -498,7 +493,7 @@ fn sync_target(
     let client = session.client.clone();
     let desc = match net_result(Some(session), Some(rid), client.query(describe)) {
         Ok(desc) => desc,
-        Err(e) if is_missing_relation(&e) => {
+        Err(e) if crate::error::is_missing_relation(&e) => {
             return missing_source(target, &relation, e, trec, t0, record);
         }
         Err(e) => BravoError::from(e).raise(),
