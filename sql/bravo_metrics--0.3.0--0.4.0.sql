@@ -16,6 +16,10 @@
 --   with the list of such views (drop them, update, create them again);
 -- * the progress view names the family being synced from the catalog.
 
+-- Media buy ids of any type (text, uuid): set-aside rows keep the id as text too.
+ALTER TABLE @extschema@.bravo_set_aside ADD COLUMN media_buy_key text;
+UPDATE @extschema@.bravo_set_aside SET media_buy_key = media_buy_id::text WHERE media_buy_id IS NOT NULL;
+
 ALTER TABLE @extschema@.bravo_sync_run_targets
     ADD COLUMN status text NOT NULL DEFAULT 'synced' CHECK (status IN ('synced', 'missing_source')),
     ADD COLUMN message text;
@@ -136,7 +140,7 @@ SELECT format($q$
            SET %8$s
         RETURNING r.%2$I, r.%3$I, (%9$s) AS empty
     )
-    SELECT array_agg(%2$I), array_agg(%3$I) FROM up WHERE empty$q$,
+    SELECT array_agg(%2$I::text), array_agg(%3$I) FROM up WHERE empty$q$,
     rollup,
     CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END,
     CASE rollup WHEN 'bravo_campaign_rollup' THEN 'date' ELSE 'month' END,
@@ -150,8 +154,25 @@ SELECT format($q$
  WHERE c.name = ANY (cols)
 $fn$;
 
--- Deletes the rollup rows left with no metric rows behind them.
-CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_prune(rollup text, ids bigint[], dates date[])
+-- 0.3.0's _bravo_rollup_prune(rollup, bigint[], date[]) takes the keys as text since 0.4.0.
+DROP FUNCTION @extschema@._bravo_rollup_prune(text, bigint[], date[]);
+
+-- The type of a rollup's key column (campaign_id or media_buy_id), as SQL.
+CREATE FUNCTION @extschema@._bravo_rollup_key_type(rollup text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT format_type(a.atttypid, a.atttypmod)
+  FROM pg_attribute a
+ WHERE a.attrelid = format('@extschema@.%I', rollup)::regclass
+   AND a.attname = CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_key_type(text) FROM PUBLIC;
+
+-- Deletes the rollup rows left with no metric rows behind them. The keys come as text
+-- (since 0.4.0: media buy and campaign ids may be bigint, text, uuid, ...).
+CREATE FUNCTION @extschema@._bravo_rollup_prune(rollup text, ids text[], dates date[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -162,15 +183,16 @@ BEGIN
     END IF;
     EXECUTE format(
         'DELETE FROM @extschema@.%1$I r USING unnest($1, $2) z (id, date) '
-        'WHERE r.%2$I = z.id AND r.%3$I = z.date AND %4$s',
+        'WHERE r.%2$I = z.id::%5$s AND r.%3$I = z.date AND %4$s',
         rollup,
         CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END,
         CASE rollup WHEN 'bravo_campaign_rollup' THEN 'date' ELSE 'month' END,
-        (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM @extschema@._bravo_rollup_layout() l))
+        (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM @extschema@._bravo_rollup_layout() l),
+        @extschema@._bravo_rollup_key_type(rollup))
       USING ids, dates;
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_prune(text, bigint[], date[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_prune(text, text[], date[]) FROM PUBLIC;
 
 -- Metric table `tab`: (media_buy_id, date, its own rollup columns: its measures, then
 -- its row counter) of a transition table, with `sign` +1 (new rows) or -1 (old rows).
@@ -222,7 +244,7 @@ DECLARE
     own   text[];
     cols  text;
     xcols text;
-    ids   bigint[];
+    ids   text[];
     dates date[];
 BEGIN
     -- Only the real metric tables: attached anywhere else (a temp table of the same
@@ -276,7 +298,7 @@ DECLARE
     moved boolean;
     parts text[] := '{}';
     t     record;
-    cids  bigint[];
+    cids  text[];
     dates date[];
 BEGIN
     IF TG_RELID <> '@extschema@.media_buys'::pg_catalog.regclass THEN
@@ -345,7 +367,15 @@ DECLARE
     tabs   text;
     parts  text;
     campaign boolean := rollup = 'bravo_campaign_rollup';
+    keytype  text;
 BEGIN
+    -- The rollup is keyed like media_buys (id, or campaign_id): whatever type the media
+    -- tool gave them (since 0.4.0). Created as bigint; retyped (while empty) when the
+    -- media tool's type differs, e.g. after a restore recreated a uuid media_buys.
+    SELECT format_type(a.atttypid, a.atttypmod) INTO keytype
+      FROM pg_attribute a
+     WHERE a.attrelid = '@extschema@.media_buys'::regclass
+       AND a.attname = CASE WHEN campaign THEN 'campaign_id' ELSE 'id' END;
     SELECT string_agg(t.rel::text, ', '),
            string_agg(format(
                CASE WHEN campaign
@@ -358,6 +388,10 @@ BEGIN
     EXECUTE format('LOCK TABLE @extschema@.media_buys, %s IN SHARE MODE', tabs);
     EXECUTE format('LOCK TABLE @extschema@.%I IN EXCLUSIVE MODE', rollup);
     EXECUTE format('DELETE FROM @extschema@.%I', rollup);
+    IF keytype IS DISTINCT FROM @extschema@._bravo_rollup_key_type(rollup) THEN
+        EXECUTE format('ALTER TABLE @extschema@.%I ALTER COLUMN %I TYPE %s USING NULL',
+                       rollup, CASE WHEN campaign THEN 'campaign_id' ELSE 'media_buy_id' END, keytype);
+    END IF;
     EXECUTE format(
         'INSERT INTO @extschema@.%1$I (%2$I, %3$I, %4$s) '
         'SELECT k, d, %5$s FROM (%6$s) x (k, d, %4$s) GROUP BY k, d ORDER BY k, d',
@@ -537,8 +571,43 @@ DROP FUNCTION @extschema@.bravo_campaign_totals(bigint, date, date);
 DROP FUNCTION @extschema@.bravo_campaign_daily(bigint, date, date);
 DROP FUNCTION @extschema@.bravo_schedule_status();
 
-CREATE FUNCTION @extschema@.bravo_campaign_totals(
-    campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+-- 0.3.0's _bravo_report_campaign(bigint, date, date) takes any id type since 0.4.0.
+DROP FUNCTION @extschema@._bravo_report_campaign(bigint, date, date);
+
+-- Returns campaign_id after checking it and the optional bounds. Campaign ids have
+-- whatever type media_buys.campaign_id has (since 0.4.0: bigint, text, uuid, ...).
+CREATE FUNCTION @extschema@._bravo_report_campaign(campaign_id anyelement, from_date date, to_date date)
+RETURNS anyelement
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    IF campaign_id IS NULL THEN
+        RAISE EXCEPTION 'campaign_id must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass the id of a campaign (media_buys.campaign_id).';
+    END IF;
+    IF from_date > to_date THEN
+        RAISE EXCEPTION 'from_date % is after to_date %', from_date, to_date
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Both bounds are inclusive: swap them, or pass NULL for an open bound.';
+    END IF;
+    RETURN campaign_id;
+END
+$$;
+
+-- media_buys.campaign_id's type as SQL, for the text overloads of the reports (which
+-- cast the id they are given to it).
+CREATE FUNCTION @extschema@._bravo_report_campaign_type()
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+     WHERE a.attrelid = '@extschema@.media_buys'::regclass AND a.attname = 'campaign_id'
+$$;
+
+CREATE FUNCTION @extschema@._bravo_campaign_totals_of(
+    campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
     impressions bigint, clicks bigint, spend numeric,
     video_starts bigint, video_completions bigint, video_views bigint,
@@ -574,8 +643,8 @@ SELECT s.impressions, s.clicks, s.spend,
        s.viewable_impressions::numeric / NULLIF(s.measurable_impressions, 0),
        s.spend * 1000 / NULLIF(s.viewable_impressions, 0)
   FROM (SELECT @extschema@._bravo_report_campaign(
-                   bravo_campaign_totals.campaign_id, bravo_campaign_totals.from_date,
-                   bravo_campaign_totals.to_date) AS id) c
+                   _bravo_campaign_totals_of.campaign_id, _bravo_campaign_totals_of.from_date,
+                   _bravo_campaign_totals_of.to_date) AS id) c
  CROSS JOIN LATERAL (
        SELECT count(*) AS n FROM @extschema@.media_buys m WHERE m.campaign_id = c.id) b
  CROSS JOIN LATERAL (
@@ -594,12 +663,73 @@ SELECT s.impressions, s.clicks, s.spend,
               min(r.date) AS first_date, max(r.date) AS last_date
          FROM @extschema@.bravo_campaign_rollup r
         WHERE r.campaign_id = c.id
-          AND r.date >= coalesce(bravo_campaign_totals.from_date, '-infinity')
-          AND r.date <= coalesce(bravo_campaign_totals.to_date, 'infinity')) s
+          AND r.date >= coalesce(_bravo_campaign_totals_of.from_date, '-infinity')
+          AND r.date <= coalesce(_bravo_campaign_totals_of.to_date, 'infinity')) s
  CROSS JOIN LATERAL (
        SELECT max(r.date) AS latest_date
          FROM @extschema@.bravo_campaign_rollup r WHERE r.campaign_id = c.id) l
  WHERE b.n > 0
+$$;
+
+CREATE FUNCTION @extschema@.bravo_campaign_totals(
+    campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    media_buys bigint, first_date date, last_date date,
+    latest_date date, days_behind integer, last_sync_at timestamptz,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT * FROM @extschema@._bravo_campaign_totals_of(bravo_campaign_totals.campaign_id, bravo_campaign_totals.from_date, bravo_campaign_totals.to_date) t
+$$;
+
+CREATE FUNCTION @extschema@.bravo_campaign_totals(
+    campaign_id uuid, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    media_buys bigint, first_date date, last_date date,
+    latest_date date, days_behind integer, last_sync_at timestamptz,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT * FROM @extschema@._bravo_campaign_totals_of(bravo_campaign_totals.campaign_id, bravo_campaign_totals.from_date, bravo_campaign_totals.to_date) t
+$$;
+
+-- Campaign ids passed as text (a text or uuid campaign_id; a quoted literal picks this
+-- one): cast to media_buys.campaign_id's type.
+CREATE FUNCTION @extschema@.bravo_campaign_totals(
+    campaign_id text, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    media_buys bigint, first_date date, last_date date,
+    latest_date date, days_behind integer, last_sync_at timestamptz,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT t.* FROM @extschema@._bravo_campaign_totals_of($1::%1$s, $2, $3) t',
+        @extschema@._bravo_report_campaign_type())
+      USING campaign_id, from_date, to_date;
+END
 $$;
 
 CREATE FUNCTION @extschema@.bravo_campaigns_totals(
@@ -626,8 +756,8 @@ SELECT i.id, t.*
  ORDER BY i.id
 $$;
 
-CREATE FUNCTION @extschema@.bravo_campaign_daily(
-    campaign_id bigint, from_date date, to_date date)
+CREATE FUNCTION @extschema@._bravo_campaign_daily_of(
+    campaign_id anyelement, from_date date, to_date date)
 RETURNS TABLE (
     date date,
     impressions bigint, clicks bigint, spend numeric,
@@ -661,11 +791,11 @@ SELECT d.day::date,
        r.viewable_impressions::numeric / NULLIF(r.measurable_impressions, 0),
        r.spend * 1000 / NULLIF(r.viewable_impressions, 0)
   FROM (SELECT @extschema@._bravo_report_campaign(
-                   bravo_campaign_daily.campaign_id, bravo_campaign_daily.from_date,
-                   bravo_campaign_daily.to_date) AS id,
+                   _bravo_campaign_daily_of.campaign_id, _bravo_campaign_daily_of.from_date,
+                   _bravo_campaign_daily_of.to_date) AS id,
                @extschema@._bravo_report_days(
-                   bravo_campaign_daily.from_date, bravo_campaign_daily.to_date) AS first_day) c
- CROSS JOIN LATERAL generate_series(c.first_day::timestamp, bravo_campaign_daily.to_date::timestamp,
+                   _bravo_campaign_daily_of.from_date, _bravo_campaign_daily_of.to_date) AS first_day) c
+ CROSS JOIN LATERAL generate_series(c.first_day::timestamp, _bravo_campaign_daily_of.to_date::timestamp,
                                     interval '1 day') AS d(day)
   LEFT JOIN LATERAL (SELECT r.date, r.impressions, r.clicks, @extschema@._bravo_money(r.spend) AS spend,
                             r.video_starts, r.video_completions, r.video_views,
@@ -674,10 +804,68 @@ SELECT d.day::date,
                             r.eligible_impressions, r.measurable_impressions, r.viewable_impressions
                        FROM @extschema@.bravo_campaign_rollup r
                       WHERE r.campaign_id = c.id
-                        AND r.date >= c.first_day AND r.date <= bravo_campaign_daily.to_date) r
+                        AND r.date >= c.first_day AND r.date <= _bravo_campaign_daily_of.to_date) r
          ON r.date = d.day::date
  WHERE EXISTS (SELECT 1 FROM @extschema@.media_buys m WHERE m.campaign_id = c.id)
  ORDER BY d.day
+$$;
+
+CREATE FUNCTION @extschema@.bravo_campaign_daily(
+    campaign_id bigint, from_date date, to_date date)
+RETURNS TABLE (
+    date date,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT * FROM @extschema@._bravo_campaign_daily_of(bravo_campaign_daily.campaign_id, bravo_campaign_daily.from_date, bravo_campaign_daily.to_date) t
+$$;
+
+CREATE FUNCTION @extschema@.bravo_campaign_daily(
+    campaign_id uuid, from_date date, to_date date)
+RETURNS TABLE (
+    date date,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT * FROM @extschema@._bravo_campaign_daily_of(bravo_campaign_daily.campaign_id, bravo_campaign_daily.from_date, bravo_campaign_daily.to_date) t
+$$;
+
+-- Campaign ids passed as text (a text or uuid campaign_id; a quoted literal picks this
+-- one): cast to media_buys.campaign_id's type.
+CREATE FUNCTION @extschema@.bravo_campaign_daily(
+    campaign_id text, from_date date, to_date date)
+RETURNS TABLE (
+    date date,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT t.* FROM @extschema@._bravo_campaign_daily_of($1::%1$s, $2, $3) t',
+        @extschema@._bravo_report_campaign_type())
+      USING campaign_id, from_date, to_date;
+END
 $$;
 
 REVOKE ALL ON FUNCTION
@@ -685,6 +873,131 @@ REVOKE ALL ON FUNCTION
     @extschema@.bravo_campaigns_totals(bigint[], date, date),
     @extschema@.bravo_campaign_daily(bigint, date, date)
   FROM PUBLIC;
+
+-- bravo_media_buy_totals keeps its columns; since 0.4.0 it is read by any id type.
+CREATE FUNCTION @extschema@._bravo_media_buy_totals_of(
+    campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    media_buy_id text,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    first_date date, last_date date)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+-- Per media buy: the whole months of the range come from bravo_media_buy_rollup (one
+-- row per buy and month), the partial months at either end from the metric tables,
+-- and the first / last date with data from two probes of each table's
+-- (media_buy_id, date) key. Every read is an index range scan on one buy.
+SELECT m.id::text,
+       s.impressions, s.clicks, s.spend, s.video_starts, s.video_completions, s.video_views,
+       s.clicks::numeric / NULLIF(s.impressions, 0),
+       s.spend * 1000 / NULLIF(s.impressions, 0),
+       s.spend / NULLIF(s.clicks, 0),
+       s.video_completions::numeric / NULLIF(s.video_starts, 0),
+       s.video_views::numeric / NULLIF(s.impressions, 0),
+       s.spend / NULLIF(s.video_completions, 0),
+       least((SELECT min(p.date) FROM @extschema@.platform_buy_daily_impressions p
+               WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi),
+             (SELECT min(p.date) FROM @extschema@.platform_buy_daily_videos p
+               WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi)),
+       greatest((SELECT max(p.date) FROM @extschema@.platform_buy_daily_impressions p
+                  WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi),
+                (SELECT max(p.date) FROM @extschema@.platform_buy_daily_videos p
+                  WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi))
+  FROM (SELECT @extschema@._bravo_report_campaign(
+                   _bravo_media_buy_totals_of.campaign_id, _bravo_media_buy_totals_of.from_date,
+                   _bravo_media_buy_totals_of.to_date) AS id,
+               coalesce(_bravo_media_buy_totals_of.from_date, '-infinity') AS lo,
+               coalesce(_bravo_media_buy_totals_of.to_date, 'infinity') AS hi,
+               @extschema@._bravo_report_months_from(_bravo_media_buy_totals_of.from_date) AS first,
+               @extschema@._bravo_report_months_until(_bravo_media_buy_totals_of.to_date) AS last_end) c
+  JOIN @extschema@.media_buys m ON m.campaign_id = c.id
+ CROSS JOIN LATERAL (
+       SELECT coalesce(sum(x.impressions), 0)::bigint       AS impressions,
+              coalesce(sum(x.clicks), 0)::bigint            AS clicks,
+              @extschema@._bravo_money(coalesce(sum(x.spend), 0)) AS spend,
+              coalesce(sum(x.video_starts), 0)::bigint      AS video_starts,
+              coalesce(sum(x.video_completions), 0)::bigint AS video_completions,
+              coalesce(sum(x.video_views), 0)::bigint       AS video_views
+         FROM (SELECT r.impressions, r.clicks, r.spend,
+                      r.video_starts, r.video_completions, r.video_views
+                 FROM @extschema@.bravo_media_buy_rollup r
+                WHERE r.media_buy_id = m.id AND r.month >= c.first AND r.month < c.last_end
+               UNION ALL
+               SELECT p.impressions, p.clicks, p.spend, 0, 0, 0
+                 FROM @extschema@.platform_buy_daily_impressions p
+                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
+                  AND p.date < c.first
+               UNION ALL
+               SELECT p.impressions, p.clicks, p.spend, 0, 0, 0
+                 FROM @extschema@.platform_buy_daily_impressions p
+                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
+                  AND p.date >= c.first AND p.date >= c.last_end
+               UNION ALL
+               SELECT 0, 0, 0, p.video_starts, p.video_completions, p.video_views
+                 FROM @extschema@.platform_buy_daily_videos p
+                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
+                  AND p.date < c.first
+               UNION ALL
+               SELECT 0, 0, 0, p.video_starts, p.video_completions, p.video_views
+                 FROM @extschema@.platform_buy_daily_videos p
+                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
+                  AND p.date >= c.first AND p.date >= c.last_end) x) s
+ ORDER BY m.id
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.bravo_media_buy_totals(
+    campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    media_buy_id bigint,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    first_date date, last_date date)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT t.media_buy_id::bigint, t.impressions, t.clicks, t.spend, t.video_starts, t.video_completions, t.video_views, t.ctr, t.cpm, t.cpc, t.completion_rate, t.view_rate, t.cpcv, t.first_date, t.last_date FROM @extschema@._bravo_media_buy_totals_of(bravo_media_buy_totals.campaign_id, bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) t
+ ORDER BY 1
+$$;
+
+CREATE FUNCTION @extschema@.bravo_media_buy_totals(
+    campaign_id uuid, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    media_buy_id text,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    first_date date, last_date date)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT * FROM @extschema@._bravo_media_buy_totals_of(bravo_media_buy_totals.campaign_id, bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) t
+$$;
+
+-- Campaign ids passed as text (a text or uuid campaign_id; a quoted literal picks this
+-- one): cast to media_buys.campaign_id's type.
+CREATE FUNCTION @extschema@.bravo_media_buy_totals(
+    campaign_id text, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    media_buy_id text,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    first_date date, last_date date)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT t.* FROM @extschema@._bravo_media_buy_totals_of($1::%1$s, $2, $3) t',
+        @extschema@._bravo_report_campaign_type())
+      USING campaign_id, from_date, to_date;
+END
+$$;
+
 
 CREATE FUNCTION @extschema@.bravo_schedule_status()
 RETURNS TABLE (
@@ -870,12 +1183,15 @@ BEGIN
     END IF;
     tab := format('@extschema@.%I', f.table_name);
     IF to_regclass(tab) IS NULL THEN
+        -- media_buy_id has media_buys.id's type (bigint, text, uuid, ...).
         EXECUTE format(
             'CREATE TABLE %s (date date NOT NULL, '
-            'media_buy_id bigint NOT NULL REFERENCES @extschema@.media_buys (id), '
+            'media_buy_id %s NOT NULL REFERENCES @extschema@.media_buys (id), '
             'created_at timestamptz NOT NULL DEFAULT now(), '
             'updated_at timestamptz NOT NULL DEFAULT now(), '
-            'PRIMARY KEY (media_buy_id, date))', tab);
+            'PRIMARY KEY (media_buy_id, date))', tab,
+            (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+              WHERE a.attrelid = '@extschema@.media_buys'::regclass AND a.attname = 'id'));
         EXECUTE format('CREATE INDEX %I ON %s (date)', f.table_name || '_date_idx', tab);
         created := true;
     END IF;
@@ -976,6 +1292,65 @@ BEGIN
     END IF;
 END
 $attach$;
+
+CREATE OR REPLACE FUNCTION @extschema@._bravo_reporting_acl(role regrole, do_revoke boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    verb text := CASE WHEN do_revoke THEN 'REVOKE' ELSE 'GRANT' END;
+    dir  text := CASE WHEN do_revoke THEN 'FROM' ELSE 'TO' END;
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass an existing role, e.g. SELECT bravo_grant_reporting(''analysts'');';
+    END IF;
+    EXECUTE format('%s USAGE ON SCHEMA %I %s %s', verb, '@extschema@', dir, role);
+    EXECUTE format('%s SELECT ON TABLE @extschema@.media_buys, @extschema@.platform_buy_daily_impressions, '
+                   '@extschema@.platform_buy_daily_videos, @extschema@.bravo_campaign_rollup, '
+                   '@extschema@.bravo_media_buy_rollup %s %s',
+                   verb, dir, role);
+    EXECUTE format('%s EXECUTE ON FUNCTION '
+                   '@extschema@.bravo_campaign_totals(bigint, date, date), '
+                   '@extschema@.bravo_campaigns_totals(bigint[], date, date), '
+                   '@extschema@.bravo_campaign_daily(bigint, date, date), '
+                   '@extschema@.bravo_media_buy_totals(bigint, date, date), '
+                   '@extschema@.bravo_campaign_totals(text, date, date), '
+                   '@extschema@.bravo_campaign_daily(text, date, date), '
+                   '@extschema@.bravo_media_buy_totals(text, date, date), '
+                   '@extschema@.bravo_campaign_totals(uuid, date, date), '
+                   '@extschema@.bravo_campaign_daily(uuid, date, date), '
+                   '@extschema@.bravo_media_buy_totals(uuid, date, date), '
+                   '@extschema@._bravo_campaign_totals_of(anyelement, date, date), '
+                   '@extschema@._bravo_campaign_daily_of(anyelement, date, date), '
+                   '@extschema@._bravo_media_buy_totals_of(anyelement, date, date), '
+                   '@extschema@._bravo_report_campaign_type(), '
+                   '@extschema@.bravo_last_sync_at(), '
+                   '@extschema@._bravo_report_campaign(anyelement, date, date), '
+                   '@extschema@._bravo_report_days(date, date), '
+                   '@extschema@._bravo_money(numeric), '
+                   '@extschema@._bravo_month(date), '
+                   '@extschema@._bravo_report_months_from(date), '
+                   '@extschema@._bravo_report_months_until(date) %s %s', verb, dir, role);
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_reporting_acl(regrole, boolean) FROM PUBLIC;
+
+-- Roles granted reporting (bravo_grant_reporting) also get the new overloads.
+DO $regrant$
+DECLARE
+    r pg_catalog.regrole;
+BEGIN
+    FOR r IN SELECT a.grantee::pg_catalog.regrole
+               FROM pg_catalog.pg_proc p
+              CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+              WHERE p.oid = '@extschema@.bravo_media_buy_totals(bigint, date, date)'::pg_catalog.regprocedure
+                AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner AND a.grantee <> 0 LOOP
+        PERFORM @extschema@._bravo_reporting_acl(r, false);
+    END LOOP;
+END
+$regrant$;
 
 -- No function of the extension is executable by PUBLIC.
 DO $revoke$

@@ -16,6 +16,8 @@
 -- check_function_bodies off for every extension script, so that is no signal.)
 
 DO $bravo$
+DECLARE
+    idtype text;   -- media_buys.id's type: every metric table's media_buy_id has it
 BEGIN
     IF current_setting('row_security') = 'off' THEN
         RETURN;
@@ -31,34 +33,40 @@ BEGIN
         CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
         ALTER EXTENSION bravo_metrics DROP TABLE @extschema@.media_buys;
     END IF;
+    -- The media tool's own key type (bigint, integer, text, varchar, uuid; since 0.4.0).
+    SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO idtype
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = '@extschema@.media_buys'::pg_catalog.regclass AND a.attname = 'id';
 
     IF to_regclass('@extschema@.platform_buy_daily_impressions') IS NULL THEN
+        EXECUTE pg_catalog.format($t$
         CREATE TABLE @extschema@.platform_buy_daily_impressions (
             date         date   NOT NULL,
-            media_buy_id bigint NOT NULL REFERENCES @extschema@.media_buys (id),
+            media_buy_id %s NOT NULL REFERENCES @extschema@.media_buys (id),
             impressions  bigint NOT NULL DEFAULT 0 CHECK (impressions >= 0),
             clicks       bigint NOT NULL DEFAULT 0 CHECK (clicks >= 0),
             spend        numeric NOT NULL DEFAULT 0,
             created_at   timestamptz NOT NULL DEFAULT now(),
             updated_at   timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (media_buy_id, date)
-        );
+        )$t$, idtype);
         CREATE INDEX platform_buy_daily_impressions_date_idx
             ON @extschema@.platform_buy_daily_impressions (date);
         ALTER EXTENSION bravo_metrics DROP TABLE @extschema@.platform_buy_daily_impressions;
     END IF;
 
     IF to_regclass('@extschema@.platform_buy_daily_videos') IS NULL THEN
+        EXECUTE pg_catalog.format($t$
         CREATE TABLE @extschema@.platform_buy_daily_videos (
             date              date   NOT NULL,
-            media_buy_id      bigint NOT NULL REFERENCES @extschema@.media_buys (id),
+            media_buy_id      %s NOT NULL REFERENCES @extschema@.media_buys (id),
             video_starts      bigint NOT NULL DEFAULT 0 CHECK (video_starts >= 0),
             video_completions bigint NOT NULL DEFAULT 0 CHECK (video_completions >= 0),
             video_views       bigint NOT NULL DEFAULT 0 CHECK (video_views >= 0),
             created_at        timestamptz NOT NULL DEFAULT now(),
             updated_at        timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (media_buy_id, date)
-        );
+        )$t$, idtype);
         CREATE INDEX platform_buy_daily_videos_date_idx
             ON @extschema@.platform_buy_daily_videos (date);
         ALTER EXTENSION bravo_metrics DROP TABLE @extschema@.platform_buy_daily_videos;
@@ -126,7 +134,10 @@ CREATE TABLE bravo_set_aside (
     set_aside_at  timestamptz NOT NULL DEFAULT now(),
     resolved_at   timestamptz,
     resolved_run_id bigint,
-    resolution    text CHECK (resolution IN ('merged', 'superseded'))
+    resolution    text CHECK (resolution IN ('merged', 'superseded')),
+    -- since 0.4.0: the media buy id as text, whatever media_buys.id's type
+    -- (media_buy_id is set for integer ids only)
+    media_buy_key text
 );
 CREATE INDEX bravo_set_aside_open_idx ON bravo_set_aside (target, media_buy_id, date) WHERE resolved_at IS NULL;
 SELECT pg_catalog.pg_extension_config_dump('bravo_set_aside', '');

@@ -46,13 +46,14 @@ SET ROLE bravo_test_reader;
 SELECT impressions FROM bravo_campaign_totals(10);
 RESET ROLE;
 -- the declared properties: STABLE, PARALLEL SAFE, SQL (inlinable), not STRICT, not
--- SECURITY DEFINER, no SET clause
-SELECT p.proname, p.provolatile, p.proparallel, l.lanname, p.proisstrict, p.prosecdef,
-       p.proconfig, p.proretset
+-- SECURITY DEFINER, no SET clause. The text overloads (campaign ids of any type given
+-- as text, since 0.4.0) are PL/pgSQL: they cast the id to media_buys.campaign_id's type.
+SELECT p.oid::regprocedure AS function, p.provolatile, p.proparallel, l.lanname,
+       p.proisstrict, p.prosecdef, p.proconfig, p.proretset
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.proname IN ('bravo_campaign_totals', 'bravo_campaigns_totals',
                      'bravo_campaign_daily', 'bravo_media_buy_totals')
- ORDER BY 1;
+ ORDER BY p.oid::regprocedure::text;
 -- inlined: the plan reads the rollup directly, no Function Scan
 EXPLAIN (COSTS OFF) SELECT * FROM bravo_campaign_totals(10, '2024-01-01', '2024-12-31');
 -- per media buy: inlined too; whole months from the media buy rollup, the days outside

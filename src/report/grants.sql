@@ -15,6 +15,16 @@ REVOKE ALL ON FUNCTION
     @extschema@.bravo_campaigns_totals(bigint[], date, date),
     @extschema@.bravo_campaign_daily(bigint, date, date),
     @extschema@.bravo_media_buy_totals(bigint, date, date),
+    @extschema@.bravo_campaign_totals(text, date, date),
+    @extschema@.bravo_campaign_daily(text, date, date),
+    @extschema@.bravo_media_buy_totals(text, date, date),
+    @extschema@.bravo_campaign_totals(uuid, date, date),
+    @extschema@.bravo_campaign_daily(uuid, date, date),
+    @extschema@.bravo_media_buy_totals(uuid, date, date),
+    @extschema@._bravo_campaign_totals_of(anyelement, date, date),
+    @extschema@._bravo_campaign_daily_of(anyelement, date, date),
+    @extschema@._bravo_media_buy_totals_of(anyelement, date, date),
+    @extschema@._bravo_report_campaign_type(),
     @extschema@.bravo_last_sync_at()
   FROM PUBLIC;
 
@@ -41,8 +51,18 @@ BEGIN
                    '@extschema@.bravo_campaigns_totals(bigint[], date, date), '
                    '@extschema@.bravo_campaign_daily(bigint, date, date), '
                    '@extschema@.bravo_media_buy_totals(bigint, date, date), '
+                   '@extschema@.bravo_campaign_totals(text, date, date), '
+                   '@extschema@.bravo_campaign_daily(text, date, date), '
+                   '@extschema@.bravo_media_buy_totals(text, date, date), '
+                   '@extschema@.bravo_campaign_totals(uuid, date, date), '
+                   '@extschema@.bravo_campaign_daily(uuid, date, date), '
+                   '@extschema@.bravo_media_buy_totals(uuid, date, date), '
+                   '@extschema@._bravo_campaign_totals_of(anyelement, date, date), '
+                   '@extschema@._bravo_campaign_daily_of(anyelement, date, date), '
+                   '@extschema@._bravo_media_buy_totals_of(anyelement, date, date), '
+                   '@extschema@._bravo_report_campaign_type(), '
                    '@extschema@.bravo_last_sync_at(), '
-                   '@extschema@._bravo_report_campaign(bigint, date, date), '
+                   '@extschema@._bravo_report_campaign(anyelement, date, date), '
                    '@extschema@._bravo_report_days(date, date), '
                    '@extschema@._bravo_money(numeric), '
                    '@extschema@._bravo_month(date), '

@@ -20,9 +20,10 @@
 -- call fails before any table is read; evaluated per row in LATERAL joins).
 ------------------------------------------------------------------------------------
 
--- Returns campaign_id after checking it and the optional bounds.
-CREATE FUNCTION @extschema@._bravo_report_campaign(campaign_id bigint, from_date date, to_date date)
-RETURNS bigint
+-- Returns campaign_id after checking it and the optional bounds. Campaign ids have
+-- whatever type media_buys.campaign_id has (since 0.4.0: bigint, text, uuid, ...).
+CREATE FUNCTION @extschema@._bravo_report_campaign(campaign_id anyelement, from_date date, to_date date)
+RETURNS anyelement
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 BEGIN
@@ -76,6 +77,17 @@ RETURNS numeric
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN round(amount, greatest(min_scale(amount), 2));
 
+-- media_buys.campaign_id's type as SQL, for the text overloads of the reports (which
+-- cast the id they are given to it).
+CREATE FUNCTION @extschema@._bravo_report_campaign_type()
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+     WHERE a.attrelid = '@extschema@.media_buys'::regclass AND a.attname = 'campaign_id'
+$$;
+
 -- Finish time of the last successful sync. SECURITY DEFINER so that a reporting role
 -- needs no access to the run log itself.
 CREATE FUNCTION @extschema@.bravo_last_sync_at()
@@ -105,8 +117,8 @@ $$;
 --   vcpm             = spend * 1000 / viewable_impressions
 ------------------------------------------------------------------------------------
 
-CREATE FUNCTION @extschema@.bravo_campaign_totals(
-    campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+CREATE FUNCTION @extschema@._bravo_campaign_totals_of(
+    campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
     impressions bigint, clicks bigint, spend numeric,
     video_starts bigint, video_completions bigint, video_views bigint,
@@ -142,8 +154,8 @@ SELECT s.impressions, s.clicks, s.spend,
        s.viewable_impressions::numeric / NULLIF(s.measurable_impressions, 0),
        s.spend * 1000 / NULLIF(s.viewable_impressions, 0)
   FROM (SELECT @extschema@._bravo_report_campaign(
-                   bravo_campaign_totals.campaign_id, bravo_campaign_totals.from_date,
-                   bravo_campaign_totals.to_date) AS id) c
+                   _bravo_campaign_totals_of.campaign_id, _bravo_campaign_totals_of.from_date,
+                   _bravo_campaign_totals_of.to_date) AS id) c
  CROSS JOIN LATERAL (
        SELECT count(*) AS n FROM @extschema@.media_buys m WHERE m.campaign_id = c.id) b
  CROSS JOIN LATERAL (
@@ -162,12 +174,73 @@ SELECT s.impressions, s.clicks, s.spend,
               min(r.date) AS first_date, max(r.date) AS last_date
          FROM @extschema@.bravo_campaign_rollup r
         WHERE r.campaign_id = c.id
-          AND r.date >= coalesce(bravo_campaign_totals.from_date, '-infinity')
-          AND r.date <= coalesce(bravo_campaign_totals.to_date, 'infinity')) s
+          AND r.date >= coalesce(_bravo_campaign_totals_of.from_date, '-infinity')
+          AND r.date <= coalesce(_bravo_campaign_totals_of.to_date, 'infinity')) s
  CROSS JOIN LATERAL (
        SELECT max(r.date) AS latest_date
          FROM @extschema@.bravo_campaign_rollup r WHERE r.campaign_id = c.id) l
  WHERE b.n > 0
+$$;
+
+CREATE FUNCTION @extschema@.bravo_campaign_totals(
+    campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    media_buys bigint, first_date date, last_date date,
+    latest_date date, days_behind integer, last_sync_at timestamptz,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT * FROM @extschema@._bravo_campaign_totals_of(bravo_campaign_totals.campaign_id, bravo_campaign_totals.from_date, bravo_campaign_totals.to_date) t
+$$;
+
+CREATE FUNCTION @extschema@.bravo_campaign_totals(
+    campaign_id uuid, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    media_buys bigint, first_date date, last_date date,
+    latest_date date, days_behind integer, last_sync_at timestamptz,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT * FROM @extschema@._bravo_campaign_totals_of(bravo_campaign_totals.campaign_id, bravo_campaign_totals.from_date, bravo_campaign_totals.to_date) t
+$$;
+
+-- Campaign ids passed as text (a text or uuid campaign_id; a quoted literal picks this
+-- one): cast to media_buys.campaign_id's type.
+CREATE FUNCTION @extschema@.bravo_campaign_totals(
+    campaign_id text, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    media_buys bigint, first_date date, last_date date,
+    latest_date date, days_behind integer, last_sync_at timestamptz,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT t.* FROM @extschema@._bravo_campaign_totals_of($1::%1$s, $2, $3) t',
+        @extschema@._bravo_report_campaign_type())
+      USING campaign_id, from_date, to_date;
+END
 $$;
 
 CREATE FUNCTION @extschema@.bravo_campaigns_totals(
@@ -194,8 +267,8 @@ SELECT i.id, t.*
  ORDER BY i.id
 $$;
 
-CREATE FUNCTION @extschema@.bravo_campaign_daily(
-    campaign_id bigint, from_date date, to_date date)
+CREATE FUNCTION @extschema@._bravo_campaign_daily_of(
+    campaign_id anyelement, from_date date, to_date date)
 RETURNS TABLE (
     date date,
     impressions bigint, clicks bigint, spend numeric,
@@ -229,11 +302,11 @@ SELECT d.day::date,
        r.viewable_impressions::numeric / NULLIF(r.measurable_impressions, 0),
        r.spend * 1000 / NULLIF(r.viewable_impressions, 0)
   FROM (SELECT @extschema@._bravo_report_campaign(
-                   bravo_campaign_daily.campaign_id, bravo_campaign_daily.from_date,
-                   bravo_campaign_daily.to_date) AS id,
+                   _bravo_campaign_daily_of.campaign_id, _bravo_campaign_daily_of.from_date,
+                   _bravo_campaign_daily_of.to_date) AS id,
                @extschema@._bravo_report_days(
-                   bravo_campaign_daily.from_date, bravo_campaign_daily.to_date) AS first_day) c
- CROSS JOIN LATERAL generate_series(c.first_day::timestamp, bravo_campaign_daily.to_date::timestamp,
+                   _bravo_campaign_daily_of.from_date, _bravo_campaign_daily_of.to_date) AS first_day) c
+ CROSS JOIN LATERAL generate_series(c.first_day::timestamp, _bravo_campaign_daily_of.to_date::timestamp,
                                     interval '1 day') AS d(day)
   LEFT JOIN LATERAL (SELECT r.date, r.impressions, r.clicks, @extschema@._bravo_money(r.spend) AS spend,
                             r.video_starts, r.video_completions, r.video_views,
@@ -242,10 +315,68 @@ SELECT d.day::date,
                             r.eligible_impressions, r.measurable_impressions, r.viewable_impressions
                        FROM @extschema@.bravo_campaign_rollup r
                       WHERE r.campaign_id = c.id
-                        AND r.date >= c.first_day AND r.date <= bravo_campaign_daily.to_date) r
+                        AND r.date >= c.first_day AND r.date <= _bravo_campaign_daily_of.to_date) r
          ON r.date = d.day::date
  WHERE EXISTS (SELECT 1 FROM @extschema@.media_buys m WHERE m.campaign_id = c.id)
  ORDER BY d.day
+$$;
+
+CREATE FUNCTION @extschema@.bravo_campaign_daily(
+    campaign_id bigint, from_date date, to_date date)
+RETURNS TABLE (
+    date date,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT * FROM @extschema@._bravo_campaign_daily_of(bravo_campaign_daily.campaign_id, bravo_campaign_daily.from_date, bravo_campaign_daily.to_date) t
+$$;
+
+CREATE FUNCTION @extschema@.bravo_campaign_daily(
+    campaign_id uuid, from_date date, to_date date)
+RETURNS TABLE (
+    date date,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT * FROM @extschema@._bravo_campaign_daily_of(bravo_campaign_daily.campaign_id, bravo_campaign_daily.from_date, bravo_campaign_daily.to_date) t
+$$;
+
+-- Campaign ids passed as text (a text or uuid campaign_id; a quoted literal picks this
+-- one): cast to media_buys.campaign_id's type.
+CREATE FUNCTION @extschema@.bravo_campaign_daily(
+    campaign_id text, from_date date, to_date date)
+RETURNS TABLE (
+    date date,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT t.* FROM @extschema@._bravo_campaign_daily_of($1::%1$s, $2, $3) t',
+        @extschema@._bravo_report_campaign_type())
+      USING campaign_id, from_date, to_date;
+END
 $$;
 
 -- The whole calendar months inside [from_date, to_date] are [months_from, months_until):
@@ -266,10 +397,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN to_date IS NULL THEN 'infinity'::date
             ELSE @extschema@._bravo_month(to_date + 1) END;
 
-CREATE FUNCTION @extschema@.bravo_media_buy_totals(
-    campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+CREATE FUNCTION @extschema@._bravo_media_buy_totals_of(
+    campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
-    media_buy_id bigint,
+    media_buy_id text,
     impressions bigint, clicks bigint, spend numeric,
     video_starts bigint, video_completions bigint, video_views bigint,
     ctr numeric, cpm numeric, cpc numeric,
@@ -281,7 +412,7 @@ AS $$
 -- row per buy and month), the partial months at either end from the metric tables,
 -- and the first / last date with data from two probes of each table's
 -- (media_buy_id, date) key. Every read is an index range scan on one buy.
-SELECT m.id,
+SELECT m.id::text,
        s.impressions, s.clicks, s.spend, s.video_starts, s.video_completions, s.video_views,
        s.clicks::numeric / NULLIF(s.impressions, 0),
        s.spend * 1000 / NULLIF(s.impressions, 0),
@@ -298,12 +429,12 @@ SELECT m.id,
                 (SELECT max(p.date) FROM @extschema@.platform_buy_daily_videos p
                   WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi))
   FROM (SELECT @extschema@._bravo_report_campaign(
-                   bravo_media_buy_totals.campaign_id, bravo_media_buy_totals.from_date,
-                   bravo_media_buy_totals.to_date) AS id,
-               coalesce(bravo_media_buy_totals.from_date, '-infinity') AS lo,
-               coalesce(bravo_media_buy_totals.to_date, 'infinity') AS hi,
-               @extschema@._bravo_report_months_from(bravo_media_buy_totals.from_date) AS first,
-               @extschema@._bravo_report_months_until(bravo_media_buy_totals.to_date) AS last_end) c
+                   _bravo_media_buy_totals_of.campaign_id, _bravo_media_buy_totals_of.from_date,
+                   _bravo_media_buy_totals_of.to_date) AS id,
+               coalesce(_bravo_media_buy_totals_of.from_date, '-infinity') AS lo,
+               coalesce(_bravo_media_buy_totals_of.to_date, 'infinity') AS hi,
+               @extschema@._bravo_report_months_from(_bravo_media_buy_totals_of.from_date) AS first,
+               @extschema@._bravo_report_months_until(_bravo_media_buy_totals_of.to_date) AS last_end) c
   JOIN @extschema@.media_buys m ON m.campaign_id = c.id
  CROSS JOIN LATERAL (
        SELECT coalesce(sum(x.impressions), 0)::bigint       AS impressions,
@@ -337,4 +468,54 @@ SELECT m.id,
                 WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
                   AND p.date >= c.first AND p.date >= c.last_end) x) s
  ORDER BY m.id
+$$;
+
+CREATE FUNCTION @extschema@.bravo_media_buy_totals(
+    campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    media_buy_id bigint,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    first_date date, last_date date)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT t.media_buy_id::bigint, t.impressions, t.clicks, t.spend, t.video_starts, t.video_completions, t.video_views, t.ctr, t.cpm, t.cpc, t.completion_rate, t.view_rate, t.cpcv, t.first_date, t.last_date FROM @extschema@._bravo_media_buy_totals_of(bravo_media_buy_totals.campaign_id, bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) t
+ ORDER BY 1
+$$;
+
+CREATE FUNCTION @extschema@.bravo_media_buy_totals(
+    campaign_id uuid, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    media_buy_id text,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    first_date date, last_date date)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT * FROM @extschema@._bravo_media_buy_totals_of(bravo_media_buy_totals.campaign_id, bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) t
+$$;
+
+-- Campaign ids passed as text (a text or uuid campaign_id; a quoted literal picks this
+-- one): cast to media_buys.campaign_id's type.
+CREATE FUNCTION @extschema@.bravo_media_buy_totals(
+    campaign_id text, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    media_buy_id text,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    first_date date, last_date date)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT t.* FROM @extschema@._bravo_media_buy_totals_of($1::%1$s, $2, $3) t',
+        @extschema@._bravo_report_campaign_type())
+      USING campaign_id, from_date, to_date;
+END
 $$;

@@ -187,7 +187,7 @@ SELECT format($q$
            SET %8$s
         RETURNING r.%2$I, r.%3$I, (%9$s) AS empty
     )
-    SELECT array_agg(%2$I), array_agg(%3$I) FROM up WHERE empty$q$,
+    SELECT array_agg(%2$I::text), array_agg(%3$I) FROM up WHERE empty$q$,
     rollup,
     CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END,
     CASE rollup WHEN 'bravo_campaign_rollup' THEN 'date' ELSE 'month' END,
@@ -201,8 +201,22 @@ SELECT format($q$
  WHERE c.name = ANY (cols)
 $fn$;
 
--- Deletes the rollup rows left with no metric rows behind them.
-CREATE FUNCTION @extschema@._bravo_rollup_prune(rollup text, ids bigint[], dates date[])
+-- The type of a rollup's key column (campaign_id or media_buy_id), as SQL.
+CREATE FUNCTION @extschema@._bravo_rollup_key_type(rollup text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT format_type(a.atttypid, a.atttypmod)
+  FROM pg_attribute a
+ WHERE a.attrelid = format('@extschema@.%I', rollup)::regclass
+   AND a.attname = CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_key_type(text) FROM PUBLIC;
+
+-- Deletes the rollup rows left with no metric rows behind them. The keys come as text
+-- (since 0.4.0: media buy and campaign ids may be bigint, text, uuid, ...).
+CREATE FUNCTION @extschema@._bravo_rollup_prune(rollup text, ids text[], dates date[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -213,15 +227,16 @@ BEGIN
     END IF;
     EXECUTE format(
         'DELETE FROM @extschema@.%1$I r USING unnest($1, $2) z (id, date) '
-        'WHERE r.%2$I = z.id AND r.%3$I = z.date AND %4$s',
+        'WHERE r.%2$I = z.id::%5$s AND r.%3$I = z.date AND %4$s',
         rollup,
         CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END,
         CASE rollup WHEN 'bravo_campaign_rollup' THEN 'date' ELSE 'month' END,
-        (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM @extschema@._bravo_rollup_layout() l))
+        (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM @extschema@._bravo_rollup_layout() l),
+        @extschema@._bravo_rollup_key_type(rollup))
       USING ids, dates;
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_prune(text, bigint[], date[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_prune(text, text[], date[]) FROM PUBLIC;
 
 -- Metric table `tab`: (media_buy_id, date, its own rollup columns: its measures, then
 -- its row counter) of a transition table, with `sign` +1 (new rows) or -1 (old rows).
@@ -273,7 +288,7 @@ DECLARE
     own   text[];
     cols  text;
     xcols text;
-    ids   bigint[];
+    ids   text[];
     dates date[];
 BEGIN
     -- Only the real metric tables: attached anywhere else (a temp table of the same
@@ -327,7 +342,7 @@ DECLARE
     moved boolean;
     parts text[] := '{}';
     t     record;
-    cids  bigint[];
+    cids  text[];
     dates date[];
 BEGIN
     IF TG_RELID <> '@extschema@.media_buys'::pg_catalog.regclass THEN
@@ -396,7 +411,15 @@ DECLARE
     tabs   text;
     parts  text;
     campaign boolean := rollup = 'bravo_campaign_rollup';
+    keytype  text;
 BEGIN
+    -- The rollup is keyed like media_buys (id, or campaign_id): whatever type the media
+    -- tool gave them (since 0.4.0). Created as bigint; retyped (while empty) when the
+    -- media tool's type differs, e.g. after a restore recreated a uuid media_buys.
+    SELECT format_type(a.atttypid, a.atttypmod) INTO keytype
+      FROM pg_attribute a
+     WHERE a.attrelid = '@extschema@.media_buys'::regclass
+       AND a.attname = CASE WHEN campaign THEN 'campaign_id' ELSE 'id' END;
     SELECT string_agg(t.rel::text, ', '),
            string_agg(format(
                CASE WHEN campaign
@@ -409,6 +432,10 @@ BEGIN
     EXECUTE format('LOCK TABLE @extschema@.media_buys, %s IN SHARE MODE', tabs);
     EXECUTE format('LOCK TABLE @extschema@.%I IN EXCLUSIVE MODE', rollup);
     EXECUTE format('DELETE FROM @extschema@.%I', rollup);
+    IF keytype IS DISTINCT FROM @extschema@._bravo_rollup_key_type(rollup) THEN
+        EXECUTE format('ALTER TABLE @extschema@.%I ALTER COLUMN %I TYPE %s USING NULL',
+                       rollup, CASE WHEN campaign THEN 'campaign_id' ELSE 'media_buy_id' END, keytype);
+    END IF;
     EXECUTE format(
         'INSERT INTO @extschema@.%1$I (%2$I, %3$I, %4$s) '
         'SELECT k, d, %5$s FROM (%6$s) x (k, d, %4$s) GROUP BY k, d ORDER BY k, d',

@@ -22,12 +22,13 @@ use std::collections::VecDeque;
 use bravo_core::compare::{CompareError, Comparison, Decision, Key, TargetRow, TargetRows};
 use bravo_core::target::{MetricKind, Target};
 use bravo_core::validate::{Outcome, Value};
-use bravo_core::KeyOrder;
+use bravo_core::{BuyId, KeyOrder, KeyType};
 use pgrx::datum::{Date, DatumWithOid};
 use pgrx::prelude::*;
 use pgrx::spi::SpiCursor;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 
+use super::key::KeySpec;
 use super::owner::Owner;
 use crate::error::BravoError;
 
@@ -53,21 +54,65 @@ struct SetAsideRow {
     reason: &'static str,
     detail: String,
     date: Option<Date>,
+    /// The key of an integer id (`bravo_set_aside.media_buy_id`).
     media_buy_id: Option<i64>,
+    /// Any id as text (`bravo_set_aside.media_buy_key`).
+    media_buy_key: Option<String>,
     raw: String,
+}
+
+/// Ids to write, as bound: `int8[]` for integer keys, `text[]` otherwise.
+enum Ids {
+    Int(Vec<i64>),
+    Text(Vec<String>),
+}
+
+impl Default for Ids {
+    fn default() -> Self {
+        Ids::Int(Vec::new())
+    }
+}
+
+impl Ids {
+    fn new(kind: KeyType) -> Self {
+        match kind {
+            KeyType::Int => Ids::Int(Vec::new()),
+            _ => Ids::Text(Vec::new()),
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Ids::Int(v) => v.len(),
+            Ids::Text(v) => v.len(),
+        }
+    }
+    fn push(&mut self, id: BuyId) {
+        match (self, id) {
+            (Ids::Int(v), BuyId::Int(i)) => v.push(i),
+            (Ids::Text(v), id) => v.push(id.to_text()),
+            // Integer ids are read only for integer keys (bravo_core::validate).
+            (Ids::Int(_), BuyId::Text(t)) => unreachable!("text id {t} for an integer key"),
+        }
+    }
+    fn take(&mut self) -> DatumWithOid<'static> {
+        match self {
+            Ids::Int(v) => std::mem::take(v).into(),
+            Ids::Text(v) => std::mem::take(v).into(),
+        }
+    }
 }
 
 /// Column-wise buffer of rows to write.
 #[derive(Default)]
 struct Rows {
     dates: Vec<Date>,
-    ids: Vec<i64>,
+    ids: Ids,
     counts: Vec<Vec<i64>>,
     money: Vec<Vec<String>>,
 }
 
 impl Rows {
-    fn new(target: &Target) -> Self {
+    fn new(target: &Target, kind: KeyType) -> Self {
         let nc = target
             .metrics
             .iter()
@@ -76,6 +121,7 @@ impl Rows {
         Rows {
             counts: vec![Vec::new(); nc],
             money: vec![Vec::new(); target.metrics.len() - nc],
+            ids: Ids::new(kind),
             ..Default::default()
         }
     }
@@ -101,10 +147,8 @@ impl Rows {
     }
     /// Moves the buffered columns into statement arguments (date, id, metrics...).
     fn take_args(&mut self, target: &Target) -> Vec<DatumWithOid<'static>> {
-        let mut args: Vec<DatumWithOid> = vec![
-            std::mem::take(&mut self.dates).into(),
-            std::mem::take(&mut self.ids).into(),
-        ];
+        let mut args: Vec<DatumWithOid> =
+            vec![std::mem::take(&mut self.dates).into(), self.ids.take()];
         let (mut c, mut m) = (0, 0);
         for metric in &target.metrics {
             match metric.kind {
@@ -131,6 +175,7 @@ pub fn pg_date(d: chrono::NaiveDate) -> Date {
 /// [`FETCH_ROWS`] at a time.
 pub struct Window<'c> {
     cursor: SpiCursor<'c>,
+    kind: KeyType,
     metrics: Vec<bravo_core::target::Metric>,
     pending: VecDeque<TargetRow>,
     exhausted: bool,
@@ -143,7 +188,7 @@ impl TargetRows for Window<'_> {
 
     fn next_row(&mut self) -> Result<Option<TargetRow>, BravoError> {
         if self.pending.is_empty() && !self.exhausted {
-            let metrics = &self.metrics;
+            let (metrics, kind) = (&self.metrics, self.kind);
             let table = self
                 .cursor
                 .fetch(FETCH_ROWS)
@@ -154,7 +199,12 @@ impl TargetRows for Window<'_> {
             let mut got = 0;
             for row in table {
                 got += 1;
-                let id: i64 = row.get(1).ok().flatten().unwrap_or_default();
+                let id = match kind {
+                    KeyType::Int => {
+                        BuyId::Int(row.get::<i64>(1).ok().flatten().unwrap_or_default())
+                    }
+                    _ => BuyId::Text(row.get::<String>(1).ok().flatten().unwrap_or_default()),
+                };
                 let date: Date = row
                     .get(2)
                     .ok()
@@ -194,6 +244,7 @@ impl TargetRows for Window<'_> {
 /// Streams one target's window against its ordered source rows.
 pub struct Applier<'c> {
     target: Target,
+    key: KeySpec,
     owner: Owner,
     run_id: i64,
     schema: String,
@@ -217,6 +268,7 @@ impl<'c> Applier<'c> {
     pub fn open(
         client: &pgrx::spi::SpiClient<'c>,
         target: Target,
+        key: &KeySpec,
         owner: &Owner,
         run_id: i64,
         schema: &str,
@@ -238,18 +290,24 @@ impl<'c> Applier<'c> {
             .collect();
         let cursor = client
             .try_open_cursor(
+                // Aliased, so that ORDER BY names the table's columns (a uuid is
+                // ordered as a uuid, not as its text).
                 format!(
-                    "SELECT media_buy_id, date, {} FROM {table} WHERE date >= $1 ORDER BY {}",
+                    "SELECT {} AS bravo_k, date AS bravo_d, {} FROM {table} WHERE date >= $1 ORDER BY {}",
+                    key.kind.target_select_expr("media_buy_id"),
                     select.join(", "),
-                    order.target_order_by()
+                    order.target_order_by(key.kind)
                 )
                 .as_str(),
                 &[window_start.into()],
             )
             .map_err(|e| BravoError::internal("cannot read the target window", e))?;
-        let mut args = vec!["$1::date[]".to_string(), "$2::int8[]".to_string()];
+        let mut args = vec![
+            "$1::date[]".to_string(),
+            format!("$2::{}", key.array_type()),
+        ];
         let mut cols = vec!["media_buy_id".to_string(), "date".to_string()];
-        let mut vals = vec!["u.id".to_string(), "u.d".to_string()];
+        let mut vals = vec![key.cast("u.id"), "u.d".to_string()];
         let mut sets = Vec::new();
         let mut alias = vec!["d".to_string(), "id".to_string()];
         for (i, m) in target.metrics.iter().enumerate() {
@@ -279,13 +337,14 @@ impl<'c> Applier<'c> {
             vals.join(", ")
         );
         let update_sql = format!(
-            "UPDATE {table} t SET {}, updated_at = pg_catalog.now() FROM {unnest} WHERE t.media_buy_id = u.id AND t.date = u.d",
-            sets.join(", ")
+            "UPDATE {table} t SET {}, updated_at = pg_catalog.now() FROM {unnest} WHERE t.media_buy_id = {} AND t.date = u.d",
+            sets.join(", "),
+            key.cast("u.id")
         );
         if keep_vanished {
             Spi::run(&format!(
-                "CREATE TEMP TABLE IF NOT EXISTS bravo_vanished_{0} (media_buy_id bigint, date date) ON COMMIT DROP; TRUNCATE pg_temp.bravo_vanished_{0}",
-                target.name
+                "CREATE TEMP TABLE IF NOT EXISTS bravo_vanished_{0} (media_buy_id {1}, date date) ON COMMIT DROP; TRUNCATE pg_temp.bravo_vanished_{0}",
+                target.name, key.pg_type
             ))
             .map_err(|e| BravoError::internal("cannot create the vanished-keys table", e))?;
             owner.grant_select(&format!("pg_temp.bravo_vanished_{}", target.name))?;
@@ -293,8 +352,9 @@ impl<'c> Applier<'c> {
         let metrics = target.metrics.clone();
         Ok(Applier {
             owner: owner.clone(),
-            inserts: Rows::new(&target),
-            updates: Rows::new(&target),
+            inserts: Rows::new(&target, key.kind),
+            updates: Rows::new(&target, key.kind),
+            key: key.clone(),
             target,
             run_id,
             schema: schema.to_string(),
@@ -302,6 +362,7 @@ impl<'c> Applier<'c> {
                 order,
                 Window {
                     cursor,
+                    kind: key.kind,
                     metrics,
                     pending: VecDeque::new(),
                     exhausted: false,
@@ -376,7 +437,11 @@ impl<'c> Applier<'c> {
                     reason: reason.as_str(),
                     detail,
                     date: row.date.map(pg_date),
-                    media_buy_id: row.media_buy_id,
+                    media_buy_id: match row.media_buy_id {
+                        Some(BuyId::Int(id)) => Some(id),
+                        _ => None,
+                    },
+                    media_buy_key: row.media_buy_id.as_ref().map(BuyId::to_text),
                     raw,
                 });
             }
@@ -394,9 +459,9 @@ impl<'c> Applier<'c> {
         if ni + nu + na + nv == 0 {
             return Ok(());
         }
-        let target = &self.target;
-        let mut inserts = std::mem::replace(&mut self.inserts, Rows::new(target));
-        let mut updates = std::mem::replace(&mut self.updates, Rows::new(target));
+        let (target, key) = (&self.target, &self.key);
+        let mut inserts = std::mem::replace(&mut self.inserts, Rows::new(target, key.kind));
+        let mut updates = std::mem::replace(&mut self.updates, Rows::new(target, key.kind));
         let aside = std::mem::take(&mut self.aside);
         let vanished = std::mem::take(&mut self.vanished);
         let (insert_sql, update_sql, schema, run_id, owner) = (
@@ -425,29 +490,40 @@ impl<'c> Applier<'c> {
                     let mut details = Vec::with_capacity(na);
                     let mut dates = Vec::with_capacity(na);
                     let mut ids = Vec::with_capacity(na);
+                    let mut keys = Vec::with_capacity(na);
                     let mut raws = Vec::with_capacity(na);
                     for row in aside {
                         reasons.push(row.reason);
                         details.push(row.detail);
                         dates.push(row.date);
                         ids.push(row.media_buy_id);
+                        keys.push(row.media_buy_key);
                         raws.push(row.raw);
                     }
+                    // media_buy_key: since 0.4.0 (see KeySpec::aside_has_key).
+                    let (kcol, kval) = if key.aside_has_key { (", media_buy_key", ", k") } else { ("", "") };
                     Spi::run_with_args(
                         &format!(
-                            "INSERT INTO {schema}.bravo_set_aside (run_id, target, reason, detail, date, media_buy_id, source_row) \
-                             SELECT $1, $2, r, d, dt, id, raw::jsonb FROM unnest($3::text[], $4::text[], $5::date[], $6::int8[], $7::text[]) AS u(r, d, dt, id, raw)"
+                            "INSERT INTO {schema}.bravo_set_aside (run_id, target, reason, detail, date, media_buy_id, source_row{kcol}) \
+                             SELECT $1, $2, r, d, dt, id, raw::jsonb{kval} FROM unnest($3::text[], $4::text[], $5::date[], $6::int8[], $7::text[], $8::text[]) AS u(r, d, dt, id, raw, k)"
                         ),
-                        &[run_id.into(), target.name.clone().into(), reasons.into(), details.into(), dates.into(), ids.into(), raws.into()],
+                        &[run_id.into(), target.name.clone().into(), reasons.into(), details.into(), dates.into(), ids.into(), raws.into(), keys.into()],
                     )
                     .map_err(|e| BravoError::internal("set-aside insert failed", e))?;
                 }
                 if nv > 0 {
-                    let ids: Vec<i64> = vanished.iter().map(|k| k.0).collect();
-                    let dates: Vec<Date> = vanished.iter().map(|k| Date::saturating_from_raw(k.1)).collect();
+                    let mut ids = Ids::new(key.kind);
+                    let mut dates = Vec::with_capacity(nv);
+                    for (id, day) in vanished {
+                        ids.push(id);
+                        dates.push(Date::saturating_from_raw(day));
+                    }
                     Spi::run_with_args(
-                        &format!("INSERT INTO pg_temp.bravo_vanished_{} SELECT * FROM unnest($1::int8[], $2::date[])", target.name),
-                        &[ids.into(), dates.into()],
+                        &format!(
+                            "INSERT INTO pg_temp.bravo_vanished_{} SELECT {}, u.d FROM unnest($1::{}, $2::date[]) AS u(id, d)",
+                            target.name, key.cast("u.id"), key.array_type()
+                        ),
+                        &[ids.take(), dates.into()],
                     )
                     .map_err(|e| BravoError::internal("cannot remember vanished keys", e))?;
                 }

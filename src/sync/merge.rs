@@ -12,6 +12,7 @@ use pgrx::datum::{Date, DatumWithOid};
 use pgrx::prelude::*;
 
 use super::apply::Applied;
+use super::key::KeySpec;
 use super::owner::{self, Owner};
 use crate::error::BravoError;
 use bravo_core::target::{MetricKind, Target};
@@ -140,11 +141,15 @@ pub fn delete_vanished(
 pub fn settle_set_aside(
     schema: &str,
     target: &Target,
+    key: &KeySpec,
     owner: &Owner,
     run_id: i64,
     window_start: Date,
 ) -> Result<(i64, i64), BravoError> {
     let table = format!("{schema}.{}", target.table);
+    // The set-aside row's key: `media_buy_id` for integer ids, `media_buy_key` (text)
+    // cast to the key's type otherwise.
+    let (kc, a_key, k) = (key.aside_column(), key.aside_key("a."), key.aside_key(""));
     let metrics = metric_list(target, "");
     let t_metrics = metric_list(target, "t.");
     Spi::run_with_args(
@@ -153,8 +158,8 @@ pub fn settle_set_aside(
                     resolution = CASE WHEN a.reason = 'unknown_media_buy' \
                         AND NOT EXISTS (SELECT 1 FROM {schema}.bravo_set_aside n \
                                          WHERE n.run_id = $1 AND n.target = a.target AND n.resolved_at IS NULL \
-                                           AND n.media_buy_id = a.media_buy_id AND n.date = a.date) \
-                        AND EXISTS (SELECT 1 FROM {table} t WHERE t.media_buy_id = a.media_buy_id AND t.date = a.date) \
+                                           AND n.{kc} = a.{kc} AND n.date = a.date) \
+                        AND EXISTS (SELECT 1 FROM {table} t WHERE t.media_buy_id = {a_key} AND t.date = a.date) \
                       THEN 'merged' ELSE 'superseded' END \
               WHERE a.target = $2 AND a.resolved_at IS NULL AND a.run_id <> $1 \
                 AND (a.date >= $3 OR a.date IS NULL)"
@@ -186,7 +191,7 @@ pub fn settle_set_aside(
         &format!(
             "WITH r AS (UPDATE {schema}.bravo_set_aside a SET resolved_at = pg_catalog.now(), resolved_run_id = $1, resolution = 'merged' \
                WHERE a.target = $2 AND a.resolved_at IS NULL AND a.reason = 'unknown_media_buy' AND a.date < $3 \
-                 AND EXISTS (SELECT 1 FROM {schema}.media_buys m WHERE m.id = a.media_buy_id) RETURNING a.*) \
+                 AND EXISTS (SELECT 1 FROM {schema}.media_buys m WHERE m.id = {a_key}) RETURNING a.*) \
              SELECT pg_catalog.count(*) FROM r"
         ),
         &[run_id.into(), target.name.clone().into(), window_start.into()],
@@ -202,10 +207,10 @@ pub fn settle_set_aside(
     .map_err(|e| BravoError::internal("cannot create the late-merge table", e))?;
     Spi::run_with_args(
         &format!(
-            "INSERT INTO {late} SELECT DISTINCT ON (media_buy_id, date) media_buy_id, date, {casts} \
+            "INSERT INTO {late} SELECT DISTINCT ON ({k}, date) {k}, date, {casts} \
                FROM {schema}.bravo_set_aside WHERE resolved_run_id = $1 AND target = $2 AND resolution = 'merged' \
                 AND reason = 'unknown_media_buy' AND date < $3 \
-              ORDER BY media_buy_id, date, id DESC"
+              ORDER BY {k}, date, id DESC"
         ),
         &[run_id.into(), target.name.clone().into(), window_start.into()],
     )

@@ -22,6 +22,7 @@
 pub mod apply;
 pub mod catalog;
 pub mod connect;
+pub mod key;
 pub mod lock;
 pub mod merge;
 pub mod order;
@@ -352,7 +353,9 @@ struct Ctx<'a> {
     /// First day of the window, for PostgreSQL and for the Snowflake binding.
     window_start: Date,
     window_naive: NaiveDate,
-    known_buys: HashSet<i64>,
+    /// How media buy ids are typed, and the ids `media_buys` has.
+    key: key::KeySpec,
+    known_buys: HashSet<bravo_core::BuyId>,
     tag: Option<String>,
     delete_missing: bool,
     max_fraction: f64,
@@ -375,12 +378,18 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
 
     let families = catalog::enabled_families(schema).unwrap_or_else(|e| e.raise());
     let owners = check_schema(schema, &families);
-    let known_buys = known_media_buys(schema);
+    let key = key::of_media_buys(schema).unwrap_or_else(|e| e.raise());
+    for target in &families {
+        key.check_target(schema, &target.table)
+            .unwrap_or_else(|e| e.raise());
+    }
+    let known_buys = key.known(schema).unwrap_or_else(|e| e.raise());
     let ctx = Ctx {
         schema,
         run_id,
         window_start,
         window_naive,
+        key,
         known_buys,
         tag: settings::get_str(&settings::SNOWFLAKE_QUERY_TAG),
         delete_missing: settings::DELETE_MISSING.get(),
@@ -456,15 +465,6 @@ fn check_schema(schema: &str, families: &[Target]) -> Vec<owner::Owner> {
     owners
 }
 
-/// The ids of `media_buys`: source rows of other ids are set aside.
-fn known_media_buys(schema: &str) -> HashSet<i64> {
-    Spi::connect(|c| {
-        c.select(&format!("SELECT id FROM {schema}.media_buys"), None, &[])
-            .map(|t| t.filter_map(|r| r.get::<i64>(1).ok().flatten()).collect())
-    })
-    .unwrap_or_else(|e| raise_spi(e))
-}
-
 /// One target: describe and check its source, stream its window against the
 /// target's ([`apply_stream`]), then delete vanished rows (if asked) and settle
 /// set-aside rows. Returns the target's record.
@@ -498,7 +498,7 @@ fn sync_target(
         }
         Err(e) => BravoError::from(e).raise(),
     };
-    let columns = source::check_columns(target, &relation, desc.columns())
+    let columns = source::check_columns(target, ctx.key.kind, &relation, desc.columns())
         .unwrap_or_else(|e| BravoError::from(e).raise());
     drop(desc);
 
@@ -525,6 +525,7 @@ fn sync_target(
         owner,
         &relation,
         order,
+        columns.has_source_id(),
         &mut stream,
         rid,
         &mut trec,
@@ -546,9 +547,15 @@ fn sync_target(
     } else {
         0
     };
-    let (late_ins, late_upd) =
-        merge::settle_set_aside(ctx.schema, target, owner, ctx.run_id, ctx.window_start)
-            .unwrap_or_else(|e| e.raise());
+    let (late_ins, late_upd) = merge::settle_set_aside(
+        ctx.schema,
+        target,
+        &ctx.key,
+        owner,
+        ctx.run_id,
+        ctx.window_start,
+    )
+    .unwrap_or_else(|e| e.raise());
     trec.inserted = applied.inserted + late_ins;
     trec.updated = applied.updated + late_upd;
     trec.unchanged = applied.unchanged;
@@ -569,8 +576,17 @@ fn sync_target(
 /// Where each wanted column is in Snowflake's result. Result columns are matched by
 /// name, so a source that returns extra columns (or another order) still lands in
 /// the right place.
-fn result_positions(stream: &ResultStream, target: &Target, relation: &str) -> Vec<usize> {
-    source::wanted_columns(target)
+fn result_positions(
+    stream: &ResultStream,
+    target: &Target,
+    relation: &str,
+    source_id: bool,
+) -> Vec<usize> {
+    let mut wanted = source::wanted_columns(target);
+    if source_id {
+        wanted.push(source::SOURCE_ID_ALIAS);
+    }
+    wanted
         .iter()
         .map(|w| {
             stream
@@ -602,16 +618,18 @@ fn apply_stream(
     owner: &owner::Owner,
     relation: &str,
     order: bravo_core::KeyOrder,
+    source_id: bool,
     stream: &mut ResultStream,
     rid: uuid::Uuid,
     trec: &mut TargetRecord,
 ) -> apply::Applied {
-    let positions = result_positions(stream, target, relation);
+    let positions = result_positions(stream, target, relation, source_id);
     let width = stream.columns().len();
     Spi::connect(|spi| {
         let mut applier = apply::Applier::open(
             spi,
             target.clone(),
+            &ctx.key,
             owner,
             ctx.run_id,
             ctx.schema,
@@ -643,7 +661,7 @@ fn apply_stream(
                 })
                 .collect();
             for i in 0..batch.num_rows {
-                let row = validate::read_row(target, &columns, i);
+                let row = validate::read_row(target, ctx.key.kind, &columns, i);
                 if let Err(e) = dedup.push(row, &mut outcomes) {
                     BravoError::new(
                         PgSqlErrorCode::ERRCODE_FDW_ERROR,

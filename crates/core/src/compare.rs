@@ -23,13 +23,15 @@ use std::convert::Infallible;
 
 use chrono::{Datelike, NaiveDate};
 
+use crate::key::BuyId;
 use crate::order::KeyOrder;
 use crate::validate::{Outcome, Reason, Row, Value};
 
 /// A row's key: (media_buy_id, date as days since 2000-01-01, PostgreSQL's epoch).
-/// Compared in a [`KeyOrder`] as PostgreSQL orders the same columns; `date 'infinity'`
-/// is `i32::MAX` and `'-infinity'` is `i32::MIN`, as in PostgreSQL.
-pub type Key = (i64, i32);
+/// Compared in a [`KeyOrder`] as PostgreSQL orders the same columns (ids as
+/// [`crate::key`] says); `date 'infinity'` is `i32::MAX` and `'-infinity'` is
+/// `i32::MIN`, as in PostgreSQL.
+pub type Key = (BuyId, i32);
 
 /// Days from 0001-01-01 (chrono's day 1 of the common era) to 2000-01-01.
 const PG_EPOCH_FROM_CE: i32 = 730_120;
@@ -186,16 +188,16 @@ impl<T: TargetRows> Comparison<T> {
     /// taken and returned.
     fn advance_to(
         &mut self,
-        key: Key,
+        key: &Key,
         out: &mut Vec<Decision>,
     ) -> Result<Option<TargetRow>, T::Error> {
         let order = self.order;
         while let Some(t) = self.peek()? {
-            if order.cmp(&t.key, &key).is_gt() {
+            if order.cmp(&t.key, key).is_gt() {
                 break;
             }
             let t = self.peeked.take().expect("peeked");
-            if t.key == key {
+            if t.key == *key {
                 return Ok(Some(t));
             }
             out.push(Decision::Vanished { key: t.key });
@@ -203,16 +205,16 @@ impl<T: TargetRows> Comparison<T> {
         Ok(None)
     }
 
-    fn check_order(&mut self, key: Key) -> Result<(), CompareError<T::Error>> {
-        if let Some(previous) = self.last {
-            if self.order.cmp(&key, &previous).is_lt() {
+    fn check_order(&mut self, key: &Key) -> Result<(), CompareError<T::Error>> {
+        if let Some(previous) = self.last.take() {
+            if self.order.cmp(key, &previous).is_lt() {
                 return Err(CompareError::SourceOutOfOrder {
                     previous,
-                    next: key,
+                    next: key.clone(),
                 });
             }
         }
-        self.last = Some(key);
+        self.last = Some(key.clone());
         Ok(())
     }
 
@@ -231,8 +233,8 @@ impl<T: TargetRows> Comparison<T> {
                 values,
             } => {
                 let key = (media_buy_id, epoch_days(date));
-                self.check_order(key)?;
-                let matched = self.advance_to(key, out)?;
+                self.check_order(&key)?;
+                let matched = self.advance_to(&key, out)?;
                 out.push(match matched {
                     None => Decision::Insert { key, values },
                     Some(t) => {
@@ -254,11 +256,11 @@ impl<T: TargetRows> Comparison<T> {
                 detail,
                 row,
             } => {
-                let key = match (row.media_buy_id, row.date) {
-                    (Some(id), Some(d)) => Some((id, epoch_days(d))),
+                let key = match (&row.media_buy_id, row.date) {
+                    (Some(id), Some(d)) => Some((id.clone(), epoch_days(d))),
                     _ => None,
                 };
-                if let Some(key) = key {
+                if let Some(key) = &key {
                     self.check_order(key)?;
                     // The source still has this key: its target row has not vanished.
                     self.advance_to(key, out)?;

@@ -5,6 +5,7 @@
 //! * [`validate`] — reading a source row, validation, duplicate detection, set-aside
 //!   reasons.
 //! * [`source`]   — relation names, column checks and the queries sent to Snowflake.
+//! * [`key`]      — the media buy key's type (integer, text, uuid) and its order.
 //! * [`order`]    — the key order both streams of a sync are sorted in.
 //! * [`compare`]  — the sorted-stream comparison at the heart of the merge: source
 //!   outcomes × target rows → insert / update / unchanged / vanished / set aside.
@@ -20,6 +21,7 @@
 
 pub mod compare;
 pub mod error;
+pub mod key;
 pub mod order;
 pub mod run;
 pub mod schedule;
@@ -28,5 +30,6 @@ pub mod target;
 pub mod validate;
 
 pub use error::{CoreError, SqlState};
+pub use key::{BuyId, KeyType};
 pub use order::KeyOrder;
 pub use run::{RunStatus, Trigger};

@@ -16,6 +16,8 @@
 
 use std::cmp::Ordering;
 
+use crate::key::KeyType;
+
 /// How the keys `(media_buy_id, date)` of one sync's streams are ordered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum KeyOrder {
@@ -31,18 +33,20 @@ impl KeyOrder {
 
     /// Compares two keys `(media_buy_id, date)` in this order; the date is any
     /// ordered representation (days since an epoch, a calendar date).
-    pub fn cmp<D: Ord>(self, a: &(i64, D), b: &(i64, D)) -> Ordering {
+    pub fn cmp<I: Ord, D: Ord>(self, a: &(I, D), b: &(I, D)) -> Ordering {
         match self {
             KeyOrder::MediaBuyFirst => a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)),
             KeyOrder::DateFirst => a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)),
         }
     }
 
-    /// The ORDER BY list of the target's window (PostgreSQL column names).
-    pub fn target_order_by(self) -> &'static str {
+    /// The ORDER BY list of the target's window (PostgreSQL column names), ordering
+    /// ids of `key` type as the source does (see [`crate::key`]).
+    pub fn target_order_by(self, key: KeyType) -> String {
+        let id = key.target_order_expr("media_buy_id");
         match self {
-            KeyOrder::MediaBuyFirst => "media_buy_id, date",
-            KeyOrder::DateFirst => "date, media_buy_id",
+            KeyOrder::MediaBuyFirst => format!("{id}, date"),
+            KeyOrder::DateFirst => format!("date, {id}"),
         }
     }
 
@@ -81,10 +85,17 @@ mod tests {
             KeyOrder::DateFirst.source_order_by("\"Date\"", "\"MEDIA_BUY_ID\""),
             "\"Date\", \"MEDIA_BUY_ID\""
         );
-        assert_eq!(KeyOrder::DateFirst.target_order_by(), "date, media_buy_id");
         assert_eq!(
-            KeyOrder::MediaBuyFirst.target_order_by(),
+            KeyOrder::DateFirst.target_order_by(KeyType::Int),
+            "date, media_buy_id"
+        );
+        assert_eq!(
+            KeyOrder::MediaBuyFirst.target_order_by(KeyType::Uuid),
             "media_buy_id, date"
+        );
+        assert_eq!(
+            KeyOrder::MediaBuyFirst.target_order_by(KeyType::Text),
+            "media_buy_id COLLATE \"C\", date"
         );
     }
 }

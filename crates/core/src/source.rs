@@ -4,6 +4,7 @@ use bravo_snowflake::{Binding, ColumnMeta, Query};
 use chrono::NaiveDate;
 
 use crate::error::{CoreError, SqlState};
+use crate::key::KeyType;
 use crate::order::KeyOrder;
 use crate::target::{MetricKind, Target};
 
@@ -88,12 +89,18 @@ pub fn wanted_columns(target: &Target) -> Vec<&str> {
 }
 
 /// Matches the source's columns by name (case-insensitively) and checks their types.
-/// Returns the source's own spelling of each wanted column, quoted for SQL.
+/// Returns what to select, in [`wanted_columns`] order: each column's own spelling,
+/// quoted for SQL, except the id, which is an expression that converts and orders it
+/// as media buy ids of `key` type are ordered in PostgreSQL (see [`crate::key`]). When
+/// that conversion can fail, the source's own id column is appended, so a set-aside
+/// row shows the id as the source had it.
 pub fn check_columns(
     target: &Target,
+    key: KeyType,
     relation: &str,
     rowtype: &[ColumnMeta],
-) -> Result<Vec<String>, CoreError> {
+) -> Result<SourceColumns, CoreError> {
+    let mut raw_id = None;
     let available = || {
         rowtype
             .iter()
@@ -123,17 +130,20 @@ pub fn check_columns(
             .iter()
             .find(|m| m.column == want)
             .map(|m| m.kind);
+        let whole = col.sf_type == "fixed" && col.scale.unwrap_or(0) == 0;
+        let text = col.sf_type == "text";
         let ok = match (want, kind) {
             ("date", _) => col.sf_type == "date",
-            ("media_buy_id", _) | (_, Some(MetricKind::Count)) => {
-                col.sf_type == "fixed" && col.scale.unwrap_or(0) == 0
-            }
+            ("media_buy_id", _) => (whole && key != KeyType::Uuid) || text,
+            (_, Some(MetricKind::Count)) => whole,
             (_, Some(MetricKind::Money)) => col.sf_type == "fixed",
             _ => false,
         };
         if !ok {
             let expected = match (want, kind) {
                 ("date", _) => "DATE",
+                ("media_buy_id", _) if key == KeyType::Uuid => "VARCHAR (media_buys.id is uuid)",
+                ("media_buy_id", _) => "NUMBER(p,0) or VARCHAR",
                 (_, Some(MetricKind::Money)) => "NUMBER(p,s) (exact; FLOAT would lose cents)",
                 _ => "NUMBER(p,0)",
             };
@@ -148,9 +158,71 @@ pub fn check_columns(
             )
             .hint("Cast the column in a Snowflake view and point the source setting at the view."));
         }
-        quoted.push(format!("\"{}\"", col.name.replace('"', "\"\"")));
+        let q = format!("\"{}\"", col.name.replace('"', "\"\""));
+        if want != "media_buy_id" {
+            quoted.push(q);
+            continue;
+        }
+        let id = match (key, text) {
+            (KeyType::Int, false) => q.clone(),
+            (KeyType::Int, true) => {
+                raw_id = Some(q.clone());
+                format!("TRY_TO_NUMBER({q})")
+            }
+            (KeyType::Text, false) => format!("TO_VARCHAR({q})"),
+            // A column with a collation would be ordered by it: ask for bytes.
+            (KeyType::Text, true) if col.collation.is_some() => format!("COLLATE({q}, 'utf8')"),
+            (KeyType::Text, true) => q.clone(),
+            (KeyType::Uuid, _) => {
+                raw_id = Some(q.clone());
+                format!("LOWER({q})")
+            }
+        };
+        quoted.push(id);
     }
-    Ok(quoted)
+    let date = quoted[0].clone();
+    let id = quoted[1].clone();
+    if id != quoted_id_name(rowtype) {
+        quoted[1] = format!("{id} AS MEDIA_BUY_ID");
+    }
+    quoted.extend(raw_id.map(|q| format!("{q} AS {SOURCE_ID_ALIAS}")));
+    Ok(SourceColumns {
+        select: quoted,
+        date,
+        id,
+    })
+}
+
+fn quoted_id_name(rowtype: &[ColumnMeta]) -> String {
+    rowtype
+        .iter()
+        .find(|c| c.name.eq_ignore_ascii_case("media_buy_id"))
+        .map(|c| format!("\"{}\"", c.name.replace('"', "\"\"")))
+        .unwrap_or_default()
+}
+
+/// The name of the source's own id column in the result, when the id is converted.
+pub const SOURCE_ID_ALIAS: &str = "BRAVO_SOURCE_ID";
+
+/// What the fetch selects from a source ([`check_columns`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceColumns {
+    /// The select list: date, id (converted and named MEDIA_BUY_ID if need be), the
+    /// metrics, and the source's own id as [`SOURCE_ID_ALIAS`] if it was converted.
+    pub select: Vec<String>,
+    /// The date column, for the window's WHERE and the ORDER BY.
+    pub date: String,
+    /// The id expression, for the ORDER BY.
+    pub id: String,
+}
+
+impl SourceColumns {
+    /// Does the result carry the source's own id ([`SOURCE_ID_ALIAS`])?
+    pub fn has_source_id(&self) -> bool {
+        self.select
+            .last()
+            .is_some_and(|c| c.ends_with(SOURCE_ID_ALIAS))
+    }
 }
 
 /// The statement that describes a source (no rows).
@@ -168,17 +240,16 @@ pub fn describe_query(relation: &str, tag: Option<&str>) -> Query {
 /// that they are set aside visibly instead of silently never matching the window.
 pub fn fetch_query(
     relation: &str,
-    columns: &[String],
+    columns: &SourceColumns,
     window_start: NaiveDate,
     order: KeyOrder,
     tag: Option<&str>,
 ) -> Query {
+    let date = &columns.date;
     let sql = format!(
-        "SELECT {} FROM {relation} WHERE {} >= ? OR {} IS NULL ORDER BY {}",
-        columns.join(", "),
-        columns[0],
-        columns[0],
-        order.source_order_by(&columns[0], &columns[1]),
+        "SELECT {} FROM {relation} WHERE {date} >= ? OR {date} IS NULL ORDER BY {}",
+        columns.select.join(", "),
+        order.source_order_by(date, &columns.id),
     );
     let mut q = Query::new(sql).bind(Binding::Date(window_start));
     q.query_tag = tag.map(str::to_string);
@@ -238,9 +309,11 @@ mod tests {
             col("SPEND", "fixed", Some(2)),
             col("EXTRA", "text", None),
         ];
-        let quoted = check_columns(&builtin_named("impressions"), "R", &good).unwrap();
+        let quoted =
+            check_columns(&builtin_named("impressions"), KeyType::Int, "R", &good).unwrap();
+        assert!(!quoted.has_source_id());
         assert_eq!(
-            quoted,
+            quoted.select,
             [
                 "\"Date\"",
                 "\"MEDIA_BUY_ID\"",
@@ -265,7 +338,8 @@ mod tests {
             q.sql
         );
 
-        let missing = check_columns(&builtin_named("impressions"), "R", &good[..4]).unwrap_err();
+        let missing = check_columns(&builtin_named("impressions"), KeyType::Int, "R", &good[..4])
+            .unwrap_err();
         assert_eq!(missing.state, SqlState::FdwColumnNameNotFound);
         assert!(missing
             .hint
@@ -274,11 +348,95 @@ mod tests {
 
         let mut float_money = good.clone();
         float_money[4] = col("SPEND", "real", None);
-        let e = check_columns(&builtin_named("impressions"), "R", &float_money).unwrap_err();
+        let e = check_columns(
+            &builtin_named("impressions"),
+            KeyType::Int,
+            "R",
+            &float_money,
+        )
+        .unwrap_err();
         assert_eq!(e.state, SqlState::FdwInvalidDataType);
         let mut scaled_count = good.clone();
         scaled_count[2] = col("IMPRESSIONS", "fixed", Some(2));
-        let e = check_columns(&builtin_named("impressions"), "R", &scaled_count).unwrap_err();
+        let e = check_columns(
+            &builtin_named("impressions"),
+            KeyType::Int,
+            "R",
+            &scaled_count,
+        )
+        .unwrap_err();
         assert_eq!(e.state.code(), "HV004");
+    }
+
+    #[test]
+    fn ids_are_converted_and_ordered_as_the_media_tool_types_them() {
+        let cols = |id: ColumnMeta| {
+            [
+                col("DATE", "date", None),
+                id,
+                col("IMPRESSIONS", "fixed", Some(0)),
+                col("CLICKS", "fixed", Some(0)),
+                col("SPEND", "fixed", Some(2)),
+            ]
+        };
+        let t = builtin_named("impressions");
+        let number = cols(col("MEDIA_BUY_ID", "fixed", Some(0)));
+        let varchar = cols(col("MEDIA_BUY_ID", "text", None));
+        let mut collated = varchar.clone();
+        collated[1].collation = Some("en-ci".into());
+        let id = |key, c: &[ColumnMeta]| {
+            check_columns(&t, key, "R", c).map(|q| (q.id.clone(), q.select.get(5).cloned()))
+        };
+        assert_eq!(
+            id(KeyType::Int, &number).unwrap(),
+            ("\"MEDIA_BUY_ID\"".into(), None)
+        );
+        assert_eq!(
+            id(KeyType::Int, &varchar).unwrap(),
+            (
+                "TRY_TO_NUMBER(\"MEDIA_BUY_ID\")".into(),
+                Some("\"MEDIA_BUY_ID\" AS BRAVO_SOURCE_ID".into())
+            )
+        );
+        assert_eq!(
+            id(KeyType::Text, &varchar).unwrap(),
+            ("\"MEDIA_BUY_ID\"".into(), None)
+        );
+        assert_eq!(
+            id(KeyType::Text, &collated).unwrap(),
+            ("COLLATE(\"MEDIA_BUY_ID\", 'utf8')".into(), None)
+        );
+        assert_eq!(
+            id(KeyType::Text, &number).unwrap(),
+            ("TO_VARCHAR(\"MEDIA_BUY_ID\")".into(), None)
+        );
+        assert_eq!(
+            id(KeyType::Uuid, &varchar).unwrap(),
+            (
+                "LOWER(\"MEDIA_BUY_ID\")".into(),
+                Some("\"MEDIA_BUY_ID\" AS BRAVO_SOURCE_ID".into())
+            )
+        );
+        let e = id(KeyType::Uuid, &number).unwrap_err();
+        assert_eq!(e.state, SqlState::FdwInvalidDataType);
+        assert!(
+            e.message.contains("VARCHAR (media_buys.id is uuid)"),
+            "{}",
+            e.message
+        );
+        let q = fetch_query(
+            "R",
+            &check_columns(&t, KeyType::Uuid, "R", &varchar).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
+            KeyOrder::DateFirst,
+            None,
+        );
+        assert!(q.sql.starts_with("SELECT \"DATE\", LOWER(\"MEDIA_BUY_ID\") AS MEDIA_BUY_ID, \"IMPRESSIONS\", \"CLICKS\", \"SPEND\", \"MEDIA_BUY_ID\" AS BRAVO_SOURCE_ID FROM R"), "{}", q.sql);
+        assert!(
+            q.sql
+                .ends_with("ORDER BY \"DATE\", LOWER(\"MEDIA_BUY_ID\")"),
+            "{}",
+            q.sql
+        );
     }
 }

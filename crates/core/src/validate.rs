@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use bravo_snowflake::Column;
 use chrono::NaiveDate;
 
+use crate::key::{BuyId, KeyType};
 use crate::order::KeyOrder;
 use crate::target::{MetricKind, Target};
 
@@ -48,7 +49,7 @@ impl Reason {
 #[derive(Clone, Debug)]
 pub struct Row {
     pub date: Option<NaiveDate>,
-    pub media_buy_id: Option<i64>,
+    pub media_buy_id: Option<BuyId>,
     pub values: Vec<Option<Value>>,
     /// The row as JSON text (lower-case column names, values as strings), built only
     /// for rows with a problem; see [`Row::raw_json`].
@@ -62,7 +63,7 @@ pub struct Row {
 pub enum Outcome {
     Valid {
         date: NaiveDate,
-        media_buy_id: i64,
+        media_buy_id: BuyId,
         values: Vec<Value>,
     },
     SetAside {
@@ -111,34 +112,98 @@ fn fixed(col: &Column, i: usize) -> Option<(i128, u32)> {
 /// `out_of_range`, like a value that does not fit at all.
 pub const MAX_COUNT: i64 = 1_000_000_000_000;
 
-/// Reads row `i` of a batch whose columns are (date, media_buy_id, metrics...).
-pub fn read_row(target: &Target, columns: &[Column], i: usize) -> Row {
+/// Reads the media buy id of row `i`: the key (if valid), the id as the source had it
+/// (for the set-aside row), and what is wrong with it. `raw` is the source's own id
+/// column when the query converted it (see [`crate::source::fetch_query`]).
+fn read_id(
+    key: KeyType,
+    col: &Column,
+    raw: Option<&Column>,
+    i: usize,
+) -> (Option<BuyId>, Option<String>, Option<(Reason, String)>) {
+    let raw_text = match raw {
+        Some(Column::Text(v)) => v[i].clone(),
+        Some(c) => fixed(c, i).map(|(v, s)| decimal_text(v, s)),
+        None => None,
+    };
+    let bad =
+        |text: &str, why: &str| Some((Reason::OutOfRange, format!("MEDIA_BUY_ID {text} {why}")));
+    match (key, col) {
+        (KeyType::Int, Column::Fixed { .. }) => match fixed(col, i) {
+            Some((v, 0)) => match i64::try_from(v) {
+                Ok(id) => (Some(BuyId::Int(id)), Some(v.to_string()), None),
+                Err(_) => (
+                    None,
+                    Some(v.to_string()),
+                    bad(&v.to_string(), "does not fit in bigint"),
+                ),
+            },
+            Some((v, s)) => {
+                let t = decimal_text(v, s);
+                (None, Some(t.clone()), bad(&t, "is not an integer"))
+            }
+            None => match raw_text {
+                Some(t) => (
+                    None,
+                    Some(t.clone()),
+                    bad(&format!("'{t}'"), "is not an integer"),
+                ),
+                None => (None, None, None),
+            },
+        },
+        (KeyType::Int, Column::Text(v)) => match &v[i] {
+            Some(t) => match t.trim().parse::<i64>() {
+                Ok(id) => (Some(BuyId::Int(id)), Some(t.clone()), None),
+                Err(_) => (
+                    None,
+                    Some(t.clone()),
+                    bad(&format!("'{t}'"), "is not an integer"),
+                ),
+            },
+            None => (None, raw_text, None),
+        },
+        (_, Column::Text(v)) => match &v[i] {
+            Some(t) => match key.check_text(t) {
+                Ok(()) => (
+                    Some(BuyId::Text(t.clone())),
+                    Some(raw_text.unwrap_or_else(|| t.clone())),
+                    None,
+                ),
+                Err(why) => {
+                    let shown = raw_text.unwrap_or_else(|| t.clone());
+                    (None, Some(shown.clone()), bad(&format!("'{shown}'"), &why))
+                }
+            },
+            None => (None, raw_text, None),
+        },
+        (KeyType::Text, Column::Fixed { .. }) => match fixed(col, i) {
+            Some((v, s)) => {
+                let t = decimal_text(v, s);
+                (Some(BuyId::Text(t.clone())), Some(t), None)
+            }
+            None => (None, raw_text, None),
+        },
+        _ => (
+            None,
+            None,
+            Some((
+                Reason::OutOfRange,
+                "MEDIA_BUY_ID has a type that cannot be a media buy id here".into(),
+            )),
+        ),
+    }
+}
+
+/// Reads row `i` of a batch whose columns are (date, media_buy_id, metrics...,
+/// and the source's own id column when the query converted it); ids are read as
+/// `key` says.
+pub fn read_row(target: &Target, key: KeyType, columns: &[Column], i: usize) -> Row {
     let date = match &columns[0] {
         Column::Date(v) => v[i],
         _ => None,
     };
-    let id_raw = fixed(&columns[1], i);
-    let mut problem = None;
-    let media_buy_id = match id_raw {
-        Some((v, 0)) => match i64::try_from(v) {
-            Ok(v) => Some(v),
-            Err(_) => {
-                problem = Some((
-                    Reason::OutOfRange,
-                    format!("MEDIA_BUY_ID {v} does not fit in bigint"),
-                ));
-                None
-            }
-        },
-        Some((v, s)) => {
-            problem = Some((
-                Reason::OutOfRange,
-                format!("MEDIA_BUY_ID {} is not an integer", decimal_text(v, s)),
-            ));
-            None
-        }
-        None => None,
-    };
+    let (media_buy_id, id_text, mut problem) =
+        read_id(key, &columns[1], columns.get(2 + target.metrics.len()), i);
     let mut values = Vec::with_capacity(target.metrics.len());
     for (m, col) in target.metrics.iter().zip(&columns[2..]) {
         let cell = fixed(col, i);
@@ -179,8 +244,8 @@ pub fn read_row(target: &Target, columns: &[Column], i: usize) -> Row {
         };
         values.push(value);
     }
-    if date.is_none() || (media_buy_id.is_none() && id_raw.is_none()) {
-        let which = match (date.is_none(), id_raw.is_none()) {
+    if date.is_none() || (media_buy_id.is_none() && id_text.is_none()) {
+        let which = match (date.is_none(), id_text.is_none()) {
             (true, true) => "DATE and MEDIA_BUY_ID are NULL",
             (true, false) => "DATE is NULL",
             _ => "MEDIA_BUY_ID is NULL",
@@ -189,7 +254,7 @@ pub fn read_row(target: &Target, columns: &[Column], i: usize) -> Row {
     }
     let raw = problem
         .as_ref()
-        .map(|_| raw_from_columns(target, columns, i));
+        .map(|_| raw_from_columns(target, columns, i, id_text));
     Row {
         date,
         media_buy_id,
@@ -216,7 +281,12 @@ fn row_json<'a>(
 }
 
 /// The source row `i`, straight from the batch (values as they came, even invalid).
-fn raw_from_columns(target: &Target, columns: &[Column], i: usize) -> String {
+fn raw_from_columns(
+    target: &Target,
+    columns: &[Column],
+    i: usize,
+    id_text: Option<String>,
+) -> String {
     let date = match &columns[0] {
         Column::Date(v) => v[i],
         _ => None,
@@ -224,7 +294,7 @@ fn raw_from_columns(target: &Target, columns: &[Column], i: usize) -> String {
     let text = |col: &Column| fixed(col, i).map(|(v, s)| decimal_text(v, s));
     row_json(
         date,
-        text(&columns[1]),
+        id_text,
         target
             .metrics
             .iter()
@@ -247,7 +317,11 @@ impl Row {
             };
             (m.column.as_str(), text)
         });
-        row_json(self.date, self.media_buy_id.map(|v| v.to_string()), values)
+        row_json(
+            self.date,
+            self.media_buy_id.as_ref().map(BuyId::to_text),
+            values,
+        )
     }
 }
 
@@ -255,7 +329,7 @@ impl Row {
 /// are adjacent in either order, so duplicates are found holding one row.
 pub struct Deduper<'a> {
     order: KeyOrder,
-    known_buys: &'a HashSet<i64>,
+    known_buys: &'a HashSet<BuyId>,
     held: Option<Row>,
     held_is_dup: bool,
 }
@@ -263,13 +337,13 @@ pub struct Deduper<'a> {
 /// The source broke the key order the query asked for.
 #[derive(Debug, PartialEq, Eq)]
 pub struct OrderError {
-    pub previous: (i64, NaiveDate),
-    pub next: (i64, NaiveDate),
+    pub previous: (BuyId, NaiveDate),
+    pub next: (BuyId, NaiveDate),
 }
 
 impl<'a> Deduper<'a> {
     /// Reads a stream sorted in `order`.
-    pub fn new(order: KeyOrder, known_buys: &'a HashSet<i64>) -> Self {
+    pub fn new(order: KeyOrder, known_buys: &'a HashSet<BuyId>) -> Self {
         Deduper {
             order,
             known_buys,
@@ -278,8 +352,8 @@ impl<'a> Deduper<'a> {
         }
     }
 
-    fn key(row: &Row) -> Option<(i64, NaiveDate)> {
-        Some((row.media_buy_id?, row.date?))
+    fn key(row: &Row) -> Option<(BuyId, NaiveDate)> {
+        Some((row.media_buy_id.clone()?, row.date?))
     }
 
     fn release(&self, row: Row, dup: bool, out: &mut Vec<Outcome>) {
@@ -406,13 +480,16 @@ mod tests {
     }
 
     fn decide(rows: &[(Option<NaiveDate>, Option<i128>, Option<i128>)]) -> Vec<String> {
-        let known: HashSet<i64> = [1, 2, 3].into_iter().collect();
+        let known: HashSet<BuyId> = [1, 2, 3].into_iter().map(BuyId::Int).collect();
         let cols = batch(rows);
         let mut dedup = Deduper::new(KeyOrder::MediaBuyFirst, &known);
         let mut out = Vec::new();
         for i in 0..rows.len() {
             dedup
-                .push(read_row(&builtin_named("impressions"), &cols, i), &mut out)
+                .push(
+                    read_row(&builtin_named("impressions"), KeyType::Int, &cols, i),
+                    &mut out,
+                )
                 .expect("ordered");
         }
         dedup.finish(&mut out);
@@ -471,15 +548,21 @@ mod tests {
 
     #[test]
     fn out_of_order_input_is_an_error() {
-        let known: HashSet<i64> = [1, 2].into_iter().collect();
+        let known: HashSet<BuyId> = [1, 2].into_iter().map(BuyId::Int).collect();
         let cols = batch(&[(d(2), Some(2), Some(1)), (d(1), Some(1), Some(1))]);
         let mut dedup = Deduper::new(KeyOrder::MediaBuyFirst, &known);
         let mut out = Vec::new();
         dedup
-            .push(read_row(&builtin_named("impressions"), &cols, 0), &mut out)
+            .push(
+                read_row(&builtin_named("impressions"), KeyType::Int, &cols, 0),
+                &mut out,
+            )
             .unwrap();
         assert!(dedup
-            .push(read_row(&builtin_named("impressions"), &cols, 1), &mut out)
+            .push(
+                read_row(&builtin_named("impressions"), KeyType::Int, &cols, 1),
+                &mut out
+            )
             .is_err());
         assert_eq!(Reason::DuplicateKey.as_str(), "duplicate_key");
     }
@@ -488,7 +571,7 @@ mod tests {
     /// duplicated key; in media-buy-first order the source broke the order.
     #[test]
     fn crossing_keys_are_in_order_date_first_only() {
-        let known: HashSet<i64> = [1, 2].into_iter().collect();
+        let known: HashSet<BuyId> = [1, 2].into_iter().map(BuyId::Int).collect();
         let cols = batch(&[
             (d(1), Some(2), Some(1)),
             (d(2), Some(1), Some(1)),
@@ -498,7 +581,10 @@ mod tests {
         let mut out = Vec::new();
         for i in 0..3 {
             dedup
-                .push(read_row(&builtin_named("impressions"), &cols, i), &mut out)
+                .push(
+                    read_row(&builtin_named("impressions"), KeyType::Int, &cols, i),
+                    &mut out,
+                )
                 .unwrap();
         }
         dedup.finish(&mut out);
@@ -514,11 +600,99 @@ mod tests {
         let mut dedup = Deduper::new(KeyOrder::MediaBuyFirst, &known);
         let mut out = Vec::new();
         dedup
-            .push(read_row(&builtin_named("impressions"), &cols, 0), &mut out)
+            .push(
+                read_row(&builtin_named("impressions"), KeyType::Int, &cols, 0),
+                &mut out,
+            )
             .unwrap();
         let err = dedup
-            .push(read_row(&builtin_named("impressions"), &cols, 1), &mut out)
+            .push(
+                read_row(&builtin_named("impressions"), KeyType::Int, &cols, 1),
+                &mut out,
+            )
             .unwrap_err();
-        assert_eq!(err.previous, (2, d(1).unwrap()));
+        assert_eq!(err.previous, (BuyId::Int(2), d(1).unwrap()));
+    }
+
+    fn text_batch(ids: &[Option<&str>], raw: Option<&[Option<&str>]>) -> Vec<Column> {
+        let text =
+            |v: &[Option<&str>]| Column::Text(v.iter().map(|s| s.map(str::to_string)).collect());
+        let n = ids.len();
+        let fixed = || Column::Fixed {
+            scale: 0,
+            values: vec![Some(1); n],
+        };
+        let mut cols = vec![
+            Column::Date(vec![d(1); n]),
+            text(ids),
+            fixed(),
+            fixed(),
+            fixed(),
+        ];
+        cols.extend(raw.map(text));
+        cols
+    }
+
+    #[test]
+    fn text_and_uuid_ids_are_read_and_bad_ones_set_aside_with_the_source_value() {
+        let t = builtin_named("impressions");
+        let cols = text_batch(&[Some("Ab-é"), Some("x\0y"), None], None);
+        let rows: Vec<Row> = (0..3)
+            .map(|i| read_row(&t, KeyType::Text, &cols, i))
+            .collect();
+        assert_eq!(rows[0].media_buy_id, Some(BuyId::Text("Ab-é".into())));
+        assert!(rows[0].problem.is_none());
+        assert_eq!(rows[1].problem.as_ref().unwrap().0, Reason::OutOfRange);
+        assert_eq!(rows[2].problem.as_ref().unwrap().0, Reason::NullKey);
+
+        // uuid: the query sends LOWER(id) and the id as the source has it.
+        let upper = "0F8FAD5B-D9CB-469F-A165-70867728950E";
+        let cols = text_batch(
+            &[Some(&upper.to_lowercase()), Some("not-a-uuid")],
+            Some(&[Some(upper), Some("Not-A-Uuid")]),
+        );
+        let ok = read_row(&t, KeyType::Uuid, &cols, 0);
+        assert_eq!(ok.media_buy_id, Some(BuyId::Text(upper.to_lowercase())));
+        let bad = read_row(&t, KeyType::Uuid, &cols, 1);
+        let (reason, detail) = bad.problem.clone().unwrap();
+        assert_eq!(reason, Reason::OutOfRange);
+        assert!(detail.contains("'Not-A-Uuid' is not a uuid"), "{detail}");
+        assert!(
+            bad.raw_json(&t).contains("\"media_buy_id\":\"Not-A-Uuid\""),
+            "{}",
+            bad.raw_json(&t)
+        );
+
+        // An integer key from a VARCHAR source: TRY_TO_NUMBER gave NULL for text that is
+        // not a number; the set-aside row keeps the text.
+        let mut cols = text_batch(&[None], Some(&[Some("buy-7")]));
+        cols[1] = Column::Fixed {
+            scale: 0,
+            values: vec![None],
+        };
+        let row = read_row(&t, KeyType::Int, &cols, 0);
+        let (reason, detail) = row.problem.clone().unwrap();
+        assert_eq!(reason, Reason::OutOfRange);
+        assert!(detail.contains("'buy-7' is not an integer"), "{detail}");
+        assert!(row.raw_json(&t).contains("buy-7"));
+    }
+
+    #[test]
+    fn unknown_text_ids_are_named_in_quotes() {
+        let t = builtin_named("impressions");
+        let known: HashSet<BuyId> = [BuyId::Text("a".into())].into_iter().collect();
+        let cols = text_batch(&[Some("a"), Some("b")], None);
+        let mut dedup = Deduper::new(KeyOrder::MediaBuyFirst, &known);
+        let mut out = Vec::new();
+        for i in 0..2 {
+            dedup
+                .push(read_row(&t, KeyType::Text, &cols, i), &mut out)
+                .unwrap();
+        }
+        dedup.finish(&mut out);
+        assert!(matches!(&out[0], Outcome::Valid { media_buy_id: BuyId::Text(a), .. } if a == "a"));
+        assert!(
+            matches!(&out[1], Outcome::SetAside { reason: Reason::UnknownMediaBuy, detail, .. } if detail.contains("no id 'b'"))
+        );
     }
 }

@@ -51,19 +51,21 @@ enum D {
 
 fn reduce(d: &Decision) -> D {
     match d {
-        Decision::Insert { key, values } => D::Insert(*key, format!("{values:?}")),
-        Decision::Update { key, values } => D::Update(*key, format!("{values:?}")),
-        Decision::Unchanged { key } => D::Unchanged(*key),
-        Decision::Vanished { key } => D::Vanished(*key),
-        Decision::SetAside { key, detail, .. } => D::Aside(*key, detail.clone()),
+        Decision::Insert { key, values } => D::Insert(key.clone(), format!("{values:?}")),
+        Decision::Update { key, values } => D::Update(key.clone(), format!("{values:?}")),
+        Decision::Unchanged { key } => D::Unchanged(key.clone()),
+        Decision::Vanished { key } => D::Vanished(key.clone()),
+        Decision::SetAside { key, detail, .. } => D::Aside(key.clone(), detail.clone()),
     }
 }
 
 /// The naive model: every source outcome looks its key up in what is left of the
 /// target; whatever is left at the end vanished.
 fn model(source: &[Outcome], target: &[TargetRow]) -> Vec<D> {
-    let mut left: BTreeMap<Key, Vec<Option<Value>>> =
-        target.iter().map(|t| (t.key, t.values.clone())).collect();
+    let mut left: BTreeMap<Key, Vec<Option<Value>>> = target
+        .iter()
+        .map(|t| (t.key.clone(), t.values.clone()))
+        .collect();
     let mut out = Vec::new();
     for o in source {
         match o {
@@ -72,9 +74,9 @@ fn model(source: &[Outcome], target: &[TargetRow]) -> Vec<D> {
                 media_buy_id,
                 values,
             } => {
-                let key = (*media_buy_id, epoch_days(*date));
+                let key = (media_buy_id.clone(), epoch_days(*date));
                 let d = match left.remove(&key) {
-                    None => D::Insert(key, format!("{values:?}")),
+                    None => D::Insert(key.clone(), format!("{values:?}")),
                     Some(t) if values.iter().zip(&t).all(|(s, t)| model_same(s, t)) => {
                         D::Unchanged(key)
                     }
@@ -85,10 +87,11 @@ fn model(source: &[Outcome], target: &[TargetRow]) -> Vec<D> {
             Outcome::SetAside { detail, row, .. } => {
                 let key = row
                     .media_buy_id
+                    .clone()
                     .zip(row.date)
                     .map(|(id, d)| (id, epoch_days(d)));
-                if let Some(k) = key {
-                    left.remove(&k);
+                if let Some(k) = &key {
+                    left.remove(k);
                 }
                 out.push(D::Aside(key, detail.clone()));
             }
@@ -104,8 +107,8 @@ fn key_of(d: &Decision) -> Option<Key> {
         Decision::Insert { key, .. }
         | Decision::Update { key, .. }
         | Decision::Unchanged { key }
-        | Decision::Vanished { key } => Some(*key),
-        Decision::SetAside { key, .. } => *key,
+        | Decision::Vanished { key } => Some(key.clone()),
+        Decision::SetAside { key, .. } => key.clone(),
     }
 }
 
@@ -113,9 +116,10 @@ fn outcome_key(o: &Outcome) -> Option<Key> {
     match o {
         Outcome::Valid {
             date, media_buy_id, ..
-        } => Some((*media_buy_id, epoch_days(*date))),
+        } => Some((media_buy_id.clone(), epoch_days(*date))),
         Outcome::SetAside { row, .. } => row
             .media_buy_id
+            .clone()
             .zip(row.date)
             .map(|(id, d)| (id, epoch_days(d))),
     }
@@ -149,12 +153,17 @@ fn orders() -> impl Strategy<Value = KeyOrder> {
     prop_oneof![Just(KeyOrder::MediaBuyFirst), Just(KeyOrder::DateFirst)]
 }
 
-fn ids() -> impl Strategy<Value = i64> {
+/// Text ids that differ by case, accents (precomposed and combining), digits vs
+/// letters, and non-ASCII: ordered by UTF-8 bytes, as PostgreSQL's `COLLATE "C"`.
+const TEXT_IDS: [&str; 10] = ["", "10", "9", "B", "a", "b", "e\u{301}", "é", "ü", "日本"];
+
+fn ids() -> impl Strategy<Value = BuyId> {
     prop_oneof![
-        4 => 1i64..6,
-        1 => Just(i64::MIN),
-        1 => Just(i64::MAX),
-        1 => Just(0i64),
+        4 => (1i64..6).prop_map(BuyId::Int),
+        1 => Just(BuyId::Int(i64::MIN)),
+        1 => Just(BuyId::Int(i64::MAX)),
+        1 => Just(BuyId::Int(0)),
+        4 => (0..TEXT_IDS.len()).prop_map(|i| BuyId::Text(TEXT_IDS[i].to_string())),
     ]
 }
 
@@ -199,8 +208,8 @@ fn target_values() -> impl Strategy<Value = Vec<Option<Value>>> {
 
 #[derive(Clone, Debug)]
 enum Src {
-    Valid(i64, NaiveDate, Vec<Value>),
-    AsideKeyed(i64, NaiveDate),
+    Valid(BuyId, NaiveDate, Vec<Value>),
+    AsideKeyed(BuyId, NaiveDate),
     AsideKeyless(Option<NaiveDate>),
 }
 
@@ -212,7 +221,7 @@ fn src() -> impl Strategy<Value = Src> {
     ]
 }
 
-fn row(id: Option<i64>, date: Option<NaiveDate>) -> Row {
+fn row(id: Option<BuyId>, date: Option<NaiveDate>) -> Row {
     Row {
         date,
         media_buy_id: id,
@@ -226,7 +235,7 @@ fn row(id: Option<i64>, date: Option<NaiveDate>) -> Row {
 fn source_stream() -> impl Strategy<Value = Vec<Outcome>> {
     proptest::collection::vec(src(), 0..40).prop_map(|mut v| {
         let key = |s: &Src| match s {
-            Src::Valid(i, d, _) | Src::AsideKeyed(i, d) => Some((*i, *d)),
+            Src::Valid(i, d, _) | Src::AsideKeyed(i, d) => Some((i.clone(), *d)),
             Src::AsideKeyless(_) => None,
         };
         // Sort the keyed ones among themselves, keeping the keyless ones in place.
@@ -281,7 +290,7 @@ fn overlapping() -> impl Strategy<Value = (Vec<Outcome>, Vec<TargetRow>)> {
             .filter_map(|o| match o {
                 Outcome::Valid {
                     date, media_buy_id, ..
-                } => Some((*media_buy_id, epoch_days(*date))),
+                } => Some((media_buy_id.clone(), epoch_days(*date))),
                 _ => None,
             })
             .collect();
@@ -296,7 +305,7 @@ fn overlapping() -> impl Strategy<Value = (Vec<Outcome>, Vec<TargetRow>)> {
                     extra.into_iter().map(|t| (t.key, t.values)).collect();
                 for (k, (take, v)) in keys.iter().zip(picks) {
                     if take {
-                        m.insert(*k, v);
+                        m.insert(k.clone(), v);
                     }
                 }
                 let target = m
@@ -352,10 +361,10 @@ proptest! {
         let (_, target) = in_order(order, Vec::new(), target);
         let d = compare(order, Vec::new(), target.clone()).unwrap();
         let keys: Vec<Key> = d.iter().map(|d| match d {
-            Decision::Vanished { key } => *key,
+            Decision::Vanished { key } => key.clone(),
             other => panic!("{other:?}"),
         }).collect();
-        prop_assert_eq!(keys, target.iter().map(|t| t.key).collect::<Vec<_>>());
+        prop_assert_eq!(keys, target.iter().map(|t| t.key.clone()).collect::<Vec<_>>());
     }
 
     #[test]
@@ -374,7 +383,7 @@ proptest! {
         let keyed: Vec<usize> = source.iter().enumerate().filter(|(_, o)| matches!(o, Outcome::Valid { .. })).map(|(i, _)| i).collect();
         prop_assume!(keyed.len() >= 2);
         let (a, b) = (keyed[0], keyed[keyed.len() - 1]);
-        let key = |o: &Outcome| match o { Outcome::Valid { date, media_buy_id, .. } => (*media_buy_id, epoch_days(*date)), _ => unreachable!() };
+        let key = |o: &Outcome| match o { Outcome::Valid { date, media_buy_id, .. } => (media_buy_id.clone(), epoch_days(*date)), _ => unreachable!() };
         prop_assume!(order.cmp(&key(&source[a]), &key(&source[b])).is_lt());
         source.swap(a, b);
         let err = compare(order, source, Vec::new()).unwrap_err();
@@ -385,7 +394,7 @@ proptest! {
 fn valid(id: i64, date: NaiveDate, values: Vec<Value>) -> Outcome {
     Outcome::Valid {
         date,
-        media_buy_id: id,
+        media_buy_id: BuyId::Int(id),
         values,
     }
 }
@@ -407,17 +416,17 @@ fn money_compares_by_value_not_by_scale() {
     assert_ne!(canonical_decimal("1.05"), canonical_decimal("1.5"));
 
     let t = |money: &str| TargetRow {
-        key: (1, epoch_days(d(2026, 1, 1))),
+        key: (BuyId::Int(1), epoch_days(d(2026, 1, 1))),
         values: vec![Some(Value::Money(money.into()))],
     };
     let s = || valid(1, d(2026, 1, 1), vec![Value::Money("1.5".into())]);
     let one =
         |target: TargetRow| reduce(&compare(KeyOrder::MediaBuyFirst, [s()], [target]).unwrap()[0]);
-    assert_eq!(one(t("1.50")), D::Unchanged((1, 9497)));
+    assert_eq!(one(t("1.50")), D::Unchanged((BuyId::Int(1), 9497)));
     assert!(matches!(one(t("1.05")), D::Update(..)));
     // A NULL in the target is never equal, not even to zero.
     let null = TargetRow {
-        key: (1, epoch_days(d(2026, 1, 1))),
+        key: (BuyId::Int(1), epoch_days(d(2026, 1, 1))),
         values: vec![None],
     };
     assert!(matches!(
@@ -452,18 +461,18 @@ fn dates_use_postgresql_epoch_days() {
 #[test]
 fn a_set_aside_key_keeps_its_target_row_and_a_duplicate_inserts() {
     let day = d(2026, 3, 1);
-    let k = (5, epoch_days(day));
+    let k = (BuyId::Int(5), epoch_days(day));
     let target = vec![
         TargetRow {
-            key: (4, 0),
+            key: (BuyId::Int(4), 0),
             values: vec![Some(Value::Count(1))],
         },
         TargetRow {
-            key: k,
+            key: k.clone(),
             values: vec![Some(Value::Count(1))],
         },
         TargetRow {
-            key: (i64::MAX, i32::MAX),
+            key: (BuyId::Int(i64::MAX), i32::MAX),
             values: vec![Some(Value::Count(1))],
         },
     ];
@@ -471,12 +480,12 @@ fn a_set_aside_key_keeps_its_target_row_and_a_duplicate_inserts() {
         Outcome::SetAside {
             reason: Reason::DuplicateKey,
             detail: "dup".into(),
-            row: row(Some(5), Some(day)),
+            row: row(Some(BuyId::Int(5)), Some(day)),
         },
         Outcome::SetAside {
             reason: Reason::DuplicateKey,
             detail: "dup".into(),
-            row: row(Some(5), Some(day)),
+            row: row(Some(BuyId::Int(5)), Some(day)),
         },
     ];
     let got: Vec<D> = compare(KeyOrder::MediaBuyFirst, source, target)
@@ -487,10 +496,10 @@ fn a_set_aside_key_keeps_its_target_row_and_a_duplicate_inserts() {
     assert_eq!(
         got,
         vec![
-            D::Vanished((4, 0)),
+            D::Vanished((BuyId::Int(4), 0)),
+            D::Aside(Some(k.clone()), "dup".into()),
             D::Aside(Some(k), "dup".into()),
-            D::Aside(Some(k), "dup".into()),
-            D::Vanished((i64::MAX, i32::MAX)),
+            D::Vanished((BuyId::Int(i64::MAX), i32::MAX)),
         ]
     );
 }
@@ -507,15 +516,15 @@ fn crossing_keys_merge_date_first_and_are_refused_media_buy_first() {
     ];
     let target = vec![
         TargetRow {
-            key: (1, epoch_days(early)),
+            key: (BuyId::Int(1), epoch_days(early)),
             values: vec![Some(Value::Count(9))],
         },
         TargetRow {
-            key: (2, epoch_days(early)),
+            key: (BuyId::Int(2), epoch_days(early)),
             values: vec![Some(Value::Count(5))],
         },
         TargetRow {
-            key: (1, epoch_days(late)),
+            key: (BuyId::Int(1), epoch_days(late)),
             values: vec![Some(Value::Count(2))],
         },
     ];
@@ -527,16 +536,16 @@ fn crossing_keys_merge_date_first_and_are_refused_media_buy_first() {
     assert_eq!(
         got,
         vec![
-            D::Vanished((1, epoch_days(early))),
-            D::Unchanged((2, epoch_days(early))),
-            D::Update((1, epoch_days(late)), "[Count(1)]".into()),
+            D::Vanished((BuyId::Int(1), epoch_days(early))),
+            D::Unchanged((BuyId::Int(2), epoch_days(early))),
+            D::Update((BuyId::Int(1), epoch_days(late)), "[Count(1)]".into()),
         ]
     );
     assert_eq!(
         compare(KeyOrder::MediaBuyFirst, source, Vec::new()).unwrap_err(),
         CompareError::SourceOutOfOrder {
-            previous: (2, epoch_days(early)),
-            next: (1, epoch_days(late)),
+            previous: (BuyId::Int(2), epoch_days(early)),
+            next: (BuyId::Int(1), epoch_days(late)),
         }
     );
 }
