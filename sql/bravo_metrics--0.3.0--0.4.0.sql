@@ -495,6 +495,11 @@ BEGIN
         CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
     END IF;
     PERFORM @extschema@._bravo_report_attach_triggers();
+    -- The reporting functions take media_buys' id types (report.sql; not there yet
+    -- while CREATE EXTENSION runs this file, and then created with the right types).
+    IF to_regprocedure('@extschema@._bravo_report_retype()') IS NOT NULL THEN
+        PERFORM @extschema@._bravo_report_retype();
+    END IF;
     RETURN @extschema@.bravo_report_rebuild();
 END
 $fn$;
@@ -595,17 +600,6 @@ BEGIN
 END
 $$;
 
--- media_buys.campaign_id's type as SQL, for the text overloads of the reports (which
--- cast the id they are given to it).
-CREATE FUNCTION @extschema@._bravo_report_campaign_type()
-RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-     WHERE a.attrelid = '@extschema@.media_buys'::regclass AND a.attname = 'campaign_id'
-$$;
-
 CREATE FUNCTION @extschema@._bravo_campaign_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
@@ -671,9 +665,10 @@ SELECT s.impressions, s.clicks, s.spend,
  WHERE b.n > 0
 $$;
 
-CREATE FUNCTION @extschema@.bravo_campaign_totals(
-    campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+CREATE FUNCTION @extschema@._bravo_campaigns_totals_of(
+    campaign_ids anyarray, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
+    campaign_id anyelement,
     impressions bigint, clicks bigint, spend numeric,
     video_starts bigint, video_completions bigint, video_views bigint,
     ctr numeric, cpm numeric, cpc numeric,
@@ -686,73 +681,13 @@ RETURNS TABLE (
     measurable_rate numeric, viewability_rate numeric, vcpm numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-SELECT * FROM @extschema@._bravo_campaign_totals_of(bravo_campaign_totals.campaign_id, bravo_campaign_totals.from_date, bravo_campaign_totals.to_date) t
-$$;
-
-CREATE FUNCTION @extschema@.bravo_campaign_totals(
-    campaign_id uuid, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
-RETURNS TABLE (
-    impressions bigint, clicks bigint, spend numeric,
-    video_starts bigint, video_completions bigint, video_views bigint,
-    ctr numeric, cpm numeric, cpc numeric,
-    completion_rate numeric, view_rate numeric, cpcv numeric,
-    media_buys bigint, first_date date, last_date date,
-    latest_date date, days_behind integer, last_sync_at timestamptz,
-    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
-    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
-    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
-    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-SELECT * FROM @extschema@._bravo_campaign_totals_of(bravo_campaign_totals.campaign_id, bravo_campaign_totals.from_date, bravo_campaign_totals.to_date) t
-$$;
-
--- Campaign ids passed as text (a text or uuid campaign_id; a quoted literal picks this
--- one): cast to media_buys.campaign_id's type.
-CREATE FUNCTION @extschema@.bravo_campaign_totals(
-    campaign_id text, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
-RETURNS TABLE (
-    impressions bigint, clicks bigint, spend numeric,
-    video_starts bigint, video_completions bigint, video_views bigint,
-    ctr numeric, cpm numeric, cpc numeric,
-    completion_rate numeric, view_rate numeric, cpcv numeric,
-    media_buys bigint, first_date date, last_date date,
-    latest_date date, days_behind integer, last_sync_at timestamptz,
-    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
-    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
-    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
-    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-AS $$
-BEGIN
-    RETURN QUERY EXECUTE format(
-        'SELECT t.* FROM @extschema@._bravo_campaign_totals_of($1::%1$s, $2, $3) t',
-        @extschema@._bravo_report_campaign_type())
-      USING campaign_id, from_date, to_date;
-END
-$$;
-
-CREATE FUNCTION @extschema@.bravo_campaigns_totals(
-    campaign_ids bigint[], from_date date DEFAULT NULL, to_date date DEFAULT NULL)
-RETURNS TABLE (
-    campaign_id bigint,
-    impressions bigint, clicks bigint, spend numeric,
-    video_starts bigint, video_completions bigint, video_views bigint,
-    ctr numeric, cpm numeric, cpc numeric,
-    completion_rate numeric, view_rate numeric, cpcv numeric,
-    media_buys bigint, first_date date, last_date date,
-    latest_date date, days_behind integer, last_sync_at timestamptz,
-    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
-    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
-    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
-    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
+-- A NULL array is one NULL id (refused by the argument check).
 SELECT i.id, t.*
-  FROM (SELECT DISTINCT u.id
-          FROM unnest(coalesce(bravo_campaigns_totals.campaign_ids, ARRAY[NULL]::bigint[])) AS u(id)) i
- CROSS JOIN LATERAL @extschema@.bravo_campaign_totals(
-       i.id, bravo_campaigns_totals.from_date, bravo_campaigns_totals.to_date) t
+  FROM (SELECT DISTINCT u.id FROM unnest(_bravo_campaigns_totals_of.campaign_ids) AS u(id)
+        UNION ALL
+        SELECT NULL WHERE _bravo_campaigns_totals_of.campaign_ids IS NULL) i
+ CROSS JOIN LATERAL @extschema@._bravo_campaign_totals_of(
+       i.id, _bravo_campaigns_totals_of.from_date, _bravo_campaigns_totals_of.to_date) t
  ORDER BY i.id
 $$;
 
@@ -810,71 +745,6 @@ SELECT d.day::date,
  ORDER BY d.day
 $$;
 
-CREATE FUNCTION @extschema@.bravo_campaign_daily(
-    campaign_id bigint, from_date date, to_date date)
-RETURNS TABLE (
-    date date,
-    impressions bigint, clicks bigint, spend numeric,
-    video_starts bigint, video_completions bigint, video_views bigint,
-    ctr numeric, cpm numeric, cpc numeric,
-    completion_rate numeric, view_rate numeric, cpcv numeric,
-    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
-    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
-    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
-    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-SELECT * FROM @extschema@._bravo_campaign_daily_of(bravo_campaign_daily.campaign_id, bravo_campaign_daily.from_date, bravo_campaign_daily.to_date) t
-$$;
-
-CREATE FUNCTION @extschema@.bravo_campaign_daily(
-    campaign_id uuid, from_date date, to_date date)
-RETURNS TABLE (
-    date date,
-    impressions bigint, clicks bigint, spend numeric,
-    video_starts bigint, video_completions bigint, video_views bigint,
-    ctr numeric, cpm numeric, cpc numeric,
-    completion_rate numeric, view_rate numeric, cpcv numeric,
-    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
-    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
-    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
-    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-SELECT * FROM @extschema@._bravo_campaign_daily_of(bravo_campaign_daily.campaign_id, bravo_campaign_daily.from_date, bravo_campaign_daily.to_date) t
-$$;
-
--- Campaign ids passed as text (a text or uuid campaign_id; a quoted literal picks this
--- one): cast to media_buys.campaign_id's type.
-CREATE FUNCTION @extschema@.bravo_campaign_daily(
-    campaign_id text, from_date date, to_date date)
-RETURNS TABLE (
-    date date,
-    impressions bigint, clicks bigint, spend numeric,
-    video_starts bigint, video_completions bigint, video_views bigint,
-    ctr numeric, cpm numeric, cpc numeric,
-    completion_rate numeric, view_rate numeric, cpcv numeric,
-    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
-    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
-    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
-    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-AS $$
-BEGIN
-    RETURN QUERY EXECUTE format(
-        'SELECT t.* FROM @extschema@._bravo_campaign_daily_of($1::%1$s, $2, $3) t',
-        @extschema@._bravo_report_campaign_type())
-      USING campaign_id, from_date, to_date;
-END
-$$;
-
-REVOKE ALL ON FUNCTION
-    @extschema@.bravo_campaign_totals(bigint, date, date),
-    @extschema@.bravo_campaigns_totals(bigint[], date, date),
-    @extschema@.bravo_campaign_daily(bigint, date, date)
-  FROM PUBLIC;
-
--- bravo_media_buy_totals keeps its columns; since 0.4.0 it is read by any id type.
 CREATE FUNCTION @extschema@._bravo_media_buy_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
@@ -948,56 +818,135 @@ SELECT m.id::text,
  ORDER BY m.id
 $$;
 
-CREATE OR REPLACE FUNCTION @extschema@.bravo_media_buy_totals(
-    campaign_id bigint, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
-RETURNS TABLE (
-    media_buy_id bigint,
-    impressions bigint, clicks bigint, spend numeric,
-    video_starts bigint, video_completions bigint, video_views bigint,
-    ctr numeric, cpm numeric, cpc numeric,
-    completion_rate numeric, view_rate numeric, cpcv numeric,
-    first_date date, last_date date)
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-SELECT t.media_buy_id::bigint, t.impressions, t.clicks, t.spend, t.video_starts, t.video_completions, t.video_views, t.ctr, t.cpm, t.cpc, t.completion_rate, t.view_rate, t.cpcv, t.first_date, t.last_date FROM @extschema@._bravo_media_buy_totals_of(bravo_media_buy_totals.campaign_id, bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) t
- ORDER BY 1
-$$;
+------------------------------------------------------------------------------------
+-- The functions users call. Their campaign id (and bravo_media_buy_totals' media
+-- buy id) has the type media_buys gives it: bigint as before 0.4.0, or text, uuid,
+-- ... (since 0.4.0). One signature per name, so that `bravo_campaign_totals(105)`, a
+-- quoted literal and an untyped parameter ($1) resolve exactly as they always did;
+-- each is an inlinable SQL wrapper around the polymorphic function above that does
+-- the work. Created by the install script for media_buys' types; recreated by
+-- _bravo_report_retype() (from bravo_report_attach) when media_buys' types differ,
+-- as after a restore (CREATE EXTENSION runs before the dump recreates media_buys).
+------------------------------------------------------------------------------------
 
-CREATE FUNCTION @extschema@.bravo_media_buy_totals(
-    campaign_id uuid, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
-RETURNS TABLE (
-    media_buy_id text,
-    impressions bigint, clicks bigint, spend numeric,
-    video_starts bigint, video_completions bigint, video_views bigint,
-    ctr numeric, cpm numeric, cpc numeric,
-    completion_rate numeric, view_rate numeric, cpcv numeric,
-    first_date date, last_date date)
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-SELECT * FROM @extschema@._bravo_media_buy_totals_of(bravo_media_buy_totals.campaign_id, bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) t
-$$;
-
--- Campaign ids passed as text (a text or uuid campaign_id; a quoted literal picks this
--- one): cast to media_buys.campaign_id's type.
-CREATE FUNCTION @extschema@.bravo_media_buy_totals(
-    campaign_id text, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
-RETURNS TABLE (
-    media_buy_id text,
-    impressions bigint, clicks bigint, spend numeric,
-    video_starts bigint, video_completions bigint, video_views bigint,
-    ctr numeric, cpm numeric, cpc numeric,
-    completion_rate numeric, view_rate numeric, cpcv numeric,
-    first_date date, last_date date)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-AS $$
+-- Creates (or replaces, keeping privileges) the four reporting functions for ids of
+-- campaign_type and buy_type, not executable by PUBLIC.
+CREATE FUNCTION @extschema@._bravo_report_define_api(campaign_type text, buy_type text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    f      record;
+    result text;
 BEGIN
-    RETURN QUERY EXECUTE format(
-        'SELECT t.* FROM @extschema@._bravo_media_buy_totals_of($1::%1$s, $2, $3) t',
-        @extschema@._bravo_report_campaign_type())
-      USING campaign_id, from_date, to_date;
+    FOR f IN SELECT * FROM (VALUES
+        ('bravo_campaign_totals', 'campaign_id %1$s, from_date date DEFAULT NULL, to_date date DEFAULT NULL',
+         '_bravo_campaign_totals_of(anyelement, date, date)',
+         'SELECT * FROM @extschema@._bravo_campaign_totals_of(bravo_campaign_totals.campaign_id, '
+         'bravo_campaign_totals.from_date, bravo_campaign_totals.to_date)'),
+        ('bravo_campaigns_totals', 'campaign_ids %1$s[], from_date date DEFAULT NULL, to_date date DEFAULT NULL',
+         '_bravo_campaigns_totals_of(anyarray, date, date)',
+         'SELECT * FROM @extschema@._bravo_campaigns_totals_of(bravo_campaigns_totals.campaign_ids, '
+         'bravo_campaigns_totals.from_date, bravo_campaigns_totals.to_date)'),
+        ('bravo_campaign_daily', 'campaign_id %1$s, from_date date, to_date date',
+         '_bravo_campaign_daily_of(anyelement, date, date)',
+         'SELECT * FROM @extschema@._bravo_campaign_daily_of(bravo_campaign_daily.campaign_id, '
+         'bravo_campaign_daily.from_date, bravo_campaign_daily.to_date)'),
+        ('bravo_media_buy_totals', 'campaign_id %1$s, from_date date DEFAULT NULL, to_date date DEFAULT NULL',
+         '_bravo_media_buy_totals_of(anyelement, date, date)',
+         'SELECT t.media_buy_id::%2$s, t.impressions, t.clicks, t.spend, t.video_starts, '
+         't.video_completions, t.video_views, t.ctr, t.cpm, t.cpc, t.completion_rate, t.view_rate, '
+         't.cpcv, t.first_date, t.last_date '
+         'FROM @extschema@._bravo_media_buy_totals_of(bravo_media_buy_totals.campaign_id, '
+         'bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) t ORDER BY 1')
+        ) v (name, args, inner_fn, body) LOOP
+        result := replace(replace(
+            pg_get_function_result(format('@extschema@.%s', f.inner_fn)::regprocedure),
+            'campaign_id anyelement', 'campaign_id ' || campaign_type),
+            'media_buy_id text', 'media_buy_id ' || buy_type);
+        EXECUTE format(E'CREATE OR REPLACE FUNCTION @extschema@.%I(%s)\nRETURNS %s\n'
+                       || E'LANGUAGE sql STABLE PARALLEL SAFE\nAS $body$\n%s\n$body$',
+                       f.name, format(f.args, campaign_type), result,
+                       format(f.body, campaign_type, buy_type));
+        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC',
+                       (SELECT p.oid::regprocedure FROM pg_proc p
+                         WHERE p.proname = f.name AND p.pronamespace = '@extschema@'::regnamespace));
+    END LOOP;
 END
-$$;
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_report_define_api(text, text) FROM PUBLIC;
 
+-- media_buys' (campaign_id type, id type), bigint for a missing table or column.
+CREATE FUNCTION @extschema@._bravo_report_key_types(OUT campaign_type text, OUT buy_type text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                  WHERE a.attrelid = to_regclass('@extschema@.media_buys') AND a.attname = 'campaign_id'
+                    AND NOT a.attisdropped), 'bigint'),
+       coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                  WHERE a.attrelid = to_regclass('@extschema@.media_buys') AND a.attname = 'id'
+                    AND NOT a.attisdropped), 'bigint')
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_report_key_types() FROM PUBLIC;
+
+-- Recreates the reporting functions when media_buys' types differ from theirs,
+-- keeping them extension members with the same EXECUTE grants. Returns whether it did.
+-- (A view on one of them stops it, naming the view: 2BP01.)
+CREATE FUNCTION @extschema@._bravo_report_retype()
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    k      record;
+    have   text;
+    have_b text;
+    f      regprocedure;
+    grants text[] := '{}';
+    g      text;
+BEGIN
+    SELECT * INTO k FROM @extschema@._bravo_report_key_types();
+    SELECT format_type(p.proargtypes[0], NULL) INTO have
+      FROM pg_proc p WHERE p.proname = 'bravo_campaign_totals' AND p.pronamespace = '@extschema@'::regnamespace;
+    SELECT format_type(p.proallargtypes[array_position(p.proargnames, 'media_buy_id')], NULL) INTO have_b
+      FROM pg_proc p WHERE p.proname = 'bravo_media_buy_totals' AND p.pronamespace = '@extschema@'::regnamespace;
+    IF have IS NULL OR (have = format_type(to_regtype(k.campaign_type), NULL)
+                        AND have_b = format_type(to_regtype(k.buy_type), NULL)) THEN
+        RETURN false;   -- not created yet (install script), or already right
+    END IF;
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+              WHERE p.pronamespace = '@extschema@'::regnamespace
+                AND p.proname IN ('bravo_campaign_totals', 'bravo_campaigns_totals',
+                                  'bravo_campaign_daily', 'bravo_media_buy_totals') LOOP
+        SELECT grants || coalesce(array_agg(format('%s %s', p.proname, quote_ident(r.rolname))), '{}')
+          INTO grants
+          FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a JOIN pg_roles r ON r.oid = a.grantee
+         WHERE p.oid = f AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner;
+        EXECUTE format('ALTER EXTENSION bravo_metrics DROP FUNCTION %s', f);
+        EXECUTE format('DROP FUNCTION %s', f);
+    END LOOP;
+    PERFORM @extschema@._bravo_report_define_api(k.campaign_type, k.buy_type);
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+              WHERE p.pronamespace = '@extschema@'::regnamespace
+                AND p.proname IN ('bravo_campaign_totals', 'bravo_campaigns_totals',
+                                  'bravo_campaign_daily', 'bravo_media_buy_totals') LOOP
+        EXECUTE format('ALTER EXTENSION bravo_metrics ADD FUNCTION %s', f);
+    END LOOP;
+    FOREACH g IN ARRAY grants LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s',
+                       (SELECT p.oid::regprocedure FROM pg_proc p
+                         WHERE p.proname = split_part(g, ' ', 1) AND p.pronamespace = '@extschema@'::regnamespace),
+                       substr(g, strpos(g, ' ') + 1));
+    END LOOP;
+    RETURN true;
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_report_retype() FROM PUBLIC;
+
+SELECT @extschema@._bravo_report_define_api(k.campaign_type, k.buy_type)
+  FROM @extschema@._bravo_report_key_types() k;
 
 CREATE FUNCTION @extschema@.bravo_schedule_status()
 RETURNS TABLE (
@@ -1311,28 +1260,25 @@ BEGIN
                    '@extschema@.platform_buy_daily_videos, @extschema@.bravo_campaign_rollup, '
                    '@extschema@.bravo_media_buy_rollup %s %s',
                    verb, dir, role);
-    EXECUTE format('%s EXECUTE ON FUNCTION '
-                   '@extschema@.bravo_campaign_totals(bigint, date, date), '
-                   '@extschema@.bravo_campaigns_totals(bigint[], date, date), '
-                   '@extschema@.bravo_campaign_daily(bigint, date, date), '
-                   '@extschema@.bravo_media_buy_totals(bigint, date, date), '
-                   '@extschema@.bravo_campaign_totals(text, date, date), '
-                   '@extschema@.bravo_campaign_daily(text, date, date), '
-                   '@extschema@.bravo_media_buy_totals(text, date, date), '
-                   '@extschema@.bravo_campaign_totals(uuid, date, date), '
-                   '@extschema@.bravo_campaign_daily(uuid, date, date), '
-                   '@extschema@.bravo_media_buy_totals(uuid, date, date), '
+    -- The reporting functions' signatures follow media_buys' id types (report.sql).
+    EXECUTE format('%s EXECUTE ON FUNCTION %s, '
                    '@extschema@._bravo_campaign_totals_of(anyelement, date, date), '
+                   '@extschema@._bravo_campaigns_totals_of(anyarray, date, date), '
                    '@extschema@._bravo_campaign_daily_of(anyelement, date, date), '
                    '@extschema@._bravo_media_buy_totals_of(anyelement, date, date), '
-                   '@extschema@._bravo_report_campaign_type(), '
                    '@extschema@.bravo_last_sync_at(), '
                    '@extschema@._bravo_report_campaign(anyelement, date, date), '
                    '@extschema@._bravo_report_days(date, date), '
                    '@extschema@._bravo_money(numeric), '
                    '@extschema@._bravo_month(date), '
                    '@extschema@._bravo_report_months_from(date), '
-                   '@extschema@._bravo_report_months_until(date) %s %s', verb, dir, role);
+                   '@extschema@._bravo_report_months_until(date) %s %s', verb,
+                   (SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.proname)
+                      FROM pg_proc p
+                     WHERE p.pronamespace = '@extschema@'::regnamespace
+                       AND p.proname IN ('bravo_campaign_totals', 'bravo_campaigns_totals',
+                                         'bravo_campaign_daily', 'bravo_media_buy_totals')),
+                   dir, role);
 END
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@._bravo_reporting_acl(regrole, boolean) FROM PUBLIC;

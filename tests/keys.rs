@@ -422,3 +422,96 @@ fn a_number_source_feeds_varchar_ids_and_a_varchar_source_feeds_bigint_ids() {
     assert!(detail.contains("'x7' is not an integer"), "{detail}");
     assert_eq!(sync(&mut c, 20), [21 * 13, 0, 0, 21 * 12, 0, 21]);
 }
+
+#[test]
+fn a_restored_uuid_database_reports_by_uuid_and_keeps_the_reporting_grant() {
+    let ids: Vec<String> = (1..=6).map(|i| upper_uuid(i).to_lowercase()).collect();
+    let campaign = "c0ffee00-0000-4000-8000-00000000000a".to_string();
+    let src = Source::start();
+    fill_sources(&src, "varchar", &ids, "v.id");
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut c = media_tool(
+        &pg,
+        src.port(),
+        "CREATE TABLE media_buys (id uuid PRIMARY KEY, campaign_id uuid NOT NULL, name text,
+                                  created_at timestamptz NOT NULL DEFAULT now(),
+                                  updated_at timestamptz NOT NULL DEFAULT now())",
+        &ids,
+        std::slice::from_ref(&campaign),
+    );
+    sync(&mut c, 30);
+    c.batch_execute("CREATE ROLE analyst LOGIN; SELECT bravo_grant_reporting('analyst');")
+        .unwrap();
+    let before = report_vs_group_by(&mut c, &campaign, "::uuid");
+    assert_eq!(before.0, before.1);
+
+    // pg_dump / pg_restore: CREATE EXTENSION runs before the dump recreates the uuid
+    // media_buys; the reports and rollups follow it once the tables are back.
+    let dump = pg.dir.join("uuid.dump");
+    let tool = |name: &str, args: &[&str]| {
+        let out = as_postgres(&format!("/usr/lib/postgresql/15/bin/{name}"))
+            .args([
+                "-h",
+                pg.dir.to_str().unwrap(),
+                "-p",
+                &pg.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    tool(
+        "pg_dump",
+        &["-Fc", "-f", dump.to_str().unwrap(), "media_tool"],
+    );
+    pg.client("postgres")
+        .batch_execute("CREATE DATABASE restored")
+        .unwrap();
+    tool("pg_restore", &["-d", "restored", dump.to_str().unwrap()]);
+    let mut r = pg.client("restored");
+    let signature: String = r
+        .query_one(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.proname = 'bravo_campaign_totals'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(signature, "bravo_campaign_totals(uuid,date,date)");
+    let member: bool = r
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+                             WHERE e.extname = 'bravo_metrics' AND d.deptype = 'e'
+                               AND d.objid = 'bravo_campaign_totals(uuid,date,date)'::regprocedure)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(member, "the retyped function is an extension member");
+    let after = report_vs_group_by(&mut r, &campaign, "::uuid");
+    assert_eq!(after, before, "the restored database reports the same");
+    let mut analyst = pg.client_as("restored", "analyst");
+    let n: i64 = analyst
+        .query_one(
+            &format!("SELECT impressions FROM bravo_campaign_totals('{campaign}')"),
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("analyst: {}", db_message(&e)))
+        .get(0);
+    assert_eq!(n.to_string(), before.0[0]);
+    let rollup_key: String = r
+        .query_one(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+              WHERE attrelid = 'bravo_campaign_rollup'::regclass AND attname = 'campaign_id'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(rollup_key, "uuid");
+}

@@ -326,10 +326,13 @@ fn rollup_triggers_are_private_and_refuse_other_tables_reporting_still_works() {
         .unwrap_err();
     assert_eq!(sqlstate(&err), "42501", "{}", db_message(&err));
     for f in [
-        "SELECT public._bravo_rollup_prune('bravo_campaign_rollup', ARRAY[1]::bigint[], ARRAY[current_date])",
+        "SELECT public._bravo_rollup_prune('bravo_campaign_rollup', ARRAY['1'], ARRAY[current_date])",
         "SELECT public._bravo_rollup_rebuild('bravo_campaign_rollup')",
         "SELECT public.bravo_report_rebuild()",
         "SELECT * FROM public.bravo_campaign_totals(1)",
+        "SELECT public._bravo_report_retype()",
+        "SELECT public._bravo_report_define_api('text', 'text')",
+        "SELECT * FROM public._bravo_campaign_totals_of(1, NULL, NULL)",
     ] {
         let err = intruder.batch_execute(f).unwrap_err();
         assert_eq!(sqlstate(&err), "42501", "{f}: {}", db_message(&err));

@@ -46,8 +46,8 @@ SET ROLE bravo_test_reader;
 SELECT impressions FROM bravo_campaign_totals(10);
 RESET ROLE;
 -- the declared properties: STABLE, PARALLEL SAFE, SQL (inlinable), not STRICT, not
--- SECURITY DEFINER, no SET clause. The text overloads (campaign ids of any type given
--- as text, since 0.4.0) are PL/pgSQL: they cast the id to media_buys.campaign_id's type.
+-- SECURITY DEFINER, no SET clause; one signature per name, the campaign id typed
+-- like media_buys.campaign_id (bigint here)
 SELECT p.oid::regprocedure AS function, p.provolatile, p.proparallel, l.lanname,
        p.proisstrict, p.prosecdef, p.proconfig, p.proretset
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang

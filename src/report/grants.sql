@@ -10,23 +10,8 @@
 -- by PUBLIC). The run log stays private: the last sync time comes from
 -- the SECURITY DEFINER function bravo_last_sync_at(). bravo_revoke_reporting undoes it.
 
-REVOKE ALL ON FUNCTION
-    @extschema@.bravo_campaign_totals(bigint, date, date),
-    @extschema@.bravo_campaigns_totals(bigint[], date, date),
-    @extschema@.bravo_campaign_daily(bigint, date, date),
-    @extschema@.bravo_media_buy_totals(bigint, date, date),
-    @extschema@.bravo_campaign_totals(text, date, date),
-    @extschema@.bravo_campaign_daily(text, date, date),
-    @extschema@.bravo_media_buy_totals(text, date, date),
-    @extschema@.bravo_campaign_totals(uuid, date, date),
-    @extschema@.bravo_campaign_daily(uuid, date, date),
-    @extschema@.bravo_media_buy_totals(uuid, date, date),
-    @extschema@._bravo_campaign_totals_of(anyelement, date, date),
-    @extschema@._bravo_campaign_daily_of(anyelement, date, date),
-    @extschema@._bravo_media_buy_totals_of(anyelement, date, date),
-    @extschema@._bravo_report_campaign_type(),
-    @extschema@.bravo_last_sync_at()
-  FROM PUBLIC;
+-- (The four reporting functions are revoked by _bravo_report_define_api, report.sql.)
+REVOKE ALL ON FUNCTION @extschema@.bravo_last_sync_at() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._bravo_reporting_acl(role regrole, do_revoke boolean)
 RETURNS void
@@ -46,28 +31,25 @@ BEGIN
                    '@extschema@.platform_buy_daily_videos, @extschema@.bravo_campaign_rollup, '
                    '@extschema@.bravo_media_buy_rollup %s %s',
                    verb, dir, role);
-    EXECUTE format('%s EXECUTE ON FUNCTION '
-                   '@extschema@.bravo_campaign_totals(bigint, date, date), '
-                   '@extschema@.bravo_campaigns_totals(bigint[], date, date), '
-                   '@extschema@.bravo_campaign_daily(bigint, date, date), '
-                   '@extschema@.bravo_media_buy_totals(bigint, date, date), '
-                   '@extschema@.bravo_campaign_totals(text, date, date), '
-                   '@extschema@.bravo_campaign_daily(text, date, date), '
-                   '@extschema@.bravo_media_buy_totals(text, date, date), '
-                   '@extschema@.bravo_campaign_totals(uuid, date, date), '
-                   '@extschema@.bravo_campaign_daily(uuid, date, date), '
-                   '@extschema@.bravo_media_buy_totals(uuid, date, date), '
+    -- The reporting functions' signatures follow media_buys' id types (report.sql).
+    EXECUTE format('%s EXECUTE ON FUNCTION %s, '
                    '@extschema@._bravo_campaign_totals_of(anyelement, date, date), '
+                   '@extschema@._bravo_campaigns_totals_of(anyarray, date, date), '
                    '@extschema@._bravo_campaign_daily_of(anyelement, date, date), '
                    '@extschema@._bravo_media_buy_totals_of(anyelement, date, date), '
-                   '@extschema@._bravo_report_campaign_type(), '
                    '@extschema@.bravo_last_sync_at(), '
                    '@extschema@._bravo_report_campaign(anyelement, date, date), '
                    '@extschema@._bravo_report_days(date, date), '
                    '@extschema@._bravo_money(numeric), '
                    '@extschema@._bravo_month(date), '
                    '@extschema@._bravo_report_months_from(date), '
-                   '@extschema@._bravo_report_months_until(date) %s %s', verb, dir, role);
+                   '@extschema@._bravo_report_months_until(date) %s %s', verb,
+                   (SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.proname)
+                      FROM pg_proc p
+                     WHERE p.pronamespace = '@extschema@'::regnamespace
+                       AND p.proname IN ('bravo_campaign_totals', 'bravo_campaigns_totals',
+                                         'bravo_campaign_daily', 'bravo_media_buy_totals')),
+                   dir, role);
 END
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@._bravo_reporting_acl(regrole, boolean) FROM PUBLIC;

@@ -539,6 +539,11 @@ BEGIN
         CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
     END IF;
     PERFORM @extschema@._bravo_report_attach_triggers();
+    -- The reporting functions take media_buys' id types (report.sql; not there yet
+    -- while CREATE EXTENSION runs this file, and then created with the right types).
+    IF to_regprocedure('@extschema@._bravo_report_retype()') IS NOT NULL THEN
+        PERFORM @extschema@._bravo_report_retype();
+    END IF;
     RETURN @extschema@.bravo_report_rebuild();
 END
 $fn$;
