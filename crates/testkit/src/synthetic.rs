@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Result;
-use arrow_array::{ArrayRef, Date32Array, Int32Array, Int64Array, StructArray};
+use arrow_array::{ArrayRef, Date32Array, Int32Array, Int64Array, StringArray, StructArray};
 use arrow_schema::{DataType, Field, Fields};
 use bytes::Bytes;
 use chrono::NaiveDate;
@@ -115,6 +115,33 @@ impl RowOrder {
     }
 }
 
+/// How MEDIA_BUY_ID is served.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IdText {
+    /// NUMBER(38,0): the id itself.
+    #[default]
+    No,
+    /// VARCHAR `buy-000000042`: fixed width, so text order is the id's order.
+    Padded,
+    /// VARCHAR upper-case uuid `00000000-0000-4000-8000-00000000002A`. A query that
+    /// asks for `BRAVO_SOURCE_ID` (the sync's `LOWER(MEDIA_BUY_ID)` form) gets the
+    /// lower-case uuid as MEDIA_BUY_ID and the upper-case one as BRAVO_SOURCE_ID.
+    UpperUuid,
+}
+
+impl IdText {
+    pub const PADDED_PREFIX: &'static str = "buy-";
+
+    /// The id as served (upper-case for uuids).
+    pub fn render(self, id: i64) -> String {
+        match self {
+            IdText::No => id.to_string(),
+            IdText::Padded => format!("{}{id:09}", IdText::PADDED_PREFIX),
+            IdText::UpperUuid => format!("00000000-0000-4000-8000-{id:012X}"),
+        }
+    }
+}
+
 /// Generator and serving settings.
 #[derive(Clone, Debug)]
 pub struct SyntheticOptions {
@@ -136,6 +163,8 @@ pub struct SyntheticOptions {
     /// Every chunk with index ≥ `slow_after_chunks` is held this long before it is sent.
     pub slow_chunk: Option<Duration>,
     pub slow_after_chunks: usize,
+    /// MEDIA_BUY_ID as NUMBER (default) or as text.
+    pub id_text: IdText,
 }
 
 impl Default for SyntheticOptions {
@@ -152,6 +181,7 @@ impl Default for SyntheticOptions {
             fail_after_chunks: None,
             slow_chunk: None,
             slow_after_chunks: 0,
+            id_text: IdText::No,
         }
     }
 }
@@ -262,7 +292,8 @@ impl SyntheticOptions {
 }
 
 /// Arrow columns for rows `[start, end)` of a window beginning at `first`, in `order`
-/// (as the query's ORDER BY asks, and as Snowflake honours it).
+/// (as the query's ORDER BY asks, and as Snowflake honours it); `source_id`: the query
+/// asked for BRAVO_SOURCE_ID (see [`IdText::UpperUuid`]).
 fn columns(
     opts: &SyntheticOptions,
     table: Table,
@@ -270,6 +301,7 @@ fn columns(
     first: NaiveDate,
     start: usize,
     end: usize,
+    source_id: bool,
 ) -> Vec<SfColumn> {
     let n = end - start;
     let first_day = epoch_days(first);
@@ -319,15 +351,44 @@ fn columns(
     let (spend_scale, spend_precision) = table.third_scale();
     let mut date_col = sfarrow::date("DATE", &[]);
     date_col.array = Arc::new(Date32Array::from(dates));
-    vec![
+    let text = |name: &str, v: Vec<String>| {
+        let mut c = sfarrow::text(name, &[]);
+        c.array = Arc::new(StringArray::from(v));
+        c
+    };
+    let (id_col, source_col) = match opts.id_text {
+        IdText::No => (fixed("MEDIA_BUY_ID", 0, 38, ids), None),
+        IdText::Padded => (
+            text(
+                "MEDIA_BUY_ID",
+                ids.iter().map(|&i| opts.id_text.render(i)).collect(),
+            ),
+            None,
+        ),
+        IdText::UpperUuid => {
+            let upper: Vec<String> = ids.iter().map(|&i| opts.id_text.render(i)).collect();
+            if source_id {
+                let lower = upper.iter().map(|u| u.to_lowercase()).collect();
+                (
+                    text("MEDIA_BUY_ID", lower),
+                    Some(text("BRAVO_SOURCE_ID", upper)),
+                )
+            } else {
+                (text("MEDIA_BUY_ID", upper), None)
+            }
+        }
+    };
+    let mut cols = vec![
         date_col,
-        fixed("MEDIA_BUY_ID", 0, 38, ids),
+        id_col,
         fixed(names[0], 0, 38, m0),
         fixed(names[1], 0, 38, m1),
         fixed(names[2], spend_scale, spend_precision, m2),
         ntz9("CREATED_AT", c_epoch, c_frac),
         ntz9("UPDATED_AT", u_epoch, u_frac),
-    ]
+    ];
+    cols.extend(source_col);
+    cols
 }
 
 fn ntz9(name: &str, epoch: Vec<i64>, fraction: Vec<i32>) -> SfColumn {
@@ -346,15 +407,16 @@ fn ntz9(name: &str, epoch: Vec<i64>, fraction: Vec<i32>) -> SfColumn {
     c
 }
 
-/// The `rowtype` of a table.
-pub fn rowtype(table: Table) -> Value {
+/// The `rowtype` of a table as served with `opts` (and BRAVO_SOURCE_ID if asked).
+pub fn rowtype(table: Table, opts: &SyntheticOptions, source_id: bool) -> Value {
     sfarrow::rowtype_of(&columns(
-        &SyntheticOptions::default(),
+        opts,
         table,
         RowOrder::MediaBuyFirst,
-        SyntheticOptions::default().first_date(),
+        opts.first_date(),
         0,
         0,
+        source_id,
     ))
 }
 
@@ -383,16 +445,18 @@ fn answer(double_state: &Double, opts: &SyntheticOptions, req: &Recorded) -> Rep
         let msg = format!("002003 (42S02): SQL compilation error: no synthetic table in {sql:?}");
         return Reply::json(reply::sql_error("002003", "42S02", &msg));
     };
+    let source_id = sql.to_ascii_uppercase().contains("BRAVO_SOURCE_ID");
     if body["describeOnly"] == Value::Bool(true) {
-        let spec = ResultSpec::with_rowtype(rowtype(table), "arrow");
+        let spec = ResultSpec::with_rowtype(rowtype(table, opts, false), "arrow");
         return Reply::json(double_state.result(&spec));
     }
     let (first, total) = opts.window(since_binding(&body));
     let order = RowOrder::of_sql(sql);
     let inline = opts.inline_rows.min(total);
-    let mut spec = ResultSpec::with_rowtype(rowtype(table), "arrow");
+    let mut spec = ResultSpec::with_rowtype(rowtype(table, opts, source_id), "arrow");
     if inline > 0 {
-        spec.inline_arrow = sfarrow::ipc_stream(&columns(opts, table, order, first, 0, inline));
+        spec.inline_arrow =
+            sfarrow::ipc_stream(&columns(opts, table, order, first, 0, inline, source_id));
         spec.inline_rows = inline;
     }
     let chunk_rows = opts.chunk_rows.max(1);
@@ -401,7 +465,7 @@ fn answer(double_state: &Double, opts: &SyntheticOptions, req: &Recorded) -> Rep
         let o = opts.clone();
         let mut chunk = Chunk::lazy(end - start, move || {
             Bytes::from(sfarrow::ipc_stream(&columns(
-                &o, table, order, first, start, end,
+                &o, table, order, first, start, end, source_id,
             )))
         });
         if opts.gzip {
@@ -539,7 +603,7 @@ mod tests {
             ..Default::default()
         };
         let keys = |order| {
-            let cols = columns(&o, Table::Videos, order, o.first_date(), 0, 6);
+            let cols = columns(&o, Table::Videos, order, o.first_date(), 0, 6, false);
             let batch = sfarrow::ipc_stream(&cols);
             assert!(!batch.is_empty());
             let dates = cols[0]
@@ -594,6 +658,7 @@ mod tests {
             o.first_date(),
             0,
             100_000,
+            false,
         );
         let bytes = sfarrow::ipc_stream(&cols);
         assert_eq!(sfarrow::num_rows(&cols), 100_000);
@@ -622,7 +687,15 @@ mod tests {
             let [pc, pv, cents] = o.row(Table::Conversions, id, d).metrics;
             assert!(pc >= 0 && pv >= 0 && cents >= 0);
         }
-        let cols = columns(&o, Table::Conversions, RowOrder::MediaBuyFirst, d, 0, 3);
+        let cols = columns(
+            &o,
+            Table::Conversions,
+            RowOrder::MediaBuyFirst,
+            d,
+            0,
+            3,
+            false,
+        );
         let names: Vec<&str> = cols.iter().map(|c| c.field.name().as_str()).collect();
         assert_eq!(
             names,
@@ -637,5 +710,54 @@ mod tests {
             ]
         );
         assert_eq!(cols[4].field.metadata()["scale"], "2");
+    }
+
+    #[test]
+    fn text_ids_are_served_in_id_order_and_uuids_with_the_source_form() {
+        let mut o = SyntheticOptions {
+            media_buys: 12,
+            days: 1,
+            id_text: IdText::Padded,
+            ..Default::default()
+        };
+        let ids = |cols: &[SfColumn], i: usize| -> Vec<String> {
+            let a = cols[i]
+                .array
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap();
+            (0..arrow_array::Array::len(a))
+                .map(|k| a.value(k).to_string())
+                .collect()
+        };
+        let cols = columns(
+            &o,
+            Table::Impressions,
+            RowOrder::MediaBuyFirst,
+            o.first_date(),
+            0,
+            12,
+            false,
+        );
+        let got = ids(&cols, 1);
+        let mut sorted = got.clone();
+        sorted.sort();
+        assert_eq!(got, sorted, "text order is the id order");
+        assert_eq!(got[9], "buy-000000010");
+        o.id_text = IdText::UpperUuid;
+        let cols = columns(
+            &o,
+            Table::Impressions,
+            RowOrder::MediaBuyFirst,
+            o.first_date(),
+            0,
+            12,
+            true,
+        );
+        assert_eq!(cols.last().unwrap().field.name(), "BRAVO_SOURCE_ID");
+        assert_eq!(ids(&cols, 1)[10], "00000000-0000-4000-8000-00000000000b");
+        assert_eq!(ids(&cols, 7)[10], "00000000-0000-4000-8000-00000000000B");
+        let described = rowtype(Table::Impressions, &o, false);
+        assert_eq!(described[1]["type"], "text", "{described}");
     }
 }
