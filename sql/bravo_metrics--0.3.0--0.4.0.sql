@@ -16,9 +16,30 @@
 --   with the list of such views (drop them, update, create them again);
 -- * the progress view names the family being synced from the catalog.
 
+-- media_buys.id's type as SQL, with its collation when it is not the type's default:
+-- every metric table's media_buy_id is created with it (since 0.4.0: ids may be
+-- bigint, text, uuid, ...; one collation on both sides of the media tool's joins).
+CREATE FUNCTION @extschema@._bravo_media_buy_id_type()
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT format_type(a.atttypid, a.atttypmod)
+       || CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+               THEN ' COLLATE ' || quote_ident(n.nspname) || '.' || quote_ident(c.collname)
+               ELSE '' END
+  FROM pg_attribute a
+  JOIN pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_collation c ON c.oid = a.attcollation
+  LEFT JOIN pg_namespace n ON n.oid = c.collnamespace
+ WHERE a.attrelid = to_regclass('@extschema@.media_buys') AND a.attname = 'id' AND NOT a.attisdropped
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_media_buy_id_type() FROM PUBLIC;
+
 -- Media buy ids of any type (text, uuid): set-aside rows keep the id as text too.
 ALTER TABLE @extschema@.bravo_set_aside ADD COLUMN media_buy_key text;
 UPDATE @extschema@.bravo_set_aside SET media_buy_key = media_buy_id::text WHERE media_buy_id IS NOT NULL;
+CREATE INDEX bravo_set_aside_open_key_idx ON @extschema@.bravo_set_aside (target, media_buy_key, date) WHERE resolved_at IS NULL;
 
 ALTER TABLE @extschema@.bravo_sync_run_targets
     ADD COLUMN status text NOT NULL DEFAULT 'synced' CHECK (status IN ('synced', 'missing_source')),
@@ -1132,15 +1153,13 @@ BEGIN
     END IF;
     tab := format('@extschema@.%I', f.table_name);
     IF to_regclass(tab) IS NULL THEN
-        -- media_buy_id has media_buys.id's type (bigint, text, uuid, ...).
+        -- media_buy_id has media_buys.id's type (bigint, text, uuid, ...) and collation.
         EXECUTE format(
             'CREATE TABLE %s (date date NOT NULL, '
             'media_buy_id %s NOT NULL REFERENCES @extschema@.media_buys (id), '
             'created_at timestamptz NOT NULL DEFAULT now(), '
             'updated_at timestamptz NOT NULL DEFAULT now(), '
-            'PRIMARY KEY (media_buy_id, date))', tab,
-            (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-              WHERE a.attrelid = '@extschema@.media_buys'::regclass AND a.attname = 'id'));
+            'PRIMARY KEY (media_buy_id, date))', tab, @extschema@._bravo_media_buy_id_type());
         EXECUTE format('CREATE INDEX %I ON %s (date)', f.table_name || '_date_idx', tab);
         created := true;
     END IF;

@@ -111,15 +111,13 @@ BEGIN
     END IF;
     tab := format('@extschema@.%I', f.table_name);
     IF to_regclass(tab) IS NULL THEN
-        -- media_buy_id has media_buys.id's type (bigint, text, uuid, ...).
+        -- media_buy_id has media_buys.id's type (bigint, text, uuid, ...) and collation.
         EXECUTE format(
             'CREATE TABLE %s (date date NOT NULL, '
             'media_buy_id %s NOT NULL REFERENCES @extschema@.media_buys (id), '
             'created_at timestamptz NOT NULL DEFAULT now(), '
             'updated_at timestamptz NOT NULL DEFAULT now(), '
-            'PRIMARY KEY (media_buy_id, date))', tab,
-            (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-              WHERE a.attrelid = '@extschema@.media_buys'::regclass AND a.attname = 'id'));
+            'PRIMARY KEY (media_buy_id, date))', tab, @extschema@._bravo_media_buy_id_type());
         EXECUTE format('CREATE INDEX %I ON %s (date)', f.table_name || '_date_idx', tab);
         created := true;
     END IF;

@@ -15,6 +15,26 @@
 -- before CREATE EXTENSION (unless run with --enable-row-security). (PostgreSQL turns
 -- check_function_bodies off for every extension script, so that is no signal.)
 
+-- media_buys.id's type as SQL, with its collation when it is not the type's default:
+-- every metric table's media_buy_id is created with it (since 0.4.0: ids may be
+-- bigint, text, uuid, ...; one collation on both sides of the media tool's joins).
+CREATE FUNCTION @extschema@._bravo_media_buy_id_type()
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT format_type(a.atttypid, a.atttypmod)
+       || CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+               THEN ' COLLATE ' || quote_ident(n.nspname) || '.' || quote_ident(c.collname)
+               ELSE '' END
+  FROM pg_attribute a
+  JOIN pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_collation c ON c.oid = a.attcollation
+  LEFT JOIN pg_namespace n ON n.oid = c.collnamespace
+ WHERE a.attrelid = to_regclass('@extschema@.media_buys') AND a.attname = 'id' AND NOT a.attisdropped
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@._bravo_media_buy_id_type() FROM PUBLIC;
+
 DO $bravo$
 DECLARE
     idtype text;   -- media_buys.id's type: every metric table's media_buy_id has it
@@ -34,9 +54,7 @@ BEGIN
         ALTER EXTENSION bravo_metrics DROP TABLE @extschema@.media_buys;
     END IF;
     -- The media tool's own key type (bigint, integer, text, varchar, uuid; since 0.4.0).
-    SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO idtype
-      FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid = '@extschema@.media_buys'::pg_catalog.regclass AND a.attname = 'id';
+    idtype := @extschema@._bravo_media_buy_id_type();
 
     IF to_regclass('@extschema@.platform_buy_daily_impressions') IS NULL THEN
         EXECUTE pg_catalog.format($t$
@@ -140,6 +158,8 @@ CREATE TABLE bravo_set_aside (
     media_buy_key text
 );
 CREATE INDEX bravo_set_aside_open_idx ON bravo_set_aside (target, media_buy_id, date) WHERE resolved_at IS NULL;
+-- since 0.4.0: the same for ids that are not integers (text, uuid)
+CREATE INDEX bravo_set_aside_open_key_idx ON bravo_set_aside (target, media_buy_key, date) WHERE resolved_at IS NULL;
 SELECT pg_catalog.pg_extension_config_dump('bravo_set_aside', '');
 SELECT pg_catalog.pg_extension_config_dump('bravo_set_aside_id_seq', '');
 

@@ -267,6 +267,50 @@ fn text_ids_in_an_icu_collation_sync_in_byte_order_and_report_by_text_campaign()
         .get(0);
     assert_eq!(open, 0);
 
+    // A media buy's rows deleted by hand: its rollup rows (keyed by text) go too.
+    c.batch_execute(
+        "DELETE FROM platform_buy_daily_impressions WHERE media_buy_id = 'Z';
+         DELETE FROM platform_buy_daily_videos WHERE media_buy_id = 'Z';",
+    )
+    .unwrap();
+    let left: i64 = c
+        .query_one(
+            "SELECT count(*) FROM bravo_media_buy_rollup WHERE media_buy_id = 'Z'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "emptied rollup rows are pruned");
+    let exact: i64 = c
+        .query_one(
+            "SELECT count(*) FROM (SELECT media_buy_id, date_trunc('month', date)::date AS month, sum(impressions) AS s
+                                     FROM platform_buy_daily_impressions GROUP BY 1, 2) p
+               FULL JOIN bravo_media_buy_rollup r USING (media_buy_id, month)
+              WHERE p.s IS DISTINCT FROM r.impressions",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(exact, 0, "the media buy rollup equals the GROUP BY");
+
+    // A metric table whose ids are in another collation than media_buys' is refused
+    // before anything is fetched (joins could not hash them), with the fix.
+    c.batch_execute(
+        "ALTER TABLE platform_buy_daily_videos ALTER COLUMN media_buy_id TYPE text COLLATE \"C\"",
+    )
+    .unwrap();
+    let err = c.query("SELECT * FROM bravo_sync(30)", &[]).unwrap_err();
+    assert_eq!(sqlstate(&err), "42P22", "{}", db_message(&err));
+    assert!(
+        db_message(&err).contains("COLLATE \"und-x-icu\""),
+        "{}",
+        db_message(&err)
+    );
+    c.batch_execute(
+        "ALTER TABLE platform_buy_daily_videos ALTER COLUMN media_buy_id TYPE text COLLATE \"und-x-icu\"",
+    )
+    .unwrap();
+
     // Reports by text campaign id, exactly the plain GROUP BY.
     for camp in &campaigns {
         let (reported, plain) = report_vs_group_by(&mut c, camp, "");

@@ -19,16 +19,20 @@ pub struct KeySpec {
     /// `media_buys.id`'s type as SQL (`bigint`, `uuid`, `character varying(64)`, a
     /// domain's name), for casts.
     pub pg_type: String,
+    /// `media_buys.id`'s collation ("" for a type without one).
+    pub collation: String,
     /// `bravo_set_aside` has `media_buy_key` (since 0.4.0; the SQL may be older than
     /// the library until ALTER EXTENSION UPDATE).
     pub aside_has_key: bool,
 }
 
-/// (type as SQL, kind's typname) of `table.column`, a domain read as its base type.
-fn column_type(table: &str, column: &str) -> Result<Option<(String, String)>, BravoError> {
+/// (type as SQL, kind's typname, collation name or "") of `table.column`, a domain read
+/// as its base type.
+fn column_type(table: &str, column: &str) -> Result<Option<(String, String, String)>, BravoError> {
     Spi::connect(|c| {
         let t = c.select(
-            "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod), b.typname::text \
+            "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod), b.typname::text, \
+                    coalesce((SELECT l.collname::text FROM pg_catalog.pg_collation l WHERE l.oid = a.attcollation), '') \
                FROM pg_catalog.pg_attribute a \
                JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
                JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
@@ -36,9 +40,13 @@ fn column_type(table: &str, column: &str) -> Result<Option<(String, String)>, Br
             None,
             &[table.into(), column.into()],
         )?;
-        Ok(t.into_iter()
-            .next()
-            .and_then(|r| Some((r.get::<String>(1).ok()??, r.get::<String>(2).ok()??))))
+        Ok(t.into_iter().next().and_then(|r| {
+            Some((
+                r.get::<String>(1).ok()??,
+                r.get::<String>(2).ok()??,
+                r.get::<String>(3).ok()??,
+            ))
+        }))
     })
     .map_err(|e: pgrx::spi::Error| BravoError::internal("cannot read a column's type", e))
 }
@@ -46,7 +54,7 @@ fn column_type(table: &str, column: &str) -> Result<Option<(String, String)>, Br
 /// The key of `schema.media_buys`.
 pub fn of_media_buys(schema: &str) -> Result<KeySpec, BravoError> {
     let table = format!("{schema}.media_buys");
-    let Some((pg_type, typname)) = column_type(&table, "id")? else {
+    let Some((pg_type, typname, collation)) = column_type(&table, "id")? else {
         return Err(BravoError::new(
             PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
             format!("{table} has no column \"id\""),
@@ -71,6 +79,7 @@ pub fn of_media_buys(schema: &str) -> Result<KeySpec, BravoError> {
     Ok(KeySpec {
         kind,
         pg_type,
+        collation,
         aside_has_key,
     })
 }
@@ -79,9 +88,24 @@ impl KeySpec {
     /// Checks that a metric table's `media_buy_id` has the same kind as `media_buys.id`.
     pub fn check_target(&self, schema: &str, table: &str) -> Result<(), BravoError> {
         let full = format!("{schema}.{table}");
-        let Some((pg_type, typname)) = column_type(&full, "media_buy_id")? else {
+        let Some((pg_type, typname, collation)) = column_type(&full, "media_buy_id")? else {
             return Ok(()); // reported by merge::check_target
         };
+        if KeyType::from_pg_typname(&typname) == Some(self.kind) && collation != self.collation {
+            // Joins of the two (the rollups', the reports', the application's) cannot
+            // hash text in two collations.
+            return Err(BravoError::new(
+                PgSqlErrorCode::ERRCODE_INDETERMINATE_COLLATION,
+                format!(
+                    "{full}.media_buy_id has collation \"{collation}\" but {schema}.media_buys.id has \"{}\"",
+                    self.collation
+                ),
+            )
+            .hint(format!(
+                "Give both the same collation: ALTER TABLE {full} ALTER COLUMN media_buy_id TYPE {} COLLATE \"{}\";",
+                self.pg_type, self.collation
+            )));
+        }
         if KeyType::from_pg_typname(&typname) != Some(self.kind) {
             return Err(BravoError::new(
                 PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,

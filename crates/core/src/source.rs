@@ -101,6 +101,7 @@ pub fn check_columns(
     rowtype: &[ColumnMeta],
 ) -> Result<SourceColumns, CoreError> {
     let mut raw_id = None;
+    let mut id_order = String::new();
     let available = || {
         rowtype
             .iter()
@@ -163,42 +164,38 @@ pub fn check_columns(
             quoted.push(q);
             continue;
         }
-        let id = match (key, text) {
-            (KeyType::Int, false) => q.clone(),
+        // (what is selected, what is ordered by)
+        let (select, order) = match (key, text) {
+            (KeyType::Int, false) => (q.clone(), q.clone()),
             (KeyType::Int, true) => {
                 raw_id = Some(q.clone());
-                format!("TRY_TO_NUMBER({q})")
+                let n = format!("TRY_TO_NUMBER({q})");
+                (format!("{n} AS MEDIA_BUY_ID"), n)
             }
-            (KeyType::Text, false) => format!("TO_VARCHAR({q})"),
+            (KeyType::Text, false) => {
+                let t = format!("TO_VARCHAR({q})");
+                (format!("{t} AS MEDIA_BUY_ID"), t)
+            }
             // A column with a collation would be ordered by it: ask for bytes.
-            (KeyType::Text, true) if col.collation.is_some() => format!("COLLATE({q}, 'utf8')"),
-            (KeyType::Text, true) => q.clone(),
-            (KeyType::Uuid, _) => {
-                raw_id = Some(q.clone());
-                format!("LOWER({q})")
+            (KeyType::Text, true) if col.collation.is_some() => {
+                (q.clone(), format!("COLLATE({q}, 'utf8')"))
             }
+            (KeyType::Text, true) => (q.clone(), q.clone()),
+            // Ordered as lower-case uuids; the value comes as the source has it and is
+            // lower-cased (and checked) as it is read (bravo_core::validate).
+            (KeyType::Uuid, _) => (q.clone(), format!("LOWER({q})")),
         };
-        quoted.push(id);
+        id_order = order;
+        quoted.push(select);
     }
     let date = quoted[0].clone();
-    let id = quoted[1].clone();
-    if id != quoted_id_name(rowtype) {
-        quoted[1] = format!("{id} AS MEDIA_BUY_ID");
-    }
+    let id = id_order;
     quoted.extend(raw_id.map(|q| format!("{q} AS {SOURCE_ID_ALIAS}")));
     Ok(SourceColumns {
         select: quoted,
         date,
         id,
     })
-}
-
-fn quoted_id_name(rowtype: &[ColumnMeta]) -> String {
-    rowtype
-        .iter()
-        .find(|c| c.name.eq_ignore_ascii_case("media_buy_id"))
-        .map(|c| format!("\"{}\"", c.name.replace('"', "\"\"")))
-        .unwrap_or_default()
 }
 
 /// The name of the source's own id column in the result, when the id is converted.
@@ -412,10 +409,7 @@ mod tests {
         );
         assert_eq!(
             id(KeyType::Uuid, &varchar).unwrap(),
-            (
-                "LOWER(\"MEDIA_BUY_ID\")".into(),
-                Some("\"MEDIA_BUY_ID\" AS BRAVO_SOURCE_ID".into())
-            )
+            ("LOWER(\"MEDIA_BUY_ID\")".into(), None)
         );
         let e = id(KeyType::Uuid, &number).unwrap_err();
         assert_eq!(e.state, SqlState::FdwInvalidDataType);
@@ -431,12 +425,26 @@ mod tests {
             KeyOrder::DateFirst,
             None,
         );
-        assert!(q.sql.starts_with("SELECT \"DATE\", LOWER(\"MEDIA_BUY_ID\") AS MEDIA_BUY_ID, \"IMPRESSIONS\", \"CLICKS\", \"SPEND\", \"MEDIA_BUY_ID\" AS BRAVO_SOURCE_ID FROM R"), "{}", q.sql);
+        assert!(
+            q.sql.starts_with(
+                "SELECT \"DATE\", \"MEDIA_BUY_ID\", \"IMPRESSIONS\", \"CLICKS\", \"SPEND\" FROM R"
+            ),
+            "{}",
+            q.sql
+        );
         assert!(
             q.sql
                 .ends_with("ORDER BY \"DATE\", LOWER(\"MEDIA_BUY_ID\")"),
             "{}",
             q.sql
         );
+        // An integer key from VARCHAR: converted, and the source's own id kept.
+        let cols = check_columns(&t, KeyType::Int, "R", &varchar).unwrap();
+        assert_eq!(
+            cols.select[1],
+            "TRY_TO_NUMBER(\"MEDIA_BUY_ID\") AS MEDIA_BUY_ID"
+        );
+        assert_eq!(cols.select[5], "\"MEDIA_BUY_ID\" AS BRAVO_SOURCE_ID");
+        assert!(cols.has_source_id());
     }
 }

@@ -163,17 +163,19 @@ fn read_id(
             None => (None, raw_text, None),
         },
         (_, Column::Text(v)) => match &v[i] {
-            Some(t) => match key.check_text(t) {
-                Ok(()) => (
-                    Some(BuyId::Text(t.clone())),
-                    Some(raw_text.unwrap_or_else(|| t.clone())),
-                    None,
-                ),
-                Err(why) => {
-                    let shown = raw_text.unwrap_or_else(|| t.clone());
-                    (None, Some(shown.clone()), bad(&format!("'{shown}'"), &why))
+            Some(t) => {
+                // A uuid comes as the source has it, ordered by LOWER(): lower-case it
+                // here (a canonical uuid is ASCII).
+                let id = if key == KeyType::Uuid {
+                    t.to_ascii_lowercase()
+                } else {
+                    t.clone()
+                };
+                match key.check_text(&id) {
+                    Ok(()) => (Some(BuyId::Text(id)), Some(t.clone()), None),
+                    Err(why) => (None, Some(t.clone()), bad(&format!("'{t}'"), &why)),
                 }
-            },
+            }
             None => (None, raw_text, None),
         },
         (KeyType::Text, Column::Fixed { .. }) => match fixed(col, i) {
@@ -645,12 +647,9 @@ mod tests {
         assert_eq!(rows[1].problem.as_ref().unwrap().0, Reason::OutOfRange);
         assert_eq!(rows[2].problem.as_ref().unwrap().0, Reason::NullKey);
 
-        // uuid: the query sends LOWER(id) and the id as the source has it.
+        // uuid: the id comes as the source has it (ordered by LOWER()), lower-cased here.
         let upper = "0F8FAD5B-D9CB-469F-A165-70867728950E";
-        let cols = text_batch(
-            &[Some(&upper.to_lowercase()), Some("not-a-uuid")],
-            Some(&[Some(upper), Some("Not-A-Uuid")]),
-        );
+        let cols = text_batch(&[Some(upper), Some("Not-A-Uuid")], None);
         let ok = read_row(&t, KeyType::Uuid, &cols, 0);
         assert_eq!(ok.media_buy_id, Some(BuyId::Text(upper.to_lowercase())));
         let bad = read_row(&t, KeyType::Uuid, &cols, 1);

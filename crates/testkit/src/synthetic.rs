@@ -123,9 +123,11 @@ pub enum IdText {
     No,
     /// VARCHAR `buy-000000042`: fixed width, so text order is the id's order.
     Padded,
-    /// VARCHAR upper-case uuid `00000000-0000-4000-8000-00000000002A`. A query that
-    /// asks for `BRAVO_SOURCE_ID` (the sync's `LOWER(MEDIA_BUY_ID)` form) gets the
-    /// lower-case uuid as MEDIA_BUY_ID and the upper-case one as BRAVO_SOURCE_ID.
+    /// VARCHAR upper-case uuid `00000000-0000-4000-8000-00000000002A` (fixed width: the
+    /// order of `LOWER(MEDIA_BUY_ID)` is the id's order). A query that asks for
+    /// `BRAVO_SOURCE_ID` (the sync converted the id in Snowflake and keeps the source's
+    /// own) gets the lower-case uuid as MEDIA_BUY_ID and the upper-case one as
+    /// BRAVO_SOURCE_ID.
     UpperUuid,
 }
 
