@@ -89,7 +89,8 @@ impl Ids {
     fn push(&mut self, id: BuyId) {
         match (self, id) {
             (Ids::Int(v), BuyId::Int(i)) => v.push(i),
-            (Ids::Text(v), id) => v.push(id.to_text()),
+            (Ids::Text(v), BuyId::Text(t)) => v.push(t),
+            (Ids::Text(v), BuyId::Int(i)) => v.push(i.to_string()),
             // Integer ids are read only for integer keys (bravo_core::validate).
             (Ids::Int(_), BuyId::Text(t)) => unreachable!("text id {t} for an integer key"),
         }

@@ -112,55 +112,51 @@ fn fixed(col: &Column, i: usize) -> Option<(i128, u32)> {
 /// `out_of_range`, like a value that does not fit at all.
 pub const MAX_COUNT: i64 = 1_000_000_000_000;
 
-/// Reads the media buy id of row `i`: the key (if valid), the id as the source had it
-/// (for the set-aside row), and what is wrong with it. `raw` is the source's own id
-/// column when the query converted it (see [`crate::source::fetch_query`]).
+/// The media buy id of row `i` as the source had it, as text (for a set-aside row):
+/// the source's own id column `raw` when the query converted the id (see
+/// [`crate::source::check_columns`]), else the id column.
+fn id_text(col: &Column, raw: Option<&Column>, i: usize) -> Option<String> {
+    let text = |c: &Column| match c {
+        Column::Text(v) => v[i].clone(),
+        c => fixed(c, i).map(|(v, s)| decimal_text(v, s)),
+    };
+    raw.and_then(text).or_else(|| text(col))
+}
+
+/// Reads the media buy id of row `i`: the key (if valid), whether the source had one
+/// (not NULL), and what is wrong with it. Nothing is allocated for an integer id; a
+/// text id once. `raw`: see [`id_text`].
 fn read_id(
     key: KeyType,
     col: &Column,
     raw: Option<&Column>,
     i: usize,
-) -> (Option<BuyId>, Option<String>, Option<(Reason, String)>) {
-    let raw_text = match raw {
-        Some(Column::Text(v)) => v[i].clone(),
-        Some(c) => fixed(c, i).map(|(v, s)| decimal_text(v, s)),
-        None => None,
+) -> (Option<BuyId>, bool, Option<(Reason, String)>) {
+    let bad = |why: &str| {
+        let shown = match id_text(col, raw, i) {
+            Some(t) if matches!(col, Column::Text(_)) || raw.is_some() => format!("'{t}'"),
+            Some(t) => t,
+            None => String::new(),
+        };
+        Some((Reason::OutOfRange, format!("MEDIA_BUY_ID {shown} {why}")))
     };
-    let bad =
-        |text: &str, why: &str| Some((Reason::OutOfRange, format!("MEDIA_BUY_ID {text} {why}")));
     match (key, col) {
         (KeyType::Int, Column::Fixed { .. }) => match fixed(col, i) {
             Some((v, 0)) => match i64::try_from(v) {
-                Ok(id) => (Some(BuyId::Int(id)), Some(v.to_string()), None),
-                Err(_) => (
-                    None,
-                    Some(v.to_string()),
-                    bad(&v.to_string(), "does not fit in bigint"),
-                ),
+                Ok(id) => (Some(BuyId::Int(id)), true, None),
+                Err(_) => (None, true, bad("does not fit in bigint")),
             },
-            Some((v, s)) => {
-                let t = decimal_text(v, s);
-                (None, Some(t.clone()), bad(&t, "is not an integer"))
-            }
-            None => match raw_text {
-                Some(t) => (
-                    None,
-                    Some(t.clone()),
-                    bad(&format!("'{t}'"), "is not an integer"),
-                ),
-                None => (None, None, None),
-            },
+            Some(_) => (None, true, bad("is not an integer")),
+            // TRY_TO_NUMBER gave NULL: the source had text that is no number, or NULL.
+            None if id_text(col, raw, i).is_some() => (None, true, bad("is not an integer")),
+            None => (None, false, None),
         },
         (KeyType::Int, Column::Text(v)) => match &v[i] {
             Some(t) => match t.trim().parse::<i64>() {
-                Ok(id) => (Some(BuyId::Int(id)), Some(t.clone()), None),
-                Err(_) => (
-                    None,
-                    Some(t.clone()),
-                    bad(&format!("'{t}'"), "is not an integer"),
-                ),
+                Ok(id) => (Some(BuyId::Int(id)), true, None),
+                Err(_) => (None, true, bad("is not an integer")),
             },
-            None => (None, raw_text, None),
+            None => (None, false, None),
         },
         (_, Column::Text(v)) => match &v[i] {
             Some(t) => {
@@ -172,22 +168,19 @@ fn read_id(
                     t.clone()
                 };
                 match key.check_text(&id) {
-                    Ok(()) => (Some(BuyId::Text(id)), Some(t.clone()), None),
-                    Err(why) => (None, Some(t.clone()), bad(&format!("'{t}'"), &why)),
+                    Ok(()) => (Some(BuyId::Text(id)), true, None),
+                    Err(why) => (None, true, bad(&why)),
                 }
             }
-            None => (None, raw_text, None),
+            None => (None, false, None),
         },
         (KeyType::Text, Column::Fixed { .. }) => match fixed(col, i) {
-            Some((v, s)) => {
-                let t = decimal_text(v, s);
-                (Some(BuyId::Text(t.clone())), Some(t), None)
-            }
-            None => (None, raw_text, None),
+            Some((v, s)) => (Some(BuyId::Text(decimal_text(v, s))), true, None),
+            None => (None, false, None),
         },
         _ => (
             None,
-            None,
+            true,
             Some((
                 Reason::OutOfRange,
                 "MEDIA_BUY_ID has a type that cannot be a media buy id here".into(),
@@ -204,8 +197,8 @@ pub fn read_row(target: &Target, key: KeyType, columns: &[Column], i: usize) -> 
         Column::Date(v) => v[i],
         _ => None,
     };
-    let (media_buy_id, id_text, mut problem) =
-        read_id(key, &columns[1], columns.get(2 + target.metrics.len()), i);
+    let raw_id = columns.get(2 + target.metrics.len());
+    let (media_buy_id, id_present, mut problem) = read_id(key, &columns[1], raw_id, i);
     let mut values = Vec::with_capacity(target.metrics.len());
     for (m, col) in target.metrics.iter().zip(&columns[2..]) {
         let cell = fixed(col, i);
@@ -246,8 +239,8 @@ pub fn read_row(target: &Target, key: KeyType, columns: &[Column], i: usize) -> 
         };
         values.push(value);
     }
-    if date.is_none() || (media_buy_id.is_none() && id_text.is_none()) {
-        let which = match (date.is_none(), id_text.is_none()) {
+    if date.is_none() || (media_buy_id.is_none() && !id_present) {
+        let which = match (date.is_none(), !id_present) {
             (true, true) => "DATE and MEDIA_BUY_ID are NULL",
             (true, false) => "DATE is NULL",
             _ => "MEDIA_BUY_ID is NULL",
@@ -256,7 +249,7 @@ pub fn read_row(target: &Target, key: KeyType, columns: &[Column], i: usize) -> 
     }
     let raw = problem
         .as_ref()
-        .map(|_| raw_from_columns(target, columns, i, id_text));
+        .map(|_| raw_from_columns(target, columns, i, id_text(&columns[1], raw_id, i)));
     Row {
         date,
         media_buy_id,
@@ -354,11 +347,11 @@ impl<'a> Deduper<'a> {
         }
     }
 
-    fn key(row: &Row) -> Option<(BuyId, NaiveDate)> {
-        Some((row.media_buy_id.clone()?, row.date?))
+    fn key(row: &Row) -> Option<(&BuyId, NaiveDate)> {
+        Some((row.media_buy_id.as_ref()?, row.date?))
     }
 
-    fn release(&self, row: Row, dup: bool, out: &mut Vec<Outcome>) {
+    fn release(&self, mut row: Row, dup: bool, out: &mut Vec<Outcome>) {
         if dup {
             out.push(Outcome::SetAside {
                 reason: Reason::DuplicateKey,
@@ -373,12 +366,12 @@ impl<'a> Deduper<'a> {
             });
         } else {
             let (id, date) = Self::key(&row).expect("valid rows have a key");
-            if !self.known_buys.contains(&id) {
+            if !self.known_buys.contains(id) {
+                let detail =
+                    format!("media_buys has no id {id} yet; merged by a later sync once it exists");
                 out.push(Outcome::SetAside {
                     reason: Reason::UnknownMediaBuy,
-                    detail: format!(
-                        "media_buys has no id {id} yet; merged by a later sync once it exists"
-                    ),
+                    detail,
                     row,
                 });
             } else {
@@ -389,7 +382,7 @@ impl<'a> Deduper<'a> {
                     .collect();
                 out.push(Outcome::Valid {
                     date,
-                    media_buy_id: id,
+                    media_buy_id: row.media_buy_id.take().expect("valid rows have a key"),
                     values,
                 });
             }
@@ -411,27 +404,29 @@ impl<'a> Deduper<'a> {
             });
             return Ok(());
         };
-        match self.held.as_ref().and_then(Self::key) {
-            Some(prev) if prev == key => {
-                let held = self.held.take().expect("held row");
-                self.release(held, true, out);
-                self.held = Some(row);
-                self.held_is_dup = true;
-            }
+        // Compared by reference: nothing is copied per row.
+        let same = match self.held.as_ref().and_then(Self::key) {
+            Some(prev) if prev == key => true,
             Some(prev) if self.order.cmp(&prev, &key).is_gt() => {
                 return Err(OrderError {
-                    previous: prev,
-                    next: key,
+                    previous: (prev.0.clone(), prev.1),
+                    next: (key.0.clone(), key.1),
                 })
             }
-            _ => {
-                if let Some(held) = self.held.take() {
-                    let dup = self.held_is_dup;
-                    self.release(held, dup, out);
-                }
-                self.held = Some(row);
-                self.held_is_dup = false;
+            _ => false,
+        };
+        if same {
+            let held = self.held.take().expect("held row");
+            self.release(held, true, out);
+            self.held = Some(row);
+            self.held_is_dup = true;
+        } else {
+            if let Some(held) = self.held.take() {
+                let dup = self.held_is_dup;
+                self.release(held, dup, out);
             }
+            self.held = Some(row);
+            self.held_is_dup = false;
         }
         Ok(())
     }
