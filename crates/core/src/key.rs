@@ -10,8 +10,9 @@
 //!   collation (a column with one is ordered by `COLLATE(col, 'utf8')`). A NUMBER source
 //!   is converted with `TO_VARCHAR`, and ordered as text: `'10' < '9'` on both sides.
 //! * [`KeyType::Uuid`]: PostgreSQL orders uuids by their 16 bytes, which is the order of
-//!   their canonical lower-case text. The source is read as `LOWER(col)`, and a value
-//!   that is not a canonical uuid then is set aside (its order would differ).
+//!   their canonical lower-case text. The source is ordered by `LOWER(col)` and each
+//!   value lower-cased as it is read; one that is not then a canonical uuid is set
+//!   aside (its order would differ).
 
 use std::fmt;
 
