@@ -1085,13 +1085,20 @@ CREATE TABLE @extschema@.bravo_family_metrics (
     UNIQUE (family, position)
 );
 
--- The shipped families. Not during a restore (row_security = off, see schema.sql): the
--- dump brings the catalog's rows, with whatever the user changed.
-DO $bravo$
+-- Inserts the shipped families and metric columns that are missing, and changes no
+-- row that is there (a family you re-pointed, disabled or extended stays as it is).
+-- Run by CREATE EXTENSION; run it by hand after restoring a dump taken before 0.4.0
+-- (whose catalog is empty) or to bring back a shipped family you deleted. Returns the
+-- number of rows inserted.
+CREATE FUNCTION @extschema@.bravo_restore_families()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    f integer;
+    m integer;
 BEGIN
-    IF current_setting('row_security') = 'off' THEN
-        RETURN;
-    END IF;
     -- The two families of 0.3.0 are required: a missing source fails the sync, as it did.
     INSERT INTO @extschema@.bravo_families (family, table_name, enabled, required, position, description) VALUES
         ('impressions', 'platform_buy_daily_impressions', true, true, 1,
@@ -1101,8 +1108,11 @@ BEGIN
         ('conversions', 'platform_buy_daily_conversions', false, false, 3,
          'Post-click and post-view conversions and their value per media buy and day'),
         ('viewability', 'platform_buy_daily_viewability', false, false, 4,
-         'MRC viewability per media buy and day: eligible, measurable and viewable impressions');
-    INSERT INTO @extschema@.bravo_family_metrics (family, column_name, kind, position, description) VALUES
+         'MRC viewability per media buy and day: eligible, measurable and viewable impressions')
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS f = ROW_COUNT;
+    INSERT INTO @extschema@.bravo_family_metrics (family, column_name, kind, position, description)
+    SELECT v.* FROM (VALUES
         ('impressions', 'impressions', 'count', 1, 'Impressions served'),
         ('impressions', 'clicks', 'count', 2, 'Clicks'),
         ('impressions', 'spend', 'money', 3, 'Media cost, exact'),
@@ -1120,7 +1130,24 @@ BEGIN
         ('viewability', 'measurable_impressions', 'count', 2,
          'Eligible impressions a viewability vendor could measure'),
         ('viewability', 'viewable_impressions', 'count', 3,
-         'MRC viewable: at least 50% of pixels in view for 1 s (display) or 2 s (video)');
+         'MRC viewable: at least 50% of pixels in view for 1 s (display) or 2 s (video)')
+    ) v (family, column_name, kind, position, description)
+     WHERE EXISTS (SELECT 1 FROM @extschema@.bravo_families b WHERE b.family = v.family)
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS m = ROW_COUNT;
+    RETURN f + m;
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@.bravo_restore_families() FROM PUBLIC;
+
+-- The shipped families. Not during a restore (row_security = off, see schema.sql): the
+-- dump brings the catalog's rows, with whatever the user changed.
+DO $bravo$
+BEGIN
+    IF current_setting('row_security') = 'off' THEN
+        RETURN;
+    END IF;
+    PERFORM @extschema@.bravo_restore_families();
 END
 $bravo$;
 

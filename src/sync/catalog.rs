@@ -71,7 +71,7 @@ pub fn enabled_families(schema: &str) -> Result<Vec<Target>, BravoError> {
         // rows are not inserted during a restore) but brings no catalog rows: sync what
         // 0.3.0 synced rather than nothing.
         pgrx::warning!(
-            "bravo_metrics: the metric family catalog bravo_families is empty (a database restored from a dump taken before 0.4.0?); syncing the families of 0.3.0 (impressions, videos)"
+            "bravo_metrics: the metric family catalog bravo_families is empty (a database restored from a dump taken before 0.4.0?); syncing the families of 0.3.0 (impressions, videos). SELECT bravo_restore_families(); brings back the shipped catalog"
         );
         return Ok(families_of_0_3_0());
     }

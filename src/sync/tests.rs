@@ -187,6 +187,47 @@ mod tests {
         assert_eq!(names, [("impressions", true), ("videos", true)]);
     }
 
+    #[pg_test]
+    fn restoring_the_shipped_families_adds_what_is_missing_and_keeps_what_is_there() {
+        let schema = schema();
+        let n = |sql: &str| Spi::get_one::<i32>(sql).unwrap().unwrap();
+        // Nothing missing: nothing inserted.
+        assert_eq!(n(&format!("SELECT {schema}.bravo_restore_families()")), 0);
+        // A changed family stays as it is; a deleted one (and its metrics) comes back.
+        Spi::run(&format!(
+            "UPDATE {schema}.bravo_families SET source_relation = 'MART.CONV_V2', enabled = true WHERE family = 'conversions';
+             DELETE FROM {schema}.bravo_families WHERE family = 'viewability';"
+        ))
+        .unwrap();
+        assert_eq!(n(&format!("SELECT {schema}.bravo_restore_families()")), 4);
+        let conv = Spi::get_two::<String, bool>(&format!(
+            "SELECT source_relation, enabled FROM {schema}.bravo_families WHERE family = 'conversions'"
+        ))
+        .unwrap();
+        assert_eq!(conv, (Some("MART.CONV_V2".into()), Some(true)));
+        // An empty catalog (a dump taken before 0.4.0) gets the whole shipped catalog.
+        Spi::run(&format!(
+            "DELETE FROM {schema}.bravo_family_metrics; DELETE FROM {schema}.bravo_families"
+        ))
+        .unwrap();
+        assert_eq!(n(&format!("SELECT {schema}.bravo_restore_families()")), 16);
+        Spi::run(&format!(
+            "UPDATE {schema}.bravo_families SET enabled = true"
+        ))
+        .unwrap();
+        let got = crate::sync::catalog::enabled_families(&schema).unwrap();
+        let want = bravo_core::target::builtin();
+        let got: Vec<_> = got
+            .iter()
+            .map(|t| (&t.name, &t.table, &t.metrics))
+            .collect();
+        let want: Vec<_> = want
+            .iter()
+            .map(|(t, _)| (&t.name, &t.table, &t.metrics))
+            .collect();
+        assert_eq!(got, want);
+    }
+
     /// The PostgreSQL half of the key-order agreement for text media buy ids (the
     /// Snowflake half, the same keys against fakesnow, is in
     /// `crates/snowflake/tests/fakesnow_types.rs`): `COLLATE "C"` orders text by its
