@@ -85,13 +85,27 @@ pub fn of_media_buys(schema: &str) -> Result<KeySpec, BravoError> {
 }
 
 impl KeySpec {
-    /// Checks that a metric table's `media_buy_id` has the same kind as `media_buys.id`.
+    /// Checks that a metric table's `media_buy_id` has the kind and collation of
+    /// `media_buys.id`.
     pub fn check_target(&self, schema: &str, table: &str) -> Result<(), BravoError> {
         let full = format!("{schema}.{table}");
         let Some((pg_type, typname, collation)) = column_type(&full, "media_buy_id")? else {
             return Ok(()); // reported by merge::check_target
         };
-        if KeyType::from_pg_typname(&typname) == Some(self.kind) && collation != self.collation {
+        if KeyType::from_pg_typname(&typname) != Some(self.kind) {
+            return Err(BravoError::new(
+                PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                format!(
+                    "{full}.media_buy_id is {pg_type} but {schema}.media_buys.id is {}",
+                    self.pg_type
+                ),
+            )
+            .hint(format!(
+                "Give {full}.media_buy_id the type of media_buys.id: ALTER TABLE {full} ALTER COLUMN media_buy_id TYPE {};",
+                self.pg_type
+            )));
+        }
+        if collation != self.collation {
             // Joins of the two (the rollups', the reports', the application's) cannot
             // hash text in two collations.
             return Err(BravoError::new(
@@ -104,19 +118,6 @@ impl KeySpec {
             .hint(format!(
                 "Give both the same collation: ALTER TABLE {full} ALTER COLUMN media_buy_id TYPE {} COLLATE \"{}\";",
                 self.pg_type, self.collation
-            )));
-        }
-        if KeyType::from_pg_typname(&typname) != Some(self.kind) {
-            return Err(BravoError::new(
-                PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-                format!(
-                    "{full}.media_buy_id is {pg_type} but {schema}.media_buys.id is {}",
-                    self.pg_type
-                ),
-            )
-            .hint(format!(
-                "Give {full}.media_buy_id the type of media_buys.id: ALTER TABLE {full} ALTER COLUMN media_buy_id TYPE {};",
-                self.pg_type
             )));
         }
         Ok(())

@@ -44,12 +44,6 @@ impl BuyId {
     }
 }
 
-impl From<i64> for BuyId {
-    fn from(v: i64) -> Self {
-        BuyId::Int(v)
-    }
-}
-
 /// How `media_buys.id` (and so every metric table's `media_buy_id`) is typed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum KeyType {
