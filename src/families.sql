@@ -11,7 +11,7 @@
 -- owners); table and column names are plain lower-case identifiers, checked here and
 -- again when read.
 
-CREATE TABLE @extschema@.bravo_families (
+CREATE TABLE bravo.bravo_families (
     family          text    PRIMARY KEY CHECK (family ~ '^[a-z][a-z0-9_]{0,39}$'),
     table_name      text    NOT NULL UNIQUE CHECK (table_name ~ '^[a-z_][a-z0-9_]{0,62}$'),
     -- Snowflake relation (name, schema.name or db.schema.name); NULL: the family's
@@ -29,8 +29,8 @@ CREATE TABLE @extschema@.bravo_families (
     description     text
 );
 
-CREATE TABLE @extschema@.bravo_family_metrics (
-    family      text    NOT NULL REFERENCES @extschema@.bravo_families (family) ON UPDATE CASCADE ON DELETE CASCADE,
+CREATE TABLE bravo.bravo_family_metrics (
+    family      text    NOT NULL REFERENCES bravo.bravo_families (family) ON UPDATE CASCADE ON DELETE CASCADE,
     column_name text    NOT NULL CHECK (column_name ~ '^[a-z_][a-z0-9_]{0,62}$'
                                         AND column_name NOT IN ('date', 'media_buy_id', 'created_at', 'updated_at')),
     -- count: a non-negative bigint (at most 10^12 per media buy and day);
@@ -58,7 +58,7 @@ DECLARE
     m integer;
 BEGIN
     -- The two families of 0.3.0 are required: a missing source fails the sync, as it did.
-    INSERT INTO @extschema@.bravo_families (family, table_name, enabled, required, position, description) VALUES
+    INSERT INTO bravo.bravo_families (family, table_name, enabled, required, position, description) VALUES
         ('impressions', 'platform_buy_daily_impressions', true, true, 1,
          'Impressions, clicks and spend per media buy and day'),
         ('videos', 'platform_buy_daily_videos', true, true, 2,
@@ -69,7 +69,7 @@ BEGIN
          'MRC viewability per media buy and day: eligible, measurable and viewable impressions')
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS f = ROW_COUNT;
-    INSERT INTO @extschema@.bravo_family_metrics (family, column_name, kind, position, description)
+    INSERT INTO bravo.bravo_family_metrics (family, column_name, kind, position, description)
     SELECT v.* FROM (VALUES
         ('impressions', 'impressions', 'count', 1, 'Impressions served'),
         ('impressions', 'clicks', 'count', 2, 'Clicks'),
@@ -90,7 +90,7 @@ BEGIN
         ('viewability', 'viewable_impressions', 'count', 3,
          'MRC viewable: at least 50% of pixels in view for 1 s (display) or 2 s (video)')
     ) v (family, column_name, kind, position, description)
-     WHERE EXISTS (SELECT 1 FROM @extschema@.bravo_families b WHERE b.family = v.family)
+     WHERE EXISTS (SELECT 1 FROM bravo.bravo_families b WHERE b.family = v.family)
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS m = ROW_COUNT;
     RETURN f + m;
@@ -109,8 +109,16 @@ BEGIN
 END
 $bravo$;
 
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.bravo_families', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.bravo_family_metrics', '');
+SELECT pg_catalog.pg_extension_config_dump('bravo.bravo_families', '');
+SELECT pg_catalog.pg_extension_config_dump('bravo.bravo_family_metrics', '');
+REVOKE ALL ON bravo.bravo_families, bravo.bravo_family_metrics FROM PUBLIC;
+
+-- The catalog as the user edits it, unqualified: plain (updatable) views of the tables
+-- in schema bravo, run with the caller's rights.
+CREATE VIEW @extschema@.bravo_families WITH (security_invoker = true) AS
+    SELECT * FROM bravo.bravo_families;
+CREATE VIEW @extschema@.bravo_family_metrics WITH (security_invoker = true) AS
+    SELECT * FROM bravo.bravo_family_metrics;
 REVOKE ALL ON @extschema@.bravo_families, @extschema@.bravo_family_metrics FROM PUBLIC;
 
 -- Enables a family: creates its metric table in the extension's schema if missing
@@ -130,7 +138,7 @@ DECLARE
     col     text;
     created boolean := false;
 BEGIN
-    SELECT * INTO f FROM @extschema@.bravo_families b WHERE b.family = bravo_enable_family.family;
+    SELECT * INTO f FROM bravo.bravo_families b WHERE b.family = bravo_enable_family.family;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no metric family "%"', family
             USING ERRCODE = 'undefined_object',
@@ -144,11 +152,11 @@ BEGIN
             'media_buy_id %s NOT NULL REFERENCES @extschema@.media_buys (id), '
             'created_at timestamptz NOT NULL DEFAULT now(), '
             'updated_at timestamptz NOT NULL DEFAULT now(), '
-            'PRIMARY KEY (media_buy_id, date))', tab, @extschema@._bravo_media_buy_id_type());
+            'PRIMARY KEY (media_buy_id, date))', tab, bravo._bravo_media_buy_id_type());
         EXECUTE format('CREATE INDEX %I ON %s (date)', f.table_name || '_date_idx', tab);
         created := true;
     END IF;
-    FOR m IN SELECT * FROM @extschema@.bravo_family_metrics x
+    FOR m IN SELECT * FROM bravo.bravo_family_metrics x
               WHERE x.family = f.family ORDER BY x.position LOOP
         col := CASE m.kind
             WHEN 'count' THEN format('bigint NOT NULL DEFAULT 0 CHECK (%I >= 0)', m.column_name)
@@ -161,14 +169,14 @@ BEGIN
     END LOOP;
     -- A shipped family's table feeds the reporting rollups: attach their triggers (a
     -- table that had rows before gets them counted by a rebuild).
-    IF EXISTS (SELECT 1 FROM @extschema@._bravo_rollup_layout() l WHERE l.metric_table = f.table_name)
+    IF EXISTS (SELECT 1 FROM bravo._bravo_rollup_layout() l WHERE l.metric_table = f.table_name)
        AND to_regclass('@extschema@.platform_buy_daily_impressions') IS NOT NULL
        AND to_regclass('@extschema@.platform_buy_daily_videos') IS NOT NULL THEN
-        IF @extschema@._bravo_report_attach_triggers() > 0 AND NOT created THEN
+        IF bravo._bravo_report_attach_triggers() > 0 AND NOT created THEN
             PERFORM @extschema@.bravo_report_rebuild();
         END IF;
     END IF;
-    UPDATE @extschema@.bravo_families b
+    UPDATE bravo.bravo_families b
        SET enabled = true, required = coalesce(bravo_enable_family.required, b.required)
      WHERE b.family = f.family;
     RETURN tab::regclass;
@@ -190,7 +198,7 @@ DECLARE
     tab regclass;
 BEGIN
     SELECT b.enabled, to_regclass(format('@extschema@.%I', b.table_name)) INTO was, tab
-      FROM @extschema@.bravo_families b
+      FROM bravo.bravo_families b
      WHERE b.family = bravo_disable_family.family FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no metric family "%"', family
@@ -203,7 +211,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'The reports and rollups need platform_buy_daily_impressions and platform_buy_daily_videos; disable the family without drop_table.';
     END IF;
-    UPDATE @extschema@.bravo_families b SET enabled = false WHERE b.family = bravo_disable_family.family;
+    UPDATE bravo.bravo_families b SET enabled = false WHERE b.family = bravo_disable_family.family;
     IF drop_table AND tab IS NOT NULL THEN
         DELETE FROM pg_depend d
          WHERE d.classid = 'pg_trigger'::regclass AND d.deptype = 'e'

@@ -10,6 +10,7 @@
 //! Map of the crate, lowest layer first (a module uses only those above it):
 //! * `error`     — errors mapped to SQLSTATE / DETAIL / HINT at the boundary.
 //! * `settings`  — every `bravo_metrics.*` setting, in one place, with typed accessors.
+//! * `schemas`   — where the extension's objects live: the media tool's schema and `bravo`.
 //! * `secrets`   — secret files (passwords, tokens, keys never live in settings).
 //! * `runtime`   — the one bridge between the backend and async network code.
 //! * `txn`       — worker transactions that survive errors.
@@ -26,6 +27,7 @@ pub mod report;
 pub mod runlog;
 pub mod runtime;
 pub mod schedule;
+pub mod schemas;
 pub mod secrets;
 pub mod settings;
 pub mod sync;
@@ -112,7 +114,7 @@ SELECT p.pid,
        CASE p.param2 WHEN 1 THEN 'connecting' WHEN 2 THEN 'fetching' WHEN 3 THEN 'merging'
                      WHEN 4 THEN 'finishing' ELSE 'starting' END AS phase,
        CASE WHEN p.param3 > 0 THEN
-           (SELECT f.family FROM @extschema@.bravo_families f WHERE f.enabled
+           (SELECT f.family FROM bravo.bravo_families f WHERE f.enabled
              ORDER BY f.position OFFSET p.param3 - 1 LIMIT 1) END AS target,
        p.param4 AS fetched,
        p.param5 AS compared,
@@ -123,7 +125,7 @@ SELECT p.pid,
        NULLIF(p.param11, 0) AS source_rows,
        to_timestamp(p.param10 / 1000.0) AS started_at
   FROM pg_stat_get_progress_info('COPY') p
- WHERE p.relid = 'bravo_sync_runs'::regclass;
+ WHERE p.relid = 'bravo.bravo_sync_runs'::regclass;
 "#,
     name = "progress_view",
     requires = ["schema", "families", bravo_sync],

@@ -14,11 +14,31 @@
 -- recognised by row_security = off, which pg_restore and pg_dump scripts always set
 -- before CREATE EXTENSION (unless run with --enable-row-security). (PostgreSQL turns
 -- check_function_bodies off for every extension script, so that is no signal.)
+--
+-- The extension's own schema (since 0.4.0): everything internal (the _bravo_* helpers,
+-- the run log, the set-aside rows, the family catalog, the reporting rollups) lives in
+-- schema bravo, a member of the extension, as pg_cron's objects live in cron. The
+-- functions users call (bravo_sync, the reports, bravo_schedule_status, ...) and views
+-- of the run log and the catalog stay in the schema CREATE EXTENSION was given
+-- (@extschema@, usually public), so every documented call works unqualified.
+
+DO $bravo$
+BEGIN
+    IF to_regnamespace('bravo') IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "bravo" already exists'
+            USING ERRCODE = 'duplicate_schema',
+                  DETAIL = 'bravo_metrics keeps its internal functions and tables in a schema of its own named bravo.',
+                  HINT = 'Rename or drop the existing schema bravo, then run CREATE EXTENSION bravo_metrics again (in another schema than bravo).';
+    END IF;
+END
+$bravo$;
+CREATE SCHEMA bravo;
+REVOKE ALL ON SCHEMA bravo FROM PUBLIC;
 
 -- media_buys.id's type as SQL, with its collation when it is not the type's default:
 -- every metric table's media_buy_id is created with it (since 0.4.0: ids may be
 -- bigint, text, uuid, ...; one collation on both sides of the media tool's joins).
-CREATE FUNCTION @extschema@._bravo_media_buy_id_type()
+CREATE FUNCTION bravo._bravo_media_buy_id_type()
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -33,7 +53,7 @@ SELECT format_type(a.atttypid, a.atttypmod)
   LEFT JOIN pg_namespace n ON n.oid = c.collnamespace
  WHERE a.attrelid = to_regclass('@extschema@.media_buys') AND a.attname = 'id' AND NOT a.attisdropped
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_media_buy_id_type() FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_media_buy_id_type() FROM PUBLIC;
 
 DO $bravo$
 DECLARE
@@ -54,7 +74,7 @@ BEGIN
         ALTER EXTENSION bravo_metrics DROP TABLE @extschema@.media_buys;
     END IF;
     -- The media tool's own key type (bigint, integer, text, varchar, uuid; since 0.4.0).
-    idtype := @extschema@._bravo_media_buy_id_type();
+    idtype := bravo._bravo_media_buy_id_type();
 
     IF to_regclass('@extschema@.platform_buy_daily_impressions') IS NULL THEN
         EXECUTE pg_catalog.format($t$
@@ -97,7 +117,7 @@ $bravo$;
 -- to 'succeeded' in the sync's own transaction, or autonomously to 'failed',
 -- 'cancelled' or 'rolled_back'; a 'running' row whose backend is gone becomes
 -- 'interrupted'. 'skipped' rows are written by the scheduler and run-now.
-CREATE TABLE bravo_sync_runs (
+CREATE TABLE bravo.bravo_sync_runs (
     run_id          bigserial PRIMARY KEY,
     trigger         text NOT NULL CHECK (trigger IN ('manual', 'schedule', 'retry', 'catch-up', 'run-now')),
     started_at      timestamptz NOT NULL,
@@ -112,13 +132,13 @@ CREATE TABLE bravo_sync_runs (
     backend_pid     integer,
     attempt         integer NOT NULL DEFAULT 1
 );
-CREATE INDEX bravo_sync_runs_started_at_idx ON bravo_sync_runs (started_at);
-SELECT pg_catalog.pg_extension_config_dump('bravo_sync_runs', '');
-SELECT pg_catalog.pg_extension_config_dump('bravo_sync_runs_run_id_seq', '');
+CREATE INDEX bravo_sync_runs_started_at_idx ON bravo.bravo_sync_runs (started_at);
+SELECT pg_catalog.pg_extension_config_dump('bravo.bravo_sync_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('bravo.bravo_sync_runs_run_id_seq', '');
 
 -- Per-target counts of each run.
-CREATE TABLE bravo_sync_run_targets (
-    run_id      bigint NOT NULL REFERENCES bravo_sync_runs (run_id) ON DELETE CASCADE,
+CREATE TABLE bravo.bravo_sync_run_targets (
+    run_id      bigint NOT NULL REFERENCES bravo.bravo_sync_runs (run_id) ON DELETE CASCADE,
     target      text   NOT NULL,
     source      text   NOT NULL,
     query_id    text,
@@ -135,12 +155,12 @@ CREATE TABLE bravo_sync_run_targets (
     status      text NOT NULL DEFAULT 'synced' CHECK (status IN ('synced', 'missing_source')),
     message     text
 );
-SELECT pg_catalog.pg_extension_config_dump('bravo_sync_run_targets', '');
+SELECT pg_catalog.pg_extension_config_dump('bravo.bravo_sync_run_targets', '');
 
 -- Source rows that were not merged, with the reason. Rows for a media buy that
 -- media_buys does not have yet are retried on every later sync and marked resolved
 -- once merged (or superseded by a fresher fetch of the same key).
-CREATE TABLE bravo_set_aside (
+CREATE TABLE bravo.bravo_set_aside (
     id            bigserial PRIMARY KEY,
     run_id        bigint NOT NULL,
     target        text   NOT NULL,
@@ -157,10 +177,21 @@ CREATE TABLE bravo_set_aside (
     -- (media_buy_id is set for integer ids only)
     media_buy_key text
 );
-CREATE INDEX bravo_set_aside_open_idx ON bravo_set_aside (target, media_buy_id, date) WHERE resolved_at IS NULL;
+CREATE INDEX bravo_set_aside_open_idx ON bravo.bravo_set_aside (target, media_buy_id, date) WHERE resolved_at IS NULL;
 -- since 0.4.0: the same for ids that are not integers (text, uuid)
-CREATE INDEX bravo_set_aside_open_key_idx ON bravo_set_aside (target, media_buy_key, date) WHERE resolved_at IS NULL;
-SELECT pg_catalog.pg_extension_config_dump('bravo_set_aside', '');
-SELECT pg_catalog.pg_extension_config_dump('bravo_set_aside_id_seq', '');
+CREATE INDEX bravo_set_aside_open_key_idx ON bravo.bravo_set_aside (target, media_buy_key, date) WHERE resolved_at IS NULL;
+SELECT pg_catalog.pg_extension_config_dump('bravo.bravo_set_aside', '');
+SELECT pg_catalog.pg_extension_config_dump('bravo.bravo_set_aside_id_seq', '');
 
-REVOKE ALL ON bravo_sync_runs, bravo_sync_run_targets, bravo_set_aside FROM PUBLIC;
+REVOKE ALL ON bravo.bravo_sync_runs, bravo.bravo_sync_run_targets, bravo.bravo_set_aside FROM PUBLIC;
+
+-- The run log and the set-aside rows as the user reads them, unqualified as before
+-- 0.4.0: plain views of the tables in schema bravo, run with the caller's rights
+-- (security_invoker: reading one needs the privilege on the table behind it too).
+CREATE VIEW @extschema@.bravo_sync_runs WITH (security_invoker = true) AS
+    SELECT * FROM bravo.bravo_sync_runs;
+CREATE VIEW @extschema@.bravo_sync_run_targets WITH (security_invoker = true) AS
+    SELECT * FROM bravo.bravo_sync_run_targets;
+CREATE VIEW @extschema@.bravo_set_aside WITH (security_invoker = true) AS
+    SELECT * FROM bravo.bravo_set_aside;
+REVOKE ALL ON @extschema@.bravo_sync_runs, @extschema@.bravo_sync_run_targets, @extschema@.bravo_set_aside FROM PUBLIC;

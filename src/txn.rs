@@ -19,7 +19,7 @@ pub fn caught_message(e: &CaughtError) -> String {
 /// The search path of every worker transaction: nothing a database owner or another
 /// role can create objects in (`ALTER DATABASE ... SET search_path` applies to the
 /// worker's session, which runs as a superuser). The extension's own objects are
-/// named with its schema (`runlog::ext_schema()`).
+/// named with its schema (`runlog::log_schema()`).
 pub const SAFE_SEARCH_PATH: &str = "pg_catalog, pg_temp";
 
 /// Runs `f` in a transaction of its own and commits it; the transaction's search path

@@ -3,9 +3,9 @@
 --
 --     SELECT bravo_grant_reporting('analysts');
 --
--- which grants exactly: USAGE on the extension's schema, SELECT on media_buys, the
--- two metric tables and the two rollups (the reporting functions are inlined
--- SQL run with the caller's rights), and EXECUTE on the reporting functions and the
+-- which grants exactly: USAGE on the extension's schema and on its internal schema
+-- bravo, SELECT on media_buys, the two metric tables and the two rollups (the
+-- reporting functions are inlined SQL run with the caller's rights), and EXECUTE on the reporting functions and the
 -- argument checks and helpers they call (no function of the extension is executable
 -- by PUBLIC). The run log stays private: the last sync time comes from
 -- the SECURITY DEFINER function bravo_last_sync_at(). bravo_revoke_reporting undoes it.
@@ -13,7 +13,7 @@
 -- (The four reporting functions are revoked by _bravo_report_define_api, report.sql.)
 REVOKE ALL ON FUNCTION @extschema@.bravo_last_sync_at() FROM PUBLIC;
 
-CREATE FUNCTION @extschema@._bravo_reporting_acl(role regrole, do_revoke boolean)
+CREATE FUNCTION bravo._bravo_reporting_acl(role regrole, do_revoke boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -26,24 +26,24 @@ BEGIN
         RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass an existing role, e.g. SELECT bravo_grant_reporting(''analysts'');';
     END IF;
-    EXECUTE format('%s USAGE ON SCHEMA %I %s %s', verb, '@extschema@', dir, role);
+    EXECUTE format('%s USAGE ON SCHEMA %I, bravo %s %s', verb, '@extschema@', dir, role);
     EXECUTE format('%s SELECT ON TABLE @extschema@.media_buys, @extschema@.platform_buy_daily_impressions, '
-                   '@extschema@.platform_buy_daily_videos, @extschema@.bravo_campaign_rollup, '
-                   '@extschema@.bravo_media_buy_rollup %s %s',
+                   '@extschema@.platform_buy_daily_videos, bravo.bravo_campaign_rollup, '
+                   'bravo.bravo_media_buy_rollup %s %s',
                    verb, dir, role);
     -- The reporting functions' signatures follow media_buys' id types (report.sql).
     EXECUTE format('%s EXECUTE ON FUNCTION %s, '
-                   '@extschema@._bravo_campaign_totals_of(anyelement, date, date), '
-                   '@extschema@._bravo_campaigns_totals_of(anyarray, date, date), '
-                   '@extschema@._bravo_campaign_daily_of(anyelement, date, date), '
-                   '@extschema@._bravo_media_buy_totals_of(anyelement, date, date), '
+                   'bravo._bravo_campaign_totals_of(anyelement, date, date), '
+                   'bravo._bravo_campaigns_totals_of(anyarray, date, date), '
+                   'bravo._bravo_campaign_daily_of(anyelement, date, date), '
+                   'bravo._bravo_media_buy_totals_of(anyelement, date, date), '
                    '@extschema@.bravo_last_sync_at(), '
-                   '@extschema@._bravo_report_campaign(anyelement, date, date), '
-                   '@extschema@._bravo_report_days(date, date), '
-                   '@extschema@._bravo_money(numeric), '
-                   '@extschema@._bravo_month(date), '
-                   '@extschema@._bravo_report_months_from(date), '
-                   '@extschema@._bravo_report_months_until(date) %s %s', verb,
+                   'bravo._bravo_report_campaign(anyelement, date, date), '
+                   'bravo._bravo_report_days(date, date), '
+                   'bravo._bravo_money(numeric), '
+                   'bravo._bravo_month(date), '
+                   'bravo._bravo_report_months_from(date), '
+                   'bravo._bravo_report_months_until(date) %s %s', verb,
                    (SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.proname)
                       FROM pg_proc p
                      WHERE p.pronamespace = '@extschema@'::regnamespace
@@ -52,18 +52,18 @@ BEGIN
                    dir, role);
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_reporting_acl(regrole, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_reporting_acl(regrole, boolean) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.bravo_grant_reporting(role regrole)
 RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $fn$ SELECT @extschema@._bravo_reporting_acl(role, false) $fn$;
+AS $fn$ SELECT bravo._bravo_reporting_acl(role, false) $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_grant_reporting(regrole) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.bravo_revoke_reporting(role regrole)
 RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $fn$ SELECT @extschema@._bravo_reporting_acl(role, true) $fn$;
+AS $fn$ SELECT bravo._bravo_reporting_acl(role, true) $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_revoke_reporting(regrole) FROM PUBLIC;

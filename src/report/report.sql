@@ -22,7 +22,7 @@
 
 -- Returns campaign_id after checking it and the optional bounds. Campaign ids have
 -- whatever type media_buys.campaign_id has (since 0.4.0: bigint, text, uuid, ...).
-CREATE FUNCTION @extschema@._bravo_report_campaign(campaign_id anyelement, from_date date, to_date date)
+CREATE FUNCTION bravo._bravo_report_campaign(campaign_id anyelement, from_date date, to_date date)
 RETURNS anyelement
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -42,7 +42,7 @@ END
 $$;
 
 -- Longest range bravo_campaign_daily returns: 1,000 days (about 2.7 years).
-CREATE FUNCTION @extschema@._bravo_report_days(from_date date, to_date date)
+CREATE FUNCTION bravo._bravo_report_days(from_date date, to_date date)
 RETURNS date
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -72,7 +72,7 @@ $$;
 -- (the scale never drops below min_scale). Sums of numeric take the largest scale
 -- of the rows summed, so without this a rollup that once held a 24-decimal row would
 -- print (and divide) differently from a fresh sum. Inlined by the planner.
-CREATE FUNCTION @extschema@._bravo_money(amount numeric)
+CREATE FUNCTION bravo._bravo_money(amount numeric)
 RETURNS numeric
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN round(amount, greatest(min_scale(amount), 2));
@@ -84,7 +84,7 @@ RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT r.finished_at FROM @extschema@.bravo_sync_runs r
+    SELECT r.finished_at FROM bravo.bravo_sync_runs r
      WHERE r.status = 'succeeded' AND r.finished_at IS NOT NULL
      ORDER BY r.started_at DESC LIMIT 1
 $$;
@@ -106,7 +106,7 @@ $$;
 --   vcpm             = spend * 1000 / viewable_impressions
 ------------------------------------------------------------------------------------
 
-CREATE FUNCTION @extschema@._bravo_campaign_totals_of(
+CREATE FUNCTION bravo._bravo_campaign_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
     impressions bigint, clicks bigint, spend numeric,
@@ -142,7 +142,7 @@ SELECT s.impressions, s.clicks, s.spend,
        s.measurable_impressions::numeric / NULLIF(s.eligible_impressions, 0),
        s.viewable_impressions::numeric / NULLIF(s.measurable_impressions, 0),
        s.spend * 1000 / NULLIF(s.viewable_impressions, 0)
-  FROM (SELECT @extschema@._bravo_report_campaign(
+  FROM (SELECT bravo._bravo_report_campaign(
                    _bravo_campaign_totals_of.campaign_id, _bravo_campaign_totals_of.from_date,
                    _bravo_campaign_totals_of.to_date) AS id) c
  CROSS JOIN LATERAL (
@@ -150,28 +150,28 @@ SELECT s.impressions, s.clicks, s.spend,
  CROSS JOIN LATERAL (
        SELECT coalesce(sum(r.impressions), 0)::bigint       AS impressions,
               coalesce(sum(r.clicks), 0)::bigint            AS clicks,
-              @extschema@._bravo_money(coalesce(sum(r.spend), 0)) AS spend,
+              bravo._bravo_money(coalesce(sum(r.spend), 0)) AS spend,
               coalesce(sum(r.video_starts), 0)::bigint      AS video_starts,
               coalesce(sum(r.video_completions), 0)::bigint AS video_completions,
               coalesce(sum(r.video_views), 0)::bigint       AS video_views,
               coalesce(sum(r.post_click_conversions), 0)::bigint AS post_click_conversions,
               coalesce(sum(r.post_view_conversions), 0)::bigint  AS post_view_conversions,
-              @extschema@._bravo_money(coalesce(sum(r.conversion_value), 0)) AS conversion_value,
+              bravo._bravo_money(coalesce(sum(r.conversion_value), 0)) AS conversion_value,
               coalesce(sum(r.eligible_impressions), 0)::bigint   AS eligible_impressions,
               coalesce(sum(r.measurable_impressions), 0)::bigint AS measurable_impressions,
               coalesce(sum(r.viewable_impressions), 0)::bigint   AS viewable_impressions,
               min(r.date) AS first_date, max(r.date) AS last_date
-         FROM @extschema@.bravo_campaign_rollup r
+         FROM bravo.bravo_campaign_rollup r
         WHERE r.campaign_id = c.id
           AND r.date >= coalesce(_bravo_campaign_totals_of.from_date, '-infinity')
           AND r.date <= coalesce(_bravo_campaign_totals_of.to_date, 'infinity')) s
  CROSS JOIN LATERAL (
        SELECT max(r.date) AS latest_date
-         FROM @extschema@.bravo_campaign_rollup r WHERE r.campaign_id = c.id) l
+         FROM bravo.bravo_campaign_rollup r WHERE r.campaign_id = c.id) l
  WHERE b.n > 0
 $$;
 
-CREATE FUNCTION @extschema@._bravo_campaigns_totals_of(
+CREATE FUNCTION bravo._bravo_campaigns_totals_of(
     campaign_ids anyarray, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
     campaign_id anyelement,
@@ -192,12 +192,12 @@ SELECT i.id, t.*
   FROM (SELECT DISTINCT u.id FROM unnest(_bravo_campaigns_totals_of.campaign_ids) AS u(id)
         UNION ALL
         SELECT NULL WHERE _bravo_campaigns_totals_of.campaign_ids IS NULL) i
- CROSS JOIN LATERAL @extschema@._bravo_campaign_totals_of(
+ CROSS JOIN LATERAL bravo._bravo_campaign_totals_of(
        i.id, _bravo_campaigns_totals_of.from_date, _bravo_campaigns_totals_of.to_date) t
  ORDER BY i.id
 $$;
 
-CREATE FUNCTION @extschema@._bravo_campaign_daily_of(
+CREATE FUNCTION bravo._bravo_campaign_daily_of(
     campaign_id anyelement, from_date date, to_date date)
 RETURNS TABLE (
     date date,
@@ -231,19 +231,19 @@ SELECT d.day::date,
        r.measurable_impressions::numeric / NULLIF(r.eligible_impressions, 0),
        r.viewable_impressions::numeric / NULLIF(r.measurable_impressions, 0),
        r.spend * 1000 / NULLIF(r.viewable_impressions, 0)
-  FROM (SELECT @extschema@._bravo_report_campaign(
+  FROM (SELECT bravo._bravo_report_campaign(
                    _bravo_campaign_daily_of.campaign_id, _bravo_campaign_daily_of.from_date,
                    _bravo_campaign_daily_of.to_date) AS id,
-               @extschema@._bravo_report_days(
+               bravo._bravo_report_days(
                    _bravo_campaign_daily_of.from_date, _bravo_campaign_daily_of.to_date) AS first_day) c
  CROSS JOIN LATERAL generate_series(c.first_day::timestamp, _bravo_campaign_daily_of.to_date::timestamp,
                                     interval '1 day') AS d(day)
-  LEFT JOIN LATERAL (SELECT r.date, r.impressions, r.clicks, @extschema@._bravo_money(r.spend) AS spend,
+  LEFT JOIN LATERAL (SELECT r.date, r.impressions, r.clicks, bravo._bravo_money(r.spend) AS spend,
                             r.video_starts, r.video_completions, r.video_views,
                             r.post_click_conversions, r.post_view_conversions,
-                            @extschema@._bravo_money(r.conversion_value) AS conversion_value,
+                            bravo._bravo_money(r.conversion_value) AS conversion_value,
                             r.eligible_impressions, r.measurable_impressions, r.viewable_impressions
-                       FROM @extschema@.bravo_campaign_rollup r
+                       FROM bravo.bravo_campaign_rollup r
                       WHERE r.campaign_id = c.id
                         AND r.date >= c.first_day AND r.date <= _bravo_campaign_daily_of.to_date) r
          ON r.date = d.day::date
@@ -257,19 +257,19 @@ $$;
 -- for an open bound); there is none when months_from >= months_until.
 -- bravo_media_buy_totals reads those months from bravo_media_buy_rollup and the days
 -- outside them from the metric tables. Scalar SQL, inlined and folded at plan time.
-CREATE FUNCTION @extschema@._bravo_report_months_from(from_date date)
+CREATE FUNCTION bravo._bravo_report_months_from(from_date date)
 RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN from_date IS NULL THEN '-infinity'::date
-            ELSE (@extschema@._bravo_month(from_date - 1) + interval '1 month')::date END;
+            ELSE (bravo._bravo_month(from_date - 1) + interval '1 month')::date END;
 
-CREATE FUNCTION @extschema@._bravo_report_months_until(to_date date)
+CREATE FUNCTION bravo._bravo_report_months_until(to_date date)
 RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN to_date IS NULL THEN 'infinity'::date
-            ELSE @extschema@._bravo_month(to_date + 1) END;
+            ELSE bravo._bravo_month(to_date + 1) END;
 
-CREATE FUNCTION @extschema@._bravo_media_buy_totals_of(
+CREATE FUNCTION bravo._bravo_media_buy_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
     media_buy_id text,
@@ -300,24 +300,24 @@ SELECT m.id::text,
                   WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi),
                 (SELECT max(p.date) FROM @extschema@.platform_buy_daily_videos p
                   WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi))
-  FROM (SELECT @extschema@._bravo_report_campaign(
+  FROM (SELECT bravo._bravo_report_campaign(
                    _bravo_media_buy_totals_of.campaign_id, _bravo_media_buy_totals_of.from_date,
                    _bravo_media_buy_totals_of.to_date) AS id,
                coalesce(_bravo_media_buy_totals_of.from_date, '-infinity') AS lo,
                coalesce(_bravo_media_buy_totals_of.to_date, 'infinity') AS hi,
-               @extschema@._bravo_report_months_from(_bravo_media_buy_totals_of.from_date) AS first,
-               @extschema@._bravo_report_months_until(_bravo_media_buy_totals_of.to_date) AS last_end) c
+               bravo._bravo_report_months_from(_bravo_media_buy_totals_of.from_date) AS first,
+               bravo._bravo_report_months_until(_bravo_media_buy_totals_of.to_date) AS last_end) c
   JOIN @extschema@.media_buys m ON m.campaign_id = c.id
  CROSS JOIN LATERAL (
        SELECT coalesce(sum(x.impressions), 0)::bigint       AS impressions,
               coalesce(sum(x.clicks), 0)::bigint            AS clicks,
-              @extschema@._bravo_money(coalesce(sum(x.spend), 0)) AS spend,
+              bravo._bravo_money(coalesce(sum(x.spend), 0)) AS spend,
               coalesce(sum(x.video_starts), 0)::bigint      AS video_starts,
               coalesce(sum(x.video_completions), 0)::bigint AS video_completions,
               coalesce(sum(x.video_views), 0)::bigint       AS video_views
          FROM (SELECT r.impressions, r.clicks, r.spend,
                       r.video_starts, r.video_completions, r.video_views
-                 FROM @extschema@.bravo_media_buy_rollup r
+                 FROM bravo.bravo_media_buy_rollup r
                 WHERE r.media_buy_id = m.id AND r.month >= c.first AND r.month < c.last_end
                UNION ALL
                SELECT p.impressions, p.clicks, p.spend, 0, 0, 0
@@ -356,7 +356,7 @@ $$;
 
 -- Creates (or replaces, keeping privileges) the four reporting functions for ids of
 -- campaign_type and buy_type, not executable by PUBLIC.
-CREATE FUNCTION @extschema@._bravo_report_define_api(campaign_type text, buy_type text)
+CREATE FUNCTION bravo._bravo_report_define_api(campaign_type text, buy_type text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -368,26 +368,26 @@ BEGIN
     FOR f IN SELECT * FROM (VALUES
         ('bravo_campaign_totals', 'campaign_id %1$s, from_date date DEFAULT NULL, to_date date DEFAULT NULL',
          '_bravo_campaign_totals_of(anyelement, date, date)',
-         'SELECT * FROM @extschema@._bravo_campaign_totals_of(bravo_campaign_totals.campaign_id, '
+         'SELECT * FROM bravo._bravo_campaign_totals_of(bravo_campaign_totals.campaign_id, '
          'bravo_campaign_totals.from_date, bravo_campaign_totals.to_date)'),
         ('bravo_campaigns_totals', 'campaign_ids %1$s[], from_date date DEFAULT NULL, to_date date DEFAULT NULL',
          '_bravo_campaigns_totals_of(anyarray, date, date)',
-         'SELECT * FROM @extschema@._bravo_campaigns_totals_of(bravo_campaigns_totals.campaign_ids, '
+         'SELECT * FROM bravo._bravo_campaigns_totals_of(bravo_campaigns_totals.campaign_ids, '
          'bravo_campaigns_totals.from_date, bravo_campaigns_totals.to_date)'),
         ('bravo_campaign_daily', 'campaign_id %1$s, from_date date, to_date date',
          '_bravo_campaign_daily_of(anyelement, date, date)',
-         'SELECT * FROM @extschema@._bravo_campaign_daily_of(bravo_campaign_daily.campaign_id, '
+         'SELECT * FROM bravo._bravo_campaign_daily_of(bravo_campaign_daily.campaign_id, '
          'bravo_campaign_daily.from_date, bravo_campaign_daily.to_date)'),
         ('bravo_media_buy_totals', 'campaign_id %1$s, from_date date DEFAULT NULL, to_date date DEFAULT NULL',
          '_bravo_media_buy_totals_of(anyelement, date, date)',
          'SELECT t.media_buy_id::%2$s, t.impressions, t.clicks, t.spend, t.video_starts, '
          't.video_completions, t.video_views, t.ctr, t.cpm, t.cpc, t.completion_rate, t.view_rate, '
          't.cpcv, t.first_date, t.last_date '
-         'FROM @extschema@._bravo_media_buy_totals_of(bravo_media_buy_totals.campaign_id, '
+         'FROM bravo._bravo_media_buy_totals_of(bravo_media_buy_totals.campaign_id, '
          'bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) t ORDER BY 1')
         ) v (name, args, inner_fn, body) LOOP
         result := replace(replace(
-            pg_get_function_result(format('@extschema@.%s', f.inner_fn)::regprocedure),
+            pg_get_function_result(format('bravo.%s', f.inner_fn)::regprocedure),
             'campaign_id anyelement', 'campaign_id ' || campaign_type),
             'media_buy_id text', 'media_buy_id ' || buy_type);
         EXECUTE format(E'CREATE OR REPLACE FUNCTION @extschema@.%I(%s)\nRETURNS %s\n'
@@ -400,10 +400,10 @@ BEGIN
     END LOOP;
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_report_define_api(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_report_define_api(text, text) FROM PUBLIC;
 
 -- media_buys' (campaign_id type, id type), bigint for a missing table or column.
-CREATE FUNCTION @extschema@._bravo_report_key_types(OUT campaign_type text, OUT buy_type text)
+CREATE FUNCTION bravo._bravo_report_key_types(OUT campaign_type text, OUT buy_type text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -414,12 +414,12 @@ SELECT coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
                   WHERE a.attrelid = to_regclass('@extschema@.media_buys') AND a.attname = 'id'
                     AND NOT a.attisdropped), 'bigint')
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_report_key_types() FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_report_key_types() FROM PUBLIC;
 
 -- Recreates the reporting functions when media_buys' types differ from theirs,
 -- keeping them extension members with the same EXECUTE grants. Returns whether it did.
 -- (A view on one of them stops it, naming the view: 2BP01.)
-CREATE FUNCTION @extschema@._bravo_report_retype()
+CREATE FUNCTION bravo._bravo_report_retype()
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -432,7 +432,7 @@ DECLARE
     grants text[] := '{}';
     g      text;
 BEGIN
-    SELECT * INTO k FROM @extschema@._bravo_report_key_types();
+    SELECT * INTO k FROM bravo._bravo_report_key_types();
     SELECT format_type(p.proargtypes[0], NULL) INTO have
       FROM pg_proc p WHERE p.proname = 'bravo_campaign_totals' AND p.pronamespace = '@extschema@'::regnamespace;
     SELECT format_type(p.proallargtypes[array_position(p.proargnames, 'media_buy_id')], NULL) INTO have_b
@@ -452,7 +452,7 @@ BEGIN
         EXECUTE format('ALTER EXTENSION bravo_metrics DROP FUNCTION %s', f);
         EXECUTE format('DROP FUNCTION %s', f);
     END LOOP;
-    PERFORM @extschema@._bravo_report_define_api(k.campaign_type, k.buy_type);
+    PERFORM bravo._bravo_report_define_api(k.campaign_type, k.buy_type);
     FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
               WHERE p.pronamespace = '@extschema@'::regnamespace
                 AND p.proname IN ('bravo_campaign_totals', 'bravo_campaigns_totals',
@@ -468,7 +468,7 @@ BEGIN
     RETURN true;
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_report_retype() FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_report_retype() FROM PUBLIC;
 
-SELECT @extschema@._bravo_report_define_api(k.campaign_type, k.buy_type)
-  FROM @extschema@._bravo_report_key_types() k;
+SELECT bravo._bravo_report_define_api(k.campaign_type, k.buy_type)
+  FROM bravo._bravo_report_key_types() k;

@@ -38,7 +38,7 @@
 -- Trigger functions are SECURITY DEFINER, so any role allowed to write the metric
 -- tables keeps the rollup right without access to it.
 
-CREATE TABLE @extschema@.bravo_campaign_rollup (
+CREATE TABLE bravo.bravo_campaign_rollup (
     campaign_id       bigint  NOT NULL,
     date              date    NOT NULL,
     impressions       bigint  NOT NULL DEFAULT 0,
@@ -61,9 +61,9 @@ CREATE TABLE @extschema@.bravo_campaign_rollup (
     viewability_rows       integer NOT NULL DEFAULT 0,
     PRIMARY KEY (campaign_id, date)
 ) WITH (fillfactor = 90);
-REVOKE ALL ON @extschema@.bravo_campaign_rollup FROM PUBLIC;
+REVOKE ALL ON bravo.bravo_campaign_rollup FROM PUBLIC;
 
-CREATE TABLE @extschema@.bravo_media_buy_rollup (
+CREATE TABLE bravo.bravo_media_buy_rollup (
     media_buy_id      bigint  NOT NULL,
     month             date    NOT NULL CHECK (month = date_trunc('month', month::timestamp)::date),
     impressions       bigint  NOT NULL DEFAULT 0,
@@ -85,17 +85,17 @@ CREATE TABLE @extschema@.bravo_media_buy_rollup (
     viewability_rows       integer NOT NULL DEFAULT 0,
     PRIMARY KEY (media_buy_id, month)
 ) WITH (fillfactor = 90);
-REVOKE ALL ON @extschema@.bravo_media_buy_rollup FROM PUBLIC;
+REVOKE ALL ON bravo.bravo_media_buy_rollup FROM PUBLIC;
 
 -- First day of the month of `day` (IMMUTABLE: no time zone involved).
-CREATE FUNCTION @extschema@._bravo_month(day date)
+CREATE FUNCTION bravo._bravo_month(day date)
 RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN date_trunc('month', day::timestamp)::date;
 
 -- Which metric table feeds which rollup columns, and the column counting its rows
 -- (since 0.4.0). The rollups have every family's columns, in this order.
-CREATE FUNCTION @extschema@._bravo_rollup_layout()
+CREATE FUNCTION bravo._bravo_rollup_layout()
 RETURNS TABLE (metric_table text, measures text[], counter text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
@@ -109,7 +109,7 @@ $fn$;
 
 -- Every rollup value column, in order: all measures, then all row counters, each with
 -- its SQL type.
-CREATE FUNCTION @extschema@._bravo_rollup_columns()
+CREATE FUNCTION bravo._bravo_rollup_columns()
 RETURNS TABLE (name text, type text, ord bigint)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
@@ -119,26 +119,26 @@ SELECT c.name,
             ELSE 'bigint' END,
        row_number() OVER (ORDER BY c.is_counter, c.t, c.m)
   FROM (SELECT m.name, false AS is_counter, l.t, m.m
-          FROM @extschema@._bravo_rollup_layout() WITH ORDINALITY AS l (metric_table, measures, counter, t)
+          FROM bravo._bravo_rollup_layout() WITH ORDINALITY AS l (metric_table, measures, counter, t)
          CROSS JOIN LATERAL unnest(l.measures) WITH ORDINALITY AS m (name, m)
         UNION ALL
         SELECT l.counter, true, l.t, 1
-          FROM @extschema@._bravo_rollup_layout() WITH ORDINALITY AS l (metric_table, measures, counter, t)) c
+          FROM bravo._bravo_rollup_layout() WITH ORDINALITY AS l (metric_table, measures, counter, t)) c
 $fn$;
 
 -- The rollup value columns as a list: `prefix` before each name, `sep` between.
-CREATE FUNCTION @extschema@._bravo_rollup_list(fmt text, sep text)
+CREATE FUNCTION bravo._bravo_rollup_list(fmt text, sep text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
 SELECT string_agg(format(fmt, c.name, c.type), sep ORDER BY c.ord)
-  FROM @extschema@._bravo_rollup_columns() c
+  FROM bravo._bravo_rollup_columns() c
 $fn$;
 
 -- The rollup values of one row of metric table `tab`, read from `prefix`-qualified
 -- columns, times `sign`: its measures, 0 for the other families', `sign` for its own
 -- row counter, 0 for the others.
-CREATE FUNCTION @extschema@._bravo_rollup_values(tab text, prefix text, sign integer)
+CREATE FUNCTION bravo._bravo_rollup_values(tab text, prefix text, sign integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
@@ -147,18 +147,18 @@ SELECT string_agg(
               WHEN c.name = l.counter THEN format('%s::%s', sign, c.type)
               ELSE format('0::%s', c.type) END,
          ', ' ORDER BY c.ord)
-  FROM @extschema@._bravo_rollup_layout() l, @extschema@._bravo_rollup_columns() c
+  FROM bravo._bravo_rollup_layout() l, bravo._bravo_rollup_columns() c
  WHERE l.metric_table = tab
 $fn$;
 
 -- The metric tables of the layout that exist, as regclass.
-CREATE FUNCTION @extschema@._bravo_rollup_tables()
+CREATE FUNCTION bravo._bravo_rollup_tables()
 RETURNS TABLE (metric_table text, rel regclass)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 SELECT l.metric_table, to_regclass(format('@extschema@.%I', l.metric_table))
-  FROM @extschema@._bravo_rollup_layout() l
+  FROM bravo._bravo_rollup_layout() l
  WHERE to_regclass(format('@extschema@.%I', l.metric_table)) IS NOT NULL
 $fn$;
 
@@ -169,7 +169,7 @@ $fn$;
 -- table's trigger passes only its own columns (the others are untouched), a move of
 -- media buys all of them. The trigger functions EXECUTE it themselves: transition
 -- tables are only visible to the trigger function's own queries.
-CREATE FUNCTION @extschema@._bravo_rollup_sql(rollup text, delta_sql text, cols text[])
+CREATE FUNCTION bravo._bravo_rollup_sql(rollup text, delta_sql text, cols text[])
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
@@ -181,7 +181,7 @@ SELECT format($q$
          GROUP BY %2$I, %3$I
         HAVING %7$s
     ), up AS (
-        INSERT INTO @extschema@.%1$I AS r (%2$I, %3$I, %6$s)
+        INSERT INTO bravo.%1$I AS r (%2$I, %3$I, %6$s)
         SELECT * FROM d ORDER BY %2$I, %3$I
         ON CONFLICT (%2$I, %3$I) DO UPDATE
            SET %8$s
@@ -196,27 +196,27 @@ SELECT format($q$
     string_agg(quote_ident(c.name), ', ' ORDER BY c.ord),
     string_agg(format('sum(%I) <> 0', c.name), ' OR ' ORDER BY c.ord),
     string_agg(format('%1$I = r.%1$I + excluded.%1$I', c.name), ', ' ORDER BY c.ord),
-    (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM @extschema@._bravo_rollup_layout() l))
-  FROM @extschema@._bravo_rollup_columns() c
+    (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM bravo._bravo_rollup_layout() l))
+  FROM bravo._bravo_rollup_columns() c
  WHERE c.name = ANY (cols)
 $fn$;
 
 -- The type of a rollup's key column (campaign_id or media_buy_id), as SQL.
-CREATE FUNCTION @extschema@._bravo_rollup_key_type(rollup text)
+CREATE FUNCTION bravo._bravo_rollup_key_type(rollup text)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 SELECT format_type(a.atttypid, a.atttypmod)
   FROM pg_attribute a
- WHERE a.attrelid = format('@extschema@.%I', rollup)::regclass
+ WHERE a.attrelid = format('bravo.%I', rollup)::regclass
    AND a.attname = CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_key_type(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_key_type(text) FROM PUBLIC;
 
 -- Deletes the rollup rows left with no metric rows behind them. The keys come as text
 -- (since 0.4.0: media buy and campaign ids may be bigint, text, uuid, ...).
-CREATE FUNCTION @extschema@._bravo_rollup_prune(rollup text, ids text[], dates date[])
+CREATE FUNCTION bravo._bravo_rollup_prune(rollup text, ids text[], dates date[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -226,58 +226,58 @@ BEGIN
         RETURN;
     END IF;
     EXECUTE format(
-        'DELETE FROM @extschema@.%1$I r USING unnest($1, $2) z (id, date) '
+        'DELETE FROM bravo.%1$I r USING unnest($1, $2) z (id, date) '
         'WHERE r.%2$I = z.id::%5$s AND r.%3$I = z.date AND %4$s',
         rollup,
         CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END,
         CASE rollup WHEN 'bravo_campaign_rollup' THEN 'date' ELSE 'month' END,
-        (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM @extschema@._bravo_rollup_layout() l),
-        @extschema@._bravo_rollup_key_type(rollup))
+        (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM bravo._bravo_rollup_layout() l),
+        bravo._bravo_rollup_key_type(rollup))
       USING ids, dates;
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_prune(text, text[], date[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_prune(text, text[], date[]) FROM PUBLIC;
 
 -- Metric table `tab`: (media_buy_id, date, its own rollup columns: its measures, then
 -- its row counter) of a transition table, with `sign` +1 (new rows) or -1 (old rows).
-CREATE FUNCTION @extschema@._bravo_rollup_rows(tab text, transition text, sign integer)
+CREATE FUNCTION bravo._bravo_rollup_rows(tab text, transition text, sign integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
 SELECT format('SELECT media_buy_id, date, %s, %s::integer FROM %I',
               (SELECT string_agg(format('(%s * %I)::%s', sign, c.name, c.type), ', ' ORDER BY c.ord)
-                 FROM @extschema@._bravo_rollup_columns() c WHERE c.name = ANY (l.measures)),
+                 FROM bravo._bravo_rollup_columns() c WHERE c.name = ANY (l.measures)),
               sign, transition)
-  FROM @extschema@._bravo_rollup_layout() l
+  FROM bravo._bravo_rollup_layout() l
  WHERE l.metric_table = tab
 $fn$;
 
 -- The rollup columns metric table `tab` feeds, in _bravo_rollup_columns order.
-CREATE FUNCTION @extschema@._bravo_rollup_own_columns(tab text)
+CREATE FUNCTION bravo._bravo_rollup_own_columns(tab text)
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
 SELECT array_agg(c.name ORDER BY c.ord)
-  FROM @extschema@._bravo_rollup_layout() l, @extschema@._bravo_rollup_columns() c
+  FROM bravo._bravo_rollup_layout() l, bravo._bravo_rollup_columns() c
  WHERE l.metric_table = tab AND (c.name = ANY (l.measures) OR c.name = l.counter)
 $fn$;
 
 -- True when every metric table has a foreign key (checked at once, not deferred) to
 -- media_buys: then no metric row can be written for a buy another transaction is
 -- still inserting or deleting.
-CREATE FUNCTION @extschema@._bravo_rollup_buys_referenced()
+CREATE FUNCTION bravo._bravo_rollup_buys_referenced()
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-SELECT count(DISTINCT k.conrelid) = (SELECT count(*) FROM @extschema@._bravo_rollup_tables())
+SELECT count(DISTINCT k.conrelid) = (SELECT count(*) FROM bravo._bravo_rollup_tables())
   FROM pg_constraint k
  WHERE k.contype = 'f' AND NOT k.condeferrable
    AND k.confrelid = '@extschema@.media_buys'::regclass
-   AND k.conrelid IN (SELECT t.rel FROM @extschema@._bravo_rollup_tables() t)
+   AND k.conrelid IN (SELECT t.rel FROM bravo._bravo_rollup_tables() t)
 $fn$;
 
-CREATE FUNCTION @extschema@._bravo_rollup_metric_trigger()
+CREATE FUNCTION bravo._bravo_rollup_metric_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -293,7 +293,7 @@ DECLARE
 BEGIN
     -- Only the real metric tables: attached anywhere else (a temp table of the same
     -- name, say) this would add rows nobody synced to every campaign report.
-    SELECT t.metric_table INTO tab FROM @extschema@._bravo_rollup_tables() t WHERE t.rel = TG_RELID;
+    SELECT t.metric_table INTO tab FROM bravo._bravo_rollup_tables() t WHERE t.rel = TG_RELID;
     IF tab IS NULL THEN
         RAISE EXCEPTION 'bravo_metrics rollup trigger refuses to run on %', TG_RELID::pg_catalog.regclass
             USING ERRCODE = 'insufficient_privilege',
@@ -304,34 +304,34 @@ BEGIN
         RETURN NULL;
     END IF;
     -- Only this table's own rollup columns travel (the others are left as they are).
-    own := @extschema@._bravo_rollup_own_columns(tab);
+    own := bravo._bravo_rollup_own_columns(tab);
     cols := array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(own) c), ', ');
     xcols := array_to_string(ARRAY(SELECT 'x.' || quote_ident(c) FROM unnest(own) c), ', ');
     src := CASE TG_OP
-        WHEN 'INSERT' THEN @extschema@._bravo_rollup_rows(tab, 'new_rows', 1)
-        WHEN 'DELETE' THEN @extschema@._bravo_rollup_rows(tab, 'old_rows', -1)
-        ELSE @extschema@._bravo_rollup_rows(tab, 'new_rows', 1) || ' UNION ALL '
-          || @extschema@._bravo_rollup_rows(tab, 'old_rows', -1)
+        WHEN 'INSERT' THEN bravo._bravo_rollup_rows(tab, 'new_rows', 1)
+        WHEN 'DELETE' THEN bravo._bravo_rollup_rows(tab, 'old_rows', -1)
+        ELSE bravo._bravo_rollup_rows(tab, 'new_rows', 1) || ' UNION ALL '
+          || bravo._bravo_rollup_rows(tab, 'old_rows', -1)
         END;
     -- Waits for a campaign move in flight and makes moves wait for this transaction
     -- (see _bravo_rollup_buy_trigger); the campaign is then read with a fresh snapshot.
     PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
-    EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', format(
+    EXECUTE bravo._bravo_rollup_sql('bravo_campaign_rollup', format(
         'SELECT m.campaign_id, x.date, %s FROM (%s) x (media_buy_id, date, %s) '
         'JOIN @extschema@.media_buys m ON m.id = x.media_buy_id', xcols, src, cols), own)
        INTO ids, dates;
-    PERFORM @extschema@._bravo_rollup_prune('bravo_campaign_rollup', ids, dates);
-    EXECUTE @extschema@._bravo_rollup_sql('bravo_media_buy_rollup', format(
-        'SELECT x.media_buy_id, @extschema@._bravo_month(x.date), %s '
+    PERFORM bravo._bravo_rollup_prune('bravo_campaign_rollup', ids, dates);
+    EXECUTE bravo._bravo_rollup_sql('bravo_media_buy_rollup', format(
+        'SELECT x.media_buy_id, bravo._bravo_month(x.date), %s '
         'FROM (%s) x (media_buy_id, date, %s)', xcols, src, cols), own)
        INTO ids, dates;
-    PERFORM @extschema@._bravo_rollup_prune('bravo_media_buy_rollup', ids, dates);
+    PERFORM bravo._bravo_rollup_prune('bravo_media_buy_rollup', ids, dates);
     RETURN NULL;
 END
 $fn$;
 
 -- media_buys: moves the metric rows of every buy whose (id, campaign_id) changed.
-CREATE FUNCTION @extschema@._bravo_rollup_buy_trigger()
+CREATE FUNCTION bravo._bravo_rollup_buy_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -351,7 +351,7 @@ BEGIN
                   HINT = 'This trigger function keeps the reporting rollups; it belongs on media_buys only.';
     END IF;
     IF TG_OP = 'TRUNCATE' THEN
-        PERFORM @extschema@._bravo_rollup_rebuild('bravo_campaign_rollup');
+        PERFORM bravo._bravo_rollup_rebuild('bravo_campaign_rollup');
         RETURN NULL;
     END IF;
     gone := CASE TG_OP
@@ -376,32 +376,32 @@ BEGIN
     -- (each statement below reads with a fresh snapshot in READ COMMITTED). New and
     -- deleted buys need it only when the metric tables lack a foreign key to
     -- media_buys (with one, no metric row can refer to an uncommitted or deleted buy).
-    IF TG_OP = 'UPDATE' OR NOT @extschema@._bravo_rollup_buys_referenced() THEN
+    IF TG_OP = 'UPDATE' OR NOT bravo._bravo_rollup_buys_referenced() THEN
         PERFORM pg_advisory_xact_lock(1651663222, 1919904876);   -- 'brav', 'roll'
     END IF;
-    FOR t IN SELECT * FROM @extschema@._bravo_rollup_tables() LOOP
+    FOR t IN SELECT * FROM bravo._bravo_rollup_tables() LOOP
         IF gone IS NOT NULL THEN
             parts := parts || format(
                 'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN @extschema@.%I p ON p.media_buy_id = b.id',
-                @extschema@._bravo_rollup_values(t.metric_table, 'p.', -1), gone, t.metric_table);
+                bravo._bravo_rollup_values(t.metric_table, 'p.', -1), gone, t.metric_table);
         END IF;
         IF came IS NOT NULL THEN
             parts := parts || format(
                 'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN @extschema@.%I p ON p.media_buy_id = b.id',
-                @extschema@._bravo_rollup_values(t.metric_table, 'p.', 1), came, t.metric_table);
+                bravo._bravo_rollup_values(t.metric_table, 'p.', 1), came, t.metric_table);
         END IF;
     END LOOP;
-    EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', array_to_string(parts, ' UNION ALL '),
-                                          ARRAY(SELECT c.name FROM @extschema@._bravo_rollup_columns() c ORDER BY c.ord))
+    EXECUTE bravo._bravo_rollup_sql('bravo_campaign_rollup', array_to_string(parts, ' UNION ALL '),
+                                          ARRAY(SELECT c.name FROM bravo._bravo_rollup_columns() c ORDER BY c.ord))
        INTO cids, dates;
-    PERFORM @extschema@._bravo_rollup_prune('bravo_campaign_rollup', cids, dates);
+    PERFORM bravo._bravo_rollup_prune('bravo_campaign_rollup', cids, dates);
     RETURN NULL;
 END
 $fn$;
 
 -- Rebuilds one rollup from the metric tables. Blocks writers of media_buys and the
 -- metric tables (not readers) while it runs. Returns the number of rows of that rollup.
-CREATE FUNCTION @extschema@._bravo_rollup_rebuild(rollup text)
+CREATE FUNCTION bravo._bravo_rollup_rebuild(rollup text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -425,31 +425,31 @@ BEGIN
                CASE WHEN campaign
                     THEN 'SELECT m.campaign_id, p.date, %1$s FROM @extschema@.%2$I p '
                          'JOIN @extschema@.media_buys m ON m.id = p.media_buy_id WHERE m.campaign_id IS NOT NULL'
-                    ELSE 'SELECT p.media_buy_id, @extschema@._bravo_month(p.date), %1$s FROM @extschema@.%2$I p' END,
-               @extschema@._bravo_rollup_values(t.metric_table, 'p.', 1), t.metric_table), ' UNION ALL ')
+                    ELSE 'SELECT p.media_buy_id, bravo._bravo_month(p.date), %1$s FROM @extschema@.%2$I p' END,
+               bravo._bravo_rollup_values(t.metric_table, 'p.', 1), t.metric_table), ' UNION ALL ')
       INTO tabs, parts
-      FROM @extschema@._bravo_rollup_tables() t;
+      FROM bravo._bravo_rollup_tables() t;
     EXECUTE format('LOCK TABLE @extschema@.media_buys, %s IN SHARE MODE', tabs);
-    EXECUTE format('LOCK TABLE @extschema@.%I IN EXCLUSIVE MODE', rollup);
-    EXECUTE format('DELETE FROM @extschema@.%I', rollup);
-    IF keytype IS DISTINCT FROM @extschema@._bravo_rollup_key_type(rollup) THEN
-        EXECUTE format('ALTER TABLE @extschema@.%I ALTER COLUMN %I TYPE %s USING NULL',
+    EXECUTE format('LOCK TABLE bravo.%I IN EXCLUSIVE MODE', rollup);
+    EXECUTE format('DELETE FROM bravo.%I', rollup);
+    IF keytype IS DISTINCT FROM bravo._bravo_rollup_key_type(rollup) THEN
+        EXECUTE format('ALTER TABLE bravo.%I ALTER COLUMN %I TYPE %s USING NULL',
                        rollup, CASE WHEN campaign THEN 'campaign_id' ELSE 'media_buy_id' END, keytype);
     END IF;
     EXECUTE format(
-        'INSERT INTO @extschema@.%1$I (%2$I, %3$I, %4$s) '
+        'INSERT INTO bravo.%1$I (%2$I, %3$I, %4$s) '
         'SELECT k, d, %5$s FROM (%6$s) x (k, d, %4$s) GROUP BY k, d ORDER BY k, d',
         rollup,
         CASE WHEN campaign THEN 'campaign_id' ELSE 'media_buy_id' END,
         CASE WHEN campaign THEN 'date' ELSE 'month' END,
-        @extschema@._bravo_rollup_list('%1$I', ', '),
-        @extschema@._bravo_rollup_list('sum(%1$I)::%2$s', ', '),
+        bravo._bravo_rollup_list('%1$I', ', '),
+        bravo._bravo_rollup_list('sum(%1$I)::%2$s', ', '),
         parts);
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_rebuild(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_rebuild(text) FROM PUBLIC;
 
 -- Rebuilds both rollups from the metric tables. Returns the number of rollup rows
 -- (both rollups together).
@@ -458,15 +458,15 @@ RETURNS bigint
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT @extschema@._bravo_rollup_rebuild('bravo_campaign_rollup')
-         + @extschema@._bravo_rollup_rebuild('bravo_media_buy_rollup')
+    SELECT bravo._bravo_rollup_rebuild('bravo_campaign_rollup')
+         + bravo._bravo_rollup_rebuild('bravo_media_buy_rollup')
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_report_rebuild() FROM PUBLIC;
 
 -- Attaches the rollup triggers (four per table) to media_buys and every metric table
 -- there is, where missing, and records them as extension members. Returns the number
 -- of triggers created.
-CREATE FUNCTION @extschema@._bravo_report_attach_triggers()
+CREATE FUNCTION bravo._bravo_report_attach_triggers()
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -480,7 +480,7 @@ BEGIN
     PERFORM set_config('bravo_metrics.report_attaching', 'on', true);
     FOR tab, fn IN SELECT '@extschema@.media_buys'::regclass, '_bravo_rollup_buy_trigger'
                    UNION ALL
-                   SELECT t.rel, '_bravo_rollup_metric_trigger' FROM @extschema@._bravo_rollup_tables() t LOOP
+                   SELECT t.rel, '_bravo_rollup_metric_trigger' FROM bravo._bravo_rollup_tables() t LOOP
         FOR ev IN SELECT * FROM (VALUES
                 ('bravo_rollup_ins', 'INSERT', 'REFERENCING NEW TABLE AS new_rows'),
                 ('bravo_rollup_upd', 'UPDATE', 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'),
@@ -488,7 +488,7 @@ BEGIN
                 ('bravo_rollup_trunc', 'TRUNCATE', '')) e (name, op, ref) LOOP
             IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tab AND tgname = ev.name) THEN
                 EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT '
-                               'EXECUTE FUNCTION @extschema@.%I()', ev.name, ev.op, tab, ev.ref, fn);
+                               'EXECUTE FUNCTION bravo.%I()', ev.name, ev.op, tab, ev.ref, fn);
                 made := made + 1;
             END IF;
         END LOOP;
@@ -504,14 +504,14 @@ BEGIN
      WHERE e.extname = 'bravo_metrics'
        AND t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
        AND (t.tgrelid = '@extschema@.media_buys'::regclass
-            OR t.tgrelid IN (SELECT r.rel FROM @extschema@._bravo_rollup_tables() r))
+            OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r))
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass
                           AND d.objid = t.oid AND d.deptype = 'e');
     PERFORM set_config('bravo_metrics.report_attaching', 'off', true);
     RETURN made;
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_report_attach_triggers() FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_report_attach_triggers() FROM PUBLIC;
 
 -- Attaches the rollup to the media tool's tables: the campaign index on media_buys
 -- if it has none, the triggers if missing (_bravo_report_attach_triggers), and a
@@ -538,11 +538,11 @@ BEGIN
          WHERE i.indrelid = '@extschema@.media_buys'::regclass) THEN
         CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
     END IF;
-    PERFORM @extschema@._bravo_report_attach_triggers();
+    PERFORM bravo._bravo_report_attach_triggers();
     -- The reporting functions take media_buys' id types (report.sql; not there yet
     -- while CREATE EXTENSION runs this file, and then created with the right types).
-    IF to_regprocedure('@extschema@._bravo_report_retype()') IS NOT NULL THEN
-        PERFORM @extschema@._bravo_report_retype();
+    IF to_regprocedure('bravo._bravo_report_retype()') IS NOT NULL THEN
+        PERFORM bravo._bravo_report_retype();
     END IF;
     RETURN @extschema@.bravo_report_rebuild();
 END
@@ -564,7 +564,7 @@ $bravo$;
 -- pg_dump dumps the triggers with the tables (post-data, after the rows are loaded);
 -- when a restore has recreated all of them (four on media_buys and on each metric
 -- table there is), attach (membership + rebuild).
-CREATE FUNCTION @extschema@._bravo_report_on_create_trigger()
+CREATE FUNCTION bravo._bravo_report_on_create_trigger()
 RETURNS event_trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -585,11 +585,11 @@ BEGIN
        AND (SELECT count(*) FROM pg_trigger t
              WHERE t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
                AND (t.tgrelid = to_regclass('@extschema@.media_buys')
-                    OR t.tgrelid IN (SELECT r.rel FROM @extschema@._bravo_rollup_tables() r)))
-           = 4 * (1 + (SELECT count(*) FROM @extschema@._bravo_rollup_tables())) THEN
+                    OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r)))
+           = 4 * (1 + (SELECT count(*) FROM bravo._bravo_rollup_tables())) THEN
         PERFORM @extschema@.bravo_report_attach();
     END IF;
 END
 $fn$;
 CREATE EVENT TRIGGER bravo_report_restore ON ddl_command_end WHEN TAG IN ('CREATE TRIGGER')
-    EXECUTE FUNCTION @extschema@._bravo_report_on_create_trigger();
+    EXECUTE FUNCTION bravo._bravo_report_on_create_trigger();

@@ -411,7 +411,7 @@ pub extern "C-unwind" fn bravo_runlog_writer_main(arg: pg_sys::Datum) {
             // search_path is already pg_catalog, pg_temp (txn::in_transaction).
             let _ = Spi::run("SET LOCAL lock_timeout = '10s'");
             let _ = Spi::run("SET LOCAL statement_timeout = '30s'");
-            let schema = super::ext_schema()?;
+            let schema = super::log_schema()?;
             let written = super::upsert(&schema, rec, Overwrite::OnlyRunning)?;
             if rec.status.is_finished() {
                 super::prune(&schema)?;

@@ -89,17 +89,9 @@ pub struct RunRecord {
     pub targets: Vec<TargetRecord>,
 }
 
-/// The schema the extension was installed in, quoted for SQL.
-pub fn ext_schema() -> Result<String, BravoError> {
-    Spi::get_one::<String>(
-        "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'bravo_metrics'",
-    )
-    .ok()
-    .flatten()
-    .ok_or_else(|| {
-        BravoError::new(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, "extension bravo_metrics is not installed in this database")
-            .hint("CREATE EXTENSION bravo_metrics;")
-    })
+/// The schema of the run log and the set-aside rows, quoted for SQL ([`crate::schemas`]).
+pub fn log_schema() -> Result<String, BravoError> {
+    crate::schemas::resolve().map(|s| s.internal)
 }
 
 /// Whether the run log records each family's status (0.4.0's SQL; the library also

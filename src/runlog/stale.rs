@@ -57,7 +57,7 @@ pub const INTERRUPTED_MESSAGE: &str = "bravo_sync was interrupted: its backend (
 /// scheduler's are). Returns how many. Rows another transaction has locked are
 /// skipped. Without the extension in this database, does nothing.
 pub fn sweep_here(exclude: i64) -> Result<i64, BravoError> {
-    let Ok(schema) = super::ext_schema() else {
+    let Ok(schema) = super::log_schema() else {
         return Ok(0);
     };
     let sql = format!(
@@ -107,7 +107,7 @@ fn sweep_interrupted_sql() -> i64 {
     if unsafe { pg_sys::RecoveryInProgress() } {
         return 0;
     }
-    let Ok(schema) = super::ext_schema() else {
+    let Ok(schema) = super::log_schema() else {
         return 0;
     };
     if !any_stale(&schema) {
@@ -126,7 +126,8 @@ fn sweep_interrupted_sql() -> i64 {
 }
 
 pgrx::extension_sql!(
-    "REVOKE ALL ON FUNCTION _bravo_sweep_interrupted() FROM PUBLIC;",
+    "ALTER FUNCTION @extschema@._bravo_sweep_interrupted() SET SCHEMA bravo;
+REVOKE ALL ON FUNCTION bravo._bravo_sweep_interrupted() FROM PUBLIC;",
     name = "sweep_interrupted_privileges",
-    requires = [sweep_interrupted_sql],
+    requires = ["schema", sweep_interrupted_sql],
 );

@@ -33,7 +33,7 @@ pub enum Outcome {
 /// Runs one sync in the current transaction and records it. Raises only when even the
 /// run log cannot be written.
 pub fn run(req: &SyncRequest, apply_settings: bool) -> Outcome {
-    let Ok(schema) = runlog::ext_schema() else {
+    let Ok(schema) = runlog::log_schema() else {
         return Outcome::NotInstalled;
     };
     if apply_settings {

@@ -30,7 +30,7 @@ pub const BGW_TYPE: &str = "bravo_metrics run-now";
 fn bravo_run_now() -> i64 {
     let lookback = sync::check_lookback(Some(settings::SCHEDULER_LOOKBACK_DAYS.get()))
         .unwrap_or_else(|e| e.raise());
-    let schema = runlog::ext_schema().unwrap_or_else(|e| e.raise());
+    let schema = runlog::log_schema().unwrap_or_else(|e| e.raise());
     let run_id = runlog::next_run_id(&schema).unwrap_or_else(|e| e.raise());
     let overlap = match settings::SCHEDULER_OVERLAP.get() {
         OverlapPolicy::Skip => 0,
@@ -132,7 +132,7 @@ pub extern "C-unwind" fn bravo_run_now_main(_arg: pg_sys::Datum) {
             pgrx::warning!("bravo_metrics run-now: run {run_id} ended with an error: {message}");
             let err = BravoError::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, message);
             let _ = txn::in_transaction(|| {
-                if let Ok(schema) = runlog::ext_schema() {
+                if let Ok(schema) = runlog::log_schema() {
                     exec::record(&schema, &req, RunStatus::Failed, &err);
                 }
             });

@@ -123,6 +123,9 @@ fn bravo_scheduler_state() -> TableIterator<
 
 pgrx::extension_sql!(
     r#"
+-- The scheduler's own view is internal: bravo_schedule_status() shows it.
+ALTER FUNCTION @extschema@.bravo_scheduler_state() SET SCHEMA bravo;
+
 CREATE FUNCTION bravo_schedule_status()
 RETURNS TABLE (
     loaded               boolean,
@@ -155,7 +158,7 @@ SET search_path = pg_catalog, pg_temp
 AS $status$
 -- Runs left 'running' by a backend that is gone become 'interrupted' first (written
 -- autonomously), so that the query below, which takes a new snapshot, reports them.
-SELECT @extschema@._bravo_sweep_interrupted();
+SELECT bravo._bravo_sweep_interrupted();
 SELECT s.loaded, s.enabled,
        (SELECT a.pid FROM pg_catalog.pg_stat_activity a
          WHERE a.backend_type = 'bravo_metrics scheduler' ORDER BY a.backend_start DESC LIMIT 1),
@@ -172,18 +175,18 @@ SELECT s.loaded, s.enabled,
            CASE WHEN pg_catalog.cardinality(ms.families) = 1 THEN 'it' ELSE 'them' END) END), ''),
        l.run_id, l.trigger, l.status, l.started_at, l.finished_at, l.message,
        ok.run_id, ok.status, ok.finished_at,
-       (SELECT pg_catalog.count(*) FROM @extschema@.bravo_sync_runs f
+       (SELECT pg_catalog.count(*) FROM bravo.bravo_sync_runs f
          WHERE f.status IN ('failed', 'cancelled', 'interrupted', 'rolled_back')
            AND f.started_at > coalesce(ok.started_at, '-infinity')),
        fi.d, t.today - fi.d, fv.d, t.today - fv.d,
        ms.families
-  FROM @extschema@.bravo_scheduler_state() s
-  LEFT JOIN LATERAL (SELECT * FROM @extschema@.bravo_sync_runs
+  FROM bravo.bravo_scheduler_state() s
+  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs
                       ORDER BY started_at DESC, run_id DESC LIMIT 1) l ON true
-  LEFT JOIN LATERAL (SELECT * FROM @extschema@.bravo_sync_runs WHERE status = 'succeeded'
+  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs WHERE status = 'succeeded'
                       ORDER BY started_at DESC, run_id DESC LIMIT 1) ok ON true
   LEFT JOIN LATERAL (SELECT pg_catalog.array_agg(rt.target ORDER BY rt.target) AS families
-                       FROM @extschema@.bravo_sync_run_targets rt
+                       FROM bravo.bravo_sync_run_targets rt
                       WHERE rt.run_id = l.run_id AND rt.status = 'missing_source') ms ON true
   CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_impressions) fi
   CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_videos) fv
@@ -194,7 +197,7 @@ COMMENT ON FUNCTION bravo_schedule_status() IS
   'Scheduler state (loaded, enabled, schedule, next run), last run and last success, consecutive failures (failed, cancelled, interrupted or rolled back runs since the last success), data freshness (latest date per metric table and its lag behind today in bravo_metrics.sync_time_zone), and the metric families the last run skipped because their source relation is missing (also in hint). Marks runs left running by a crash interrupted first.';
 
 REVOKE ALL ON FUNCTION bravo_schedule_status() FROM PUBLIC;
-REVOKE ALL ON FUNCTION bravo_scheduler_state() FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo.bravo_scheduler_state() FROM PUBLIC;
 "#,
     name = "schedule_status",
     requires = [

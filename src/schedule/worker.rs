@@ -333,7 +333,7 @@ impl Worker {
         // Occurrences that passed while the run was going are not replayed.
         self.next_fire = self.slot.current().and_then(|s| s.next_after(now));
         // Bounded history even when no sync wrote a row.
-        if let Err(e) = txn::in_transaction(|| match runlog::ext_schema() {
+        if let Err(e) = txn::in_transaction(|| match runlog::log_schema() {
             Ok(schema) => runlog::prune(&schema).map_err(|e| e.message),
             Err(_) => Ok(()),
         })
@@ -349,7 +349,7 @@ impl Worker {
     fn catch_up_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let schedule = self.slot.current()?;
         let last = txn::in_transaction(|| {
-            let Ok(schema) = runlog::ext_schema() else {
+            let Ok(schema) = runlog::log_schema() else {
                 return None;
             };
             let triggers = sql_list(

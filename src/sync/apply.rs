@@ -31,6 +31,7 @@ use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 use super::key::KeySpec;
 use super::owner::Owner;
 use crate::error::BravoError;
+use crate::schemas::Schemas;
 
 /// Rows buffered before one INSERT / UPDATE statement.
 pub const FLUSH_ROWS: usize = 50_000;
@@ -248,7 +249,8 @@ pub struct Applier<'c> {
     key: KeySpec,
     owner: Owner,
     run_id: i64,
-    schema: String,
+    /// Where `bravo_set_aside` is.
+    log_schema: String,
     comparison: Comparison<Window<'c>>,
     decisions: Vec<Decision>,
     insert_sql: String,
@@ -272,12 +274,12 @@ impl<'c> Applier<'c> {
         key: &KeySpec,
         owner: &Owner,
         run_id: i64,
-        schema: &str,
+        schemas: &Schemas,
         window_start: Date,
         order: KeyOrder,
         keep_vanished: bool,
     ) -> Result<Self, BravoError> {
-        let table = format!("{schema}.{}", target.table);
+        let table = format!("{}.{}", schemas.media, target.table);
         let select: Vec<String> = target
             .metrics
             .iter()
@@ -358,7 +360,7 @@ impl<'c> Applier<'c> {
             key: key.clone(),
             target,
             run_id,
-            schema: schema.to_string(),
+            log_schema: schemas.internal.clone(),
             comparison: Comparison::new(
                 order,
                 Window {
@@ -468,7 +470,7 @@ impl<'c> Applier<'c> {
         let (insert_sql, update_sql, schema, run_id, owner) = (
             &self.insert_sql,
             &self.update_sql,
-            &self.schema,
+            &self.log_schema,
             self.run_id,
             &self.owner,
         );

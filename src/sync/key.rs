@@ -11,6 +11,7 @@ use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
 use crate::error::BravoError;
+use crate::schemas::Schemas;
 
 /// The key of one sync.
 #[derive(Clone, Debug)]
@@ -51,9 +52,9 @@ fn column_type(table: &str, column: &str) -> Result<Option<(String, String, Stri
     .map_err(|e: pgrx::spi::Error| BravoError::internal("cannot read a column's type", e))
 }
 
-/// The key of `schema.media_buys`.
-pub fn of_media_buys(schema: &str) -> Result<KeySpec, BravoError> {
-    let table = format!("{schema}.media_buys");
+/// The key of `media_buys`.
+pub fn of_media_buys(schemas: &Schemas) -> Result<KeySpec, BravoError> {
+    let table = format!("{}.media_buys", schemas.media);
     let Some((pg_type, typname, collation)) = column_type(&table, "id")? else {
         return Err(BravoError::new(
             PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
@@ -67,8 +68,11 @@ pub fn of_media_buys(schema: &str) -> Result<KeySpec, BravoError> {
         )
         .hint(format!("Media buy ids may be {}.", KeyType::SUPPORTED)));
     };
-    let aside_has_key =
-        column_type(&format!("{schema}.bravo_set_aside"), "media_buy_key")?.is_some();
+    let aside_has_key = column_type(
+        &format!("{}.bravo_set_aside", schemas.internal),
+        "media_buy_key",
+    )?
+    .is_some();
     if kind != KeyType::Int && !aside_has_key {
         return Err(BravoError::new(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,

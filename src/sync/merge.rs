@@ -15,6 +15,7 @@ use super::apply::Applied;
 use super::key::KeySpec;
 use super::owner::{self, Owner};
 use crate::error::BravoError;
+use crate::schemas::Schemas;
 use bravo_core::target::{MetricKind, Target};
 
 fn count(sql: &str, args: &[DatumWithOid]) -> Result<i64, BravoError> {
@@ -139,14 +140,15 @@ pub fn delete_vanished(
 /// source). Older unknown-media-buy rows whose buy now exists are merged from their
 /// saved source row (`merged` too).
 pub fn settle_set_aside(
-    schema: &str,
+    schemas: &Schemas,
     target: &Target,
     key: &KeySpec,
     owner: &Owner,
     run_id: i64,
     window_start: Date,
 ) -> Result<(i64, i64), BravoError> {
-    let table = format!("{schema}.{}", target.table);
+    let (media, log) = (&schemas.media, &schemas.internal);
+    let table = format!("{media}.{}", target.table);
     // The set-aside row's key: `media_buy_id` for integer ids, `media_buy_key` (text)
     // cast to the key's type otherwise.
     let (kc, a_key, k) = (key.aside_column(), key.aside_key("a."), key.aside_key(""));
@@ -154,9 +156,9 @@ pub fn settle_set_aside(
     let t_metrics = metric_list(target, "t.");
     Spi::run_with_args(
         &format!(
-            "UPDATE {schema}.bravo_set_aside a SET resolved_at = pg_catalog.now(), resolved_run_id = $1, \
+            "UPDATE {log}.bravo_set_aside a SET resolved_at = pg_catalog.now(), resolved_run_id = $1, \
                     resolution = CASE WHEN a.reason = 'unknown_media_buy' \
-                        AND NOT EXISTS (SELECT 1 FROM {schema}.bravo_set_aside n \
+                        AND NOT EXISTS (SELECT 1 FROM {log}.bravo_set_aside n \
                                          WHERE n.run_id = $1 AND n.target = a.target AND n.resolved_at IS NULL \
                                            AND n.{kc} = a.{kc} AND n.date = a.date) \
                         AND EXISTS (SELECT 1 FROM {table} t WHERE t.media_buy_id = {a_key} AND t.date = a.date) \
@@ -189,9 +191,9 @@ pub fn settle_set_aside(
     let late = format!("pg_temp.bravo_late_{}", target.name);
     let n = count(
         &format!(
-            "WITH r AS (UPDATE {schema}.bravo_set_aside a SET resolved_at = pg_catalog.now(), resolved_run_id = $1, resolution = 'merged' \
+            "WITH r AS (UPDATE {log}.bravo_set_aside a SET resolved_at = pg_catalog.now(), resolved_run_id = $1, resolution = 'merged' \
                WHERE a.target = $2 AND a.resolved_at IS NULL AND a.reason = 'unknown_media_buy' AND a.date < $3 \
-                 AND EXISTS (SELECT 1 FROM {schema}.media_buys m WHERE m.id = {a_key}) RETURNING a.*) \
+                 AND EXISTS (SELECT 1 FROM {media}.media_buys m WHERE m.id = {a_key}) RETURNING a.*) \
              SELECT pg_catalog.count(*) FROM r"
         ),
         &[run_id.into(), target.name.clone().into(), window_start.into()],
@@ -208,7 +210,7 @@ pub fn settle_set_aside(
     Spi::run_with_args(
         &format!(
             "INSERT INTO {late} SELECT DISTINCT ON ({k}, date) {k}, date, {casts} \
-               FROM {schema}.bravo_set_aside WHERE resolved_run_id = $1 AND target = $2 AND resolution = 'merged' \
+               FROM {log}.bravo_set_aside WHERE resolved_run_id = $1 AND target = $2 AND resolution = 'merged' \
                 AND reason = 'unknown_media_buy' AND date < $3 \
               ORDER BY {k}, date, id DESC"
         ),

@@ -48,6 +48,7 @@ use pgrx::prelude::*;
 use crate::error::BravoError;
 use crate::runlog::{self, RunRecord, TargetRecord, TargetStatus};
 use crate::runtime;
+use crate::schemas::{self, Schemas};
 use crate::settings::{self, OverlapPolicy};
 use progress::{Phase, Progress};
 
@@ -95,7 +96,7 @@ pub fn check_lookback(lookback_days: Option<i32>) -> Result<i32, BravoError> {
 
 /// Runs one sync in the current transaction. See the module docs.
 pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
-    let schema = runlog::ext_schema().map_err(SyncError::Invalid)?;
+    let schemas = schemas::resolve().map_err(SyncError::Invalid)?;
     if !lock::try_lock() {
         match req.overlap {
             OverlapPolicy::Skip => return Err(SyncError::Busy(lock::busy_error(lock::holder()))),
@@ -109,7 +110,7 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
     }
     let run_id = match req.run_id {
         Some(id) => id,
-        None => runlog::next_run_id(&schema).map_err(SyncError::Invalid)?,
+        None => runlog::next_run_id(&schemas.internal).map_err(SyncError::Invalid)?,
     };
     let record = Rc::new(RefCell::new(RunRecord {
         run_id,
@@ -148,10 +149,10 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
         pg_sys::MemoryContextSwitchTo(old_cx);
     }
     let body_record = record.clone();
-    let body_schema = schema.clone();
+    let body_schemas = schemas.clone();
     let body_req = req.clone();
     let outcome: Result<(), Box<CaughtError>> = PgTryBuilder::new(AssertUnwindSafe(move || {
-        body(&body_schema, &body_req, &body_record);
+        body(&body_schemas, &body_req, &body_record);
         Ok(())
     }))
     .catch_others(|e| Err(Box::new(e)))
@@ -173,7 +174,7 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
             // From here on the transaction's end decides: commit keeps `succeeded`,
             // a rollback (or an error writing the row) leaves `rolled_back`.
             tracked.succeeded(&rec);
-            if let Err(e) = runlog::record_success(&schema, &rec) {
+            if let Err(e) = runlog::record_success(&schemas.internal, &rec) {
                 e.raise();
             }
             Ok(rec)
@@ -348,7 +349,7 @@ fn raise_spi(e: pgrx::spi::Error) -> ! {
 
 /// What every target of one sync shares.
 struct Ctx<'a> {
-    schema: &'a str,
+    schemas: &'a Schemas,
     run_id: i64,
     /// First day of the window, for PostgreSQL and for the Snowflake binding.
     window_start: Date,
@@ -363,9 +364,9 @@ struct Ctx<'a> {
 
 /// The work of one sync; raises on any error (caught by [`run`]). Window, schema
 /// checks and login once; then each target in turn ([`sync_target`]); log out.
-fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
+fn body(schemas: &Schemas, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     let run_id = record.borrow().run_id;
-    let mut progress = start_progress(schema, run_id);
+    let mut progress = start_progress(&schemas.internal, run_id);
     progress.phase(Phase::Connecting, 0);
 
     let mut cfg = connect::config().unwrap_or_else(|e| e.raise());
@@ -376,16 +377,16 @@ fn body(schema: &str, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     let (window_start, window_naive) = window(req.lookback_days);
     record.borrow_mut().window_start = Some(window_naive.to_string());
 
-    let families = catalog::enabled_families(schema).unwrap_or_else(|e| e.raise());
-    let owners = check_schema(schema, &families);
-    let key = key::of_media_buys(schema).unwrap_or_else(|e| e.raise());
+    let families = catalog::enabled_families(&schemas.internal).unwrap_or_else(|e| e.raise());
+    let owners = check_schema(&schemas.media, &families);
+    let key = key::of_media_buys(schemas).unwrap_or_else(|e| e.raise());
     for target in &families {
-        key.check_target(schema, &target.table)
+        key.check_target(&schemas.media, &target.table)
             .unwrap_or_else(|e| e.raise());
     }
-    let known_buys = key.known(schema).unwrap_or_else(|e| e.raise());
+    let known_buys = key.known(&schemas.media).unwrap_or_else(|e| e.raise());
     let ctx = Ctx {
-        schema,
+        schemas,
         run_id,
         window_start,
         window_naive,
@@ -502,7 +503,7 @@ fn sync_target(
         .unwrap_or_else(|e| BravoError::from(e).raise());
     drop(desc);
 
-    let table = format!("{}.{}", ctx.schema, target.table);
+    let table = format!("{}.{}", ctx.schemas.media, target.table);
     let order = order::choose(&table, ctx.window_start).unwrap_or_else(|e| e.raise());
     let q = source::fetch_query(
         &relation,
@@ -536,7 +537,7 @@ fn sync_target(
     progress.phase(Phase::Merging, idx as i64 + 1);
     let deleted = if ctx.delete_missing {
         merge::delete_vanished(
-            ctx.schema,
+            &ctx.schemas.media,
             target,
             owner,
             ctx.window_start,
@@ -548,7 +549,7 @@ fn sync_target(
         0
     };
     let (late_ins, late_upd) = merge::settle_set_aside(
-        ctx.schema,
+        ctx.schemas,
         target,
         &ctx.key,
         owner,
@@ -632,7 +633,7 @@ fn apply_stream(
             &ctx.key,
             owner,
             ctx.run_id,
-            ctx.schema,
+            ctx.schemas,
             ctx.window_start,
             order,
             ctx.delete_missing,

@@ -48,8 +48,16 @@ mod tests {
         assert!(check_lookback(Some(401)).is_err());
     }
 
+    /// The schema of the family catalog (`bravo`).
     fn schema() -> String {
-        crate::runlog::ext_schema().unwrap_or_else(|e| e.raise())
+        crate::runlog::log_schema().unwrap_or_else(|e| e.raise())
+    }
+
+    /// The schema of the media tool's tables.
+    fn media() -> String {
+        crate::schemas::resolve()
+            .unwrap_or_else(|e| e.raise())
+            .media
     }
 
     #[pg_test]
@@ -102,11 +110,11 @@ mod tests {
 
     #[pg_test]
     fn enabling_a_family_creates_its_table_and_adds_new_metric_columns() {
-        let schema = schema();
+        let (schema, media) = (schema(), media());
         let cols = |t: &str| -> Vec<String> {
             Spi::connect(|c| {
                 c.select(
-                    &format!("SELECT attname::text || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '{schema}.{t}'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"),
+                    &format!("SELECT attname::text || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '{media}.{t}'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"),
                     None,
                     &[],
                 )
@@ -133,7 +141,7 @@ mod tests {
         // Counts are checked non-negative by the table too; the key is (media_buy_id, date).
         assert_eq!(
             Spi::get_one::<String>(&format!(
-                "SELECT string_agg(pg_get_constraintdef(oid), '; ' ORDER BY contype, conname) FROM pg_constraint WHERE conrelid = '{schema}.platform_buy_daily_conversions'::regclass"
+                "SELECT string_agg(pg_get_constraintdef(oid), '; ' ORDER BY contype, conname) FROM pg_constraint WHERE conrelid = '{media}.platform_buy_daily_conversions'::regclass"
             ))
             .unwrap()
             .unwrap(),
@@ -192,14 +200,14 @@ mod tests {
         let schema = schema();
         let n = |sql: &str| Spi::get_one::<i32>(sql).unwrap().unwrap();
         // Nothing missing: nothing inserted.
-        assert_eq!(n(&format!("SELECT {schema}.bravo_restore_families()")), 0);
+        assert_eq!(n("SELECT bravo_restore_families()"), 0);
         // A changed family stays as it is; a deleted one (and its metrics) comes back.
         Spi::run(&format!(
             "UPDATE {schema}.bravo_families SET source_relation = 'MART.CONV_V2', enabled = true WHERE family = 'conversions';
              DELETE FROM {schema}.bravo_families WHERE family = 'viewability';"
         ))
         .unwrap();
-        assert_eq!(n(&format!("SELECT {schema}.bravo_restore_families()")), 4);
+        assert_eq!(n("SELECT bravo_restore_families()"), 4);
         let conv = Spi::get_two::<String, bool>(&format!(
             "SELECT source_relation, enabled FROM {schema}.bravo_families WHERE family = 'conversions'"
         ))
@@ -210,7 +218,7 @@ mod tests {
             "DELETE FROM {schema}.bravo_family_metrics; DELETE FROM {schema}.bravo_families"
         ))
         .unwrap();
-        assert_eq!(n(&format!("SELECT {schema}.bravo_restore_families()")), 16);
+        assert_eq!(n("SELECT bravo_restore_families()"), 16);
         Spi::run(&format!(
             "UPDATE {schema}.bravo_families SET enabled = true"
         ))
