@@ -1,6 +1,11 @@
--- bravo_metrics 0.3.0 -> 0.4.0: metric families as data. No data change: the metric
--- tables and every existing row stay as they are.
+-- bravo_metrics 0.3.0 -> 0.4.0: metric families as data, ids of any type, and the
+-- extension's own schema. No data change: the metric tables and every existing row
+-- stay as they are.
 --
+-- * schema bravo (a member, like pg_cron's cron) takes everything internal: the run
+--   log, the set-aside rows and the rollups move there with their rows (ALTER ...
+--   SET SCHEMA), and so do the _bravo_* helpers; views of the same names in the
+--   extension's schema keep `SELECT * FROM bravo_sync_runs` (and the others) working;
 -- * bravo_families / bravo_family_metrics: the catalog of metric families bravo_sync
 --   fills (impressions and videos as before, required; conversions and viewability
 --   shipped disabled), with bravo_enable_family() / bravo_disable_family();
@@ -16,10 +21,52 @@
 --   with the list of such views (drop them, update, create them again);
 -- * the progress view names the family being synced from the catalog.
 
+-- The extension's own schema (see schema.sql). Refused if a schema of that name
+-- exists already: the update changes nothing then.
+DO $bravo$
+BEGIN
+    IF to_regnamespace('bravo') IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "bravo" already exists'
+            USING ERRCODE = 'duplicate_schema',
+                  DETAIL = 'bravo_metrics 0.4.0 keeps its internal functions and tables in a schema of its own named bravo.',
+                  HINT = 'Rename the existing schema bravo (ALTER SCHEMA bravo RENAME TO ...), then run ALTER EXTENSION bravo_metrics UPDATE again.';
+    END IF;
+END
+$bravo$;
+CREATE SCHEMA bravo;
+REVOKE ALL ON SCHEMA bravo FROM PUBLIC;
+
+-- Internal tables move with their rows, sequences, indexes, privileges and
+-- pg_dump registration; internal functions move with their oids, so the rollup
+-- triggers and the event trigger keep pointing at them (their bodies are replaced
+-- below).
+ALTER TABLE @extschema@.bravo_sync_runs SET SCHEMA bravo;
+ALTER TABLE @extschema@.bravo_sync_run_targets SET SCHEMA bravo;
+ALTER TABLE @extschema@.bravo_set_aside SET SCHEMA bravo;
+ALTER TABLE @extschema@.bravo_campaign_rollup SET SCHEMA bravo;
+ALTER TABLE @extschema@.bravo_media_buy_rollup SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_money(numeric) SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_month(date) SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_report_campaign(bigint, date, date) SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_report_days(date, date) SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_report_months_from(date) SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_report_months_until(date) SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_report_on_create_trigger() SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_reporting_acl(regrole, boolean) SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_rollup_buy_trigger() SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_rollup_buys_referenced() SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_rollup_metric_trigger() SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_rollup_prune(text, bigint[], date[]) SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_rollup_rebuild(text) SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_rollup_rows(text, text, integer) SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_rollup_sql(text, text) SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_sweep_interrupted() SET SCHEMA bravo;
+ALTER FUNCTION @extschema@.bravo_scheduler_state() SET SCHEMA bravo;
+
 -- media_buys.id's type as SQL, with its collation when it is not the type's default:
 -- every metric table's media_buy_id is created with it (since 0.4.0: ids may be
 -- bigint, text, uuid, ...; one collation on both sides of the media tool's joins).
-CREATE FUNCTION @extschema@._bravo_media_buy_id_type()
+CREATE FUNCTION bravo._bravo_media_buy_id_type()
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -34,18 +81,28 @@ SELECT format_type(a.atttypid, a.atttypmod)
   LEFT JOIN pg_namespace n ON n.oid = c.collnamespace
  WHERE a.attrelid = to_regclass('@extschema@.media_buys') AND a.attname = 'id' AND NOT a.attisdropped
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_media_buy_id_type() FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_media_buy_id_type() FROM PUBLIC;
 
 -- Media buy ids of any type (text, uuid): set-aside rows keep the id as text too.
-ALTER TABLE @extschema@.bravo_set_aside ADD COLUMN media_buy_key text;
-UPDATE @extschema@.bravo_set_aside SET media_buy_key = media_buy_id::text WHERE media_buy_id IS NOT NULL;
-CREATE INDEX bravo_set_aside_open_key_idx ON @extschema@.bravo_set_aside (target, media_buy_key, date) WHERE resolved_at IS NULL;
+ALTER TABLE bravo.bravo_set_aside ADD COLUMN media_buy_key text;
+UPDATE bravo.bravo_set_aside SET media_buy_key = media_buy_id::text WHERE media_buy_id IS NOT NULL;
+CREATE INDEX bravo_set_aside_open_key_idx ON bravo.bravo_set_aside (target, media_buy_key, date) WHERE resolved_at IS NULL;
 
-ALTER TABLE @extschema@.bravo_sync_run_targets
+ALTER TABLE bravo.bravo_sync_run_targets
     ADD COLUMN status text NOT NULL DEFAULT 'synced' CHECK (status IN ('synced', 'missing_source')),
     ADD COLUMN message text;
 
-ALTER TABLE @extschema@.bravo_campaign_rollup
+-- The run log and the set-aside rows as the user reads them, unqualified as before:
+-- plain views of the tables in schema bravo, run with the caller's rights.
+CREATE VIEW @extschema@.bravo_sync_runs WITH (security_invoker = true) AS
+    SELECT * FROM bravo.bravo_sync_runs;
+CREATE VIEW @extschema@.bravo_sync_run_targets WITH (security_invoker = true) AS
+    SELECT * FROM bravo.bravo_sync_run_targets;
+CREATE VIEW @extschema@.bravo_set_aside WITH (security_invoker = true) AS
+    SELECT * FROM bravo.bravo_set_aside;
+REVOKE ALL ON @extschema@.bravo_sync_runs, @extschema@.bravo_sync_run_targets, @extschema@.bravo_set_aside FROM PUBLIC;
+
+ALTER TABLE bravo.bravo_campaign_rollup
     ADD COLUMN post_click_conversions bigint  NOT NULL DEFAULT 0,
     ADD COLUMN post_view_conversions  bigint  NOT NULL DEFAULT 0,
     ADD COLUMN conversion_value       numeric NOT NULL DEFAULT 0,
@@ -54,7 +111,7 @@ ALTER TABLE @extschema@.bravo_campaign_rollup
     ADD COLUMN viewable_impressions   bigint  NOT NULL DEFAULT 0,
     ADD COLUMN conversion_rows        integer NOT NULL DEFAULT 0,
     ADD COLUMN viewability_rows       integer NOT NULL DEFAULT 0;
-ALTER TABLE @extschema@.bravo_media_buy_rollup
+ALTER TABLE bravo.bravo_media_buy_rollup
     ADD COLUMN post_click_conversions bigint  NOT NULL DEFAULT 0,
     ADD COLUMN post_view_conversions  bigint  NOT NULL DEFAULT 0,
     ADD COLUMN conversion_value       numeric NOT NULL DEFAULT 0,
@@ -65,11 +122,11 @@ ALTER TABLE @extschema@.bravo_media_buy_rollup
     ADD COLUMN viewability_rows       integer NOT NULL DEFAULT 0;
 
 -- 0.3.0's _bravo_rollup_sql(rollup, delta_sql) becomes _bravo_rollup_sql(rollup, delta_sql, cols).
-DROP FUNCTION @extschema@._bravo_rollup_sql(text, text);
+DROP FUNCTION bravo._bravo_rollup_sql(text, text);
 
 -- Which metric table feeds which rollup columns, and the column counting its rows
 -- (since 0.4.0). The rollups have every family's columns, in this order.
-CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_layout()
+CREATE OR REPLACE FUNCTION bravo._bravo_rollup_layout()
 RETURNS TABLE (metric_table text, measures text[], counter text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
@@ -83,7 +140,7 @@ $fn$;
 
 -- Every rollup value column, in order: all measures, then all row counters, each with
 -- its SQL type.
-CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_columns()
+CREATE OR REPLACE FUNCTION bravo._bravo_rollup_columns()
 RETURNS TABLE (name text, type text, ord bigint)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
@@ -93,26 +150,26 @@ SELECT c.name,
             ELSE 'bigint' END,
        row_number() OVER (ORDER BY c.is_counter, c.t, c.m)
   FROM (SELECT m.name, false AS is_counter, l.t, m.m
-          FROM @extschema@._bravo_rollup_layout() WITH ORDINALITY AS l (metric_table, measures, counter, t)
+          FROM bravo._bravo_rollup_layout() WITH ORDINALITY AS l (metric_table, measures, counter, t)
          CROSS JOIN LATERAL unnest(l.measures) WITH ORDINALITY AS m (name, m)
         UNION ALL
         SELECT l.counter, true, l.t, 1
-          FROM @extschema@._bravo_rollup_layout() WITH ORDINALITY AS l (metric_table, measures, counter, t)) c
+          FROM bravo._bravo_rollup_layout() WITH ORDINALITY AS l (metric_table, measures, counter, t)) c
 $fn$;
 
 -- The rollup value columns as a list: `prefix` before each name, `sep` between.
-CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_list(fmt text, sep text)
+CREATE OR REPLACE FUNCTION bravo._bravo_rollup_list(fmt text, sep text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
 SELECT string_agg(format(fmt, c.name, c.type), sep ORDER BY c.ord)
-  FROM @extschema@._bravo_rollup_columns() c
+  FROM bravo._bravo_rollup_columns() c
 $fn$;
 
 -- The rollup values of one row of metric table `tab`, read from `prefix`-qualified
 -- columns, times `sign`: its measures, 0 for the other families', `sign` for its own
 -- row counter, 0 for the others.
-CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_values(tab text, prefix text, sign integer)
+CREATE OR REPLACE FUNCTION bravo._bravo_rollup_values(tab text, prefix text, sign integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
@@ -121,18 +178,18 @@ SELECT string_agg(
               WHEN c.name = l.counter THEN format('%s::%s', sign, c.type)
               ELSE format('0::%s', c.type) END,
          ', ' ORDER BY c.ord)
-  FROM @extschema@._bravo_rollup_layout() l, @extschema@._bravo_rollup_columns() c
+  FROM bravo._bravo_rollup_layout() l, bravo._bravo_rollup_columns() c
  WHERE l.metric_table = tab
 $fn$;
 
 -- The metric tables of the layout that exist, as regclass.
-CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_tables()
+CREATE OR REPLACE FUNCTION bravo._bravo_rollup_tables()
 RETURNS TABLE (metric_table text, rel regclass)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 SELECT l.metric_table, to_regclass(format('@extschema@.%I', l.metric_table))
-  FROM @extschema@._bravo_rollup_layout() l
+  FROM bravo._bravo_rollup_layout() l
  WHERE to_regclass(format('@extschema@.%I', l.metric_table)) IS NOT NULL
 $fn$;
 
@@ -143,7 +200,7 @@ $fn$;
 -- table's trigger passes only its own columns (the others are untouched), a move of
 -- media buys all of them. The trigger functions EXECUTE it themselves: transition
 -- tables are only visible to the trigger function's own queries.
-CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_sql(rollup text, delta_sql text, cols text[])
+CREATE OR REPLACE FUNCTION bravo._bravo_rollup_sql(rollup text, delta_sql text, cols text[])
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
@@ -155,7 +212,7 @@ SELECT format($q$
          GROUP BY %2$I, %3$I
         HAVING %7$s
     ), up AS (
-        INSERT INTO @extschema@.%1$I AS r (%2$I, %3$I, %6$s)
+        INSERT INTO bravo.%1$I AS r (%2$I, %3$I, %6$s)
         SELECT * FROM d ORDER BY %2$I, %3$I
         ON CONFLICT (%2$I, %3$I) DO UPDATE
            SET %8$s
@@ -170,30 +227,30 @@ SELECT format($q$
     string_agg(quote_ident(c.name), ', ' ORDER BY c.ord),
     string_agg(format('sum(%I) <> 0', c.name), ' OR ' ORDER BY c.ord),
     string_agg(format('%1$I = r.%1$I + excluded.%1$I', c.name), ', ' ORDER BY c.ord),
-    (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM @extschema@._bravo_rollup_layout() l))
-  FROM @extschema@._bravo_rollup_columns() c
+    (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM bravo._bravo_rollup_layout() l))
+  FROM bravo._bravo_rollup_columns() c
  WHERE c.name = ANY (cols)
 $fn$;
 
 -- 0.3.0's _bravo_rollup_prune(rollup, bigint[], date[]) takes the keys as text since 0.4.0.
-DROP FUNCTION @extschema@._bravo_rollup_prune(text, bigint[], date[]);
+DROP FUNCTION bravo._bravo_rollup_prune(text, bigint[], date[]);
 
 -- The type of a rollup's key column (campaign_id or media_buy_id), as SQL.
-CREATE FUNCTION @extschema@._bravo_rollup_key_type(rollup text)
+CREATE FUNCTION bravo._bravo_rollup_key_type(rollup text)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 SELECT format_type(a.atttypid, a.atttypmod)
   FROM pg_attribute a
- WHERE a.attrelid = format('@extschema@.%I', rollup)::regclass
+ WHERE a.attrelid = format('bravo.%I', rollup)::regclass
    AND a.attname = CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_key_type(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_key_type(text) FROM PUBLIC;
 
 -- Deletes the rollup rows left with no metric rows behind them. The keys come as text
 -- (since 0.4.0: media buy and campaign ids may be bigint, text, uuid, ...).
-CREATE FUNCTION @extschema@._bravo_rollup_prune(rollup text, ids text[], dates date[])
+CREATE FUNCTION bravo._bravo_rollup_prune(rollup text, ids text[], dates date[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -203,58 +260,58 @@ BEGIN
         RETURN;
     END IF;
     EXECUTE format(
-        'DELETE FROM @extschema@.%1$I r USING unnest($1, $2) z (id, date) '
+        'DELETE FROM bravo.%1$I r USING unnest($1, $2) z (id, date) '
         'WHERE r.%2$I = z.id::%5$s AND r.%3$I = z.date AND %4$s',
         rollup,
         CASE rollup WHEN 'bravo_campaign_rollup' THEN 'campaign_id' ELSE 'media_buy_id' END,
         CASE rollup WHEN 'bravo_campaign_rollup' THEN 'date' ELSE 'month' END,
-        (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM @extschema@._bravo_rollup_layout() l),
-        @extschema@._bravo_rollup_key_type(rollup))
+        (SELECT string_agg(format('r.%I = 0', l.counter), ' AND ') FROM bravo._bravo_rollup_layout() l),
+        bravo._bravo_rollup_key_type(rollup))
       USING ids, dates;
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_prune(text, text[], date[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_prune(text, text[], date[]) FROM PUBLIC;
 
 -- Metric table `tab`: (media_buy_id, date, its own rollup columns: its measures, then
 -- its row counter) of a transition table, with `sign` +1 (new rows) or -1 (old rows).
-CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_rows(tab text, transition text, sign integer)
+CREATE OR REPLACE FUNCTION bravo._bravo_rollup_rows(tab text, transition text, sign integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
 SELECT format('SELECT media_buy_id, date, %s, %s::integer FROM %I',
               (SELECT string_agg(format('(%s * %I)::%s', sign, c.name, c.type), ', ' ORDER BY c.ord)
-                 FROM @extschema@._bravo_rollup_columns() c WHERE c.name = ANY (l.measures)),
+                 FROM bravo._bravo_rollup_columns() c WHERE c.name = ANY (l.measures)),
               sign, transition)
-  FROM @extschema@._bravo_rollup_layout() l
+  FROM bravo._bravo_rollup_layout() l
  WHERE l.metric_table = tab
 $fn$;
 
 -- The rollup columns metric table `tab` feeds, in _bravo_rollup_columns order.
-CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_own_columns(tab text)
+CREATE OR REPLACE FUNCTION bravo._bravo_rollup_own_columns(tab text)
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
 SELECT array_agg(c.name ORDER BY c.ord)
-  FROM @extschema@._bravo_rollup_layout() l, @extschema@._bravo_rollup_columns() c
+  FROM bravo._bravo_rollup_layout() l, bravo._bravo_rollup_columns() c
  WHERE l.metric_table = tab AND (c.name = ANY (l.measures) OR c.name = l.counter)
 $fn$;
 
 -- True when every metric table has a foreign key (checked at once, not deferred) to
 -- media_buys: then no metric row can be written for a buy another transaction is
 -- still inserting or deleting.
-CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_buys_referenced()
+CREATE OR REPLACE FUNCTION bravo._bravo_rollup_buys_referenced()
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-SELECT count(DISTINCT k.conrelid) = (SELECT count(*) FROM @extschema@._bravo_rollup_tables())
+SELECT count(DISTINCT k.conrelid) = (SELECT count(*) FROM bravo._bravo_rollup_tables())
   FROM pg_constraint k
  WHERE k.contype = 'f' AND NOT k.condeferrable
    AND k.confrelid = '@extschema@.media_buys'::regclass
-   AND k.conrelid IN (SELECT t.rel FROM @extschema@._bravo_rollup_tables() t)
+   AND k.conrelid IN (SELECT t.rel FROM bravo._bravo_rollup_tables() t)
 $fn$;
 
-CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_metric_trigger()
+CREATE OR REPLACE FUNCTION bravo._bravo_rollup_metric_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -270,7 +327,7 @@ DECLARE
 BEGIN
     -- Only the real metric tables: attached anywhere else (a temp table of the same
     -- name, say) this would add rows nobody synced to every campaign report.
-    SELECT t.metric_table INTO tab FROM @extschema@._bravo_rollup_tables() t WHERE t.rel = TG_RELID;
+    SELECT t.metric_table INTO tab FROM bravo._bravo_rollup_tables() t WHERE t.rel = TG_RELID;
     IF tab IS NULL THEN
         RAISE EXCEPTION 'bravo_metrics rollup trigger refuses to run on %', TG_RELID::pg_catalog.regclass
             USING ERRCODE = 'insufficient_privilege',
@@ -281,34 +338,34 @@ BEGIN
         RETURN NULL;
     END IF;
     -- Only this table's own rollup columns travel (the others are left as they are).
-    own := @extschema@._bravo_rollup_own_columns(tab);
+    own := bravo._bravo_rollup_own_columns(tab);
     cols := array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(own) c), ', ');
     xcols := array_to_string(ARRAY(SELECT 'x.' || quote_ident(c) FROM unnest(own) c), ', ');
     src := CASE TG_OP
-        WHEN 'INSERT' THEN @extschema@._bravo_rollup_rows(tab, 'new_rows', 1)
-        WHEN 'DELETE' THEN @extschema@._bravo_rollup_rows(tab, 'old_rows', -1)
-        ELSE @extschema@._bravo_rollup_rows(tab, 'new_rows', 1) || ' UNION ALL '
-          || @extschema@._bravo_rollup_rows(tab, 'old_rows', -1)
+        WHEN 'INSERT' THEN bravo._bravo_rollup_rows(tab, 'new_rows', 1)
+        WHEN 'DELETE' THEN bravo._bravo_rollup_rows(tab, 'old_rows', -1)
+        ELSE bravo._bravo_rollup_rows(tab, 'new_rows', 1) || ' UNION ALL '
+          || bravo._bravo_rollup_rows(tab, 'old_rows', -1)
         END;
     -- Waits for a campaign move in flight and makes moves wait for this transaction
     -- (see _bravo_rollup_buy_trigger); the campaign is then read with a fresh snapshot.
     PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
-    EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', format(
+    EXECUTE bravo._bravo_rollup_sql('bravo_campaign_rollup', format(
         'SELECT m.campaign_id, x.date, %s FROM (%s) x (media_buy_id, date, %s) '
         'JOIN @extschema@.media_buys m ON m.id = x.media_buy_id', xcols, src, cols), own)
        INTO ids, dates;
-    PERFORM @extschema@._bravo_rollup_prune('bravo_campaign_rollup', ids, dates);
-    EXECUTE @extschema@._bravo_rollup_sql('bravo_media_buy_rollup', format(
-        'SELECT x.media_buy_id, @extschema@._bravo_month(x.date), %s '
+    PERFORM bravo._bravo_rollup_prune('bravo_campaign_rollup', ids, dates);
+    EXECUTE bravo._bravo_rollup_sql('bravo_media_buy_rollup', format(
+        'SELECT x.media_buy_id, bravo._bravo_month(x.date), %s '
         'FROM (%s) x (media_buy_id, date, %s)', xcols, src, cols), own)
        INTO ids, dates;
-    PERFORM @extschema@._bravo_rollup_prune('bravo_media_buy_rollup', ids, dates);
+    PERFORM bravo._bravo_rollup_prune('bravo_media_buy_rollup', ids, dates);
     RETURN NULL;
 END
 $fn$;
 
 -- media_buys: moves the metric rows of every buy whose (id, campaign_id) changed.
-CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_buy_trigger()
+CREATE OR REPLACE FUNCTION bravo._bravo_rollup_buy_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -328,7 +385,7 @@ BEGIN
                   HINT = 'This trigger function keeps the reporting rollups; it belongs on media_buys only.';
     END IF;
     IF TG_OP = 'TRUNCATE' THEN
-        PERFORM @extschema@._bravo_rollup_rebuild('bravo_campaign_rollup');
+        PERFORM bravo._bravo_rollup_rebuild('bravo_campaign_rollup');
         RETURN NULL;
     END IF;
     gone := CASE TG_OP
@@ -353,32 +410,32 @@ BEGIN
     -- (each statement below reads with a fresh snapshot in READ COMMITTED). New and
     -- deleted buys need it only when the metric tables lack a foreign key to
     -- media_buys (with one, no metric row can refer to an uncommitted or deleted buy).
-    IF TG_OP = 'UPDATE' OR NOT @extschema@._bravo_rollup_buys_referenced() THEN
+    IF TG_OP = 'UPDATE' OR NOT bravo._bravo_rollup_buys_referenced() THEN
         PERFORM pg_advisory_xact_lock(1651663222, 1919904876);   -- 'brav', 'roll'
     END IF;
-    FOR t IN SELECT * FROM @extschema@._bravo_rollup_tables() LOOP
+    FOR t IN SELECT * FROM bravo._bravo_rollup_tables() LOOP
         IF gone IS NOT NULL THEN
             parts := parts || format(
                 'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN @extschema@.%I p ON p.media_buy_id = b.id',
-                @extschema@._bravo_rollup_values(t.metric_table, 'p.', -1), gone, t.metric_table);
+                bravo._bravo_rollup_values(t.metric_table, 'p.', -1), gone, t.metric_table);
         END IF;
         IF came IS NOT NULL THEN
             parts := parts || format(
                 'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN @extschema@.%I p ON p.media_buy_id = b.id',
-                @extschema@._bravo_rollup_values(t.metric_table, 'p.', 1), came, t.metric_table);
+                bravo._bravo_rollup_values(t.metric_table, 'p.', 1), came, t.metric_table);
         END IF;
     END LOOP;
-    EXECUTE @extschema@._bravo_rollup_sql('bravo_campaign_rollup', array_to_string(parts, ' UNION ALL '),
-                                          ARRAY(SELECT c.name FROM @extschema@._bravo_rollup_columns() c ORDER BY c.ord))
+    EXECUTE bravo._bravo_rollup_sql('bravo_campaign_rollup', array_to_string(parts, ' UNION ALL '),
+                                          ARRAY(SELECT c.name FROM bravo._bravo_rollup_columns() c ORDER BY c.ord))
        INTO cids, dates;
-    PERFORM @extschema@._bravo_rollup_prune('bravo_campaign_rollup', cids, dates);
+    PERFORM bravo._bravo_rollup_prune('bravo_campaign_rollup', cids, dates);
     RETURN NULL;
 END
 $fn$;
 
 -- Rebuilds one rollup from the metric tables. Blocks writers of media_buys and the
 -- metric tables (not readers) while it runs. Returns the number of rows of that rollup.
-CREATE OR REPLACE FUNCTION @extschema@._bravo_rollup_rebuild(rollup text)
+CREATE OR REPLACE FUNCTION bravo._bravo_rollup_rebuild(rollup text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -402,31 +459,31 @@ BEGIN
                CASE WHEN campaign
                     THEN 'SELECT m.campaign_id, p.date, %1$s FROM @extschema@.%2$I p '
                          'JOIN @extschema@.media_buys m ON m.id = p.media_buy_id WHERE m.campaign_id IS NOT NULL'
-                    ELSE 'SELECT p.media_buy_id, @extschema@._bravo_month(p.date), %1$s FROM @extschema@.%2$I p' END,
-               @extschema@._bravo_rollup_values(t.metric_table, 'p.', 1), t.metric_table), ' UNION ALL ')
+                    ELSE 'SELECT p.media_buy_id, bravo._bravo_month(p.date), %1$s FROM @extschema@.%2$I p' END,
+               bravo._bravo_rollup_values(t.metric_table, 'p.', 1), t.metric_table), ' UNION ALL ')
       INTO tabs, parts
-      FROM @extschema@._bravo_rollup_tables() t;
+      FROM bravo._bravo_rollup_tables() t;
     EXECUTE format('LOCK TABLE @extschema@.media_buys, %s IN SHARE MODE', tabs);
-    EXECUTE format('LOCK TABLE @extschema@.%I IN EXCLUSIVE MODE', rollup);
-    EXECUTE format('DELETE FROM @extschema@.%I', rollup);
-    IF keytype IS DISTINCT FROM @extschema@._bravo_rollup_key_type(rollup) THEN
-        EXECUTE format('ALTER TABLE @extschema@.%I ALTER COLUMN %I TYPE %s USING NULL',
+    EXECUTE format('LOCK TABLE bravo.%I IN EXCLUSIVE MODE', rollup);
+    EXECUTE format('DELETE FROM bravo.%I', rollup);
+    IF keytype IS DISTINCT FROM bravo._bravo_rollup_key_type(rollup) THEN
+        EXECUTE format('ALTER TABLE bravo.%I ALTER COLUMN %I TYPE %s USING NULL',
                        rollup, CASE WHEN campaign THEN 'campaign_id' ELSE 'media_buy_id' END, keytype);
     END IF;
     EXECUTE format(
-        'INSERT INTO @extschema@.%1$I (%2$I, %3$I, %4$s) '
+        'INSERT INTO bravo.%1$I (%2$I, %3$I, %4$s) '
         'SELECT k, d, %5$s FROM (%6$s) x (k, d, %4$s) GROUP BY k, d ORDER BY k, d',
         rollup,
         CASE WHEN campaign THEN 'campaign_id' ELSE 'media_buy_id' END,
         CASE WHEN campaign THEN 'date' ELSE 'month' END,
-        @extschema@._bravo_rollup_list('%1$I', ', '),
-        @extschema@._bravo_rollup_list('sum(%1$I)::%2$s', ', '),
+        bravo._bravo_rollup_list('%1$I', ', '),
+        bravo._bravo_rollup_list('sum(%1$I)::%2$s', ', '),
         parts);
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_rollup_rebuild(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_rebuild(text) FROM PUBLIC;
 
 -- Rebuilds both rollups from the metric tables. Returns the number of rollup rows
 -- (both rollups together).
@@ -435,15 +492,15 @@ RETURNS bigint
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT @extschema@._bravo_rollup_rebuild('bravo_campaign_rollup')
-         + @extschema@._bravo_rollup_rebuild('bravo_media_buy_rollup')
+    SELECT bravo._bravo_rollup_rebuild('bravo_campaign_rollup')
+         + bravo._bravo_rollup_rebuild('bravo_media_buy_rollup')
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_report_rebuild() FROM PUBLIC;
 
 -- Attaches the rollup triggers (four per table) to media_buys and every metric table
 -- there is, where missing, and records them as extension members. Returns the number
 -- of triggers created.
-CREATE OR REPLACE FUNCTION @extschema@._bravo_report_attach_triggers()
+CREATE OR REPLACE FUNCTION bravo._bravo_report_attach_triggers()
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -457,7 +514,7 @@ BEGIN
     PERFORM set_config('bravo_metrics.report_attaching', 'on', true);
     FOR tab, fn IN SELECT '@extschema@.media_buys'::regclass, '_bravo_rollup_buy_trigger'
                    UNION ALL
-                   SELECT t.rel, '_bravo_rollup_metric_trigger' FROM @extschema@._bravo_rollup_tables() t LOOP
+                   SELECT t.rel, '_bravo_rollup_metric_trigger' FROM bravo._bravo_rollup_tables() t LOOP
         FOR ev IN SELECT * FROM (VALUES
                 ('bravo_rollup_ins', 'INSERT', 'REFERENCING NEW TABLE AS new_rows'),
                 ('bravo_rollup_upd', 'UPDATE', 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'),
@@ -465,7 +522,7 @@ BEGIN
                 ('bravo_rollup_trunc', 'TRUNCATE', '')) e (name, op, ref) LOOP
             IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tab AND tgname = ev.name) THEN
                 EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT '
-                               'EXECUTE FUNCTION @extschema@.%I()', ev.name, ev.op, tab, ev.ref, fn);
+                               'EXECUTE FUNCTION bravo.%I()', ev.name, ev.op, tab, ev.ref, fn);
                 made := made + 1;
             END IF;
         END LOOP;
@@ -481,14 +538,14 @@ BEGIN
      WHERE e.extname = 'bravo_metrics'
        AND t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
        AND (t.tgrelid = '@extschema@.media_buys'::regclass
-            OR t.tgrelid IN (SELECT r.rel FROM @extschema@._bravo_rollup_tables() r))
+            OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r))
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass
                           AND d.objid = t.oid AND d.deptype = 'e');
     PERFORM set_config('bravo_metrics.report_attaching', 'off', true);
     RETURN made;
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_report_attach_triggers() FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_report_attach_triggers() FROM PUBLIC;
 
 -- Attaches the rollup to the media tool's tables: the campaign index on media_buys
 -- if it has none, the triggers if missing (_bravo_report_attach_triggers), and a
@@ -515,11 +572,11 @@ BEGIN
          WHERE i.indrelid = '@extschema@.media_buys'::regclass) THEN
         CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
     END IF;
-    PERFORM @extschema@._bravo_report_attach_triggers();
+    PERFORM bravo._bravo_report_attach_triggers();
     -- The reporting functions take media_buys' id types (report.sql; not there yet
     -- while CREATE EXTENSION runs this file, and then created with the right types).
-    IF to_regprocedure('@extschema@._bravo_report_retype()') IS NOT NULL THEN
-        PERFORM @extschema@._bravo_report_retype();
+    IF to_regprocedure('bravo._bravo_report_retype()') IS NOT NULL THEN
+        PERFORM bravo._bravo_report_retype();
     END IF;
     RETURN @extschema@.bravo_report_rebuild();
 END
@@ -529,7 +586,7 @@ REVOKE ALL ON FUNCTION @extschema@.bravo_report_attach() FROM PUBLIC;
 -- pg_dump dumps the triggers with the tables (post-data, after the rows are loaded);
 -- when a restore has recreated all of them (four on media_buys and on each metric
 -- table there is), attach (membership + rebuild).
-CREATE OR REPLACE FUNCTION @extschema@._bravo_report_on_create_trigger()
+CREATE OR REPLACE FUNCTION bravo._bravo_report_on_create_trigger()
 RETURNS event_trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -550,8 +607,8 @@ BEGIN
        AND (SELECT count(*) FROM pg_trigger t
              WHERE t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
                AND (t.tgrelid = to_regclass('@extschema@.media_buys')
-                    OR t.tgrelid IN (SELECT r.rel FROM @extschema@._bravo_rollup_tables() r)))
-           = 4 * (1 + (SELECT count(*) FROM @extschema@._bravo_rollup_tables())) THEN
+                    OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r)))
+           = 4 * (1 + (SELECT count(*) FROM bravo._bravo_rollup_tables())) THEN
         PERFORM @extschema@.bravo_report_attach();
     END IF;
 END
@@ -598,11 +655,11 @@ DROP FUNCTION @extschema@.bravo_campaign_daily(bigint, date, date);
 DROP FUNCTION @extschema@.bravo_schedule_status();
 
 -- 0.3.0's _bravo_report_campaign(bigint, date, date) takes any id type since 0.4.0.
-DROP FUNCTION @extschema@._bravo_report_campaign(bigint, date, date);
+DROP FUNCTION bravo._bravo_report_campaign(bigint, date, date);
 
 -- Returns campaign_id after checking it and the optional bounds. Campaign ids have
 -- whatever type media_buys.campaign_id has (since 0.4.0: bigint, text, uuid, ...).
-CREATE FUNCTION @extschema@._bravo_report_campaign(campaign_id anyelement, from_date date, to_date date)
+CREATE FUNCTION bravo._bravo_report_campaign(campaign_id anyelement, from_date date, to_date date)
 RETURNS anyelement
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -621,7 +678,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION @extschema@._bravo_campaign_totals_of(
+CREATE FUNCTION bravo._bravo_campaign_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
     impressions bigint, clicks bigint, spend numeric,
@@ -657,7 +714,7 @@ SELECT s.impressions, s.clicks, s.spend,
        s.measurable_impressions::numeric / NULLIF(s.eligible_impressions, 0),
        s.viewable_impressions::numeric / NULLIF(s.measurable_impressions, 0),
        s.spend * 1000 / NULLIF(s.viewable_impressions, 0)
-  FROM (SELECT @extschema@._bravo_report_campaign(
+  FROM (SELECT bravo._bravo_report_campaign(
                    _bravo_campaign_totals_of.campaign_id, _bravo_campaign_totals_of.from_date,
                    _bravo_campaign_totals_of.to_date) AS id) c
  CROSS JOIN LATERAL (
@@ -665,28 +722,28 @@ SELECT s.impressions, s.clicks, s.spend,
  CROSS JOIN LATERAL (
        SELECT coalesce(sum(r.impressions), 0)::bigint       AS impressions,
               coalesce(sum(r.clicks), 0)::bigint            AS clicks,
-              @extschema@._bravo_money(coalesce(sum(r.spend), 0)) AS spend,
+              bravo._bravo_money(coalesce(sum(r.spend), 0)) AS spend,
               coalesce(sum(r.video_starts), 0)::bigint      AS video_starts,
               coalesce(sum(r.video_completions), 0)::bigint AS video_completions,
               coalesce(sum(r.video_views), 0)::bigint       AS video_views,
               coalesce(sum(r.post_click_conversions), 0)::bigint AS post_click_conversions,
               coalesce(sum(r.post_view_conversions), 0)::bigint  AS post_view_conversions,
-              @extschema@._bravo_money(coalesce(sum(r.conversion_value), 0)) AS conversion_value,
+              bravo._bravo_money(coalesce(sum(r.conversion_value), 0)) AS conversion_value,
               coalesce(sum(r.eligible_impressions), 0)::bigint   AS eligible_impressions,
               coalesce(sum(r.measurable_impressions), 0)::bigint AS measurable_impressions,
               coalesce(sum(r.viewable_impressions), 0)::bigint   AS viewable_impressions,
               min(r.date) AS first_date, max(r.date) AS last_date
-         FROM @extschema@.bravo_campaign_rollup r
+         FROM bravo.bravo_campaign_rollup r
         WHERE r.campaign_id = c.id
           AND r.date >= coalesce(_bravo_campaign_totals_of.from_date, '-infinity')
           AND r.date <= coalesce(_bravo_campaign_totals_of.to_date, 'infinity')) s
  CROSS JOIN LATERAL (
        SELECT max(r.date) AS latest_date
-         FROM @extschema@.bravo_campaign_rollup r WHERE r.campaign_id = c.id) l
+         FROM bravo.bravo_campaign_rollup r WHERE r.campaign_id = c.id) l
  WHERE b.n > 0
 $$;
 
-CREATE FUNCTION @extschema@._bravo_campaigns_totals_of(
+CREATE FUNCTION bravo._bravo_campaigns_totals_of(
     campaign_ids anyarray, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
     campaign_id anyelement,
@@ -707,12 +764,12 @@ SELECT i.id, t.*
   FROM (SELECT DISTINCT u.id FROM unnest(_bravo_campaigns_totals_of.campaign_ids) AS u(id)
         UNION ALL
         SELECT NULL WHERE _bravo_campaigns_totals_of.campaign_ids IS NULL) i
- CROSS JOIN LATERAL @extschema@._bravo_campaign_totals_of(
+ CROSS JOIN LATERAL bravo._bravo_campaign_totals_of(
        i.id, _bravo_campaigns_totals_of.from_date, _bravo_campaigns_totals_of.to_date) t
  ORDER BY i.id
 $$;
 
-CREATE FUNCTION @extschema@._bravo_campaign_daily_of(
+CREATE FUNCTION bravo._bravo_campaign_daily_of(
     campaign_id anyelement, from_date date, to_date date)
 RETURNS TABLE (
     date date,
@@ -746,19 +803,19 @@ SELECT d.day::date,
        r.measurable_impressions::numeric / NULLIF(r.eligible_impressions, 0),
        r.viewable_impressions::numeric / NULLIF(r.measurable_impressions, 0),
        r.spend * 1000 / NULLIF(r.viewable_impressions, 0)
-  FROM (SELECT @extschema@._bravo_report_campaign(
+  FROM (SELECT bravo._bravo_report_campaign(
                    _bravo_campaign_daily_of.campaign_id, _bravo_campaign_daily_of.from_date,
                    _bravo_campaign_daily_of.to_date) AS id,
-               @extschema@._bravo_report_days(
+               bravo._bravo_report_days(
                    _bravo_campaign_daily_of.from_date, _bravo_campaign_daily_of.to_date) AS first_day) c
  CROSS JOIN LATERAL generate_series(c.first_day::timestamp, _bravo_campaign_daily_of.to_date::timestamp,
                                     interval '1 day') AS d(day)
-  LEFT JOIN LATERAL (SELECT r.date, r.impressions, r.clicks, @extschema@._bravo_money(r.spend) AS spend,
+  LEFT JOIN LATERAL (SELECT r.date, r.impressions, r.clicks, bravo._bravo_money(r.spend) AS spend,
                             r.video_starts, r.video_completions, r.video_views,
                             r.post_click_conversions, r.post_view_conversions,
-                            @extschema@._bravo_money(r.conversion_value) AS conversion_value,
+                            bravo._bravo_money(r.conversion_value) AS conversion_value,
                             r.eligible_impressions, r.measurable_impressions, r.viewable_impressions
-                       FROM @extschema@.bravo_campaign_rollup r
+                       FROM bravo.bravo_campaign_rollup r
                       WHERE r.campaign_id = c.id
                         AND r.date >= c.first_day AND r.date <= _bravo_campaign_daily_of.to_date) r
          ON r.date = d.day::date
@@ -766,7 +823,7 @@ SELECT d.day::date,
  ORDER BY d.day
 $$;
 
-CREATE FUNCTION @extschema@._bravo_media_buy_totals_of(
+CREATE FUNCTION bravo._bravo_media_buy_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
     media_buy_id text,
@@ -797,24 +854,24 @@ SELECT m.id::text,
                   WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi),
                 (SELECT max(p.date) FROM @extschema@.platform_buy_daily_videos p
                   WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi))
-  FROM (SELECT @extschema@._bravo_report_campaign(
+  FROM (SELECT bravo._bravo_report_campaign(
                    _bravo_media_buy_totals_of.campaign_id, _bravo_media_buy_totals_of.from_date,
                    _bravo_media_buy_totals_of.to_date) AS id,
                coalesce(_bravo_media_buy_totals_of.from_date, '-infinity') AS lo,
                coalesce(_bravo_media_buy_totals_of.to_date, 'infinity') AS hi,
-               @extschema@._bravo_report_months_from(_bravo_media_buy_totals_of.from_date) AS first,
-               @extschema@._bravo_report_months_until(_bravo_media_buy_totals_of.to_date) AS last_end) c
+               bravo._bravo_report_months_from(_bravo_media_buy_totals_of.from_date) AS first,
+               bravo._bravo_report_months_until(_bravo_media_buy_totals_of.to_date) AS last_end) c
   JOIN @extschema@.media_buys m ON m.campaign_id = c.id
  CROSS JOIN LATERAL (
        SELECT coalesce(sum(x.impressions), 0)::bigint       AS impressions,
               coalesce(sum(x.clicks), 0)::bigint            AS clicks,
-              @extschema@._bravo_money(coalesce(sum(x.spend), 0)) AS spend,
+              bravo._bravo_money(coalesce(sum(x.spend), 0)) AS spend,
               coalesce(sum(x.video_starts), 0)::bigint      AS video_starts,
               coalesce(sum(x.video_completions), 0)::bigint AS video_completions,
               coalesce(sum(x.video_views), 0)::bigint       AS video_views
          FROM (SELECT r.impressions, r.clicks, r.spend,
                       r.video_starts, r.video_completions, r.video_views
-                 FROM @extschema@.bravo_media_buy_rollup r
+                 FROM bravo.bravo_media_buy_rollup r
                 WHERE r.media_buy_id = m.id AND r.month >= c.first AND r.month < c.last_end
                UNION ALL
                SELECT p.impressions, p.clicks, p.spend, 0, 0, 0
@@ -852,7 +909,7 @@ $$;
 
 -- Creates (or replaces, keeping privileges) the four reporting functions for ids of
 -- campaign_type and buy_type, not executable by PUBLIC.
-CREATE FUNCTION @extschema@._bravo_report_define_api(campaign_type text, buy_type text)
+CREATE FUNCTION bravo._bravo_report_define_api(campaign_type text, buy_type text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -864,26 +921,26 @@ BEGIN
     FOR f IN SELECT * FROM (VALUES
         ('bravo_campaign_totals', 'campaign_id %1$s, from_date date DEFAULT NULL, to_date date DEFAULT NULL',
          '_bravo_campaign_totals_of(anyelement, date, date)',
-         'SELECT * FROM @extschema@._bravo_campaign_totals_of(bravo_campaign_totals.campaign_id, '
+         'SELECT * FROM bravo._bravo_campaign_totals_of(bravo_campaign_totals.campaign_id, '
          'bravo_campaign_totals.from_date, bravo_campaign_totals.to_date)'),
         ('bravo_campaigns_totals', 'campaign_ids %1$s[], from_date date DEFAULT NULL, to_date date DEFAULT NULL',
          '_bravo_campaigns_totals_of(anyarray, date, date)',
-         'SELECT * FROM @extschema@._bravo_campaigns_totals_of(bravo_campaigns_totals.campaign_ids, '
+         'SELECT * FROM bravo._bravo_campaigns_totals_of(bravo_campaigns_totals.campaign_ids, '
          'bravo_campaigns_totals.from_date, bravo_campaigns_totals.to_date)'),
         ('bravo_campaign_daily', 'campaign_id %1$s, from_date date, to_date date',
          '_bravo_campaign_daily_of(anyelement, date, date)',
-         'SELECT * FROM @extschema@._bravo_campaign_daily_of(bravo_campaign_daily.campaign_id, '
+         'SELECT * FROM bravo._bravo_campaign_daily_of(bravo_campaign_daily.campaign_id, '
          'bravo_campaign_daily.from_date, bravo_campaign_daily.to_date)'),
         ('bravo_media_buy_totals', 'campaign_id %1$s, from_date date DEFAULT NULL, to_date date DEFAULT NULL',
          '_bravo_media_buy_totals_of(anyelement, date, date)',
          'SELECT t.media_buy_id::%2$s, t.impressions, t.clicks, t.spend, t.video_starts, '
          't.video_completions, t.video_views, t.ctr, t.cpm, t.cpc, t.completion_rate, t.view_rate, '
          't.cpcv, t.first_date, t.last_date '
-         'FROM @extschema@._bravo_media_buy_totals_of(bravo_media_buy_totals.campaign_id, '
+         'FROM bravo._bravo_media_buy_totals_of(bravo_media_buy_totals.campaign_id, '
          'bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) t ORDER BY 1')
         ) v (name, args, inner_fn, body) LOOP
         result := replace(replace(
-            pg_get_function_result(format('@extschema@.%s', f.inner_fn)::regprocedure),
+            pg_get_function_result(format('bravo.%s', f.inner_fn)::regprocedure),
             'campaign_id anyelement', 'campaign_id ' || campaign_type),
             'media_buy_id text', 'media_buy_id ' || buy_type);
         EXECUTE format(E'CREATE OR REPLACE FUNCTION @extschema@.%I(%s)\nRETURNS %s\n'
@@ -896,10 +953,10 @@ BEGIN
     END LOOP;
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_report_define_api(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_report_define_api(text, text) FROM PUBLIC;
 
 -- media_buys' (campaign_id type, id type), bigint for a missing table or column.
-CREATE FUNCTION @extschema@._bravo_report_key_types(OUT campaign_type text, OUT buy_type text)
+CREATE FUNCTION bravo._bravo_report_key_types(OUT campaign_type text, OUT buy_type text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -910,12 +967,12 @@ SELECT coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
                   WHERE a.attrelid = to_regclass('@extschema@.media_buys') AND a.attname = 'id'
                     AND NOT a.attisdropped), 'bigint')
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_report_key_types() FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_report_key_types() FROM PUBLIC;
 
 -- Recreates the reporting functions when media_buys' types differ from theirs,
 -- keeping them extension members with the same EXECUTE grants. Returns whether it did.
 -- (A view on one of them stops it, naming the view: 2BP01.)
-CREATE FUNCTION @extschema@._bravo_report_retype()
+CREATE FUNCTION bravo._bravo_report_retype()
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -928,7 +985,7 @@ DECLARE
     grants text[] := '{}';
     g      text;
 BEGIN
-    SELECT * INTO k FROM @extschema@._bravo_report_key_types();
+    SELECT * INTO k FROM bravo._bravo_report_key_types();
     SELECT format_type(p.proargtypes[0], NULL) INTO have
       FROM pg_proc p WHERE p.proname = 'bravo_campaign_totals' AND p.pronamespace = '@extschema@'::regnamespace;
     SELECT format_type(p.proallargtypes[array_position(p.proargnames, 'media_buy_id')], NULL) INTO have_b
@@ -948,7 +1005,7 @@ BEGIN
         EXECUTE format('ALTER EXTENSION bravo_metrics DROP FUNCTION %s', f);
         EXECUTE format('DROP FUNCTION %s', f);
     END LOOP;
-    PERFORM @extschema@._bravo_report_define_api(k.campaign_type, k.buy_type);
+    PERFORM bravo._bravo_report_define_api(k.campaign_type, k.buy_type);
     FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
               WHERE p.pronamespace = '@extschema@'::regnamespace
                 AND p.proname IN ('bravo_campaign_totals', 'bravo_campaigns_totals',
@@ -964,10 +1021,10 @@ BEGIN
     RETURN true;
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_report_retype() FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_report_retype() FROM PUBLIC;
 
-SELECT @extschema@._bravo_report_define_api(k.campaign_type, k.buy_type)
-  FROM @extschema@._bravo_report_key_types() k;
+SELECT bravo._bravo_report_define_api(k.campaign_type, k.buy_type)
+  FROM bravo._bravo_report_key_types() k;
 
 CREATE FUNCTION @extschema@.bravo_schedule_status()
 RETURNS TABLE (
@@ -1001,7 +1058,7 @@ SET search_path = pg_catalog, pg_temp
 AS $status$
 -- Runs left 'running' by a backend that is gone become 'interrupted' first (written
 -- autonomously), so that the query below, which takes a new snapshot, reports them.
-SELECT @extschema@._bravo_sweep_interrupted();
+SELECT bravo._bravo_sweep_interrupted();
 SELECT s.loaded, s.enabled,
        (SELECT a.pid FROM pg_catalog.pg_stat_activity a
          WHERE a.backend_type = 'bravo_metrics scheduler' ORDER BY a.backend_start DESC LIMIT 1),
@@ -1018,18 +1075,18 @@ SELECT s.loaded, s.enabled,
            CASE WHEN pg_catalog.cardinality(ms.families) = 1 THEN 'it' ELSE 'them' END) END), ''),
        l.run_id, l.trigger, l.status, l.started_at, l.finished_at, l.message,
        ok.run_id, ok.status, ok.finished_at,
-       (SELECT pg_catalog.count(*) FROM @extschema@.bravo_sync_runs f
+       (SELECT pg_catalog.count(*) FROM bravo.bravo_sync_runs f
          WHERE f.status IN ('failed', 'cancelled', 'interrupted', 'rolled_back')
            AND f.started_at > coalesce(ok.started_at, '-infinity')),
        fi.d, t.today - fi.d, fv.d, t.today - fv.d,
        ms.families
-  FROM @extschema@.bravo_scheduler_state() s
-  LEFT JOIN LATERAL (SELECT * FROM @extschema@.bravo_sync_runs
+  FROM bravo.bravo_scheduler_state() s
+  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs
                       ORDER BY started_at DESC, run_id DESC LIMIT 1) l ON true
-  LEFT JOIN LATERAL (SELECT * FROM @extschema@.bravo_sync_runs WHERE status = 'succeeded'
+  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs WHERE status = 'succeeded'
                       ORDER BY started_at DESC, run_id DESC LIMIT 1) ok ON true
   LEFT JOIN LATERAL (SELECT pg_catalog.array_agg(rt.target ORDER BY rt.target) AS families
-                       FROM @extschema@.bravo_sync_run_targets rt
+                       FROM bravo.bravo_sync_run_targets rt
                       WHERE rt.run_id = l.run_id AND rt.status = 'missing_source') ms ON true
   CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_impressions) fi
   CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_videos) fv
@@ -1053,7 +1110,7 @@ BEGIN
 END
 $restore$;
 
-CREATE TABLE @extschema@.bravo_families (
+CREATE TABLE bravo.bravo_families (
     family          text    PRIMARY KEY CHECK (family ~ '^[a-z][a-z0-9_]{0,39}$'),
     table_name      text    NOT NULL UNIQUE CHECK (table_name ~ '^[a-z_][a-z0-9_]{0,62}$'),
     -- Snowflake relation (name, schema.name or db.schema.name); NULL: the family's
@@ -1071,8 +1128,8 @@ CREATE TABLE @extschema@.bravo_families (
     description     text
 );
 
-CREATE TABLE @extschema@.bravo_family_metrics (
-    family      text    NOT NULL REFERENCES @extschema@.bravo_families (family) ON UPDATE CASCADE ON DELETE CASCADE,
+CREATE TABLE bravo.bravo_family_metrics (
+    family      text    NOT NULL REFERENCES bravo.bravo_families (family) ON UPDATE CASCADE ON DELETE CASCADE,
     column_name text    NOT NULL CHECK (column_name ~ '^[a-z_][a-z0-9_]{0,62}$'
                                         AND column_name NOT IN ('date', 'media_buy_id', 'created_at', 'updated_at')),
     -- count: a non-negative bigint (at most 10^12 per media buy and day);
@@ -1100,7 +1157,7 @@ DECLARE
     m integer;
 BEGIN
     -- The two families of 0.3.0 are required: a missing source fails the sync, as it did.
-    INSERT INTO @extschema@.bravo_families (family, table_name, enabled, required, position, description) VALUES
+    INSERT INTO bravo.bravo_families (family, table_name, enabled, required, position, description) VALUES
         ('impressions', 'platform_buy_daily_impressions', true, true, 1,
          'Impressions, clicks and spend per media buy and day'),
         ('videos', 'platform_buy_daily_videos', true, true, 2,
@@ -1111,7 +1168,7 @@ BEGIN
          'MRC viewability per media buy and day: eligible, measurable and viewable impressions')
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS f = ROW_COUNT;
-    INSERT INTO @extschema@.bravo_family_metrics (family, column_name, kind, position, description)
+    INSERT INTO bravo.bravo_family_metrics (family, column_name, kind, position, description)
     SELECT v.* FROM (VALUES
         ('impressions', 'impressions', 'count', 1, 'Impressions served'),
         ('impressions', 'clicks', 'count', 2, 'Clicks'),
@@ -1132,7 +1189,7 @@ BEGIN
         ('viewability', 'viewable_impressions', 'count', 3,
          'MRC viewable: at least 50% of pixels in view for 1 s (display) or 2 s (video)')
     ) v (family, column_name, kind, position, description)
-     WHERE EXISTS (SELECT 1 FROM @extschema@.bravo_families b WHERE b.family = v.family)
+     WHERE EXISTS (SELECT 1 FROM bravo.bravo_families b WHERE b.family = v.family)
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS m = ROW_COUNT;
     RETURN f + m;
@@ -1151,8 +1208,16 @@ BEGIN
 END
 $bravo$;
 
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.bravo_families', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.bravo_family_metrics', '');
+SELECT pg_catalog.pg_extension_config_dump('bravo.bravo_families', '');
+SELECT pg_catalog.pg_extension_config_dump('bravo.bravo_family_metrics', '');
+REVOKE ALL ON bravo.bravo_families, bravo.bravo_family_metrics FROM PUBLIC;
+
+-- The catalog as the user edits it, unqualified: plain (updatable) views of the tables
+-- in schema bravo, run with the caller's rights.
+CREATE VIEW @extschema@.bravo_families WITH (security_invoker = true) AS
+    SELECT * FROM bravo.bravo_families;
+CREATE VIEW @extschema@.bravo_family_metrics WITH (security_invoker = true) AS
+    SELECT * FROM bravo.bravo_family_metrics;
 REVOKE ALL ON @extschema@.bravo_families, @extschema@.bravo_family_metrics FROM PUBLIC;
 
 -- Enables a family: creates its metric table in the extension's schema if missing
@@ -1172,7 +1237,7 @@ DECLARE
     col     text;
     created boolean := false;
 BEGIN
-    SELECT * INTO f FROM @extschema@.bravo_families b WHERE b.family = bravo_enable_family.family;
+    SELECT * INTO f FROM bravo.bravo_families b WHERE b.family = bravo_enable_family.family;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no metric family "%"', family
             USING ERRCODE = 'undefined_object',
@@ -1186,11 +1251,11 @@ BEGIN
             'media_buy_id %s NOT NULL REFERENCES @extschema@.media_buys (id), '
             'created_at timestamptz NOT NULL DEFAULT now(), '
             'updated_at timestamptz NOT NULL DEFAULT now(), '
-            'PRIMARY KEY (media_buy_id, date))', tab, @extschema@._bravo_media_buy_id_type());
+            'PRIMARY KEY (media_buy_id, date))', tab, bravo._bravo_media_buy_id_type());
         EXECUTE format('CREATE INDEX %I ON %s (date)', f.table_name || '_date_idx', tab);
         created := true;
     END IF;
-    FOR m IN SELECT * FROM @extschema@.bravo_family_metrics x
+    FOR m IN SELECT * FROM bravo.bravo_family_metrics x
               WHERE x.family = f.family ORDER BY x.position LOOP
         col := CASE m.kind
             WHEN 'count' THEN format('bigint NOT NULL DEFAULT 0 CHECK (%I >= 0)', m.column_name)
@@ -1203,14 +1268,14 @@ BEGIN
     END LOOP;
     -- A shipped family's table feeds the reporting rollups: attach their triggers (a
     -- table that had rows before gets them counted by a rebuild).
-    IF EXISTS (SELECT 1 FROM @extschema@._bravo_rollup_layout() l WHERE l.metric_table = f.table_name)
+    IF EXISTS (SELECT 1 FROM bravo._bravo_rollup_layout() l WHERE l.metric_table = f.table_name)
        AND to_regclass('@extschema@.platform_buy_daily_impressions') IS NOT NULL
        AND to_regclass('@extschema@.platform_buy_daily_videos') IS NOT NULL THEN
-        IF @extschema@._bravo_report_attach_triggers() > 0 AND NOT created THEN
+        IF bravo._bravo_report_attach_triggers() > 0 AND NOT created THEN
             PERFORM @extschema@.bravo_report_rebuild();
         END IF;
     END IF;
-    UPDATE @extschema@.bravo_families b
+    UPDATE bravo.bravo_families b
        SET enabled = true, required = coalesce(bravo_enable_family.required, b.required)
      WHERE b.family = f.family;
     RETURN tab::regclass;
@@ -1232,7 +1297,7 @@ DECLARE
     tab regclass;
 BEGIN
     SELECT b.enabled, to_regclass(format('@extschema@.%I', b.table_name)) INTO was, tab
-      FROM @extschema@.bravo_families b
+      FROM bravo.bravo_families b
      WHERE b.family = bravo_disable_family.family FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no metric family "%"', family
@@ -1245,7 +1310,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'The reports and rollups need platform_buy_daily_impressions and platform_buy_daily_videos; disable the family without drop_table.';
     END IF;
-    UPDATE @extschema@.bravo_families b SET enabled = false WHERE b.family = bravo_disable_family.family;
+    UPDATE bravo.bravo_families b SET enabled = false WHERE b.family = bravo_disable_family.family;
     IF drop_table AND tab IS NOT NULL THEN
         DELETE FROM pg_depend d
          WHERE d.classid = 'pg_trigger'::regclass AND d.deptype = 'e'
@@ -1265,7 +1330,7 @@ SELECT p.pid,
        CASE p.param2 WHEN 1 THEN 'connecting' WHEN 2 THEN 'fetching' WHEN 3 THEN 'merging'
                      WHEN 4 THEN 'finishing' ELSE 'starting' END AS phase,
        CASE WHEN p.param3 > 0 THEN
-           (SELECT f.family FROM @extschema@.bravo_families f WHERE f.enabled
+           (SELECT f.family FROM bravo.bravo_families f WHERE f.enabled
              ORDER BY f.position OFFSET p.param3 - 1 LIMIT 1) END AS target,
        p.param4 AS fetched,
        p.param5 AS compared,
@@ -1276,7 +1341,7 @@ SELECT p.pid,
        NULLIF(p.param11, 0) AS source_rows,
        to_timestamp(p.param10 / 1000.0) AS started_at
   FROM pg_stat_get_progress_info('COPY') p
- WHERE p.relid = '@extschema@.bravo_sync_runs'::regclass;
+ WHERE p.relid = 'bravo.bravo_sync_runs'::regclass;
 
 -- A conversions or viewability table that already existed joins the rollups.
 DO $attach$
@@ -1288,7 +1353,7 @@ BEGIN
 END
 $attach$;
 
-CREATE OR REPLACE FUNCTION @extschema@._bravo_reporting_acl(role regrole, do_revoke boolean)
+CREATE OR REPLACE FUNCTION bravo._bravo_reporting_acl(role regrole, do_revoke boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -1301,24 +1366,24 @@ BEGIN
         RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass an existing role, e.g. SELECT bravo_grant_reporting(''analysts'');';
     END IF;
-    EXECUTE format('%s USAGE ON SCHEMA %I %s %s', verb, '@extschema@', dir, role);
+    EXECUTE format('%s USAGE ON SCHEMA %I, bravo %s %s', verb, '@extschema@', dir, role);
     EXECUTE format('%s SELECT ON TABLE @extschema@.media_buys, @extschema@.platform_buy_daily_impressions, '
-                   '@extschema@.platform_buy_daily_videos, @extschema@.bravo_campaign_rollup, '
-                   '@extschema@.bravo_media_buy_rollup %s %s',
+                   '@extschema@.platform_buy_daily_videos, bravo.bravo_campaign_rollup, '
+                   'bravo.bravo_media_buy_rollup %s %s',
                    verb, dir, role);
     -- The reporting functions' signatures follow media_buys' id types (report.sql).
     EXECUTE format('%s EXECUTE ON FUNCTION %s, '
-                   '@extschema@._bravo_campaign_totals_of(anyelement, date, date), '
-                   '@extschema@._bravo_campaigns_totals_of(anyarray, date, date), '
-                   '@extschema@._bravo_campaign_daily_of(anyelement, date, date), '
-                   '@extschema@._bravo_media_buy_totals_of(anyelement, date, date), '
+                   'bravo._bravo_campaign_totals_of(anyelement, date, date), '
+                   'bravo._bravo_campaigns_totals_of(anyarray, date, date), '
+                   'bravo._bravo_campaign_daily_of(anyelement, date, date), '
+                   'bravo._bravo_media_buy_totals_of(anyelement, date, date), '
                    '@extschema@.bravo_last_sync_at(), '
-                   '@extschema@._bravo_report_campaign(anyelement, date, date), '
-                   '@extschema@._bravo_report_days(date, date), '
-                   '@extschema@._bravo_money(numeric), '
-                   '@extschema@._bravo_month(date), '
-                   '@extschema@._bravo_report_months_from(date), '
-                   '@extschema@._bravo_report_months_until(date) %s %s', verb,
+                   'bravo._bravo_report_campaign(anyelement, date, date), '
+                   'bravo._bravo_report_days(date, date), '
+                   'bravo._bravo_money(numeric), '
+                   'bravo._bravo_month(date), '
+                   'bravo._bravo_report_months_from(date), '
+                   'bravo._bravo_report_months_until(date) %s %s', verb,
                    (SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.proname)
                       FROM pg_proc p
                      WHERE p.pronamespace = '@extschema@'::regnamespace
@@ -1327,9 +1392,33 @@ BEGIN
                    dir, role);
 END
 $fn$;
-REVOKE ALL ON FUNCTION @extschema@._bravo_reporting_acl(regrole, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_reporting_acl(regrole, boolean) FROM PUBLIC;
 
--- Roles granted reporting (bravo_grant_reporting) also get the new overloads.
+-- They and the reporting grant functions call the helpers in schema bravo now.
+CREATE OR REPLACE FUNCTION @extschema@.bravo_grant_reporting(role regrole)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT bravo._bravo_reporting_acl(role, false) $fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.bravo_revoke_reporting(role regrole)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT bravo._bravo_reporting_acl(role, true) $fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.bravo_last_sync_at()
+RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT r.finished_at FROM bravo.bravo_sync_runs r
+     WHERE r.status = 'succeeded' AND r.finished_at IS NOT NULL
+     ORDER BY r.started_at DESC LIMIT 1
+$$;
+
+-- Roles granted reporting (bravo_grant_reporting) also get the new overloads and
+-- USAGE on schema bravo.
 DO $regrant$
 DECLARE
     r pg_catalog.regrole;
@@ -1339,7 +1428,7 @@ BEGIN
               CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
               WHERE p.oid = '@extschema@.bravo_media_buy_totals(bigint, date, date)'::pg_catalog.regprocedure
                 AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner AND a.grantee <> 0 LOOP
-        PERFORM @extschema@._bravo_reporting_acl(r, false);
+        PERFORM bravo._bravo_reporting_acl(r, false);
     END LOOP;
 END
 $regrant$;

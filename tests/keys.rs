@@ -275,7 +275,7 @@ fn text_ids_in_an_icu_collation_sync_in_byte_order_and_report_by_text_campaign()
     .unwrap();
     let left: i64 = c
         .query_one(
-            "SELECT count(*) FROM bravo_media_buy_rollup WHERE media_buy_id = 'Z'",
+            "SELECT count(*) FROM bravo.bravo_media_buy_rollup WHERE media_buy_id = 'Z'",
             &[],
         )
         .unwrap()
@@ -285,7 +285,7 @@ fn text_ids_in_an_icu_collation_sync_in_byte_order_and_report_by_text_campaign()
         .query_one(
             "SELECT count(*) FROM (SELECT media_buy_id, date_trunc('month', date)::date AS month, sum(impressions) AS s
                                      FROM platform_buy_daily_impressions GROUP BY 1, 2) p
-               FULL JOIN bravo_media_buy_rollup r USING (media_buy_id, month)
+               FULL JOIN bravo.bravo_media_buy_rollup r USING (media_buy_id, month)
               WHERE p.s IS DISTINCT FROM r.impressions",
             &[],
         )
@@ -552,7 +552,7 @@ fn a_restored_uuid_database_reports_by_uuid_and_keeps_the_reporting_grant() {
     let rollup_key: String = r
         .query_one(
             "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
-              WHERE attrelid = 'bravo_campaign_rollup'::regclass AND attname = 'campaign_id'",
+              WHERE attrelid = 'bravo.bravo_campaign_rollup'::regclass AND attname = 'campaign_id'",
             &[],
         )
         .unwrap()

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use postgres::Client;
 
-/// Rows where bravo_campaign_rollup differs from a plain GROUP BY (0 = exact).
+/// Rows where bravo.bravo_campaign_rollup differs from a plain GROUP BY (0 = exact).
 fn rollup_diffs(c: &mut Client) -> i64 {
     c.query_one(
         "WITH truth AS (
@@ -20,7 +20,7 @@ fn rollup_diffs(c: &mut Client) -> i64 {
                FROM platform_buy_daily_impressions p JOIN media_buys m ON m.id = p.media_buy_id
               GROUP BY 1, 2),
               r AS (SELECT campaign_id, date, impressions::numeric, spend, impression_rows::bigint
-                      FROM bravo_campaign_rollup)
+                      FROM bravo.bravo_campaign_rollup)
          SELECT (SELECT count(*) FROM (SELECT * FROM truth EXCEPT SELECT * FROM r) a)
               + (SELECT count(*) FROM (SELECT * FROM r EXCEPT SELECT * FROM truth) b)",
         &[],

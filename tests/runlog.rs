@@ -126,7 +126,7 @@ fn a_sync_in_flight_is_running_for_everyone_and_no_cleanup_marks_it() {
         let (last, failures) = status_row(&mut c);
         assert_eq!(last.as_deref(), Some("running"));
         assert_eq!(failures, 0);
-        assert_eq!(count(&mut c, "SELECT _bravo_sweep_interrupted()"), 0);
+        assert_eq!(count(&mut c, "SELECT bravo._bravo_sweep_interrupted()"), 0);
         let busy = c
             .query("SELECT * FROM bravo_sync(30, wait => false)", &[])
             .unwrap_err();
@@ -164,7 +164,7 @@ fn a_sync_waiting_for_its_commit_is_not_marked_interrupted_and_commits_as_succee
     for _ in 0..3 {
         let (last, _) = status_row(&mut c);
         assert_eq!(last.as_deref(), Some("running"));
-        assert_eq!(count(&mut c, "SELECT _bravo_sweep_interrupted()"), 0);
+        assert_eq!(count(&mut c, "SELECT bravo._bravo_sweep_interrupted()"), 0);
         let busy = c
             .query("SELECT * FROM bravo_sync(30, wait => false)", &[])
             .unwrap_err();

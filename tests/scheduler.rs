@@ -851,7 +851,7 @@ fn the_worker_survives_an_error_outside_the_sync_and_carries_on() {
     // The sync itself succeeds, but its run row cannot be written: the transaction
     // fails after the sync, outside the sync's own error handling.
     c.batch_execute(
-        "ALTER TABLE bravo_sync_runs ADD CONSTRAINT no_schedule_rows CHECK (trigger <> 'schedule') NOT VALID",
+        "ALTER TABLE bravo.bravo_sync_runs ADD CONSTRAINT no_schedule_rows CHECK (trigger <> 'schedule') NOT VALID",
     )
     .unwrap();
     let pid = scheduler_pid(&mut c).expect("worker");

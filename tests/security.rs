@@ -321,18 +321,18 @@ fn rollup_triggers_are_private_and_refuse_other_tables_reporting_still_works() {
         .batch_execute(
             "CREATE TRIGGER t AFTER INSERT ON pg_temp.platform_buy_daily_impressions
                REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-               EXECUTE FUNCTION public._bravo_rollup_metric_trigger()",
+               EXECUTE FUNCTION bravo._bravo_rollup_metric_trigger()",
         )
         .unwrap_err();
     assert_eq!(sqlstate(&err), "42501", "{}", db_message(&err));
     for f in [
-        "SELECT public._bravo_rollup_prune('bravo_campaign_rollup', ARRAY['1'], ARRAY[current_date])",
-        "SELECT public._bravo_rollup_rebuild('bravo_campaign_rollup')",
+        "SELECT bravo._bravo_rollup_prune('bravo_campaign_rollup', ARRAY['1'], ARRAY[current_date])",
+        "SELECT bravo._bravo_rollup_rebuild('bravo_campaign_rollup')",
         "SELECT public.bravo_report_rebuild()",
         "SELECT * FROM public.bravo_campaign_totals(1)",
-        "SELECT public._bravo_report_retype()",
-        "SELECT public._bravo_report_define_api('text', 'text')",
-        "SELECT * FROM public._bravo_campaign_totals_of(1, NULL, NULL)",
+        "SELECT bravo._bravo_report_retype()",
+        "SELECT bravo._bravo_report_define_api('text', 'text')",
+        "SELECT * FROM bravo._bravo_campaign_totals_of(1, NULL, NULL)",
     ] {
         let err = intruder.batch_execute(f).unwrap_err();
         assert_eq!(sqlstate(&err), "42501", "{f}: {}", db_message(&err));
@@ -342,10 +342,10 @@ fn rollup_triggers_are_private_and_refuse_other_tables_reporting_still_works() {
     su.batch_execute(
         "CREATE TABLE look_alike (date date, media_buy_id bigint, impressions bigint, clicks bigint, spend numeric);
          CREATE TRIGGER t AFTER INSERT ON look_alike REFERENCING NEW TABLE AS new_rows
-             FOR EACH STATEMENT EXECUTE FUNCTION _bravo_rollup_metric_trigger();
+             FOR EACH STATEMENT EXECUTE FUNCTION bravo._bravo_rollup_metric_trigger();
          CREATE TABLE buys_alike (id bigint, campaign_id bigint);
          CREATE TRIGGER t AFTER INSERT ON buys_alike REFERENCING NEW TABLE AS new_rows
-             FOR EACH STATEMENT EXECUTE FUNCTION _bravo_rollup_buy_trigger();",
+             FOR EACH STATEMENT EXECUTE FUNCTION bravo._bravo_rollup_buy_trigger();",
     )
     .unwrap();
     let err = su
@@ -379,7 +379,7 @@ fn rollup_triggers_are_private_and_refuse_other_tables_reporting_still_works() {
         "SELECT * FROM bravo_sync(1)",
         "SELECT bravo_run_now()",
         "SELECT * FROM bravo_sync_runs",
-        "DELETE FROM bravo_campaign_rollup",
+        "DELETE FROM bravo.bravo_campaign_rollup",
     ] {
         let err = analyst.batch_execute(q).unwrap_err();
         assert_eq!(sqlstate(&err), "42501", "{q}");

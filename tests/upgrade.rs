@@ -49,10 +49,11 @@ fn install_released_scripts() {
 fn kept_rows(c: &mut Client, columns: &[(String, String)]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (t, cols) in columns {
+        let rel = located(c, t);
         let row = c
             .query_one(
                 &format!(
-                    "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM (SELECT {cols} FROM {t}) t"
+                    "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM (SELECT {cols} FROM {rel}) t"
                 ),
                 &[],
             )
@@ -62,6 +63,17 @@ fn kept_rows(c: &mut Client, columns: &[(String, String)]) -> Vec<(String, Strin
         out.push((t.to_string(), format!("{n} rows {md5}")));
     }
     out
+}
+
+/// Where table `t` is now: in schema bravo since 0.4.0 for the extension's own
+/// tables, in the extension's schema before.
+fn located(c: &mut Client, t: &str) -> String {
+    c.query_one(
+        "SELECT coalesce(to_regclass('bravo.' || $1), to_regclass($1))::text",
+        &[&t],
+    )
+    .unwrap()
+    .get(0)
 }
 
 /// The tables an upgrade must keep, each with its column list as it is now.
@@ -77,11 +89,12 @@ fn columns_of(c: &mut Client) -> Vec<(String, String)> {
     ]
     .iter()
     .map(|t| {
+        let rel = located(c, t);
         let cols: String = c
             .query_one(
                 "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute \
                   WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped",
-                &[t],
+                &[&rel],
             )
             .unwrap()
             .get(0);
@@ -102,7 +115,7 @@ fn extension_catalog(c: &mut Client) -> Vec<String> {
                 || ' acl ' || coalesce(p.proacl::text, 'default')
            FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
          UNION ALL
-         SELECT 'relation ' || r.relname || ' kind ' || r.relkind::text || ' acl ' || coalesce(r.relacl::text, 'default')
+         SELECT 'relation ' || r.relnamespace::regnamespace || '.' || r.relname || ' kind ' || r.relkind::text || ' acl ' || coalesce(r.relacl::text, 'default')
                 || ' options ' || coalesce(r.reloptions::text, '')
                 || ' columns ' || coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                                            || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
@@ -201,7 +214,7 @@ fn upgrade_from_each_release_keeps_every_row_and_matches_a_fresh_install() {
     let want = extension_catalog(&mut fresh);
     assert!(
         want.iter()
-            .any(|l| l.starts_with("relation bravo_media_buy_rollup")),
+            .any(|l| l.starts_with("relation bravo.bravo_media_buy_rollup")),
         "the current version has the media buy rollup: {want:#?}"
     );
 
@@ -264,7 +277,7 @@ fn upgrade_from_each_release_keeps_every_row_and_matches_a_fresh_install() {
         // The new rollup was built from the rows already there, and the reports are
         // exact, for the role granted reporting before the update too.
         let built: i64 = c
-            .query_one("SELECT count(*) FROM bravo_media_buy_rollup", &[])
+            .query_one("SELECT count(*) FROM bravo.bravo_media_buy_rollup", &[])
             .unwrap()
             .get(0);
         assert!(built > 0);
@@ -294,7 +307,7 @@ fn upgrade_from_each_release_keeps_every_row_and_matches_a_fresh_install() {
         assert_eq!(report_diffs(&mut c), 0, "reports after a sync on {current}");
         let stale: i64 = c
             .query_one(
-                "SELECT (SELECT count(*) FROM bravo_media_buy_rollup) - (SELECT count(*) FROM (
+                "SELECT (SELECT count(*) FROM bravo.bravo_media_buy_rollup) - (SELECT count(*) FROM (
                      SELECT media_buy_id, date_trunc('month', date::timestamp) FROM platform_buy_daily_impressions
                      UNION SELECT media_buy_id, date_trunc('month', date::timestamp) FROM platform_buy_daily_videos) k)",
                 &[],
@@ -378,4 +391,55 @@ fn an_update_that_would_drop_a_users_view_refuses_and_names_it() {
          CREATE VIEW campaign_one AS SELECT impressions, spend, conversions FROM bravo_campaign_totals(1);",
     )
     .unwrap();
+}
+
+#[test]
+fn an_update_with_a_schema_named_bravo_refuses_and_changes_nothing() {
+    install_released_scripts();
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut admin = pg.client("postgres");
+    admin.batch_execute("CREATE DATABASE taken").unwrap();
+    let mut c = pg.client("taken");
+    c.batch_execute(
+        "CREATE EXTENSION bravo_metrics VERSION '0.3.0';
+         INSERT INTO media_buys (id, campaign_id) VALUES (1, 1);
+         INSERT INTO platform_buy_daily_impressions (date, media_buy_id, impressions) VALUES (current_date, 1, 5);
+         CREATE SCHEMA bravo;",
+    )
+    .unwrap();
+    let e = c
+        .batch_execute("ALTER EXTENSION bravo_metrics UPDATE")
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42P06", "{}", db_message(&e));
+    assert!(
+        db_message(&e).contains("ALTER SCHEMA bravo RENAME"),
+        "{}",
+        db_message(&e)
+    );
+    let r = c
+        .query_one(
+            "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'bravo_metrics'),
+                    to_regclass('public.bravo_campaign_rollup') IS NOT NULL,
+                    (SELECT impressions FROM bravo_campaign_totals(1))",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            r.get::<_, String>(0),
+            r.get::<_, bool>(1),
+            r.get::<_, i64>(2)
+        ),
+        ("0.3.0".into(), true, 5)
+    );
+    c.batch_execute("ALTER SCHEMA bravo RENAME TO mine; ALTER EXTENSION bravo_metrics UPDATE")
+        .unwrap();
+    let moved: bool = c
+        .query_one(
+            "SELECT to_regclass('bravo.bravo_campaign_rollup') IS NOT NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(moved);
 }

@@ -73,7 +73,7 @@ for buys in $scales; do
     psql -d "$db" -c "VACUUM ANALYZE"
     t3=$(now)
     echo "load $(secs "$t0" "$t1") s; CREATE EXTENSION (rollup built from legacy rows) $(secs "$t1" "$t2") s; VACUUM ANALYZE $(secs "$t2" "$t3") s" | tee -a "$results"
-    psql -d "$db" -At -c "SELECT 'campaign rollup rows: ' || (SELECT count(*) FROM bravo_campaign_rollup) || ', size ' || pg_size_pretty(pg_total_relation_size('bravo_campaign_rollup')) || '; media buy rollup rows: ' || (SELECT count(*) FROM bravo_media_buy_rollup) || ', size ' || pg_size_pretty(pg_total_relation_size('bravo_media_buy_rollup')) || '; impressions table ' || pg_size_pretty(pg_total_relation_size('platform_buy_daily_impressions'))" | tee -a "$results"
+    psql -d "$db" -At -c "SELECT 'campaign rollup rows: ' || (SELECT count(*) FROM bravo.bravo_campaign_rollup) || ', size ' || pg_size_pretty(pg_total_relation_size('bravo.bravo_campaign_rollup')) || '; media buy rollup rows: ' || (SELECT count(*) FROM bravo.bravo_media_buy_rollup) || ', size ' || pg_size_pretty(pg_total_relation_size('bravo.bravo_media_buy_rollup')) || '; impressions table ' || pg_size_pretty(pg_total_relation_size('platform_buy_daily_impressions'))" | tee -a "$results"
     for case in "totals 1" "totals 2" "daily 1" "daily 2" "daily03 1" "buys 1" "buys 2" "batch 0"; do
         set -- $case
         read -r fp50 fp99 fn <<<"$(bench "$db" "${1}_fn" "$2")"

@@ -50,10 +50,13 @@ SELECT step, triggers, min(ms) AS best_ms, max(ms) AS worst_ms
 SELECT (SELECT spend FROM bravo_campaign_totals(1))
      = (SELECT round(sum(p.spend), greatest(min_scale(sum(p.spend)), 2)) FROM platform_buy_daily_impressions p
           JOIN media_buys m ON m.id = p.media_buy_id WHERE m.campaign_id = 1) AS rollup_still_exact;
+-- The media buy rollup: in schema bravo since 0.4.0 (in the extension's schema in
+-- the 0.3.0 baseline).
+SELECT coalesce(to_regclass('bravo.bravo_media_buy_rollup'), to_regclass('bravo_media_buy_rollup')) AS buy_rollup \gset
 SELECT NOT EXISTS (
     SELECT media_buy_id, date_trunc('month', date::timestamp)::date, sum(impressions), sum(spend), count(*)
       FROM platform_buy_daily_impressions WHERE media_buy_id <= 220 GROUP BY 1, 2
     EXCEPT
     SELECT media_buy_id, month, impressions, spend, impression_rows
-      FROM bravo_media_buy_rollup WHERE media_buy_id <= 220) AS media_buy_rollup_still_exact;
+      FROM :buy_rollup WHERE media_buy_id <= 220) AS media_buy_rollup_still_exact;
 DROP TABLE stage_new, stage_upd;

@@ -32,18 +32,18 @@ SELECT coalesce(i.media_buy_id, v.media_buy_id) AS media_buy_id, coalesce(i.mont
 CREATE TEMP VIEW rollup_diff AS
 (SELECT 'missing' AS problem, * FROM rollup_truth
  EXCEPT SELECT 'missing', campaign_id, date, impressions, clicks, spend, video_starts,
-               video_completions, video_views, impression_rows, video_rows FROM bravo_campaign_rollup)
+               video_completions, video_views, impression_rows, video_rows FROM bravo.bravo_campaign_rollup)
 UNION ALL
 (SELECT 'extra', campaign_id, date, impressions, clicks, spend, video_starts,
-        video_completions, video_views, impression_rows, video_rows FROM bravo_campaign_rollup
+        video_completions, video_views, impression_rows, video_rows FROM bravo.bravo_campaign_rollup
  EXCEPT SELECT 'extra', * FROM rollup_truth)
 UNION ALL
 (SELECT 'buy missing', * FROM buy_rollup_truth
  EXCEPT SELECT 'buy missing', media_buy_id, month, impressions, clicks, spend, video_starts,
-               video_completions, video_views, impression_rows, video_rows FROM bravo_media_buy_rollup)
+               video_completions, video_views, impression_rows, video_rows FROM bravo.bravo_media_buy_rollup)
 UNION ALL
 (SELECT 'buy extra', media_buy_id, month, impressions, clicks, spend, video_starts,
-        video_completions, video_views, impression_rows, video_rows FROM bravo_media_buy_rollup
+        video_completions, video_views, impression_rows, video_rows FROM bravo.bravo_media_buy_rollup
  EXCEPT SELECT 'buy extra', * FROM buy_rollup_truth);
 
 BEGIN;
@@ -120,8 +120,8 @@ DELETE FROM media_buys WHERE id = 5;
 SELECT count(*) FROM bravo_campaign_totals(40);
 SELECT count(*) AS diffs FROM rollup_diff;
 -- emptied days leave no rollup row behind
-SELECT count(*) AS empty_rollup_rows FROM bravo_campaign_rollup WHERE impression_rows = 0 AND video_rows = 0;
-SELECT count(*) AS empty_buy_rollup_rows FROM bravo_media_buy_rollup WHERE impression_rows = 0 AND video_rows = 0;
+SELECT count(*) AS empty_rollup_rows FROM bravo.bravo_campaign_rollup WHERE impression_rows = 0 AND video_rows = 0;
+SELECT count(*) AS empty_buy_rollup_rows FROM bravo.bravo_media_buy_rollup WHERE impression_rows = 0 AND video_rows = 0;
 
 -- 4. TRUNCATE rebuilds; bravo_report_rebuild() rebuilds on demand.
 TRUNCATE platform_buy_daily_videos;

@@ -129,18 +129,18 @@ UPDATE media_buys SET campaign_id = 200 + (random() * 20)::int
 
 SELECT * FROM family_diffs;
 -- The rollups hold the same after a rebuild from the tables.
-CREATE TEMP TABLE before_rebuild AS SELECT * FROM bravo_campaign_rollup;
+CREATE TEMP TABLE before_rebuild AS SELECT * FROM bravo.bravo_campaign_rollup;
 SELECT bravo_report_rebuild() > 0 AS rebuilt;
 SELECT count(*) AS rollup_rows_changed_by_rebuild
-  FROM ((TABLE before_rebuild EXCEPT ALL TABLE bravo_campaign_rollup)
-        UNION ALL (TABLE bravo_campaign_rollup EXCEPT ALL TABLE before_rebuild)) z;
+  FROM ((TABLE before_rebuild EXCEPT ALL TABLE bravo.bravo_campaign_rollup)
+        UNION ALL (TABLE bravo.bravo_campaign_rollup EXCEPT ALL TABLE before_rebuild)) z;
 -- leave the data of the earlier tests as it was, and the new families off
 DELETE FROM platform_buy_daily_impressions WHERE media_buy_id >= 2000;
 DELETE FROM platform_buy_daily_conversions;
 DELETE FROM platform_buy_daily_viewability;
 DELETE FROM media_buys WHERE id >= 2000;
-SELECT count(*) AS leftover FROM bravo_campaign_rollup WHERE campaign_id >= 200;
-SELECT count(*) AS leftover FROM bravo_media_buy_rollup WHERE media_buy_id >= 2000;
+SELECT count(*) AS leftover FROM bravo.bravo_campaign_rollup WHERE campaign_id >= 200;
+SELECT count(*) AS leftover FROM bravo.bravo_media_buy_rollup WHERE media_buy_id >= 2000;
 -- A family table under the rollup is not dropped by a plain DROP TABLE (that would
 -- cascade to the extension); bravo_disable_family(..., drop_table => true) drops it.
 SELECT bravo_disable_family('conversions');

@@ -1,9 +1,9 @@
 -- DROP EXTENSION keeps the media tool's tables and rows; CREATE EXTENSION over
 -- existing (legacy) rows builds the rollup from them.
-SELECT count(*) AS rollup_rows FROM bravo_campaign_rollup;
+SELECT count(*) AS rollup_rows FROM bravo.bravo_campaign_rollup;
 DROP EXTENSION bravo_metrics;
 SELECT count(*) AS impression_rows FROM platform_buy_daily_impressions;
-SELECT to_regclass('bravo_campaign_rollup') AS rollup;
+SELECT to_regclass('bravo.bravo_campaign_rollup') AS rollup;
 -- no trigger of ours is left on the tables: writes still work
 SELECT count(*) AS triggers FROM pg_trigger
  WHERE tgrelid IN ('media_buys'::regclass, 'platform_buy_daily_impressions'::regclass,

@@ -23,8 +23,8 @@ SELECT last_sync_at FROM bravo_campaign_totals(10);
 COMMIT;
 -- ... but cannot write, rebuild, grant, or read the run log
 SET default_transaction_read_only = off;
-UPDATE bravo_campaign_rollup SET spend = 0;
-UPDATE bravo_media_buy_rollup SET spend = 0;
+UPDATE bravo.bravo_campaign_rollup SET spend = 0;
+UPDATE bravo.bravo_media_buy_rollup SET spend = 0;
 UPDATE platform_buy_daily_impressions SET spend = 0;
 SELECT bravo_report_rebuild();
 SELECT bravo_grant_reporting('bravo_test_reader');

@@ -181,11 +181,11 @@ UPDATE platform_buy_daily_impressions SET spend = spend + 0.000000000001
  WHERE media_buy_id = 1007 AND date = (SELECT min(date) FROM platform_buy_daily_impressions WHERE media_buy_id = 1007);
 
 SELECT * FROM random_diffs;
-SELECT count(*) AS rollup_rows_checked FROM bravo_campaign_rollup WHERE campaign_id >= 100;
-SELECT count(*) AS buy_rollup_rows_checked FROM bravo_media_buy_rollup WHERE media_buy_id >= 1000;
+SELECT count(*) AS rollup_rows_checked FROM bravo.bravo_campaign_rollup WHERE campaign_id >= 100;
+SELECT count(*) AS buy_rollup_rows_checked FROM bravo.bravo_media_buy_rollup WHERE media_buy_id >= 1000;
 -- leave the data of the earlier tests as it was
 DELETE FROM platform_buy_daily_impressions WHERE media_buy_id >= 1000;
 DELETE FROM platform_buy_daily_videos WHERE media_buy_id >= 1000;
 DELETE FROM media_buys WHERE id >= 1000;
-SELECT count(*) AS leftover FROM bravo_campaign_rollup WHERE campaign_id >= 100;
-SELECT count(*) AS leftover FROM bravo_media_buy_rollup WHERE media_buy_id >= 1000;
+SELECT count(*) AS leftover FROM bravo.bravo_campaign_rollup WHERE campaign_id >= 100;
+SELECT count(*) AS leftover FROM bravo.bravo_media_buy_rollup WHERE media_buy_id >= 1000;

@@ -57,4 +57,4 @@ SELECT count(*) AS triggers FROM pg_trigger t JOIN pg_depend d
 -- the rollup holds one row per (campaign, date) with data
 SELECT campaign_id, date, impressions, clicks, spend, video_starts, video_completions,
        video_views, impression_rows, video_rows
-  FROM bravo_campaign_rollup ORDER BY campaign_id, date;
+  FROM bravo.bravo_campaign_rollup ORDER BY campaign_id, date;

@@ -1,0 +1,291 @@
+//! The extension's own schema, against a real PostgreSQL 15 and the real fakesnow
+//! server: the application's schema gets the calls users make and nothing internal;
+//! schema `bravo` holds the rest and is private; an existing schema of that name is
+//! never taken over; and the extension works installed in another schema than public.
+
+mod common;
+
+use common::*;
+use postgres::Client;
+
+/// The functions users call, in the schema CREATE EXTENSION was given.
+const USER_FUNCTIONS: &[&str] = &[
+    "bravo_campaign_daily",
+    "bravo_campaign_totals",
+    "bravo_campaigns_totals",
+    "bravo_disable_family",
+    "bravo_enable_family",
+    "bravo_grant_reporting",
+    "bravo_last_sync_at",
+    "bravo_media_buy_totals",
+    "bravo_report_attach",
+    "bravo_report_rebuild",
+    "bravo_restore_families",
+    "bravo_revoke_reporting",
+    "bravo_run_now",
+    "bravo_schedule_status",
+    "bravo_sync",
+];
+
+/// The views users read, in the same schema.
+const USER_VIEWS: &[&str] = &[
+    "bravo_families",
+    "bravo_family_metrics",
+    "bravo_set_aside",
+    "bravo_sync_progress",
+    "bravo_sync_run_targets",
+    "bravo_sync_runs",
+];
+
+/// (schema, kind, name) of every member object of the extension that has a schema.
+fn members(c: &mut Client) -> Vec<(String, String, String)> {
+    c.query(
+        "WITH m AS (SELECT d.classid, d.objid FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+                     WHERE e.extname = 'bravo_metrics' AND d.deptype = 'e')
+         SELECT p.pronamespace::regnamespace::text, 'function', p.proname::text
+           FROM m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
+         UNION ALL
+         SELECT r.relnamespace::regnamespace::text, r.relkind::text, r.relname::text
+           FROM m JOIN pg_class r ON m.classid = 'pg_class'::regclass AND r.oid = m.objid
+         ORDER BY 1, 2, 3",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
+}
+
+#[test]
+fn the_applications_schema_gets_only_the_users_calls_and_bravo_stays_private() {
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut c = pg.client("postgres");
+    c.batch_execute("CREATE DATABASE media_tool").unwrap();
+    c.batch_execute(
+        "CREATE ROLE nobody LOGIN; CREATE ROLE analysts NOLOGIN; CREATE ROLE analyst LOGIN IN ROLE analysts;",
+    )
+    .unwrap();
+    let mut c = pg.client("media_tool");
+    c.batch_execute("CREATE EXTENSION bravo_metrics").unwrap();
+    let all = members(&mut c);
+
+    let public_functions: Vec<&str> = all
+        .iter()
+        .filter(|(s, k, _)| s == "public" && k == "function")
+        .map(|(_, _, n)| n.as_str())
+        .collect();
+    assert_eq!(public_functions, USER_FUNCTIONS);
+    let public_relations: Vec<(&str, &str)> = all
+        .iter()
+        .filter(|(s, k, _)| s == "public" && k != "function")
+        .map(|(_, k, n)| (k.as_str(), n.as_str()))
+        .collect();
+    assert_eq!(
+        public_relations,
+        USER_VIEWS.iter().map(|v| ("v", *v)).collect::<Vec<_>>(),
+        "only views of the extension in public"
+    );
+    // Everything else is in bravo: every helper, the tables behind the views, the
+    // rollups, the sequences.
+    let elsewhere: Vec<_> = all
+        .iter()
+        .filter(|(s, _, _)| s != "public" && s != "bravo")
+        .collect();
+    assert!(elsewhere.is_empty(), "{elsewhere:?}");
+    let in_bravo = |kind: &str, name: &str| {
+        all.iter()
+            .any(|(s, k, n)| s == "bravo" && k == kind && n == name)
+    };
+    for t in [
+        "bravo_sync_runs",
+        "bravo_sync_run_targets",
+        "bravo_set_aside",
+        "bravo_families",
+        "bravo_family_metrics",
+        "bravo_campaign_rollup",
+        "bravo_media_buy_rollup",
+    ] {
+        assert!(in_bravo("r", t), "table bravo.{t}");
+    }
+    let helpers = all
+        .iter()
+        .filter(|(s, k, n)| s == "bravo" && k == "function" && n.starts_with("_bravo_"))
+        .count();
+    assert!(helpers >= 30, "{helpers} helpers in bravo");
+    assert!(in_bravo("function", "bravo_scheduler_state"));
+    assert!(
+        !all.iter()
+            .any(|(s, _, n)| s == "public" && n.starts_with("_bravo_")),
+        "no helper in public"
+    );
+
+    // The schema is private: no USAGE for PUBLIC; a reporting role gets USAGE (its
+    // reports call helpers there) and still cannot read the run log.
+    c.batch_execute(
+        "INSERT INTO media_buys (id, campaign_id) VALUES (1, 10);
+         INSERT INTO platform_buy_daily_impressions (date, media_buy_id, impressions, clicks, spend)
+              VALUES (current_date - 1, 1, 1000, 10, 2.50);
+         SELECT bravo_grant_reporting('analysts');",
+    )
+    .unwrap();
+    let usage = |c: &mut Client, role: &str| -> bool {
+        c.query_one(
+            "SELECT has_schema_privilege($1, 'bravo', 'USAGE')",
+            &[&role],
+        )
+        .unwrap()
+        .get(0)
+    };
+    assert!(!usage(&mut c, "nobody"));
+    assert!(usage(&mut c, "analyst"));
+    let mut nobody = pg.client_as("media_tool", "nobody");
+    for q in [
+        "SELECT * FROM bravo.bravo_sync_runs",
+        "SELECT * FROM bravo_sync_runs",
+        "SELECT bravo._bravo_money(1)",
+        "SELECT * FROM bravo_campaign_totals(10)",
+    ] {
+        let err = nobody.batch_execute(q).unwrap_err();
+        assert_eq!(sqlstate(&err), "42501", "{q}: {}", db_message(&err));
+    }
+    let mut analyst = pg.client_as("media_tool", "analyst");
+    let row = analyst
+        .query_one(
+            "SELECT impressions, spend::text FROM bravo_campaign_totals(10)",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, String>(1)),
+        (1000, "2.50".into())
+    );
+    for q in [
+        "SELECT * FROM bravo_sync_runs",
+        "SELECT * FROM bravo.bravo_sync_runs",
+    ] {
+        let err = analyst.batch_execute(q).unwrap_err();
+        assert_eq!(sqlstate(&err), "42501", "{q}: {}", db_message(&err));
+    }
+    // Revoking reporting takes the schema's USAGE back too.
+    c.batch_execute("SELECT bravo_revoke_reporting('analysts')")
+        .unwrap();
+    assert!(!usage(&mut c, "analyst"));
+
+    // DROP EXTENSION takes schema bravo with it, and keeps the media tool's rows.
+    c.batch_execute("DROP EXTENSION bravo_metrics").unwrap();
+    let left: (bool, i64) = {
+        let r = c
+            .query_one(
+                "SELECT to_regnamespace('bravo') IS NULL, (SELECT count(*) FROM platform_buy_daily_impressions)",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(left, (true, 1));
+}
+
+#[test]
+fn an_existing_schema_named_bravo_is_never_taken_over() {
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut admin = pg.client("postgres");
+    admin.batch_execute("CREATE ROLE someone").unwrap();
+    admin.batch_execute("CREATE DATABASE app").unwrap();
+    let mut c = pg.client("app");
+    c.batch_execute(
+        "CREATE SCHEMA bravo AUTHORIZATION someone;
+         CREATE TABLE bravo.notes (t text); INSERT INTO bravo.notes VALUES ('mine');",
+    )
+    .unwrap();
+    let err = c
+        .batch_execute("CREATE EXTENSION bravo_metrics")
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42P06", "{}", db_message(&err));
+    let text = db_message(&err);
+    assert!(
+        text.contains("schema \"bravo\" already exists") && text.contains("Rename or drop"),
+        "{text}"
+    );
+    // Nothing was created, and the schema is as it was.
+    let r = c
+        .query_one(
+            "SELECT to_regclass('public.media_buys') IS NULL,
+                    (SELECT count(*) FROM pg_extension WHERE extname = 'bravo_metrics'),
+                    (SELECT string_agg(t, ',') FROM bravo.notes),
+                    (SELECT count(*) FROM pg_class WHERE relnamespace = 'bravo'::regnamespace)",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            r.get::<_, bool>(0),
+            r.get::<_, i64>(1),
+            r.get::<_, String>(2),
+            r.get::<_, i64>(3)
+        ),
+        (true, 0, "mine".into(), 1)
+    );
+    // Renamed, the extension installs.
+    c.batch_execute("ALTER SCHEMA bravo RENAME TO notes; CREATE EXTENSION bravo_metrics")
+        .unwrap();
+}
+
+#[test]
+fn installed_in_another_schema_it_syncs_and_reports_there() {
+    let pg = Cluster::start(ClusterOptions::default());
+    let source = Source::start();
+    source.fill(12, 20);
+    let mut admin = pg.client("postgres");
+    admin.batch_execute("CREATE DATABASE app").unwrap();
+    let mut c = pg.client("app");
+    c.batch_execute(
+        "CREATE SCHEMA media;
+         CREATE EXTENSION bravo_metrics SCHEMA media;
+         INSERT INTO media.media_buys (id, campaign_id) SELECT g, g % 3 + 1 FROM generate_series(1, 12) g;",
+    )
+    .unwrap();
+    let secret = pg.secret_file("app.secret", "snow");
+    point_at(&mut c, "app", source.port(), &secret);
+    drop(c);
+    let mut c = pg.client("app");
+    // Nothing of the extension's in public; the calls work qualified, and unqualified
+    // with the schema on the search path.
+    let in_public: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proname LIKE '%bravo%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(in_public, 0);
+    let synced: i64 = c
+        .query_one(
+            "SELECT sum(inserted)::bigint FROM media.bravo_sync(30)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(synced > 0);
+    let plain: i64 = c
+        .query_one(
+            "SELECT sum(p.impressions)::bigint FROM media.platform_buy_daily_impressions p
+               JOIN media.media_buys m ON m.id = p.media_buy_id WHERE m.campaign_id = 2",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    c.batch_execute("SET search_path = media, public").unwrap();
+    let reported: i64 = c
+        .query_one("SELECT impressions FROM bravo_campaign_totals(2)", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(reported, plain);
+    let runs: i64 = c
+        .query_one(
+            "SELECT count(*) FROM bravo_sync_runs WHERE status = 'succeeded'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(runs, 1);
+}
