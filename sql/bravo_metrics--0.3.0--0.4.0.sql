@@ -6,6 +6,9 @@
 --   log, the set-aside rows and the rollups move there with their rows (ALTER ...
 --   SET SCHEMA), and so do the _bravo_* helpers; views of the same names in the
 --   extension's schema keep `SELECT * FROM bravo_sync_runs` (and the others) working;
+-- * the media tool's tables may live in another schema (bravo_metrics.media_tool_schema):
+--   the report bodies are generated for it (_bravo_report_bodies), and the rollup,
+--   family and grant functions find the tables through bravo._bravo_media_schema();
 -- * bravo_families / bravo_family_metrics: the catalog of metric families bravo_sync
 --   fills (impressions and videos as before, required; conversions and viewability
 --   shipped disabled), with bravo_enable_family() / bravo_disable_family();
@@ -63,6 +66,41 @@ ALTER FUNCTION @extschema@._bravo_rollup_sql(text, text) SET SCHEMA bravo;
 ALTER FUNCTION @extschema@._bravo_sweep_interrupted() SET SCHEMA bravo;
 ALTER FUNCTION @extschema@.bravo_scheduler_state() SET SCHEMA bravo;
 
+-- The schema of the media tool's tables (media_buys and the metric tables), quoted for
+-- SQL: the setting bravo_metrics.media_tool_schema (since 0.4.0), else the schema the
+-- extension was installed in. A setting that names no schema is an error here.
+CREATE FUNCTION bravo._bravo_media_schema()
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    name text := nullif(btrim(current_setting('bravo_metrics.media_tool_schema', true)), '');
+BEGIN
+    IF name IS NULL THEN
+        RETURN quote_ident(('@extschema@'::regnamespace)::text);
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = name) THEN
+        RAISE EXCEPTION 'schema "%" does not exist', name
+            USING ERRCODE = 'invalid_schema_name',
+                  DETAIL = 'bravo_metrics.media_tool_schema names the schema of the media tool''s tables.',
+                  HINT = 'Create the schema, or set bravo_metrics.media_tool_schema to the schema that has media_buys (ALTER DATABASE ... SET).';
+    END IF;
+    RETURN quote_ident(name);
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_media_schema() FROM PUBLIC;
+
+-- The media tool's table `name` in that schema, NULL when it does not exist.
+CREATE FUNCTION bravo._bravo_media_table(name text)
+RETURNS regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT to_regclass(bravo._bravo_media_schema() || '.' || quote_ident(name))
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_media_table(text) FROM PUBLIC;
+
 -- media_buys.id's type as SQL, with its collation when it is not the type's default:
 -- every metric table's media_buy_id is created with it (since 0.4.0: ids may be
 -- bigint, text, uuid, ...; one collation on both sides of the media tool's joins).
@@ -79,7 +117,7 @@ SELECT format_type(a.atttypid, a.atttypmod)
   JOIN pg_type t ON t.oid = a.atttypid
   LEFT JOIN pg_collation c ON c.oid = a.attcollation
   LEFT JOIN pg_namespace n ON n.oid = c.collnamespace
- WHERE a.attrelid = to_regclass('@extschema@.media_buys') AND a.attname = 'id' AND NOT a.attisdropped
+ WHERE a.attrelid = bravo._bravo_media_table('media_buys') AND a.attname = 'id' AND NOT a.attisdropped
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_media_buy_id_type() FROM PUBLIC;
 
@@ -188,9 +226,9 @@ RETURNS TABLE (metric_table text, rel regclass)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-SELECT l.metric_table, to_regclass(format('@extschema@.%I', l.metric_table))
+SELECT l.metric_table, bravo._bravo_media_table(l.metric_table)
   FROM bravo._bravo_rollup_layout() l
- WHERE to_regclass(format('@extschema@.%I', l.metric_table)) IS NOT NULL
+ WHERE bravo._bravo_media_table(l.metric_table) IS NOT NULL
 $fn$;
 
 -- The statement that applies the rows of `delta_sql` (key, key date, then the rollup
@@ -307,7 +345,7 @@ AS $fn$
 SELECT count(DISTINCT k.conrelid) = (SELECT count(*) FROM bravo._bravo_rollup_tables())
   FROM pg_constraint k
  WHERE k.contype = 'f' AND NOT k.condeferrable
-   AND k.confrelid = '@extschema@.media_buys'::regclass
+   AND k.confrelid = bravo._bravo_media_table('media_buys')
    AND k.conrelid IN (SELECT t.rel FROM bravo._bravo_rollup_tables() t)
 $fn$;
 
@@ -352,7 +390,8 @@ BEGIN
     PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
     EXECUTE bravo._bravo_rollup_sql('bravo_campaign_rollup', format(
         'SELECT m.campaign_id, x.date, %s FROM (%s) x (media_buy_id, date, %s) '
-        'JOIN @extschema@.media_buys m ON m.id = x.media_buy_id', xcols, src, cols), own)
+        'JOIN %s.media_buys m ON m.id = x.media_buy_id', xcols, src, cols,
+        bravo._bravo_media_schema()), own)
        INTO ids, dates;
     PERFORM bravo._bravo_rollup_prune('bravo_campaign_rollup', ids, dates);
     EXECUTE bravo._bravo_rollup_sql('bravo_media_buy_rollup', format(
@@ -379,7 +418,7 @@ DECLARE
     cids  text[];
     dates date[];
 BEGIN
-    IF TG_RELID <> '@extschema@.media_buys'::pg_catalog.regclass THEN
+    IF TG_RELID IS DISTINCT FROM bravo._bravo_media_table('media_buys') THEN
         RAISE EXCEPTION 'bravo_metrics rollup trigger refuses to run on %', TG_RELID::pg_catalog.regclass
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'This trigger function keeps the reporting rollups; it belongs on media_buys only.';
@@ -416,13 +455,13 @@ BEGIN
     FOR t IN SELECT * FROM bravo._bravo_rollup_tables() LOOP
         IF gone IS NOT NULL THEN
             parts := parts || format(
-                'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN @extschema@.%I p ON p.media_buy_id = b.id',
-                bravo._bravo_rollup_values(t.metric_table, 'p.', -1), gone, t.metric_table);
+                'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN %s p ON p.media_buy_id = b.id',
+                bravo._bravo_rollup_values(t.metric_table, 'p.', -1), gone, t.rel);
         END IF;
         IF came IS NOT NULL THEN
             parts := parts || format(
-                'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN @extschema@.%I p ON p.media_buy_id = b.id',
-                bravo._bravo_rollup_values(t.metric_table, 'p.', 1), came, t.metric_table);
+                'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN %s p ON p.media_buy_id = b.id',
+                bravo._bravo_rollup_values(t.metric_table, 'p.', 1), came, t.rel);
         END IF;
     END LOOP;
     EXECUTE bravo._bravo_rollup_sql('bravo_campaign_rollup', array_to_string(parts, ' UNION ALL '),
@@ -446,24 +485,25 @@ DECLARE
     parts  text;
     campaign boolean := rollup = 'bravo_campaign_rollup';
     keytype  text;
+    buys     regclass := bravo._bravo_media_table('media_buys');
 BEGIN
     -- The rollup is keyed like media_buys (id, or campaign_id): whatever type the media
     -- tool gave them (since 0.4.0). Created as bigint; retyped (while empty) when the
     -- media tool's type differs, e.g. after a restore recreated a uuid media_buys.
     SELECT format_type(a.atttypid, a.atttypmod) INTO keytype
       FROM pg_attribute a
-     WHERE a.attrelid = '@extschema@.media_buys'::regclass
+     WHERE a.attrelid = buys
        AND a.attname = CASE WHEN campaign THEN 'campaign_id' ELSE 'id' END;
     SELECT string_agg(t.rel::text, ', '),
            string_agg(format(
                CASE WHEN campaign
-                    THEN 'SELECT m.campaign_id, p.date, %1$s FROM @extschema@.%2$I p '
-                         'JOIN @extschema@.media_buys m ON m.id = p.media_buy_id WHERE m.campaign_id IS NOT NULL'
-                    ELSE 'SELECT p.media_buy_id, bravo._bravo_month(p.date), %1$s FROM @extschema@.%2$I p' END,
-               bravo._bravo_rollup_values(t.metric_table, 'p.', 1), t.metric_table), ' UNION ALL ')
+                    THEN 'SELECT m.campaign_id, p.date, %1$s FROM %2$s p '
+                         'JOIN %3$s m ON m.id = p.media_buy_id WHERE m.campaign_id IS NOT NULL'
+                    ELSE 'SELECT p.media_buy_id, bravo._bravo_month(p.date), %1$s FROM %2$s p' END,
+               bravo._bravo_rollup_values(t.metric_table, 'p.', 1), t.rel, buys), ' UNION ALL ')
       INTO tabs, parts
       FROM bravo._bravo_rollup_tables() t;
-    EXECUTE format('LOCK TABLE @extschema@.media_buys, %s IN SHARE MODE', tabs);
+    EXECUTE format('LOCK TABLE %s, %s IN SHARE MODE', buys, tabs);
     EXECUTE format('LOCK TABLE bravo.%I IN EXCLUSIVE MODE', rollup);
     EXECUTE format('DELETE FROM bravo.%I', rollup);
     IF keytype IS DISTINCT FROM bravo._bravo_rollup_key_type(rollup) THEN
@@ -509,10 +549,21 @@ DECLARE
     tab  regclass;
     fn   text;
     ev   record;
+    old  record;
     made integer := 0;
 BEGIN
     PERFORM set_config('bravo_metrics.report_attaching', 'on', true);
-    FOR tab, fn IN SELECT '@extschema@.media_buys'::regclass, '_bravo_rollup_buy_trigger'
+    -- Triggers left on tables that are no longer the media tool's (the tables moved to
+    -- another schema, and bravo_metrics.media_tool_schema with them) go.
+    FOR old IN SELECT t.oid, t.tgname, t.tgrelid FROM pg_trigger t
+                 JOIN pg_depend d ON d.classid = 'pg_trigger'::regclass AND d.objid = t.oid AND d.deptype = 'e'
+                 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'bravo_metrics'
+                WHERE t.tgrelid IS DISTINCT FROM bravo._bravo_media_table('media_buys')
+                  AND t.tgrelid NOT IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r) LOOP
+        DELETE FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass AND d.objid = old.oid AND d.deptype = 'e';
+        EXECUTE format('DROP TRIGGER %I ON %s', old.tgname, old.tgrelid::regclass);
+    END LOOP;
+    FOR tab, fn IN SELECT bravo._bravo_media_table('media_buys'), '_bravo_rollup_buy_trigger'
                    UNION ALL
                    SELECT t.rel, '_bravo_rollup_metric_trigger' FROM bravo._bravo_rollup_tables() t LOOP
         FOR ev IN SELECT * FROM (VALUES
@@ -537,7 +588,7 @@ BEGIN
       FROM pg_trigger t, pg_extension e
      WHERE e.extname = 'bravo_metrics'
        AND t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
-       AND (t.tgrelid = '@extschema@.media_buys'::regclass
+       AND (t.tgrelid = bravo._bravo_media_table('media_buys')
             OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r))
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass
                           AND d.objid = t.oid AND d.deptype = 'e');
@@ -558,25 +609,41 @@ RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    r regrole;
 BEGIN
-    IF to_regclass('@extschema@.media_buys') IS NULL
-       OR to_regclass('@extschema@.platform_buy_daily_impressions') IS NULL
-       OR to_regclass('@extschema@.platform_buy_daily_videos') IS NULL THEN
+    IF bravo._bravo_media_table('media_buys') IS NULL
+       OR bravo._bravo_media_table('platform_buy_daily_impressions') IS NULL
+       OR bravo._bravo_media_table('platform_buy_daily_videos') IS NULL THEN
         RAISE EXCEPTION 'the media tool''s tables are not all there yet'
             USING ERRCODE = 'undefined_table',
-                  HINT = 'Create media_buys, platform_buy_daily_impressions and platform_buy_daily_videos first.';
+                  DETAIL = format('Looked in schema %s (bravo_metrics.media_tool_schema, else the extension''s schema).',
+                                  bravo._bravo_media_schema()),
+                  HINT = 'Create media_buys, platform_buy_daily_impressions and platform_buy_daily_videos first, or point bravo_metrics.media_tool_schema at their schema.';
     END IF;
     IF NOT EXISTS (
         SELECT 1 FROM pg_index i JOIN pg_attribute a
             ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] AND a.attname = 'campaign_id'
-         WHERE i.indrelid = '@extschema@.media_buys'::regclass) THEN
-        CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
+         WHERE i.indrelid = bravo._bravo_media_table('media_buys')) THEN
+        EXECUTE format('CREATE INDEX media_buys_campaign_id_idx ON %s (campaign_id, id)',
+                       bravo._bravo_media_table('media_buys'));
     END IF;
     PERFORM bravo._bravo_report_attach_triggers();
-    -- The reporting functions take media_buys' id types (report.sql; not there yet
-    -- while CREATE EXTENSION runs this file, and then created with the right types).
+    -- The reports read the media tool's tables where they are now, and take
+    -- media_buys' id types (report.sql; not there yet while CREATE EXTENSION runs this
+    -- file, which then creates them for the tables' schema and types).
     IF to_regprocedure('bravo._bravo_report_retype()') IS NOT NULL THEN
+        PERFORM bravo._bravo_report_bodies(bravo._bravo_media_schema());
         PERFORM bravo._bravo_report_retype();
+    END IF;
+    -- Roles granted reporting read the tables where they are now.
+    IF to_regprocedure('bravo._bravo_reporting_acl(regrole, boolean)') IS NOT NULL THEN
+        FOR r IN SELECT DISTINCT a.grantee::regrole
+                   FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a
+                  WHERE p.pronamespace = '@extschema@'::regnamespace AND p.proname = 'bravo_campaign_totals'
+                    AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner AND a.grantee <> 0 LOOP
+            PERFORM bravo._bravo_reporting_acl(r, false);
+        END LOOP;
     END IF;
     RETURN @extschema@.bravo_report_rebuild();
 END
@@ -601,12 +668,12 @@ BEGIN
                     WHERE c.classid = 'pg_trigger'::regclass AND t.tgname LIKE 'bravo\_rollup\_%') THEN
         RETURN;
     END IF;
-    IF to_regclass('@extschema@.media_buys') IS NOT NULL
-       AND to_regclass('@extschema@.platform_buy_daily_impressions') IS NOT NULL
-       AND to_regclass('@extschema@.platform_buy_daily_videos') IS NOT NULL
+    IF bravo._bravo_media_table('media_buys') IS NOT NULL
+       AND bravo._bravo_media_table('platform_buy_daily_impressions') IS NOT NULL
+       AND bravo._bravo_media_table('platform_buy_daily_videos') IS NOT NULL
        AND (SELECT count(*) FROM pg_trigger t
              WHERE t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
-               AND (t.tgrelid = to_regclass('@extschema@.media_buys')
+               AND (t.tgrelid = bravo._bravo_media_table('media_buys')
                     OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r)))
            = 4 * (1 + (SELECT count(*) FROM bravo._bravo_rollup_tables())) THEN
         PERFORM @extschema@.bravo_report_attach();
@@ -678,7 +745,19 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION bravo._bravo_campaign_totals_of(
+-- The report bodies that read the media tool's tables, for the media tool's schema
+-- `media` (quoted): created by the install script for bravo_metrics.media_tool_schema
+-- (else the extension's schema), and created again by bravo_report_attach(), so that
+-- the reports follow the tables when that setting changes. CREATE OR REPLACE keeps
+-- them extension members with their privileges.
+CREATE FUNCTION bravo._bravo_report_bodies(media text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $define$
+BEGIN
+    EXECUTE replace($body$
+CREATE OR REPLACE FUNCTION bravo._bravo_campaign_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
     impressions bigint, clicks bigint, spend numeric,
@@ -718,7 +797,7 @@ SELECT s.impressions, s.clicks, s.spend,
                    _bravo_campaign_totals_of.campaign_id, _bravo_campaign_totals_of.from_date,
                    _bravo_campaign_totals_of.to_date) AS id) c
  CROSS JOIN LATERAL (
-       SELECT count(*) AS n FROM @extschema@.media_buys m WHERE m.campaign_id = c.id) b
+       SELECT count(*) AS n FROM @media@.media_buys m WHERE m.campaign_id = c.id) b
  CROSS JOIN LATERAL (
        SELECT coalesce(sum(r.impressions), 0)::bigint       AS impressions,
               coalesce(sum(r.clicks), 0)::bigint            AS clicks,
@@ -742,34 +821,10 @@ SELECT s.impressions, s.clicks, s.spend,
          FROM bravo.bravo_campaign_rollup r WHERE r.campaign_id = c.id) l
  WHERE b.n > 0
 $$;
+$body$, '@media@', media);
 
-CREATE FUNCTION bravo._bravo_campaigns_totals_of(
-    campaign_ids anyarray, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
-RETURNS TABLE (
-    campaign_id anyelement,
-    impressions bigint, clicks bigint, spend numeric,
-    video_starts bigint, video_completions bigint, video_views bigint,
-    ctr numeric, cpm numeric, cpc numeric,
-    completion_rate numeric, view_rate numeric, cpcv numeric,
-    media_buys bigint, first_date date, last_date date,
-    latest_date date, days_behind integer, last_sync_at timestamptz,
-    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
-    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
-    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
-    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
--- A NULL array is one NULL id (refused by the argument check).
-SELECT i.id, t.*
-  FROM (SELECT DISTINCT u.id FROM unnest(_bravo_campaigns_totals_of.campaign_ids) AS u(id)
-        UNION ALL
-        SELECT NULL WHERE _bravo_campaigns_totals_of.campaign_ids IS NULL) i
- CROSS JOIN LATERAL bravo._bravo_campaign_totals_of(
-       i.id, _bravo_campaigns_totals_of.from_date, _bravo_campaigns_totals_of.to_date) t
- ORDER BY i.id
-$$;
-
-CREATE FUNCTION bravo._bravo_campaign_daily_of(
+    EXECUTE replace($body$
+CREATE OR REPLACE FUNCTION bravo._bravo_campaign_daily_of(
     campaign_id anyelement, from_date date, to_date date)
 RETURNS TABLE (
     date date,
@@ -819,11 +874,13 @@ SELECT d.day::date,
                       WHERE r.campaign_id = c.id
                         AND r.date >= c.first_day AND r.date <= _bravo_campaign_daily_of.to_date) r
          ON r.date = d.day::date
- WHERE EXISTS (SELECT 1 FROM @extschema@.media_buys m WHERE m.campaign_id = c.id)
+ WHERE EXISTS (SELECT 1 FROM @media@.media_buys m WHERE m.campaign_id = c.id)
  ORDER BY d.day
 $$;
+$body$, '@media@', media);
 
-CREATE FUNCTION bravo._bravo_media_buy_totals_of(
+    EXECUTE replace($body$
+CREATE OR REPLACE FUNCTION bravo._bravo_media_buy_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
     media_buy_id text,
@@ -846,13 +903,13 @@ SELECT m.id::text,
        s.video_completions::numeric / NULLIF(s.video_starts, 0),
        s.video_views::numeric / NULLIF(s.impressions, 0),
        s.spend / NULLIF(s.video_completions, 0),
-       least((SELECT min(p.date) FROM @extschema@.platform_buy_daily_impressions p
+       least((SELECT min(p.date) FROM @media@.platform_buy_daily_impressions p
                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi),
-             (SELECT min(p.date) FROM @extschema@.platform_buy_daily_videos p
+             (SELECT min(p.date) FROM @media@.platform_buy_daily_videos p
                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi)),
-       greatest((SELECT max(p.date) FROM @extschema@.platform_buy_daily_impressions p
+       greatest((SELECT max(p.date) FROM @media@.platform_buy_daily_impressions p
                   WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi),
-                (SELECT max(p.date) FROM @extschema@.platform_buy_daily_videos p
+                (SELECT max(p.date) FROM @media@.platform_buy_daily_videos p
                   WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi))
   FROM (SELECT bravo._bravo_report_campaign(
                    _bravo_media_buy_totals_of.campaign_id, _bravo_media_buy_totals_of.from_date,
@@ -861,7 +918,7 @@ SELECT m.id::text,
                coalesce(_bravo_media_buy_totals_of.to_date, 'infinity') AS hi,
                bravo._bravo_report_months_from(_bravo_media_buy_totals_of.from_date) AS first,
                bravo._bravo_report_months_until(_bravo_media_buy_totals_of.to_date) AS last_end) c
-  JOIN @extschema@.media_buys m ON m.campaign_id = c.id
+  JOIN @media@.media_buys m ON m.campaign_id = c.id
  CROSS JOIN LATERAL (
        SELECT coalesce(sum(x.impressions), 0)::bigint       AS impressions,
               coalesce(sum(x.clicks), 0)::bigint            AS clicks,
@@ -875,25 +932,57 @@ SELECT m.id::text,
                 WHERE r.media_buy_id = m.id AND r.month >= c.first AND r.month < c.last_end
                UNION ALL
                SELECT p.impressions, p.clicks, p.spend, 0, 0, 0
-                 FROM @extschema@.platform_buy_daily_impressions p
+                 FROM @media@.platform_buy_daily_impressions p
                 WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
                   AND p.date < c.first
                UNION ALL
                SELECT p.impressions, p.clicks, p.spend, 0, 0, 0
-                 FROM @extschema@.platform_buy_daily_impressions p
+                 FROM @media@.platform_buy_daily_impressions p
                 WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
                   AND p.date >= c.first AND p.date >= c.last_end
                UNION ALL
                SELECT 0, 0, 0, p.video_starts, p.video_completions, p.video_views
-                 FROM @extschema@.platform_buy_daily_videos p
+                 FROM @media@.platform_buy_daily_videos p
                 WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
                   AND p.date < c.first
                UNION ALL
                SELECT 0, 0, 0, p.video_starts, p.video_completions, p.video_views
-                 FROM @extschema@.platform_buy_daily_videos p
+                 FROM @media@.platform_buy_daily_videos p
                 WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
                   AND p.date >= c.first AND p.date >= c.last_end) x) s
  ORDER BY m.id
+$$;
+$body$, '@media@', media);
+END
+$define$;
+REVOKE ALL ON FUNCTION bravo._bravo_report_bodies(text) FROM PUBLIC;
+
+SELECT bravo._bravo_report_bodies(bravo._bravo_media_schema());
+
+CREATE FUNCTION bravo._bravo_campaigns_totals_of(
+    campaign_ids anyarray, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    campaign_id anyelement,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    media_buys bigint, first_date date, last_date date,
+    latest_date date, days_behind integer, last_sync_at timestamptz,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+-- A NULL array is one NULL id (refused by the argument check).
+SELECT i.id, t.*
+  FROM (SELECT DISTINCT u.id FROM unnest(_bravo_campaigns_totals_of.campaign_ids) AS u(id)
+        UNION ALL
+        SELECT NULL WHERE _bravo_campaigns_totals_of.campaign_ids IS NULL) i
+ CROSS JOIN LATERAL bravo._bravo_campaign_totals_of(
+       i.id, _bravo_campaigns_totals_of.from_date, _bravo_campaigns_totals_of.to_date) t
+ ORDER BY i.id
 $$;
 
 ------------------------------------------------------------------------------------
@@ -961,10 +1050,10 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 SELECT coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-                  WHERE a.attrelid = to_regclass('@extschema@.media_buys') AND a.attname = 'campaign_id'
+                  WHERE a.attrelid = bravo._bravo_media_table('media_buys') AND a.attname = 'campaign_id'
                     AND NOT a.attisdropped), 'bigint'),
        coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-                  WHERE a.attrelid = to_regclass('@extschema@.media_buys') AND a.attname = 'id'
+                  WHERE a.attrelid = bravo._bravo_media_table('media_buys') AND a.attname = 'id'
                     AND NOT a.attisdropped), 'bigint')
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_report_key_types() FROM PUBLIC;
@@ -1025,6 +1114,26 @@ REVOKE ALL ON FUNCTION bravo._bravo_report_retype() FROM PUBLIC;
 
 SELECT bravo._bravo_report_define_api(k.campaign_type, k.buy_type)
   FROM bravo._bravo_report_key_types() k;
+
+-- The latest date of the media tool's metric table `tab` (in its schema: see
+-- bravo._bravo_media_schema), NULL when it has no rows or does not exist.
+CREATE FUNCTION bravo._bravo_latest_date(tab text)
+RETURNS date
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    rel pg_catalog.regclass := bravo._bravo_media_table(tab);
+    d   date;
+BEGIN
+    IF rel IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE pg_catalog.format('SELECT pg_catalog.max(date) FROM %s', rel) INTO d;
+    RETURN d;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_latest_date(text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.bravo_schedule_status()
 RETURNS TABLE (
@@ -1088,8 +1197,8 @@ SELECT s.loaded, s.enabled,
   LEFT JOIN LATERAL (SELECT pg_catalog.array_agg(rt.target ORDER BY rt.target) AS families
                        FROM bravo.bravo_sync_run_targets rt
                       WHERE rt.run_id = l.run_id AND rt.status = 'missing_source') ms ON true
-  CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_impressions) fi
-  CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_videos) fv
+  CROSS JOIN LATERAL (SELECT bravo._bravo_latest_date('platform_buy_daily_impressions') AS d) fi
+  CROSS JOIN LATERAL (SELECT bravo._bravo_latest_date('platform_buy_daily_videos') AS d) fv
   CROSS JOIN LATERAL (SELECT (pg_catalog.now() AT TIME ZONE coalesce(nullif(pg_catalog.current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC'))::pg_catalog.date AS today) t
 $status$;
 
@@ -1243,15 +1352,16 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'SELECT family FROM bravo_families lists them.';
     END IF;
-    tab := format('@extschema@.%I', f.table_name);
+    tab := format('%s.%I', bravo._bravo_media_schema(), f.table_name);
     IF to_regclass(tab) IS NULL THEN
         -- media_buy_id has media_buys.id's type (bigint, text, uuid, ...) and collation.
         EXECUTE format(
             'CREATE TABLE %s (date date NOT NULL, '
-            'media_buy_id %s NOT NULL REFERENCES @extschema@.media_buys (id), '
+            'media_buy_id %s NOT NULL REFERENCES %s.media_buys (id), '
             'created_at timestamptz NOT NULL DEFAULT now(), '
             'updated_at timestamptz NOT NULL DEFAULT now(), '
-            'PRIMARY KEY (media_buy_id, date))', tab, bravo._bravo_media_buy_id_type());
+            'PRIMARY KEY (media_buy_id, date))', tab, bravo._bravo_media_buy_id_type(),
+            bravo._bravo_media_schema());
         EXECUTE format('CREATE INDEX %I ON %s (date)', f.table_name || '_date_idx', tab);
         created := true;
     END IF;
@@ -1269,8 +1379,8 @@ BEGIN
     -- A shipped family's table feeds the reporting rollups: attach their triggers (a
     -- table that had rows before gets them counted by a rebuild).
     IF EXISTS (SELECT 1 FROM bravo._bravo_rollup_layout() l WHERE l.metric_table = f.table_name)
-       AND to_regclass('@extschema@.platform_buy_daily_impressions') IS NOT NULL
-       AND to_regclass('@extschema@.platform_buy_daily_videos') IS NOT NULL THEN
+       AND bravo._bravo_media_table('platform_buy_daily_impressions') IS NOT NULL
+       AND bravo._bravo_media_table('platform_buy_daily_videos') IS NOT NULL THEN
         IF bravo._bravo_report_attach_triggers() > 0 AND NOT created THEN
             PERFORM @extschema@.bravo_report_rebuild();
         END IF;
@@ -1296,7 +1406,7 @@ DECLARE
     was boolean;
     tab regclass;
 BEGIN
-    SELECT b.enabled, to_regclass(format('@extschema@.%I', b.table_name)) INTO was, tab
+    SELECT b.enabled, bravo._bravo_media_table(b.table_name) INTO was, tab
       FROM bravo.bravo_families b
      WHERE b.family = bravo_disable_family.family FOR UPDATE;
     IF NOT FOUND THEN
@@ -1304,8 +1414,8 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'SELECT family FROM bravo_families lists them.';
     END IF;
-    IF drop_table AND tab IN ('@extschema@.platform_buy_daily_impressions'::regclass,
-                              '@extschema@.platform_buy_daily_videos'::regclass) THEN
+    IF drop_table AND tab IN (bravo._bravo_media_table('platform_buy_daily_impressions'),
+                              bravo._bravo_media_table('platform_buy_daily_videos')) THEN
         RAISE EXCEPTION 'the table of family "%" cannot be dropped', family
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'The reports and rollups need platform_buy_daily_impressions and platform_buy_daily_videos; disable the family without drop_table.';
@@ -1366,11 +1476,13 @@ BEGIN
         RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass an existing role, e.g. SELECT bravo_grant_reporting(''analysts'');';
     END IF;
-    EXECUTE format('%s USAGE ON SCHEMA %I, bravo %s %s', verb, '@extschema@', dir, role);
-    EXECUTE format('%s SELECT ON TABLE @extschema@.media_buys, @extschema@.platform_buy_daily_impressions, '
-                   '@extschema@.platform_buy_daily_videos, bravo.bravo_campaign_rollup, '
+    EXECUTE format('%s USAGE ON SCHEMA %I, %s, bravo %s %s', verb, '@extschema@',
+                   bravo._bravo_media_schema(), dir, role);
+    EXECUTE format('%s SELECT ON TABLE %s.media_buys, %s.platform_buy_daily_impressions, '
+                   '%s.platform_buy_daily_videos, bravo.bravo_campaign_rollup, '
                    'bravo.bravo_media_buy_rollup %s %s',
-                   verb, dir, role);
+                   verb, bravo._bravo_media_schema(), bravo._bravo_media_schema(),
+                   bravo._bravo_media_schema(), dir, role);
     -- The reporting functions' signatures follow media_buys' id types (report.sql).
     EXECUTE format('%s EXECUTE ON FUNCTION %s, '
                    'bravo._bravo_campaign_totals_of(anyelement, date, date), '

@@ -121,7 +121,7 @@ CREATE VIEW @extschema@.bravo_family_metrics WITH (security_invoker = true) AS
     SELECT * FROM bravo.bravo_family_metrics;
 REVOKE ALL ON @extschema@.bravo_families, @extschema@.bravo_family_metrics FROM PUBLIC;
 
--- Enables a family: creates its metric table in the extension's schema if missing
+-- Enables a family: creates its metric table in the media tool's schema if missing
 -- (not an extension member, like the other metric tables: DROP EXTENSION keeps it
 -- and its rows), adds metric columns the catalog names and the table lacks, attaches
 -- the reporting rollup's triggers to a shipped family's table, and sets enabled (and
@@ -144,15 +144,16 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'SELECT family FROM bravo_families lists them.';
     END IF;
-    tab := format('@extschema@.%I', f.table_name);
+    tab := format('%s.%I', bravo._bravo_media_schema(), f.table_name);
     IF to_regclass(tab) IS NULL THEN
         -- media_buy_id has media_buys.id's type (bigint, text, uuid, ...) and collation.
         EXECUTE format(
             'CREATE TABLE %s (date date NOT NULL, '
-            'media_buy_id %s NOT NULL REFERENCES @extschema@.media_buys (id), '
+            'media_buy_id %s NOT NULL REFERENCES %s.media_buys (id), '
             'created_at timestamptz NOT NULL DEFAULT now(), '
             'updated_at timestamptz NOT NULL DEFAULT now(), '
-            'PRIMARY KEY (media_buy_id, date))', tab, bravo._bravo_media_buy_id_type());
+            'PRIMARY KEY (media_buy_id, date))', tab, bravo._bravo_media_buy_id_type(),
+            bravo._bravo_media_schema());
         EXECUTE format('CREATE INDEX %I ON %s (date)', f.table_name || '_date_idx', tab);
         created := true;
     END IF;
@@ -170,8 +171,8 @@ BEGIN
     -- A shipped family's table feeds the reporting rollups: attach their triggers (a
     -- table that had rows before gets them counted by a rebuild).
     IF EXISTS (SELECT 1 FROM bravo._bravo_rollup_layout() l WHERE l.metric_table = f.table_name)
-       AND to_regclass('@extschema@.platform_buy_daily_impressions') IS NOT NULL
-       AND to_regclass('@extschema@.platform_buy_daily_videos') IS NOT NULL THEN
+       AND bravo._bravo_media_table('platform_buy_daily_impressions') IS NOT NULL
+       AND bravo._bravo_media_table('platform_buy_daily_videos') IS NOT NULL THEN
         IF bravo._bravo_report_attach_triggers() > 0 AND NOT created THEN
             PERFORM @extschema@.bravo_report_rebuild();
         END IF;
@@ -197,7 +198,7 @@ DECLARE
     was boolean;
     tab regclass;
 BEGIN
-    SELECT b.enabled, to_regclass(format('@extschema@.%I', b.table_name)) INTO was, tab
+    SELECT b.enabled, bravo._bravo_media_table(b.table_name) INTO was, tab
       FROM bravo.bravo_families b
      WHERE b.family = bravo_disable_family.family FOR UPDATE;
     IF NOT FOUND THEN
@@ -205,8 +206,8 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'SELECT family FROM bravo_families lists them.';
     END IF;
-    IF drop_table AND tab IN ('@extschema@.platform_buy_daily_impressions'::regclass,
-                              '@extschema@.platform_buy_daily_videos'::regclass) THEN
+    IF drop_table AND tab IN (bravo._bravo_media_table('platform_buy_daily_impressions'),
+                              bravo._bravo_media_table('platform_buy_daily_videos')) THEN
         RAISE EXCEPTION 'the table of family "%" cannot be dropped', family
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'The reports and rollups need platform_buy_daily_impressions and platform_buy_daily_videos; disable the family without drop_table.';

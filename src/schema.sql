@@ -35,6 +35,41 @@ $bravo$;
 CREATE SCHEMA bravo;
 REVOKE ALL ON SCHEMA bravo FROM PUBLIC;
 
+-- The schema of the media tool's tables (media_buys and the metric tables), quoted for
+-- SQL: the setting bravo_metrics.media_tool_schema (since 0.4.0), else the schema the
+-- extension was installed in. A setting that names no schema is an error here.
+CREATE FUNCTION bravo._bravo_media_schema()
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    name text := nullif(btrim(current_setting('bravo_metrics.media_tool_schema', true)), '');
+BEGIN
+    IF name IS NULL THEN
+        RETURN quote_ident(('@extschema@'::regnamespace)::text);
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = name) THEN
+        RAISE EXCEPTION 'schema "%" does not exist', name
+            USING ERRCODE = 'invalid_schema_name',
+                  DETAIL = 'bravo_metrics.media_tool_schema names the schema of the media tool''s tables.',
+                  HINT = 'Create the schema, or set bravo_metrics.media_tool_schema to the schema that has media_buys (ALTER DATABASE ... SET).';
+    END IF;
+    RETURN quote_ident(name);
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_media_schema() FROM PUBLIC;
+
+-- The media tool's table `name` in that schema, NULL when it does not exist.
+CREATE FUNCTION bravo._bravo_media_table(name text)
+RETURNS regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT to_regclass(bravo._bravo_media_schema() || '.' || quote_ident(name))
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_media_table(text) FROM PUBLIC;
+
 -- media_buys.id's type as SQL, with its collation when it is not the type's default:
 -- every metric table's media_buy_id is created with it (since 0.4.0: ids may be
 -- bigint, text, uuid, ...; one collation on both sides of the media tool's joins).
@@ -51,63 +86,66 @@ SELECT format_type(a.atttypid, a.atttypmod)
   JOIN pg_type t ON t.oid = a.atttypid
   LEFT JOIN pg_collation c ON c.oid = a.attcollation
   LEFT JOIN pg_namespace n ON n.oid = c.collnamespace
- WHERE a.attrelid = to_regclass('@extschema@.media_buys') AND a.attname = 'id' AND NOT a.attisdropped
+ WHERE a.attrelid = bravo._bravo_media_table('media_buys') AND a.attname = 'id' AND NOT a.attisdropped
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_media_buy_id_type() FROM PUBLIC;
 
 DO $bravo$
 DECLARE
+    media  text;   -- the media tool's schema
     idtype text;   -- media_buys.id's type: every metric table's media_buy_id has it
 BEGIN
     IF current_setting('row_security') = 'off' THEN
         RETURN;
     END IF;
-    IF to_regclass('@extschema@.media_buys') IS NULL THEN
-        CREATE TABLE @extschema@.media_buys (
+    media := bravo._bravo_media_schema();
+    IF bravo._bravo_media_table('media_buys') IS NULL THEN
+        EXECUTE format($t$
+        CREATE TABLE %1$s.media_buys (
             id          bigint PRIMARY KEY,
             campaign_id bigint NOT NULL,
             name        text,
             created_at  timestamptz NOT NULL DEFAULT now(),
             updated_at  timestamptz NOT NULL DEFAULT now()
         );
-        CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
-        ALTER EXTENSION bravo_metrics DROP TABLE @extschema@.media_buys;
+        CREATE INDEX media_buys_campaign_id_idx ON %1$s.media_buys (campaign_id, id);
+        ALTER EXTENSION bravo_metrics DROP TABLE %1$s.media_buys$t$, media);
     END IF;
     -- The media tool's own key type (bigint, integer, text, varchar, uuid; since 0.4.0).
     idtype := bravo._bravo_media_buy_id_type();
 
-    IF to_regclass('@extschema@.platform_buy_daily_impressions') IS NULL THEN
-        EXECUTE pg_catalog.format($t$
-        CREATE TABLE @extschema@.platform_buy_daily_impressions (
+    IF bravo._bravo_media_table('platform_buy_daily_impressions') IS NULL THEN
+        EXECUTE format($t$
+        CREATE TABLE %1$s.platform_buy_daily_impressions (
             date         date   NOT NULL,
-            media_buy_id %s NOT NULL REFERENCES @extschema@.media_buys (id),
+            media_buy_id %2$s NOT NULL REFERENCES %1$s.media_buys (id),
             impressions  bigint NOT NULL DEFAULT 0 CHECK (impressions >= 0),
             clicks       bigint NOT NULL DEFAULT 0 CHECK (clicks >= 0),
             spend        numeric NOT NULL DEFAULT 0,
             created_at   timestamptz NOT NULL DEFAULT now(),
             updated_at   timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (media_buy_id, date)
-        )$t$, idtype);
+        );
         CREATE INDEX platform_buy_daily_impressions_date_idx
-            ON @extschema@.platform_buy_daily_impressions (date);
-        ALTER EXTENSION bravo_metrics DROP TABLE @extschema@.platform_buy_daily_impressions;
+            ON %1$s.platform_buy_daily_impressions (date);
+        ALTER EXTENSION bravo_metrics DROP TABLE %1$s.platform_buy_daily_impressions$t$, media, idtype);
     END IF;
 
-    IF to_regclass('@extschema@.platform_buy_daily_videos') IS NULL THEN
-        EXECUTE pg_catalog.format($t$
-        CREATE TABLE @extschema@.platform_buy_daily_videos (
+    IF bravo._bravo_media_table('platform_buy_daily_videos') IS NULL THEN
+        EXECUTE format($t$
+        CREATE TABLE %1$s.platform_buy_daily_videos (
             date              date   NOT NULL,
-            media_buy_id      %s NOT NULL REFERENCES @extschema@.media_buys (id),
+            media_buy_id      %2$s NOT NULL REFERENCES %1$s.media_buys (id),
             video_starts      bigint NOT NULL DEFAULT 0 CHECK (video_starts >= 0),
             video_completions bigint NOT NULL DEFAULT 0 CHECK (video_completions >= 0),
             video_views       bigint NOT NULL DEFAULT 0 CHECK (video_views >= 0),
             created_at        timestamptz NOT NULL DEFAULT now(),
             updated_at        timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (media_buy_id, date)
-        )$t$, idtype);
+        );
         CREATE INDEX platform_buy_daily_videos_date_idx
-            ON @extschema@.platform_buy_daily_videos (date);
-        ALTER EXTENSION bravo_metrics DROP TABLE @extschema@.platform_buy_daily_videos;
+            ON %1$s.platform_buy_daily_videos (date);
+        ALTER EXTENSION bravo_metrics DROP TABLE %1$s.platform_buy_daily_videos$t$, media, idtype);
     END IF;
 END
 $bravo$;

@@ -2,16 +2,18 @@
 //!
 //! Since 0.4.0 everything internal (the run log, the set-aside rows, the family
 //! catalog, the rollups, the `_bravo_*` helpers) is in schema `bravo`, a member of the
-//! extension, as pg_cron's objects are in `cron`. The media tool's tables (`media_buys`
-//! and the metric tables) and the functions users call are in the schema
-//! `CREATE EXTENSION` was given. A database whose `ALTER EXTENSION bravo_metrics UPDATE`
-//! has not run yet still has 0.3.0's layout (everything in the extension's schema);
-//! the library serves it too.
+//! extension, as pg_cron's objects are in `cron`; the functions users call are in the
+//! schema `CREATE EXTENSION` was given. The media tool's tables (`media_buys` and the
+//! metric tables) are in the schema `bravo_metrics.media_tool_schema` names, else in
+//! the extension's (the SQL side reads the same setting: `bravo._bravo_media_schema()`).
+//! A database whose `ALTER EXTENSION bravo_metrics UPDATE` has not run yet still has
+//! 0.3.0's layout (everything in the extension's schema); the library serves it too.
 
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
 use crate::error::BravoError;
+use crate::settings;
 
 /// The extension's own schema (created by the install script; not relocatable).
 pub const INTERNAL: &str = "bravo";
@@ -34,11 +36,23 @@ pub fn resolve() -> Result<Schemas, BravoError> {
           WHERE e.extname = 'bravo_metrics'",
     );
     match row {
-        Ok((Some(media), Some(split))) => {
+        Ok((Some(ext), Some(split))) => {
             let internal = if split {
                 INTERNAL.to_string()
             } else {
-                media.clone()
+                ext.clone()
+            };
+            let media = match settings::get_str(&settings::MEDIA_TOOL_SCHEMA) {
+                // 0.3.0's SQL reads the tables in the extension's schema only.
+                Some(_) if !split => {
+                    return Err(BravoError::new(
+                        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "bravo_metrics.media_tool_schema needs the extension's 0.4.0 SQL",
+                    )
+                    .hint("Run ALTER EXTENSION bravo_metrics UPDATE;"))
+                }
+                Some(name) => media_schema(&name)?,
+                None => ext,
             };
             Ok(Schemas { media, internal })
         }
@@ -48,4 +62,22 @@ pub fn resolve() -> Result<Schemas, BravoError> {
         )
         .hint("CREATE EXTENSION bravo_metrics;")),
     }
+}
+
+/// Schema `name` (from `bravo_metrics.media_tool_schema`), quoted, if it exists.
+fn media_schema(name: &str) -> Result<String, BravoError> {
+    Spi::get_one_with_args::<String>(
+        "SELECT pg_catalog.quote_ident(nspname::text) FROM pg_catalog.pg_namespace WHERE nspname = $1",
+        &[name.into()],
+    )
+    .ok()
+    .flatten()
+    .ok_or_else(|| {
+        BravoError::new(
+            PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME,
+            format!("schema \"{name}\" does not exist"),
+        )
+        .detail("bravo_metrics.media_tool_schema names the schema of the media tool's tables.")
+        .hint("Create the schema, or set bravo_metrics.media_tool_schema to the schema that has media_buys (ALTER DATABASE ... SET).")
+    })
 }

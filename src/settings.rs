@@ -156,6 +156,11 @@ pub fn source_relation(target: &Target) -> Result<String, String> {
 }
 
 // ---------------------------------------------------------------------------------------
+// Where the media tool's tables are.
+/// Schema of `media_buys` and the metric tables; unset: the extension's schema.
+pub static MEDIA_TOOL_SCHEMA: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+
 // Sync behaviour.
 /// Time zone whose calendar defines "today" for the lookback window (default UTC).
 pub static SYNC_TIME_ZONE: GucSetting<Option<CString>> =
@@ -403,6 +408,14 @@ pub fn init() {
         &SNOWFLAKE_CHUNK_PREFETCH,
         1,
         16,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"bravo_metrics.media_tool_schema",
+        c"Schema of the media tool's tables (media_buys and the metric tables); empty: the extension's schema.",
+        c"After changing it, run SELECT bravo_report_attach() so that the reports and rollups follow.",
+        &MEDIA_TOOL_SCHEMA,
         GucContext::Suset,
         GucFlags::default(),
     );

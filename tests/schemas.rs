@@ -289,3 +289,198 @@ fn installed_in_another_schema_it_syncs_and_reports_there() {
         .get(0);
     assert_eq!(runs, 1);
 }
+
+/// Campaign 2's impressions by a plain GROUP BY over the media tool's tables in `schema`.
+fn plain_impressions(c: &mut Client, schema: &str) -> i64 {
+    c.query_one(
+        &format!(
+            "SELECT coalesce(sum(p.impressions), 0)::bigint FROM {schema}.platform_buy_daily_impressions p
+               JOIN {schema}.media_buys m ON m.id = p.media_buy_id WHERE m.campaign_id = 2"
+        ),
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// The tables carrying the extension's rollup triggers.
+fn triggered_tables(c: &mut Client) -> Vec<String> {
+    c.query(
+        "SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger WHERE tgname LIKE 'bravo_rollup_%' ORDER BY 1",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+#[test]
+fn the_media_tools_tables_live_in_the_schema_the_setting_names_and_reports_follow_a_move() {
+    let pg = Cluster::start(ClusterOptions::default());
+    let source = Source::start();
+    source.fill(12, 20);
+    let mut admin = pg.client("postgres");
+    admin.batch_execute("CREATE DATABASE app").unwrap();
+    admin
+        .batch_execute("CREATE ROLE analysts NOLOGIN; CREATE ROLE analyst LOGIN IN ROLE analysts")
+        .unwrap();
+    // The README's line, before the schema exists: CREATE EXTENSION says so.
+    admin
+        .batch_execute("ALTER DATABASE app SET bravo_metrics.media_tool_schema = 'media'")
+        .unwrap();
+    let mut c = pg.client("app");
+    let err = c
+        .batch_execute("CREATE EXTENSION bravo_metrics")
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "3F000", "{}", db_message(&err));
+    assert!(
+        db_message(&err).contains("bravo_metrics.media_tool_schema"),
+        "{}",
+        db_message(&err)
+    );
+
+    c.batch_execute(
+        "CREATE SCHEMA media;
+         CREATE EXTENSION bravo_metrics;
+         INSERT INTO media.media_buys (id, campaign_id) SELECT g, g % 3 + 1 FROM generate_series(1, 12) g;",
+    )
+    .unwrap();
+    // The tables were created in media; public has the calls only.
+    let where_: Vec<(String, String)> = c
+        .query(
+            "SELECT schemaname::text, tablename::text FROM pg_tables
+              WHERE tablename IN ('media_buys', 'platform_buy_daily_impressions', 'platform_buy_daily_videos')
+              ORDER BY 2",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        where_,
+        [
+            ("media".to_string(), "media_buys".to_string()),
+            ("media".into(), "platform_buy_daily_impressions".into()),
+            ("media".into(), "platform_buy_daily_videos".into())
+        ]
+    );
+    let secret = pg.secret_file("app.secret", "snow");
+    point_at(&mut c, "app", source.port(), &secret);
+    drop(c);
+    let mut c = pg.client("app");
+    let synced: i64 = c
+        .query_one("SELECT sum(inserted)::bigint FROM bravo_sync(30)", &[])
+        .unwrap()
+        .get(0);
+    assert!(synced > 0);
+    let want = plain_impressions(&mut c, "media");
+    assert!(want > 0);
+    let got: i64 = c
+        .query_one("SELECT impressions FROM bravo_campaign_totals(2)", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(got, want);
+    let buys: i64 = c
+        .query_one(
+            "SELECT sum(impressions)::bigint FROM bravo_media_buy_totals(2)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(buys, want);
+    let fresh: bool = c
+        .query_one(
+            "SELECT impressions_latest_date = (SELECT max(date) FROM media.platform_buy_daily_impressions)
+               FROM bravo_schedule_status()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(fresh, "freshness reads the media schema's tables");
+    let made: String = c
+        .query_one("SELECT bravo_enable_family('conversions')::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(made, "media.platform_buy_daily_conversions");
+    // A reporting role reads the reports (USAGE on media comes with the grant).
+    c.batch_execute("SELECT bravo_grant_reporting('analysts')")
+        .unwrap();
+    let mut analyst = pg.client_as("app", "analyst");
+    let seen: i64 = analyst
+        .query_one("SELECT impressions FROM bravo_campaign_totals(2)", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(seen, want);
+
+    // The media tool moves to schema media2 (copies of the tables, campaign 2's first
+    // buy without its rows), and the setting with it.
+    c.batch_execute(
+        "CREATE SCHEMA media2;
+         CREATE TABLE media2.media_buys (LIKE media.media_buys INCLUDING ALL);
+         INSERT INTO media2.media_buys SELECT * FROM media.media_buys;
+         CREATE TABLE media2.platform_buy_daily_impressions (LIKE media.platform_buy_daily_impressions INCLUDING ALL);
+         INSERT INTO media2.platform_buy_daily_impressions SELECT * FROM media.platform_buy_daily_impressions WHERE media_buy_id <> 1;
+         CREATE TABLE media2.platform_buy_daily_videos (LIKE media.platform_buy_daily_videos INCLUDING ALL);
+         INSERT INTO media2.platform_buy_daily_videos SELECT * FROM media.platform_buy_daily_videos;
+         ALTER DATABASE app SET bravo_metrics.media_tool_schema = 'media2';",
+    )
+    .unwrap();
+    drop(c);
+    let mut c = pg.client("app");
+    // Not attached yet: the sync refuses rather than write rows the reports miss.
+    let err = c.batch_execute("SELECT * FROM bravo_sync(30)").unwrap_err();
+    assert_eq!(sqlstate(&err), "55000", "{}", db_message(&err));
+    assert!(
+        db_message(&err).contains("bravo_report_attach()"),
+        "{}",
+        db_message(&err)
+    );
+    c.batch_execute("SELECT bravo_report_attach()").unwrap();
+    assert_eq!(
+        triggered_tables(&mut c),
+        [
+            "media2.media_buys",
+            "media2.platform_buy_daily_impressions",
+            "media2.platform_buy_daily_videos"
+        ]
+        .map(String::from),
+        "the triggers left the old tables"
+    );
+    // The reports read media2 now: buy 1's rows are not there.
+    let moved = plain_impressions(&mut c, "media2");
+    assert!(moved < want);
+    let got: i64 = c
+        .query_one("SELECT impressions FROM bravo_campaign_totals(2)", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(got, moved);
+    // The enabled conversions family has no table in media2 yet: the sync names it.
+    let err = c.batch_execute("SELECT * FROM bravo_sync(30)").unwrap_err();
+    assert_eq!(sqlstate(&err), "42P01", "{}", db_message(&err));
+    assert!(
+        db_message(&err).contains("media2.platform_buy_daily_conversions"),
+        "{}",
+        db_message(&err)
+    );
+    // Enabling it creates it there, and the next sync fills media2 (buy 1's rows are
+    // back).
+    let made: String = c
+        .query_one("SELECT bravo_enable_family('conversions')::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(made, "media2.platform_buy_daily_conversions");
+    c.batch_execute("SELECT * FROM bravo_sync(30)").unwrap();
+    assert_eq!(plain_impressions(&mut c, "media2"), want);
+    let got: i64 = c
+        .query_one("SELECT impressions FROM bravo_campaign_totals(2)", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(got, want);
+    let seen: i64 = analyst
+        .query_one("SELECT impressions FROM bravo_campaign_totals(2)", &[])
+        .unwrap_or_else(|e| panic!("{}", db_message(&e)))
+        .get(0);
+    assert_eq!(seen, want, "the reporting role reads the moved tables");
+}

@@ -3,11 +3,12 @@
 --
 --     SELECT bravo_grant_reporting('analysts');
 --
--- which grants exactly: USAGE on the extension's schema and on its internal schema
--- bravo, SELECT on media_buys, the two metric tables and the two rollups (the
--- reporting functions are inlined SQL run with the caller's rights), and EXECUTE on the reporting functions and the
--- argument checks and helpers they call (no function of the extension is executable
--- by PUBLIC). The run log stays private: the last sync time comes from
+-- which grants exactly: USAGE on the extension's schema, on the media tool's schema
+-- and on the internal schema bravo, SELECT on media_buys, the two metric tables and
+-- the two rollups (the reporting functions are inlined SQL run with the caller's
+-- rights), and EXECUTE on the reporting functions and the argument checks and helpers
+-- they call (no function of the extension is executable by PUBLIC). The run log stays
+-- private: the last sync time comes from
 -- the SECURITY DEFINER function bravo_last_sync_at(). bravo_revoke_reporting undoes it.
 
 -- (The four reporting functions are revoked by _bravo_report_define_api, report.sql.)
@@ -26,11 +27,13 @@ BEGIN
         RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass an existing role, e.g. SELECT bravo_grant_reporting(''analysts'');';
     END IF;
-    EXECUTE format('%s USAGE ON SCHEMA %I, bravo %s %s', verb, '@extschema@', dir, role);
-    EXECUTE format('%s SELECT ON TABLE @extschema@.media_buys, @extschema@.platform_buy_daily_impressions, '
-                   '@extschema@.platform_buy_daily_videos, bravo.bravo_campaign_rollup, '
+    EXECUTE format('%s USAGE ON SCHEMA %I, %s, bravo %s %s', verb, '@extschema@',
+                   bravo._bravo_media_schema(), dir, role);
+    EXECUTE format('%s SELECT ON TABLE %s.media_buys, %s.platform_buy_daily_impressions, '
+                   '%s.platform_buy_daily_videos, bravo.bravo_campaign_rollup, '
                    'bravo.bravo_media_buy_rollup %s %s',
-                   verb, dir, role);
+                   verb, bravo._bravo_media_schema(), bravo._bravo_media_schema(),
+                   bravo._bravo_media_schema(), dir, role);
     -- The reporting functions' signatures follow media_buys' id types (report.sql).
     EXECUTE format('%s EXECUTE ON FUNCTION %s, '
                    'bravo._bravo_campaign_totals_of(anyelement, date, date), '

@@ -106,7 +106,37 @@ $$;
 --   vcpm             = spend * 1000 / viewable_impressions
 ------------------------------------------------------------------------------------
 
-CREATE FUNCTION bravo._bravo_campaign_totals_of(
+-- The whole calendar months inside [from_date, to_date] are [months_from, months_until):
+-- months_from is the first month start on or after from_date (-infinity for an open
+-- bound), months_until the start of the month after the last whole month (infinity
+-- for an open bound); there is none when months_from >= months_until.
+-- bravo_media_buy_totals reads those months from bravo_media_buy_rollup and the days
+-- outside them from the metric tables. Scalar SQL, inlined and folded at plan time.
+CREATE FUNCTION bravo._bravo_report_months_from(from_date date)
+RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN from_date IS NULL THEN '-infinity'::date
+            ELSE (bravo._bravo_month(from_date - 1) + interval '1 month')::date END;
+
+CREATE FUNCTION bravo._bravo_report_months_until(to_date date)
+RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN to_date IS NULL THEN 'infinity'::date
+            ELSE bravo._bravo_month(to_date + 1) END;
+
+-- The report bodies that read the media tool's tables, for the media tool's schema
+-- `media` (quoted): created by the install script for bravo_metrics.media_tool_schema
+-- (else the extension's schema), and created again by bravo_report_attach(), so that
+-- the reports follow the tables when that setting changes. CREATE OR REPLACE keeps
+-- them extension members with their privileges.
+CREATE FUNCTION bravo._bravo_report_bodies(media text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $define$
+BEGIN
+    EXECUTE replace($body$
+CREATE OR REPLACE FUNCTION bravo._bravo_campaign_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
     impressions bigint, clicks bigint, spend numeric,
@@ -146,7 +176,7 @@ SELECT s.impressions, s.clicks, s.spend,
                    _bravo_campaign_totals_of.campaign_id, _bravo_campaign_totals_of.from_date,
                    _bravo_campaign_totals_of.to_date) AS id) c
  CROSS JOIN LATERAL (
-       SELECT count(*) AS n FROM @extschema@.media_buys m WHERE m.campaign_id = c.id) b
+       SELECT count(*) AS n FROM @media@.media_buys m WHERE m.campaign_id = c.id) b
  CROSS JOIN LATERAL (
        SELECT coalesce(sum(r.impressions), 0)::bigint       AS impressions,
               coalesce(sum(r.clicks), 0)::bigint            AS clicks,
@@ -170,34 +200,10 @@ SELECT s.impressions, s.clicks, s.spend,
          FROM bravo.bravo_campaign_rollup r WHERE r.campaign_id = c.id) l
  WHERE b.n > 0
 $$;
+$body$, '@media@', media);
 
-CREATE FUNCTION bravo._bravo_campaigns_totals_of(
-    campaign_ids anyarray, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
-RETURNS TABLE (
-    campaign_id anyelement,
-    impressions bigint, clicks bigint, spend numeric,
-    video_starts bigint, video_completions bigint, video_views bigint,
-    ctr numeric, cpm numeric, cpc numeric,
-    completion_rate numeric, view_rate numeric, cpcv numeric,
-    media_buys bigint, first_date date, last_date date,
-    latest_date date, days_behind integer, last_sync_at timestamptz,
-    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
-    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
-    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
-    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
--- A NULL array is one NULL id (refused by the argument check).
-SELECT i.id, t.*
-  FROM (SELECT DISTINCT u.id FROM unnest(_bravo_campaigns_totals_of.campaign_ids) AS u(id)
-        UNION ALL
-        SELECT NULL WHERE _bravo_campaigns_totals_of.campaign_ids IS NULL) i
- CROSS JOIN LATERAL bravo._bravo_campaign_totals_of(
-       i.id, _bravo_campaigns_totals_of.from_date, _bravo_campaigns_totals_of.to_date) t
- ORDER BY i.id
-$$;
-
-CREATE FUNCTION bravo._bravo_campaign_daily_of(
+    EXECUTE replace($body$
+CREATE OR REPLACE FUNCTION bravo._bravo_campaign_daily_of(
     campaign_id anyelement, from_date date, to_date date)
 RETURNS TABLE (
     date date,
@@ -247,29 +253,13 @@ SELECT d.day::date,
                       WHERE r.campaign_id = c.id
                         AND r.date >= c.first_day AND r.date <= _bravo_campaign_daily_of.to_date) r
          ON r.date = d.day::date
- WHERE EXISTS (SELECT 1 FROM @extschema@.media_buys m WHERE m.campaign_id = c.id)
+ WHERE EXISTS (SELECT 1 FROM @media@.media_buys m WHERE m.campaign_id = c.id)
  ORDER BY d.day
 $$;
+$body$, '@media@', media);
 
--- The whole calendar months inside [from_date, to_date] are [months_from, months_until):
--- months_from is the first month start on or after from_date (-infinity for an open
--- bound), months_until the start of the month after the last whole month (infinity
--- for an open bound); there is none when months_from >= months_until.
--- bravo_media_buy_totals reads those months from bravo_media_buy_rollup and the days
--- outside them from the metric tables. Scalar SQL, inlined and folded at plan time.
-CREATE FUNCTION bravo._bravo_report_months_from(from_date date)
-RETURNS date
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN from_date IS NULL THEN '-infinity'::date
-            ELSE (bravo._bravo_month(from_date - 1) + interval '1 month')::date END;
-
-CREATE FUNCTION bravo._bravo_report_months_until(to_date date)
-RETURNS date
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN to_date IS NULL THEN 'infinity'::date
-            ELSE bravo._bravo_month(to_date + 1) END;
-
-CREATE FUNCTION bravo._bravo_media_buy_totals_of(
+    EXECUTE replace($body$
+CREATE OR REPLACE FUNCTION bravo._bravo_media_buy_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
     media_buy_id text,
@@ -292,13 +282,13 @@ SELECT m.id::text,
        s.video_completions::numeric / NULLIF(s.video_starts, 0),
        s.video_views::numeric / NULLIF(s.impressions, 0),
        s.spend / NULLIF(s.video_completions, 0),
-       least((SELECT min(p.date) FROM @extschema@.platform_buy_daily_impressions p
+       least((SELECT min(p.date) FROM @media@.platform_buy_daily_impressions p
                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi),
-             (SELECT min(p.date) FROM @extschema@.platform_buy_daily_videos p
+             (SELECT min(p.date) FROM @media@.platform_buy_daily_videos p
                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi)),
-       greatest((SELECT max(p.date) FROM @extschema@.platform_buy_daily_impressions p
+       greatest((SELECT max(p.date) FROM @media@.platform_buy_daily_impressions p
                   WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi),
-                (SELECT max(p.date) FROM @extschema@.platform_buy_daily_videos p
+                (SELECT max(p.date) FROM @media@.platform_buy_daily_videos p
                   WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi))
   FROM (SELECT bravo._bravo_report_campaign(
                    _bravo_media_buy_totals_of.campaign_id, _bravo_media_buy_totals_of.from_date,
@@ -307,7 +297,7 @@ SELECT m.id::text,
                coalesce(_bravo_media_buy_totals_of.to_date, 'infinity') AS hi,
                bravo._bravo_report_months_from(_bravo_media_buy_totals_of.from_date) AS first,
                bravo._bravo_report_months_until(_bravo_media_buy_totals_of.to_date) AS last_end) c
-  JOIN @extschema@.media_buys m ON m.campaign_id = c.id
+  JOIN @media@.media_buys m ON m.campaign_id = c.id
  CROSS JOIN LATERAL (
        SELECT coalesce(sum(x.impressions), 0)::bigint       AS impressions,
               coalesce(sum(x.clicks), 0)::bigint            AS clicks,
@@ -321,25 +311,57 @@ SELECT m.id::text,
                 WHERE r.media_buy_id = m.id AND r.month >= c.first AND r.month < c.last_end
                UNION ALL
                SELECT p.impressions, p.clicks, p.spend, 0, 0, 0
-                 FROM @extschema@.platform_buy_daily_impressions p
+                 FROM @media@.platform_buy_daily_impressions p
                 WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
                   AND p.date < c.first
                UNION ALL
                SELECT p.impressions, p.clicks, p.spend, 0, 0, 0
-                 FROM @extschema@.platform_buy_daily_impressions p
+                 FROM @media@.platform_buy_daily_impressions p
                 WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
                   AND p.date >= c.first AND p.date >= c.last_end
                UNION ALL
                SELECT 0, 0, 0, p.video_starts, p.video_completions, p.video_views
-                 FROM @extschema@.platform_buy_daily_videos p
+                 FROM @media@.platform_buy_daily_videos p
                 WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
                   AND p.date < c.first
                UNION ALL
                SELECT 0, 0, 0, p.video_starts, p.video_completions, p.video_views
-                 FROM @extschema@.platform_buy_daily_videos p
+                 FROM @media@.platform_buy_daily_videos p
                 WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
                   AND p.date >= c.first AND p.date >= c.last_end) x) s
  ORDER BY m.id
+$$;
+$body$, '@media@', media);
+END
+$define$;
+REVOKE ALL ON FUNCTION bravo._bravo_report_bodies(text) FROM PUBLIC;
+
+SELECT bravo._bravo_report_bodies(bravo._bravo_media_schema());
+
+CREATE FUNCTION bravo._bravo_campaigns_totals_of(
+    campaign_ids anyarray, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
+RETURNS TABLE (
+    campaign_id anyelement,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric,
+    media_buys bigint, first_date date, last_date date,
+    latest_date date, days_behind integer, last_sync_at timestamptz,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+-- A NULL array is one NULL id (refused by the argument check).
+SELECT i.id, t.*
+  FROM (SELECT DISTINCT u.id FROM unnest(_bravo_campaigns_totals_of.campaign_ids) AS u(id)
+        UNION ALL
+        SELECT NULL WHERE _bravo_campaigns_totals_of.campaign_ids IS NULL) i
+ CROSS JOIN LATERAL bravo._bravo_campaign_totals_of(
+       i.id, _bravo_campaigns_totals_of.from_date, _bravo_campaigns_totals_of.to_date) t
+ ORDER BY i.id
 $$;
 
 
@@ -408,10 +430,10 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 SELECT coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-                  WHERE a.attrelid = to_regclass('@extschema@.media_buys') AND a.attname = 'campaign_id'
+                  WHERE a.attrelid = bravo._bravo_media_table('media_buys') AND a.attname = 'campaign_id'
                     AND NOT a.attisdropped), 'bigint'),
        coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-                  WHERE a.attrelid = to_regclass('@extschema@.media_buys') AND a.attname = 'id'
+                  WHERE a.attrelid = bravo._bravo_media_table('media_buys') AND a.attname = 'id'
                     AND NOT a.attisdropped), 'bigint')
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_report_key_types() FROM PUBLIC;

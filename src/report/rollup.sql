@@ -157,9 +157,9 @@ RETURNS TABLE (metric_table text, rel regclass)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-SELECT l.metric_table, to_regclass(format('@extschema@.%I', l.metric_table))
+SELECT l.metric_table, bravo._bravo_media_table(l.metric_table)
   FROM bravo._bravo_rollup_layout() l
- WHERE to_regclass(format('@extschema@.%I', l.metric_table)) IS NOT NULL
+ WHERE bravo._bravo_media_table(l.metric_table) IS NOT NULL
 $fn$;
 
 -- The statement that applies the rows of `delta_sql` (key, key date, then the rollup
@@ -273,7 +273,7 @@ AS $fn$
 SELECT count(DISTINCT k.conrelid) = (SELECT count(*) FROM bravo._bravo_rollup_tables())
   FROM pg_constraint k
  WHERE k.contype = 'f' AND NOT k.condeferrable
-   AND k.confrelid = '@extschema@.media_buys'::regclass
+   AND k.confrelid = bravo._bravo_media_table('media_buys')
    AND k.conrelid IN (SELECT t.rel FROM bravo._bravo_rollup_tables() t)
 $fn$;
 
@@ -318,7 +318,8 @@ BEGIN
     PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
     EXECUTE bravo._bravo_rollup_sql('bravo_campaign_rollup', format(
         'SELECT m.campaign_id, x.date, %s FROM (%s) x (media_buy_id, date, %s) '
-        'JOIN @extschema@.media_buys m ON m.id = x.media_buy_id', xcols, src, cols), own)
+        'JOIN %s.media_buys m ON m.id = x.media_buy_id', xcols, src, cols,
+        bravo._bravo_media_schema()), own)
        INTO ids, dates;
     PERFORM bravo._bravo_rollup_prune('bravo_campaign_rollup', ids, dates);
     EXECUTE bravo._bravo_rollup_sql('bravo_media_buy_rollup', format(
@@ -345,7 +346,7 @@ DECLARE
     cids  text[];
     dates date[];
 BEGIN
-    IF TG_RELID <> '@extschema@.media_buys'::pg_catalog.regclass THEN
+    IF TG_RELID IS DISTINCT FROM bravo._bravo_media_table('media_buys') THEN
         RAISE EXCEPTION 'bravo_metrics rollup trigger refuses to run on %', TG_RELID::pg_catalog.regclass
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'This trigger function keeps the reporting rollups; it belongs on media_buys only.';
@@ -382,13 +383,13 @@ BEGIN
     FOR t IN SELECT * FROM bravo._bravo_rollup_tables() LOOP
         IF gone IS NOT NULL THEN
             parts := parts || format(
-                'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN @extschema@.%I p ON p.media_buy_id = b.id',
-                bravo._bravo_rollup_values(t.metric_table, 'p.', -1), gone, t.metric_table);
+                'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN %s p ON p.media_buy_id = b.id',
+                bravo._bravo_rollup_values(t.metric_table, 'p.', -1), gone, t.rel);
         END IF;
         IF came IS NOT NULL THEN
             parts := parts || format(
-                'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN @extschema@.%I p ON p.media_buy_id = b.id',
-                bravo._bravo_rollup_values(t.metric_table, 'p.', 1), came, t.metric_table);
+                'SELECT b.campaign_id, p.date, %s FROM (%s) b JOIN %s p ON p.media_buy_id = b.id',
+                bravo._bravo_rollup_values(t.metric_table, 'p.', 1), came, t.rel);
         END IF;
     END LOOP;
     EXECUTE bravo._bravo_rollup_sql('bravo_campaign_rollup', array_to_string(parts, ' UNION ALL '),
@@ -412,24 +413,25 @@ DECLARE
     parts  text;
     campaign boolean := rollup = 'bravo_campaign_rollup';
     keytype  text;
+    buys     regclass := bravo._bravo_media_table('media_buys');
 BEGIN
     -- The rollup is keyed like media_buys (id, or campaign_id): whatever type the media
     -- tool gave them (since 0.4.0). Created as bigint; retyped (while empty) when the
     -- media tool's type differs, e.g. after a restore recreated a uuid media_buys.
     SELECT format_type(a.atttypid, a.atttypmod) INTO keytype
       FROM pg_attribute a
-     WHERE a.attrelid = '@extschema@.media_buys'::regclass
+     WHERE a.attrelid = buys
        AND a.attname = CASE WHEN campaign THEN 'campaign_id' ELSE 'id' END;
     SELECT string_agg(t.rel::text, ', '),
            string_agg(format(
                CASE WHEN campaign
-                    THEN 'SELECT m.campaign_id, p.date, %1$s FROM @extschema@.%2$I p '
-                         'JOIN @extschema@.media_buys m ON m.id = p.media_buy_id WHERE m.campaign_id IS NOT NULL'
-                    ELSE 'SELECT p.media_buy_id, bravo._bravo_month(p.date), %1$s FROM @extschema@.%2$I p' END,
-               bravo._bravo_rollup_values(t.metric_table, 'p.', 1), t.metric_table), ' UNION ALL ')
+                    THEN 'SELECT m.campaign_id, p.date, %1$s FROM %2$s p '
+                         'JOIN %3$s m ON m.id = p.media_buy_id WHERE m.campaign_id IS NOT NULL'
+                    ELSE 'SELECT p.media_buy_id, bravo._bravo_month(p.date), %1$s FROM %2$s p' END,
+               bravo._bravo_rollup_values(t.metric_table, 'p.', 1), t.rel, buys), ' UNION ALL ')
       INTO tabs, parts
       FROM bravo._bravo_rollup_tables() t;
-    EXECUTE format('LOCK TABLE @extschema@.media_buys, %s IN SHARE MODE', tabs);
+    EXECUTE format('LOCK TABLE %s, %s IN SHARE MODE', buys, tabs);
     EXECUTE format('LOCK TABLE bravo.%I IN EXCLUSIVE MODE', rollup);
     EXECUTE format('DELETE FROM bravo.%I', rollup);
     IF keytype IS DISTINCT FROM bravo._bravo_rollup_key_type(rollup) THEN
@@ -475,10 +477,21 @@ DECLARE
     tab  regclass;
     fn   text;
     ev   record;
+    old  record;
     made integer := 0;
 BEGIN
     PERFORM set_config('bravo_metrics.report_attaching', 'on', true);
-    FOR tab, fn IN SELECT '@extschema@.media_buys'::regclass, '_bravo_rollup_buy_trigger'
+    -- Triggers left on tables that are no longer the media tool's (the tables moved to
+    -- another schema, and bravo_metrics.media_tool_schema with them) go.
+    FOR old IN SELECT t.oid, t.tgname, t.tgrelid FROM pg_trigger t
+                 JOIN pg_depend d ON d.classid = 'pg_trigger'::regclass AND d.objid = t.oid AND d.deptype = 'e'
+                 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'bravo_metrics'
+                WHERE t.tgrelid IS DISTINCT FROM bravo._bravo_media_table('media_buys')
+                  AND t.tgrelid NOT IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r) LOOP
+        DELETE FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass AND d.objid = old.oid AND d.deptype = 'e';
+        EXECUTE format('DROP TRIGGER %I ON %s', old.tgname, old.tgrelid::regclass);
+    END LOOP;
+    FOR tab, fn IN SELECT bravo._bravo_media_table('media_buys'), '_bravo_rollup_buy_trigger'
                    UNION ALL
                    SELECT t.rel, '_bravo_rollup_metric_trigger' FROM bravo._bravo_rollup_tables() t LOOP
         FOR ev IN SELECT * FROM (VALUES
@@ -503,7 +516,7 @@ BEGIN
       FROM pg_trigger t, pg_extension e
      WHERE e.extname = 'bravo_metrics'
        AND t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
-       AND (t.tgrelid = '@extschema@.media_buys'::regclass
+       AND (t.tgrelid = bravo._bravo_media_table('media_buys')
             OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r))
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass
                           AND d.objid = t.oid AND d.deptype = 'e');
@@ -513,9 +526,11 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_report_attach_triggers() FROM PUBLIC;
 
--- Attaches the rollup to the media tool's tables: the campaign index on media_buys
--- if it has none, the triggers if missing (_bravo_report_attach_triggers), and a
--- rebuild. Idempotent. Run by CREATE EXTENSION when the tables exist; after a
+-- Attaches the rollup to the media tool's tables (in bravo_metrics.media_tool_schema,
+-- else the extension's schema): the campaign index on media_buys if it has none, the
+-- triggers if missing (_bravo_report_attach_triggers, which also removes them from
+-- tables that are no longer the media tool's), the reports for those tables, the
+-- grants of roles granted reporting on them, and a rebuild. Idempotent. Run by CREATE EXTENSION when the tables exist; after a
 -- pg_restore (where CREATE EXTENSION runs before the dump recreates the tables) the
 -- event trigger below runs it once the dump has recreated the last trigger, after
 -- the data is loaded. Returns the number of rollup rows.
@@ -524,25 +539,41 @@ RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    r regrole;
 BEGIN
-    IF to_regclass('@extschema@.media_buys') IS NULL
-       OR to_regclass('@extschema@.platform_buy_daily_impressions') IS NULL
-       OR to_regclass('@extschema@.platform_buy_daily_videos') IS NULL THEN
+    IF bravo._bravo_media_table('media_buys') IS NULL
+       OR bravo._bravo_media_table('platform_buy_daily_impressions') IS NULL
+       OR bravo._bravo_media_table('platform_buy_daily_videos') IS NULL THEN
         RAISE EXCEPTION 'the media tool''s tables are not all there yet'
             USING ERRCODE = 'undefined_table',
-                  HINT = 'Create media_buys, platform_buy_daily_impressions and platform_buy_daily_videos first.';
+                  DETAIL = format('Looked in schema %s (bravo_metrics.media_tool_schema, else the extension''s schema).',
+                                  bravo._bravo_media_schema()),
+                  HINT = 'Create media_buys, platform_buy_daily_impressions and platform_buy_daily_videos first, or point bravo_metrics.media_tool_schema at their schema.';
     END IF;
     IF NOT EXISTS (
         SELECT 1 FROM pg_index i JOIN pg_attribute a
             ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] AND a.attname = 'campaign_id'
-         WHERE i.indrelid = '@extschema@.media_buys'::regclass) THEN
-        CREATE INDEX media_buys_campaign_id_idx ON @extschema@.media_buys (campaign_id, id);
+         WHERE i.indrelid = bravo._bravo_media_table('media_buys')) THEN
+        EXECUTE format('CREATE INDEX media_buys_campaign_id_idx ON %s (campaign_id, id)',
+                       bravo._bravo_media_table('media_buys'));
     END IF;
     PERFORM bravo._bravo_report_attach_triggers();
-    -- The reporting functions take media_buys' id types (report.sql; not there yet
-    -- while CREATE EXTENSION runs this file, and then created with the right types).
+    -- The reports read the media tool's tables where they are now, and take
+    -- media_buys' id types (report.sql; not there yet while CREATE EXTENSION runs this
+    -- file, which then creates them for the tables' schema and types).
     IF to_regprocedure('bravo._bravo_report_retype()') IS NOT NULL THEN
+        PERFORM bravo._bravo_report_bodies(bravo._bravo_media_schema());
         PERFORM bravo._bravo_report_retype();
+    END IF;
+    -- Roles granted reporting read the tables where they are now.
+    IF to_regprocedure('bravo._bravo_reporting_acl(regrole, boolean)') IS NOT NULL THEN
+        FOR r IN SELECT DISTINCT a.grantee::regrole
+                   FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a
+                  WHERE p.pronamespace = '@extschema@'::regnamespace AND p.proname = 'bravo_campaign_totals'
+                    AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner AND a.grantee <> 0 LOOP
+            PERFORM bravo._bravo_reporting_acl(r, false);
+        END LOOP;
     END IF;
     RETURN @extschema@.bravo_report_rebuild();
 END
@@ -553,9 +584,9 @@ REVOKE ALL ON FUNCTION @extschema@.bravo_report_attach() FROM PUBLIC;
 -- a restore the tables do not exist yet: the event trigger below attaches later.
 DO $bravo$
 BEGIN
-    IF to_regclass('@extschema@.media_buys') IS NOT NULL
-       AND to_regclass('@extschema@.platform_buy_daily_impressions') IS NOT NULL
-       AND to_regclass('@extschema@.platform_buy_daily_videos') IS NOT NULL THEN
+    IF bravo._bravo_media_table('media_buys') IS NOT NULL
+       AND bravo._bravo_media_table('platform_buy_daily_impressions') IS NOT NULL
+       AND bravo._bravo_media_table('platform_buy_daily_videos') IS NOT NULL THEN
         PERFORM @extschema@.bravo_report_attach();
     END IF;
 END
@@ -579,12 +610,12 @@ BEGIN
                     WHERE c.classid = 'pg_trigger'::regclass AND t.tgname LIKE 'bravo\_rollup\_%') THEN
         RETURN;
     END IF;
-    IF to_regclass('@extschema@.media_buys') IS NOT NULL
-       AND to_regclass('@extschema@.platform_buy_daily_impressions') IS NOT NULL
-       AND to_regclass('@extschema@.platform_buy_daily_videos') IS NOT NULL
+    IF bravo._bravo_media_table('media_buys') IS NOT NULL
+       AND bravo._bravo_media_table('platform_buy_daily_impressions') IS NOT NULL
+       AND bravo._bravo_media_table('platform_buy_daily_videos') IS NOT NULL
        AND (SELECT count(*) FROM pg_trigger t
              WHERE t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
-               AND (t.tgrelid = to_regclass('@extschema@.media_buys')
+               AND (t.tgrelid = bravo._bravo_media_table('media_buys')
                     OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r)))
            = 4 * (1 + (SELECT count(*) FROM bravo._bravo_rollup_tables())) THEN
         PERFORM @extschema@.bravo_report_attach();

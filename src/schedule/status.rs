@@ -126,6 +126,26 @@ pgrx::extension_sql!(
 -- The scheduler's own view is internal: bravo_schedule_status() shows it.
 ALTER FUNCTION @extschema@.bravo_scheduler_state() SET SCHEMA bravo;
 
+-- The latest date of the media tool's metric table `tab` (in its schema: see
+-- bravo._bravo_media_schema), NULL when it has no rows or does not exist.
+CREATE FUNCTION bravo._bravo_latest_date(tab text)
+RETURNS date
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    rel pg_catalog.regclass := bravo._bravo_media_table(tab);
+    d   date;
+BEGIN
+    IF rel IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE pg_catalog.format('SELECT pg_catalog.max(date) FROM %s', rel) INTO d;
+    RETURN d;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_latest_date(text) FROM PUBLIC;
+
 CREATE FUNCTION bravo_schedule_status()
 RETURNS TABLE (
     loaded               boolean,
@@ -188,8 +208,8 @@ SELECT s.loaded, s.enabled,
   LEFT JOIN LATERAL (SELECT pg_catalog.array_agg(rt.target ORDER BY rt.target) AS families
                        FROM bravo.bravo_sync_run_targets rt
                       WHERE rt.run_id = l.run_id AND rt.status = 'missing_source') ms ON true
-  CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_impressions) fi
-  CROSS JOIN LATERAL (SELECT pg_catalog.max(date) AS d FROM @extschema@.platform_buy_daily_videos) fv
+  CROSS JOIN LATERAL (SELECT bravo._bravo_latest_date('platform_buy_daily_impressions') AS d) fi
+  CROSS JOIN LATERAL (SELECT bravo._bravo_latest_date('platform_buy_daily_videos') AS d) fv
   CROSS JOIN LATERAL (SELECT (pg_catalog.now() AT TIME ZONE coalesce(nullif(pg_catalog.current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC'))::pg_catalog.date AS today) t
 $status$;
 

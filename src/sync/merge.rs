@@ -46,7 +46,7 @@ pub fn check_target(schema: &str, target: &Target) -> Result<Owner, BravoError> 
     .unwrap_or(false);
     if !exists {
         return Err(BravoError::new(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, format!("target table {table} does not exist"))
-            .hint("Recreate it, or ALTER EXTENSION bravo_metrics UPDATE / reinstall the extension to create it."));
+            .hint("Recreate it, or ALTER EXTENSION bravo_metrics UPDATE / reinstall the extension to create it; if the media tool's tables are in another schema, set bravo_metrics.media_tool_schema to it."));
     }
     let mut wanted = vec!["date", "media_buy_id", "created_at", "updated_at"];
     wanted.extend(target.metrics.iter().map(|m| m.column.as_str()));

@@ -458,12 +458,33 @@ fn window(lookback_days: i32) -> (Date, NaiveDate) {
 /// Checks every metric table (and `media_buys`) before any network call; returns
 /// each target's owner, as whom it is written.
 fn check_schema(schema: &str, families: &[Target]) -> Vec<owner::Owner> {
-    let owners: Vec<owner::Owner> = families
+    owner::check_kind(&format!("{schema}.media_buys"), "table").unwrap_or_else(|e| e.raise());
+    check_attached(schema).unwrap_or_else(|e| e.raise());
+    families
         .iter()
         .map(|target| merge::check_target(schema, target).unwrap_or_else(|e| e.raise()))
-        .collect();
-    owner::check_kind(&format!("{schema}.media_buys"), "table").unwrap_or_else(|e| e.raise());
-    owners
+        .collect()
+}
+
+/// The reports and rollups read the same tables the sync writes: their triggers sit on
+/// `media_buys` there (`bravo_report_attach()` puts them there, and moves them when
+/// `bravo_metrics.media_tool_schema` changes).
+fn check_attached(schema: &str) -> Result<(), BravoError> {
+    let attached = Spi::get_one::<bool>(&format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger \
+                         WHERE tgrelid = '{schema}.media_buys'::pg_catalog.regclass AND tgname = 'bravo_rollup_ins')"
+    ))
+    .map_err(|e| BravoError::internal("cannot read the triggers of media_buys", e))?
+    .unwrap_or(false);
+    if attached {
+        return Ok(());
+    }
+    Err(BravoError::new(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("the campaign reports are not attached to {schema}.media_buys"),
+    )
+    .detail("A sync would write rows that the reports and their rollups do not count.")
+    .hint("SELECT bravo_report_attach(); (after changing bravo_metrics.media_tool_schema, or recreating the media tool's tables)"))
 }
 
 /// One target: describe and check its source, stream its window against the
