@@ -176,6 +176,8 @@ BEGIN
         IF bravo._bravo_report_attach_triggers() > 0 AND NOT created THEN
             PERFORM @extschema@.bravo_report_rebuild();
         END IF;
+        -- bravo_media_buy_totals reads the partial months from this table too.
+        PERFORM bravo._bravo_report_bodies(bravo._bravo_media_schema());
     END IF;
     UPDATE bravo.bravo_families b
        SET enabled = true, required = coalesce(bravo_enable_family.required, b.required)
@@ -218,6 +220,7 @@ BEGIN
          WHERE d.classid = 'pg_trigger'::regclass AND d.deptype = 'e'
            AND d.objid IN (SELECT t.oid FROM pg_trigger t WHERE t.tgrelid = tab);
         EXECUTE format('DROP TABLE %s', tab);
+        PERFORM bravo._bravo_report_bodies(bravo._bravo_media_schema());
         PERFORM @extschema@.bravo_report_rebuild();
     END IF;
     RETURN was;

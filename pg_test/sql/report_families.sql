@@ -112,6 +112,63 @@ SELECT r.f, r.t, r.daily,
 
 SELECT * FROM family_diffs;
 
+-- Per media buy (bravo_media_buy_totals: whole months from the media buy rollup, the
+-- partial months at either end from the metric tables), against the same GROUP BY.
+CREATE FUNCTION pg_temp.buy_plain(f date, t date)
+RETURNS TABLE (id bigint, pc numeric, pv numeric, conv numeric, val numeric, rate numeric,
+               cpa numeric, roas numeric, el numeric, me numeric, vi numeric, mrate numeric,
+               vrate numeric, vcpm numeric)
+LANGUAGE sql AS $$
+SELECT m.id, coalesce(k.pc, 0), coalesce(k.pv, 0), coalesce(k.pc + k.pv, 0), coalesce(k.val, 0.00),
+       coalesce(k.pc, 0) / NULLIF(i.clk, 0),
+       coalesce(i.sp, 0.00) / NULLIF(coalesce(k.pc + k.pv, 0), 0),
+       coalesce(k.val, 0.00) / NULLIF(i.sp, 0),
+       coalesce(v.el, 0), coalesce(v.me, 0), coalesce(v.vi, 0),
+       coalesce(v.me, 0) / NULLIF(v.el, 0),
+       coalesce(v.vi, 0) / NULLIF(v.me, 0),
+       coalesce(i.sp, 0.00) * 1000 / NULLIF(v.vi, 0)
+  FROM media_buys m
+  LEFT JOIN (SELECT p.media_buy_id, sum(p.clicks) AS clk, pg_temp.money(sum(p.spend)) AS sp
+               FROM platform_buy_daily_impressions p WHERE p.date BETWEEN f AND t GROUP BY 1) i
+         ON i.media_buy_id = m.id
+  LEFT JOIN (SELECT p.media_buy_id, sum(p.post_click_conversions) AS pc,
+                    sum(p.post_view_conversions) AS pv, pg_temp.money(sum(p.conversion_value)) AS val
+               FROM platform_buy_daily_conversions p WHERE p.date BETWEEN f AND t GROUP BY 1) k
+         ON k.media_buy_id = m.id
+  LEFT JOIN (SELECT p.media_buy_id, sum(p.eligible_impressions) AS el,
+                    sum(p.measurable_impressions) AS me, sum(p.viewable_impressions) AS vi
+               FROM platform_buy_daily_viewability p WHERE p.date BETWEEN f AND t GROUP BY 1) v
+         ON v.media_buy_id = m.id
+ WHERE m.id >= 2000
+$$;
+CREATE FUNCTION pg_temp.buy_reported(f date, t date)
+RETURNS TABLE (id bigint, pc numeric, pv numeric, conv numeric, val numeric, rate numeric,
+               cpa numeric, roas numeric, el numeric, me numeric, vi numeric, mrate numeric,
+               vrate numeric, vcpm numeric)
+LANGUAGE sql AS $$
+SELECT x.media_buy_id, x.post_click_conversions, x.post_view_conversions, x.conversions,
+       x.conversion_value, x.conversion_rate, x.cpa, x.roas, x.eligible_impressions,
+       x.measurable_impressions, x.viewable_impressions, x.measurable_rate, x.viewability_rate, x.vcpm
+  FROM (SELECT DISTINCT m.campaign_id FROM media_buys m WHERE m.id >= 2000) c
+ CROSS JOIN LATERAL bravo_media_buy_totals(c.campaign_id, f, t) x
+ WHERE x.media_buy_id >= 2000
+$$;
+CREATE TEMP VIEW buy_family_diffs AS
+SELECT r.f, r.t,
+       (SELECT count(*) FROM ((SELECT * FROM pg_temp.buy_plain(r.f, r.t)
+                               EXCEPT ALL SELECT * FROM pg_temp.buy_reported(r.f, r.t))
+                              UNION ALL
+                              (SELECT * FROM pg_temp.buy_reported(r.f, r.t)
+                               EXCEPT ALL SELECT * FROM pg_temp.buy_plain(r.f, r.t))) z) AS diffs,
+       (SELECT count(*) FROM pg_temp.buy_plain(r.f, r.t)) AS rows_compared,
+       (SELECT count(*) FROM pg_temp.buy_plain(r.f, r.t) p
+         WHERE p.conv > 0 AND p.vi > 0 AND p.rate IS NOT NULL AND p.cpa IS NOT NULL
+           AND p.roas IS NOT NULL AND p.vcpm IS NOT NULL) AS rows_with_every_measure
+  FROM (VALUES ('2024-05-01'::date, '2024-08-01'::date), ('2024-06-01', '2024-07-15'),
+               ('2024-06-10', '2024-07-20'), ('2024-06-15', '2024-06-15')) r (f, t);
+
+SELECT * FROM buy_family_diffs;
+
 -- A round of changes: updates, inserts, deletes in each family, and campaign moves.
 UPDATE platform_buy_daily_conversions
    SET post_click_conversions = post_click_conversions + 3, conversion_value = conversion_value * 1.5
@@ -128,6 +185,7 @@ UPDATE media_buys SET campaign_id = 200 + (random() * 20)::int
  WHERE id IN (SELECT id FROM media_buys WHERE id >= 2000 ORDER BY random() LIMIT 30);
 
 SELECT * FROM family_diffs;
+SELECT * FROM buy_family_diffs;
 -- The rollups hold the same after a rebuild from the tables.
 CREATE TEMP TABLE before_rebuild AS SELECT * FROM bravo.bravo_campaign_rollup;
 SELECT bravo_report_rebuild() > 0 AS rebuilt;

@@ -137,10 +137,12 @@ UNION ALL
 SELECT r.f, r.t, 'media buys',
        (SELECT count(*) FROM ((SELECT * FROM pg_temp.plain_buys(r.f, r.t)
                                EXCEPT ALL
-                               SELECT c.campaign_id, b.* FROM (SELECT DISTINCT campaign_id FROM media_buys) c
+                               SELECT c.campaign_id, b.media_buy_id, b.impressions, b.clicks, b.spend, b.video_starts, b.video_completions, b.video_views, b.ctr, b.cpm, b.cpc, b.completion_rate, b.view_rate, b.cpcv, b.first_date, b.last_date
+                                 FROM (SELECT DISTINCT campaign_id FROM media_buys) c
                                 CROSS JOIN LATERAL bravo_media_buy_totals(c.campaign_id, r.f, r.t) b)
                               UNION ALL
-                              (SELECT c.campaign_id, b.* FROM (SELECT DISTINCT campaign_id FROM media_buys) c
+                              (SELECT c.campaign_id, b.media_buy_id, b.impressions, b.clicks, b.spend, b.video_starts, b.video_completions, b.video_views, b.ctr, b.cpm, b.cpc, b.completion_rate, b.view_rate, b.cpcv, b.first_date, b.last_date
+                                 FROM (SELECT DISTINCT campaign_id FROM media_buys) c
                                 CROSS JOIN LATERAL bravo_media_buy_totals(c.campaign_id, r.f, r.t) b
                                EXCEPT ALL
                                SELECT * FROM pg_temp.plain_buys(r.f, r.t))) z),

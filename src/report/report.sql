@@ -134,6 +134,13 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $define$
+DECLARE
+    t      record;
+    tab    text;
+    vals   text;
+    parts  text := '';
+    firsts text[] := '{}';
+    lasts  text[] := '{}';
 BEGIN
     EXECUTE replace($body$
 CREATE OR REPLACE FUNCTION bravo._bravo_campaign_totals_of(
@@ -258,7 +265,29 @@ SELECT d.day::date,
 $$;
 $body$, '@media@', media);
 
-    EXECUTE replace($body$
+    -- Per media buy, the partial months at either end come from every metric table
+    -- there is (a family's table joins when bravo_enable_family creates it, which
+    -- runs this again), and so do the first and last dates with data.
+    FOR t IN SELECT * FROM bravo._bravo_rollup_tables() LOOP
+        tab := media || '.' || quote_ident(t.metric_table);
+        vals := bravo._bravo_rollup_values(t.metric_table, 'p.', 1);
+        parts := parts || format($p$
+               UNION ALL
+               SELECT %1$s
+                 FROM %2$s p
+                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
+                  AND p.date < c.first
+               UNION ALL
+               SELECT %1$s
+                 FROM %2$s p
+                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
+                  AND p.date >= c.first AND p.date >= c.last_end$p$, vals, tab);
+        firsts := firsts || format(
+            '(SELECT min(p.date) FROM %s p WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi)', tab);
+        lasts := lasts || format(
+            '(SELECT max(p.date) FROM %s p WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi)', tab);
+    END LOOP;
+    EXECUTE replace(replace(replace(replace(replace(replace($body$
 CREATE OR REPLACE FUNCTION bravo._bravo_media_buy_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
@@ -267,7 +296,11 @@ RETURNS TABLE (
     video_starts bigint, video_completions bigint, video_views bigint,
     ctr numeric, cpm numeric, cpc numeric,
     completion_rate numeric, view_rate numeric, cpcv numeric,
-    first_date date, last_date date)
+    first_date date, last_date date,
+    post_click_conversions bigint, post_view_conversions bigint, conversions bigint,
+    conversion_value numeric, conversion_rate numeric, cpa numeric, roas numeric,
+    eligible_impressions bigint, measurable_impressions bigint, viewable_impressions bigint,
+    measurable_rate numeric, viewability_rate numeric, vcpm numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
 -- Per media buy: the whole months of the range come from bravo_media_buy_rollup (one
@@ -282,14 +315,18 @@ SELECT m.id::text,
        s.video_completions::numeric / NULLIF(s.video_starts, 0),
        s.video_views::numeric / NULLIF(s.impressions, 0),
        s.spend / NULLIF(s.video_completions, 0),
-       least((SELECT min(p.date) FROM @media@.platform_buy_daily_impressions p
-               WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi),
-             (SELECT min(p.date) FROM @media@.platform_buy_daily_videos p
-               WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi)),
-       greatest((SELECT max(p.date) FROM @media@.platform_buy_daily_impressions p
-                  WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi),
-                (SELECT max(p.date) FROM @media@.platform_buy_daily_videos p
-                  WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi))
+       @first@,
+       @last@,
+       s.post_click_conversions, s.post_view_conversions,
+       s.post_click_conversions + s.post_view_conversions,
+       s.conversion_value,
+       s.post_click_conversions::numeric / NULLIF(s.clicks, 0),
+       s.spend / NULLIF(s.post_click_conversions + s.post_view_conversions, 0),
+       s.conversion_value / NULLIF(s.spend, 0),
+       s.eligible_impressions, s.measurable_impressions, s.viewable_impressions,
+       s.measurable_impressions::numeric / NULLIF(s.eligible_impressions, 0),
+       s.viewable_impressions::numeric / NULLIF(s.measurable_impressions, 0),
+       s.spend * 1000 / NULLIF(s.viewable_impressions, 0)
   FROM (SELECT bravo._bravo_report_campaign(
                    _bravo_media_buy_totals_of.campaign_id, _bravo_media_buy_totals_of.from_date,
                    _bravo_media_buy_totals_of.to_date) AS id,
@@ -304,34 +341,24 @@ SELECT m.id::text,
               bravo._bravo_money(coalesce(sum(x.spend), 0)) AS spend,
               coalesce(sum(x.video_starts), 0)::bigint      AS video_starts,
               coalesce(sum(x.video_completions), 0)::bigint AS video_completions,
-              coalesce(sum(x.video_views), 0)::bigint       AS video_views
-         FROM (SELECT r.impressions, r.clicks, r.spend,
-                      r.video_starts, r.video_completions, r.video_views
+              coalesce(sum(x.video_views), 0)::bigint       AS video_views,
+              coalesce(sum(x.post_click_conversions), 0)::bigint AS post_click_conversions,
+              coalesce(sum(x.post_view_conversions), 0)::bigint  AS post_view_conversions,
+              bravo._bravo_money(coalesce(sum(x.conversion_value), 0)) AS conversion_value,
+              coalesce(sum(x.eligible_impressions), 0)::bigint   AS eligible_impressions,
+              coalesce(sum(x.measurable_impressions), 0)::bigint AS measurable_impressions,
+              coalesce(sum(x.viewable_impressions), 0)::bigint   AS viewable_impressions
+         FROM (SELECT @rollup_cols@
                  FROM bravo.bravo_media_buy_rollup r
-                WHERE r.media_buy_id = m.id AND r.month >= c.first AND r.month < c.last_end
-               UNION ALL
-               SELECT p.impressions, p.clicks, p.spend, 0, 0, 0
-                 FROM @media@.platform_buy_daily_impressions p
-                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
-                  AND p.date < c.first
-               UNION ALL
-               SELECT p.impressions, p.clicks, p.spend, 0, 0, 0
-                 FROM @media@.platform_buy_daily_impressions p
-                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
-                  AND p.date >= c.first AND p.date >= c.last_end
-               UNION ALL
-               SELECT 0, 0, 0, p.video_starts, p.video_completions, p.video_views
-                 FROM @media@.platform_buy_daily_videos p
-                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
-                  AND p.date < c.first
-               UNION ALL
-               SELECT 0, 0, 0, p.video_starts, p.video_completions, p.video_views
-                 FROM @media@.platform_buy_daily_videos p
-                WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi
-                  AND p.date >= c.first AND p.date >= c.last_end) x) s
+                WHERE r.media_buy_id = m.id AND r.month >= c.first AND r.month < c.last_end@parts@) x (@cols@)) s
  ORDER BY m.id
 $$;
-$body$, '@media@', media);
+$body$, '@media@', media),
+       '@first@', CASE WHEN firsts = '{}' THEN 'NULL::date' ELSE 'least(' || array_to_string(firsts, ', ') || ')' END),
+       '@last@', CASE WHEN lasts = '{}' THEN 'NULL::date' ELSE 'greatest(' || array_to_string(lasts, ', ') || ')' END),
+       '@rollup_cols@', bravo._bravo_rollup_list('r.%1$I', ', ')),
+       '@cols@', bravo._bravo_rollup_list('%1$I', ', ')),
+       '@parts@', parts);
 END
 $define$;
 REVOKE ALL ON FUNCTION bravo._bravo_report_bodies(text) FROM PUBLIC;
@@ -404,7 +431,9 @@ BEGIN
          '_bravo_media_buy_totals_of(anyelement, date, date)',
          'SELECT t.media_buy_id::%2$s, t.impressions, t.clicks, t.spend, t.video_starts, '
          't.video_completions, t.video_views, t.ctr, t.cpm, t.cpc, t.completion_rate, t.view_rate, '
-         't.cpcv, t.first_date, t.last_date '
+         't.cpcv, t.first_date, t.last_date, t.post_click_conversions, t.post_view_conversions, '
+         't.conversions, t.conversion_value, t.conversion_rate, t.cpa, t.roas, t.eligible_impressions, '
+         't.measurable_impressions, t.viewable_impressions, t.measurable_rate, t.viewability_rate, t.vcpm '
          'FROM bravo._bravo_media_buy_totals_of(bravo_media_buy_totals.campaign_id, '
          'bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) t ORDER BY 1')
         ) v (name, args, inner_fn, body) LOOP
