@@ -60,13 +60,19 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_media_schema() FROM PUBLIC;
 
--- The media tool's table `name` in that schema, NULL when it does not exist.
+-- The media tool's table `name` in that schema, NULL when there is no such table. Only
+-- a plain or partitioned table counts: the rollup triggers and bravo_schedule_status
+-- read it as the extension's owner, and a view (or a foreign table) would run its
+-- owner's code with those rights.
 CREATE FUNCTION bravo._bravo_media_table(name text)
 RETURNS regclass
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-SELECT to_regclass(bravo._bravo_media_schema() || '.' || quote_ident(name))
+SELECT c.oid::regclass
+  FROM pg_class c
+ WHERE c.oid = to_regclass(bravo._bravo_media_schema() || '.' || quote_ident(name))
+   AND c.relkind IN ('r', 'p')
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_media_table(text) FROM PUBLIC;
 

@@ -547,3 +547,80 @@ fn errors_carry_no_rust_backtrace() {
         "backtrace in the server log"
     );
 }
+
+/// The rollup triggers (SECURITY DEFINER, owned by the superuser who installed the
+/// extension) read `media_buys` for each metric write. An application role that owns
+/// the media tool's tables swaps `media_buys` for a view whose function tries to make
+/// it a superuser: the write is refused (42809) and the function never runs as a
+/// superuser; freshness (`bravo_schedule_status`, also SECURITY DEFINER) reads no view
+/// either.
+#[test]
+fn a_view_in_place_of_media_buys_never_runs_as_superuser() {
+    let pg = Cluster::start(ClusterOptions::default());
+    pg.require_passwords();
+    let mut su = pg.client("postgres");
+    su.batch_execute("CREATE ROLE app LOGIN PASSWORD 'app-pw'")
+        .unwrap();
+    su.batch_execute("CREATE DATABASE media_tool").unwrap();
+    let mut su = pg.client("media_tool");
+    su.batch_execute("GRANT CREATE ON SCHEMA public TO app")
+        .unwrap();
+    let mut app = pg.client_password("media_tool", "app", "app-pw");
+    app.batch_execute(
+        "CREATE TABLE media_buys (id bigint PRIMARY KEY, campaign_id bigint NOT NULL, name text,
+             created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());
+         CREATE TABLE platform_buy_daily_impressions (date date NOT NULL, media_buy_id bigint NOT NULL,
+             impressions bigint NOT NULL DEFAULT 0, clicks bigint NOT NULL DEFAULT 0, spend numeric NOT NULL DEFAULT 0,
+             created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(),
+             PRIMARY KEY (media_buy_id, date));
+         CREATE TABLE platform_buy_daily_videos (date date NOT NULL, media_buy_id bigint NOT NULL,
+             video_starts bigint NOT NULL DEFAULT 0, video_completions bigint NOT NULL DEFAULT 0,
+             video_views bigint NOT NULL DEFAULT 0,
+             created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(),
+             PRIMARY KEY (media_buy_id, date));
+         INSERT INTO media_buys (id, campaign_id) VALUES (1, 1);
+         CREATE TABLE audit (who text, escalated boolean);",
+    )
+    .unwrap();
+    su.batch_execute("CREATE EXTENSION bravo_metrics").unwrap();
+    app.batch_execute(
+        "CREATE FUNCTION grab(x bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+         DECLARE ok boolean := true;
+         BEGIN
+             BEGIN
+                 EXECUTE 'ALTER ROLE app SUPERUSER';
+             EXCEPTION WHEN OTHERS THEN ok := false;
+             END;
+             INSERT INTO public.audit VALUES (current_user, ok);
+             RETURN x;
+         END $$;
+         ALTER TABLE media_buys RENAME TO media_buys_real;
+         CREATE VIEW media_buys AS SELECT public.grab(id) AS id, campaign_id FROM media_buys_real;",
+    )
+    .unwrap();
+    let err = app
+        .batch_execute(
+            "INSERT INTO platform_buy_daily_impressions (date, media_buy_id, impressions) VALUES (current_date, 1, 5)",
+        )
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42809", "{}", db_message(&err));
+    assert!(
+        db_message(&err).contains("media_buys is not a table"),
+        "{}",
+        db_message(&err)
+    );
+    su.batch_execute("SELECT * FROM bravo_schedule_status()")
+        .unwrap();
+    let ran: Vec<(String, bool)> = su
+        .query("SELECT who, escalated FROM audit", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(ran.iter().all(|(who, esc)| who == "app" && !esc), "{ran:?}");
+    let superuser: bool = su
+        .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = 'app'", &[])
+        .unwrap()
+        .get(0);
+    assert!(!superuser);
+}

@@ -290,6 +290,7 @@ DECLARE
     xcols text;
     ids   text[];
     dates date[];
+    buys  regclass;
 BEGIN
     -- Only the real metric tables: attached anywhere else (a temp table of the same
     -- name, say) this would add rows nobody synced to every campaign report.
@@ -302,6 +303,14 @@ BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         PERFORM @extschema@.bravo_report_rebuild();
         RETURN NULL;
+    END IF;
+    -- The campaign comes from media_buys, read with the extension owner's rights: it
+    -- must be a table (a view would run its owner's code with them).
+    buys := bravo._bravo_media_table('media_buys');
+    IF buys IS NULL THEN
+        RAISE EXCEPTION 'media_buys is not a table in schema %', bravo._bravo_media_schema()
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'The reporting rollups read the campaign of each media buy from the table media_buys; restore it as a table (not a view), or point bravo_metrics.media_tool_schema at the schema that has it.';
     END IF;
     -- Only this table's own rollup columns travel (the others are left as they are).
     own := bravo._bravo_rollup_own_columns(tab);
@@ -318,8 +327,7 @@ BEGIN
     PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
     EXECUTE bravo._bravo_rollup_sql('bravo_campaign_rollup', format(
         'SELECT m.campaign_id, x.date, %s FROM (%s) x (media_buy_id, date, %s) '
-        'JOIN %s.media_buys m ON m.id = x.media_buy_id', xcols, src, cols,
-        bravo._bravo_media_schema()), own)
+        'JOIN %s m ON m.id = x.media_buy_id', xcols, src, cols, buys), own)
        INTO ids, dates;
     PERFORM bravo._bravo_rollup_prune('bravo_campaign_rollup', ids, dates);
     EXECUTE bravo._bravo_rollup_sql('bravo_media_buy_rollup', format(
