@@ -624,3 +624,54 @@ fn a_view_in_place_of_media_buys_never_runs_as_superuser() {
         .get(0);
     assert!(!superuser);
 }
+
+/// New rows go in through COPY's machinery, which applies no row-level security
+/// policy. A metric table with row security keeps being written with INSERT, so its
+/// owner's forced policies still hold: here one that refuses every new row fails the
+/// sync (42501) and leaves the table as it was; without the policy the same sync
+/// loads it.
+#[test]
+fn a_metric_table_with_forced_row_security_keeps_its_policies() {
+    let src = source(20);
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut c = pg.media_tool("media_tool", src.port(), 20, 4);
+    c.batch_execute(
+        "ALTER TABLE platform_buy_daily_impressions ENABLE ROW LEVEL SECURITY;
+         ALTER TABLE platform_buy_daily_impressions FORCE ROW LEVEL SECURITY;
+         CREATE POLICY read_all ON platform_buy_daily_impressions FOR SELECT USING (true);
+         CREATE POLICY no_new_rows ON platform_buy_daily_impressions FOR INSERT WITH CHECK (false);
+         CREATE ROLE app;
+         ALTER TABLE platform_buy_daily_impressions OWNER TO app;",
+    )
+    .unwrap();
+    let err = c.batch_execute("SELECT * FROM bravo_sync(30)").unwrap_err();
+    assert_eq!(sqlstate(&err), "42501", "{}", db_message(&err));
+    assert!(
+        db_message(&err).contains("row-level security"),
+        "{}",
+        db_message(&err)
+    );
+    let n: i64 = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM platform_buy_daily_impressions) + (SELECT count(*) FROM platform_buy_daily_videos)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0, "the failed sync wrote nothing");
+    c.batch_execute("DROP POLICY no_new_rows ON platform_buy_daily_impressions; CREATE POLICY any_new_rows ON platform_buy_daily_impressions FOR INSERT WITH CHECK (true);")
+        .unwrap();
+    let inserted: i64 = c
+        .query_one(
+            "SELECT inserted FROM bravo_sync(30) WHERE target = 'impressions'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM platform_buy_daily_impressions", &[])
+        .unwrap()
+        .get(0);
+    assert!(inserted > 0);
+    assert_eq!(n, inserted);
+}

@@ -407,7 +407,7 @@ impl<'c> Applier<'c> {
             key.cast("u.id")
         );
         let copy = Spi::get_three::<pg_sys::Oid, bool, String>(&format!(
-            "SELECT c.oid, EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(c.oid) t \
+            "SELECT c.oid, c.relrowsecurity OR EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(c.oid) t \
                                      JOIN pg_catalog.pg_class p ON p.oid = t.relid WHERE p.relrowsecurity), \
                     pg_catalog.now()::text \
                FROM pg_catalog.pg_class c WHERE c.oid = '{table}'::pg_catalog.regclass"
