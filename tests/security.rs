@@ -625,11 +625,10 @@ fn a_view_in_place_of_media_buys_never_runs_as_superuser() {
     assert!(!superuser);
 }
 
-/// New rows go in through COPY's machinery, which applies no row-level security
-/// policy. A metric table with row security keeps being written with INSERT, so its
-/// owner's forced policies still hold: here one that refuses every new row fails the
-/// sync (42501) and leaves the table as it was; without the policy the same sync
-/// loads it.
+/// A sync writes a metric table as its owner, so the owner's forced row-level security
+/// policies hold (a bulk path such as COPY's would skip them): here one that refuses
+/// every new row fails the sync (42501) and leaves both tables as they were; with a
+/// policy that admits them the same sync loads the table.
 #[test]
 fn a_metric_table_with_forced_row_security_keeps_its_policies() {
     let src = source(20);

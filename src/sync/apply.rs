@@ -28,7 +28,6 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiCursor;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 
-use super::copy_in;
 use super::key::KeySpec;
 use super::owner::Owner;
 use crate::error::BravoError;
@@ -105,14 +104,6 @@ impl Ids {
     }
 }
 
-/// Where and how new rows are copied in.
-struct CopyTarget {
-    relid: pg_sys::Oid,
-    columns: Vec<String>,
-    /// The transaction's start, as text: created_at and updated_at of new rows.
-    now: String,
-}
-
 /// Column-wise buffer of rows to write.
 #[derive(Default)]
 struct Rows {
@@ -157,57 +148,6 @@ impl Rows {
         }
     }
     /// Moves the buffered columns into statement arguments (date, id, metrics...).
-    /// The rows in COPY's text format: id, date, the metrics in the target's order,
-    /// then `now` as created_at and updated_at (what the INSERT path writes).
-    fn copy_text(&self, target: &Target, now: &str) -> Vec<u8> {
-        use std::io::Write;
-        let n = self.len();
-        let mut out = Vec::with_capacity(n * (48 + 16 * target.metrics.len() + 2 * now.len()));
-        let mut metric_slots = Vec::with_capacity(target.metrics.len());
-        let (mut c, mut m) = (0, 0);
-        for metric in &target.metrics {
-            match metric.kind {
-                MetricKind::Count => {
-                    metric_slots.push((true, c));
-                    c += 1;
-                }
-                MetricKind::Money => {
-                    metric_slots.push((false, m));
-                    m += 1;
-                }
-            }
-        }
-        for i in 0..n {
-            match &self.ids {
-                Ids::Int(v) => {
-                    let _ = write!(out, "{}", v[i]);
-                }
-                Ids::Text(v) => copy_in::escape_into(&mut out, &v[i]),
-            }
-            let day = self.dates[i].to_pg_epoch_days();
-            match bravo_core::compare::from_epoch_days(day) {
-                Some(d) => {
-                    let _ = write!(out, "\t{d}");
-                }
-                None => out.extend_from_slice(b"\t\\N"),
-            }
-            for &(count, j) in &metric_slots {
-                out.push(b'\t');
-                if count {
-                    let _ = write!(out, "{}", self.counts[j][i]);
-                } else {
-                    copy_in::escape_into(&mut out, &self.money[j][i]);
-                }
-            }
-            out.push(b'\t');
-            out.extend_from_slice(now.as_bytes());
-            out.push(b'\t');
-            out.extend_from_slice(now.as_bytes());
-            out.push(b'\n');
-        }
-        out
-    }
-
     fn take_args(&mut self, target: &Target) -> Vec<DatumWithOid<'static>> {
         let mut args: Vec<DatumWithOid> =
             vec![std::mem::take(&mut self.dates).into(), self.ids.take()];
@@ -311,8 +251,6 @@ pub struct Applier<'c> {
     run_id: i64,
     /// Where `bravo_set_aside` is.
     log_schema: String,
-    /// New rows go in through COPY (`copy_in.rs`), unless the table has row security.
-    copy: Option<CopyTarget>,
     comparison: Comparison<Window<'c>>,
     decisions: Vec<Decision>,
     insert_sql: String,
@@ -406,25 +344,6 @@ impl<'c> Applier<'c> {
             sets.join(", "),
             key.cast("u.id")
         );
-        let copy = Spi::get_three::<pg_sys::Oid, bool, String>(&format!(
-            "SELECT c.oid, c.relrowsecurity OR EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(c.oid) t \
-                                     JOIN pg_catalog.pg_class p ON p.oid = t.relid WHERE p.relrowsecurity), \
-                    pg_catalog.now()::text \
-               FROM pg_catalog.pg_class c WHERE c.oid = '{table}'::pg_catalog.regclass"
-        ))
-        .map_err(|e| BravoError::internal("cannot read the target table", e))?;
-        let copy = match copy {
-            (Some(relid), Some(false), Some(now)) => Some(CopyTarget {
-                relid,
-                columns: cols
-                    .iter()
-                    .cloned()
-                    .chain(["created_at".to_string(), "updated_at".to_string()])
-                    .collect(),
-                now,
-            }),
-            _ => None,
-        };
         if keep_vanished {
             Spi::run(&format!(
                 "CREATE TEMP TABLE IF NOT EXISTS bravo_vanished_{0} (media_buy_id {1}, date date) ON COMMIT DROP; TRUNCATE pg_temp.bravo_vanished_{0}",
@@ -442,7 +361,6 @@ impl<'c> Applier<'c> {
             target,
             run_id,
             log_schema: schemas.internal.clone(),
-            copy,
             comparison: Comparison::new(
                 order,
                 Window {
@@ -549,7 +467,6 @@ impl<'c> Applier<'c> {
         let mut updates = std::mem::replace(&mut self.updates, Rows::new(target, key.kind));
         let aside = std::mem::take(&mut self.aside);
         let vanished = std::mem::take(&mut self.vanished);
-        let copy = self.copy.as_ref();
         let (insert_sql, update_sql, schema, run_id, owner) = (
             &self.insert_sql,
             &self.update_sql,
@@ -564,13 +481,8 @@ impl<'c> Applier<'c> {
             self.memory.switch_to(|_| -> Result<(), BravoError> {
                 // The metric table is written as its owner (owner.rs).
                 if ni > 0 {
-                    if let Some(c) = copy {
-                        let text = inserts.copy_text(target, &c.now);
-                        owner.run(|| copy_in::copy_rows(c.relid, &c.columns, text));
-                    } else {
-                        let args = inserts.take_args(target);
-                        owner.run(|| Spi::run_with_args(insert_sql, &args)).map_err(|e| BravoError::internal("insert failed", e))?;
-                    }
+                    let args = inserts.take_args(target);
+                    owner.run(|| Spi::run_with_args(insert_sql, &args)).map_err(|e| BravoError::internal("insert failed", e))?;
                 }
                 if nu > 0 {
                     let args = updates.take_args(target);

@@ -22,7 +22,6 @@
 pub mod apply;
 pub mod catalog;
 pub mod connect;
-pub mod copy_in;
 pub mod key;
 pub mod lock;
 pub mod merge;
