@@ -1518,18 +1518,18 @@ AS $fn$
 DECLARE
     verb text := CASE WHEN do_revoke THEN 'REVOKE' ELSE 'GRANT' END;
     dir  text := CASE WHEN do_revoke THEN 'FROM' ELSE 'TO' END;
+    media text;
 BEGIN
     IF role IS NULL THEN
         RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass an existing role, e.g. SELECT bravo_grant_reporting(''analysts'');';
     END IF;
-    EXECUTE format('%s USAGE ON SCHEMA %I, %s, bravo %s %s', verb, '@extschema@',
-                   bravo._bravo_media_schema(), dir, role);
-    EXECUTE format('%s SELECT ON TABLE %s.media_buys, %s.platform_buy_daily_impressions, '
-                   '%s.platform_buy_daily_videos, bravo.bravo_campaign_rollup, '
-                   'bravo.bravo_media_buy_rollup %s %s',
-                   verb, bravo._bravo_media_schema(), bravo._bravo_media_schema(),
-                   bravo._bravo_media_schema(), dir, role);
+    media := bravo._bravo_media_schema();
+    EXECUTE format('%s USAGE ON SCHEMA %I, %s, bravo %s %s', verb, '@extschema@', media, dir, role);
+    EXECUTE format('%1$s SELECT ON TABLE %2$s.media_buys, %2$s.platform_buy_daily_impressions, '
+                   '%2$s.platform_buy_daily_videos, bravo.bravo_campaign_rollup, '
+                   'bravo.bravo_media_buy_rollup %3$s %4$s',
+                   verb, media, dir, role);
     -- The reporting functions' signatures follow media_buys' id types (report.sql).
     EXECUTE format('%s EXECUTE ON FUNCTION %s, '
                    'bravo._bravo_campaign_totals_of(anyelement, date, date), '

@@ -27,41 +27,52 @@ pub struct Schemas {
     pub internal: String,
 }
 
-/// Reads both schemas from the catalog.
-pub fn resolve() -> Result<Schemas, BravoError> {
-    let row = Spi::get_two::<String, bool>(
+/// The extension's schema (quoted) and whether its SQL has schema `bravo` (0.4.0).
+fn locate() -> Result<(String, bool), BravoError> {
+    match Spi::get_two::<String, bool>(
         "SELECT pg_catalog.quote_ident(n.nspname), \
                 pg_catalog.to_regclass('bravo.bravo_sync_runs') IS NOT NULL \
            FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace \
           WHERE e.extname = 'bravo_metrics'",
-    );
-    match row {
-        Ok((Some(ext), Some(split))) => {
-            let internal = if split {
-                INTERNAL.to_string()
-            } else {
-                ext.clone()
-            };
-            let media = match settings::get_str(&settings::MEDIA_TOOL_SCHEMA) {
-                // 0.3.0's SQL reads the tables in the extension's schema only.
-                Some(_) if !split => {
-                    return Err(BravoError::new(
-                        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                        "bravo_metrics.media_tool_schema needs the extension's 0.4.0 SQL",
-                    )
-                    .hint("Run ALTER EXTENSION bravo_metrics UPDATE;"))
-                }
-                Some(name) => media_schema(&name)?,
-                None => ext,
-            };
-            Ok(Schemas { media, internal })
-        }
+    ) {
+        Ok((Some(ext), Some(split))) => Ok((ext, split)),
         _ => Err(BravoError::new(
             PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
             "extension bravo_metrics is not installed in this database",
         )
         .hint("CREATE EXTENSION bravo_metrics;")),
     }
+}
+
+/// The schema of the run log, the set-aside rows and the family catalog, quoted. It
+/// does not depend on `bravo_metrics.media_tool_schema`, so a run can be recorded
+/// even when that setting is wrong.
+pub fn internal() -> Result<String, BravoError> {
+    let (ext, split) = locate()?;
+    Ok(if split { INTERNAL.to_string() } else { ext })
+}
+
+/// Reads both schemas from the catalog.
+pub fn resolve() -> Result<Schemas, BravoError> {
+    let (ext, split) = locate()?;
+    let internal = if split {
+        INTERNAL.to_string()
+    } else {
+        ext.clone()
+    };
+    let media = match settings::get_str(&settings::MEDIA_TOOL_SCHEMA) {
+        // 0.3.0's SQL reads the tables in the extension's schema only.
+        Some(_) if !split => {
+            return Err(BravoError::new(
+                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "bravo_metrics.media_tool_schema needs the extension's 0.4.0 SQL",
+            )
+            .hint("Run ALTER EXTENSION bravo_metrics UPDATE;"))
+        }
+        Some(name) => media_schema(&name)?,
+        None => ext,
+    };
+    Ok(Schemas { media, internal })
 }
 
 /// Schema `name` (from `bravo_metrics.media_tool_schema`), quoted, if it exists.

@@ -91,7 +91,7 @@ pub struct RunRecord {
 
 /// The schema of the run log and the set-aside rows, quoted for SQL ([`crate::schemas`]).
 pub fn log_schema() -> Result<String, BravoError> {
-    crate::schemas::resolve().map(|s| s.internal)
+    crate::schemas::internal()
 }
 
 /// Whether the run log records each family's status (0.4.0's SQL; the library also
