@@ -353,20 +353,161 @@ SELECT count(DISTINCT k.conrelid) = (SELECT count(*) FROM bravo._bravo_rollup_ta
    AND k.conrelid IN (SELECT t.rel FROM bravo._bravo_rollup_tables() t)
 $fn$;
 
+-- The two statements that apply the rows of `src` (media_buy_id, date, then metric
+-- table `tab`'s own rollup columns) to the campaign rollup (campaign read from
+-- `buys`) and to the media buy rollup, in that order; each returns the keys it left
+-- empty (for _bravo_rollup_prune). The caller EXECUTEs them (a trigger's transition
+-- tables are visible to its own queries only).
+CREATE FUNCTION bravo._bravo_rollup_apply_sql(tab text, src text, buys regclass)
+RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    own   text[] := bravo._bravo_rollup_own_columns(tab);
+    cols  text := array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(own) c), ', ');
+    xcols text := array_to_string(ARRAY(SELECT 'x.' || quote_ident(c) FROM unnest(own) c), ', ');
+BEGIN
+    RETURN ARRAY[
+        bravo._bravo_rollup_sql('bravo_campaign_rollup', format(
+            'SELECT m.campaign_id, x.date, %s FROM (%s) x (media_buy_id, date, %s) '
+            'JOIN %s m ON m.id = x.media_buy_id', xcols, src, cols, buys), own),
+        bravo._bravo_rollup_sql('bravo_media_buy_rollup', format(
+            'SELECT x.media_buy_id, bravo._bravo_month(x.date), %s '
+            'FROM (%s) x (media_buy_id, date, %s)', xcols, src, cols), own)];
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_apply_sql(text, text, regclass) FROM PUBLIC;
+
+-- media_buys as a table, for the rollups: they read each buy's campaign with the
+-- extension owner's rights, and a view there would run its owner's code with them.
+CREATE FUNCTION bravo._bravo_rollup_buys()
+RETURNS regclass
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    buys regclass := bravo._bravo_media_table('media_buys');
+BEGIN
+    IF buys IS NULL THEN
+        RAISE EXCEPTION 'media_buys is not a table in schema %', bravo._bravo_media_schema()
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'The reporting rollups read the campaign of each media buy from the table media_buys; restore it as a table (not a view), or point bravo_metrics.media_tool_schema at the schema that has it.';
+    END IF;
+    RETURN buys;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_buys() FROM PUBLIC;
+
+-- Deferred rollup maintenance (since 0.4.0). A sync writes a metric table in many
+-- statements; applying each statement's delta to the rollups upserts the same
+-- campaign days again and again. During a sync, the metric trigger instead appends
+-- the delta rows to this session's temporary table pg_temp.bravo_rollup_pending_<oid
+-- of the metric table>, and _bravo_rollup_flush applies them once, before the sync
+-- returns. The table exists only between the two calls, in the sync's (sub)transaction:
+-- an error rolls its creation back with everything else. It belongs to the
+-- extension's owner, so no other role can put a trigger on it (it is written with the
+-- owner's rights); a table of that name that another role made is refused.
+--
+-- The pending table of metric table `rel` in this session, or NULL.
+CREATE FUNCTION bravo._bravo_rollup_pending(rel regclass)
+RETURNS regclass
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    pending regclass := to_regclass(format('pg_temp.%I', 'bravo_rollup_pending_' || rel::oid));
+BEGIN
+    IF pending IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+         WHERE c.oid = pending AND r.rolname = current_user AND c.relkind = 'r' AND NOT c.relhastriggers
+           AND NOT c.relhasrules AND NOT c.relrowsecurity) THEN
+        RAISE EXCEPTION 'the temporary table % was not made by bravo_metrics', pending
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('Drop it (DROP TABLE pg_temp.%I): bravo_metrics keeps a sync''s pending rollup rows under that name.', 'bravo_rollup_pending_' || rel::oid);
+    END IF;
+    RETURN pending;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_pending(regclass) FROM PUBLIC;
+
+-- Starts deferring the rollup maintenance of metric table `rel` in this transaction.
+CREATE FUNCTION bravo._bravo_rollup_defer(rel regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tab text;
+BEGIN
+    SELECT t.metric_table INTO tab FROM bravo._bravo_rollup_tables() t WHERE t.rel = _bravo_rollup_defer.rel;
+    IF tab IS NULL THEN
+        RAISE EXCEPTION '% is not a metric table of the reports', rel
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF bravo._bravo_rollup_pending(rel) IS NOT NULL THEN
+        RAISE EXCEPTION 'the rollup maintenance of % is deferred already', rel
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    EXECUTE format('CREATE TEMPORARY TABLE %I (media_buy_id %s, date date, %s) ON COMMIT DROP',
+                   'bravo_rollup_pending_' || rel::oid,
+                   bravo._bravo_media_buy_id_type(),
+                   (SELECT string_agg(format('%I %s', c.name, c.type), ', ' ORDER BY c.ord)
+                      FROM bravo._bravo_rollup_columns() c
+                     WHERE c.name = ANY (bravo._bravo_rollup_own_columns(tab))));
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_defer(regclass) FROM PUBLIC;
+
+-- Applies the rows deferred for metric table `rel` to both rollups and ends the
+-- deferral. Returns the number of delta rows applied (NULL when nothing was deferred).
+CREATE FUNCTION bravo._bravo_rollup_flush(rel regclass)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    pending regclass := bravo._bravo_rollup_pending(rel);
+    tab     text;
+    buys    regclass;
+    q       text[];
+    n       bigint;
+    ids     text[];
+    dates   date[];
+BEGIN
+    IF pending IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT t.metric_table INTO tab FROM bravo._bravo_rollup_tables() t WHERE t.rel = _bravo_rollup_flush.rel;
+    EXECUTE format('SELECT count(*) FROM %s', pending) INTO n;
+    IF n > 0 THEN
+        buys := bravo._bravo_rollup_buys();
+        -- The campaign is read after this lock, as in the trigger.
+        PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
+        q := bravo._bravo_rollup_apply_sql(tab, format('SELECT * FROM %s', pending), buys);
+        EXECUTE q[1] INTO ids, dates;
+        PERFORM bravo._bravo_rollup_prune('bravo_campaign_rollup', ids, dates);
+        EXECUTE q[2] INTO ids, dates;
+        PERFORM bravo._bravo_rollup_prune('bravo_media_buy_rollup', ids, dates);
+    END IF;
+    EXECUTE format('DROP TABLE %s', pending);
+    RETURN n;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_flush(regclass) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION bravo._bravo_rollup_metric_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    tab   text;
-    src   text;
-    own   text[];
-    cols  text;
-    xcols text;
-    ids   text[];
-    dates date[];
-    buys  regclass;
+    tab     text;
+    src     text;
+    pending regclass;
+    q       text[];
+    ids     text[];
+    dates   date[];
 BEGIN
     -- Only the real metric tables: attached anywhere else (a temp table of the same
     -- name, say) this would add rows nobody synced to every campaign report.
@@ -380,36 +521,26 @@ BEGIN
         PERFORM @extschema@.bravo_report_rebuild();
         RETURN NULL;
     END IF;
-    -- The campaign comes from media_buys, read with the extension owner's rights: it
-    -- must be a table (a view would run its owner's code with them).
-    buys := bravo._bravo_media_table('media_buys');
-    IF buys IS NULL THEN
-        RAISE EXCEPTION 'media_buys is not a table in schema %', bravo._bravo_media_schema()
-            USING ERRCODE = 'wrong_object_type',
-                  HINT = 'The reporting rollups read the campaign of each media buy from the table media_buys; restore it as a table (not a view), or point bravo_metrics.media_tool_schema at the schema that has it.';
-    END IF;
-    -- Only this table's own rollup columns travel (the others are left as they are).
-    own := bravo._bravo_rollup_own_columns(tab);
-    cols := array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(own) c), ', ');
-    xcols := array_to_string(ARRAY(SELECT 'x.' || quote_ident(c) FROM unnest(own) c), ', ');
     src := CASE TG_OP
         WHEN 'INSERT' THEN bravo._bravo_rollup_rows(tab, 'new_rows', 1)
         WHEN 'DELETE' THEN bravo._bravo_rollup_rows(tab, 'old_rows', -1)
         ELSE bravo._bravo_rollup_rows(tab, 'new_rows', 1) || ' UNION ALL '
           || bravo._bravo_rollup_rows(tab, 'old_rows', -1)
         END;
+    -- A sync in progress applies the deltas once at its end (_bravo_rollup_flush).
+    pending := bravo._bravo_rollup_pending(TG_RELID);
+    IF pending IS NOT NULL THEN
+        EXECUTE format('INSERT INTO %s %s', pending, src);
+        RETURN NULL;
+    END IF;
+    -- Only this table's own rollup columns travel (the others are left as they are).
+    q := bravo._bravo_rollup_apply_sql(tab, src, bravo._bravo_rollup_buys());
     -- Waits for a campaign move in flight and makes moves wait for this transaction
     -- (see _bravo_rollup_buy_trigger); the campaign is then read with a fresh snapshot.
     PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
-    EXECUTE bravo._bravo_rollup_sql('bravo_campaign_rollup', format(
-        'SELECT m.campaign_id, x.date, %s FROM (%s) x (media_buy_id, date, %s) '
-        'JOIN %s m ON m.id = x.media_buy_id', xcols, src, cols, buys), own)
-       INTO ids, dates;
+    EXECUTE q[1] INTO ids, dates;
     PERFORM bravo._bravo_rollup_prune('bravo_campaign_rollup', ids, dates);
-    EXECUTE bravo._bravo_rollup_sql('bravo_media_buy_rollup', format(
-        'SELECT x.media_buy_id, bravo._bravo_month(x.date), %s '
-        'FROM (%s) x (media_buy_id, date, %s)', xcols, src, cols), own)
-       INTO ids, dates;
+    EXECUTE q[2] INTO ids, dates;
     PERFORM bravo._bravo_rollup_prune('bravo_media_buy_rollup', ids, dates);
     RETURN NULL;
 END

@@ -28,6 +28,7 @@ pub mod merge;
 pub mod order;
 pub mod owner;
 pub mod progress;
+pub mod rollup;
 
 mod tests;
 
@@ -539,6 +540,7 @@ fn sync_target(
     trec.query_id = stream.query_id().map(str::to_string);
     record.borrow_mut().targets.push(trec.clone());
 
+    let deferred = rollup::defer(&ctx.schemas.internal, &table).unwrap_or_else(|e| e.raise());
     let applied = apply_stream(
         ctx,
         session,
@@ -578,6 +580,8 @@ fn sync_target(
         ctx.window_start,
     )
     .unwrap_or_else(|e| e.raise());
+    let pending = deferred.flush().unwrap_or_else(|e| e.raise());
+    pgrx::debug1!("bravo_sync: {} rollup delta rows applied", pending);
     trec.inserted = applied.inserted + late_ins;
     trec.updated = applied.updated + late_upd;
     trec.unchanged = applied.unchanged;

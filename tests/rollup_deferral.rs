@@ -1,0 +1,337 @@
+//! During a sync the rollups are kept once per metric table, not once per statement
+//! (`_bravo_rollup_defer` / `_bravo_rollup_flush`). What must hold: after any sync both
+//! rollups equal a rebuild from the tables; nothing stays deferred after the sync (a
+//! later write in the same transaction counts at once); a failed sync leaves them as
+//! they were; a campaign move racing a sync leaves them exact; a look-alike temporary
+//! table cannot capture the rollup rows. Real PostgreSQL 15 and the real fakesnow.
+
+mod common;
+
+use std::thread;
+use std::time::Duration;
+
+use common::*;
+use postgres::Client;
+
+/// Rows where either rollup differs from a rebuild from the metric tables (0 = exact).
+/// Runs the rebuild in a transaction it rolls back.
+fn rollup_diffs(c: &mut Client) -> i64 {
+    let mut tx = c.transaction().unwrap();
+    tx.batch_execute(
+        "CREATE TEMP TABLE kept_c ON COMMIT DROP AS SELECT * FROM bravo.bravo_campaign_rollup;
+         CREATE TEMP TABLE kept_m ON COMMIT DROP AS SELECT * FROM bravo.bravo_media_buy_rollup;
+         SELECT bravo_report_rebuild();",
+    )
+    .unwrap();
+    let n: i64 = tx
+        .query_one(
+            "SELECT (SELECT count(*) FROM (SELECT * FROM kept_c EXCEPT ALL SELECT * FROM bravo.bravo_campaign_rollup) a)
+                  + (SELECT count(*) FROM (SELECT * FROM bravo.bravo_campaign_rollup EXCEPT ALL SELECT * FROM kept_c) b)
+                  + (SELECT count(*) FROM (SELECT * FROM kept_m EXCEPT ALL SELECT * FROM bravo.bravo_media_buy_rollup) c)
+                  + (SELECT count(*) FROM (SELECT * FROM bravo.bravo_media_buy_rollup EXCEPT ALL SELECT * FROM kept_m) d)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    tx.rollback().unwrap();
+    n
+}
+
+fn rollup_rows(c: &mut Client) -> i64 {
+    c.query_one(
+        "SELECT (SELECT count(*) FROM bravo.bravo_campaign_rollup) + (SELECT count(*) FROM bravo.bravo_media_buy_rollup)",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
+fn pending_tables(c: &mut Client) -> i64 {
+    c.query_one(
+        "SELECT count(*) FROM pg_class WHERE relname LIKE 'bravo\\_rollup\\_pending\\_%' AND relpersistence = 't'",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
+fn campaign_impressions(c: &mut Client, campaign: i64) -> i64 {
+    c.query_one(
+        "SELECT coalesce(impressions, 0) FROM bravo_campaign_totals($1)",
+        &[&campaign],
+    )
+    .unwrap()
+    .get(0)
+}
+
+#[test]
+fn a_sync_keeps_both_rollups_exact_and_leaves_nothing_deferred() {
+    let src = Source::start();
+    src.fill(30, 40);
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut c = pg.media_tool("media_tool", src.port(), 30, 4);
+
+    // History outside the window and a buy Snowflake does not know yet (set aside).
+    c.batch_execute(
+        "INSERT INTO platform_buy_daily_impressions (media_buy_id, date, impressions, clicks, spend)
+         SELECT b, current_date - 60 - d, 11, 1, 0.11 FROM generate_series(1, 30) b, generate_series(0, 9) d;",
+    )
+    .unwrap();
+    src.sql(&["INSERT INTO PLATFORM_BUY_DAILY_IMPRESSIONS SELECT dateadd(day, -d.range, current_date), 31, 5, 1, 0.50, current_timestamp, current_timestamp FROM range(0, 31) d"]);
+
+    // First load: inserts only, 31 rows set aside.
+    c.batch_execute("SELECT bravo_sync(30)").unwrap();
+    assert_eq!(rollup_diffs(&mut c), 0, "after the first load");
+    assert!(rollup_rows(&mut c) > 0);
+    assert_eq!(pending_tables(&mut c), 0);
+
+    // Revisions, deletions (delete_missing) and the unknown buy arriving (its set-aside
+    // rows settle), in one sync.
+    src.sql(&[
+        "UPDATE PLATFORM_BUY_DAILY_IMPRESSIONS SET impressions = impressions + 1000, spend = spend + 0.01 WHERE media_buy_id IN (3, 4) AND date >= dateadd(day, -4, current_date)",
+        "UPDATE PLATFORM_BUY_DAILY_VIDEOS SET video_views = video_views + 5 WHERE media_buy_id = 5",
+        "DELETE FROM PLATFORM_BUY_DAILY_IMPRESSIONS WHERE media_buy_id = 7 AND date = dateadd(day, -2, current_date)",
+        "DELETE FROM PLATFORM_BUY_DAILY_VIDEOS WHERE media_buy_id = 8",
+    ]);
+    c.batch_execute("INSERT INTO media_buys (id, campaign_id) VALUES (31, 2)")
+        .unwrap();
+    let c2_before = campaign_impressions(&mut c, 2);
+    c.batch_execute("SET bravo_metrics.delete_missing = on; SELECT bravo_sync(30)")
+        .unwrap();
+    assert_eq!(
+        rollup_diffs(&mut c),
+        0,
+        "after revisions, deletions and settled rows"
+    );
+    assert_eq!(
+        campaign_impressions(&mut c, 2) - c2_before,
+        5 * 31,
+        "the settled rows of buy 31 count in campaign 2"
+    );
+    assert_eq!(pending_tables(&mut c), 0);
+
+    // In one transaction: a sync, then a direct write and a move: both count at once
+    // (nothing is left deferred after bravo_sync returns).
+    let mut tx = c.transaction().unwrap();
+    src.sql(&[
+        "UPDATE PLATFORM_BUY_DAILY_IMPRESSIONS SET clicks = clicks + 1 WHERE media_buy_id = 10",
+    ]);
+    tx.batch_execute("SELECT bravo_sync(30)").unwrap();
+    let c1: i64 = tx
+        .query_one("SELECT impressions FROM bravo_campaign_totals(1)", &[])
+        .unwrap()
+        .get(0);
+    tx.batch_execute(
+        "INSERT INTO platform_buy_daily_impressions (media_buy_id, date, impressions, clicks, spend)
+         VALUES (4, current_date - 100, 1000000, 0, 0)",
+    )
+    .unwrap();
+    // Buy 4 is in campaign 4 % 4 + 1 = 1.
+    let c1_after: i64 = tx
+        .query_one("SELECT impressions FROM bravo_campaign_totals(1)", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        c1_after - c1,
+        1_000_000,
+        "a write after the sync counts at once"
+    );
+    tx.batch_execute("UPDATE media_buys SET campaign_id = 3 WHERE id = 4")
+        .unwrap();
+    let n: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM pg_class WHERE relname LIKE 'bravo\\_rollup\\_pending\\_%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0, "no pending table after the sync, in its transaction");
+    tx.commit().unwrap();
+    assert_eq!(
+        rollup_diffs(&mut c),
+        0,
+        "after a sync, a write and a move in one transaction"
+    );
+
+    // A sync that fails after writing (here: the second target's source lost a column)
+    // leaves the rollups exactly as they were, with nothing deferred.
+    let before: String = c
+        .query_one(
+            "SELECT md5(string_agg(r::text, ',' ORDER BY campaign_id, date)) FROM bravo.bravo_campaign_rollup r",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    src.sql(&[
+        "UPDATE PLATFORM_BUY_DAILY_IMPRESSIONS SET impressions = impressions + 1 WHERE media_buy_id = 1",
+        "ALTER TABLE PLATFORM_BUY_DAILY_VIDEOS DROP COLUMN video_views",
+    ]);
+    let e = c.batch_execute("SELECT bravo_sync(30)").unwrap_err();
+    assert!(db_message(&e).contains("VIDEO_VIEWS"), "{}", db_message(&e));
+    let after: String = c
+        .query_one(
+            "SELECT md5(string_agg(r::text, ',' ORDER BY campaign_id, date)) FROM bravo.bravo_campaign_rollup r",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(before, after, "a failed sync leaves the rollup as it was");
+    assert_eq!(pending_tables(&mut c), 0);
+    assert_eq!(rollup_diffs(&mut c), 0);
+}
+
+#[test]
+fn a_campaign_move_racing_a_sync_leaves_the_rollup_exact() {
+    let src = Source::start();
+    src.fill(12, 10);
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut c = pg.media_tool("media_tool", src.port(), 12, 3);
+    c.batch_execute("SELECT bravo_sync(7)").unwrap();
+    assert_eq!(rollup_diffs(&mut c), 0);
+
+    // 1. A move in flight when the sync applies its rows: the sync waits for it, then
+    //    counts the rows in the buy's new campaign.
+    src.sql(&["UPDATE PLATFORM_BUY_DAILY_IMPRESSIONS SET impressions = impressions + 100 WHERE media_buy_id = 5"]);
+    let mut mover = pg.client("media_tool");
+    mover
+        .batch_execute("BEGIN; UPDATE media_buys SET campaign_id = 99 WHERE id = 5")
+        .unwrap();
+    let mut syncer = pg.client("media_tool");
+    let syncer_pid: i32 = syncer
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let run = thread::spawn(move || {
+        syncer.batch_execute("SELECT bravo_sync(7)").unwrap();
+        syncer
+    });
+    wait_for(
+        Duration::from_secs(20),
+        "the sync waits for the move",
+        || {
+            let waiting: bool = c
+            .query_one(
+                "SELECT coalesce((SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1), false)",
+                &[&syncer_pid],
+            )
+            .unwrap()
+            .get(0);
+            waiting.then_some(())
+        },
+    );
+    mover.batch_execute("COMMIT").unwrap();
+    let _ = run.join().unwrap();
+    assert_eq!(rollup_diffs(&mut c), 0, "move first, then the sync's rows");
+    let moved: i64 = c
+        .query_one(
+            "SELECT sum(impressions)::bigint FROM platform_buy_daily_impressions WHERE media_buy_id = 5",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(campaign_impressions(&mut c, 99), moved);
+
+    // 2. A sync's transaction open (its rows applied) when a move comes: the move waits
+    //    and then moves the synced rows too.
+    src.sql(&["UPDATE PLATFORM_BUY_DAILY_IMPRESSIONS SET impressions = impressions + 100 WHERE media_buy_id = 6"]);
+    let mut syncer = pg.client("media_tool");
+    syncer.batch_execute("BEGIN; SELECT bravo_sync(7)").unwrap();
+    let mover_pid: i32 = mover
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let mv = thread::spawn(move || {
+        mover
+            .batch_execute("UPDATE media_buys SET campaign_id = 98 WHERE id = 6")
+            .unwrap();
+        mover
+    });
+    wait_for(
+        Duration::from_secs(20),
+        "the move waits for the sync",
+        || {
+            let waiting: bool = c
+            .query_one(
+                "SELECT coalesce((SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1), false)",
+                &[&mover_pid],
+            )
+            .unwrap()
+            .get(0);
+            waiting.then_some(())
+        },
+    );
+    syncer.batch_execute("COMMIT").unwrap();
+    let _ = mv.join().unwrap();
+    assert_eq!(rollup_diffs(&mut c), 0, "the sync first, then the move");
+    let moved: i64 = c
+        .query_one(
+            "SELECT sum(impressions)::bigint FROM platform_buy_daily_impressions WHERE media_buy_id = 6",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(campaign_impressions(&mut c, 98), moved);
+}
+
+#[test]
+fn a_look_alike_pending_table_is_refused() {
+    let src = Source::start();
+    src.fill(5, 5);
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut admin = pg.media_tool("media_tool", src.port(), 5, 2);
+    admin
+        .batch_execute(
+            "CREATE ROLE app LOGIN;
+             GRANT USAGE ON SCHEMA public TO app;
+             GRANT SELECT, INSERT, UPDATE, DELETE ON platform_buy_daily_impressions, media_buys TO app;
+             GRANT EXECUTE ON FUNCTION bravo_sync(integer, boolean) TO app;",
+        )
+        .unwrap();
+    let oid: u32 = admin
+        .query_one(
+            "SELECT 'platform_buy_daily_impressions'::regclass::oid",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let digest = metrics_digest(&mut admin);
+
+    // The role's own temporary table under the pending name, with a trigger of its
+    // own: neither a sync nor a direct write lets it receive the rollup rows (its
+    // trigger would run as the extension's owner).
+    let mut app = pg.client_as("media_tool", "app");
+    app.batch_execute(&format!(
+        "CREATE TEMP TABLE bravo_rollup_pending_{oid} (media_buy_id bigint, date date, impressions bigint, clicks bigint, spend numeric, impression_rows integer);
+         CREATE FUNCTION pg_temp.grab() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN ALTER ROLE app SUPERUSER; RETURN NULL; END$$;
+         CREATE TRIGGER grab AFTER INSERT ON pg_temp.bravo_rollup_pending_{oid} FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.grab();"
+    ))
+    .unwrap();
+    let e = app.batch_execute("SELECT bravo_sync(3)").unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{}", db_message(&e));
+    assert!(
+        db_message(&e).contains("was not made by bravo_metrics"),
+        "{}",
+        db_message(&e)
+    );
+    let e = app
+        .batch_execute(
+            "INSERT INTO platform_buy_daily_impressions (media_buy_id, date, impressions, clicks, spend)
+             VALUES (1, '2020-01-01', 1, 1, 1)",
+        )
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{}", db_message(&e));
+    let superuser: bool = admin
+        .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = 'app'", &[])
+        .unwrap()
+        .get(0);
+    assert!(!superuser);
+    assert_eq!(metrics_digest(&mut admin), digest, "nothing written");
+
+    // Dropped, the same role's sync and writes work and the rollups are exact.
+    app.batch_execute(&format!("DROP TABLE pg_temp.bravo_rollup_pending_{oid}"))
+        .unwrap();
+    app.batch_execute("SELECT bravo_sync(3)")
+        .unwrap_or_else(|e| panic!("{}", db_message(&e)));
+    assert_eq!(rollup_diffs(&mut admin), 0);
+    assert!(rollup_rows(&mut admin) > 0);
+}
