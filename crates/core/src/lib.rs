@@ -2,6 +2,8 @@
 //!
 //! * [`target`]   — a metric family as data (its table, source, metric columns and
 //!   kinds, read from the extension's catalog), and the catalog the extension ships.
+//! * [`grain`]    — a family's time grain (day or hour) and its key as a slot number:
+//!   days, or minutes since 2000-01-01 UTC; Snowflake timestamps read in a zone.
 //! * [`validate`] — reading a source row, validation, duplicate detection, set-aside
 //!   reasons.
 //! * [`source`]   — relation names, column checks and the queries sent to Snowflake.
@@ -21,6 +23,7 @@
 
 pub mod compare;
 pub mod error;
+pub mod grain;
 pub mod key;
 pub mod order;
 pub mod run;
