@@ -439,7 +439,11 @@ impl<'c> Applier<'c> {
                 self.aside.push(SetAsideRow {
                     reason: reason.as_str(),
                     detail,
-                    date: row.date.map(pg_date),
+                    // (an hourly family's set-aside rows keep their hour in source_row)
+                    date: row
+                        .slot
+                        .filter(|_| self.target.grain == bravo_core::grain::Grain::Day)
+                        .map(Date::saturating_from_raw),
                     media_buy_id: match row.media_buy_id {
                         Some(BuyId::Int(id)) => Some(id),
                         _ => None,

@@ -692,8 +692,11 @@ fn apply_stream(
                     BravoError::new(
                         PgSqlErrorCode::ERRCODE_FDW_ERROR,
                         format!(
-                            "Snowflake returned {relation} out of order: {:?} after {:?}",
-                            e.next, e.previous
+                            "Snowflake returned {relation} out of order: ({}, {}) after ({}, {})",
+                            e.next.0,
+                            bravo_core::grain::slot_text(target.grain, e.next.1),
+                            e.previous.0,
+                            bravo_core::grain::slot_text(target.grain, e.previous.1)
                         ),
                     )
                     .raise();

@@ -27,7 +27,8 @@ use crate::key::BuyId;
 use crate::order::KeyOrder;
 use crate::validate::{Outcome, Reason, Row, Value};
 
-/// A row's key: (media_buy_id, date as days since 2000-01-01, PostgreSQL's epoch).
+/// A row's key: (media_buy_id, time slot: for a daily family the date as days since
+/// 2000-01-01, PostgreSQL's epoch; for an hourly one minutes since then, UTC).
 /// Compared in a [`KeyOrder`] as PostgreSQL orders the same columns (ids as
 /// [`crate::key`] says); `date 'infinity'` is `i32::MAX` and `'-infinity'` is
 /// `i32::MIN`, as in PostgreSQL.
@@ -228,11 +229,11 @@ impl<T: TargetRows> Comparison<T> {
     ) -> Result<(), CompareError<T::Error>> {
         match outcome {
             Outcome::Valid {
-                date,
+                slot,
                 media_buy_id,
                 values,
             } => {
-                let key = (media_buy_id, epoch_days(date));
+                let key = (media_buy_id, slot);
                 self.check_order(&key)?;
                 let matched = self.advance_to(&key, out)?;
                 out.push(match matched {
@@ -256,8 +257,8 @@ impl<T: TargetRows> Comparison<T> {
                 detail,
                 row,
             } => {
-                let key = match (&row.media_buy_id, row.date) {
-                    (Some(id), Some(d)) => Some((id.clone(), epoch_days(d))),
+                let key = match (&row.media_buy_id, row.slot) {
+                    (Some(id), Some(d)) => Some((id.clone(), d)),
                     _ => None,
                 };
                 if let Some(key) = &key {

@@ -22,8 +22,11 @@
 
 use std::fmt;
 
+use bravo_snowflake::Column;
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
+
+use crate::compare::epoch_days;
 
 /// One row per media buy and day, or per media buy and hour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -73,11 +76,14 @@ impl fmt::Display for Grain {
 
 const PG_EPOCH_UNIX_SECONDS: i64 = 946_684_800;
 
-/// Why a source value is not an hour's start.
+/// Why a source's time value is not a usable key.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HourProblem {
-    /// Not on a whole minute (seconds or fractions set).
-    NotAMinute,
+pub enum TimeProblem {
+    /// Not the start of an hour: seconds or fractions set, or (read in its own zone)
+    /// minutes past the hour.
+    NotAnHourStart,
+    /// A column type the grain cannot read (the column checks refuse it first).
+    WrongType,
     /// Out of the slot range (beyond ±4,000 years).
     OutOfRange,
     /// A wall-clock time the zone skips (clocks went forward).
@@ -86,13 +92,15 @@ pub enum HourProblem {
     Ambiguous,
 }
 
-impl HourProblem {
+impl TimeProblem {
     /// The set-aside reason.
     pub fn reason(&self) -> &'static str {
         match self {
-            HourProblem::NotAMinute | HourProblem::OutOfRange => "out_of_range",
-            HourProblem::Nonexistent => "nonexistent_hour",
-            HourProblem::Ambiguous => "ambiguous_hour",
+            TimeProblem::NotAnHourStart | TimeProblem::WrongType | TimeProblem::OutOfRange => {
+                "out_of_range"
+            }
+            TimeProblem::Nonexistent => "nonexistent_hour",
+            TimeProblem::Ambiguous => "ambiguous_hour",
         }
     }
 
@@ -100,12 +108,13 @@ impl HourProblem {
     pub fn describe(&self, column: &str, value: &str, zone: Option<Tz>) -> String {
         let zone = zone.map(|z| z.name().to_string()).unwrap_or_default();
         match self {
-            HourProblem::NotAMinute => format!("{column} {value} is not the start of an hour"),
-            HourProblem::OutOfRange => format!("{column} {value} is out of range"),
-            HourProblem::Nonexistent => format!(
+            TimeProblem::NotAnHourStart => format!("{column} {value} is not the start of an hour"),
+            TimeProblem::WrongType => format!("{column} {value} has a type this family cannot read"),
+            TimeProblem::OutOfRange => format!("{column} {value} is out of range"),
+            TimeProblem::Nonexistent => format!(
                 "{column} {value} does not exist in {zone} (the clocks skip it)"
             ),
-            HourProblem::Ambiguous => format!(
+            TimeProblem::Ambiguous => format!(
                 "{column} {value} happens twice in {zone} (the clocks go back); TIMESTAMP_NTZ cannot say which"
             ),
         }
@@ -113,12 +122,12 @@ impl HourProblem {
 }
 
 /// The slot of an instant: minutes since 2000-01-01 00:00 UTC.
-pub fn minute_slot(instant: DateTime<Utc>) -> Result<i32, HourProblem> {
+pub fn minute_slot(instant: DateTime<Utc>) -> Result<i32, TimeProblem> {
     if instant.second() != 0 || instant.nanosecond() != 0 {
-        return Err(HourProblem::NotAMinute);
+        return Err(TimeProblem::NotAnHourStart);
     }
     let minutes = (instant.timestamp() - PG_EPOCH_UNIX_SECONDS).div_euclid(60);
-    i32::try_from(minutes).map_err(|_| HourProblem::OutOfRange)
+    i32::try_from(minutes).map_err(|_| TimeProblem::OutOfRange)
 }
 
 /// The instant of a slot.
@@ -128,16 +137,16 @@ pub fn slot_instant(slot: i32) -> DateTime<Utc> {
 }
 
 /// A wall-clock time in `zone` as an instant, when it names exactly one.
-pub fn local_instant(local: NaiveDateTime, zone: Tz) -> Result<DateTime<Utc>, HourProblem> {
+pub fn local_instant(local: NaiveDateTime, zone: Tz) -> Result<DateTime<Utc>, TimeProblem> {
     match zone.from_local_datetime(&local) {
         LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
-        LocalResult::Ambiguous(..) => Err(HourProblem::Ambiguous),
-        LocalResult::None => Err(HourProblem::Nonexistent),
+        LocalResult::Ambiguous(..) => Err(TimeProblem::Ambiguous),
+        LocalResult::None => Err(TimeProblem::Nonexistent),
     }
 }
 
 /// The slot of a `TIMESTAMP_NTZ` value read in `zone`.
-pub fn local_slot(local: NaiveDateTime, zone: Tz) -> Result<i32, HourProblem> {
+pub fn local_slot(local: NaiveDateTime, zone: Tz) -> Result<i32, TimeProblem> {
     minute_slot(local_instant(local, zone)?)
 }
 
@@ -151,6 +160,50 @@ pub fn day_start(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
             LocalResult::Ambiguous(earlier, _) => return earlier.with_timezone(&Utc),
             LocalResult::None => local += chrono::Duration::minutes(15),
         }
+    }
+}
+
+/// Row `i` of a source's time column as a slot of `grain` (`Ok(None)`: NULL). A day
+/// is a `DATE`; an hour a `TIMESTAMP_NTZ` (read in `zone`), `TIMESTAMP_LTZ` or
+/// `TIMESTAMP_TZ` at the start of an hour (an `NTZ` or `TZ` value on the hour in its
+/// own zone or offset; an `LTZ` value, which carries no zone, on a whole minute).
+pub fn read_slot(
+    grain: Grain,
+    zone: Tz,
+    col: &Column,
+    i: usize,
+) -> Result<Option<i32>, TimeProblem> {
+    match (grain, col) {
+        (Grain::Day, Column::Date(v)) => Ok(v[i].map(epoch_days)),
+        (Grain::Hour, Column::TimestampNtz(v)) => v[i]
+            .map(|t| {
+                if t.minute() != 0 {
+                    return Err(TimeProblem::NotAnHourStart);
+                }
+                local_slot(t, zone)
+            })
+            .transpose(),
+        (Grain::Hour, Column::TimestampLtz(v)) => v[i].map(minute_slot).transpose(),
+        (Grain::Hour, Column::TimestampTz(v)) => v[i]
+            .map(|t| {
+                if t.minute() != 0 {
+                    return Err(TimeProblem::NotAnHourStart);
+                }
+                minute_slot(t.with_timezone(&Utc))
+            })
+            .transpose(),
+        _ => Err(TimeProblem::WrongType),
+    }
+}
+
+/// Row `i` of a time column as the source had it, as text (for set-aside rows).
+pub fn source_text(col: &Column, i: usize) -> Option<String> {
+    match col {
+        Column::Date(v) => v[i].map(|d| d.to_string()),
+        Column::TimestampNtz(v) => v[i].map(|t| t.format("%Y-%m-%d %H:%M:%S%.f").to_string()),
+        Column::TimestampLtz(v) => v[i].map(|t| t.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string()),
+        Column::TimestampTz(v) => v[i].map(|t| t.format("%Y-%m-%dT%H:%M:%S%.f%:z").to_string()),
+        _ => None,
     }
 }
 
@@ -199,9 +252,9 @@ mod tests {
     #[test]
     fn seconds_are_not_an_hour_start() {
         let t = Utc.with_ymd_and_hms(2026, 1, 1, 10, 0, 30).unwrap();
-        assert_eq!(minute_slot(t), Err(HourProblem::NotAMinute));
+        assert_eq!(minute_slot(t), Err(TimeProblem::NotAnHourStart));
         let far = Utc.with_ymd_and_hms(9000, 1, 1, 0, 0, 0).unwrap();
-        assert_eq!(minute_slot(far), Err(HourProblem::OutOfRange));
+        assert_eq!(minute_slot(far), Err(TimeProblem::OutOfRange));
     }
 
     #[test]
@@ -219,15 +272,15 @@ mod tests {
         // Paris skips 02:00-03:00 on 2026-03-29 and repeats 02:00-03:00 on 2026-10-25.
         assert_eq!(
             local_slot(ntz("2026-03-29 02:00"), Paris),
-            Err(HourProblem::Nonexistent)
+            Err(TimeProblem::Nonexistent)
         );
         assert_eq!(
             local_slot(ntz("2026-10-25 02:00"), Paris),
-            Err(HourProblem::Ambiguous)
+            Err(TimeProblem::Ambiguous)
         );
         assert_eq!(
             local_slot(ntz("2026-11-01 01:00"), New_York),
-            Err(HourProblem::Ambiguous)
+            Err(TimeProblem::Ambiguous)
         );
         // The hours around them are fine and an hour apart in real time.
         let a = local_slot(ntz("2026-03-29 01:00"), Paris).unwrap();
@@ -236,8 +289,8 @@ mod tests {
         let a = local_slot(ntz("2026-10-25 01:00"), Paris).unwrap();
         let b = local_slot(ntz("2026-10-25 03:00"), Paris).unwrap();
         assert_eq!(b - a, 180);
-        assert_eq!(HourProblem::Ambiguous.reason(), "ambiguous_hour");
-        assert!(HourProblem::Nonexistent
+        assert_eq!(TimeProblem::Ambiguous.reason(), "ambiguous_hour");
+        assert!(TimeProblem::Nonexistent
             .describe("HOUR_START", "2026-03-29 02:00:00", Some(Paris))
             .contains("does not exist in Europe/Paris"));
     }

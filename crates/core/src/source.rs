@@ -4,6 +4,7 @@ use bravo_snowflake::{Binding, ColumnMeta, Query};
 use chrono::NaiveDate;
 
 use crate::error::{CoreError, SqlState};
+use crate::grain::{self, Grain};
 use crate::key::KeyType;
 use crate::order::KeyOrder;
 use crate::target::{MetricKind, Target};
@@ -83,7 +84,7 @@ pub fn parse_relation(text: &str) -> Result<String, String> {
 
 /// The column list a target needs from its source, in the order we select them.
 pub fn wanted_columns(target: &Target) -> Vec<&str> {
-    let mut cols = vec!["date", "media_buy_id"];
+    let mut cols = vec![target.time_column(), "media_buy_id"];
     cols.extend(target.metrics.iter().map(|m| m.column.as_str()));
     cols
 }
@@ -133,8 +134,13 @@ pub fn check_columns(
             .map(|m| m.kind);
         let whole = col.sf_type == "fixed" && col.scale.unwrap_or(0) == 0;
         let text = col.sf_type == "text";
+        let time = want == target.time_column();
         let ok = match (want, kind) {
-            ("date", _) => col.sf_type == "date",
+            _ if time && target.grain == Grain::Day => col.sf_type == "date",
+            _ if time => matches!(
+                col.sf_type.as_str(),
+                "timestamp_ntz" | "timestamp_ltz" | "timestamp_tz"
+            ),
             ("media_buy_id", _) => (whole && key != KeyType::Uuid) || text,
             (_, Some(MetricKind::Count)) => whole,
             (_, Some(MetricKind::Money)) => col.sf_type == "fixed",
@@ -142,7 +148,8 @@ pub fn check_columns(
         };
         if !ok {
             let expected = match (want, kind) {
-                ("date", _) => "DATE",
+                _ if time && target.grain == Grain::Day => "DATE",
+                _ if time => "TIMESTAMP_NTZ, TIMESTAMP_LTZ or TIMESTAMP_TZ",
                 ("media_buy_id", _) if key == KeyType::Uuid => "VARCHAR (media_buys.id is uuid)",
                 ("media_buy_id", _) => "NUMBER(p,0) or VARCHAR",
                 (_, Some(MetricKind::Money)) => "NUMBER(p,s) (exact; FLOAT would lose cents)",
@@ -190,11 +197,17 @@ pub fn check_columns(
     }
     let date = quoted[0].clone();
     let id = id_order;
+    let time_type = rowtype
+        .iter()
+        .find(|c| c.name.eq_ignore_ascii_case(target.time_column()))
+        .map(|c| c.sf_type.clone())
+        .unwrap_or_default();
     quoted.extend(raw_id.map(|q| format!("{q} AS {SOURCE_ID_ALIAS}")));
     Ok(SourceColumns {
         select: quoted,
         date,
         id,
+        time_type,
     })
 }
 
@@ -207,10 +220,12 @@ pub struct SourceColumns {
     /// The select list: date, id (converted and named MEDIA_BUY_ID if need be), the
     /// metrics, and the source's own id as [`SOURCE_ID_ALIAS`] if it was converted.
     pub select: Vec<String>,
-    /// The date column, for the window's WHERE and the ORDER BY.
+    /// The time column (date or hour), for the window's WHERE and the ORDER BY.
     pub date: String,
     /// The id expression, for the ORDER BY.
     pub id: String,
+    /// The time column's Snowflake type (`date`, `timestamp_ntz`, ...).
+    pub time_type: String,
 }
 
 impl SourceColumns {
@@ -242,13 +257,43 @@ pub fn fetch_query(
     order: KeyOrder,
     tag: Option<&str>,
 ) -> Query {
+    fetch_window(relation, columns, Binding::Date(window_start), order, tag)
+}
+
+/// [`fetch_query`] for an hourly family: its window starts at the instant of `slot`
+/// (minutes since 2000-01-01 UTC), bound in the time column's own type (a
+/// `TIMESTAMP_NTZ` column compares wall-clock times in `zone`, the family's zone).
+pub fn fetch_hours_query(
+    relation: &str,
+    columns: &SourceColumns,
+    slot: i32,
+    zone: chrono_tz::Tz,
+    order: KeyOrder,
+    tag: Option<&str>,
+) -> Query {
+    let start = grain::slot_instant(slot);
+    let bound = match columns.time_type.as_str() {
+        "timestamp_ntz" => Binding::TimestampNtz(start.with_timezone(&zone).naive_local()),
+        "timestamp_tz" => Binding::TimestampTz(start.fixed_offset()),
+        _ => Binding::TimestampLtz(start),
+    };
+    fetch_window(relation, columns, bound, order, tag)
+}
+
+fn fetch_window(
+    relation: &str,
+    columns: &SourceColumns,
+    start: Binding,
+    order: KeyOrder,
+    tag: Option<&str>,
+) -> Query {
     let date = &columns.date;
     let sql = format!(
         "SELECT {} FROM {relation} WHERE {date} >= ? OR {date} IS NULL ORDER BY {}",
         columns.select.join(", "),
         order.source_order_by(date, &columns.id),
     );
-    let mut q = Query::new(sql).bind(Binding::Date(window_start));
+    let mut q = Query::new(sql).bind(start);
     q.query_tag = tag.map(str::to_string);
     q
 }
@@ -446,5 +491,72 @@ mod tests {
         );
         assert_eq!(cols.select[5], "\"MEDIA_BUY_ID\" AS BRAVO_SOURCE_ID");
         assert!(cols.has_source_id());
+    }
+
+    #[test]
+    fn an_hourly_family_reads_hour_start_of_any_timestamp_type() {
+        use chrono::TimeZone;
+        use chrono_tz::America::New_York;
+
+        let t = builtin_named("impressions").with_grain(Grain::Hour, New_York);
+        let cols = |time: ColumnMeta| {
+            [
+                time,
+                col("MEDIA_BUY_ID", "fixed", Some(0)),
+                col("IMPRESSIONS", "fixed", Some(0)),
+                col("CLICKS", "fixed", Some(0)),
+                col("SPEND", "fixed", Some(2)),
+            ]
+        };
+        // 2026-11-01 05:00Z is 01:00 EDT, the first of New York's two 01:00s.
+        let start = grain::minute_slot(chrono::Utc.with_ymd_and_hms(2026, 11, 1, 5, 0, 0).unwrap())
+            .unwrap();
+        let bound = |ty: &str| {
+            let c = check_columns(&t, KeyType::Int, "R", &cols(col("hour_start", ty, Some(9))))
+                .unwrap();
+            assert_eq!(c.select[0], "\"hour_start\"");
+            let q = fetch_hours_query("R", &c, start, New_York, KeyOrder::DateFirst, None);
+            assert!(
+                q.sql.ends_with(
+                    "WHERE \"hour_start\" >= ? OR \"hour_start\" IS NULL ORDER BY \"hour_start\", \"MEDIA_BUY_ID\""
+                ),
+                "{}",
+                q.sql
+            );
+            q.bindings[0].clone()
+        };
+        assert_eq!(
+            bound("timestamp_ntz"),
+            Binding::TimestampNtz(
+                chrono::NaiveDate::from_ymd_opt(2026, 11, 1)
+                    .unwrap()
+                    .and_hms_opt(1, 0, 0)
+                    .unwrap()
+            )
+        );
+        assert_eq!(
+            bound("timestamp_ltz"),
+            Binding::TimestampLtz(chrono::Utc.with_ymd_and_hms(2026, 11, 1, 5, 0, 0).unwrap())
+        );
+        assert!(matches!(bound("timestamp_tz"), Binding::TimestampTz(_)));
+
+        // A DATE column is no hour; a daily family wants DATE.
+        let e = check_columns(
+            &t,
+            KeyType::Int,
+            "R",
+            &cols(col("HOUR_START", "date", None)),
+        )
+        .unwrap_err();
+        assert_eq!(e.state, SqlState::FdwInvalidDataType);
+        assert!(
+            e.message
+                .contains("TIMESTAMP_NTZ, TIMESTAMP_LTZ or TIMESTAMP_TZ"),
+            "{}",
+            e.message
+        );
+        let e = check_columns(&t, KeyType::Int, "R", &cols(col("DATE", "date", None))).unwrap_err();
+        assert_eq!(e.state, SqlState::FdwColumnNameNotFound);
+        assert!(e.message.contains("HOUR_START"), "{}", e.message);
     }
 }

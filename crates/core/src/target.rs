@@ -6,6 +6,10 @@
 
 use std::fmt;
 
+use chrono_tz::Tz;
+
+use crate::grain::Grain;
+
 /// How a metric is validated and stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetricKind {
@@ -55,10 +59,20 @@ pub struct Target {
     /// A required family whose source relation is missing fails the sync; any other
     /// is skipped and reported.
     pub required: bool,
+    /// One row per media buy and day (`date`) or hour (`hour_start`).
+    pub grain: Grain,
+    /// The zone a `TIMESTAMP_NTZ` time column is read in (hourly families).
+    pub zone: Tz,
 }
 
 /// Columns every metric table has besides its metrics.
-pub const RESERVED_COLUMNS: [&str; 4] = ["date", "media_buy_id", "created_at", "updated_at"];
+pub const RESERVED_COLUMNS: [&str; 5] = [
+    "date",
+    "hour_start",
+    "media_buy_id",
+    "created_at",
+    "updated_at",
+];
 
 /// A plain lower-case SQL identifier (`[a-z_][a-z0-9_]*`, at most 63 bytes): safe to
 /// splice into SQL text unquoted, and spelled the same in PostgreSQL and (upper-cased,
@@ -126,7 +140,21 @@ impl Target {
             source: source.map(str::to_string),
             metrics: out,
             required,
+            grain: Grain::Day,
+            zone: Tz::UTC,
         })
+    }
+
+    /// The same family at another grain; `zone` reads a `TIMESTAMP_NTZ` hour column.
+    pub fn with_grain(mut self, grain: Grain, zone: Tz) -> Self {
+        self.grain = grain;
+        self.zone = zone;
+        self
+    }
+
+    /// The key's time column (`date` or `hour_start`).
+    pub fn time_column(&self) -> &'static str {
+        self.grain.time_column()
     }
 
     /// The Snowflake relation read when neither the catalog nor a setting names one:

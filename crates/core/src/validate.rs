@@ -7,7 +7,8 @@
 use std::collections::HashSet;
 
 use bravo_snowflake::Column;
-use chrono::NaiveDate;
+
+use crate::grain::{self, TimeProblem};
 
 use crate::key::{BuyId, KeyType};
 use crate::order::KeyOrder;
@@ -30,6 +31,10 @@ pub enum Reason {
     OutOfRange,
     DuplicateKey,
     UnknownMediaBuy,
+    /// An hourly family's `TIMESTAMP_NTZ` hour the zone skips.
+    NonexistentHour,
+    /// An hourly family's `TIMESTAMP_NTZ` hour the zone has twice.
+    AmbiguousHour,
 }
 
 impl Reason {
@@ -41,6 +46,16 @@ impl Reason {
             Reason::OutOfRange => "out_of_range",
             Reason::DuplicateKey => "duplicate_key",
             Reason::UnknownMediaBuy => "unknown_media_buy",
+            Reason::NonexistentHour => "nonexistent_hour",
+            Reason::AmbiguousHour => "ambiguous_hour",
+        }
+    }
+
+    fn of_time(problem: &TimeProblem) -> Self {
+        match problem {
+            TimeProblem::Nonexistent => Reason::NonexistentHour,
+            TimeProblem::Ambiguous => Reason::AmbiguousHour,
+            _ => Reason::OutOfRange,
         }
     }
 }
@@ -48,7 +63,8 @@ impl Reason {
 /// One source row, as read. `problem` is set when a value is invalid.
 #[derive(Clone, Debug)]
 pub struct Row {
-    pub date: Option<NaiveDate>,
+    /// The time key as a slot of the family's grain (see [`crate::grain`]).
+    pub slot: Option<i32>,
     pub media_buy_id: Option<BuyId>,
     pub values: Vec<Option<Value>>,
     /// The row as JSON text (lower-case column names, values as strings), built only
@@ -62,7 +78,7 @@ pub struct Row {
 #[derive(Clone, Debug)]
 pub enum Outcome {
     Valid {
-        date: NaiveDate,
+        slot: i32,
         media_buy_id: BuyId,
         values: Vec<Value>,
     },
@@ -193,9 +209,9 @@ fn read_id(
 /// and the source's own id column when the query converted it); ids are read as
 /// `key` says.
 pub fn read_row(target: &Target, key: KeyType, columns: &[Column], i: usize) -> Row {
-    let date = match &columns[0] {
-        Column::Date(v) => v[i],
-        _ => None,
+    let (slot, time_problem) = match grain::read_slot(target.grain, target.zone, &columns[0], i) {
+        Ok(slot) => (slot, None),
+        Err(p) => (None, Some(p)),
     };
     let raw_id = columns.get(2 + target.metrics.len());
     let (media_buy_id, id_present, mut problem) = read_id(key, &columns[1], raw_id, i);
@@ -239,19 +255,26 @@ pub fn read_row(target: &Target, key: KeyType, columns: &[Column], i: usize) -> 
         };
         values.push(value);
     }
-    if date.is_none() || (media_buy_id.is_none() && !id_present) {
-        let which = match (date.is_none(), !id_present) {
-            (true, true) => "DATE and MEDIA_BUY_ID are NULL",
-            (true, false) => "DATE is NULL",
-            _ => "MEDIA_BUY_ID is NULL",
+    let time = target.time_column().to_ascii_uppercase();
+    if let Some(p) = &time_problem {
+        let shown = grain::source_text(&columns[0], i).unwrap_or_default();
+        problem = Some((
+            Reason::of_time(p),
+            p.describe(&time, &shown, Some(target.zone)),
+        ));
+    } else if slot.is_none() || (media_buy_id.is_none() && !id_present) {
+        let which = match (slot.is_none(), !id_present) {
+            (true, true) => format!("{time} and MEDIA_BUY_ID are NULL"),
+            (true, false) => format!("{time} is NULL"),
+            _ => "MEDIA_BUY_ID is NULL".to_string(),
         };
-        problem = Some((Reason::NullKey, which.to_string()));
+        problem = Some((Reason::NullKey, which));
     }
     let raw = problem
         .as_ref()
         .map(|_| raw_from_columns(target, columns, i, id_text(&columns[1], raw_id, i)));
     Row {
-        date,
+        slot,
         media_buy_id,
         values,
         raw,
@@ -262,12 +285,12 @@ pub fn read_row(target: &Target, key: KeyType, columns: &[Column], i: usize) -> 
 /// A source row as JSON text for the set-aside table: lower-case column names, every
 /// value a string (exact), NULL as null.
 fn row_json<'a>(
-    date: Option<NaiveDate>,
+    time: (&str, Option<String>),
     media_buy_id: Option<String>,
     metrics: impl Iterator<Item = (&'a str, Option<String>)>,
 ) -> String {
     let mut row = serde_json::Map::new();
-    row.insert("date".into(), date.map(|d| d.to_string()).into());
+    row.insert(time.0.into(), time.1.into());
     row.insert("media_buy_id".into(), media_buy_id.into());
     for (name, value) in metrics {
         row.insert(name.into(), value.into());
@@ -282,13 +305,9 @@ fn raw_from_columns(
     i: usize,
     id_text: Option<String>,
 ) -> String {
-    let date = match &columns[0] {
-        Column::Date(v) => v[i],
-        _ => None,
-    };
     let text = |col: &Column| fixed(col, i).map(|(v, s)| decimal_text(v, s));
     row_json(
-        date,
+        (target.time_column(), grain::source_text(&columns[0], i)),
         id_text,
         target
             .metrics
@@ -313,7 +332,10 @@ impl Row {
             (m.column.as_str(), text)
         });
         row_json(
-            self.date,
+            (
+                target.time_column(),
+                self.slot.map(|s| grain::slot_text(target.grain, s)),
+            ),
             self.media_buy_id.as_ref().map(BuyId::to_text),
             values,
         )
@@ -332,8 +354,8 @@ pub struct Deduper<'a> {
 /// The source broke the key order the query asked for.
 #[derive(Debug, PartialEq, Eq)]
 pub struct OrderError {
-    pub previous: (BuyId, NaiveDate),
-    pub next: (BuyId, NaiveDate),
+    pub previous: (BuyId, i32),
+    pub next: (BuyId, i32),
 }
 
 impl<'a> Deduper<'a> {
@@ -347,15 +369,17 @@ impl<'a> Deduper<'a> {
         }
     }
 
-    fn key(row: &Row) -> Option<(&BuyId, NaiveDate)> {
-        Some((row.media_buy_id.as_ref()?, row.date?))
+    fn key(row: &Row) -> Option<(&BuyId, i32)> {
+        Some((row.media_buy_id.as_ref()?, row.slot?))
     }
 
     fn release(&self, mut row: Row, dup: bool, out: &mut Vec<Outcome>) {
         if dup {
             out.push(Outcome::SetAside {
                 reason: Reason::DuplicateKey,
-                detail: "the source returned this (media_buy_id, date) more than once".into(),
+                detail:
+                    "the source returned this key (media_buy_id and date or hour) more than once"
+                        .into(),
                 row,
             });
         } else if let Some((reason, detail)) = row.problem.clone() {
@@ -365,7 +389,7 @@ impl<'a> Deduper<'a> {
                 row,
             });
         } else {
-            let (id, date) = Self::key(&row).expect("valid rows have a key");
+            let (id, slot) = Self::key(&row).expect("valid rows have a key");
             if !self.known_buys.contains(id) {
                 let detail =
                     format!("media_buys has no id {id} yet; merged by a later sync once it exists");
@@ -381,7 +405,7 @@ impl<'a> Deduper<'a> {
                     .map(|v| v.expect("valid rows have values"))
                     .collect();
                 out.push(Outcome::Valid {
-                    date,
+                    slot,
                     media_buy_id: row.media_buy_id.take().expect("valid rows have a key"),
                     values,
                 });
@@ -608,7 +632,10 @@ mod tests {
                 &mut out,
             )
             .unwrap_err();
-        assert_eq!(err.previous, (BuyId::Int(2), d(1).unwrap()));
+        assert_eq!(
+            err.previous,
+            (BuyId::Int(2), crate::compare::epoch_days(d(1).unwrap()))
+        );
     }
 
     fn text_batch(ids: &[Option<&str>], raw: Option<&[Option<&str>]>) -> Vec<Column> {
@@ -688,5 +715,94 @@ mod tests {
         assert!(
             matches!(&out[1], Outcome::SetAside { reason: Reason::UnknownMediaBuy, detail, .. } if detail.contains("no id 'b'"))
         );
+    }
+
+    /// An hourly family: the hour read from each of Snowflake's timestamp types, in
+    /// the family's zone for TIMESTAMP_NTZ, across Paris' autumn change; hours that
+    /// name no single instant, and values off the hour, are set aside with the reason.
+    #[test]
+    fn hourly_rows_read_each_timestamp_type_and_refuse_what_names_no_hour() {
+        use chrono::{NaiveDateTime, TimeZone, Utc};
+        use chrono_tz::Europe::Paris;
+
+        use crate::grain::{slot_instant, Grain};
+
+        let t = builtin_named("impressions").with_grain(Grain::Hour, Paris);
+        let ntz = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok();
+        let metrics = |n: usize| {
+            vec![
+                Column::Fixed {
+                    scale: 0,
+                    values: vec![Some(1); n],
+                },
+                Column::Fixed {
+                    scale: 0,
+                    values: vec![Some(2); n],
+                },
+                Column::Fixed {
+                    scale: 2,
+                    values: vec![Some(300); n],
+                },
+            ]
+        };
+        let read = |time: Column, n: usize| -> Vec<Row> {
+            let mut cols = vec![
+                time,
+                Column::Fixed {
+                    scale: 0,
+                    values: vec![Some(7); n],
+                },
+            ];
+            cols.extend(metrics(n));
+            (0..n)
+                .map(|i| read_row(&t, KeyType::Int, &cols, i))
+                .collect()
+        };
+        let rows = read(
+            Column::TimestampNtz(vec![
+                ntz("2026-10-25 01:00:00"),
+                ntz("2026-10-25 02:00:00"),
+                ntz("2026-10-25 03:00:00"),
+                ntz("2026-03-29 02:00:00"),
+                ntz("2026-10-25 04:30:00"),
+                None,
+            ]),
+            6,
+        );
+        // 01:00 CEST = 23:00Z the day before; 03:00 CET = 02:00Z: three real hours apart.
+        assert_eq!(
+            slot_instant(rows[0].slot.unwrap()),
+            Utc.with_ymd_and_hms(2026, 10, 24, 23, 0, 0).unwrap()
+        );
+        assert_eq!(rows[2].slot.unwrap() - rows[0].slot.unwrap(), 180);
+        assert!(rows[0].problem.is_none() && rows[2].problem.is_none());
+        let reason = |r: &Row| r.problem.as_ref().map(|p| p.0.as_str());
+        assert_eq!(reason(&rows[1]), Some("ambiguous_hour"));
+        assert!(rows[1].problem.as_ref().unwrap().1.contains("Europe/Paris"));
+        assert_eq!(reason(&rows[3]), Some("nonexistent_hour"));
+        assert_eq!(reason(&rows[4]), Some("out_of_range"));
+        assert_eq!(reason(&rows[5]), Some("null_key"));
+        assert_eq!(rows[5].problem.as_ref().unwrap().1, "HOUR_START is NULL");
+        // The set-aside row shows the hour as the source had it.
+        let raw: serde_json::Value = serde_json::from_str(&rows[1].raw_json(&t)).unwrap();
+        assert_eq!(raw["hour_start"], "2026-10-25 02:00:00");
+        // A valid row's JSON shows its instant.
+        let raw: serde_json::Value = serde_json::from_str(&rows[0].raw_json(&t)).unwrap();
+        assert_eq!(raw["hour_start"], "2026-10-24T23:00:00Z");
+
+        // TIMESTAMP_LTZ and TIMESTAMP_TZ are instants: both name 2026-10-25 01:00Z.
+        let instant = Utc.with_ymd_and_hms(2026, 10, 25, 1, 0, 0).unwrap();
+        let ltz = read(Column::TimestampLtz(vec![Some(instant)]), 1);
+        let offset = chrono::FixedOffset::east_opt(3600).unwrap();
+        let tz = read(
+            Column::TimestampTz(vec![
+                Some(instant.with_timezone(&offset)),
+                Some((instant + chrono::Duration::minutes(30)).with_timezone(&offset)),
+            ]),
+            2,
+        );
+        assert_eq!(ltz[0].slot, tz[0].slot);
+        assert_eq!(slot_instant(ltz[0].slot.unwrap()), instant);
+        assert_eq!(reason(&tz[1]), Some("out_of_range"));
     }
 }

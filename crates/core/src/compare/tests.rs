@@ -70,11 +70,11 @@ fn model(source: &[Outcome], target: &[TargetRow]) -> Vec<D> {
     for o in source {
         match o {
             Outcome::Valid {
-                date,
+                slot,
                 media_buy_id,
                 values,
             } => {
-                let key = (media_buy_id.clone(), epoch_days(*date));
+                let key = (media_buy_id.clone(), *slot);
                 let d = match left.remove(&key) {
                     None => D::Insert(key.clone(), format!("{values:?}")),
                     Some(t) if values.iter().zip(&t).all(|(s, t)| model_same(s, t)) => {
@@ -88,8 +88,8 @@ fn model(source: &[Outcome], target: &[TargetRow]) -> Vec<D> {
                 let key = row
                     .media_buy_id
                     .clone()
-                    .zip(row.date)
-                    .map(|(id, d)| (id, epoch_days(d)));
+                    .zip(row.slot)
+                    .map(|(id, d)| (id, d));
                 if let Some(k) = &key {
                     left.remove(k);
                 }
@@ -115,13 +115,13 @@ fn key_of(d: &Decision) -> Option<Key> {
 fn outcome_key(o: &Outcome) -> Option<Key> {
     match o {
         Outcome::Valid {
-            date, media_buy_id, ..
-        } => Some((media_buy_id.clone(), epoch_days(*date))),
+            slot, media_buy_id, ..
+        } => Some((media_buy_id.clone(), *slot)),
         Outcome::SetAside { row, .. } => row
             .media_buy_id
             .clone()
-            .zip(row.date)
-            .map(|(id, d)| (id, epoch_days(d))),
+            .zip(row.slot)
+            .map(|(id, d)| (id, d)),
     }
 }
 
@@ -223,7 +223,7 @@ fn src() -> impl Strategy<Value = Src> {
 
 fn row(id: Option<BuyId>, date: Option<NaiveDate>) -> Row {
     Row {
-        date,
+        slot: date.map(epoch_days),
         media_buy_id: id,
         values: vec![],
         raw: None,
@@ -251,7 +251,7 @@ fn source_stream() -> impl Strategy<Value = Vec<Outcome>> {
             .enumerate()
             .map(|(n, s)| match s {
                 Src::Valid(id, date, values) => Outcome::Valid {
-                    date,
+                    slot: epoch_days(date),
                     media_buy_id: id,
                     values,
                 },
@@ -289,8 +289,8 @@ fn overlapping() -> impl Strategy<Value = (Vec<Outcome>, Vec<TargetRow>)> {
             .iter()
             .filter_map(|o| match o {
                 Outcome::Valid {
-                    date, media_buy_id, ..
-                } => Some((media_buy_id.clone(), epoch_days(*date))),
+                    slot, media_buy_id, ..
+                } => Some((media_buy_id.clone(), *slot)),
                 _ => None,
             })
             .collect();
@@ -383,7 +383,7 @@ proptest! {
         let keyed: Vec<usize> = source.iter().enumerate().filter(|(_, o)| matches!(o, Outcome::Valid { .. })).map(|(i, _)| i).collect();
         prop_assume!(keyed.len() >= 2);
         let (a, b) = (keyed[0], keyed[keyed.len() - 1]);
-        let key = |o: &Outcome| match o { Outcome::Valid { date, media_buy_id, .. } => (media_buy_id.clone(), epoch_days(*date)), _ => unreachable!() };
+        let key = |o: &Outcome| match o { Outcome::Valid { slot, media_buy_id, .. } => (media_buy_id.clone(), *slot), _ => unreachable!() };
         prop_assume!(order.cmp(&key(&source[a]), &key(&source[b])).is_lt());
         source.swap(a, b);
         let err = compare(order, source, Vec::new()).unwrap_err();
@@ -393,7 +393,7 @@ proptest! {
 
 fn valid(id: i64, date: NaiveDate, values: Vec<Value>) -> Outcome {
     Outcome::Valid {
-        date,
+        slot: epoch_days(date),
         media_buy_id: BuyId::Int(id),
         values,
     }
