@@ -128,6 +128,11 @@ REVOKE ALL ON FUNCTION bravo._bravo_media_buy_id_type() FROM PUBLIC;
 -- Media buy ids of any type (text, uuid): set-aside rows keep the id as text too.
 ALTER TABLE bravo.bravo_set_aside ADD COLUMN media_buy_key text;
 UPDATE bravo.bravo_set_aside SET media_buy_key = media_buy_id::text WHERE media_buy_id IS NOT NULL;
+-- Hourly families: their rows' hour, and the two reasons only an hour can have.
+ALTER TABLE bravo.bravo_set_aside ADD COLUMN hour_start timestamptz;
+ALTER TABLE bravo.bravo_set_aside DROP CONSTRAINT bravo_set_aside_reason_check;
+ALTER TABLE bravo.bravo_set_aside ADD CONSTRAINT bravo_set_aside_reason_check
+    CHECK (reason IN ('null_key', 'negative_count', 'null_value', 'out_of_range', 'duplicate_key', 'unknown_media_buy', 'nonexistent_hour', 'ambiguous_hour'));
 CREATE INDEX bravo_set_aside_open_key_idx ON bravo.bravo_set_aside (target, media_buy_key, date) WHERE resolved_at IS NULL;
 
 ALTER TABLE bravo.bravo_sync_run_targets
@@ -431,9 +436,11 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_rollup_pending(regclass) FROM PUBLIC;
 
--- Starts deferring the rollup maintenance of metric table `rel` in this transaction.
+-- Starts deferring the rollup maintenance of metric table `rel` in this transaction;
+-- false (nothing to defer) for a table the rollups do not read (a family of the
+-- user's own, an hourly family).
 CREATE FUNCTION bravo._bravo_rollup_defer(rel regclass)
-RETURNS void
+RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -442,8 +449,7 @@ DECLARE
 BEGIN
     SELECT t.metric_table INTO tab FROM bravo._bravo_rollup_tables() t WHERE t.rel = _bravo_rollup_defer.rel;
     IF tab IS NULL THEN
-        RAISE EXCEPTION '% is not a metric table of the reports', rel
-            USING ERRCODE = 'invalid_parameter_value';
+        RETURN false;
     END IF;
     IF bravo._bravo_rollup_pending(rel) IS NOT NULL THEN
         RAISE EXCEPTION 'the rollup maintenance of % is deferred already', rel
@@ -455,6 +461,7 @@ BEGIN
                    (SELECT string_agg(format('%I %s', c.name, c.type), ', ' ORDER BY c.ord)
                       FROM bravo._bravo_rollup_columns() c
                      WHERE c.name = ANY (bravo._bravo_rollup_own_columns(tab))));
+    RETURN true;
 END
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_rollup_defer(regclass) FROM PUBLIC;
@@ -1401,21 +1408,30 @@ CREATE TABLE bravo.bravo_families (
     -- setting bravo_metrics.<family>_source where one exists (impressions, videos),
     -- else the table's name in upper case.
     source_relation text    CHECK (source_relation <> ''),
-    grain           text    NOT NULL DEFAULT 'day' CHECK (grain IN ('day')),
-    key_columns     text[]  NOT NULL DEFAULT '{media_buy_id,date}' CHECK (key_columns = '{media_buy_id,date}'),
+    -- One row per media buy and day (key date), or per media buy and hour (key
+    -- hour_start, a timestamptz: an instant). Hourly families sync with
+    -- bravo_sync_hourly(), over their own lookback.
+    grain           text    NOT NULL DEFAULT 'day' CHECK (grain IN ('day', 'hour')),
+    key_columns     text[]  NOT NULL DEFAULT '{media_buy_id,date}'
+                            CHECK (key_columns = CASE grain WHEN 'hour' THEN '{media_buy_id,hour_start}'::text[]
+                                                            ELSE '{media_buy_id,date}'::text[] END),
     enabled         boolean NOT NULL DEFAULT false,
     -- A required family whose source relation is missing fails the sync; any other
     -- is reported as 'missing_source' and skipped while the other families sync.
     required        boolean NOT NULL DEFAULT false,
     -- Families sync in this order.
     position        integer NOT NULL UNIQUE,
-    description     text
+    description     text,
+    -- An hourly family whose source has HOUR_START as TIMESTAMP_NTZ (a wall-clock
+    -- time): the IANA zone it is in; NULL: bravo_metrics.hourly_source_time_zone.
+    -- TIMESTAMP_LTZ and TIMESTAMP_TZ are instants and need no zone.
+    source_time_zone text   CHECK (source_time_zone IS NULL OR grain = 'hour')
 );
 
 CREATE TABLE bravo.bravo_family_metrics (
     family      text    NOT NULL REFERENCES bravo.bravo_families (family) ON UPDATE CASCADE ON DELETE CASCADE,
     column_name text    NOT NULL CHECK (column_name ~ '^[a-z_][a-z0-9_]{0,62}$'
-                                        AND column_name NOT IN ('date', 'media_buy_id', 'created_at', 'updated_at')),
+                                        AND column_name NOT IN ('date', 'hour_start', 'media_buy_id', 'created_at', 'updated_at')),
     -- count: a non-negative bigint (at most 10^12 per media buy and day);
     -- money: an exact numeric (any scale, may be negative).
     kind        text    NOT NULL CHECK (kind IN ('count', 'money')),
@@ -1438,6 +1454,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     f integer;
+    h integer;
     m integer;
 BEGIN
     -- The two families of 0.3.0 are required: a missing source fails the sync, as it did.
@@ -1452,6 +1469,13 @@ BEGIN
          'MRC viewability per media buy and day: eligible, measurable and viewable impressions')
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS f = ROW_COUNT;
+    INSERT INTO bravo.bravo_families (family, table_name, grain, key_columns, enabled, required, position, description) VALUES
+        ('impressions_hourly', 'platform_buy_hourly_impressions', 'hour', '{media_buy_id,hour_start}', false, false, 5,
+         'Impressions, clicks and spend per media buy and hour'),
+        ('videos_hourly', 'platform_buy_hourly_videos', 'hour', '{media_buy_id,hour_start}', false, false, 6,
+         'Video starts, completions and views per media buy and hour')
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS h = ROW_COUNT;
     INSERT INTO bravo.bravo_family_metrics (family, column_name, kind, position, description)
     SELECT v.* FROM (VALUES
         ('impressions', 'impressions', 'count', 1, 'Impressions served'),
@@ -1471,12 +1495,18 @@ BEGIN
         ('viewability', 'measurable_impressions', 'count', 2,
          'Eligible impressions a viewability vendor could measure'),
         ('viewability', 'viewable_impressions', 'count', 3,
-         'MRC viewable: at least 50% of pixels in view for 1 s (display) or 2 s (video)')
+         'MRC viewable: at least 50% of pixels in view for 1 s (display) or 2 s (video)'),
+        ('impressions_hourly', 'impressions', 'count', 1, 'Impressions served'),
+        ('impressions_hourly', 'clicks', 'count', 2, 'Clicks'),
+        ('impressions_hourly', 'spend', 'money', 3, 'Media cost, exact'),
+        ('videos_hourly', 'video_starts', 'count', 1, 'Video starts'),
+        ('videos_hourly', 'video_completions', 'count', 2, 'Videos played to the end'),
+        ('videos_hourly', 'video_views', 'count', 3, 'Video views, as the platform counts them')
     ) v (family, column_name, kind, position, description)
      WHERE EXISTS (SELECT 1 FROM bravo.bravo_families b WHERE b.family = v.family)
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS m = ROW_COUNT;
-    RETURN f + m;
+    RETURN f + h + m;
 END
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_restore_families() FROM PUBLIC;
@@ -1528,16 +1558,28 @@ BEGIN
                   HINT = 'SELECT family FROM bravo_families lists them.';
     END IF;
     tab := format('%s.%I', bravo._bravo_media_schema(), f.table_name);
+    IF f.source_time_zone IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM pg_timezone_names z WHERE z.name = f.source_time_zone) THEN
+        RAISE EXCEPTION 'metric family "%": source_time_zone "%" is not a time zone', f.family, f.source_time_zone
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use an IANA zone name such as Europe/Paris (SELECT name FROM pg_timezone_names).';
+    END IF;
     IF to_regclass(tab) IS NULL THEN
         -- media_buy_id has media_buys.id's type (bigint, text, uuid, ...) and collation.
+        -- An hour is an instant on a whole minute (an hour of an account zone such as
+        -- Asia/Kolkata starts at half past a UTC hour).
         EXECUTE format(
-            'CREATE TABLE %s (date date NOT NULL, '
+            'CREATE TABLE %s (%s NOT NULL, '
             'media_buy_id %s NOT NULL REFERENCES %s.media_buys (id), '
             'created_at timestamptz NOT NULL DEFAULT now(), '
             'updated_at timestamptz NOT NULL DEFAULT now(), '
-            'PRIMARY KEY (media_buy_id, date))', tab, bravo._bravo_media_buy_id_type(),
-            bravo._bravo_media_schema());
-        EXECUTE format('CREATE INDEX %I ON %s (date)', f.table_name || '_date_idx', tab);
+            'PRIMARY KEY (media_buy_id, %I))', tab,
+            CASE f.grain WHEN 'hour'
+                THEN 'hour_start timestamptz CHECK (hour_start = date_trunc(''minute'', hour_start))'
+                ELSE 'date date' END,
+            bravo._bravo_media_buy_id_type(), bravo._bravo_media_schema(), f.key_columns[2]);
+        EXECUTE format('CREATE INDEX %I ON %s (%I)', f.table_name || '_' || f.key_columns[2] || '_idx',
+                       tab, f.key_columns[2]);
         created := true;
     END IF;
     FOR m IN SELECT * FROM bravo.bravo_family_metrics x
@@ -1611,14 +1653,37 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_disable_family(text, boolean) FROM PUBLIC;
 
--- Live progress of running syncs: the family is the n-th enabled one of the catalog.
+-- Hourly families sync on their own, over their own lookback.
+CREATE FUNCTION @extschema@."bravo_sync_hourly"(
+	"lookback_days" INT DEFAULT NULL,
+	"wait" bool DEFAULT NULL
+) RETURNS TABLE (
+	"target" TEXT,
+	"fetched" bigint,
+	"inserted" bigint,
+	"updated" bigint,
+	"unchanged" bigint,
+	"deleted" bigint,
+	"set_aside" bigint,
+	"ms" bigint,
+	"run_id" bigint
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'bravo_sync_hourly_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.bravo_sync_hourly(integer, boolean) FROM PUBLIC;
+
+-- Live progress of running syncs: the family is the n-th enabled one of the catalog
+-- (among the hourly ones in a bravo_sync_hourly run).
 CREATE OR REPLACE VIEW @extschema@.bravo_sync_progress AS
 SELECT p.pid,
        p.param1 AS run_id,
        CASE p.param2 WHEN 1 THEN 'connecting' WHEN 2 THEN 'fetching' WHEN 3 THEN 'merging'
                      WHEN 4 THEN 'finishing' ELSE 'starting' END AS phase,
        CASE WHEN p.param3 > 0 THEN
-           (SELECT f.family FROM bravo.bravo_families f WHERE f.enabled
+           (SELECT f.family FROM bravo.bravo_families f
+             WHERE f.enabled AND f.grain = CASE p.param12 WHEN 1 THEN 'hour' ELSE 'day' END
              ORDER BY f.position OFFSET p.param3 - 1 LIMIT 1) END AS target,
        p.param4 AS fetched,
        p.param5 AS compared,

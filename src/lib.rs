@@ -48,8 +48,12 @@ pub extern "C-unwind" fn _PG_init() {
     schedule::init();
 }
 
-/// Pulls the last `lookback_days` days of every source from Snowflake and merges them
-/// into the metric tables, atomically. One row per target.
+/// One row per family a sync filled (the columns of `bravo_sync` and
+/// `bravo_sync_hourly`, whose signatures spell them: pgrx reads `name!()` inline).
+type SyncRows = TableIterator<'static, (String, i64, i64, i64, i64, i64, i64, i64, i64)>;
+
+/// Pulls the last `lookback_days` days of every daily source from Snowflake and
+/// merges them into the metric tables, atomically. One row per target.
 #[allow(clippy::type_complexity)] // pgrx's name!() columns must be spelled inline
 #[pg_extern(security_definer, volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
@@ -70,6 +74,40 @@ fn bravo_sync(
         name!(run_id, i64),
     ),
 > {
+    manual_sync(bravo_core::grain::Grain::Day, lookback_days, wait)
+}
+
+/// The same for the hourly families (`bravo_families.grain = 'hour'`), over their own
+/// lookback: `bravo_metrics.hourly_lookback_days` when `lookback_days` is NULL.
+#[allow(clippy::type_complexity)] // pgrx's name!() columns must be spelled inline
+#[pg_extern(security_definer, volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn bravo_sync_hourly(
+    lookback_days: default!(Option<i32>, "NULL"),
+    wait: default!(Option<bool>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(target, String),
+        name!(fetched, i64),
+        name!(inserted, i64),
+        name!(updated, i64),
+        name!(unchanged, i64),
+        name!(deleted, i64),
+        name!(set_aside, i64),
+        name!(ms, i64),
+        name!(run_id, i64),
+    ),
+> {
+    let lookback = lookback_days.or_else(|| Some(settings::HOURLY_LOOKBACK_DAYS.get()));
+    manual_sync(bravo_core::grain::Grain::Hour, lookback, wait)
+}
+
+fn manual_sync(
+    grain: bravo_core::grain::Grain,
+    lookback_days: Option<i32>,
+    wait: Option<bool>,
+) -> SyncRows {
     let lookback = sync::check_lookback(lookback_days).unwrap_or_else(|e| e.raise());
     let overlap = match wait {
         Some(true) => settings::OverlapPolicy::Wait,
@@ -77,6 +115,7 @@ fn bravo_sync(
         None => settings::SYNC_OVERLAP.get(),
     };
     let req = sync::SyncRequest {
+        grain,
         lookback_days: lookback,
         trigger: bravo_core::Trigger::Manual,
         overlap,
@@ -105,6 +144,7 @@ fn bravo_sync(
 pgrx::extension_sql!(
     r#"
 REVOKE ALL ON FUNCTION bravo_sync(integer, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo_sync_hourly(integer, boolean) FROM PUBLIC;
 
 -- Live progress of running syncs (see src/sync/progress.rs for the slot layout); the
 -- family being synced is the n-th enabled one of the catalog.
@@ -114,7 +154,8 @@ SELECT p.pid,
        CASE p.param2 WHEN 1 THEN 'connecting' WHEN 2 THEN 'fetching' WHEN 3 THEN 'merging'
                      WHEN 4 THEN 'finishing' ELSE 'starting' END AS phase,
        CASE WHEN p.param3 > 0 THEN
-           (SELECT f.family FROM bravo.bravo_families f WHERE f.enabled
+           (SELECT f.family FROM bravo.bravo_families f
+             WHERE f.enabled AND f.grain = CASE p.param12 WHEN 1 THEN 'hour' ELSE 'day' END
              ORDER BY f.position OFFSET p.param3 - 1 LIMIT 1) END AS target,
        p.param4 AS fetched,
        p.param5 AS compared,
@@ -128,7 +169,7 @@ SELECT p.pid,
  WHERE p.relid = 'bravo.bravo_sync_runs'::regclass;
 "#,
     name = "progress_view",
-    requires = ["schema", "families", bravo_sync],
+    requires = ["schema", "families", bravo_sync, bravo_sync_hourly],
 );
 
 // Last in the install script: no function of the extension is executable by PUBLIC.

@@ -208,7 +208,7 @@ CREATE TABLE bravo.bravo_set_aside (
     id            bigserial PRIMARY KEY,
     run_id        bigint NOT NULL,
     target        text   NOT NULL,
-    reason        text   NOT NULL CHECK (reason IN ('null_key', 'negative_count', 'null_value', 'out_of_range', 'duplicate_key', 'unknown_media_buy')),
+    reason        text   NOT NULL CHECK (reason IN ('null_key', 'negative_count', 'null_value', 'out_of_range', 'duplicate_key', 'unknown_media_buy', 'nonexistent_hour', 'ambiguous_hour')),
     detail        text,
     date          date,
     media_buy_id  bigint,
@@ -219,7 +219,9 @@ CREATE TABLE bravo.bravo_set_aside (
     resolution    text CHECK (resolution IN ('merged', 'superseded')),
     -- since 0.4.0: the media buy id as text, whatever media_buys.id's type
     -- (media_buy_id is set for integer ids only)
-    media_buy_key text
+    media_buy_key text,
+    -- since 0.4.0: an hourly family's hour (date is NULL in its rows)
+    hour_start    timestamptz
 );
 CREATE INDEX bravo_set_aside_open_idx ON bravo.bravo_set_aside (target, media_buy_id, date) WHERE resolved_at IS NULL;
 -- since 0.4.0: the same for ids that are not integers (text, uuid)

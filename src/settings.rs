@@ -165,6 +165,13 @@ pub static MEDIA_TOOL_SCHEMA: GucSetting<Option<CString>> =
 /// Time zone whose calendar defines "today" for the lookback window (default UTC).
 pub static SYNC_TIME_ZONE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"UTC"));
+/// Hourly families: the lookback of `bravo_sync_hourly()` when none is given, days
+/// (default 3: platforms revise hours for a few days, not a month).
+pub static HOURLY_LOOKBACK_DAYS: GucSetting<i32> = GucSetting::<i32>::new(3);
+/// Hourly families: the zone a `TIMESTAMP_NTZ` hour is read in, unless the family's
+/// catalog row names one (default UTC).
+pub static HOURLY_SOURCE_TIME_ZONE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"UTC"));
 /// Largest lookback a sync accepts, days (default 400).
 pub static MAX_LOOKBACK_DAYS: GucSetting<i32> = GucSetting::<i32>::new(400);
 /// Delete target rows inside the window that the source no longer returns (default off).
@@ -459,6 +466,31 @@ pub fn init() {
             c"",
             &SYNC_TIME_ZONE,
             GucContext::Userset,
+            GucFlags::default(),
+            Some(check_time_zone),
+            None,
+            None,
+        );
+    }
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.hourly_lookback_days",
+        c"Lookback of bravo_sync_hourly() (and the hourly schedule), days.",
+        c"",
+        &HOURLY_LOOKBACK_DAYS,
+        1,
+        36600,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    // SAFETY: as the other string settings with hooks above (static storage, a hook
+    // with PostgreSQL's check-hook signature).
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"bravo_metrics.hourly_source_time_zone",
+            c"Zone of TIMESTAMP_NTZ hours in hourly sources (bravo_families.source_time_zone overrides it).",
+            c"",
+            &HOURLY_SOURCE_TIME_ZONE,
+            GucContext::Suset,
             GucFlags::default(),
             Some(check_time_zone),
             None,

@@ -25,6 +25,7 @@ const USER_FUNCTIONS: &[&str] = &[
     "bravo_run_now",
     "bravo_schedule_status",
     "bravo_sync",
+    "bravo_sync_hourly",
 ];
 
 /// The views users read, in the same schema.

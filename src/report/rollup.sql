@@ -355,9 +355,11 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_rollup_pending(regclass) FROM PUBLIC;
 
--- Starts deferring the rollup maintenance of metric table `rel` in this transaction.
+-- Starts deferring the rollup maintenance of metric table `rel` in this transaction;
+-- false (nothing to defer) for a table the rollups do not read (a family of the
+-- user's own, an hourly family).
 CREATE FUNCTION bravo._bravo_rollup_defer(rel regclass)
-RETURNS void
+RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -366,8 +368,7 @@ DECLARE
 BEGIN
     SELECT t.metric_table INTO tab FROM bravo._bravo_rollup_tables() t WHERE t.rel = _bravo_rollup_defer.rel;
     IF tab IS NULL THEN
-        RAISE EXCEPTION '% is not a metric table of the reports', rel
-            USING ERRCODE = 'invalid_parameter_value';
+        RETURN false;
     END IF;
     IF bravo._bravo_rollup_pending(rel) IS NOT NULL THEN
         RAISE EXCEPTION 'the rollup maintenance of % is deferred already', rel
@@ -379,6 +380,7 @@ BEGIN
                    (SELECT string_agg(format('%I %s', c.name, c.type), ', ' ORDER BY c.ord)
                       FROM bravo._bravo_rollup_columns() c
                      WHERE c.name = ANY (bravo._bravo_rollup_own_columns(tab))));
+    RETURN true;
 END
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_rollup_defer(regclass) FROM PUBLIC;

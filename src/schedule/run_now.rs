@@ -109,6 +109,7 @@ pub extern "C-unwind" fn bravo_run_now_main(_arg: pg_sys::Datum) {
         Some(pg_sys::Oid::from(user)),
     );
     let req = SyncRequest {
+        grain: bravo_core::grain::Grain::Day,
         lookback_days: lookback,
         trigger: Trigger::RunNow,
         overlap,

@@ -273,6 +273,7 @@ impl Worker {
     /// Runs one sync and plans what follows it.
     fn fire(&mut self, due: Due) {
         let req = SyncRequest {
+            grain: bravo_core::grain::Grain::Day,
             lookback_days: settings::SCHEDULER_LOOKBACK_DAYS.get(),
             trigger: due.kind.trigger(),
             overlap: settings::SCHEDULER_OVERLAP.get(),

@@ -20,16 +20,18 @@
 use std::collections::VecDeque;
 
 use bravo_core::compare::{CompareError, Comparison, Decision, Key, TargetRow, TargetRows};
+use bravo_core::grain::Grain;
 use bravo_core::target::{MetricKind, Target};
 use bravo_core::validate::{Outcome, Value};
 use bravo_core::{BuyId, KeyOrder, KeyType};
-use pgrx::datum::{Date, DatumWithOid};
+use pgrx::datum::{Date, DatumWithOid, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::SpiCursor;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 
 use super::key::KeySpec;
 use super::owner::Owner;
+use super::slot::{self, Times, WindowStart};
 use crate::error::BravoError;
 use crate::schemas::Schemas;
 
@@ -55,6 +57,8 @@ struct SetAsideRow {
     reason: &'static str,
     detail: String,
     date: Option<Date>,
+    /// An hourly family's hour (`bravo_set_aside.hour_start`).
+    hour: Option<TimestampWithTimeZone>,
     /// The key of an integer id (`bravo_set_aside.media_buy_id`).
     media_buy_id: Option<i64>,
     /// Any id as text (`bravo_set_aside.media_buy_key`).
@@ -104,10 +108,16 @@ impl Ids {
     }
 }
 
+impl Default for Times {
+    fn default() -> Self {
+        Times::Days(Vec::new())
+    }
+}
+
 /// Column-wise buffer of rows to write.
 #[derive(Default)]
 struct Rows {
-    dates: Vec<Date>,
+    times: Times,
     ids: Ids,
     counts: Vec<Vec<i64>>,
     money: Vec<Vec<String>>,
@@ -124,7 +134,7 @@ impl Rows {
             counts: vec![Vec::new(); nc],
             money: vec![Vec::new(); target.metrics.len() - nc],
             ids: Ids::new(kind),
-            ..Default::default()
+            times: Times::new(target.grain),
         }
     }
     fn len(&self) -> usize {
@@ -132,7 +142,7 @@ impl Rows {
     }
     fn push(&mut self, key: Key, values: Vec<Value>) {
         self.ids.push(key.0);
-        self.dates.push(Date::saturating_from_raw(key.1));
+        self.times.push(key.1);
         let (mut c, mut m) = (0, 0);
         for v in values {
             match v {
@@ -149,8 +159,7 @@ impl Rows {
     }
     /// Moves the buffered columns into statement arguments (date, id, metrics...).
     fn take_args(&mut self, target: &Target) -> Vec<DatumWithOid<'static>> {
-        let mut args: Vec<DatumWithOid> =
-            vec![std::mem::take(&mut self.dates).into(), self.ids.take()];
+        let mut args: Vec<DatumWithOid> = vec![self.times.take(), self.ids.take()];
         let (mut c, mut m) = (0, 0);
         for metric in &target.metrics {
             match metric.kind {
@@ -178,6 +187,7 @@ pub fn pg_date(d: chrono::NaiveDate) -> Date {
 pub struct Window<'c> {
     cursor: SpiCursor<'c>,
     kind: KeyType,
+    grain: Grain,
     metrics: Vec<bravo_core::target::Metric>,
     pending: VecDeque<TargetRow>,
     exhausted: bool,
@@ -190,7 +200,7 @@ impl TargetRows for Window<'_> {
 
     fn next_row(&mut self) -> Result<Option<TargetRow>, BravoError> {
         if self.pending.is_empty() && !self.exhausted {
-            let (metrics, kind) = (&self.metrics, self.kind);
+            let (metrics, kind, grain) = (&self.metrics, self.kind, self.grain);
             let table = self
                 .cursor
                 .fetch(FETCH_ROWS)
@@ -207,11 +217,7 @@ impl TargetRows for Window<'_> {
                     }
                     _ => BuyId::Text(row.get::<String>(1).ok().flatten().unwrap_or_default()),
                 };
-                let date: Date = row
-                    .get(2)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(Date::negative_infinity);
+                let time = slot::read(grain, &row, 2);
                 let mut values = Vec::with_capacity(metrics.len());
                 for (i, m) in metrics.iter().enumerate() {
                     values.push(match m.kind {
@@ -222,7 +228,7 @@ impl TargetRows for Window<'_> {
                     });
                 }
                 self.pending.push_back(TargetRow {
-                    key: (id, date.to_pg_epoch_days()),
+                    key: (id, time),
                     values,
                 });
             }
@@ -275,10 +281,12 @@ impl<'c> Applier<'c> {
         owner: &Owner,
         run_id: i64,
         schemas: &Schemas,
-        window_start: Date,
+        window_start: WindowStart,
         order: KeyOrder,
         keep_vanished: bool,
     ) -> Result<Self, BravoError> {
+        let time = window_start.column();
+        let grain = target.grain;
         let table = format!("{}.{}", schemas.media, target.table);
         let select: Vec<String> = target
             .metrics
@@ -296,20 +304,20 @@ impl<'c> Applier<'c> {
                 // Aliased, so that ORDER BY names the table's columns (a uuid is
                 // ordered as a uuid, not as its text).
                 format!(
-                    "SELECT {} AS bravo_k, date AS bravo_d, {} FROM {table} WHERE date >= $1 ORDER BY {}",
+                    "SELECT {} AS bravo_k, {time} AS bravo_d, {} FROM {table} WHERE {time} >= $1 ORDER BY {}",
                     key.kind.target_select_expr("media_buy_id"),
                     select.join(", "),
-                    order.target_order_by(key.kind)
+                    order.target_order_by(key.kind, time)
                 )
                 .as_str(),
-                &[window_start.into()],
+                &[window_start.datum()],
             )
             .map_err(|e| BravoError::internal("cannot read the target window", e))?;
         let mut args = vec![
-            "$1::date[]".to_string(),
+            format!("$1::{}", Times::new(target.grain).array_type()),
             format!("$2::{}", key.array_type()),
         ];
-        let mut cols = vec!["media_buy_id".to_string(), "date".to_string()];
+        let mut cols = vec!["media_buy_id".to_string(), time.to_string()];
         let mut vals = vec![key.cast("u.id"), "u.d".to_string()];
         let mut sets = Vec::new();
         let mut alias = vec!["d".to_string(), "id".to_string()];
@@ -340,14 +348,14 @@ impl<'c> Applier<'c> {
             vals.join(", ")
         );
         let update_sql = format!(
-            "UPDATE {table} t SET {}, updated_at = pg_catalog.now() FROM {unnest} WHERE t.media_buy_id = {} AND t.date = u.d",
+            "UPDATE {table} t SET {}, updated_at = pg_catalog.now() FROM {unnest} WHERE t.media_buy_id = {} AND t.{time} = u.d",
             sets.join(", "),
             key.cast("u.id")
         );
         if keep_vanished {
             Spi::run(&format!(
-                "CREATE TEMP TABLE IF NOT EXISTS bravo_vanished_{0} (media_buy_id {1}, date date) ON COMMIT DROP; TRUNCATE pg_temp.bravo_vanished_{0}",
-                target.name, key.pg_type
+                "CREATE TEMP TABLE IF NOT EXISTS bravo_vanished_{0} (media_buy_id {1}, {time} {2}) ON COMMIT DROP; TRUNCATE pg_temp.bravo_vanished_{0}",
+                target.name, key.pg_type, target.grain.pg_type()
             ))
             .map_err(|e| BravoError::internal("cannot create the vanished-keys table", e))?;
             owner.grant_select(&format!("pg_temp.bravo_vanished_{}", target.name))?;
@@ -366,6 +374,7 @@ impl<'c> Applier<'c> {
                 Window {
                     cursor,
                     kind: key.kind,
+                    grain,
                     metrics,
                     pending: VecDeque::new(),
                     exhausted: false,
@@ -442,8 +451,12 @@ impl<'c> Applier<'c> {
                     // (an hourly family's set-aside rows keep their hour in source_row)
                     date: row
                         .slot
-                        .filter(|_| self.target.grain == bravo_core::grain::Grain::Day)
+                        .filter(|_| self.target.grain == Grain::Day)
                         .map(Date::saturating_from_raw),
+                    hour: row
+                        .slot
+                        .filter(|_| self.target.grain == Grain::Hour)
+                        .map(slot::instant),
                     media_buy_id: match row.media_buy_id {
                         Some(BuyId::Int(id)) => Some(id),
                         _ => None,
@@ -496,6 +509,7 @@ impl<'c> Applier<'c> {
                     let mut reasons = Vec::with_capacity(na);
                     let mut details = Vec::with_capacity(na);
                     let mut dates = Vec::with_capacity(na);
+                    let mut hours = Vec::with_capacity(na);
                     let mut ids = Vec::with_capacity(na);
                     let mut keys = Vec::with_capacity(na);
                     let mut raws = Vec::with_capacity(na);
@@ -503,34 +517,37 @@ impl<'c> Applier<'c> {
                         reasons.push(row.reason);
                         details.push(row.detail);
                         dates.push(row.date);
+                        hours.push(row.hour);
                         ids.push(row.media_buy_id);
                         keys.push(row.media_buy_key);
                         raws.push(row.raw);
                     }
                     // media_buy_key: since 0.4.0 (see KeySpec::aside_has_key).
                     let (kcol, kval) = if key.aside_has_key { (", media_buy_key", ", k") } else { ("", "") };
+                    // hour_start: hourly families (since 0.4.0, as their catalog rows).
+                    let (hcol, hval) = if target.grain == Grain::Hour { (", hour_start", ", h") } else { ("", "") };
                     Spi::run_with_args(
                         &format!(
-                            "INSERT INTO {schema}.bravo_set_aside (run_id, target, reason, detail, date, media_buy_id, source_row{kcol}) \
-                             SELECT $1, $2, r, d, dt, id, raw::jsonb{kval} FROM unnest($3::text[], $4::text[], $5::date[], $6::int8[], $7::text[], $8::text[]) AS u(r, d, dt, id, raw, k)"
+                            "INSERT INTO {schema}.bravo_set_aside (run_id, target, reason, detail, date, media_buy_id, source_row{kcol}{hcol}) \
+                             SELECT $1, $2, r, d, dt, id, raw::jsonb{kval}{hval} FROM unnest($3::text[], $4::text[], $5::date[], $6::int8[], $7::text[], $8::text[], $9::timestamptz[]) AS u(r, d, dt, id, raw, k, h)"
                         ),
-                        &[run_id.into(), target.name.clone().into(), reasons.into(), details.into(), dates.into(), ids.into(), raws.into(), keys.into()],
+                        &[run_id.into(), target.name.clone().into(), reasons.into(), details.into(), dates.into(), ids.into(), raws.into(), keys.into(), hours.into()],
                     )
                     .map_err(|e| BravoError::internal("set-aside insert failed", e))?;
                 }
                 if nv > 0 {
                     let mut ids = Ids::new(key.kind);
-                    let mut dates = Vec::with_capacity(nv);
-                    for (id, day) in vanished {
+                    let mut times = Times::new(target.grain);
+                    for (id, time) in vanished {
                         ids.push(id);
-                        dates.push(Date::saturating_from_raw(day));
+                        times.push(time);
                     }
                     Spi::run_with_args(
                         &format!(
-                            "INSERT INTO pg_temp.bravo_vanished_{} SELECT {}, u.d FROM unnest($1::{}, $2::date[]) AS u(id, d)",
-                            target.name, key.cast("u.id"), key.array_type()
+                            "INSERT INTO pg_temp.bravo_vanished_{} SELECT {}, u.d FROM unnest($1::{}, $2::{}) AS u(id, d)",
+                            target.name, key.cast("u.id"), key.array_type(), times.array_type()
                         ),
-                        &[ids.take(), dates.into()],
+                        &[ids.take(), times.take()],
                     )
                     .map_err(|e| BravoError::internal("cannot remember vanished keys", e))?;
                 }

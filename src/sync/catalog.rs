@@ -3,12 +3,14 @@
 //! of every run, in their `position` order. Names are checked again here
 //! (`bravo_core::target::Target::new`) since they are spliced into SQL.
 
+use bravo_core::grain::Grain;
 use bravo_core::target::Target;
 use pgrx::prelude::*;
 
 use crate::error::BravoError;
+use crate::settings;
 
-/// (family, table, source, required, metric columns, their kinds)
+/// (family, table, source, required, metric columns, their kinds, source time zone)
 type CatalogRow = (
     String,
     String,
@@ -16,11 +18,12 @@ type CatalogRow = (
     bool,
     Vec<String>,
     Vec<String>,
+    Option<String>,
 );
 
-/// The enabled families, in sync order. Fails when a row is unusable or nothing is
-/// enabled.
-pub fn enabled_families(schema: &str) -> Result<Vec<Target>, BravoError> {
+/// The enabled families of `grain`, in sync order. Fails when a row is unusable or
+/// nothing is enabled.
+pub fn enabled_families(schema: &str, grain: Grain) -> Result<Vec<Target>, BravoError> {
     let present = Spi::get_one::<bool>(&format!(
         "SELECT pg_catalog.to_regclass('{schema}.bravo_families') IS NOT NULL"
     ))
@@ -34,7 +37,11 @@ pub fn enabled_families(schema: &str) -> Result<Vec<Target>, BravoError> {
             "bravo_metrics: the library is {} but the extension's SQL is older; syncing the families of 0.3.0 (impressions, videos). Run ALTER EXTENSION bravo_metrics UPDATE;",
             env!("CARGO_PKG_VERSION")
         );
-        return Ok(families_of_0_3_0());
+        return Ok(if grain == Grain::Day {
+            families_of_0_3_0()
+        } else {
+            Vec::new()
+        });
     }
     let rows: Vec<CatalogRow> =
         Spi::connect(|c| {
@@ -42,15 +49,16 @@ pub fn enabled_families(schema: &str) -> Result<Vec<Target>, BravoError> {
                 &format!(
                     "SELECT f.family, f.table_name, f.source_relation, f.required, \
                             coalesce(pg_catalog.array_agg(m.column_name ORDER BY m.position) FILTER (WHERE m.column_name IS NOT NULL), '{{}}'), \
-                            coalesce(pg_catalog.array_agg(m.kind ORDER BY m.position) FILTER (WHERE m.column_name IS NOT NULL), '{{}}') \
+                            coalesce(pg_catalog.array_agg(m.kind ORDER BY m.position) FILTER (WHERE m.column_name IS NOT NULL), '{{}}'), \
+                            f.source_time_zone \
                        FROM {schema}.bravo_families f \
                        LEFT JOIN {schema}.bravo_family_metrics m ON m.family OPERATOR(pg_catalog.=) f.family \
-                      WHERE f.enabled \
-                      GROUP BY f.family, f.table_name, f.source_relation, f.required, f.position \
+                      WHERE f.enabled AND f.grain OPERATOR(pg_catalog.=) $1 \
+                      GROUP BY f.family, f.table_name, f.source_relation, f.required, f.position, f.source_time_zone \
                       ORDER BY f.position"
                 ),
                 None,
-                &[],
+                &[grain.as_str().into()],
             )?;
             let mut out = Vec::new();
             for r in t {
@@ -61,12 +69,13 @@ pub fn enabled_families(schema: &str) -> Result<Vec<Target>, BravoError> {
                     r.get::<bool>(4)?.unwrap_or(false),
                     r.get::<Vec<String>>(5)?.unwrap_or_default(),
                     r.get::<Vec<String>>(6)?.unwrap_or_default(),
+                    r.get::<String>(7)?,
                 ));
             }
             Ok::<_, pgrx::spi::Error>(out)
         })
         .map_err(|e| BravoError::internal("cannot read the metric family catalog", e))?;
-    if rows.is_empty() && catalog_is_empty(schema) {
+    if rows.is_empty() && grain == Grain::Day && catalog_is_empty(schema) {
         // A restore of a dump taken before 0.4.0 recreates the extension (its shipped
         // rows are not inserted during a restore) but brings no catalog rows: sync what
         // 0.3.0 synced rather than nothing.
@@ -76,14 +85,26 @@ pub fn enabled_families(schema: &str) -> Result<Vec<Target>, BravoError> {
         return Ok(families_of_0_3_0());
     }
     if rows.is_empty() {
+        let (what, example) = match grain {
+            Grain::Day => ("no metric family is enabled", "impressions"),
+            Grain::Hour => ("no hourly metric family is enabled", "impressions_hourly"),
+        };
         return Err(BravoError::new(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            "no metric family is enabled",
+            what,
         )
-        .hint("SELECT bravo_enable_family('impressions'); (SELECT family, enabled FROM bravo_families lists them.)"));
+        .hint(format!("SELECT bravo_enable_family('{example}'); (SELECT family, grain, enabled FROM bravo_families lists them.)")));
     }
+    let default_zone = settings::get_str(&settings::HOURLY_SOURCE_TIME_ZONE);
     rows.into_iter()
-        .map(|(name, table, source, required, cols, kinds)| {
+        .map(|(name, table, source, required, cols, kinds, zone)| {
+            let bad = |e: String| {
+                BravoError::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, e)
+                    .hint("Fix the family's row in bravo_families / bravo_family_metrics, or disable it: SELECT bravo_disable_family('<family>');")
+            };
+            let zone_name = zone.or_else(|| default_zone.clone()).unwrap_or_else(|| "UTC".into());
+            let tz = bravo_core::schedule::zone::parse_iana(&zone_name)
+                .map_err(|e| bad(format!("metric family \"{name}\": source time zone {e}")))?;
             Target::new(
                 &name,
                 &table,
@@ -91,10 +112,8 @@ pub fn enabled_families(schema: &str) -> Result<Vec<Target>, BravoError> {
                 cols.into_iter().zip(kinds).collect(),
                 required,
             )
-            .map_err(|e| {
-                BravoError::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, e.0)
-                    .hint("Fix the family's row in bravo_families / bravo_family_metrics, or disable it: SELECT bravo_disable_family('<family>');")
-            })
+            .map(|t| t.with_grain(grain, tz))
+            .map_err(|e| bad(e.0))
         })
         .collect()
 }

@@ -8,12 +8,13 @@
 //!   for media buys that now exist, outside the window, are merged from their saved
 //!   source row.
 
-use pgrx::datum::{Date, DatumWithOid};
+use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 
 use super::apply::Applied;
 use super::key::KeySpec;
 use super::owner::{self, Owner};
+use super::slot::WindowStart;
 use crate::error::BravoError;
 use crate::schemas::Schemas;
 use bravo_core::target::{MetricKind, Target};
@@ -48,7 +49,8 @@ pub fn check_target(schema: &str, target: &Target) -> Result<Owner, BravoError> 
         return Err(BravoError::new(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, format!("target table {table} does not exist"))
             .hint("Recreate it, or ALTER EXTENSION bravo_metrics UPDATE / reinstall the extension to create it; if the media tool's tables are in another schema, set bravo_metrics.media_tool_schema to it."));
     }
-    let mut wanted = vec!["date", "media_buy_id", "created_at", "updated_at"];
+    let time = target.time_column();
+    let mut wanted = vec![time, "media_buy_id", "created_at", "updated_at"];
     wanted.extend(target.metrics.iter().map(|m| m.column.as_str()));
     for col in wanted {
         let present = Spi::get_one_with_args::<bool>(
@@ -63,14 +65,15 @@ pub fn check_target(schema: &str, target: &Target) -> Result<Owner, BravoError> 
                 PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
                 format!("target table {table} has no column \"{col}\""),
             )
-            .hint("The metric tables need date, media_buy_id, the metric columns, created_at and updated_at."));
+            .hint(format!("The metric tables need {time}, media_buy_id, the metric columns, created_at and updated_at.")));
         }
     }
     let keyed = Spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1::pg_catalog.regclass AND i.indisunique AND i.indnkeyatts = 2 \
            AND (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname) FROM pg_catalog.pg_attribute a \
-                 WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])) = ARRAY['date', 'media_buy_id'])",
-        &[table.clone().into()],
+                 WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])) \
+                 OPERATOR(pg_catalog.=) (SELECT pg_catalog.array_agg(c ORDER BY c) FROM pg_catalog.unnest(ARRAY[$2, 'media_buy_id']) c))",
+        &[table.clone().into(), time.into()],
     )
     .ok()
     .flatten()
@@ -78,10 +81,10 @@ pub fn check_target(schema: &str, target: &Target) -> Result<Owner, BravoError> 
     if !keyed {
         return Err(BravoError::new(
             PgSqlErrorCode::ERRCODE_INVALID_COLUMN_REFERENCE,
-            format!("target table {table} has no unique key on (media_buy_id, date)"),
+            format!("target table {table} has no unique key on (media_buy_id, {time})"),
         )
         .hint(format!(
-            "ALTER TABLE {table} ADD PRIMARY KEY (media_buy_id, date);"
+            "ALTER TABLE {table} ADD PRIMARY KEY (media_buy_id, {time});"
         )));
     }
     owner::check(&table, "target table")
@@ -92,7 +95,7 @@ pub fn delete_vanished(
     schema: &str,
     target: &Target,
     owner: &Owner,
-    window_start: Date,
+    window_start: WindowStart,
     applied: &Applied,
     max_fraction: f64,
 ) -> Result<i64, BravoError> {
@@ -106,9 +109,10 @@ pub fn delete_vanished(
         return Err(BravoError::new(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             format!(
-                "sync refused to delete {vanished} of {window_rows} rows ({:.1}%) of {} in the window since {window_start}",
+                "sync refused to delete {vanished} of {window_rows} rows ({:.1}%) of {} in the window since {}",
                 fraction * 100.0,
-                target.table
+                target.table,
+                window_start.text()
             ),
         )
         .detail(format!(
@@ -121,9 +125,11 @@ pub fn delete_vanished(
         count(
             &format!(
                 "WITH d AS (DELETE FROM {schema}.{} t USING pg_temp.bravo_vanished_{} v \
-                   WHERE t.media_buy_id = v.media_buy_id AND t.date = v.date RETURNING 1) \
+                   WHERE t.media_buy_id = v.media_buy_id AND t.{time} = v.{time} RETURNING 1) \
                  SELECT pg_catalog.count(*) FROM d",
-                target.table, target.name
+                target.table,
+                target.name,
+                time = window_start.column()
             ),
             &[],
         )
@@ -145,9 +151,12 @@ pub fn settle_set_aside(
     key: &KeySpec,
     owner: &Owner,
     run_id: i64,
-    window_start: Date,
+    window_start: WindowStart,
 ) -> Result<(i64, i64), BravoError> {
     let (media, log) = (&schemas.media, &schemas.internal);
+    // bravo_set_aside names its time columns as the metric tables do.
+    let time = window_start.column();
+    let start = || window_start.datum();
     let table = format!("{media}.{}", target.table);
     // The set-aside row's key: `media_buy_id` for integer ids, `media_buy_key` (text)
     // cast to the key's type otherwise.
@@ -160,13 +169,13 @@ pub fn settle_set_aside(
                     resolution = CASE WHEN a.reason = 'unknown_media_buy' \
                         AND NOT EXISTS (SELECT 1 FROM {log}.bravo_set_aside n \
                                          WHERE n.run_id = $1 AND n.target = a.target AND n.resolved_at IS NULL \
-                                           AND n.{kc} = a.{kc} AND n.date = a.date) \
-                        AND EXISTS (SELECT 1 FROM {table} t WHERE t.media_buy_id = {a_key} AND t.date = a.date) \
+                                           AND n.{kc} = a.{kc} AND n.{time} = a.{time}) \
+                        AND EXISTS (SELECT 1 FROM {table} t WHERE t.media_buy_id = {a_key} AND t.{time} = a.{time}) \
                       THEN 'merged' ELSE 'superseded' END \
               WHERE a.target = $2 AND a.resolved_at IS NULL AND a.run_id <> $1 \
-                AND (a.date >= $3 OR a.date IS NULL)"
+                AND (a.{time} >= $3 OR a.{time} IS NULL)"
         ),
-        &[run_id.into(), target.name.clone().into(), window_start.into()],
+        &[run_id.into(), target.name.clone().into(), start()],
     )
     .map_err(|e| BravoError::internal("set-aside update failed", e))?;
     // Rows for media buys that now exist, older than the window: take the latest saved
@@ -192,36 +201,36 @@ pub fn settle_set_aside(
     let n = count(
         &format!(
             "WITH r AS (UPDATE {log}.bravo_set_aside a SET resolved_at = pg_catalog.now(), resolved_run_id = $1, resolution = 'merged' \
-               WHERE a.target = $2 AND a.resolved_at IS NULL AND a.reason = 'unknown_media_buy' AND a.date < $3 \
+               WHERE a.target = $2 AND a.resolved_at IS NULL AND a.reason = 'unknown_media_buy' AND a.{time} < $3 \
                  AND EXISTS (SELECT 1 FROM {media}.media_buys m WHERE m.id = {a_key}) RETURNING a.*) \
              SELECT pg_catalog.count(*) FROM r"
         ),
-        &[run_id.into(), target.name.clone().into(), window_start.into()],
+        &[run_id.into(), target.name.clone().into(), start()],
     )?;
     if n == 0 {
         return Ok((0, 0));
     }
     Spi::run(&format!(
-        "CREATE TEMP TABLE IF NOT EXISTS bravo_late_{0} ON COMMIT DROP AS SELECT media_buy_id, date, {metrics} FROM {table} WITH NO DATA; \
+        "CREATE TEMP TABLE IF NOT EXISTS bravo_late_{0} ON COMMIT DROP AS SELECT media_buy_id, {time}, {metrics} FROM {table} WITH NO DATA; \
          TRUNCATE {late}",
         target.name
     ))
     .map_err(|e| BravoError::internal("cannot create the late-merge table", e))?;
     Spi::run_with_args(
         &format!(
-            "INSERT INTO {late} SELECT DISTINCT ON ({k}, date) {k}, date, {casts} \
+            "INSERT INTO {late} SELECT DISTINCT ON ({k}, {time}) {k}, {time}, {casts} \
                FROM {log}.bravo_set_aside WHERE resolved_run_id = $1 AND target = $2 AND resolution = 'merged' \
-                AND reason = 'unknown_media_buy' AND date < $3 \
-              ORDER BY {k}, date, id DESC"
+                AND reason = 'unknown_media_buy' AND {time} < $3 \
+              ORDER BY {k}, {time}, id DESC"
         ),
-        &[run_id.into(), target.name.clone().into(), window_start.into()],
+        &[run_id.into(), target.name.clone().into(), start()],
     )
     .map_err(|e| BravoError::internal("late merge failed", e))?;
     owner.grant_select(&late)?;
     let late_sql = format!(
-        "WITH m AS (INSERT INTO {table} AS t (media_buy_id, date, {metrics}, created_at, updated_at) \
+        "WITH m AS (INSERT INTO {table} AS t (media_buy_id, {time}, {metrics}, created_at, updated_at) \
            SELECT l.*, pg_catalog.now(), pg_catalog.now() FROM {late} l \
-           ON CONFLICT (media_buy_id, date) DO UPDATE SET {set_excluded}, updated_at = pg_catalog.now() \
+           ON CONFLICT (media_buy_id, {time}) DO UPDATE SET {set_excluded}, updated_at = pg_catalog.now() \
              WHERE ({t_metrics}) IS DISTINCT FROM ({e_metrics}) RETURNING (xmax = 0) AS ins) \
          SELECT pg_catalog.count(*) FILTER (WHERE ins), pg_catalog.count(*) FILTER (WHERE NOT ins) FROM m",
         set_excluded = target.metrics.iter().map(|m| format!("{0} = EXCLUDED.{0}", m.column)).collect::<Vec<_>>().join(", "),

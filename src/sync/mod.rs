@@ -29,6 +29,7 @@ pub mod order;
 pub mod owner;
 pub mod progress;
 pub mod rollup;
+pub mod slot;
 
 mod tests;
 
@@ -38,11 +39,10 @@ use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use bravo_core::grain::Grain;
 use bravo_core::target::Target;
 use bravo_core::{source, validate, RunStatus, Trigger};
 use bravo_snowflake::{Client, Error as SfError, ResultStream};
-use chrono::NaiveDate;
-use pgrx::datum::Date;
 use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
 
@@ -55,6 +55,8 @@ use progress::{Phase, Progress};
 
 #[derive(Clone, Debug)]
 pub struct SyncRequest {
+    /// Daily families (`bravo_sync`) or hourly ones (`bravo_sync_hourly`).
+    pub grain: Grain,
     pub lookback_days: i32,
     pub trigger: Trigger,
     pub overlap: OverlapPolicy,
@@ -352,9 +354,8 @@ fn raise_spi(e: pgrx::spi::Error) -> ! {
 struct Ctx<'a> {
     schemas: &'a Schemas,
     run_id: i64,
-    /// First day of the window, for PostgreSQL and for the Snowflake binding.
-    window_start: Date,
-    window_naive: NaiveDate,
+    /// Where the window starts (a day, or an instant for hourly families).
+    window_start: slot::WindowStart,
     /// How media buy ids are typed, and the ids `media_buys` has.
     key: key::KeySpec,
     known_buys: HashSet<bravo_core::BuyId>,
@@ -368,6 +369,7 @@ struct Ctx<'a> {
 fn body(schemas: &Schemas, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     let run_id = record.borrow().run_id;
     let mut progress = start_progress(&schemas.internal, run_id);
+    progress.set(progress::P_GRAIN, i64::from(req.grain == Grain::Hour));
     progress.phase(Phase::Connecting, 0);
 
     let mut cfg = connect::config().unwrap_or_else(|e| e.raise());
@@ -375,10 +377,11 @@ fn body(schemas: &Schemas, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     cfg.retry_events = Some(retries_tx);
     runtime::watch_retries(retries_rx);
     let _unwatch = scopeguard(runtime::unwatch_retries);
-    let (window_start, window_naive) = window(req.lookback_days);
-    record.borrow_mut().window_start = Some(window_naive.to_string());
+    let window_start = window(req.grain, req.lookback_days);
+    record.borrow_mut().window_start = Some(window_start.text());
 
-    let families = catalog::enabled_families(&schemas.internal).unwrap_or_else(|e| e.raise());
+    let families =
+        catalog::enabled_families(&schemas.internal, req.grain).unwrap_or_else(|e| e.raise());
     let owners = check_schema(&schemas.media, &families);
     let key = key::of_media_buys(schemas).unwrap_or_else(|e| e.raise());
     for target in &families {
@@ -390,7 +393,6 @@ fn body(schemas: &Schemas, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
         schemas,
         run_id,
         window_start,
-        window_naive,
         key,
         known_buys,
         tag: settings::get_str(&settings::SNOWFLAKE_QUERY_TAG),
@@ -434,26 +436,12 @@ fn start_progress(schema: &str, run_id: i64) -> Progress {
     Progress::start(run_id, relid, started_ms)
 }
 
-/// The window's first day: today in `bravo_metrics.sync_time_zone` minus the lookback,
-/// as a PostgreSQL date (bound in the target's SQL) and the same day as a chrono date
-/// (bound in Snowflake's query; its text goes to the run record).
-fn window(lookback_days: i32) -> (Date, NaiveDate) {
+/// The window's start: `lookback_days` days before today in
+/// `bravo_metrics.sync_time_zone` (daily families: that day; hourly ones: its first
+/// instant in that zone).
+fn window(grain: Grain, lookback_days: i32) -> slot::WindowStart {
     let tz = settings::get_str(&settings::SYNC_TIME_ZONE).unwrap_or_else(|| "UTC".into());
-    let window_start = Spi::get_one_with_args::<Date>(
-        "SELECT (pg_catalog.timezone($1, pg_catalog.now()))::date - $2::int",
-        &[tz.into(), lookback_days.into()],
-    )
-    .unwrap_or_else(|e| raise_spi(e))
-    .expect("window start");
-    let days = window_start.to_pg_epoch_days();
-    let window_naive = bravo_core::compare::from_epoch_days(days).unwrap_or_else(|| {
-        BravoError::new(
-            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-            format!("window start out of range ({days} days from 2000-01-01)"),
-        )
-        .raise()
-    });
-    (window_start, window_naive)
+    slot::WindowStart::compute(grain, &tz, lookback_days).unwrap_or_else(|e| e.raise())
 }
 
 /// Checks every metric table (and `media_buys`) before any network call; returns
@@ -527,13 +515,17 @@ fn sync_target(
 
     let table = format!("{}.{}", ctx.schemas.media, target.table);
     let order = order::choose(&table, ctx.window_start).unwrap_or_else(|e| e.raise());
-    let q = source::fetch_query(
-        &relation,
-        &columns,
-        ctx.window_naive,
-        order,
-        ctx.tag.as_deref(),
-    );
+    let q = match ctx.window_start.date() {
+        Some(day) => source::fetch_query(&relation, &columns, day, order, ctx.tag.as_deref()),
+        None => source::fetch_hours_query(
+            &relation,
+            &columns,
+            ctx.window_start.slot,
+            target.zone,
+            order,
+            ctx.tag.as_deref(),
+        ),
+    };
     let rid = q.request_id;
     let mut stream = net(Some(session), Some(rid), client.query(q));
     session.active = Some(rid);

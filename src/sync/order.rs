@@ -12,8 +12,9 @@
 //!   which index to add).
 
 use bravo_core::KeyOrder;
-use pgrx::datum::Date;
 use pgrx::prelude::*;
+
+use super::slot::WindowStart;
 
 use crate::error::BravoError;
 
@@ -23,36 +24,38 @@ fn probe(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Result<bool, BravoErr
         .map_err(|e| BravoError::internal("cannot choose the window's order", e))
 }
 
-/// The order for `table` (schema-qualified) and a window starting at `window_start`.
-pub fn choose(table: &str, window_start: Date) -> Result<KeyOrder, BravoError> {
+/// The order for `table` (schema-qualified) and a window starting at `window_start`
+/// (its time column, `date` or `hour_start`, is what "date first" walks).
+pub fn choose(table: &str, window_start: WindowStart) -> Result<KeyOrder, BravoError> {
+    let time = window_start.column();
     let indexed = probe(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
            JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
            JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
            JOIN pg_catalog.pg_am am ON am.oid = ic.relam \
           WHERE i.indrelid = $1::pg_catalog.regclass AND i.indisvalid AND i.indpred IS NULL \
-            AND am.amname = 'btree' AND a.attname = 'date')",
-        &[table.into()],
+            AND am.amname = 'btree' AND a.attname = $2)",
+        &[table.into(), time.into()],
     )?;
     if !indexed {
         pgrx::notice!(
-            "bravo_metrics: {table} has no btree index starting with date, so each sync reads the whole table to find the window; CREATE INDEX ON {table} (date) keeps a re-sync independent of the history's size"
+            "bravo_metrics: {table} has no btree index starting with {time}, so each sync reads the whole table to find the window; CREATE INDEX ON {table} ({time}) keeps a re-sync independent of the history's size"
         );
         pgrx::debug1!(
-            "bravo_metrics: {table} is compared {} (no btree index starting with date)",
+            "bravo_metrics: {table} is compared {} (no btree index starting with {time})",
             KeyOrder::MediaBuyFirst.as_str()
         );
         return Ok(KeyOrder::MediaBuyFirst);
     }
     // Two probes of the date index: is there anything before the window, and in it?
     let history = probe(
-        &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE date < $1)"),
-        &[window_start.into()],
+        &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE {time} < $1)"),
+        &[window_start.datum()],
     )?;
     let window = history
         && probe(
-            &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE date >= $1)"),
-            &[window_start.into()],
+            &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE {time} >= $1)"),
+            &[window_start.datum()],
         )?;
     let order = if history && window {
         KeyOrder::DateFirst

@@ -23,6 +23,8 @@ pub const P_UPDATED: i32 = 7;
 pub const P_DELETED: i32 = 8;
 pub const P_STARTED_MS: i32 = 9;
 pub const P_TOTAL: i32 = 10;
+/// 0: a sync of the daily families, 1: of the hourly ones (`P_TARGET` counts among those).
+pub const P_GRAIN: i32 = 11;
 
 /// Phases, in order; the numbers are what `bravo_sync_progress` decodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

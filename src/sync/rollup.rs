@@ -8,8 +8,9 @@ use pgrx::prelude::*;
 use crate::error::BravoError;
 
 /// Metric table `table` (schema-qualified, quoted) while its rollup maintenance is
-/// deferred, until [`Deferred::flush`]. On an installation whose SQL is older than the
-/// library (before `ALTER EXTENSION ... UPDATE`), nothing is deferred.
+/// deferred, until [`Deferred::flush`]. Nothing is deferred for a table the rollups do
+/// not read, nor on an installation whose SQL is older than the library (before
+/// `ALTER EXTENSION ... UPDATE`).
 pub struct Deferred {
     flush: Option<(String, String)>,
 }
@@ -24,13 +25,14 @@ pub fn defer(internal: &str, table: &str) -> Result<Deferred, BravoError> {
     if !present {
         return Ok(Deferred { flush: None });
     }
-    Spi::run_with_args(
+    let deferred = Spi::get_one_with_args::<bool>(
         &format!("SELECT {internal}._bravo_rollup_defer($1::pg_catalog.regclass)"),
         &[table.into()],
     )
-    .map_err(|e| BravoError::internal("cannot defer the rollup maintenance", e))?;
+    .map_err(|e| BravoError::internal("cannot defer the rollup maintenance", e))?
+    .unwrap_or(false);
     Ok(Deferred {
-        flush: Some((format!("{internal}._bravo_rollup_flush"), table.to_string())),
+        flush: deferred.then(|| (format!("{internal}._bravo_rollup_flush"), table.to_string())),
     })
 }
 

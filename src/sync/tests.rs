@@ -4,6 +4,7 @@
 #[cfg(any(test, feature = "pg_test"))]
 #[pgrx::pg_schema]
 mod tests {
+    use bravo_core::grain::Grain;
     use pgrx::prelude::*;
 
     #[pg_test]
@@ -64,7 +65,7 @@ mod tests {
     fn the_shipped_catalog_is_the_builtin_one() {
         use crate::sync::catalog::enabled_families;
         let schema = schema();
-        let on: Vec<String> = enabled_families(&schema)
+        let on: Vec<String> = enabled_families(&schema, Grain::Day)
             .unwrap()
             .into_iter()
             .map(|t| t.name)
@@ -74,17 +75,18 @@ mod tests {
             "UPDATE {schema}.bravo_families SET enabled = true"
         ))
         .unwrap();
-        let got = enabled_families(&schema).unwrap();
+        let mut got = enabled_families(&schema, Grain::Day).unwrap();
+        got.extend(enabled_families(&schema, Grain::Hour).unwrap());
         let want = bravo_core::target::builtin();
         assert_eq!(got.len(), want.len());
         for (g, (w, _)) in got.iter().zip(&want) {
             assert_eq!(
-                (&g.name, &g.table, &g.metrics, &g.source),
-                (&w.name, &w.table, &w.metrics, &w.source)
+                (&g.name, &g.table, &g.metrics, &g.source, g.grain, g.zone),
+                (&w.name, &w.table, &w.metrics, &w.source, w.grain, w.zone)
             );
         }
         let required: Vec<bool> = got.iter().map(|t| t.required).collect();
-        assert_eq!(required, [true, true, false, false]);
+        assert_eq!(required, [true, true, false, false, false, false]);
     }
 
     #[pg_test(error = "no metric family is enabled")]
@@ -94,7 +96,7 @@ mod tests {
             "UPDATE {schema}.bravo_families SET enabled = false"
         ))
         .unwrap();
-        crate::sync::catalog::enabled_families(&schema).unwrap_or_else(|e| e.raise());
+        crate::sync::catalog::enabled_families(&schema, Grain::Day).unwrap_or_else(|e| e.raise());
     }
 
     #[pg_test(
@@ -190,7 +192,7 @@ mod tests {
             "DELETE FROM {schema}.bravo_family_metrics; DELETE FROM {schema}.bravo_families"
         ))
         .unwrap();
-        let got = crate::sync::catalog::enabled_families(&schema).unwrap();
+        let got = crate::sync::catalog::enabled_families(&schema, Grain::Day).unwrap();
         let names: Vec<(&str, bool)> = got.iter().map(|t| (t.name.as_str(), t.required)).collect();
         assert_eq!(names, [("impressions", true), ("videos", true)]);
     }
@@ -218,12 +220,13 @@ mod tests {
             "DELETE FROM {schema}.bravo_family_metrics; DELETE FROM {schema}.bravo_families"
         ))
         .unwrap();
-        assert_eq!(n("SELECT bravo_restore_families()"), 16);
+        assert_eq!(n("SELECT bravo_restore_families()"), 24);
         Spi::run(&format!(
             "UPDATE {schema}.bravo_families SET enabled = true"
         ))
         .unwrap();
-        let got = crate::sync::catalog::enabled_families(&schema).unwrap();
+        let mut got = crate::sync::catalog::enabled_families(&schema, Grain::Day).unwrap();
+        got.extend(crate::sync::catalog::enabled_families(&schema, Grain::Hour).unwrap());
         let want = bravo_core::target::builtin();
         let got: Vec<_> = got
             .iter()

@@ -40,13 +40,14 @@ impl KeyOrder {
         }
     }
 
-    /// The ORDER BY list of the target's window (PostgreSQL column names), ordering
+    /// The ORDER BY list of the target's window (PostgreSQL column names; `time` is the
+    /// key's time column, `date` or `hour_start`), ordering
     /// ids of `key` type as the source does (see [`crate::key`]).
-    pub fn target_order_by(self, key: KeyType) -> String {
+    pub fn target_order_by(self, key: KeyType, time: &str) -> String {
         let id = key.target_order_expr("media_buy_id");
         match self {
-            KeyOrder::MediaBuyFirst => format!("{id}, date"),
-            KeyOrder::DateFirst => format!("date, {id}"),
+            KeyOrder::MediaBuyFirst => format!("{id}, {time}"),
+            KeyOrder::DateFirst => format!("{time}, {id}"),
         }
     }
 
@@ -86,15 +87,15 @@ mod tests {
             "\"Date\", \"MEDIA_BUY_ID\""
         );
         assert_eq!(
-            KeyOrder::DateFirst.target_order_by(KeyType::Int),
+            KeyOrder::DateFirst.target_order_by(KeyType::Int, "date"),
             "date, media_buy_id"
         );
         assert_eq!(
-            KeyOrder::MediaBuyFirst.target_order_by(KeyType::Uuid),
+            KeyOrder::MediaBuyFirst.target_order_by(KeyType::Uuid, "date"),
             "media_buy_id, date"
         );
         assert_eq!(
-            KeyOrder::MediaBuyFirst.target_order_by(KeyType::Text),
+            KeyOrder::MediaBuyFirst.target_order_by(KeyType::Text, "date"),
             "media_buy_id COLLATE \"C\", date"
         );
     }

@@ -236,7 +236,27 @@ pub fn builtin() -> Vec<(Target, bool)> {
                 ("viewable_impressions", Count),
             ],
         ),
+        hourly(builtin_family(
+            "impressions_hourly",
+            "platform_buy_hourly_impressions",
+            false,
+            &[("impressions", Count), ("clicks", Count), ("spend", Money)],
+        )),
+        hourly(builtin_family(
+            "videos_hourly",
+            "platform_buy_hourly_videos",
+            false,
+            &[
+                ("video_starts", Count),
+                ("video_completions", Count),
+                ("video_views", Count),
+            ],
+        )),
     ]
+}
+
+fn hourly((t, enabled): (Target, bool)) -> (Target, bool) {
+    (t.with_grain(Grain::Hour, Tz::UTC), enabled)
 }
 
 /// A shipped family by name (tests and benchmarks).
@@ -258,10 +278,19 @@ mod tests {
         let names: Vec<&str> = all.iter().map(|(t, _)| t.name.as_str()).collect();
         assert_eq!(
             names,
-            ["impressions", "videos", "conversions", "viewability"]
+            [
+                "impressions",
+                "videos",
+                "conversions",
+                "viewability",
+                "impressions_hourly",
+                "videos_hourly"
+            ]
         );
         let on: Vec<bool> = all.iter().map(|(_, e)| *e).collect();
-        assert_eq!(on, [true, true, false, false]);
+        assert_eq!(on, [true, true, false, false, false, false]);
+        let grains: Vec<&str> = all.iter().map(|(t, _)| t.grain.as_str()).collect();
+        assert_eq!(grains, ["day", "day", "day", "day", "hour", "hour"]);
         let imp = builtin_named("impressions");
         assert_eq!(imp.source_setting(), "bravo_metrics.impressions_source");
         assert_eq!(

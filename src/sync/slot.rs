@@ -1,0 +1,144 @@
+//! A family's time key on the PostgreSQL side: `date` (a daily family) or `hour_start`
+//! (an hourly one), carried as a slot number (`bravo_core::grain`), and the window's
+//! start in the same terms.
+
+use bravo_core::grain::{self, Grain};
+use pgrx::datum::{Date, DatumWithOid, TimestampWithTimeZone};
+use pgrx::prelude::*;
+
+use crate::error::BravoError;
+
+const MICROS_PER_MINUTE: i64 = 60_000_000;
+
+/// A slot as the datum PostgreSQL compares the time column with.
+pub fn datum(grain: Grain, slot: i32) -> DatumWithOid<'static> {
+    match grain {
+        Grain::Day => Date::saturating_from_raw(slot).into(),
+        Grain::Hour => instant(slot).into(),
+    }
+}
+
+/// A slot as a `timestamptz` (hourly families).
+pub fn instant(slot: i32) -> TimestampWithTimeZone {
+    TimestampWithTimeZone::try_from(i64::from(slot) * MICROS_PER_MINUTE)
+        .expect("every i32 minute slot is a valid timestamptz")
+}
+
+/// The slot of a `timestamptz` read from the table (whole minutes: the hourly tables
+/// refuse anything else with a CHECK).
+pub fn of_instant(t: TimestampWithTimeZone) -> i32 {
+    let micros: i64 = t.into_inner();
+    i32::try_from(micros.div_euclid(MICROS_PER_MINUTE)).unwrap_or(if micros < 0 {
+        i32::MIN
+    } else {
+        i32::MAX
+    })
+}
+
+/// Where a sync's window starts: the first day of the lookback (daily families), or
+/// the first instant of that day in `bravo_metrics.sync_time_zone` (hourly ones).
+#[derive(Clone, Copy, Debug)]
+pub struct WindowStart {
+    pub grain: Grain,
+    pub slot: i32,
+}
+
+impl WindowStart {
+    /// `lookback_days` days before today in `zone` (an IANA or PostgreSQL zone name).
+    pub fn compute(grain: Grain, zone: &str, lookback_days: i32) -> Result<Self, BravoError> {
+        let sql = match grain {
+            Grain::Day => {
+                "SELECT ((pg_catalog.timezone($1, pg_catalog.now()))::date - $2::int - date '2000-01-01')::int4"
+            }
+            Grain::Hour => {
+                "SELECT ((pg_catalog.date_part('epoch', pg_catalog.timezone($1, \
+                          ((pg_catalog.timezone($1, pg_catalog.now()))::date - $2::int)::timestamp))::int8 \
+                          - 946684800) / 60)::int4"
+            }
+        };
+        let slot = Spi::get_one_with_args::<i32>(sql, &[zone.into(), lookback_days.into()])
+            .map_err(|e| BravoError::internal("cannot compute the window", e))?
+            .expect("a window start");
+        Ok(WindowStart { grain, slot })
+    }
+
+    /// The key's time column.
+    pub fn column(&self) -> &'static str {
+        self.grain.time_column()
+    }
+
+    /// The start as a datum of the time column's type.
+    pub fn datum(&self) -> DatumWithOid<'static> {
+        datum(self.grain, self.slot)
+    }
+
+    /// The first day (daily families).
+    pub fn date(&self) -> Option<chrono::NaiveDate> {
+        match self.grain {
+            Grain::Day => bravo_core::compare::from_epoch_days(self.slot),
+            Grain::Hour => None,
+        }
+    }
+
+    /// As text: a date, or a UTC instant.
+    pub fn text(&self) -> String {
+        grain::slot_text(self.grain, self.slot)
+    }
+}
+
+/// Keys' times buffered for a statement: `date[]` or `timestamptz[]`.
+pub enum Times {
+    Days(Vec<Date>),
+    Hours(Vec<TimestampWithTimeZone>),
+}
+
+impl Times {
+    pub fn new(grain: Grain) -> Self {
+        match grain {
+            Grain::Day => Times::Days(Vec::new()),
+            Grain::Hour => Times::Hours(Vec::new()),
+        }
+    }
+
+    pub fn push(&mut self, slot: i32) {
+        match self {
+            Times::Days(v) => v.push(Date::saturating_from_raw(slot)),
+            Times::Hours(v) => v.push(instant(slot)),
+        }
+    }
+
+    /// Moves the buffered times into a statement argument.
+    pub fn take(&mut self) -> DatumWithOid<'static> {
+        match self {
+            Times::Days(v) => std::mem::take(v).into(),
+            Times::Hours(v) => std::mem::take(v).into(),
+        }
+    }
+
+    /// The SQL array type the argument binds as.
+    pub fn array_type(&self) -> &'static str {
+        match self {
+            Times::Days(_) => "date[]",
+            Times::Hours(_) => "timestamptz[]",
+        }
+    }
+}
+
+/// Reads column `ordinal` of a target row as a slot (`-infinity` when NULL, as the
+/// comparison orders it first).
+pub fn read(grain: Grain, row: &pgrx::spi::SpiHeapTupleData, ordinal: usize) -> i32 {
+    match grain {
+        Grain::Day => row
+            .get::<Date>(ordinal)
+            .ok()
+            .flatten()
+            .unwrap_or_else(Date::negative_infinity)
+            .to_pg_epoch_days(),
+        Grain::Hour => row
+            .get::<TimestampWithTimeZone>(ordinal)
+            .ok()
+            .flatten()
+            .map(of_instant)
+            .unwrap_or(i32::MIN),
+    }
+}
