@@ -358,6 +358,289 @@ SELECT count(DISTINCT k.conrelid) = (SELECT count(*) FROM bravo._bravo_rollup_ta
    AND k.conrelid IN (SELECT t.rel FROM bravo._bravo_rollup_tables() t)
 $fn$;
 
+-- bravo_metrics hourly rollup (since 0.4.0), behind bravo_campaign_hourly and
+-- bravo_campaign_hour_of_day (report.sql).
+--
+-- bravo_campaign_hourly_rollup (campaign_id, hour_start). Invariant: for every
+-- campaign c and instant h, the row (c, h) holds the sums over the rows of the hourly
+-- metric tables (platform_buy_hourly_impressions, platform_buy_hourly_videos: the
+-- shipped hourly families) with hour_start = h whose media buy has
+-- media_buys.campaign_id = c now; impression_rows / video_rows count those rows, and
+-- there is no row when both are 0. Hours are instants, so the rollup knows no time
+-- zone: a report buckets them into the hours of the zone it is asked for.
+--
+-- Kept like the daily rollups (rollup.sql), by the same statement-level triggers
+-- (named bravo_rollup_*, attached by _bravo_report_attach_triggers) with their own
+-- trigger function, _bravo_hourly_metric_trigger; a campaign move in
+-- _bravo_rollup_buy_trigger moves a buy's hours too, under the same advisory lock;
+-- during a sync the deltas are deferred and applied once (_bravo_rollup_defer).
+
+CREATE TABLE bravo.bravo_campaign_hourly_rollup (
+    campaign_id       bigint      NOT NULL,
+    hour_start        timestamptz NOT NULL,
+    impressions       bigint      NOT NULL DEFAULT 0,
+    clicks            bigint      NOT NULL DEFAULT 0,
+    spend             numeric     NOT NULL DEFAULT 0,
+    video_starts      bigint      NOT NULL DEFAULT 0,
+    video_completions bigint      NOT NULL DEFAULT 0,
+    video_views       bigint      NOT NULL DEFAULT 0,
+    impression_rows   integer     NOT NULL DEFAULT 0,
+    video_rows        integer     NOT NULL DEFAULT 0,
+    PRIMARY KEY (campaign_id, hour_start)
+) WITH (fillfactor = 90);
+REVOKE ALL ON bravo.bravo_campaign_hourly_rollup FROM PUBLIC;
+
+-- Which hourly table feeds which columns of the hourly rollup, and its row counter.
+CREATE FUNCTION bravo._bravo_hourly_layout()
+RETURNS TABLE (metric_table text, measures text[], counter text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+VALUES ('platform_buy_hourly_impressions', ARRAY['impressions', 'clicks', 'spend'], 'impression_rows'),
+       ('platform_buy_hourly_videos', ARRAY['video_starts', 'video_completions', 'video_views'], 'video_rows')
+$fn$;
+
+-- The hourly tables of the layout that exist, as regclass.
+CREATE FUNCTION bravo._bravo_hourly_tables()
+RETURNS TABLE (metric_table text, rel regclass)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT l.metric_table, bravo._bravo_media_table(l.metric_table)
+  FROM bravo._bravo_hourly_layout() l
+ WHERE bravo._bravo_media_table(l.metric_table) IS NOT NULL
+$fn$;
+
+-- Hourly table `tab`'s own rollup columns (its measures, then its counter), each with
+-- its SQL type, in order.
+CREATE FUNCTION bravo._bravo_hourly_columns(tab text)
+RETURNS TABLE (name text, type text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT m.name, CASE WHEN m.name = 'spend' THEN 'numeric' ELSE 'bigint' END
+  FROM bravo._bravo_hourly_layout() l, unnest(l.measures) WITH ORDINALITY AS m (name, ord)
+ WHERE l.metric_table = tab
+UNION ALL
+SELECT l.counter, 'integer' FROM bravo._bravo_hourly_layout() l WHERE l.metric_table = tab
+$fn$;
+
+-- (media_buy_id, hour_start, own columns) of hourly table `tab`, read from `source`
+-- (a transition table, or the table itself), times `sign`.
+CREATE FUNCTION bravo._bravo_hourly_rows(tab text, source text, sign integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT format('SELECT p.media_buy_id, p.hour_start, %s FROM %s p',
+              string_agg(CASE WHEN c.type = 'integer' THEN format('%s::integer', sign)
+                              ELSE format('(%s * p.%I)::%s', sign, c.name, c.type) END, ', '),
+              source)
+  FROM bravo._bravo_hourly_columns(tab) c
+$fn$;
+
+-- The statement that adds the rows of `src` (campaign_id, hour_start, then hourly
+-- table `tab`'s own columns) to the hourly rollup, in key order, and returns the keys
+-- it left empty (campaign ids as text, hours). Callers EXECUTE it themselves.
+CREATE FUNCTION bravo._bravo_hourly_sql(tab text, src text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT format($q$
+    WITH d AS (
+        SELECT campaign_id, hour_start, %2$s
+          FROM (%1$s) x (campaign_id, hour_start, %3$s)
+         WHERE campaign_id IS NOT NULL
+         GROUP BY campaign_id, hour_start
+        HAVING %4$s
+    ), up AS (
+        INSERT INTO bravo.bravo_campaign_hourly_rollup AS r (campaign_id, hour_start, %3$s)
+        SELECT * FROM d ORDER BY campaign_id, hour_start
+        ON CONFLICT (campaign_id, hour_start) DO UPDATE SET %5$s
+        RETURNING r.campaign_id, r.hour_start, (r.impression_rows = 0 AND r.video_rows = 0) AS empty
+    )
+    SELECT array_agg(campaign_id::text), array_agg(hour_start) FROM up WHERE empty$q$,
+    src,
+    string_agg(format('sum(%1$I)::%2$s AS %1$I', c.name, c.type), ', '),
+    string_agg(quote_ident(c.name), ', '),
+    string_agg(format('sum(%I) <> 0', c.name), ' OR '),
+    string_agg(format('%1$I = r.%1$I + excluded.%1$I', c.name), ', '))
+  FROM bravo._bravo_hourly_columns(tab) c
+$fn$;
+
+-- The same, from rows keyed by media buy (media_buy_id, hour_start, own columns):
+-- each buy's campaign read from `buys`.
+CREATE FUNCTION bravo._bravo_hourly_by_buy_sql(tab text, src text, buys regclass)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+SELECT bravo._bravo_hourly_sql(tab, format(
+    'SELECT m.campaign_id, x.hour_start, %1$s FROM (%2$s) x (media_buy_id, hour_start, %3$s) '
+    'JOIN %4$s m ON m.id = x.media_buy_id',
+    string_agg('x.' || quote_ident(c.name), ', '), src, string_agg(quote_ident(c.name), ', '), buys))
+  FROM bravo._bravo_hourly_columns(tab) c
+$fn$;
+
+-- Deletes the hourly rollup rows left with no metric rows behind them.
+CREATE FUNCTION bravo._bravo_hourly_prune(ids text[], hours timestamptz[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF ids IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE format(
+        'DELETE FROM bravo.bravo_campaign_hourly_rollup r USING unnest($1, $2) z (id, hour_start) '
+        'WHERE r.campaign_id = z.id::%s AND r.hour_start = z.hour_start '
+        'AND r.impression_rows = 0 AND r.video_rows = 0',
+        (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+          WHERE a.attrelid = 'bravo.bravo_campaign_hourly_rollup'::regclass AND a.attname = 'campaign_id'))
+      USING ids, hours;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_hourly_prune(text[], timestamptz[]) FROM PUBLIC;
+
+-- Applies the rows of `src` (media_buy_id, hour_start, own columns of hourly table
+-- `tab`) to the hourly rollup: what the trigger does per statement and a sync's flush
+-- once. Not for transition tables (those are visible to the trigger's own queries only).
+CREATE FUNCTION bravo._bravo_hourly_apply(tab text, src text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    ids   text[];
+    hours timestamptz[];
+BEGIN
+    -- The campaign is read after this lock (see _bravo_rollup_buy_trigger).
+    PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
+    EXECUTE bravo._bravo_hourly_by_buy_sql(tab, src, bravo._bravo_rollup_buys()) INTO ids, hours;
+    PERFORM bravo._bravo_hourly_prune(ids, hours);
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_hourly_apply(text, text) FROM PUBLIC;
+
+-- The hourly tables' trigger: as _bravo_rollup_metric_trigger (rollup.sql).
+CREATE FUNCTION bravo._bravo_hourly_metric_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tab     text;
+    src     text;
+    pending regclass;
+    ids     text[];
+    hours   timestamptz[];
+BEGIN
+    SELECT t.metric_table INTO tab FROM bravo._bravo_hourly_tables() t WHERE t.rel = TG_RELID;
+    IF tab IS NULL THEN
+        RAISE EXCEPTION 'bravo_metrics rollup trigger refuses to run on %', TG_RELID::pg_catalog.regclass
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'This trigger function keeps the hourly rollup; it belongs on the hourly metric tables only.';
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM bravo._bravo_hourly_rebuild();
+        RETURN NULL;
+    END IF;
+    src := CASE TG_OP
+        WHEN 'INSERT' THEN bravo._bravo_hourly_rows(tab, 'new_rows', 1)
+        WHEN 'DELETE' THEN bravo._bravo_hourly_rows(tab, 'old_rows', -1)
+        ELSE bravo._bravo_hourly_rows(tab, 'new_rows', 1) || ' UNION ALL '
+          || bravo._bravo_hourly_rows(tab, 'old_rows', -1)
+        END;
+    pending := bravo._bravo_rollup_pending(TG_RELID);
+    IF pending IS NOT NULL THEN
+        EXECUTE format('INSERT INTO %s %s', pending, src);
+        RETURN NULL;
+    END IF;
+    PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
+    EXECUTE bravo._bravo_hourly_by_buy_sql(tab, src, bravo._bravo_rollup_buys()) INTO ids, hours;
+    PERFORM bravo._bravo_hourly_prune(ids, hours);
+    RETURN NULL;
+END
+$fn$;
+
+-- The statements that move the hours of the buys in `gone` (subtracted) and `came`
+-- (added), each a query of (id, campaign_id), between campaigns: one per hourly table
+-- and direction. _bravo_rollup_buy_trigger EXECUTEs them (they read its transition
+-- tables).
+CREATE FUNCTION bravo._bravo_hourly_move_sql(gone text, came text)
+RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT coalesce(array_agg(bravo._bravo_hourly_sql(t.metric_table, format(
+           'SELECT b.campaign_id, p.hour_start, %s FROM (%s) b JOIN %s p ON p.media_buy_id = b.id',
+           (SELECT string_agg(CASE WHEN c.type = 'integer' THEN format('%s::integer', s.sign)
+                                   ELSE format('(%s * p.%I)::%s', s.sign, c.name, c.type) END, ', ')
+              FROM bravo._bravo_hourly_columns(t.metric_table) c),
+           s.q, t.rel))), '{}')
+  FROM bravo._bravo_hourly_tables() t,
+       (VALUES (-1, gone), (1, came)) s (sign, q)
+ WHERE s.q IS NOT NULL
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_hourly_move_sql(text, text) FROM PUBLIC;
+
+-- Rebuilds the hourly rollup from the hourly tables. Blocks their writers and
+-- media_buys' (not readers) while it runs. Returns its number of rows.
+CREATE FUNCTION bravo._bravo_hourly_rebuild()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    buys    regclass := bravo._bravo_media_table('media_buys');
+    keytype text;
+    parts   text;
+    tabs    text;
+    n       bigint;
+BEGIN
+    IF buys IS NULL THEN
+        RETURN 0;
+    END IF;
+    SELECT format_type(a.atttypid, a.atttypmod) INTO keytype
+      FROM pg_attribute a WHERE a.attrelid = buys AND a.attname = 'campaign_id';
+    SELECT string_agg(t.rel::text, ', '),
+           string_agg(format(
+               'SELECT m.campaign_id, p.hour_start, %s FROM %s p JOIN %s m ON m.id = p.media_buy_id',
+               (SELECT string_agg(CASE WHEN l.metric_table = t.metric_table AND x.name = l.counter THEN '1'
+                                       WHEN l.metric_table = t.metric_table AND x.name = ANY (l.measures) THEN 'p.' || quote_ident(x.name)
+                                       ELSE '0' END, ', ' ORDER BY x.ord)
+                  FROM bravo._bravo_hourly_layout() l,
+                       (VALUES ('impressions', 1), ('clicks', 2), ('spend', 3), ('video_starts', 4),
+                               ('video_completions', 5), ('video_views', 6), ('impression_rows', 7),
+                               ('video_rows', 8)) x (name, ord)
+                 WHERE l.metric_table = t.metric_table),
+               t.rel, buys), ' UNION ALL ')
+      INTO tabs, parts
+      FROM bravo._bravo_hourly_tables() t;
+    IF tabs IS NOT NULL THEN
+        EXECUTE format('LOCK TABLE %s, %s IN SHARE MODE', buys, tabs);
+    END IF;
+    LOCK TABLE bravo.bravo_campaign_hourly_rollup IN EXCLUSIVE MODE;
+    DELETE FROM bravo.bravo_campaign_hourly_rollup;
+    IF keytype IS DISTINCT FROM (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                                  WHERE a.attrelid = 'bravo.bravo_campaign_hourly_rollup'::regclass
+                                    AND a.attname = 'campaign_id') THEN
+        EXECUTE format('ALTER TABLE bravo.bravo_campaign_hourly_rollup ALTER COLUMN campaign_id TYPE %s USING NULL',
+                       keytype);
+    END IF;
+    IF parts IS NULL THEN
+        RETURN 0;
+    END IF;
+    EXECUTE format(
+        'INSERT INTO bravo.bravo_campaign_hourly_rollup (campaign_id, hour_start, impressions, clicks, spend, '
+        'video_starts, video_completions, video_views, impression_rows, video_rows) '
+        'SELECT k, h, sum(a)::bigint, sum(b)::bigint, sum(c)::numeric, sum(d)::bigint, sum(e)::bigint, '
+        'sum(f)::bigint, sum(g)::integer, sum(i)::integer '
+        'FROM (%s) x (k, h, a, b, c, d, e, f, g, i) WHERE k IS NOT NULL GROUP BY k, h ORDER BY k, h',
+        parts);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_hourly_rebuild() FROM PUBLIC;
+
 -- The two statements that apply the rows of `src` (media_buy_id, date, then metric
 -- table `tab`'s own rollup columns) to the campaign rollup (campaign read from
 -- `buys`) and to the media buy rollup, in that order; each returns the keys it left
@@ -439,15 +722,29 @@ REVOKE ALL ON FUNCTION bravo._bravo_rollup_pending(regclass) FROM PUBLIC;
 -- Starts deferring the rollup maintenance of metric table `rel` in this transaction;
 -- false (nothing to defer) for a table the rollups do not read (a family of the
 -- user's own, an hourly family).
-CREATE FUNCTION bravo._bravo_rollup_defer(rel regclass)
+CREATE OR REPLACE FUNCTION bravo._bravo_rollup_defer(rel regclass)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    tab text;
+    tab  text;
+    cols text;
 BEGIN
-    SELECT t.metric_table INTO tab FROM bravo._bravo_rollup_tables() t WHERE t.rel = _bravo_rollup_defer.rel;
+    SELECT t.metric_table, format('date date, %s', (
+               SELECT string_agg(format('%I %s', c.name, c.type), ', ' ORDER BY c.ord)
+                 FROM bravo._bravo_rollup_columns() c
+                WHERE c.name = ANY (bravo._bravo_rollup_own_columns(t.metric_table))))
+      INTO tab, cols
+      FROM bravo._bravo_rollup_tables() t WHERE t.rel = _bravo_rollup_defer.rel;
+    IF tab IS NULL THEN
+        -- An hourly table feeds the hourly rollup (hourly.sql).
+        SELECT t.metric_table, format('hour_start timestamptz, %s', (
+                   SELECT string_agg(format('%I %s', c.name, c.type), ', ')
+                     FROM bravo._bravo_hourly_columns(t.metric_table) c))
+          INTO tab, cols
+          FROM bravo._bravo_hourly_tables() t WHERE t.rel = _bravo_rollup_defer.rel;
+    END IF;
     IF tab IS NULL THEN
         RETURN false;
     END IF;
@@ -455,12 +752,8 @@ BEGIN
         RAISE EXCEPTION 'the rollup maintenance of % is deferred already', rel
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    EXECUTE format('CREATE TEMPORARY TABLE %I (media_buy_id %s, date date, %s) ON COMMIT DROP',
-                   'bravo_rollup_pending_' || rel::oid,
-                   bravo._bravo_media_buy_id_type(),
-                   (SELECT string_agg(format('%I %s', c.name, c.type), ', ' ORDER BY c.ord)
-                      FROM bravo._bravo_rollup_columns() c
-                     WHERE c.name = ANY (bravo._bravo_rollup_own_columns(tab))));
+    EXECUTE format('CREATE TEMPORARY TABLE %I (media_buy_id %s, %s) ON COMMIT DROP',
+                   'bravo_rollup_pending_' || rel::oid, bravo._bravo_media_buy_id_type(), cols);
     RETURN true;
 END
 $fn$;
@@ -468,7 +761,7 @@ REVOKE ALL ON FUNCTION bravo._bravo_rollup_defer(regclass) FROM PUBLIC;
 
 -- Applies the rows deferred for metric table `rel` to both rollups and ends the
 -- deferral. Returns the number of delta rows applied (NULL when nothing was deferred).
-CREATE FUNCTION bravo._bravo_rollup_flush(rel regclass)
+CREATE OR REPLACE FUNCTION bravo._bravo_rollup_flush(rel regclass)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -487,7 +780,11 @@ BEGIN
     END IF;
     SELECT t.metric_table INTO tab FROM bravo._bravo_rollup_tables() t WHERE t.rel = _bravo_rollup_flush.rel;
     EXECUTE format('SELECT count(*) FROM %s', pending) INTO n;
-    IF n > 0 THEN
+    IF n > 0 AND tab IS NULL THEN
+        -- An hourly table.
+        SELECT t.metric_table INTO tab FROM bravo._bravo_hourly_tables() t WHERE t.rel = _bravo_rollup_flush.rel;
+        PERFORM bravo._bravo_hourly_apply(tab, format('SELECT * FROM %s', pending));
+    ELSIF n > 0 THEN
         buys := bravo._bravo_rollup_buys();
         -- The campaign is read after this lock, as in the trigger.
         PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
@@ -567,6 +864,8 @@ DECLARE
     t     record;
     cids  text[];
     dates date[];
+    hours timestamptz[];
+    q     text;
 BEGIN
     IF TG_RELID IS DISTINCT FROM bravo._bravo_media_table('media_buys') THEN
         RAISE EXCEPTION 'bravo_metrics rollup trigger refuses to run on %', TG_RELID::pg_catalog.regclass
@@ -575,6 +874,7 @@ BEGIN
     END IF;
     IF TG_OP = 'TRUNCATE' THEN
         PERFORM bravo._bravo_rollup_rebuild('bravo_campaign_rollup');
+        PERFORM bravo._bravo_hourly_rebuild();
         RETURN NULL;
     END IF;
     gone := CASE TG_OP
@@ -618,6 +918,11 @@ BEGIN
                                           ARRAY(SELECT c.name FROM bravo._bravo_rollup_columns() c ORDER BY c.ord))
        INTO cids, dates;
     PERFORM bravo._bravo_rollup_prune('bravo_campaign_rollup', cids, dates);
+    -- And their hours (hourly.sql).
+    FOREACH q IN ARRAY bravo._bravo_hourly_move_sql(gone, came) LOOP
+        EXECUTE q INTO cids, hours;
+        PERFORM bravo._bravo_hourly_prune(cids, hours);
+    END LOOP;
     RETURN NULL;
 END
 $fn$;
@@ -684,6 +989,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
     SELECT bravo._bravo_rollup_rebuild('bravo_campaign_rollup')
          + bravo._bravo_rollup_rebuild('bravo_media_buy_rollup')
+         + bravo._bravo_hourly_rebuild()
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_report_rebuild() FROM PUBLIC;
 
@@ -709,13 +1015,16 @@ BEGIN
                  JOIN pg_depend d ON d.classid = 'pg_trigger'::regclass AND d.objid = t.oid AND d.deptype = 'e'
                  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'bravo_metrics'
                 WHERE t.tgrelid IS DISTINCT FROM bravo._bravo_media_table('media_buys')
-                  AND t.tgrelid NOT IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r) LOOP
+                  AND t.tgrelid NOT IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r
+                                        UNION ALL SELECT h.rel FROM bravo._bravo_hourly_tables() h) LOOP
         DELETE FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass AND d.objid = old.oid AND d.deptype = 'e';
         EXECUTE format('DROP TRIGGER %I ON %s', old.tgname, old.tgrelid::regclass);
     END LOOP;
     FOR tab, fn IN SELECT bravo._bravo_media_table('media_buys'), '_bravo_rollup_buy_trigger'
                    UNION ALL
-                   SELECT t.rel, '_bravo_rollup_metric_trigger' FROM bravo._bravo_rollup_tables() t LOOP
+                   SELECT t.rel, '_bravo_rollup_metric_trigger' FROM bravo._bravo_rollup_tables() t
+                   UNION ALL
+                   SELECT h.rel, '_bravo_hourly_metric_trigger' FROM bravo._bravo_hourly_tables() h LOOP
         FOR ev IN SELECT * FROM (VALUES
                 ('bravo_rollup_ins', 'INSERT', 'REFERENCING NEW TABLE AS new_rows'),
                 ('bravo_rollup_upd', 'UPDATE', 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'),
@@ -739,7 +1048,8 @@ BEGIN
      WHERE e.extname = 'bravo_metrics'
        AND t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
        AND (t.tgrelid = bravo._bravo_media_table('media_buys')
-            OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r))
+            OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r
+                             UNION ALL SELECT h.rel FROM bravo._bravo_hourly_tables() h))
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass
                           AND d.objid = t.oid AND d.deptype = 'e');
     PERFORM set_config('bravo_metrics.report_attaching', 'off', true);
@@ -824,8 +1134,10 @@ BEGIN
        AND (SELECT count(*) FROM pg_trigger t
              WHERE t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
                AND (t.tgrelid = bravo._bravo_media_table('media_buys')
-                    OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r)))
-           = 4 * (1 + (SELECT count(*) FROM bravo._bravo_rollup_tables())) THEN
+                    OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r
+                                     UNION ALL SELECT h.rel FROM bravo._bravo_hourly_tables() h)))
+           = 4 * (1 + (SELECT count(*) FROM bravo._bravo_rollup_tables())
+                    + (SELECT count(*) FROM bravo._bravo_hourly_tables())) THEN
         PERFORM @extschema@.bravo_report_attach();
     END IF;
 END
@@ -898,12 +1210,45 @@ BEGIN
 END
 $$;
 
+-- The zone of an hourly report (since 0.4.0), after checking it and the bounds: both
+-- needed and finite, at most 366 days apart (8,784 hours).
+CREATE FUNCTION bravo._bravo_report_zone(from_date date, to_date date, time_zone text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    IF from_date IS NULL OR to_date IS NULL OR time_zone IS NULL THEN
+        RAISE EXCEPTION 'from_date, to_date and time_zone must not be NULL for an hourly report'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass the first and last local day and a zone, e.g. (..., ''2026-11-01'', ''2026-11-07'', ''Europe/Paris'').';
+    END IF;
+    IF from_date > to_date THEN
+        RAISE EXCEPTION 'from_date % is after to_date %', from_date, to_date
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Both bounds are inclusive local days: swap them.';
+    END IF;
+    IF NOT isfinite(from_date) OR NOT isfinite(to_date) OR to_date - from_date >= 366 THEN
+        RAISE EXCEPTION 'an hourly report covers at most 366 finite days, got % to %', from_date, to_date
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Split the range, or use bravo_campaign_daily for longer ranges.';
+    END IF;
+    BEGIN
+        PERFORM pg_catalog.timezone(time_zone, timestamp '2000-01-01');
+    EXCEPTION WHEN invalid_parameter_value THEN
+        RAISE EXCEPTION 'time zone "%" is not known', time_zone
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use an IANA zone name such as Europe/Paris or America/New_York (SELECT name FROM pg_timezone_names).';
+    END;
+    RETURN time_zone;
+END
+$$;
+
 -- The report bodies that read the media tool's tables, for the media tool's schema
 -- `media` (quoted): created by the install script for bravo_metrics.media_tool_schema
 -- (else the extension's schema), and created again by bravo_report_attach(), so that
 -- the reports follow the tables when that setting changes. CREATE OR REPLACE keeps
 -- them extension members with their privileges.
-CREATE FUNCTION bravo._bravo_report_bodies(media text)
+CREATE OR REPLACE FUNCTION bravo._bravo_report_bodies(media text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -1036,6 +1381,110 @@ SELECT d.day::date,
          ON r.date = d.day::date
  WHERE EXISTS (SELECT 1 FROM @media@.media_buys m WHERE m.campaign_id = c.id)
  ORDER BY d.day
+$$;
+$body$, '@media@', media);
+
+    -- Hourly reports (since 0.4.0): the hours of the local days from_date..to_date in
+    -- time_zone (23 or 25 on a daylight-saving day), each an instant, with its local
+    -- label and offset; rollup hours are bucketed into them (an hourly source in
+    -- another zone, even a half-hour one, lands in the hour that contains it).
+    EXECUTE replace($body$
+CREATE OR REPLACE FUNCTION bravo._bravo_campaign_hourly_of(
+    campaign_id anyelement, from_date date, to_date date, time_zone text)
+RETURNS TABLE (
+    hour_start timestamptz, local_hour timestamp, utc_offset interval,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT h.t, h.t AT TIME ZONE c.tz, (h.t AT TIME ZONE c.tz) - (h.t AT TIME ZONE 'UTC'),
+       coalesce(r.impressions, 0), coalesce(r.clicks, 0), coalesce(r.spend, 0.00),
+       coalesce(r.video_starts, 0), coalesce(r.video_completions, 0), coalesce(r.video_views, 0),
+       r.clicks::numeric / NULLIF(r.impressions, 0),
+       r.spend * 1000 / NULLIF(r.impressions, 0),
+       r.spend / NULLIF(r.clicks, 0),
+       r.video_completions::numeric / NULLIF(r.video_starts, 0),
+       r.video_views::numeric / NULLIF(r.impressions, 0),
+       r.spend / NULLIF(r.video_completions, 0)
+  FROM (SELECT bravo._bravo_report_campaign(
+                   _bravo_campaign_hourly_of.campaign_id, _bravo_campaign_hourly_of.from_date,
+                   _bravo_campaign_hourly_of.to_date) AS id,
+               bravo._bravo_report_zone(
+                   _bravo_campaign_hourly_of.from_date, _bravo_campaign_hourly_of.to_date,
+                   _bravo_campaign_hourly_of.time_zone) AS tz) c
+ CROSS JOIN LATERAL (
+       SELECT _bravo_campaign_hourly_of.from_date::timestamp AT TIME ZONE c.tz AS lo,
+              (_bravo_campaign_hourly_of.to_date + 1)::timestamp AT TIME ZONE c.tz AS hi) b
+ CROSS JOIN LATERAL generate_series(b.lo, b.hi - interval '1 hour', interval '1 hour') AS h(t)
+  LEFT JOIN LATERAL (
+       SELECT date_bin(interval '1 hour', r.hour_start, b.lo) AS t,
+              sum(r.impressions)::bigint AS impressions, sum(r.clicks)::bigint AS clicks,
+              bravo._bravo_money(sum(r.spend)) AS spend,
+              sum(r.video_starts)::bigint AS video_starts,
+              sum(r.video_completions)::bigint AS video_completions,
+              sum(r.video_views)::bigint AS video_views
+         FROM bravo.bravo_campaign_hourly_rollup r
+        WHERE r.campaign_id = c.id AND r.hour_start >= b.lo AND r.hour_start < b.hi
+        GROUP BY 1) r
+         ON r.t = h.t
+ WHERE EXISTS (SELECT 1 FROM @media@.media_buys m WHERE m.campaign_id = c.id)
+ ORDER BY h.t
+$$;
+$body$, '@media@', media);
+
+    -- The hour-of-day profile: per local hour of the day (0-23), the sums over the
+    -- range and how many such hours the range has (7 in a week; one less or more for
+    -- the hour a daylight-saving change skips or repeats).
+    EXECUTE replace($body$
+CREATE OR REPLACE FUNCTION bravo._bravo_campaign_hour_of_day_of(
+    campaign_id anyelement, from_date date, to_date date, time_zone text)
+RETURNS TABLE (
+    hour_of_day integer, hours integer,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT g.hod, coalesce(n.hours, 0),
+       coalesce(r.impressions, 0), coalesce(r.clicks, 0), coalesce(r.spend, 0.00),
+       coalesce(r.video_starts, 0), coalesce(r.video_completions, 0), coalesce(r.video_views, 0),
+       r.clicks::numeric / NULLIF(r.impressions, 0),
+       r.spend * 1000 / NULLIF(r.impressions, 0),
+       r.spend / NULLIF(r.clicks, 0),
+       r.video_completions::numeric / NULLIF(r.video_starts, 0),
+       r.video_views::numeric / NULLIF(r.impressions, 0),
+       r.spend / NULLIF(r.video_completions, 0)
+  FROM (SELECT bravo._bravo_report_campaign(
+                   _bravo_campaign_hour_of_day_of.campaign_id, _bravo_campaign_hour_of_day_of.from_date,
+                   _bravo_campaign_hour_of_day_of.to_date) AS id,
+               bravo._bravo_report_zone(
+                   _bravo_campaign_hour_of_day_of.from_date, _bravo_campaign_hour_of_day_of.to_date,
+                   _bravo_campaign_hour_of_day_of.time_zone) AS tz) c
+ CROSS JOIN LATERAL (
+       SELECT _bravo_campaign_hour_of_day_of.from_date::timestamp AT TIME ZONE c.tz AS lo,
+              (_bravo_campaign_hour_of_day_of.to_date + 1)::timestamp AT TIME ZONE c.tz AS hi) b
+ CROSS JOIN generate_series(0, 23) AS g(hod)
+  LEFT JOIN LATERAL (
+       SELECT extract(hour FROM t AT TIME ZONE c.tz)::integer AS hod, count(*)::integer AS hours
+         FROM generate_series(b.lo, b.hi - interval '1 hour', interval '1 hour') AS t
+        GROUP BY 1) n
+         ON n.hod = g.hod
+  LEFT JOIN LATERAL (
+       SELECT extract(hour FROM r.hour_start AT TIME ZONE c.tz)::integer AS hod,
+              sum(r.impressions)::bigint AS impressions, sum(r.clicks)::bigint AS clicks,
+              bravo._bravo_money(sum(r.spend)) AS spend,
+              sum(r.video_starts)::bigint AS video_starts,
+              sum(r.video_completions)::bigint AS video_completions,
+              sum(r.video_views)::bigint AS video_views
+         FROM bravo.bravo_campaign_hourly_rollup r
+        WHERE r.campaign_id = c.id AND r.hour_start >= b.lo AND r.hour_start < b.hi
+        GROUP BY 1) r
+         ON r.hod = g.hod
+ WHERE EXISTS (SELECT 1 FROM @media@.media_buys m WHERE m.campaign_id = c.id)
+ ORDER BY g.hod
 $$;
 $body$, '@media@', media);
 
@@ -1178,7 +1627,7 @@ $$;
 
 -- Creates (or replaces, keeping privileges) the four reporting functions for ids of
 -- campaign_type and buy_type, not executable by PUBLIC.
-CREATE FUNCTION bravo._bravo_report_define_api(campaign_type text, buy_type text)
+CREATE OR REPLACE FUNCTION bravo._bravo_report_define_api(campaign_type text, buy_type text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -1200,6 +1649,14 @@ BEGIN
          '_bravo_campaign_daily_of(anyelement, date, date)',
          'SELECT * FROM bravo._bravo_campaign_daily_of(bravo_campaign_daily.campaign_id, '
          'bravo_campaign_daily.from_date, bravo_campaign_daily.to_date)'),
+        ('bravo_campaign_hourly', 'campaign_id %1$s, from_date date, to_date date, time_zone text DEFAULT ''UTC''',
+         '_bravo_campaign_hourly_of(anyelement, date, date, text)',
+         'SELECT * FROM bravo._bravo_campaign_hourly_of(bravo_campaign_hourly.campaign_id, '
+         'bravo_campaign_hourly.from_date, bravo_campaign_hourly.to_date, bravo_campaign_hourly.time_zone)'),
+        ('bravo_campaign_hour_of_day', 'campaign_id %1$s, from_date date, to_date date, time_zone text DEFAULT ''UTC''',
+         '_bravo_campaign_hour_of_day_of(anyelement, date, date, text)',
+         'SELECT * FROM bravo._bravo_campaign_hour_of_day_of(bravo_campaign_hour_of_day.campaign_id, '
+         'bravo_campaign_hour_of_day.from_date, bravo_campaign_hour_of_day.to_date, bravo_campaign_hour_of_day.time_zone)'),
         ('bravo_media_buy_totals', 'campaign_id %1$s, from_date date DEFAULT NULL, to_date date DEFAULT NULL',
          '_bravo_media_buy_totals_of(anyelement, date, date)',
          'SELECT t.media_buy_id::%2$s, t.impressions, t.clicks, t.spend, t.video_starts, '
@@ -1243,7 +1700,7 @@ REVOKE ALL ON FUNCTION bravo._bravo_report_key_types() FROM PUBLIC;
 -- Recreates the reporting functions when media_buys' types differ from theirs,
 -- keeping them extension members with the same EXECUTE grants. Returns whether it did.
 -- (A view on one of them stops it, naming the view: 2BP01.)
-CREATE FUNCTION bravo._bravo_report_retype()
+CREATE OR REPLACE FUNCTION bravo._bravo_report_retype()
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -1268,7 +1725,8 @@ BEGIN
     FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
               WHERE p.pronamespace = '@extschema@'::regnamespace
                 AND p.proname IN ('bravo_campaign_totals', 'bravo_campaigns_totals',
-                                  'bravo_campaign_daily', 'bravo_media_buy_totals') LOOP
+                                  'bravo_campaign_daily', 'bravo_media_buy_totals',
+                                  'bravo_campaign_hourly', 'bravo_campaign_hour_of_day') LOOP
         SELECT grants || coalesce(array_agg(format('%s %s', p.proname, quote_ident(r.rolname))), '{}')
           INTO grants
           FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a JOIN pg_roles r ON r.oid = a.grantee
@@ -1280,7 +1738,8 @@ BEGIN
     FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
               WHERE p.pronamespace = '@extschema@'::regnamespace
                 AND p.proname IN ('bravo_campaign_totals', 'bravo_campaigns_totals',
-                                  'bravo_campaign_daily', 'bravo_media_buy_totals') LOOP
+                                  'bravo_campaign_daily', 'bravo_media_buy_totals',
+                                  'bravo_campaign_hourly', 'bravo_campaign_hour_of_day') LOOP
         EXECUTE format('ALTER EXTENSION bravo_metrics ADD FUNCTION %s', f);
     END LOOP;
     FOREACH g IN ARRAY grants LOOP
@@ -1539,7 +1998,7 @@ REVOKE ALL ON @extschema@.bravo_families, @extschema@.bravo_family_metrics FROM 
 -- and its rows), adds metric columns the catalog names and the table lacks, attaches
 -- the reporting rollup's triggers to a shipped family's table, and sets enabled (and
 -- required, unless NULL: kept). Idempotent. Returns the table.
-CREATE FUNCTION @extschema@.bravo_enable_family(family text, required boolean DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@.bravo_enable_family(family text, required boolean DEFAULT NULL)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -1593,9 +2052,12 @@ BEGIN
             EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', tab, m.column_name, col);
         END IF;
     END LOOP;
-    -- A shipped family's table feeds the reporting rollups: attach their triggers (a
-    -- table that had rows before gets them counted by a rebuild).
-    IF EXISTS (SELECT 1 FROM bravo._bravo_rollup_layout() l WHERE l.metric_table = f.table_name)
+    -- A shipped family's table feeds the reporting rollups (an hourly one the hourly
+    -- rollup): attach their triggers (a table that had rows before gets them counted
+    -- by a rebuild).
+    IF EXISTS (SELECT 1 FROM bravo._bravo_rollup_layout() l WHERE l.metric_table = f.table_name
+               UNION ALL
+               SELECT 1 FROM bravo._bravo_hourly_layout() h WHERE h.metric_table = f.table_name)
        AND bravo._bravo_media_table('platform_buy_daily_impressions') IS NOT NULL
        AND bravo._bravo_media_table('platform_buy_daily_videos') IS NOT NULL THEN
         IF bravo._bravo_report_attach_triggers() > 0 AND NOT created THEN
@@ -1724,7 +2186,7 @@ BEGIN
     EXECUTE format('%s USAGE ON SCHEMA %I, %s, bravo %s %s', verb, '@extschema@', media, dir, role);
     EXECUTE format('%1$s SELECT ON TABLE %2$s.media_buys, %2$s.platform_buy_daily_impressions, '
                    '%2$s.platform_buy_daily_videos, bravo.bravo_campaign_rollup, '
-                   'bravo.bravo_media_buy_rollup %3$s %4$s',
+                   'bravo.bravo_media_buy_rollup, bravo.bravo_campaign_hourly_rollup %3$s %4$s',
                    verb, media, dir, role);
     -- The reporting functions' signatures follow media_buys' id types (report.sql).
     EXECUTE format('%s EXECUTE ON FUNCTION %s, '
@@ -1732,6 +2194,9 @@ BEGIN
                    'bravo._bravo_campaigns_totals_of(anyarray, date, date), '
                    'bravo._bravo_campaign_daily_of(anyelement, date, date), '
                    'bravo._bravo_media_buy_totals_of(anyelement, date, date), '
+                   'bravo._bravo_campaign_hourly_of(anyelement, date, date, text), '
+                   'bravo._bravo_campaign_hour_of_day_of(anyelement, date, date, text), '
+                   'bravo._bravo_report_zone(date, date, text), '
                    '@extschema@.bravo_last_sync_at(), '
                    'bravo._bravo_report_campaign(anyelement, date, date), '
                    'bravo._bravo_report_days(date, date), '
@@ -1743,7 +2208,8 @@ BEGIN
                       FROM pg_proc p
                      WHERE p.pronamespace = '@extschema@'::regnamespace
                        AND p.proname IN ('bravo_campaign_totals', 'bravo_campaigns_totals',
-                                         'bravo_campaign_daily', 'bravo_media_buy_totals')),
+                                         'bravo_campaign_daily', 'bravo_media_buy_totals',
+                                         'bravo_campaign_hourly', 'bravo_campaign_hour_of_day')),
                    dir, role);
 END
 $fn$;

@@ -203,9 +203,12 @@ BEGIN
             EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', tab, m.column_name, col);
         END IF;
     END LOOP;
-    -- A shipped family's table feeds the reporting rollups: attach their triggers (a
-    -- table that had rows before gets them counted by a rebuild).
-    IF EXISTS (SELECT 1 FROM bravo._bravo_rollup_layout() l WHERE l.metric_table = f.table_name)
+    -- A shipped family's table feeds the reporting rollups (an hourly one the hourly
+    -- rollup): attach their triggers (a table that had rows before gets them counted
+    -- by a rebuild).
+    IF EXISTS (SELECT 1 FROM bravo._bravo_rollup_layout() l WHERE l.metric_table = f.table_name
+               UNION ALL
+               SELECT 1 FROM bravo._bravo_hourly_layout() h WHERE h.metric_table = f.table_name)
        AND bravo._bravo_media_table('platform_buy_daily_impressions') IS NOT NULL
        AND bravo._bravo_media_table('platform_buy_daily_videos') IS NOT NULL THEN
         IF bravo._bravo_report_attach_triggers() > 0 AND NOT created THEN

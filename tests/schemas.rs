@@ -11,6 +11,8 @@ use postgres::Client;
 /// The functions users call, in the schema CREATE EXTENSION was given.
 const USER_FUNCTIONS: &[&str] = &[
     "bravo_campaign_daily",
+    "bravo_campaign_hour_of_day",
+    "bravo_campaign_hourly",
     "bravo_campaign_totals",
     "bravo_campaigns_totals",
     "bravo_disable_family",

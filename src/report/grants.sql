@@ -5,7 +5,7 @@
 --
 -- which grants exactly: USAGE on the extension's schema, on the media tool's schema
 -- and on the internal schema bravo, SELECT on media_buys, the two metric tables and
--- the two rollups (the reporting functions are inlined SQL run with the caller's
+-- the three rollups (the reporting functions are inlined SQL run with the caller's
 -- rights), and EXECUTE on the reporting functions and the argument checks and helpers
 -- they call (no function of the extension is executable by PUBLIC). The run log stays
 -- private: the last sync time comes from
@@ -32,7 +32,7 @@ BEGIN
     EXECUTE format('%s USAGE ON SCHEMA %I, %s, bravo %s %s', verb, '@extschema@', media, dir, role);
     EXECUTE format('%1$s SELECT ON TABLE %2$s.media_buys, %2$s.platform_buy_daily_impressions, '
                    '%2$s.platform_buy_daily_videos, bravo.bravo_campaign_rollup, '
-                   'bravo.bravo_media_buy_rollup %3$s %4$s',
+                   'bravo.bravo_media_buy_rollup, bravo.bravo_campaign_hourly_rollup %3$s %4$s',
                    verb, media, dir, role);
     -- The reporting functions' signatures follow media_buys' id types (report.sql).
     EXECUTE format('%s EXECUTE ON FUNCTION %s, '
@@ -40,6 +40,9 @@ BEGIN
                    'bravo._bravo_campaigns_totals_of(anyarray, date, date), '
                    'bravo._bravo_campaign_daily_of(anyelement, date, date), '
                    'bravo._bravo_media_buy_totals_of(anyelement, date, date), '
+                   'bravo._bravo_campaign_hourly_of(anyelement, date, date, text), '
+                   'bravo._bravo_campaign_hour_of_day_of(anyelement, date, date, text), '
+                   'bravo._bravo_report_zone(date, date, text), '
                    '@extschema@.bravo_last_sync_at(), '
                    'bravo._bravo_report_campaign(anyelement, date, date), '
                    'bravo._bravo_report_days(date, date), '
@@ -51,7 +54,8 @@ BEGIN
                       FROM pg_proc p
                      WHERE p.pronamespace = '@extschema@'::regnamespace
                        AND p.proname IN ('bravo_campaign_totals', 'bravo_campaigns_totals',
-                                         'bravo_campaign_daily', 'bravo_media_buy_totals')),
+                                         'bravo_campaign_daily', 'bravo_media_buy_totals',
+                                         'bravo_campaign_hourly', 'bravo_campaign_hour_of_day')),
                    dir, role);
 END
 $fn$;

@@ -7,6 +7,11 @@
 //! * `report.sql` — the reporting functions (STABLE, PARALLEL SAFE, LANGUAGE sql);
 //! * `grants.sql` — `bravo_grant_reporting(role)` / `bravo_revoke_reporting(role)`.
 
-pgrx::extension_sql_file!("rollup.sql", name = "report_rollup", requires = ["schema"]);
+pgrx::extension_sql_file!("hourly.sql", name = "report_hourly", requires = ["schema"]);
+pgrx::extension_sql_file!(
+    "rollup.sql",
+    name = "report_rollup",
+    requires = ["schema", "report_hourly"]
+);
 pgrx::extension_sql_file!("report.sql", name = "report", requires = ["report_rollup"]);
 pgrx::extension_sql_file!("grants.sql", name = "report_grants", requires = ["report"]);

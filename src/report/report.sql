@@ -67,6 +67,39 @@ BEGIN
 END
 $$;
 
+-- The zone of an hourly report (since 0.4.0), after checking it and the bounds: both
+-- needed and finite, at most 366 days apart (8,784 hours).
+CREATE FUNCTION bravo._bravo_report_zone(from_date date, to_date date, time_zone text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    IF from_date IS NULL OR to_date IS NULL OR time_zone IS NULL THEN
+        RAISE EXCEPTION 'from_date, to_date and time_zone must not be NULL for an hourly report'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass the first and last local day and a zone, e.g. (..., ''2026-11-01'', ''2026-11-07'', ''Europe/Paris'').';
+    END IF;
+    IF from_date > to_date THEN
+        RAISE EXCEPTION 'from_date % is after to_date %', from_date, to_date
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Both bounds are inclusive local days: swap them.';
+    END IF;
+    IF NOT isfinite(from_date) OR NOT isfinite(to_date) OR to_date - from_date >= 366 THEN
+        RAISE EXCEPTION 'an hourly report covers at most 366 finite days, got % to %', from_date, to_date
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Split the range, or use bravo_campaign_daily for longer ranges.';
+    END IF;
+    BEGIN
+        PERFORM pg_catalog.timezone(time_zone, timestamp '2000-01-01');
+    EXCEPTION WHEN invalid_parameter_value THEN
+        RAISE EXCEPTION 'time zone "%" is not known', time_zone
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use an IANA zone name such as Europe/Paris or America/New_York (SELECT name FROM pg_timezone_names).';
+    END;
+    RETURN time_zone;
+END
+$$;
+
 -- Canonical form of a money amount: the same value always prints the same way, with
 -- at least 2 decimals and no trailing zeros beyond them. The value is never rounded
 -- (the scale never drops below min_scale). Sums of numeric take the largest scale
@@ -265,6 +298,110 @@ SELECT d.day::date,
 $$;
 $body$, '@media@', media);
 
+    -- Hourly reports (since 0.4.0): the hours of the local days from_date..to_date in
+    -- time_zone (23 or 25 on a daylight-saving day), each an instant, with its local
+    -- label and offset; rollup hours are bucketed into them (an hourly source in
+    -- another zone, even a half-hour one, lands in the hour that contains it).
+    EXECUTE replace($body$
+CREATE OR REPLACE FUNCTION bravo._bravo_campaign_hourly_of(
+    campaign_id anyelement, from_date date, to_date date, time_zone text)
+RETURNS TABLE (
+    hour_start timestamptz, local_hour timestamp, utc_offset interval,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT h.t, h.t AT TIME ZONE c.tz, (h.t AT TIME ZONE c.tz) - (h.t AT TIME ZONE 'UTC'),
+       coalesce(r.impressions, 0), coalesce(r.clicks, 0), coalesce(r.spend, 0.00),
+       coalesce(r.video_starts, 0), coalesce(r.video_completions, 0), coalesce(r.video_views, 0),
+       r.clicks::numeric / NULLIF(r.impressions, 0),
+       r.spend * 1000 / NULLIF(r.impressions, 0),
+       r.spend / NULLIF(r.clicks, 0),
+       r.video_completions::numeric / NULLIF(r.video_starts, 0),
+       r.video_views::numeric / NULLIF(r.impressions, 0),
+       r.spend / NULLIF(r.video_completions, 0)
+  FROM (SELECT bravo._bravo_report_campaign(
+                   _bravo_campaign_hourly_of.campaign_id, _bravo_campaign_hourly_of.from_date,
+                   _bravo_campaign_hourly_of.to_date) AS id,
+               bravo._bravo_report_zone(
+                   _bravo_campaign_hourly_of.from_date, _bravo_campaign_hourly_of.to_date,
+                   _bravo_campaign_hourly_of.time_zone) AS tz) c
+ CROSS JOIN LATERAL (
+       SELECT _bravo_campaign_hourly_of.from_date::timestamp AT TIME ZONE c.tz AS lo,
+              (_bravo_campaign_hourly_of.to_date + 1)::timestamp AT TIME ZONE c.tz AS hi) b
+ CROSS JOIN LATERAL generate_series(b.lo, b.hi - interval '1 hour', interval '1 hour') AS h(t)
+  LEFT JOIN LATERAL (
+       SELECT date_bin(interval '1 hour', r.hour_start, b.lo) AS t,
+              sum(r.impressions)::bigint AS impressions, sum(r.clicks)::bigint AS clicks,
+              bravo._bravo_money(sum(r.spend)) AS spend,
+              sum(r.video_starts)::bigint AS video_starts,
+              sum(r.video_completions)::bigint AS video_completions,
+              sum(r.video_views)::bigint AS video_views
+         FROM bravo.bravo_campaign_hourly_rollup r
+        WHERE r.campaign_id = c.id AND r.hour_start >= b.lo AND r.hour_start < b.hi
+        GROUP BY 1) r
+         ON r.t = h.t
+ WHERE EXISTS (SELECT 1 FROM @media@.media_buys m WHERE m.campaign_id = c.id)
+ ORDER BY h.t
+$$;
+$body$, '@media@', media);
+
+    -- The hour-of-day profile: per local hour of the day (0-23), the sums over the
+    -- range and how many such hours the range has (7 in a week; one less or more for
+    -- the hour a daylight-saving change skips or repeats).
+    EXECUTE replace($body$
+CREATE OR REPLACE FUNCTION bravo._bravo_campaign_hour_of_day_of(
+    campaign_id anyelement, from_date date, to_date date, time_zone text)
+RETURNS TABLE (
+    hour_of_day integer, hours integer,
+    impressions bigint, clicks bigint, spend numeric,
+    video_starts bigint, video_completions bigint, video_views bigint,
+    ctr numeric, cpm numeric, cpc numeric,
+    completion_rate numeric, view_rate numeric, cpcv numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT g.hod, coalesce(n.hours, 0),
+       coalesce(r.impressions, 0), coalesce(r.clicks, 0), coalesce(r.spend, 0.00),
+       coalesce(r.video_starts, 0), coalesce(r.video_completions, 0), coalesce(r.video_views, 0),
+       r.clicks::numeric / NULLIF(r.impressions, 0),
+       r.spend * 1000 / NULLIF(r.impressions, 0),
+       r.spend / NULLIF(r.clicks, 0),
+       r.video_completions::numeric / NULLIF(r.video_starts, 0),
+       r.video_views::numeric / NULLIF(r.impressions, 0),
+       r.spend / NULLIF(r.video_completions, 0)
+  FROM (SELECT bravo._bravo_report_campaign(
+                   _bravo_campaign_hour_of_day_of.campaign_id, _bravo_campaign_hour_of_day_of.from_date,
+                   _bravo_campaign_hour_of_day_of.to_date) AS id,
+               bravo._bravo_report_zone(
+                   _bravo_campaign_hour_of_day_of.from_date, _bravo_campaign_hour_of_day_of.to_date,
+                   _bravo_campaign_hour_of_day_of.time_zone) AS tz) c
+ CROSS JOIN LATERAL (
+       SELECT _bravo_campaign_hour_of_day_of.from_date::timestamp AT TIME ZONE c.tz AS lo,
+              (_bravo_campaign_hour_of_day_of.to_date + 1)::timestamp AT TIME ZONE c.tz AS hi) b
+ CROSS JOIN generate_series(0, 23) AS g(hod)
+  LEFT JOIN LATERAL (
+       SELECT extract(hour FROM t AT TIME ZONE c.tz)::integer AS hod, count(*)::integer AS hours
+         FROM generate_series(b.lo, b.hi - interval '1 hour', interval '1 hour') AS t
+        GROUP BY 1) n
+         ON n.hod = g.hod
+  LEFT JOIN LATERAL (
+       SELECT extract(hour FROM r.hour_start AT TIME ZONE c.tz)::integer AS hod,
+              sum(r.impressions)::bigint AS impressions, sum(r.clicks)::bigint AS clicks,
+              bravo._bravo_money(sum(r.spend)) AS spend,
+              sum(r.video_starts)::bigint AS video_starts,
+              sum(r.video_completions)::bigint AS video_completions,
+              sum(r.video_views)::bigint AS video_views
+         FROM bravo.bravo_campaign_hourly_rollup r
+        WHERE r.campaign_id = c.id AND r.hour_start >= b.lo AND r.hour_start < b.hi
+        GROUP BY 1) r
+         ON r.hod = g.hod
+ WHERE EXISTS (SELECT 1 FROM @media@.media_buys m WHERE m.campaign_id = c.id)
+ ORDER BY g.hod
+$$;
+$body$, '@media@', media);
+
     -- Per media buy, the partial months at either end come from every metric table
     -- there is (a family's table joins when bravo_enable_family creates it, which
     -- runs this again), and so do the first and last dates with data.
@@ -427,6 +564,14 @@ BEGIN
          '_bravo_campaign_daily_of(anyelement, date, date)',
          'SELECT * FROM bravo._bravo_campaign_daily_of(bravo_campaign_daily.campaign_id, '
          'bravo_campaign_daily.from_date, bravo_campaign_daily.to_date)'),
+        ('bravo_campaign_hourly', 'campaign_id %1$s, from_date date, to_date date, time_zone text DEFAULT ''UTC''',
+         '_bravo_campaign_hourly_of(anyelement, date, date, text)',
+         'SELECT * FROM bravo._bravo_campaign_hourly_of(bravo_campaign_hourly.campaign_id, '
+         'bravo_campaign_hourly.from_date, bravo_campaign_hourly.to_date, bravo_campaign_hourly.time_zone)'),
+        ('bravo_campaign_hour_of_day', 'campaign_id %1$s, from_date date, to_date date, time_zone text DEFAULT ''UTC''',
+         '_bravo_campaign_hour_of_day_of(anyelement, date, date, text)',
+         'SELECT * FROM bravo._bravo_campaign_hour_of_day_of(bravo_campaign_hour_of_day.campaign_id, '
+         'bravo_campaign_hour_of_day.from_date, bravo_campaign_hour_of_day.to_date, bravo_campaign_hour_of_day.time_zone)'),
         ('bravo_media_buy_totals', 'campaign_id %1$s, from_date date DEFAULT NULL, to_date date DEFAULT NULL',
          '_bravo_media_buy_totals_of(anyelement, date, date)',
          'SELECT t.media_buy_id::%2$s, t.impressions, t.clicks, t.spend, t.video_starts, '
@@ -495,7 +640,8 @@ BEGIN
     FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
               WHERE p.pronamespace = '@extschema@'::regnamespace
                 AND p.proname IN ('bravo_campaign_totals', 'bravo_campaigns_totals',
-                                  'bravo_campaign_daily', 'bravo_media_buy_totals') LOOP
+                                  'bravo_campaign_daily', 'bravo_media_buy_totals',
+                                  'bravo_campaign_hourly', 'bravo_campaign_hour_of_day') LOOP
         SELECT grants || coalesce(array_agg(format('%s %s', p.proname, quote_ident(r.rolname))), '{}')
           INTO grants
           FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a JOIN pg_roles r ON r.oid = a.grantee
@@ -507,7 +653,8 @@ BEGIN
     FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
               WHERE p.pronamespace = '@extschema@'::regnamespace
                 AND p.proname IN ('bravo_campaign_totals', 'bravo_campaigns_totals',
-                                  'bravo_campaign_daily', 'bravo_media_buy_totals') LOOP
+                                  'bravo_campaign_daily', 'bravo_media_buy_totals',
+                                  'bravo_campaign_hourly', 'bravo_campaign_hour_of_day') LOOP
         EXECUTE format('ALTER EXTENSION bravo_metrics ADD FUNCTION %s', f);
     END LOOP;
     FOREACH g IN ARRAY grants LOOP

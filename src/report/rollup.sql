@@ -364,9 +364,23 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    tab text;
+    tab  text;
+    cols text;
 BEGIN
-    SELECT t.metric_table INTO tab FROM bravo._bravo_rollup_tables() t WHERE t.rel = _bravo_rollup_defer.rel;
+    SELECT t.metric_table, format('date date, %s', (
+               SELECT string_agg(format('%I %s', c.name, c.type), ', ' ORDER BY c.ord)
+                 FROM bravo._bravo_rollup_columns() c
+                WHERE c.name = ANY (bravo._bravo_rollup_own_columns(t.metric_table))))
+      INTO tab, cols
+      FROM bravo._bravo_rollup_tables() t WHERE t.rel = _bravo_rollup_defer.rel;
+    IF tab IS NULL THEN
+        -- An hourly table feeds the hourly rollup (hourly.sql).
+        SELECT t.metric_table, format('hour_start timestamptz, %s', (
+                   SELECT string_agg(format('%I %s', c.name, c.type), ', ')
+                     FROM bravo._bravo_hourly_columns(t.metric_table) c))
+          INTO tab, cols
+          FROM bravo._bravo_hourly_tables() t WHERE t.rel = _bravo_rollup_defer.rel;
+    END IF;
     IF tab IS NULL THEN
         RETURN false;
     END IF;
@@ -374,12 +388,8 @@ BEGIN
         RAISE EXCEPTION 'the rollup maintenance of % is deferred already', rel
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    EXECUTE format('CREATE TEMPORARY TABLE %I (media_buy_id %s, date date, %s) ON COMMIT DROP',
-                   'bravo_rollup_pending_' || rel::oid,
-                   bravo._bravo_media_buy_id_type(),
-                   (SELECT string_agg(format('%I %s', c.name, c.type), ', ' ORDER BY c.ord)
-                      FROM bravo._bravo_rollup_columns() c
-                     WHERE c.name = ANY (bravo._bravo_rollup_own_columns(tab))));
+    EXECUTE format('CREATE TEMPORARY TABLE %I (media_buy_id %s, %s) ON COMMIT DROP',
+                   'bravo_rollup_pending_' || rel::oid, bravo._bravo_media_buy_id_type(), cols);
     RETURN true;
 END
 $fn$;
@@ -406,7 +416,11 @@ BEGIN
     END IF;
     SELECT t.metric_table INTO tab FROM bravo._bravo_rollup_tables() t WHERE t.rel = _bravo_rollup_flush.rel;
     EXECUTE format('SELECT count(*) FROM %s', pending) INTO n;
-    IF n > 0 THEN
+    IF n > 0 AND tab IS NULL THEN
+        -- An hourly table.
+        SELECT t.metric_table INTO tab FROM bravo._bravo_hourly_tables() t WHERE t.rel = _bravo_rollup_flush.rel;
+        PERFORM bravo._bravo_hourly_apply(tab, format('SELECT * FROM %s', pending));
+    ELSIF n > 0 THEN
         buys := bravo._bravo_rollup_buys();
         -- The campaign is read after this lock, as in the trigger.
         PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
@@ -486,6 +500,8 @@ DECLARE
     t     record;
     cids  text[];
     dates date[];
+    hours timestamptz[];
+    q     text;
 BEGIN
     IF TG_RELID IS DISTINCT FROM bravo._bravo_media_table('media_buys') THEN
         RAISE EXCEPTION 'bravo_metrics rollup trigger refuses to run on %', TG_RELID::pg_catalog.regclass
@@ -494,6 +510,7 @@ BEGIN
     END IF;
     IF TG_OP = 'TRUNCATE' THEN
         PERFORM bravo._bravo_rollup_rebuild('bravo_campaign_rollup');
+        PERFORM bravo._bravo_hourly_rebuild();
         RETURN NULL;
     END IF;
     gone := CASE TG_OP
@@ -537,6 +554,11 @@ BEGIN
                                           ARRAY(SELECT c.name FROM bravo._bravo_rollup_columns() c ORDER BY c.ord))
        INTO cids, dates;
     PERFORM bravo._bravo_rollup_prune('bravo_campaign_rollup', cids, dates);
+    -- And their hours (hourly.sql).
+    FOREACH q IN ARRAY bravo._bravo_hourly_move_sql(gone, came) LOOP
+        EXECUTE q INTO cids, hours;
+        PERFORM bravo._bravo_hourly_prune(cids, hours);
+    END LOOP;
     RETURN NULL;
 END
 $fn$;
@@ -594,8 +616,8 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_rollup_rebuild(text) FROM PUBLIC;
 
--- Rebuilds both rollups from the metric tables. Returns the number of rollup rows
--- (both rollups together).
+-- Rebuilds the rollups (both daily ones and the hourly one) from the metric tables.
+-- Returns the number of rollup rows (all together).
 CREATE FUNCTION @extschema@.bravo_report_rebuild()
 RETURNS bigint
 LANGUAGE sql VOLATILE SECURITY DEFINER
@@ -603,6 +625,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
     SELECT bravo._bravo_rollup_rebuild('bravo_campaign_rollup')
          + bravo._bravo_rollup_rebuild('bravo_media_buy_rollup')
+         + bravo._bravo_hourly_rebuild()
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_report_rebuild() FROM PUBLIC;
 
@@ -628,13 +651,16 @@ BEGIN
                  JOIN pg_depend d ON d.classid = 'pg_trigger'::regclass AND d.objid = t.oid AND d.deptype = 'e'
                  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'bravo_metrics'
                 WHERE t.tgrelid IS DISTINCT FROM bravo._bravo_media_table('media_buys')
-                  AND t.tgrelid NOT IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r) LOOP
+                  AND t.tgrelid NOT IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r
+                                        UNION ALL SELECT h.rel FROM bravo._bravo_hourly_tables() h) LOOP
         DELETE FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass AND d.objid = old.oid AND d.deptype = 'e';
         EXECUTE format('DROP TRIGGER %I ON %s', old.tgname, old.tgrelid::regclass);
     END LOOP;
     FOR tab, fn IN SELECT bravo._bravo_media_table('media_buys'), '_bravo_rollup_buy_trigger'
                    UNION ALL
-                   SELECT t.rel, '_bravo_rollup_metric_trigger' FROM bravo._bravo_rollup_tables() t LOOP
+                   SELECT t.rel, '_bravo_rollup_metric_trigger' FROM bravo._bravo_rollup_tables() t
+                   UNION ALL
+                   SELECT h.rel, '_bravo_hourly_metric_trigger' FROM bravo._bravo_hourly_tables() h LOOP
         FOR ev IN SELECT * FROM (VALUES
                 ('bravo_rollup_ins', 'INSERT', 'REFERENCING NEW TABLE AS new_rows'),
                 ('bravo_rollup_upd', 'UPDATE', 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'),
@@ -658,7 +684,8 @@ BEGIN
      WHERE e.extname = 'bravo_metrics'
        AND t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
        AND (t.tgrelid = bravo._bravo_media_table('media_buys')
-            OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r))
+            OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r
+                             UNION ALL SELECT h.rel FROM bravo._bravo_hourly_tables() h))
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass
                           AND d.objid = t.oid AND d.deptype = 'e');
     PERFORM set_config('bravo_metrics.report_attaching', 'off', true);
@@ -757,8 +784,10 @@ BEGIN
        AND (SELECT count(*) FROM pg_trigger t
              WHERE t.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
                AND (t.tgrelid = bravo._bravo_media_table('media_buys')
-                    OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r)))
-           = 4 * (1 + (SELECT count(*) FROM bravo._bravo_rollup_tables())) THEN
+                    OR t.tgrelid IN (SELECT r.rel FROM bravo._bravo_rollup_tables() r
+                                     UNION ALL SELECT h.rel FROM bravo._bravo_hourly_tables() h)))
+           = 4 * (1 + (SELECT count(*) FROM bravo._bravo_rollup_tables())
+                    + (SELECT count(*) FROM bravo._bravo_hourly_tables())) THEN
         PERFORM @extschema@.bravo_report_attach();
     END IF;
 END
