@@ -1884,7 +1884,10 @@ CREATE TABLE bravo.bravo_families (
     -- An hourly family whose source has HOUR_START as TIMESTAMP_NTZ (a wall-clock
     -- time): the IANA zone it is in; NULL: bravo_metrics.hourly_source_time_zone.
     -- TIMESTAMP_LTZ and TIMESTAMP_TZ are instants and need no zone.
-    source_time_zone text   CHECK (source_time_zone IS NULL OR grain = 'hour')
+    source_time_zone text   CHECK (source_time_zone IS NULL OR grain = 'hour'),
+    -- An hourly family: the daily family whose rows its hours should add up to
+    -- (bravo_reconcile_hourly compares them, metric by metric).
+    daily_family    text    CHECK (daily_family IS NULL OR grain = 'hour')
 );
 
 CREATE TABLE bravo.bravo_family_metrics (
@@ -1928,11 +1931,11 @@ BEGIN
          'MRC viewability per media buy and day: eligible, measurable and viewable impressions')
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS f = ROW_COUNT;
-    INSERT INTO bravo.bravo_families (family, table_name, grain, key_columns, enabled, required, position, description) VALUES
+    INSERT INTO bravo.bravo_families (family, table_name, grain, key_columns, enabled, required, position, description, daily_family) VALUES
         ('impressions_hourly', 'platform_buy_hourly_impressions', 'hour', '{media_buy_id,hour_start}', false, false, 5,
-         'Impressions, clicks and spend per media buy and hour'),
+         'Impressions, clicks and spend per media buy and hour', 'impressions'),
         ('videos_hourly', 'platform_buy_hourly_videos', 'hour', '{media_buy_id,hour_start}', false, false, 6,
-         'Video starts, completions and views per media buy and hour')
+         'Video starts, completions and views per media buy and hour', 'videos')
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS h = ROW_COUNT;
     INSERT INTO bravo.bravo_family_metrics (family, column_name, kind, position, description)
@@ -2114,6 +2117,83 @@ BEGIN
 END
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_disable_family(text, boolean) FROM PUBLIC;
+
+-- Reconciliation of the hourly families with their daily ones (since 0.4.0): per media
+-- buy and local day in time_zone (the zone the daily rows' days are in), every
+-- difference between the hours and the day. One row per
+--   * day with fewer hours than it has in that zone (23, 24 or 25): measure NULL,
+--     hours and day_hours say how many;
+--   * metric whose sum over the day's hours is not the daily row's value (no daily
+--     row, or no hours, count as a difference too): measure, both values and
+--     hourly_sum - daily_value.
+-- Only families paired by bravo_families.daily_family, on the metric columns both
+-- have. Runs with the caller's rights (it reads the metric tables).
+CREATE FUNCTION @extschema@.bravo_reconcile_hourly(
+    from_date date, to_date date, time_zone text DEFAULT 'UTC')
+RETURNS TABLE (
+    family text, media_buy_id text, day date, hours integer, day_hours integer,
+    measure text, hourly_sum numeric, daily_value numeric, difference numeric)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    f    record;
+    hrel regclass;
+    drel regclass;
+    cols text[];
+BEGIN
+    PERFORM bravo._bravo_report_zone(from_date, to_date, time_zone);
+    FOR f IN SELECT h.family, h.table_name AS htab, d.table_name AS dtab, d.family AS dfam
+               FROM bravo.bravo_families h JOIN bravo.bravo_families d ON d.family = h.daily_family
+              WHERE h.grain = 'hour' AND d.grain = 'day'
+              ORDER BY h.position LOOP
+        hrel := bravo._bravo_media_table(f.htab);
+        drel := bravo._bravo_media_table(f.dtab);
+        SELECT array_agg(hm.column_name ORDER BY hm.position) INTO cols
+          FROM bravo.bravo_family_metrics hm
+          JOIN bravo.bravo_family_metrics dm ON dm.family = f.dfam AND dm.column_name = hm.column_name
+         WHERE hm.family = f.family;
+        IF hrel IS NULL OR drel IS NULL OR cols IS NULL THEN
+            CONTINUE;
+        END IF;
+        RETURN QUERY EXECUTE format($q$
+            WITH days AS (
+                SELECT g::date AS day,
+                       (extract(epoch FROM ((g + interval '1 day') AT TIME ZONE $3) - (g AT TIME ZONE $3)) / 3600)::integer AS n
+                  FROM generate_series($1::timestamp, $2::timestamp, interval '1 day') g),
+            h AS (
+                SELECT p.media_buy_id, (p.hour_start AT TIME ZONE $3)::date AS day, count(*)::integer AS hours, %1$s
+                  FROM %2$s p
+                 WHERE p.hour_start >= $1::timestamp AT TIME ZONE $3
+                   AND p.hour_start < ($2 + 1)::timestamp AT TIME ZONE $3
+                 GROUP BY 1, 2),
+            d AS (
+                SELECT p.media_buy_id, p.date AS day, %3$s
+                  FROM %4$s p
+                 WHERE p.date >= $1 AND p.date <= $2),
+            j AS (
+                SELECT coalesce(h.media_buy_id, d.media_buy_id) AS b, coalesce(h.day, d.day) AS day,
+                       coalesce(h.hours, 0) AS hours, %5$s
+                  FROM h FULL JOIN d ON d.media_buy_id = h.media_buy_id AND d.day = h.day)
+            SELECT %6$L::text, j.b::text, j.day, j.hours, days.n, m.measure, m.hs, m.dv,
+                   coalesce(m.hs, 0) - coalesce(m.dv, 0)
+              FROM j JOIN days ON days.day = j.day
+             CROSS JOIN LATERAL (VALUES (NULL::text, NULL::numeric, NULL::numeric), %7$s) m (measure, hs, dv)
+             WHERE (m.measure IS NULL AND j.hours < days.n)
+                OR (m.measure IS NOT NULL AND m.hs IS DISTINCT FROM m.dv)
+             ORDER BY 2, 3, 6 NULLS FIRST$q$,
+            (SELECT string_agg(format('sum(p.%1$I)::numeric AS %1$I', c), ', ') FROM unnest(cols) c),
+            hrel,
+            (SELECT string_agg(format('p.%1$I::numeric AS %1$I', c), ', ') FROM unnest(cols) c),
+            drel,
+            (SELECT string_agg(format('h.%1$I AS %2$I, d.%1$I AS %3$I', c, 'h_' || c, 'd_' || c), ', ') FROM unnest(cols) c),
+            f.family,
+            (SELECT string_agg(format('(%L, j.%I, j.%I)', c, 'h_' || c, 'd_' || c), ', ') FROM unnest(cols) c))
+          USING from_date, to_date, time_zone;
+    END LOOP;
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@.bravo_reconcile_hourly(date, date, text) FROM PUBLIC;
 
 -- Hourly families sync on their own, over their own lookback.
 CREATE FUNCTION @extschema@."bravo_sync_hourly"(

@@ -435,3 +435,308 @@ fn an_hourly_sync_with_no_hourly_family_or_a_bad_zone_is_refused_clearly() {
         .unwrap_err();
     assert_eq!(sqlstate(&e), "23514");
 }
+
+/// The shipped hourly families, synced from fakesnow next to the daily ones, behind
+/// the hourly reports and the reconciliation. Hours of three Paris days (24, 25 and 24
+/// hours); the daily rows are the sums of those hours per Paris day except for three
+/// planted differences, which the reconciliation lists exactly.
+#[test]
+fn hourly_reports_follow_local_hours_and_the_reconciliation_finds_exactly_the_differences() {
+    let paris: Tz = "Europe/Paris".parse().unwrap();
+    let src = Source::start();
+    src.sql(&[
+        "CREATE OR REPLACE TABLE ANALYTICS.PUBLIC.PLATFORM_BUY_HOURLY_IMPRESSIONS (hour_start timestamp_tz, media_buy_id number(38,0), impressions number(38,0), clicks number(38,0), spend number(18,2))",
+        "CREATE OR REPLACE TABLE ANALYTICS.PUBLIC.PLATFORM_BUY_HOURLY_VIDEOS (hour_start timestamp_ltz, media_buy_id number(38,0), video_starts number(38,0), video_completions number(38,0), video_views number(38,0))",
+    ]);
+    // (buy, Paris day) -> sums of impressions, clicks, spend cents; videos per hour are constant.
+    let mut sums: std::collections::BTreeMap<(i64, NaiveDate), (i64, i64, i64, i64)> =
+        Default::default();
+    let (mut imp_rows, mut vid_rows) = (Vec::new(), Vec::new());
+    for buy in 1..=4i64 {
+        let mut i = 0i64;
+        for day in [d(2026, 10, 24), d(2026, 10, 25), d(2026, 10, 26)] {
+            for h in instant_day("x", buy, day, paris, true) {
+                i += 1;
+                let (imp, clicks, cents) = (100 + buy * 10 + i % 7, buy + i % 3, 17 * buy + i);
+                // Buy 4 lost its first two hours of 10-24 in the hourly source.
+                let lost = buy == 4 && day == d(2026, 10, 24) && i <= 2;
+                if !lost {
+                    imp_rows.push(format!(
+                        "('{}', {buy}, {imp}, {clicks}, {}.{:02})",
+                        h.text,
+                        cents / 100,
+                        cents % 100
+                    ));
+                }
+                vid_rows.push(format!("('{}', {buy}, {}, 5, 7)", h.text, 10 + buy));
+                let e = sums.entry((buy, day)).or_default();
+                *e = (e.0 + imp, e.1 + clicks, e.2 + cents, e.3 + 1);
+            }
+        }
+    }
+    src.sql(&[
+        &format!(
+            "INSERT INTO ANALYTICS.PUBLIC.PLATFORM_BUY_HOURLY_IMPRESSIONS VALUES {}",
+            imp_rows.join(", ")
+        ),
+        &format!(
+            "INSERT INTO ANALYTICS.PUBLIC.PLATFORM_BUY_HOURLY_VIDEOS VALUES {}",
+            vid_rows.join(", ")
+        ),
+    ]);
+    let mut daily_imp = Vec::new();
+    let mut daily_vid = Vec::new();
+    for (&(buy, day), &(imp, clicks, cents, n)) in &sums {
+        // Planted: buy 2's 10-25 impressions are 5 higher; buy 3 has no daily row on 10-26.
+        let imp = if buy == 2 && day == d(2026, 10, 25) {
+            imp + 5
+        } else {
+            imp
+        };
+        if !(buy == 3 && day == d(2026, 10, 26)) {
+            daily_imp.push(format!(
+                "('{day}', {buy}, {imp}, {clicks}, {}.{:02}, current_timestamp, current_timestamp)",
+                cents / 100,
+                cents % 100
+            ));
+        }
+        daily_vid.push(format!(
+            "('{day}', {buy}, {}, {}, {}, current_timestamp, current_timestamp)",
+            (10 + buy) * n,
+            5 * n,
+            7 * n
+        ));
+    }
+    src.sql(&[
+        &format!(
+            "INSERT INTO ANALYTICS.PUBLIC.PLATFORM_BUY_DAILY_IMPRESSIONS VALUES {}",
+            daily_imp.join(", ")
+        ),
+        &format!(
+            "INSERT INTO ANALYTICS.PUBLIC.PLATFORM_BUY_DAILY_VIDEOS VALUES {}",
+            daily_vid.join(", ")
+        ),
+    ]);
+
+    let pg = Cluster::start(ClusterOptions::default());
+    // Campaign = id % 2 + 1: buys 2 and 4 in campaign 1, buys 1 and 3 in campaign 2.
+    let mut c = pg.media_tool("media_tool", src.port(), 4, 2);
+    c.batch_execute(
+        "SELECT bravo_enable_family('impressions_hourly'), bravo_enable_family('videos_hourly');
+         SELECT * FROM bravo_sync(60); SELECT * FROM bravo_sync_hourly(60);
+         CREATE ROLE analyst LOGIN; SELECT bravo_grant_reporting('analyst');",
+    )
+    .unwrap_or_else(|e| panic!("{}", db_message(&e)));
+
+    // The hourly report of 10-25 in Paris: 25 hours, 02:00 twice (+02 then +01), no
+    // holes, sums equal to the hourly rows of the campaign's buys in each hour.
+    let rows = c
+        .query(
+            "SELECT hour_start, local_hour::text, utc_offset::text, impressions, clicks, spend::text, ctr::text
+               FROM bravo_campaign_hourly(1, '2026-10-25', '2026-10-25', 'Europe/Paris')",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 25);
+    let labels: Vec<String> = rows.iter().map(|r| r.get(1)).collect();
+    assert_eq!(labels[2], "2026-10-25 02:00:00");
+    assert_eq!(labels[3], "2026-10-25 02:00:00");
+    let offsets: Vec<String> = rows.iter().map(|r| r.get(2)).collect();
+    assert_eq!(
+        (offsets[2].as_str(), offsets[3].as_str()),
+        ("02:00:00", "01:00:00")
+    );
+    let mismatches: i64 = c
+        .query_one(
+            "WITH r AS (SELECT * FROM bravo_campaign_hourly(1, '2026-10-24', '2026-10-26', 'Europe/Paris')),
+                  t AS (SELECT p.hour_start, sum(p.impressions)::bigint AS impressions, sum(p.clicks)::bigint AS clicks, sum(p.spend) AS spend
+                          FROM platform_buy_hourly_impressions p JOIN media_buys m ON m.id = p.media_buy_id
+                         WHERE m.campaign_id = 1 GROUP BY 1)
+             SELECT count(*) FROM r FULL JOIN t USING (hour_start)
+              WHERE r.impressions IS DISTINCT FROM coalesce(t.impressions, 0)
+                 OR r.clicks IS DISTINCT FROM coalesce(t.clicks, 0)
+                 OR r.spend IS DISTINCT FROM coalesce(t.spend, 0)
+                 OR r.ctr IS DISTINCT FROM t.clicks::numeric / NULLIF(t.impressions, 0)
+                 OR r.hour_start IS NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(mismatches, 0, "every hour, as a plain GROUP BY says");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM bravo_campaign_hourly(1, '2026-10-24', '2026-10-26', 'Europe/Paris')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 73);
+
+    // In a half-hour zone the same hours land in Kolkata's hours: 24 a day, same total.
+    let (n, total, want): (i64, i64, i64) = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM bravo_campaign_hourly(2, '2026-10-25', '2026-10-25', 'Asia/Kolkata')),
+                    (SELECT sum(impressions)::bigint FROM bravo_campaign_hourly(2, '2026-10-25', '2026-10-25', 'Asia/Kolkata')),
+                    (SELECT sum(p.impressions)::bigint FROM platform_buy_hourly_impressions p JOIN media_buys m ON m.id = p.media_buy_id
+                      WHERE m.campaign_id = 2 AND p.hour_start >= '2026-10-25 00:00 Asia/Kolkata'
+                        AND p.hour_start < '2026-10-26 00:00 Asia/Kolkata')",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .unwrap();
+    assert_eq!((n, total), (24, want));
+
+    // Hour of day over the three days: 24 rows; 02:00 happened 4 times, others 3.
+    let hod: Vec<(i32, i32, i64)> = c
+        .query(
+            "SELECT hour_of_day, hours, impressions FROM bravo_campaign_hour_of_day(1, '2026-10-24', '2026-10-26', 'Europe/Paris')",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(hod.len(), 24);
+    assert!(
+        hod.iter().all(|&(h, n, _)| n == if h == 2 { 4 } else { 3 }),
+        "{hod:?}"
+    );
+    let total: i64 = hod.iter().map(|h| h.2).sum();
+    let want: i64 = c
+        .query_one(
+            "SELECT sum(impressions)::bigint FROM bravo_campaign_hourly(1, '2026-10-24', '2026-10-26', 'Europe/Paris')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(total, want);
+
+    // The reconciliation in Paris days finds exactly the planted differences.
+    let found: Vec<(String, String, String, Option<String>, Option<i32>, String)> = c
+        .query(
+            "SELECT family, media_buy_id, day::text, measure, CASE WHEN measure IS NULL THEN hours END,
+                    coalesce(difference::text, '') FROM bravo_reconcile_hourly('2026-10-24', '2026-10-26', 'Europe/Paris')",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+        .collect();
+    let lost: (i64, i64, i64) = {
+        // Buy 4's two lost hours: i = 1 and 2.
+        let v = |i: i64| (100 + 40 + i % 7, 4 + i % 3, 17 * 4 + i);
+        (v(1).0 + v(2).0, v(1).1 + v(2).1, v(1).2 + v(2).2)
+    };
+    let (b3_imp, b3_clicks, b3_cents, _) = sums[&(3, d(2026, 10, 26))];
+    let cents = |c: i64| {
+        format!(
+            "{}{}.{:02}",
+            if c < 0 { "-" } else { "" },
+            c.abs() / 100,
+            c.abs() % 100
+        )
+    };
+    let want: Vec<(String, String, String, Option<String>, Option<i32>, String)> = vec![
+        (
+            "impressions_hourly",
+            "2",
+            "2026-10-25",
+            Some("impressions"),
+            None,
+            "-5".to_string(),
+        ),
+        (
+            "impressions_hourly",
+            "3",
+            "2026-10-26",
+            Some("impressions"),
+            None,
+            b3_imp.to_string(),
+        ),
+        (
+            "impressions_hourly",
+            "3",
+            "2026-10-26",
+            Some("clicks"),
+            None,
+            b3_clicks.to_string(),
+        ),
+        (
+            "impressions_hourly",
+            "3",
+            "2026-10-26",
+            Some("spend"),
+            None,
+            cents(b3_cents),
+        ),
+        (
+            "impressions_hourly",
+            "4",
+            "2026-10-24",
+            None,
+            Some(22),
+            "0".to_string(),
+        ),
+        (
+            "impressions_hourly",
+            "4",
+            "2026-10-24",
+            Some("impressions"),
+            None,
+            (-lost.0).to_string(),
+        ),
+        (
+            "impressions_hourly",
+            "4",
+            "2026-10-24",
+            Some("clicks"),
+            None,
+            (-lost.1).to_string(),
+        ),
+        (
+            "impressions_hourly",
+            "4",
+            "2026-10-24",
+            Some("spend"),
+            None,
+            cents(-lost.2),
+        ),
+    ]
+    .into_iter()
+    .map(|(f, b, d, m, h, x)| {
+        (
+            f.to_string(),
+            b.to_string(),
+            d.to_string(),
+            m.map(str::to_string),
+            h,
+            x,
+        )
+    })
+    .collect();
+    let mut found_sorted = found.clone();
+    found_sorted.sort();
+    let mut want_sorted = want.clone();
+    want_sorted.sort();
+    assert_eq!(found_sorted, want_sorted);
+
+    // A reporting role reads the hourly reports; a campaign move moves the hours too.
+    let mut analyst = pg.client_as("media_tool", "analyst");
+    let n: i64 = analyst
+        .query_one("SELECT count(*) FROM bravo_campaign_hourly(1, '2026-10-25', '2026-10-26', 'America/New_York')", &[])
+        .unwrap_or_else(|e| panic!("{}", db_message(&e)))
+        .get(0);
+    assert_eq!(n, 48);
+    c.batch_execute("UPDATE media_buys SET campaign_id = 2 WHERE id = 2")
+        .unwrap();
+    let (c1, c2, b2, b4): (i64, i64, i64, i64) = c
+        .query_one(
+            "SELECT (SELECT sum(impressions)::bigint FROM bravo_campaign_hourly(1, '2026-10-24', '2026-10-26', 'UTC')),
+                    (SELECT sum(impressions)::bigint FROM bravo_campaign_hourly(2, '2026-10-24', '2026-10-26', 'UTC')),
+                    (SELECT sum(impressions)::bigint FROM platform_buy_hourly_impressions WHERE media_buy_id IN (1, 2, 3)
+                        AND hour_start >= '2026-10-24 00:00+00' AND hour_start < '2026-10-27 00:00+00'),
+                    (SELECT sum(impressions)::bigint FROM platform_buy_hourly_impressions WHERE media_buy_id = 4
+                        AND hour_start >= '2026-10-24 00:00+00' AND hour_start < '2026-10-27 00:00+00')",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .unwrap();
+    assert_eq!((c1, c2), (b4, b2));
+}

@@ -20,6 +20,7 @@ const USER_FUNCTIONS: &[&str] = &[
     "bravo_grant_reporting",
     "bravo_last_sync_at",
     "bravo_media_buy_totals",
+    "bravo_reconcile_hourly",
     "bravo_report_attach",
     "bravo_report_rebuild",
     "bravo_restore_families",
