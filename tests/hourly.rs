@@ -436,6 +436,10 @@ fn an_hourly_sync_with_no_hourly_family_or_a_bad_zone_is_refused_clearly() {
     assert_eq!(sqlstate(&e), "23514");
 }
 
+/// A row of bravo_reconcile_hourly: family, media buy, day, measure, hours when a
+/// measure is NULL, difference.
+type Difference = (String, String, String, Option<String>, Option<i32>, String);
+
 /// The shipped hourly families, synced from fakesnow next to the daily ones, behind
 /// the hourly reports and the reconciliation. Hours of three Paris days (24, 25 and 24
 /// hours); the daily rows are the sums of those hours per Paris day except for three
@@ -609,7 +613,7 @@ fn hourly_reports_follow_local_hours_and_the_reconciliation_finds_exactly_the_di
     assert_eq!(total, want);
 
     // The reconciliation in Paris days finds exactly the planted differences.
-    let found: Vec<(String, String, String, Option<String>, Option<i32>, String)> = c
+    let found: Vec<Difference> = c
         .query(
             "SELECT family, media_buy_id, day::text, measure, CASE WHEN measure IS NULL THEN hours END,
                     coalesce(difference::text, '') FROM bravo_reconcile_hourly('2026-10-24', '2026-10-26', 'Europe/Paris')",
@@ -633,7 +637,7 @@ fn hourly_reports_follow_local_hours_and_the_reconciliation_finds_exactly_the_di
             c.abs() % 100
         )
     };
-    let want: Vec<(String, String, String, Option<String>, Option<i32>, String)> = vec![
+    let want: Vec<Difference> = vec![
         (
             "impressions_hourly",
             "2",
