@@ -3,7 +3,8 @@
 # local PostgreSQL 15 cluster and a fakesnow server seeded with realistic sample data
 # (3,000 media buys, 12 campaigns, 150 days, four metric families, late revisions),
 # enables the conversions and viewability families, runs bravo_sync(30) twice (first
-# load, then after late revisions), and prints one campaign's numbers.
+# load, then after late revisions), prints one campaign's numbers, then enables the
+# hourly families, runs bravo_sync_hourly() and prints the campaign's last 48 hours.
 # Idempotent: state lives in .state/demo and is reused; `rm -rf .state/demo` resets it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -110,6 +111,16 @@ printf '\n== campaign 105, conversions and viewability, last 30 days\n'
 if "${PSQL[@]}" -d media_tool -tc "SELECT to_regprocedure('bravo_media_buy_totals(bigint,date,date)') IS NOT NULL" | grep -q t; then
     printf '\n== campaign 105 per media buy, last 30 days (first 5 buys)\n'
     "${PSQL[@]}" -d media_tool -c "SELECT media_buy_id, impressions, clicks, spend, round(ctr, 4) AS ctr, round(cpm, 2) AS cpm, video_starts, round(completion_rate, 4) AS completion_rate FROM bravo_media_buy_totals(105, current_date - 30, current_date) LIMIT 5"
+fi
+if "${PSQL[@]}" -d media_tool -tc "SELECT to_regprocedure('bravo_sync_hourly(integer,boolean)') IS NOT NULL" | grep -q t; then
+    printf '\n== hourly families: enabled, then SELECT * FROM bravo_sync_hourly() (their own lookback: 3 days)\n'
+    "${PSQL[@]}" -d media_tool -c "SELECT bravo_enable_family('impressions_hourly'), bravo_enable_family('videos_hourly')" >/dev/null
+    "${PSQL[@]}" -d media_tool -c "SELECT * FROM bravo_sync_hourly()"
+    printf '\n== campaign 105, the last 48 hours (UTC)\n'
+    "${PSQL[@]}" -d media_tool -c "SELECT local_hour, impressions, clicks, spend, round(ctr, 4) AS ctr, round(cpm, 2) AS cpm,
+           video_starts, round(completion_rate, 4) AS completion_rate
+      FROM bravo_campaign_hourly(105, current_date - 2, current_date, 'UTC')
+     WHERE hour_start > now() - interval '48 hours' AND hour_start <= now()"
 fi
 "${PSQL[@]}" -d media_tool -c "SELECT run_id, trigger, status, window_start, finished_at - started_at AS took FROM bravo_sync_runs ORDER BY run_id DESC LIMIT 3"
 printf '\nPostgreSQL: psql -h %s -p %s -U postgres media_tool   (stop: %s/pg_ctl -D %s/pg stop)\n' "$STATE" "$PGPORT" "$BIN" "$STATE"

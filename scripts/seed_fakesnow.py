@@ -5,7 +5,9 @@ impressions/clicks/spend, video starts/completions/views, post-click/post-view
 conversions and their value, and MRC viewability (eligible, measurable, viewable
 impressions), whose shape follows a weekly cycle; and "late revisions": with --revise,
 2 % of the last 7 days' rows are restated with new numbers and a later updated_at, as
-late-arriving data does (late conversions too).
+late-arriving data does (late conversions too). Hourly: the last 3 days hour by hour
+(TIMESTAMP_LTZ instants) for impressions and videos, following a daily curve (quiet at
+night, busiest in the evening, UTC).
 """
 import argparse
 
@@ -29,7 +31,7 @@ run = cur.execute
 if a.check:
     # fakesnow keeps its tables in memory: a restarted server is empty again.
     try:
-        cur.execute("SELECT count(*) FROM ANALYTICS.PUBLIC.PLATFORM_BUY_DAILY_VIEWABILITY")
+        cur.execute("SELECT count(*) FROM ANALYTICS.PUBLIC.PLATFORM_BUY_HOURLY_VIDEOS")
         raise SystemExit(0 if cur.fetchone()[0] > 0 else 1)
     except snowflake.connector.errors.ProgrammingError:
         raise SystemExit(1)
@@ -91,5 +93,21 @@ run(f"""INSERT INTO PLATFORM_BUY_DAILY_VIEWABILITY
                ({imps} + d.range) * (85 + b.range % 13) / 100 * (45 + (b.range * 7) % 31) / 100,
                dateadd(day, -d.range + 1, current_date)::timestamp_ntz, dateadd(day, -d.range + 1, current_date)::timestamp_ntz
           FROM range(1, {a.buys + 1}) b, range(0, {a.days}) d""")
+run("CREATE OR REPLACE TABLE PLATFORM_BUY_HOURLY_IMPRESSIONS (hour_start timestamp_ltz, media_buy_id number(38,0), "
+    "impressions number(38,0), clicks number(38,0), spend number(18,2))")
+run("CREATE OR REPLACE TABLE PLATFORM_BUY_HOURLY_VIDEOS (hour_start timestamp_ltz, media_buy_id number(38,0), "
+    "video_starts number(38,0), video_completions number(38,0), video_views number(38,0))")
+# The hours of the last 3 days up to the current one; weight by hour of day (UTC):
+# 2 at night, up to 9 in the evening, out of ~130 a day.
+hour = "dateadd(hour, -h.range, date_trunc('hour', current_timestamp))"
+weight = f"(2 + (CASE WHEN extract(hour FROM {hour}) BETWEEN 7 AND 22 THEN extract(hour FROM {hour}) - 5 ELSE 0 END) / 2)"
+himps = f"({base} * {weight} / 130)"
+run(f"""INSERT INTO PLATFORM_BUY_HOURLY_IMPRESSIONS
+        SELECT {hour}, b.range, {himps}, {himps} / (150 + b.range % 250),
+               (({himps} * (250 + b.range % 900)) / 1000)::number(18,2) / 100
+          FROM range(1, {a.buys + 1}) b, range(0, 72) h""")
+run(f"""INSERT INTO PLATFORM_BUY_HOURLY_VIDEOS
+        SELECT {hour}, b.range, {himps} / 4, {himps} / 6, {himps} / 5
+          FROM range(1, {a.buys + 1}) b, range(0, 72) h""")
 run("SELECT count(*) FROM PLATFORM_BUY_DAILY_IMPRESSIONS")
 print(f"seeded {cur.fetchone()[0]} rows per table ({a.buys} media buys x {a.days} days)")
