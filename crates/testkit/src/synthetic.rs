@@ -7,6 +7,10 @@
 //! `PLATFORM_BUY_DAILY_CONVERSIONS` (..., POST_CLICK_CONVERSIONS, POST_VIEW_CONVERSIONS,
 //! CONVERSION_VALUE NUMBER(18,2), ...) or `PLATFORM_BUY_DAILY_VIEWABILITY` (...,
 //! ELIGIBLE_IMPRESSIONS, MEASURABLE_IMPRESSIONS, VIEWABLE_IMPRESSIONS, ...).
+//! Hourly: `PLATFORM_BUY_HOURLY_IMPRESSIONS` and `PLATFORM_BUY_HOURLY_VIDEOS` (HOUR_START
+//! TIMESTAMP_LTZ, MEDIA_BUY_ID, the same metrics as the daily tables, CREATED_AT,
+//! UPDATED_AT): every hour of the same days, restricted to `hour_start >= <first
+//! timestamp binding>`.
 //! All columns are always returned in that order, whatever the select list says.
 //!
 //! Rows: every media buy `1..=media_buys` for every date `end_date-days+1 ..= end_date`,
@@ -37,9 +41,13 @@ pub enum Table {
     Videos,
     Conversions,
     Viewability,
+    HourlyImpressions,
+    HourlyVideos,
 }
 
 impl Table {
+    pub const HOURLY_IMPRESSIONS: &'static str = "PLATFORM_BUY_HOURLY_IMPRESSIONS";
+    pub const HOURLY_VIDEOS: &'static str = "PLATFORM_BUY_HOURLY_VIDEOS";
     pub const IMPRESSIONS: &'static str = "PLATFORM_BUY_DAILY_IMPRESSIONS";
     pub const VIDEOS: &'static str = "PLATFORM_BUY_DAILY_VIDEOS";
     pub const CONVERSIONS: &'static str = "PLATFORM_BUY_DAILY_CONVERSIONS";
@@ -48,7 +56,11 @@ impl Table {
     /// Finds the table named in `sql` (case-insensitive).
     pub fn from_sql(sql: &str) -> Option<Table> {
         let upper = sql.to_ascii_uppercase();
-        if upper.contains(Table::IMPRESSIONS) {
+        if upper.contains(Table::HOURLY_IMPRESSIONS) {
+            Some(Table::HourlyImpressions)
+        } else if upper.contains(Table::HOURLY_VIDEOS) {
+            Some(Table::HourlyVideos)
+        } else if upper.contains(Table::IMPRESSIONS) {
             Some(Table::Impressions)
         } else if upper.contains(Table::VIDEOS) {
             Some(Table::Videos)
@@ -61,11 +73,18 @@ impl Table {
         }
     }
 
+    /// One row per hour (HOUR_START) instead of per day.
+    pub fn hourly(self) -> bool {
+        matches!(self, Table::HourlyImpressions | Table::HourlyVideos)
+    }
+
     /// The three metric column names.
     pub fn metric_names(self) -> [&'static str; 3] {
         match self {
-            Table::Impressions => ["IMPRESSIONS", "CLICKS", "SPEND"],
-            Table::Videos => ["VIDEO_STARTS", "VIDEO_COMPLETIONS", "VIDEO_VIEWS"],
+            Table::Impressions | Table::HourlyImpressions => ["IMPRESSIONS", "CLICKS", "SPEND"],
+            Table::Videos | Table::HourlyVideos => {
+                ["VIDEO_STARTS", "VIDEO_COMPLETIONS", "VIDEO_VIEWS"]
+            }
             Table::Conversions => [
                 "POST_CLICK_CONVERSIONS",
                 "POST_VIEW_CONVERSIONS",
@@ -83,8 +102,8 @@ impl Table {
     /// conversions: NUMBER(18,2), in cents; a count otherwise).
     fn third_scale(self) -> (i64, i64) {
         match self {
-            Table::Impressions | Table::Conversions => (2, 18),
-            Table::Videos | Table::Viewability => (0, 38),
+            Table::Impressions | Table::Conversions | Table::HourlyImpressions => (2, 18),
+            Table::Videos | Table::Viewability | Table::HourlyVideos => (0, 38),
         }
     }
 }
@@ -107,7 +126,7 @@ impl RowOrder {
             .rsplit_once("ORDER BY")
             .map(|(_, keys)| keys.split(',').next().unwrap_or("").trim().to_string())
             .unwrap_or_default();
-        if first_key.trim_matches('"') == "DATE" {
+        if matches!(first_key.trim_matches('"'), "DATE" | "HOUR_START") {
             RowOrder::DateFirst
         } else {
             RowOrder::MediaBuyFirst
@@ -230,25 +249,39 @@ impl SyntheticOptions {
 
     /// The row for (table, id, date) at this revision.
     pub fn row(&self, table: Table, media_buy_id: i64, date: NaiveDate) -> MetricsRow {
-        let day = epoch_days(date);
-        let changed = self.is_changed(media_buy_id, date);
+        self.row_at(table, media_buy_id, i64::from(epoch_days(date)))
+    }
+
+    /// The row for (table, id, slot): `slot` is the date as Unix epoch days, or for an
+    /// hourly table the hour as Unix epoch hours.
+    pub fn row_at(&self, table: Table, media_buy_id: i64, slot: i64) -> MetricsRow {
+        let (day, date) = if table.hourly() {
+            let day = slot.div_euclid(24) as i32;
+            (slot as i32, from_epoch_days(day))
+        } else {
+            (slot as i32, from_epoch_days(slot as i32))
+        };
+        let k = (media_buy_id as i128 * 7 + i128::from(day)).rem_euclid(100);
+        let changed = self.revision > 0 && k < i128::from(self.changed_pct);
         let rev = if changed { u64::from(self.revision) } else { 0 };
         let salt: u64 = match table {
             Table::Impressions => 0x1,
             Table::Videos => 0x2,
             Table::Conversions => 0x3,
             Table::Viewability => 0x4,
+            Table::HourlyImpressions => 0x5,
+            Table::HourlyVideos => 0x6,
         };
         let h = splitmix((media_buy_id as u64) ^ ((day as u64) << 32) ^ (rev << 56) ^ (salt << 60));
         let h2 = splitmix(h);
         let metrics = match table {
-            Table::Impressions => {
+            Table::Impressions | Table::HourlyImpressions => {
                 let imps = (h % 1_000_000) as i64;
                 let clicks = imps / (20 + (h2 % 80) as i64);
                 let spend_cents = (imps * (50 + (h2 >> 8) % 1000) as i64) / 1000;
                 [imps, clicks, spend_cents]
             }
-            Table::Videos => {
+            Table::Videos | Table::HourlyVideos => {
                 let starts = (h % 500_000) as i64;
                 let completions = starts * ((h2 % 100) as i64) / 100;
                 let views = starts * ((h2 >> 8) % 100) as i64 / 100;
@@ -267,7 +300,11 @@ impl SyntheticOptions {
                 [eligible, measurable, viewable]
             }
         };
-        let created = (i64::from(day) * 86_400 + 6 * 3600) * 1_000_000_000;
+        let created = if table.hourly() {
+            (i64::from(day) * 3600 + 1800) * 1_000_000_000
+        } else {
+            (i64::from(day) * 86_400 + 6 * 3600) * 1_000_000_000
+        };
         let updated = if changed {
             created + i64::from(self.revision) * 3_600_000_000_000 + 123_456_789
         } else {
@@ -282,14 +319,21 @@ impl SyntheticOptions {
         }
     }
 
-    /// The rows a query with optional `date >= since` returns, in order, as (first date, count).
-    fn window(&self, since: Option<NaiveDate>) -> (NaiveDate, usize) {
-        let first = self.first_date().max(since.unwrap_or(NaiveDate::MIN));
-        if first > self.end_date {
-            return (first, 0);
+    /// The rows a query with optional `time >= since` (a slot: Unix epoch days, or
+    /// hours for an hourly table) returns, in order, as (first slot, last slot, count).
+    fn window(&self, table: Table, since: Option<i64>) -> (i64, i64, usize) {
+        let per_day = if table.hourly() { 24 } else { 1 };
+        let first =
+            (i64::from(epoch_days(self.first_date())) * per_day).max(since.unwrap_or(i64::MIN));
+        let last = i64::from(epoch_days(self.end_date)) * per_day + per_day - 1;
+        if first > last {
+            return (first, last, 0);
         }
-        let days = (self.end_date - first).num_days() as usize + 1;
-        (first, days * self.media_buys as usize)
+        (
+            first,
+            last,
+            (last - first + 1) as usize * self.media_buys as usize,
+        )
     }
 }
 
@@ -300,13 +344,12 @@ fn columns(
     opts: &SyntheticOptions,
     table: Table,
     order: RowOrder,
-    first: NaiveDate,
+    (first, last): (i64, i64),
     start: usize,
     end: usize,
     source_id: bool,
 ) -> Vec<SfColumn> {
     let n = end - start;
-    let first_day = epoch_days(first);
     let mut dates = Vec::with_capacity(n);
     let mut ids = Vec::with_capacity(n);
     let mut m: [Vec<i64>; 3] = std::array::from_fn(|_| Vec::with_capacity(n));
@@ -316,21 +359,21 @@ fn columns(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    let days = ((opts.end_date - first).num_days() + 1).max(1) as u64;
+    let slots = (last - first + 1).max(1) as u64;
     let buys = opts.media_buys.max(1);
     for r in start..end {
-        let (day, id) = match order {
+        let (slot, id) = match order {
             RowOrder::MediaBuyFirst => (
-                first_day + (r as u64 % days) as i32,
-                (r as u64 / days) as i64 + 1,
+                first + (r as u64 % slots) as i64,
+                (r as u64 / slots) as i64 + 1,
             ),
             RowOrder::DateFirst => (
-                first_day + (r as u64 / buys) as i32,
+                first + (r as u64 / buys) as i64,
                 (r as u64 % buys) as i64 + 1,
             ),
         };
-        let row = opts.row(table, id, from_epoch_days(day));
-        dates.push(day);
+        let row = opts.row_at(table, id, slot);
+        dates.push(slot);
         ids.push(id);
         for (col, v) in m.iter_mut().zip(row.metrics) {
             col.push(v);
@@ -351,8 +394,17 @@ fn columns(
         c
     };
     let (spend_scale, spend_precision) = table.third_scale();
-    let mut date_col = sfarrow::date("DATE", &[]);
-    date_col.array = Arc::new(Date32Array::from(dates));
+    let date_col = if table.hourly() {
+        let seconds: Vec<i64> = dates.iter().map(|h| h * 3600).collect();
+        let zeros = vec![0; seconds.len()];
+        timestamp9("HOUR_START", "TIMESTAMP_LTZ", seconds, zeros)
+    } else {
+        let mut c = sfarrow::date("DATE", &[]);
+        c.array = Arc::new(Date32Array::from_iter_values(
+            dates.iter().map(|&d| d as i32),
+        ));
+        c
+    };
     let text = |name: &str, v: Vec<String>| {
         let mut c = sfarrow::text(name, &[]);
         c.array = Arc::new(StringArray::from(v));
@@ -394,7 +446,12 @@ fn columns(
 }
 
 fn ntz9(name: &str, epoch: Vec<i64>, fraction: Vec<i32>) -> SfColumn {
-    let mut c = sfarrow::ts_struct(name, "TIMESTAMP_NTZ", 9, &[]);
+    timestamp9(name, "TIMESTAMP_NTZ", epoch, fraction)
+}
+
+/// A TIMESTAMP_NTZ or TIMESTAMP_LTZ column of scale 9, as {epoch s, fraction ns}.
+fn timestamp9(name: &str, logical: &str, epoch: Vec<i64>, fraction: Vec<i32>) -> SfColumn {
+    let mut c = sfarrow::ts_struct(name, logical, 9, &[]);
     let fields = Fields::from(vec![
         Field::new("epoch", DataType::Int64, false),
         Field::new("fraction", DataType::Int32, false),
@@ -415,15 +472,34 @@ pub fn rowtype(table: Table, opts: &SyntheticOptions, source_id: bool) -> Value 
         opts,
         table,
         RowOrder::MediaBuyFirst,
-        opts.first_date(),
+        (0, 0),
         0,
         0,
         source_id,
     ))
 }
 
-/// The first DATE binding of a query-request body (ms epoch, or TEXT `YYYY-MM-DD`).
-fn since_binding(body: &Value) -> Option<NaiveDate> {
+/// The first DATE or timestamp binding of a query-request body (DATE: ms epoch, or
+/// TEXT `YYYY-MM-DD`; a timestamp: ns epoch), as a slot of `table` (Unix epoch days,
+/// or hours for an hourly table: the hour at or after the instant).
+fn since_binding(body: &Value, table: Table) -> Option<i64> {
+    let per_day = if table.hourly() { 24 } else { 1 };
+    since_date_or_instant(body).map(|t| match t {
+        Since::Day(d) => i64::from(epoch_days(d)) * per_day,
+        Since::Nanos(ns) if table.hourly() => {
+            let h = 3_600_000_000_000i64;
+            ns.div_euclid(h) + i64::from(ns.rem_euclid(h) != 0)
+        }
+        Since::Nanos(ns) => ns.div_euclid(86_400_000_000_000),
+    })
+}
+
+enum Since {
+    Day(NaiveDate),
+    Nanos(i64),
+}
+
+fn since_date_or_instant(body: &Value) -> Option<Since> {
     let bindings = body["bindings"].as_object()?;
     let mut keys: Vec<&String> = bindings.keys().collect();
     keys.sort_by_key(|k| (k.parse::<u64>().unwrap_or(u64::MAX), k.to_string()));
@@ -431,10 +507,14 @@ fn since_binding(body: &Value) -> Option<NaiveDate> {
         let b = &bindings[k];
         let v = b["value"].as_str()?;
         match b["type"].as_str()? {
-            "DATE" => Some(from_epoch_days(
+            "DATE" => Some(Since::Day(from_epoch_days(
                 v.parse::<i64>().ok()?.div_euclid(86_400_000) as i32,
-            )),
-            "TEXT" => NaiveDate::parse_from_str(v, "%Y-%m-%d").ok(),
+            ))),
+            "TEXT" => NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .ok()
+                .map(Since::Day),
+            "TIMESTAMP_LTZ" | "TIMESTAMP_NTZ" => v.parse::<i64>().ok().map(Since::Nanos),
+            "TIMESTAMP_TZ" => v.split(' ').next()?.parse::<i64>().ok().map(Since::Nanos),
             _ => None,
         }
     })
@@ -452,7 +532,8 @@ fn answer(double_state: &Double, opts: &SyntheticOptions, req: &Recorded) -> Rep
         let spec = ResultSpec::with_rowtype(rowtype(table, opts, false), "arrow");
         return Reply::json(double_state.result(&spec));
     }
-    let (first, total) = opts.window(since_binding(&body));
+    let (first, last, total) = opts.window(table, since_binding(&body, table));
+    let first = (first, last);
     let order = RowOrder::of_sql(sql);
     let inline = opts.inline_rows.min(total);
     let mut spec = ResultSpec::with_rowtype(rowtype(table, opts, source_id), "arrow");
@@ -579,10 +660,51 @@ mod tests {
             days: 30,
             ..Default::default()
         };
-        assert_eq!(o.window(None).1, 300);
-        let since = o.end_date - chrono::Days::new(4);
-        assert_eq!(o.window(Some(since)), (since, 50));
-        assert_eq!(o.window(Some(o.end_date + chrono::Days::new(1))).1, 0);
+        let t = Table::Impressions;
+        let end = i64::from(epoch_days(o.end_date));
+        assert_eq!(o.window(t, None).2, 300);
+        assert_eq!(o.window(t, Some(end - 4)), (end - 4, end, 50));
+        assert_eq!(o.window(t, Some(end + 1)).2, 0);
+        // Hourly: 24 slots a day; a window from the last day's 10:00 has 14 hours.
+        let h = Table::HourlyImpressions;
+        assert_eq!(o.window(h, None).2, 30 * 24 * 10);
+        assert_eq!(
+            o.window(h, Some(end * 24 + 10)),
+            (end * 24 + 10, end * 24 + 23, 140)
+        );
+    }
+
+    #[test]
+    fn hourly_tables_serve_hour_start_as_timestamp_ltz_from_a_timestamp_binding() {
+        let body = serde_json::json!({"bindings": {"1": {"type": "TIMESTAMP_LTZ", "value": "1764583200000000000"}}});
+        // 1764583200 s = 2025-12-01 10:00:00 UTC = Unix hour 490162.
+        assert_eq!(since_binding(&body, Table::HourlyVideos), Some(490_162));
+        let o = SyntheticOptions {
+            media_buys: 2,
+            days: 1,
+            ..Default::default()
+        };
+        let day = i64::from(epoch_days(o.end_date));
+        let cols = columns(
+            &o,
+            Table::HourlyVideos,
+            RowOrder::DateFirst,
+            (day * 24, day * 24 + 23),
+            0,
+            4,
+            false,
+        );
+        assert_eq!(cols[0].field.name(), "HOUR_START");
+        let rowtype = sfarrow::rowtype_of(&cols);
+        assert_eq!(rowtype[0]["type"], "timestamp_ltz");
+        assert_eq!(
+            Table::from_sql("select * from platform_buy_hourly_videos"),
+            Some(Table::HourlyVideos)
+        );
+        assert_eq!(
+            RowOrder::of_sql("SELECT 1 FROM T ORDER BY \"HOUR_START\", MEDIA_BUY_ID"),
+            RowOrder::DateFirst
+        );
     }
 
     #[test]
@@ -605,7 +727,8 @@ mod tests {
             ..Default::default()
         };
         let keys = |order| {
-            let cols = columns(&o, Table::Videos, order, o.first_date(), 0, 6, false);
+            let first = i64::from(epoch_days(o.first_date()));
+            let cols = columns(&o, Table::Videos, order, (first, first + 1), 0, 6, false);
             let batch = sfarrow::ipc_stream(&cols);
             assert!(!batch.is_empty());
             let dates = cols[0]
@@ -643,7 +766,10 @@ mod tests {
     fn date_binding_is_ms_epoch() {
         let body =
             serde_json::json!({"bindings": {"1": {"type": "DATE", "value": "1704067200000"}}});
-        assert_eq!(since_binding(&body), NaiveDate::from_ymd_opt(2024, 1, 1));
+        assert_eq!(
+            since_binding(&body, Table::Impressions),
+            NaiveDate::from_ymd_opt(2024, 1, 1).map(|d| i64::from(epoch_days(d)))
+        );
     }
 
     #[test]
@@ -657,7 +783,10 @@ mod tests {
             &o,
             Table::Impressions,
             RowOrder::MediaBuyFirst,
-            o.first_date(),
+            (
+                i64::from(epoch_days(o.first_date())),
+                i64::from(epoch_days(o.end_date)),
+            ),
             0,
             100_000,
             false,
@@ -693,7 +822,7 @@ mod tests {
             &o,
             Table::Conversions,
             RowOrder::MediaBuyFirst,
-            d,
+            (i64::from(epoch_days(d)), i64::from(epoch_days(d))),
             0,
             3,
             false,
@@ -736,7 +865,10 @@ mod tests {
             &o,
             Table::Impressions,
             RowOrder::MediaBuyFirst,
-            o.first_date(),
+            (
+                i64::from(epoch_days(o.first_date())),
+                i64::from(epoch_days(o.end_date)),
+            ),
             0,
             12,
             false,
@@ -751,7 +883,10 @@ mod tests {
             &o,
             Table::Impressions,
             RowOrder::MediaBuyFirst,
-            o.first_date(),
+            (
+                i64::from(epoch_days(o.first_date())),
+                i64::from(epoch_days(o.end_date)),
+            ),
             0,
             12,
             true,
