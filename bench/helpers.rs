@@ -1,5 +1,9 @@
 //! Helpers shared by the benchmarks (`mod helpers;` in each).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 /// A numeric environment setting, or `default`.
 pub fn arg(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -18,4 +22,31 @@ pub fn cpu(pid: i32) -> f64 {
         .map(|x| x.parse().unwrap_or(0))
         .collect();
     (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) as f64 / 100.0
+}
+
+/// Peak anonymous RSS (kB) of `pid` while `f` runs, and f's wall time.
+#[allow(dead_code)] // not every benchmark samples memory
+pub fn measured<T>(pid: i32, f: impl FnOnce() -> T) -> (T, Duration, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let sampler = std::thread::spawn(move || {
+        let mut peak = 0u64;
+        while !s.load(Ordering::Relaxed) {
+            if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                for line in text.lines() {
+                    if let Some(v) = line.strip_prefix("RssAnon:") {
+                        let kb: u64 = v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+                        peak = peak.max(kb);
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        peak
+    });
+    let t0 = Instant::now();
+    let out = f();
+    let took = t0.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    (out, took, sampler.join().unwrap())
 }

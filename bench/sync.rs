@@ -20,13 +20,11 @@
 mod common;
 mod helpers;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bravo_testkit::synthetic::{SyntheticOptions, SyntheticSource};
 use common::*;
-use helpers::{arg, cpu};
+use helpers::{arg, cpu, measured};
 use postgres::Client;
 
 const TABLES: [&str; 2] = [
@@ -44,32 +42,6 @@ fn opts(buys: u64) -> SyntheticOptions {
         gzip: true,
         ..Default::default()
     }
-}
-
-/// Peak anonymous RSS (kB) of `pid` while `f` runs, and f's wall time.
-fn measured<T>(pid: i32, f: impl FnOnce() -> T) -> (T, Duration, u64) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    let sampler = std::thread::spawn(move || {
-        let mut peak = 0u64;
-        while !s.load(Ordering::Relaxed) {
-            if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-                for line in text.lines() {
-                    if let Some(v) = line.strip_prefix("RssAnon:") {
-                        let kb: u64 = v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
-                        peak = peak.max(kb);
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        peak
-    });
-    let t0 = Instant::now();
-    let out = f();
-    let took = t0.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    (out, took, sampler.join().unwrap())
 }
 
 fn pid(c: &mut Client) -> i32 {
