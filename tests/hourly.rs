@@ -258,6 +258,15 @@ fn hours_of_every_timestamp_type_land_as_instants_across_daylight_saving_changes
 
     // 280 days back reaches 2026-03-08.
     let r = sync(&mut c, "SELECT * FROM bravo_sync_hourly(280)");
+    let logged: bool = c
+        .query_one(
+            "SELECT window_start = (now() AT TIME ZONE 'UTC')::date - 280 AND status = 'succeeded'
+               FROM bravo_sync_runs ORDER BY run_id DESC LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(logged, "the run log has the window's first day");
     // Paris NTZ: 2 x 24 labels + the repeated 02:00 per buy; 02:00 on 03-29 skipped,
     // both 02:00 on 10-25 ambiguous: 3 x 3 set aside, 3 x 46 merged.
     assert_eq!(r["h_paris"], [3 * 49, 3 * 46, 0, 0, 0, 9]);
@@ -409,6 +418,18 @@ fn an_hourly_sync_with_no_hourly_family_or_a_bad_zone_is_refused_clearly() {
         .unwrap()
         .get(0);
     assert_eq!(key, "PRIMARY KEY (media_buy_id, hour_start)");
+
+    // The hourly rollup's trigger function refuses to run on any other table.
+    c.batch_execute(
+        "CREATE TABLE decoy (media_buy_id bigint, hour_start timestamptz, impressions bigint, clicks bigint, spend numeric);
+         CREATE TRIGGER decoy_ins AFTER INSERT ON decoy REFERENCING NEW TABLE AS new_rows
+             FOR EACH STATEMENT EXECUTE FUNCTION bravo._bravo_hourly_metric_trigger();",
+    )
+    .unwrap();
+    let e = c
+        .batch_execute("INSERT INTO decoy VALUES (1, '2026-11-30 10:00+00', 1, 1, 1)")
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{}", db_message(&e));
 
     // A zone that is none is refused when the family is enabled...
     c.batch_execute("UPDATE bravo_families SET source_time_zone = 'Mars/Olympus' WHERE family = 'videos_hourly'")

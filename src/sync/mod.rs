@@ -378,7 +378,7 @@ fn body(schemas: &Schemas, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     runtime::watch_retries(retries_rx);
     let _unwatch = scopeguard(runtime::unwatch_retries);
     let window_start = window(req.grain, req.lookback_days);
-    record.borrow_mut().window_start = Some(window_start.text());
+    record.borrow_mut().window_start = Some(window_start.day.to_string());
 
     let families =
         catalog::enabled_families(&schemas.internal, req.grain).unwrap_or_else(|e| e.raise());

@@ -41,6 +41,8 @@ pub fn of_instant(t: TimestampWithTimeZone) -> i32 {
 pub struct WindowStart {
     pub grain: Grain,
     pub slot: i32,
+    /// The window's first day in that zone (the run log's `window_start`).
+    pub day: chrono::NaiveDate,
 }
 
 impl WindowStart {
@@ -59,7 +61,19 @@ impl WindowStart {
         let slot = Spi::get_one_with_args::<i32>(sql, &[zone.into(), lookback_days.into()])
             .map_err(|e| BravoError::internal("cannot compute the window", e))?
             .expect("a window start");
-        Ok(WindowStart { grain, slot })
+        let day = Spi::get_one_with_args::<i32>(
+            "SELECT ((pg_catalog.timezone($1, pg_catalog.now()))::date - $2::int - date '2000-01-01')::int4",
+            &[zone.into(), lookback_days.into()],
+        )
+        .map_err(|e| BravoError::internal("cannot compute the window", e))?
+        .and_then(bravo_core::compare::from_epoch_days)
+        .ok_or_else(|| {
+            BravoError::new(
+                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                "the window's first day is out of range",
+            )
+        })?;
+        Ok(WindowStart { grain, slot, day })
     }
 
     /// The key's time column.
