@@ -85,11 +85,7 @@ fn model(source: &[Outcome], target: &[TargetRow]) -> Vec<D> {
                 out.push(d);
             }
             Outcome::SetAside { detail, row, .. } => {
-                let key = row
-                    .media_buy_id
-                    .clone()
-                    .zip(row.slot)
-                    .map(|(id, d)| (id, d));
+                let key = row.media_buy_id.clone().zip(row.slot);
                 if let Some(k) = &key {
                     left.remove(k);
                 }
@@ -117,11 +113,7 @@ fn outcome_key(o: &Outcome) -> Option<Key> {
         Outcome::Valid {
             slot, media_buy_id, ..
         } => Some((media_buy_id.clone(), *slot)),
-        Outcome::SetAside { row, .. } => row
-            .media_buy_id
-            .clone()
-            .zip(row.slot)
-            .map(|(id, d)| (id, d)),
+        Outcome::SetAside { row, .. } => row.media_buy_id.clone().zip(row.slot),
     }
 }
 
