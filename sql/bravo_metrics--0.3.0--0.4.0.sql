@@ -128,6 +128,8 @@ REVOKE ALL ON FUNCTION bravo._bravo_media_buy_id_type() FROM PUBLIC;
 -- Media buy ids of any type (text, uuid): set-aside rows keep the id as text too.
 ALTER TABLE bravo.bravo_set_aside ADD COLUMN media_buy_key text;
 UPDATE bravo.bravo_set_aside SET media_buy_key = media_buy_id::text WHERE media_buy_id IS NOT NULL;
+-- Runs of the daily families (all runs before 0.4.0) or of the hourly ones.
+ALTER TABLE bravo.bravo_sync_runs ADD COLUMN grain text NOT NULL DEFAULT 'day' CHECK (grain IN ('day', 'hour'));
 -- Hourly families: their rows' hour, and the two reasons only an hour can have.
 ALTER TABLE bravo.bravo_set_aside ADD COLUMN hour_start timestamptz;
 ALTER TABLE bravo.bravo_set_aside DROP CONSTRAINT bravo_set_aside_reason_check;

@@ -174,7 +174,10 @@ CREATE TABLE bravo.bravo_sync_runs (
     message         text,
     detail          jsonb,
     backend_pid     integer,
-    attempt         integer NOT NULL DEFAULT 1
+    attempt         integer NOT NULL DEFAULT 1,
+    -- since 0.4.0: a sync of the daily families (bravo_sync) or the hourly ones
+    -- (bravo_sync_hourly, the hourly schedule)
+    grain           text NOT NULL DEFAULT 'day' CHECK (grain IN ('day', 'hour'))
 );
 CREATE INDEX bravo_sync_runs_started_at_idx ON bravo.bravo_sync_runs (started_at);
 SELECT pg_catalog.pg_extension_config_dump('bravo.bravo_sync_runs', '');

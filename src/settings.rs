@@ -198,6 +198,9 @@ pub static SCHEDULER_ENABLED: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// @yearly; no year field; must fire within 5 years). Default: 02:15 every day.
 pub static SCHEDULE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"15 2 * * *"));
+/// Cron expression of the hourly families' sync (`bravo_sync_hourly`, with
+/// `hourly_lookback_days`), in `schedule_time_zone`; empty (the default): none.
+pub static HOURLY_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// IANA time zone of the schedule (default UTC).
 pub static SCHEDULE_TIME_ZONE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"UTC"));
@@ -586,6 +589,17 @@ pub fn init() {
             None,
         );
         GucRegistry::define_string_guc_with_hooks(
+            c"bravo_metrics.hourly_schedule",
+            c"Cron expression of the hourly families' scheduled sync (empty: none).",
+            c"",
+            &HOURLY_SCHEDULE,
+            GucContext::Sighup,
+            GucFlags::default(),
+            Some(check_hourly_schedule),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
             c"bravo_metrics.schedule_time_zone",
             c"IANA time zone of the schedule.",
             c"",
@@ -828,6 +842,29 @@ unsafe extern "C-unwind" fn check_schedule(
 ) -> bool {
     // SAFETY: `newval` is this hook's argument (the hook's contract).
     let Some(v) = (unsafe { value_of(newval) }) else {
+        return true;
+    };
+    match bravo_core::schedule::check_schedule_value(&v) {
+        Ok(()) => true,
+        // SAFETY: inside a check hook (this function).
+        Err(e) => unsafe { reject(&e, bravo_core::schedule::cron::SYNTAX) },
+    }
+}
+
+/// Check hook of `hourly_schedule`: empty (no hourly runs) or a schedule.
+///
+/// # Safety
+///
+/// A GUC check hook: called by PostgreSQL only, on the process's main thread, with
+/// `newval` as [`value_of`] requires.
+#[pg_guard]
+unsafe extern "C-unwind" fn check_hourly_schedule(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    // SAFETY: `newval` is this hook's argument (the hook's contract).
+    let Some(v) = (unsafe { value_of(newval) }).filter(|v| !v.trim().is_empty()) else {
         return true;
     };
     match bravo_core::schedule::check_schedule_value(&v) {

@@ -1235,3 +1235,97 @@ fn status_and_worker_sql_ignore_functions_planted_on_the_search_path() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(calls(&mut c), Vec::<String>::new());
 }
+
+/// The hourly families have a schedule of their own (`bravo_metrics.hourly_schedule`,
+/// `hourly_lookback_days`): its runs sync only the hourly families and are logged with
+/// grain 'hour'; the daily schedule is not touched by them; an empty value stops them.
+#[test]
+fn the_hourly_schedule_runs_the_hourly_families_on_its_own() {
+    let src = Source::start();
+    src.sql(&[
+        "CREATE OR REPLACE TABLE ANALYTICS.PUBLIC.PLATFORM_BUY_HOURLY_IMPRESSIONS (hour_start timestamp_ltz, media_buy_id number(38,0), impressions number(38,0), clicks number(38,0), spend number(18,2))",
+        "CREATE OR REPLACE TABLE ANALYTICS.PUBLIC.PLATFORM_BUY_HOURLY_VIDEOS (hour_start timestamp_ltz, media_buy_id number(38,0), video_starts number(38,0), video_completions number(38,0), video_views number(38,0))",
+        "INSERT INTO ANALYTICS.PUBLIC.PLATFORM_BUY_HOURLY_IMPRESSIONS SELECT dateadd(hour, -h.range, date_trunc('hour', current_timestamp)), b.range, 100 + h.range, 1, 0.25 FROM range(1, 4) b, range(0, 30) h",
+        "INSERT INTO ANALYTICS.PUBLIC.PLATFORM_BUY_HOURLY_VIDEOS SELECT dateadd(hour, -h.range, date_trunc('hour', current_timestamp)), b.range, 10, 5, 7 FROM range(1, 4) b, range(0, 30) h",
+    ]);
+    let cl = cluster(&[]);
+    let mut c = install(&cl, src.port(), 3);
+    c.batch_execute(
+        "SELECT bravo_enable_family('impressions_hourly'), bravo_enable_family('videos_hourly')",
+    )
+    .unwrap();
+    // The daily schedule is once a year; the hourly one every 3 seconds.
+    enable(
+        &cl,
+        &[
+            "bravo_metrics.schedule = '0 0 1 1 *'",
+            "bravo_metrics.hourly_schedule = '*/3 * * * * *'",
+            "bravo_metrics.hourly_lookback_days = 2",
+        ],
+    );
+    let run_id: i64 = wait_for(Duration::from_secs(60), "a scheduled hourly run", || {
+        c.query_opt(
+            "SELECT run_id FROM bravo_sync_runs WHERE trigger = 'schedule' AND grain = 'hour' AND status = 'succeeded' ORDER BY run_id LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .map(|r| r.get(0))
+    });
+    let targets: Vec<String> = c
+        .query(
+            "SELECT target FROM bravo_sync_run_targets WHERE run_id = $1 ORDER BY target",
+            &[&run_id],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(targets, ["impressions_hourly", "videos_hourly"]);
+    // The window (2 days back from today, UTC) holds every source hour since then.
+    let (have, want): (i64, i64) = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM platform_buy_hourly_impressions),
+                    3 * (SELECT count(*) FROM generate_series(date_trunc('hour', now()) - interval '29 hours', date_trunc('hour', now()), interval '1 hour') h
+                          WHERE h >= ((now() AT TIME ZONE 'UTC')::date - 2)::timestamp AT TIME ZONE 'UTC')",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(have, want);
+    let daily: i64 = c
+        .query_one(
+            "SELECT count(*) FROM bravo_sync_runs WHERE grain = 'day'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(daily, 0, "no daily run");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM platform_buy_daily_impressions", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+    assert!(
+        !log_lines(&cl, &["hourly schedule \"*/3 * * * * *\" in time zone UTC"]).is_empty(),
+        "the worker logs the hourly schedule"
+    );
+
+    // An empty value stops the hourly runs.
+    alter_system(&mut c, &["bravo_metrics.hourly_schedule = ''"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let count = |c: &mut Client| -> i64 {
+        c.query_one(
+            "SELECT count(*) FROM bravo_sync_runs WHERE grain = 'hour' AND status <> 'running'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let before = count(&mut c);
+    std::thread::sleep(Duration::from_secs(7));
+    assert_eq!(
+        count(&mut c),
+        before,
+        "no hourly run after the schedule was emptied"
+    );
+}

@@ -25,6 +25,7 @@ pub mod stale;
 
 use std::ffi::CString;
 
+use bravo_core::grain::Grain;
 use bravo_core::{RunStatus, Trigger};
 use pgrx::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,13 @@ pub struct RunRecord {
     pub backend_pid: i32,
     pub attempt: i32,
     pub targets: Vec<TargetRecord>,
+    /// The families' grain (`bravo_sync_runs.grain`, since 0.4.0).
+    #[serde(default = "day")]
+    pub grain: Grain,
+}
+
+fn day() -> Grain {
+    Grain::Day
 }
 
 /// The schema of the run log and the set-aside rows, quoted for SQL ([`crate::schemas`]).
@@ -97,13 +105,26 @@ pub fn log_schema() -> Result<String, BravoError> {
 /// Whether the run log records each family's status (0.4.0's SQL; the library also
 /// serves a database whose `ALTER EXTENSION bravo_metrics UPDATE` has not run yet).
 fn has_target_status(schema: &str) -> bool {
+    has_column(schema, "bravo_sync_run_targets", "status")
+}
+
+fn has_column(schema: &str, table: &str, column: &str) -> bool {
     Spi::get_one::<bool>(&format!(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = '{schema}.bravo_sync_run_targets'::pg_catalog.regclass \
-           AND attname = 'status' AND NOT attisdropped)"
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = '{schema}.{table}'::pg_catalog.regclass \
+           AND attname = '{column}' AND NOT attisdropped)"
     ))
     .ok()
     .flatten()
     .unwrap_or(false)
+}
+
+/// `, grain` and its value for the run row, when the run log has the column (0.4.0).
+fn grain_column(schema: &str, value: &str) -> (&'static str, String) {
+    if has_column(schema, "bravo_sync_runs", "grain") {
+        (", grain", format!(", {value}"))
+    } else {
+        ("", String::new())
+    }
 }
 
 /// Allocates a run id (sequences are not transactional, so it is never reused).
@@ -129,11 +150,12 @@ pub fn insert(schema: &str, rec: &RunRecord) -> Result<(), BravoError> {
         .iter()
         .filter_map(|t| t.query_id.clone())
         .collect();
+    let (gcol, gval) = grain_column(schema, &format!("'{}'", rec.grain.as_str()));
     Spi::run_with_args(
         &format!(
             "INSERT INTO {schema}.bravo_sync_runs (run_id, trigger, started_at, finished_at, lookback_days, window_start, status, \
-               query_ids, sqlstate, message, detail, backend_pid, attempt) \
-             VALUES ($1, $2, $3::timestamptz, clock_timestamp(), $4, $5::date, $6, $7, $8, $9, $10::jsonb, $11, $12)"
+               query_ids, sqlstate, message, detail, backend_pid, attempt{gcol}) \
+             VALUES ($1, $2, $3::timestamptz, clock_timestamp(), $4, $5::date, $6, $7, $8, $9, $10::jsonb, $11, $12{gval})"
         ),
         &[
             rec.run_id.into(),
@@ -219,18 +241,19 @@ pub fn upsert(schema: &str, rec: &RunRecord, overwrite: Overwrite) -> Result<boo
     } else {
         ("", "", "")
     };
+    let (gcol, gval) = grain_column(schema, "coalesce(j->>'grain', 'day')");
     let sql = format!(
         "WITH a AS (SELECT $1::jsonb AS j),
          run AS (
            INSERT INTO {schema}.bravo_sync_runs AS r (run_id, trigger, started_at, finished_at, lookback_days,
-                  window_start, status, query_ids, sqlstate, message, detail, backend_pid, attempt)
+                  window_start, status, query_ids, sqlstate, message, detail, backend_pid, attempt{gcol})
            SELECT (j->>'run_id')::bigint, j->>'trigger', (j->>'started_at')::timestamptz,
                   CASE WHEN j->>'status' = 'running' THEN NULL ELSE pg_catalog.clock_timestamp() END,
                   (j->>'lookback_days')::integer, (j->>'window_start')::date, j->>'status',
                   ARRAY(SELECT t.e->>'query_id' FROM pg_catalog.jsonb_array_elements(j->'targets') WITH ORDINALITY AS t (e, n)
                          WHERE t.e->>'query_id' IS NOT NULL ORDER BY t.n),
                   j->>'sqlstate', j->>'message', NULLIF(j->'detail', 'null'::jsonb),
-                  (j->>'backend_pid')::integer, (j->>'attempt')::integer
+                  (j->>'backend_pid')::integer, (j->>'attempt')::integer{gval}
              FROM a
            ON CONFLICT (run_id) DO UPDATE
               SET finished_at = excluded.finished_at,

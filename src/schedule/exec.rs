@@ -90,6 +90,7 @@ pub fn record(schema: &str, req: &SyncRequest, status: RunStatus, err: &BravoErr
         backend_pid: unsafe { pg_sys::MyProcPid },
         attempt: req.attempt,
         targets: Vec::new(),
+        grain: req.grain,
     };
     runlog::insert(schema, &rec).unwrap_or_else(|e| e.raise());
     run_id

@@ -107,6 +107,11 @@ struct Worker {
     told_not_installed: bool,
     /// The refusal last logged (log each once, not at every reload).
     told_refusal: Option<String>,
+    /// The hourly families' schedule (`bravo_metrics.hourly_schedule`), as
+    /// (expression, zone, parsed), and its next occurrence. No retries and no catch-up:
+    /// the next hour's run covers the same lookback.
+    hourly: Option<(String, String, plan::Schedule)>,
+    next_hourly: Option<DateTime<Utc>>,
 }
 
 impl Worker {
@@ -125,7 +130,68 @@ impl Worker {
             retry: None,
             told_not_installed: false,
             told_refusal: None,
+            hourly: None,
+            next_hourly: None,
         }
+    }
+
+    /// Takes `bravo_metrics.hourly_schedule` (in `schedule_time_zone`): none when empty;
+    /// a value the zone cannot take keeps the last good one, with a WARNING.
+    fn load_hourly_schedule(&mut self, now: DateTime<Utc>) {
+        let expr = settings::get_str(&settings::HOURLY_SCHEDULE);
+        let zone = settings::get_str(&settings::SCHEDULE_TIME_ZONE).unwrap_or_else(|| "UTC".into());
+        let Some(expr) = expr else {
+            if self.hourly.take().is_some() {
+                say!("hourly schedule removed; no scheduled hourly sync runs");
+            }
+            self.next_hourly = None;
+            return;
+        };
+        if self
+            .hourly
+            .as_ref()
+            .is_some_and(|(e, z, _)| *e == expr && *z == zone)
+        {
+            return;
+        }
+        match plan::Schedule::parse(&expr, &zone) {
+            Ok(s) => {
+                self.next_hourly = s.next_after(now);
+                say!(
+                    "hourly schedule \"{expr}\" in time zone {zone}; next hourly run at {}",
+                    fmt_time(self.next_hourly)
+                );
+                self.hourly = Some((expr, zone, s));
+            }
+            Err(e) => warn!(
+                "hourly schedule \"{expr}\" in time zone {zone}: {e}; keeping the previous one"
+            ),
+        }
+    }
+
+    /// Runs one sync of the hourly families and plans the next.
+    fn fire_hourly(&mut self) {
+        let req = SyncRequest {
+            grain: bravo_core::grain::Grain::Hour,
+            lookback_days: settings::HOURLY_LOOKBACK_DAYS.get(),
+            trigger: Trigger::Schedule,
+            overlap: settings::SCHEDULER_OVERLAP.get(),
+            run_id: None,
+            attempt: 1,
+        };
+        txn::report_activity(Some("hourly sync"));
+        let result = txn::in_transaction(|| exec::run(&req, true));
+        txn::report_activity(None);
+        match &result {
+            Ok(Outcome::NotInstalled) => {}
+            Ok(outcome @ Outcome::Succeeded { .. }) => {
+                say!("hourly {}", exec::describe(Trigger::Schedule, 1, outcome))
+            }
+            Ok(outcome) => warn!("hourly {}", exec::describe(Trigger::Schedule, 1, outcome)),
+            Err(message) => warn!("hourly run ended with an error: {message}"),
+        }
+        let now = Utc::now();
+        self.next_hourly = self.hourly.as_ref().and_then(|(_, _, s)| s.next_after(now));
     }
 
     /// Takes the configured schedule, unless PostgreSQL refused the value in the files
@@ -171,6 +237,7 @@ impl Worker {
             }
         }
         self.told_refusal = self.slot.problem().map(str::to_string);
+        self.load_hourly_schedule(now);
         let hint = self.slot.problem().map(|why| {
             let settings: Vec<&str> = if refusals.is_empty() {
                 vec![SCHEDULE_NAME, ZONE_NAME]
@@ -367,10 +434,12 @@ impl Worker {
                 ]
                 .map(RunStatus::as_str),
             );
+            // Runs of the daily families only (an hourly run is no daily run).
             Spi::get_one::<String>(&format!(
                 "SELECT pg_catalog.to_char(pg_catalog.max(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') \
-                   FROM {schema}.bravo_sync_runs WHERE trigger IN ({triggers}) \
-                    AND status NOT IN ({not_started})"
+                   FROM {schema}.bravo_sync_runs r WHERE trigger IN ({triggers}) \
+                    AND status NOT IN ({not_started}) \
+                    AND coalesce(pg_catalog.to_jsonb(r) ->> 'grain', 'day') = 'day'"
             ))
             .ok()
             .flatten()
@@ -420,8 +489,22 @@ impl Worker {
                 self.fire(d);
                 continue;
             }
-            let sleep = due
-                .and_then(|d| (d.at - now).to_std().ok())
+            let hourly = if settings::SCHEDULER_ENABLED.get() {
+                self.next_hourly
+            } else {
+                // Hours missed while disabled are not caught up once enabled.
+                self.next_hourly = self.hourly.as_ref().and_then(|(_, _, s)| s.next_after(now));
+                None
+            };
+            if hourly.is_some_and(|t| t <= now) {
+                self.fire_hourly();
+                continue;
+            }
+            let sleep = [due.map(|d| d.at), hourly]
+                .into_iter()
+                .flatten()
+                .min()
+                .and_then(|at| (at - now).to_std().ok())
                 .map(|d| d + Duration::from_millis(1))
                 .unwrap_or(MAX_SLEEP)
                 .min(MAX_SLEEP);

@@ -129,6 +129,7 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
         backend_pid: unsafe { pg_sys::MyProcPid },
         attempt: req.attempt,
         targets: Vec::new(),
+        grain: req.grain,
     }));
     // If the backend is terminated before this sync's work commits, its exit writes
     // this record; if its transaction rolls back after it succeeded, the abort does.

@@ -29,7 +29,8 @@ use chrono_tz::Tz;
 use crate::compare::epoch_days;
 
 /// One row per media buy and day, or per media buy and hour.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Grain {
     Day,
     Hour,
