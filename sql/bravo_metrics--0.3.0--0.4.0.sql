@@ -1778,6 +1778,90 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_latest_date(text) FROM PUBLIC;
 
+-- Reconciliation of the hourly families with their daily ones (since 0.4.0): per media
+-- buy and local day in time_zone (the zone the daily rows' days are in), every
+-- difference between the hours and the day. One row per
+--   * day with fewer hours than it has in that zone (23, 24 or 25): measure NULL,
+--     hours and day_hours say how many;
+--   * metric whose sum over the day's hours is not the daily row's value (no daily
+--     row, or no hours, count as a difference too): measure, both values and
+--     hourly_sum - daily_value.
+-- Only families paired by bravo_families.daily_family, on the metric columns both
+-- have. Runs with the caller's rights (it reads the metric tables).
+CREATE FUNCTION @extschema@.bravo_reconcile_hourly(
+    from_date date, to_date date, time_zone text DEFAULT 'UTC')
+RETURNS TABLE (
+    family text, media_buy_id text, day date, hours integer, day_hours integer,
+    measure text, hourly_sum numeric, daily_value numeric, difference numeric)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    f    record;
+    hrel regclass;
+    drel regclass;
+    cols text[];
+BEGIN
+    PERFORM bravo._bravo_report_zone(from_date, to_date, time_zone);
+    FOR f IN SELECT h.family, h.table_name AS htab, d.table_name AS dtab, d.family AS dfam
+               FROM bravo.bravo_families h JOIN bravo.bravo_families d ON d.family = h.daily_family
+              WHERE h.grain = 'hour' AND d.grain = 'day'
+              ORDER BY h.position LOOP
+        hrel := bravo._bravo_media_table(f.htab);
+        drel := bravo._bravo_media_table(f.dtab);
+        SELECT array_agg(hm.column_name ORDER BY hm.position) INTO cols
+          FROM bravo.bravo_family_metrics hm
+          JOIN bravo.bravo_family_metrics dm ON dm.family = f.dfam AND dm.column_name = hm.column_name
+         WHERE hm.family = f.family;
+        IF hrel IS NULL OR drel IS NULL OR cols IS NULL THEN
+            CONTINUE;
+        END IF;
+        RETURN QUERY EXECUTE format($q$
+            WITH days AS (
+                SELECT g::date AS day,
+                       (extract(epoch FROM ((g + interval '1 day') AT TIME ZONE $3) - (g AT TIME ZONE $3)) / 3600)::integer AS n
+                  FROM generate_series($1::timestamp, $2::timestamp, interval '1 day') g),
+            h AS (
+                SELECT p.media_buy_id, (p.hour_start AT TIME ZONE $3)::date AS day, count(*)::integer AS hours, %1$s
+                  FROM %2$s p
+                 WHERE p.hour_start >= $1::timestamp AT TIME ZONE $3
+                   AND p.hour_start < ($2 + 1)::timestamp AT TIME ZONE $3
+                 GROUP BY 1, 2),
+            d AS (
+                SELECT p.media_buy_id, p.date AS day, %3$s
+                  FROM %4$s p
+                 WHERE p.date >= $1 AND p.date <= $2),
+            j AS (
+                SELECT coalesce(h.media_buy_id, d.media_buy_id) AS b, coalesce(h.day, d.day) AS day,
+                       coalesce(h.hours, 0) AS hours, %5$s
+                  FROM h FULL JOIN d ON d.media_buy_id = h.media_buy_id AND d.day = h.day)
+            SELECT %6$L::text, j.b::text, j.day, j.hours, days.n, m.measure, m.hs, m.dv,
+                   coalesce(m.hs, 0) - coalesce(m.dv, 0)
+              FROM j JOIN days ON days.day = j.day
+             CROSS JOIN LATERAL (VALUES (NULL::text, NULL::numeric, NULL::numeric), %7$s) m (measure, hs, dv)
+             WHERE (m.measure IS NULL AND j.hours < days.n)
+                OR (m.measure IS NOT NULL AND m.hs IS DISTINCT FROM m.dv)
+             ORDER BY 2, 3, 6 NULLS FIRST$q$,
+            (SELECT string_agg(format('sum(p.%1$I)::numeric AS %1$I', c), ', ') FROM unnest(cols) c),
+            hrel,
+            (SELECT string_agg(format('p.%1$I::numeric AS %1$I', c), ', ') FROM unnest(cols) c),
+            drel,
+            (SELECT string_agg(format('h.%1$I AS %2$I, d.%1$I AS %3$I', c, 'h_' || c, 'd_' || c), ', ') FROM unnest(cols) c),
+            f.family,
+            (SELECT string_agg(format('(%L, j.%I, j.%I)', c, 'h_' || c, 'd_' || c), ', ') FROM unnest(cols) c))
+          USING from_date, to_date, time_zone;
+    END LOOP;
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@.bravo_reconcile_hourly(date, date, text) FROM PUBLIC;
+
+-- The next run of the hourly families' schedule (Unix microseconds), for the status.
+CREATE FUNCTION bravo."_bravo_hourly_next_run"() RETURNS bigint
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_bravo_hourly_next_run_wrapper';
+REVOKE ALL ON FUNCTION bravo._bravo_hourly_next_run() FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.bravo_schedule_status()
 RETURNS TABLE (
     loaded               boolean,
@@ -1803,7 +1887,13 @@ RETURNS TABLE (
     impressions_lag_days integer,
     videos_latest_date   date,
     videos_lag_days      integer,
-    missing_sources      text[]
+    missing_sources      text[],
+    hourly_schedule      text,
+    hourly_next_run      timestamptz,
+    hourly_last_run_id   bigint,
+    hourly_last_run_status text,
+    hourly_last_success_at timestamptz,
+    hourly_days_disagreeing bigint
 )
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1828,25 +1918,44 @@ SELECT s.loaded, s.enabled,
        l.run_id, l.trigger, l.status, l.started_at, l.finished_at, l.message,
        ok.run_id, ok.status, ok.finished_at,
        (SELECT pg_catalog.count(*) FROM bravo.bravo_sync_runs f
-         WHERE f.status IN ('failed', 'cancelled', 'interrupted', 'rolled_back')
+         WHERE f.status IN ('failed', 'cancelled', 'interrupted', 'rolled_back') AND f.grain = 'day'
            AND f.started_at > coalesce(ok.started_at, '-infinity')),
        fi.d, t.today - fi.d, fv.d, t.today - fv.d,
-       ms.families
+       ms.families,
+       NULLIF(pg_catalog.current_setting('bravo_metrics.hourly_schedule', true), ''),
+       pg_catalog.to_timestamp(bravo._bravo_hourly_next_run() / 1000000.0),
+       hl.run_id, hl.status, hok.finished_at,
+       hd.n
   FROM bravo.bravo_scheduler_state() s
-  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs
+  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs WHERE grain = 'day'
                       ORDER BY started_at DESC, run_id DESC LIMIT 1) l ON true
-  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs WHERE status = 'succeeded'
+  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs WHERE status = 'succeeded' AND grain = 'day'
                       ORDER BY started_at DESC, run_id DESC LIMIT 1) ok ON true
+  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs WHERE grain = 'hour'
+                      ORDER BY started_at DESC, run_id DESC LIMIT 1) hl ON true
+  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs WHERE status = 'succeeded' AND grain = 'hour'
+                      ORDER BY started_at DESC, run_id DESC LIMIT 1) hok ON true
   LEFT JOIN LATERAL (SELECT pg_catalog.array_agg(rt.target ORDER BY rt.target) AS families
                        FROM bravo.bravo_sync_run_targets rt
                       WHERE rt.run_id = l.run_id AND rt.status = 'missing_source') ms ON true
   CROSS JOIN LATERAL (SELECT bravo._bravo_latest_date('platform_buy_daily_impressions') AS d) fi
   CROSS JOIN LATERAL (SELECT bravo._bravo_latest_date('platform_buy_daily_videos') AS d) fv
   CROSS JOIN LATERAL (SELECT (pg_catalog.now() AT TIME ZONE coalesce(nullif(pg_catalog.current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC'))::pg_catalog.date AS today) t
+  -- Days (per hourly family and media buy) whose hours disagree with the daily row,
+  -- over the hourly lookback up to yesterday, in the sync's time zone; NULL when no
+  -- hourly family is enabled.
+  LEFT JOIN LATERAL (
+       SELECT pg_catalog.count(DISTINCT (r.family, r.media_buy_id, r.day)) AS n
+         FROM @extschema@.bravo_reconcile_hourly(
+                  t.today - LEAST(coalesce(nullif(pg_catalog.current_setting('bravo_metrics.hourly_lookback_days', true), '')::integer, 3), 365),
+                  t.today - 1,
+                  coalesce(nullif(pg_catalog.current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC')) r
+        WHERE EXISTS (SELECT 1 FROM bravo.bravo_families f WHERE f.enabled AND f.grain = 'hour')) hd
+         ON EXISTS (SELECT 1 FROM bravo.bravo_families f WHERE f.enabled AND f.grain = 'hour')
 $status$;
 
 COMMENT ON FUNCTION @extschema@.bravo_schedule_status() IS
-  'Scheduler state (loaded, enabled, schedule, next run), last run and last success, consecutive failures (failed, cancelled, interrupted or rolled back runs since the last success), data freshness (latest date per metric table and its lag behind today in bravo_metrics.sync_time_zone), and the metric families the last run skipped because their source relation is missing (also in hint). Marks runs left running by a crash interrupted first.';
+  'Scheduler state (loaded, enabled, schedule, next run), last run and last success, consecutive failures (failed, cancelled, interrupted or rolled back runs since the last success), data freshness (latest date per metric table and its lag behind today in bravo_metrics.sync_time_zone), and the metric families the last run skipped because their source relation is missing (also in hint); the last run, last success and failures are of the daily families (bravo_sync); the hourly_* columns are the hourly families'' schedule, next run, last run and success, and the days whose hours disagree with the daily rows over the hourly lookback (bravo_reconcile_hourly). Marks runs left running by a crash interrupted first.';
 
 REVOKE ALL ON FUNCTION @extschema@.bravo_schedule_status() FROM PUBLIC;
 
@@ -2119,83 +2228,6 @@ BEGIN
 END
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_disable_family(text, boolean) FROM PUBLIC;
-
--- Reconciliation of the hourly families with their daily ones (since 0.4.0): per media
--- buy and local day in time_zone (the zone the daily rows' days are in), every
--- difference between the hours and the day. One row per
---   * day with fewer hours than it has in that zone (23, 24 or 25): measure NULL,
---     hours and day_hours say how many;
---   * metric whose sum over the day's hours is not the daily row's value (no daily
---     row, or no hours, count as a difference too): measure, both values and
---     hourly_sum - daily_value.
--- Only families paired by bravo_families.daily_family, on the metric columns both
--- have. Runs with the caller's rights (it reads the metric tables).
-CREATE FUNCTION @extschema@.bravo_reconcile_hourly(
-    from_date date, to_date date, time_zone text DEFAULT 'UTC')
-RETURNS TABLE (
-    family text, media_buy_id text, day date, hours integer, day_hours integer,
-    measure text, hourly_sum numeric, daily_value numeric, difference numeric)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    f    record;
-    hrel regclass;
-    drel regclass;
-    cols text[];
-BEGIN
-    PERFORM bravo._bravo_report_zone(from_date, to_date, time_zone);
-    FOR f IN SELECT h.family, h.table_name AS htab, d.table_name AS dtab, d.family AS dfam
-               FROM bravo.bravo_families h JOIN bravo.bravo_families d ON d.family = h.daily_family
-              WHERE h.grain = 'hour' AND d.grain = 'day'
-              ORDER BY h.position LOOP
-        hrel := bravo._bravo_media_table(f.htab);
-        drel := bravo._bravo_media_table(f.dtab);
-        SELECT array_agg(hm.column_name ORDER BY hm.position) INTO cols
-          FROM bravo.bravo_family_metrics hm
-          JOIN bravo.bravo_family_metrics dm ON dm.family = f.dfam AND dm.column_name = hm.column_name
-         WHERE hm.family = f.family;
-        IF hrel IS NULL OR drel IS NULL OR cols IS NULL THEN
-            CONTINUE;
-        END IF;
-        RETURN QUERY EXECUTE format($q$
-            WITH days AS (
-                SELECT g::date AS day,
-                       (extract(epoch FROM ((g + interval '1 day') AT TIME ZONE $3) - (g AT TIME ZONE $3)) / 3600)::integer AS n
-                  FROM generate_series($1::timestamp, $2::timestamp, interval '1 day') g),
-            h AS (
-                SELECT p.media_buy_id, (p.hour_start AT TIME ZONE $3)::date AS day, count(*)::integer AS hours, %1$s
-                  FROM %2$s p
-                 WHERE p.hour_start >= $1::timestamp AT TIME ZONE $3
-                   AND p.hour_start < ($2 + 1)::timestamp AT TIME ZONE $3
-                 GROUP BY 1, 2),
-            d AS (
-                SELECT p.media_buy_id, p.date AS day, %3$s
-                  FROM %4$s p
-                 WHERE p.date >= $1 AND p.date <= $2),
-            j AS (
-                SELECT coalesce(h.media_buy_id, d.media_buy_id) AS b, coalesce(h.day, d.day) AS day,
-                       coalesce(h.hours, 0) AS hours, %5$s
-                  FROM h FULL JOIN d ON d.media_buy_id = h.media_buy_id AND d.day = h.day)
-            SELECT %6$L::text, j.b::text, j.day, j.hours, days.n, m.measure, m.hs, m.dv,
-                   coalesce(m.hs, 0) - coalesce(m.dv, 0)
-              FROM j JOIN days ON days.day = j.day
-             CROSS JOIN LATERAL (VALUES (NULL::text, NULL::numeric, NULL::numeric), %7$s) m (measure, hs, dv)
-             WHERE (m.measure IS NULL AND j.hours < days.n)
-                OR (m.measure IS NOT NULL AND m.hs IS DISTINCT FROM m.dv)
-             ORDER BY 2, 3, 6 NULLS FIRST$q$,
-            (SELECT string_agg(format('sum(p.%1$I)::numeric AS %1$I', c), ', ') FROM unnest(cols) c),
-            hrel,
-            (SELECT string_agg(format('p.%1$I::numeric AS %1$I', c), ', ') FROM unnest(cols) c),
-            drel,
-            (SELECT string_agg(format('h.%1$I AS %2$I, d.%1$I AS %3$I', c, 'h_' || c, 'd_' || c), ', ') FROM unnest(cols) c),
-            f.family,
-            (SELECT string_agg(format('(%L, j.%I, j.%I)', c, 'h_' || c, 'd_' || c), ', ') FROM unnest(cols) c))
-          USING from_date, to_date, time_zone;
-    END LOOP;
-END
-$fn$;
-REVOKE ALL ON FUNCTION @extschema@.bravo_reconcile_hourly(date, date, text) FROM PUBLIC;
 
 -- Hourly families sync on their own, over their own lookback.
 CREATE FUNCTION @extschema@."bravo_sync_hourly"(

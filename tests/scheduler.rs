@@ -1309,6 +1309,36 @@ fn the_hourly_schedule_runs_the_hourly_families_on_its_own() {
         !log_lines(&cl, &["hourly schedule \"*/3 * * * * *\" in time zone UTC"]).is_empty(),
         "the worker logs the hourly schedule"
     );
+    // The status keeps daily and hourly apart, and counts the disagreeing days: no
+    // daily row exists, so every (family, buy, day) of the hourly lookback up to
+    // yesterday with hours is one.
+    let row = c
+        .query_one(
+            "SELECT last_run_id, hourly_schedule, extract(epoch FROM hourly_next_run)::float8,
+                    hourly_last_run_status, hourly_last_success_at IS NOT NULL, hourly_days_disagreeing,
+                    (SELECT count(DISTINCT (family, media_buy_id, day)) FROM bravo_reconcile_hourly(
+                         (now() AT TIME ZONE 'UTC')::date - 2, (now() AT TIME ZONE 'UTC')::date - 1, 'UTC'))
+               FROM bravo_schedule_status()",
+            &[],
+        )
+        .unwrap();
+    let last_daily: Option<i64> = row.get(0);
+    let sched: Option<String> = row.get(1);
+    let next: Option<f64> = row.get(2);
+    let status: Option<String> = row.get(3);
+    let succeeded: bool = row.get(4);
+    let disagreeing: Option<i64> = row.get(5);
+    let want: i64 = row.get(6);
+    assert_eq!(last_daily, None, "no daily run: the hourly ones are not it");
+    assert_eq!(sched.as_deref(), Some("*/3 * * * * *"));
+    let next = next.expect("the next hourly run");
+    assert!(
+        next > now_epoch() - 4.0 && next < now_epoch() + 4.0,
+        "{next}"
+    );
+    assert!(status.is_some() && succeeded);
+    assert!(want > 0);
+    assert_eq!(disagreeing, Some(want));
 
     // An empty value stops the hourly runs.
     alter_system(&mut c, &["bravo_metrics.hourly_schedule = ''"]);

@@ -121,10 +121,26 @@ fn bravo_scheduler_state() -> TableIterator<
     ))
 }
 
+/// The next run of the hourly families' schedule (`bravo_metrics.hourly_schedule`, in
+/// `schedule_time_zone`), as Unix microseconds: NULL when there is none, or the
+/// scheduler is not loaded or disabled. (The worker computes the same from the same
+/// settings.)
+#[pg_extern(stable, parallel_safe)]
+fn _bravo_hourly_next_run() -> Option<i64> {
+    if !shared::preloaded() || !settings::SCHEDULER_ENABLED.get() {
+        return None;
+    }
+    let expr = settings::get_str(&settings::HOURLY_SCHEDULE)?;
+    let zone = settings::get_str(&settings::SCHEDULE_TIME_ZONE).unwrap_or_else(|| "UTC".into());
+    let s = Schedule::parse(&expr, &zone).ok()?;
+    s.next_after(Utc::now()).map(|t| t.timestamp_micros())
+}
+
 pgrx::extension_sql!(
     r#"
 -- The scheduler's own view is internal: bravo_schedule_status() shows it.
 ALTER FUNCTION @extschema@.bravo_scheduler_state() SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_hourly_next_run() SET SCHEMA bravo;
 
 -- The latest date of the media tool's metric table `tab` (in its schema: see
 -- bravo._bravo_media_schema), NULL when it has no rows or does not exist.
@@ -171,7 +187,13 @@ RETURNS TABLE (
     impressions_lag_days integer,
     videos_latest_date   date,
     videos_lag_days      integer,
-    missing_sources      text[]
+    missing_sources      text[],
+    hourly_schedule      text,
+    hourly_next_run      timestamptz,
+    hourly_last_run_id   bigint,
+    hourly_last_run_status text,
+    hourly_last_success_at timestamptz,
+    hourly_days_disagreeing bigint
 )
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -196,25 +218,44 @@ SELECT s.loaded, s.enabled,
        l.run_id, l.trigger, l.status, l.started_at, l.finished_at, l.message,
        ok.run_id, ok.status, ok.finished_at,
        (SELECT pg_catalog.count(*) FROM bravo.bravo_sync_runs f
-         WHERE f.status IN ('failed', 'cancelled', 'interrupted', 'rolled_back')
+         WHERE f.status IN ('failed', 'cancelled', 'interrupted', 'rolled_back') AND f.grain = 'day'
            AND f.started_at > coalesce(ok.started_at, '-infinity')),
        fi.d, t.today - fi.d, fv.d, t.today - fv.d,
-       ms.families
+       ms.families,
+       NULLIF(pg_catalog.current_setting('bravo_metrics.hourly_schedule', true), ''),
+       pg_catalog.to_timestamp(bravo._bravo_hourly_next_run() / 1000000.0),
+       hl.run_id, hl.status, hok.finished_at,
+       hd.n
   FROM bravo.bravo_scheduler_state() s
-  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs
+  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs WHERE grain = 'day'
                       ORDER BY started_at DESC, run_id DESC LIMIT 1) l ON true
-  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs WHERE status = 'succeeded'
+  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs WHERE status = 'succeeded' AND grain = 'day'
                       ORDER BY started_at DESC, run_id DESC LIMIT 1) ok ON true
+  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs WHERE grain = 'hour'
+                      ORDER BY started_at DESC, run_id DESC LIMIT 1) hl ON true
+  LEFT JOIN LATERAL (SELECT * FROM bravo.bravo_sync_runs WHERE status = 'succeeded' AND grain = 'hour'
+                      ORDER BY started_at DESC, run_id DESC LIMIT 1) hok ON true
   LEFT JOIN LATERAL (SELECT pg_catalog.array_agg(rt.target ORDER BY rt.target) AS families
                        FROM bravo.bravo_sync_run_targets rt
                       WHERE rt.run_id = l.run_id AND rt.status = 'missing_source') ms ON true
   CROSS JOIN LATERAL (SELECT bravo._bravo_latest_date('platform_buy_daily_impressions') AS d) fi
   CROSS JOIN LATERAL (SELECT bravo._bravo_latest_date('platform_buy_daily_videos') AS d) fv
   CROSS JOIN LATERAL (SELECT (pg_catalog.now() AT TIME ZONE coalesce(nullif(pg_catalog.current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC'))::pg_catalog.date AS today) t
+  -- Days (per hourly family and media buy) whose hours disagree with the daily row,
+  -- over the hourly lookback up to yesterday, in the sync's time zone; NULL when no
+  -- hourly family is enabled.
+  LEFT JOIN LATERAL (
+       SELECT pg_catalog.count(DISTINCT (r.family, r.media_buy_id, r.day)) AS n
+         FROM @extschema@.bravo_reconcile_hourly(
+                  t.today - LEAST(coalesce(nullif(pg_catalog.current_setting('bravo_metrics.hourly_lookback_days', true), '')::integer, 3), 365),
+                  t.today - 1,
+                  coalesce(nullif(pg_catalog.current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC')) r
+        WHERE EXISTS (SELECT 1 FROM bravo.bravo_families f WHERE f.enabled AND f.grain = 'hour')) hd
+         ON EXISTS (SELECT 1 FROM bravo.bravo_families f WHERE f.enabled AND f.grain = 'hour')
 $status$;
 
 COMMENT ON FUNCTION bravo_schedule_status() IS
-  'Scheduler state (loaded, enabled, schedule, next run), last run and last success, consecutive failures (failed, cancelled, interrupted or rolled back runs since the last success), data freshness (latest date per metric table and its lag behind today in bravo_metrics.sync_time_zone), and the metric families the last run skipped because their source relation is missing (also in hint). Marks runs left running by a crash interrupted first.';
+  'Scheduler state (loaded, enabled, schedule, next run), last run and last success, consecutive failures (failed, cancelled, interrupted or rolled back runs since the last success), data freshness (latest date per metric table and its lag behind today in bravo_metrics.sync_time_zone), and the metric families the last run skipped because their source relation is missing (also in hint); the last run, last success and failures are of the daily families (bravo_sync); the hourly_* columns are the hourly families'' schedule, next run, last run and success, and the days whose hours disagree with the daily rows over the hourly lookback (bravo_reconcile_hourly). Marks runs left running by a crash interrupted first.';
 
 REVOKE ALL ON FUNCTION bravo_schedule_status() FROM PUBLIC;
 REVOKE ALL ON FUNCTION bravo.bravo_scheduler_state() FROM PUBLIC;
@@ -224,6 +265,7 @@ REVOKE ALL ON FUNCTION bravo.bravo_scheduler_state() FROM PUBLIC;
         "schema",
         "families",
         bravo_scheduler_state,
+        _bravo_hourly_next_run,
         runlog::stale::sweep_interrupted_sql
     ],
 );
