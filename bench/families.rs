@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use bravo_testkit::synthetic::{SyntheticOptions, SyntheticSource};
 use common::*;
-use helpers::{arg, cpu};
+use helpers::{arg, cpu, median};
 use postgres::Client;
 
 /// One sync: wall time, backend CPU, rows fetched, rows inserted.
@@ -62,11 +62,6 @@ fn run(c: &mut Client, families: &[&str], rows: i64) -> ((f64, f64), (f64, f64))
         (first.as_secs_f64(), first_cpu),
         (again.as_secs_f64(), again_cpu),
     )
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {

@@ -4,6 +4,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use postgres::Client;
+
+use crate::common::db_message;
+
 /// A numeric environment setting, or `default`.
 pub fn arg(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -49,4 +53,26 @@ pub fn measured<T>(pid: i32, f: impl FnOnce() -> T) -> (T, Duration, u64) {
     let took = t0.elapsed();
     stop.store(true, Ordering::Relaxed);
     (out, took, sampler.join().unwrap())
+}
+
+/// The backend pid of a session.
+#[allow(dead_code)] // not every benchmark reads it
+pub fn pid(c: &mut Client) -> i32 {
+    c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0)
+}
+
+/// Runs `sql` (one or more statements) and returns its wall time.
+#[allow(dead_code)]
+pub fn timed(c: &mut Client, sql: &str) -> Duration {
+    let t0 = Instant::now();
+    c.batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e)));
+    t0.elapsed()
+}
+
+/// The median (the upper one for an even count).
+#[allow(dead_code)]
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }

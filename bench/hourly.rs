@@ -19,11 +19,11 @@
 mod common;
 mod helpers;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bravo_testkit::synthetic::{SyntheticOptions, SyntheticSource};
 use common::*;
-use helpers::{arg, cpu, measured};
+use helpers::{arg, cpu, measured, median, pid, timed};
 use postgres::Client;
 
 const TABLES: [&str; 2] = [
@@ -43,10 +43,6 @@ fn opts(buys: u64) -> SyntheticOptions {
     }
 }
 
-fn pid(c: &mut Client) -> i32 {
-    c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0)
-}
-
 /// One hourly sync of the 7 days: wall time, peak RssAnon kB, (fetched, inserted,
 /// unchanged) summed over both families.
 fn sync(c: &mut Client) -> (Duration, u64, (i64, i64, i64)) {
@@ -61,21 +57,9 @@ fn sync(c: &mut Client) -> (Duration, u64, (i64, i64, i64)) {
     (took, peak, (row.get(0), row.get(1), row.get(2)))
 }
 
-fn timed(c: &mut Client, sql: &str) -> Duration {
-    let t0 = Instant::now();
-    c.batch_execute(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e)));
-    t0.elapsed()
-}
-
 fn empty(c: &mut Client) {
     c.batch_execute(&format!("TRUNCATE {}; CHECKPOINT", TABLES.join(", ")))
         .unwrap();
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use bravo_testkit::synthetic::{IdText, SyntheticOptions, SyntheticSource};
 use common::*;
-use helpers::{arg, cpu};
+use helpers::{arg, cpu, median};
 use postgres::Client;
 
 /// One sync: (seconds, backend CPU seconds); checks the rows fetched and inserted.
@@ -67,11 +67,6 @@ fn database(
     point_at(&mut c, db, src.port(), &secret);
     drop(c);
     pg.client(db)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {

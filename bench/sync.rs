@@ -20,11 +20,11 @@
 mod common;
 mod helpers;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bravo_testkit::synthetic::{SyntheticOptions, SyntheticSource};
 use common::*;
-use helpers::{arg, cpu, measured};
+use helpers::{arg, cpu, measured, median, pid, timed};
 use postgres::Client;
 
 const TABLES: [&str; 2] = [
@@ -44,10 +44,6 @@ fn opts(buys: u64) -> SyntheticOptions {
     }
 }
 
-fn pid(c: &mut Client) -> i32 {
-    c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0)
-}
-
 /// (target, fetched, inserted, updated, unchanged)
 type Counts = Vec<(String, i64, i64, i64, i64)>;
 
@@ -65,13 +61,6 @@ fn sync(c: &mut Client) -> (Duration, u64, Counts) {
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
         .collect();
     (took, peak, counts)
-}
-
-fn timed(c: &mut Client, sql: &str) -> Duration {
-    let t0 = Instant::now();
-    c.batch_execute(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e)));
-    t0.elapsed()
 }
 
 fn naive_upsert(c: &mut Client) -> Duration {
@@ -198,10 +187,6 @@ fn main() {
         rounds.push((first, first_cpu, copy, copy_cpu));
     }
     vacuum(&mut c);
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let first = Duration::from_secs_f64(median(rounds.iter().map(|r| r.0.as_secs_f64()).collect()));
     let copy = Duration::from_secs_f64(median(rounds.iter().map(|r| r.2.as_secs_f64()).collect()));
     let first_ratio = median(

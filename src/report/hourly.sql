@@ -63,6 +63,16 @@ UNION ALL
 SELECT l.counter, 'integer' FROM bravo._bravo_hourly_layout() l WHERE l.metric_table = tab
 $fn$;
 
+-- Hourly table `tab`'s own columns of a row `p`, times `sign` (its counter: `sign`).
+CREATE FUNCTION bravo._bravo_hourly_values(tab text, sign integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT string_agg(CASE WHEN c.type = 'integer' THEN format('%s::integer', sign)
+                       ELSE format('(%s * p.%I)::%s', sign, c.name, c.type) END, ', ')
+  FROM bravo._bravo_hourly_columns(tab) c
+$fn$;
+
 -- (media_buy_id, hour_start, own columns) of hourly table `tab`, read from `source`
 -- (a transition table, or the table itself), times `sign`.
 CREATE FUNCTION bravo._bravo_hourly_rows(tab text, source text, sign integer)
@@ -70,10 +80,7 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
 SELECT format('SELECT p.media_buy_id, p.hour_start, %s FROM %s p',
-              string_agg(CASE WHEN c.type = 'integer' THEN format('%s::integer', sign)
-                              ELSE format('(%s * p.%I)::%s', sign, c.name, c.type) END, ', '),
-              source)
-  FROM bravo._bravo_hourly_columns(tab) c
+              bravo._bravo_hourly_values(tab, sign), source)
 $fn$;
 
 -- The statement that adds the rows of `src` (campaign_id, hour_start, then hourly
@@ -211,10 +218,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 SELECT coalesce(array_agg(bravo._bravo_hourly_sql(t.metric_table, format(
            'SELECT b.campaign_id, p.hour_start, %s FROM (%s) b JOIN %s p ON p.media_buy_id = b.id',
-           (SELECT string_agg(CASE WHEN c.type = 'integer' THEN format('%s::integer', s.sign)
-                                   ELSE format('(%s * p.%I)::%s', s.sign, c.name, c.type) END, ', ')
-              FROM bravo._bravo_hourly_columns(t.metric_table) c),
-           s.q, t.rel))), '{}')
+           bravo._bravo_hourly_values(t.metric_table, s.sign), s.q, t.rel))), '{}')
   FROM bravo._bravo_hourly_tables() t,
        (VALUES (-1, gone), (1, came)) s (sign, q)
  WHERE s.q IS NOT NULL

@@ -48,26 +48,20 @@ pub struct WindowStart {
 impl WindowStart {
     /// `lookback_days` days before today in `zone` (an IANA or PostgreSQL zone name).
     pub fn compute(grain: Grain, zone: &str, lookback_days: i32) -> Result<Self, BravoError> {
-        let sql = match grain {
-            Grain::Day => {
-                "SELECT ((pg_catalog.timezone($1, pg_catalog.now()))::date - $2::int - date '2000-01-01')::int4"
-            }
-            Grain::Hour => {
-                "SELECT ((pg_catalog.date_part('epoch', pg_catalog.timezone($1, \
-                          ((pg_catalog.timezone($1, pg_catalog.now()))::date - $2::int)::timestamp))::int8 \
-                          - 946684800) / 60)::int4"
-            }
-        };
-        let slot = Spi::get_one_with_args::<i32>(sql, &[zone.into(), lookback_days.into()])
-            .map_err(|e| BravoError::internal("cannot compute the window", e))?
-            .expect("a window start");
-        let day = Spi::get_one_with_args::<i32>(
-            "SELECT ((pg_catalog.timezone($1, pg_catalog.now()))::date - $2::int - date '2000-01-01')::int4",
+        // The first day, and its first instant in `zone` as minutes since 2000-01-01 UTC.
+        let (day, minutes) = Spi::get_two_with_args::<i32, i32>(
+            "SELECT (w.d - date '2000-01-01')::int4, \
+                    ((pg_catalog.date_part('epoch', pg_catalog.timezone($1, w.d::timestamp))::int8 - 946684800) / 60)::int4 \
+               FROM (SELECT (pg_catalog.timezone($1, pg_catalog.now()))::date - $2::int AS d) w",
             &[zone.into(), lookback_days.into()],
         )
-        .map_err(|e| BravoError::internal("cannot compute the window", e))?
-        .and_then(bravo_core::compare::from_epoch_days)
-        .ok_or_else(|| {
+        .map_err(|e| BravoError::internal("cannot compute the window", e))?;
+        let (day, minutes) = day.zip(minutes).expect("a window start");
+        let slot = match grain {
+            Grain::Day => day,
+            Grain::Hour => minutes,
+        };
+        let day = bravo_core::compare::from_epoch_days(day).ok_or_else(|| {
             BravoError::new(
                 PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
                 "the window's first day is out of range",
