@@ -302,6 +302,9 @@ $body$, '@media@', media);
     -- time_zone (23 or 25 on a daylight-saving day), each an instant, with its local
     -- label and offset; rollup hours are bucketed into them (an hourly source in
     -- another zone, even a half-hour one, lands in the hour that contains it).
+    -- OFFSET 0 keeps subqueries i and c from being pulled up: the argument checks (the
+    -- zone's has a subtransaction) and the campaign's existence are evaluated once per
+    -- call, not per rollup row nor as a join over every campaign.
     EXECUTE replace($body$
 CREATE OR REPLACE FUNCTION bravo._bravo_campaign_hourly_of(
     campaign_id anyelement, from_date date, to_date date, time_zone text)
@@ -322,12 +325,16 @@ SELECT h.t, h.t AT TIME ZONE c.tz, (h.t AT TIME ZONE c.tz) - (h.t AT TIME ZONE '
        r.video_completions::numeric / NULLIF(r.video_starts, 0),
        r.video_views::numeric / NULLIF(r.impressions, 0),
        r.spend / NULLIF(r.video_completions, 0)
-  FROM (SELECT bravo._bravo_report_campaign(
-                   _bravo_campaign_hourly_of.campaign_id, _bravo_campaign_hourly_of.from_date,
-                   _bravo_campaign_hourly_of.to_date) AS id,
-               bravo._bravo_report_zone(
-                   _bravo_campaign_hourly_of.from_date, _bravo_campaign_hourly_of.to_date,
-                   _bravo_campaign_hourly_of.time_zone) AS tz) c
+  FROM (SELECT i.id, i.tz
+          FROM (SELECT bravo._bravo_report_campaign(
+                           _bravo_campaign_hourly_of.campaign_id, _bravo_campaign_hourly_of.from_date,
+                           _bravo_campaign_hourly_of.to_date) AS id,
+                       bravo._bravo_report_zone(
+                           _bravo_campaign_hourly_of.from_date, _bravo_campaign_hourly_of.to_date,
+                           _bravo_campaign_hourly_of.time_zone) AS tz
+                OFFSET 0) i
+         WHERE EXISTS (SELECT 1 FROM @media@.media_buys m WHERE m.campaign_id = i.id)
+        OFFSET 0) c
  CROSS JOIN LATERAL (
        SELECT _bravo_campaign_hourly_of.from_date::timestamp AT TIME ZONE c.tz AS lo,
               (_bravo_campaign_hourly_of.to_date + 1)::timestamp AT TIME ZONE c.tz AS hi) b
@@ -343,7 +350,6 @@ SELECT h.t, h.t AT TIME ZONE c.tz, (h.t AT TIME ZONE c.tz) - (h.t AT TIME ZONE '
         WHERE r.campaign_id = c.id AND r.hour_start >= b.lo AND r.hour_start < b.hi
         GROUP BY 1) r
          ON r.t = h.t
- WHERE EXISTS (SELECT 1 FROM @media@.media_buys m WHERE m.campaign_id = c.id)
  ORDER BY h.t
 $$;
 $body$, '@media@', media);
@@ -371,12 +377,16 @@ SELECT g.hod, coalesce(n.hours, 0),
        r.video_completions::numeric / NULLIF(r.video_starts, 0),
        r.video_views::numeric / NULLIF(r.impressions, 0),
        r.spend / NULLIF(r.video_completions, 0)
-  FROM (SELECT bravo._bravo_report_campaign(
-                   _bravo_campaign_hour_of_day_of.campaign_id, _bravo_campaign_hour_of_day_of.from_date,
-                   _bravo_campaign_hour_of_day_of.to_date) AS id,
-               bravo._bravo_report_zone(
-                   _bravo_campaign_hour_of_day_of.from_date, _bravo_campaign_hour_of_day_of.to_date,
-                   _bravo_campaign_hour_of_day_of.time_zone) AS tz) c
+  FROM (SELECT i.id, i.tz
+          FROM (SELECT bravo._bravo_report_campaign(
+                           _bravo_campaign_hour_of_day_of.campaign_id, _bravo_campaign_hour_of_day_of.from_date,
+                           _bravo_campaign_hour_of_day_of.to_date) AS id,
+                       bravo._bravo_report_zone(
+                           _bravo_campaign_hour_of_day_of.from_date, _bravo_campaign_hour_of_day_of.to_date,
+                           _bravo_campaign_hour_of_day_of.time_zone) AS tz
+                OFFSET 0) i
+         WHERE EXISTS (SELECT 1 FROM @media@.media_buys m WHERE m.campaign_id = i.id)
+        OFFSET 0) c
  CROSS JOIN LATERAL (
        SELECT _bravo_campaign_hour_of_day_of.from_date::timestamp AT TIME ZONE c.tz AS lo,
               (_bravo_campaign_hour_of_day_of.to_date + 1)::timestamp AT TIME ZONE c.tz AS hi) b
@@ -397,7 +407,6 @@ SELECT g.hod, coalesce(n.hours, 0),
         WHERE r.campaign_id = c.id AND r.hour_start >= b.lo AND r.hour_start < b.hi
         GROUP BY 1) r
          ON r.hod = g.hod
- WHERE EXISTS (SELECT 1 FROM @media@.media_buys m WHERE m.campaign_id = c.id)
  ORDER BY g.hod
 $$;
 $body$, '@media@', media);
