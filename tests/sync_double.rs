@@ -33,18 +33,24 @@ fn last_run(c: &mut Client) -> (String, String, String) {
     (r.get(0), r.get(1), r.get(2))
 }
 
-/// Starts a sync on its own connection; returns (pid, handle yielding (result, elapsed since cancel point)).
+/// Starts `bravo_sync(30)` on its own connection; returns (pid, handle yielding its result).
 fn sync_in_background(
     pg: &Cluster,
     setup: &str,
 ) -> (i32, std::thread::JoinHandle<Result<u64, postgres::Error>>) {
+    run_in_background(pg, setup, "SELECT * FROM bravo_sync(30)")
+}
+
+/// Runs `query` on its own connection after `setup`; returns (pid, handle yielding its result).
+fn run_in_background(
+    pg: &Cluster,
+    setup: &str,
+    query: &'static str,
+) -> (i32, std::thread::JoinHandle<Result<u64, postgres::Error>>) {
     let mut c = pg.client("media_tool");
     c.batch_execute(setup).unwrap();
     let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
-    let h = std::thread::spawn(move || {
-        c.query("SELECT * FROM bravo_sync(30)", &[])
-            .map(|r| r.len() as u64)
-    });
+    let h = std::thread::spawn(move || c.query(query, &[]).map(|r| r.len() as u64));
     (pid, h)
 }
 
@@ -56,13 +62,18 @@ fn wait_until_fetching(pg: &Cluster) -> (i64, String) {
         || {
             let rows = watch
                 .query(
-                    "SELECT run_id, phase, target, fetched FROM bravo_sync_progress",
+                    "SELECT run_id, phase, target, fetched,
+                            started_at BETWEEN now() - interval '10 minutes' AND clock_timestamp()
+                       FROM bravo_sync_progress",
                     &[],
                 )
                 .unwrap();
             rows.first().and_then(|r| {
                 let fetched: i64 = r.get(3);
-                (r.get::<_, String>(1) == "fetching" && fetched > 0)
+                // The start time must survive the sync's own statements (an index
+                // build writes into the same progress slot).
+                let started_now: bool = r.get(4);
+                (r.get::<_, String>(1) == "fetching" && fetched > 0 && started_now)
                     .then(|| (r.get::<_, i64>(0), r.get::<_, String>(2)))
             })
         },
@@ -433,4 +444,129 @@ fn bad_credentials_fail_cleanly_without_retries_and_leave_tables_unchanged() {
     let (status, state, message) = last_run(&mut c);
     assert_eq!((status.as_str(), state.as_str()), ("failed", "28000"));
     assert!(message.contains("390100"), "{message}");
+}
+
+/// The hourly tables' contents, for "the failed sync changed nothing".
+fn hourly_digest(c: &mut Client) -> String {
+    c.query_one(
+        "SELECT md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY media_buy_id, hour_start) FROM platform_buy_hourly_impressions t), ''))
+             || md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY media_buy_id, hour_start) FROM platform_buy_hourly_videos t), ''))
+             || md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY campaign_id, hour_start) FROM bravo.bravo_campaign_hourly_rollup t), ''))",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
+#[test]
+fn cancel_and_statement_timeout_stop_an_hourly_sync_within_a_second_and_roll_back() {
+    let src = SyntheticSource::start(opts(2000));
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut c = pg.media_tool("media_tool", src.port(), 2000, 10);
+    for family in ["impressions_hourly", "videos_hourly"] {
+        c.execute("SELECT bravo_enable_family($1)", &[&family])
+            .unwrap();
+    }
+    c.query("SELECT * FROM bravo_sync_hourly(2)", &[]).unwrap();
+    let hours: i64 = c
+        .query_one("SELECT count(*) FROM platform_buy_hourly_impressions", &[])
+        .unwrap()
+        .get(0);
+    assert!(
+        hours > 2000 * 24,
+        "the first hourly sync loaded {hours} hours"
+    );
+    let before = hourly_digest(&mut c);
+    let daily = metrics_digest(&mut c);
+
+    // A revision whose download stalls in its third chunk: cancelled while it waits.
+    src.set_options(SyntheticOptions {
+        revision: 1,
+        changed_pct: 3,
+        slow_chunk: Some(Duration::from_secs(60)),
+        slow_after_chunks: 2,
+        ..opts(2000)
+    });
+    let chunks = src.double().count(Endpoint::Chunk);
+    let (pid, h) = run_in_background(
+        &pg,
+        "SET bravo_metrics.progress_interval = 0",
+        "SELECT * FROM bravo_sync_hourly(2)",
+    );
+    let (run_id, target) = wait_until_fetching(&pg);
+    assert_eq!(target, "impressions_hourly");
+    assert!(
+        src.double()
+            .wait_for(Endpoint::Chunk, chunks + 3, Duration::from_secs(20)),
+        "the third chunk was requested"
+    );
+    let t0 = Instant::now();
+    pg.client("media_tool")
+        .execute("SELECT pg_cancel_backend($1)", &[&pid])
+        .unwrap();
+    let err = h.join().unwrap().unwrap_err();
+    let took = t0.elapsed();
+    assert_eq!(sqlstate(&err), "57014", "{}", db_message(&err));
+    assert!(took < Duration::from_millis(1500), "cancel took {took:?}");
+    assert_eq!(
+        hourly_digest(&mut c),
+        before,
+        "the cancelled hourly sync changed nothing"
+    );
+    assert_eq!(metrics_digest(&mut c), daily, "nor the daily tables");
+    let r = c
+        .query_one(
+            "SELECT status, sqlstate, grain FROM bravo_sync_runs WHERE run_id = $1",
+            &[&run_id],
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            r.get::<_, String>(0),
+            r.get::<_, String>(1),
+            r.get::<_, String>(2)
+        ),
+        ("cancelled".into(), "57014".into(), "hour".into())
+    );
+    assert!(
+        src.double()
+            .wait_for(Endpoint::Abort, 1, Duration::from_secs(5)),
+        "the running Snowflake query was aborted"
+    );
+
+    // The same stall under statement_timeout: stopped within about a second of it.
+    c.batch_execute("SET statement_timeout = '1500ms'").unwrap();
+    let t0 = Instant::now();
+    let err = c
+        .query("SELECT * FROM bravo_sync_hourly(2)", &[])
+        .unwrap_err();
+    let took = t0.elapsed();
+    c.batch_execute("RESET statement_timeout").unwrap();
+    assert_eq!(sqlstate(&err), "57014", "{}", db_message(&err));
+    assert!(
+        db_message(&err).contains("statement timeout"),
+        "{}",
+        db_message(&err)
+    );
+    assert!(
+        took < Duration::from_millis(2800),
+        "timeout honoured within about a second: {took:?}"
+    );
+    assert_eq!(
+        hourly_digest(&mut c),
+        before,
+        "the timed-out hourly sync changed nothing"
+    );
+    let (status, state, _) = last_run(&mut c);
+    assert_eq!((status.as_str(), state.as_str()), ("cancelled", "57014"));
+
+    // Without the stall, the revision lands.
+    src.set_options(SyntheticOptions {
+        revision: 1,
+        changed_pct: 3,
+        ..opts(2000)
+    });
+    c.query("SELECT * FROM bravo_sync_hourly(2)", &[]).unwrap();
+    assert_ne!(hourly_digest(&mut c), before, "the revision was merged");
+    assert_eq!(last_run(&mut c).0, "succeeded");
 }

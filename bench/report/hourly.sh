@@ -9,7 +9,8 @@
 #
 # Environment: BUYS (default 10000 = 50 campaigns x 200 buys), HOURS (hours of history,
 # default "500 5000" = 5 M and 50 M rows in platform_buy_hourly_impressions), DURATION
-# (seconds per pgbench run, default 10), BENCH_DIR (default /tmp/bravo_hourly_bench).
+# (seconds per pgbench run, default 10), ROUNDS (interleaved measuring
+# rounds, default 3), BENCH_DIR (default /tmp/bravo_hourly_bench).
 # The history is loaded with the rollup trigger off, then the rollup rebuilt
 # (bravo_report_rebuild), as after a restore. Only the impressions table is filled: the
 # report reads the hourly rollup, one row per campaign and hour whatever the number of
@@ -64,12 +65,15 @@ bench() {  # db script -> "p50 p99 n"
         --log --log-prefix="$prefix" "$1" >/dev/null 2>"$dir/logs/pgbench.err"
     pct "$prefix".*
 }
-echo "| hourly rows (history) | load | rollup rows | bravo_campaign_hourly p50 / p99 (calls) | hand-written SQL p50 / p99 (calls) |"
-echo "|---|---|---|---|---|"
-declare -A p99
+# Every history size is loaded first, each in its own database; then the calls are
+# measured in ROUNDS interleaved rounds (5 M, 50 M, 5 M, 50 M, ...) so that a noisy
+# moment of the machine hits both sizes alike, and each size reports the median of
+# its rounds' p50 and p99.
+rounds=${ROUNDS:-3}
+declare -A loadsecs rowcount rollcount
 for hours in $scales; do
     db=h_$hours
-    psql -d postgres -c "CREATE DATABASE $db" >/dev/null
+    psql -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
     t0=$(date +%s)
     psql -d "$db" >/dev/null <<SQL
 CREATE EXTENSION bravo_metrics;
@@ -88,9 +92,9 @@ VACUUM ANALYZE media_buys;
 -- The load's dirty buffers are written now, not during the measurement.
 CHECKPOINT;
 SQL
-    load=$(( $(date +%s) - t0 ))
-    rows=$(psql -d "$db" -Atc "SELECT count(*) FROM platform_buy_hourly_impressions")
-    rollup=$(psql -d "$db" -Atc "SELECT count(*) FROM bravo.bravo_campaign_hourly_rollup")
+    loadsecs[$hours]=$(( $(date +%s) - t0 ))
+    rowcount[$hours]=$(psql -d "$db" -Atc "SELECT count(*) FROM platform_buy_hourly_impressions")
+    rollcount[$hours]=$(psql -d "$db" -Atc "SELECT count(*) FROM bravo.bravo_campaign_hourly_rollup")
     # Same answer both ways (one campaign, sums per hour).
     same=$(psql -d "$db" -Atc "SELECT count(*) FROM (SELECT hour_start, impressions, clicks FROM bravo_campaign_hourly(7, current_date - 6, current_date, 'Europe/Paris')) a
         FULL JOIN (SELECT p.hour_start, sum(p.impressions)::bigint AS impressions, sum(p.clicks)::bigint AS clicks FROM platform_buy_hourly_impressions p JOIN media_buys m ON m.id = p.media_buy_id
@@ -98,11 +102,24 @@ SQL
                       AND p.hour_start < (current_date + 1)::timestamp AT TIME ZONE 'Europe/Paris' GROUP BY 1) b USING (hour_start)
         WHERE a.impressions IS DISTINCT FROM coalesce(b.impressions, 0) OR a.clicks IS DISTINCT FROM coalesce(b.clicks, 0)")
     [ "$same" = 0 ] || { echo "the report differs from the GROUP BY in $same hours" >&2; exit 1; }
-    read -r f50 f99 fn <<<"$(bench "$db" fn)"
-    read -r s50 s99 sn <<<"$(bench "$db" sql)"
+done
+median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+declare -A f50s f99s calls
+for round in $(seq "$rounds"); do
+    for hours in $scales; do
+        read -r a b n <<<"$(bench "h_$hours" fn)"
+        f50s[$hours]="${f50s[$hours]:-} $a"; f99s[$hours]="${f99s[$hours]:-} $b"
+        calls[$hours]=$(( ${calls[$hours]:-0} + n ))
+    done
+done
+echo "| hourly rows (history) | load | rollup rows | bravo_campaign_hourly p50 / p99, median of $rounds rounds (calls) | p99 per round | hand-written SQL p50 / p99 (calls) |"
+echo "|---|---|---|---|---|---|"
+declare -A p99
+for hours in $scales; do
+    read -r s50 s99 sn <<<"$(bench "h_$hours" sql)"
+    f50=$(echo ${f50s[$hours]} | median); f99=$(echo ${f99s[$hours]} | median)
     p99[$hours]=$f99
-    echo "| $rows | ${load} s | $rollup | $f50 / $f99 ms ($fn) | $s50 / $s99 ms ($sn) |"
-    psql -d postgres -c "DROP DATABASE $db" >/dev/null
+    echo "| ${rowcount[$hours]} | ${loadsecs[$hours]} s | ${rollcount[$hours]} | $f50 / $f99 ms (${calls[$hours]}) |${f99s[$hours]} | $s50 / $s99 ms ($sn) |"
 done
 set -- $scales
 if [ $# -ge 2 ]; then

@@ -657,6 +657,9 @@ fn apply_stream(
             ctx.delete_missing,
         )
         .unwrap_or_else(|e| e.raise());
+        // Its temporary tables' index builds wrote into the progress slot; put the
+        // sync's values back before waiting on the network.
+        progress.refresh();
         let mut dedup = validate::Deduper::new(order, &ctx.known_buys);
         let mut outcomes = Vec::new();
         while let Some(mut batch) = net(Some(session), Some(rid), stream.next_batch()) {
@@ -714,7 +717,7 @@ fn apply_stream(
 }
 
 /// The counters of `bravo_sync_progress` after a batch.
-fn report_progress(progress: &Progress, a: &apply::Applied, fetched: i64, total: Option<u64>) {
+fn report_progress(progress: &mut Progress, a: &apply::Applied, fetched: i64, total: Option<u64>) {
     progress.set(progress::P_FETCHED, fetched);
     progress.set(progress::P_COMPARED, a.unchanged + a.updated + a.inserted);
     progress.set(progress::P_INSERTED, a.inserted);
@@ -723,4 +726,5 @@ fn report_progress(progress: &Progress, a: &apply::Applied, fetched: i64, total:
     if let Some(total) = total {
         progress.set(progress::P_TOTAL, total as i64);
     }
+    progress.refresh();
 }

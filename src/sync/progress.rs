@@ -35,16 +35,22 @@ pub enum Phase {
     Finishing = 4,
 }
 
+/// How many of the slot's parameters a sync uses (`P_RUN_ID` ..= `P_GRAIN`).
+const N_PARAMS: usize = 12;
+
 pub struct Progress {
     relid: pg_sys::Oid,
+    /// The sync's values of every parameter, rewritten by [`Progress::refresh`].
+    values: [i64; N_PARAMS],
     last_notice: Instant,
     interval_ms: u128,
 }
 
 impl Progress {
     pub fn start(run_id: i64, relid: pg_sys::Oid, started_unix_ms: i64) -> Self {
-        let p = Progress {
+        let mut p = Progress {
             relid,
+            values: [0; N_PARAMS],
             last_notice: Instant::now(),
             interval_ms: settings::PROGRESS_INTERVAL_MS.get().max(0) as u128,
         };
@@ -54,8 +60,8 @@ impl Progress {
         p
     }
 
-    /// (Re)claims the progress slot; statements such as ANALYZE release it.
-    pub fn claim(&self) {
+    /// (Re)claims the progress slot (which zeroes its parameters).
+    fn claim(&self) {
         // SAFETY: called in a backend (MyBEEntry exists); `relid` is a plain oid.
         unsafe {
             pg_sys::pgstat_progress_start_command(
@@ -65,15 +71,50 @@ impl Progress {
         };
     }
 
-    pub fn set(&self, index: i32, value: i64) {
+    /// Whether the slot still shows this sync's command.
+    fn owned(&self) -> bool {
+        // SAFETY: MyBEEntry is this backend's own status entry (or null before it has
+        // one); only this backend writes it, so reading it here is not racy.
+        unsafe {
+            let entry = pg_sys::MyBEEntry;
+            !entry.is_null()
+                && (*entry).st_progress_command
+                    == pg_sys::ProgressCommandType::PROGRESS_COMMAND_COPY
+                && (*entry).st_progress_command_target == self.relid
+        }
+    }
+
+    pub fn set(&mut self, index: i32, value: i64) {
+        self.values[index as usize] = value;
         // SAFETY: updates a slot of this backend's own progress entry; `index` is one of
         // the P_* constants, all below PGSTAT_NUM_PROGRESS_PARAM.
         unsafe { pg_sys::pgstat_progress_update_param(index, value) };
     }
 
-    pub fn phase(&self, phase: Phase, target_index: i64) {
-        self.set(P_PHASE, phase as i64);
-        self.set(P_TARGET, target_index);
+    /// Makes the slot this sync's again and rewrites every parameter. The sync's own
+    /// statements share the slot: an index build (a temporary table's primary key)
+    /// writes its phase and tuple counts into parameters 10 to 12 whatever command
+    /// holds it, and a utility command may end it.
+    pub fn refresh(&self) {
+        if !self.owned() {
+            self.claim();
+        }
+        let index: [i32; N_PARAMS] = std::array::from_fn(|i| i as i32);
+        // SAFETY: both arrays hold N_PARAMS elements, below PGSTAT_NUM_PROGRESS_PARAM;
+        // the entry is this backend's own.
+        unsafe {
+            pg_sys::pgstat_progress_update_multi_param(
+                N_PARAMS as i32,
+                index.as_ptr(),
+                self.values.as_ptr(),
+            )
+        };
+    }
+
+    pub fn phase(&mut self, phase: Phase, target_index: i64) {
+        self.values[P_PHASE as usize] = phase as i64;
+        self.values[P_TARGET as usize] = target_index;
+        self.refresh();
     }
 
     /// Sends a NOTICE if the interval has passed (or `force`).
