@@ -8,13 +8,12 @@
 #     bash bench/report/hourly.sh [port]
 #
 # Environment: BUYS (default 10000 = 50 campaigns x 200 buys), HOURS (hours of history,
-# default "500 5000" = 5 M and 50 M rows in platform_buy_hourly_impressions), DURATION
-# (seconds per pgbench run, default 10), ROUNDS (interleaved measuring
-# rounds, default 3), BENCH_DIR (default /tmp/bravo_hourly_bench).
-# The history is loaded with the rollup trigger off, then the rollup rebuilt
-# (bravo_report_rebuild), as after a restore. Only the impressions table is filled: the
-# report reads the hourly rollup, one row per campaign and hour whatever the number of
-# hourly tables (the second table would double the load for the same rollup).
+# default "500 5000" = 5 M and 50 M rows in each hourly table, impressions and videos),
+# DURATION (seconds per pgbench run, default 10), ROUNDS (interleaved measuring rounds,
+# default 3), BENCH_DIR (default /tmp/bravo_hourly_bench).
+# The history is loaded with the rollup triggers off, then the rollup rebuilt
+# (bravo_report_rebuild), as after a restore. 50 M rows per table take about 25 minutes
+# and 20 GB of disk.
 set -euo pipefail
 port=${1:-55497}
 bin=/usr/lib/postgresql/15/bin
@@ -44,8 +43,9 @@ SELECT * FROM bravo_campaign_hourly(:cid, current_date - 6, current_date, 'Europ
 SQL
 cat > "$dir/sql.sql" <<SQL
 \set cid random(1, $campaigns)
-SELECT h.t, h.t AT TIME ZONE 'Europe/Paris', coalesce(r.impressions, 0), coalesce(r.clicks, 0), coalesce(r.spend, 0),
-       r.clicks::numeric / NULLIF(r.impressions, 0)
+SELECT h.t, h.t AT TIME ZONE 'Europe/Paris', coalesce(i.impressions, 0), coalesce(i.clicks, 0), coalesce(i.spend, 0),
+       coalesce(v.video_starts, 0), coalesce(v.video_completions, 0), coalesce(v.video_views, 0),
+       i.clicks::numeric / NULLIF(i.impressions, 0), v.video_completions::numeric / NULLIF(v.video_starts, 0)
   FROM generate_series((current_date - 6)::timestamp AT TIME ZONE 'Europe/Paris',
                        (current_date + 1)::timestamp AT TIME ZONE 'Europe/Paris' - interval '1 hour', interval '1 hour') h(t)
   LEFT JOIN (SELECT p.hour_start AS t, sum(p.impressions) AS impressions, sum(p.clicks) AS clicks, sum(p.spend) AS spend
@@ -53,7 +53,14 @@ SELECT h.t, h.t AT TIME ZONE 'Europe/Paris', coalesce(r.impressions, 0), coalesc
               WHERE m.campaign_id = :cid
                 AND p.hour_start >= (current_date - 6)::timestamp AT TIME ZONE 'Europe/Paris'
                 AND p.hour_start < (current_date + 1)::timestamp AT TIME ZONE 'Europe/Paris'
-              GROUP BY 1) r ON r.t = h.t
+              GROUP BY 1) i ON i.t = h.t
+  LEFT JOIN (SELECT p.hour_start AS t, sum(p.video_starts) AS video_starts, sum(p.video_completions) AS video_completions,
+                    sum(p.video_views) AS video_views
+               FROM platform_buy_hourly_videos p JOIN media_buys m ON m.id = p.media_buy_id
+              WHERE m.campaign_id = :cid
+                AND p.hour_start >= (current_date - 6)::timestamp AT TIME ZONE 'Europe/Paris'
+                AND p.hour_start < (current_date + 1)::timestamp AT TIME ZONE 'Europe/Paris'
+              GROUP BY 1) v ON v.t = h.t
  ORDER BY 1;
 SQL
 chown postgres "$dir"/*.sql 2>/dev/null || true
@@ -79,28 +86,39 @@ for hours in $scales; do
 CREATE EXTENSION bravo_metrics;
 INSERT INTO media_buys (id, campaign_id) SELECT g, g % $campaigns + 1 FROM generate_series(1, $buys) g;
 SELECT bravo_enable_family('impressions_hourly');
+SELECT bravo_enable_family('videos_hourly');
 ALTER TABLE platform_buy_hourly_impressions DISABLE TRIGGER bravo_rollup_ins;
+ALTER TABLE platform_buy_hourly_videos DISABLE TRIGGER bravo_rollup_ins;
 -- Oldest hour first, as hourly syncs append them.
 INSERT INTO platform_buy_hourly_impressions (media_buy_id, hour_start, impressions, clicks, spend)
 SELECT b, date_trunc('hour', now()) - h * interval '1 hour', 1000 + (b * 7 + h) % 5000, (b + h) % 40, ((b * 13 + h) % 100000) / 100.0
   FROM generate_series($hours - 1, 0, -1) h CROSS JOIN LATERAL generate_series(1, $buys + 0 * h) b;
+INSERT INTO platform_buy_hourly_videos (media_buy_id, hour_start, video_starts, video_completions, video_views)
+SELECT b, date_trunc('hour', now()) - h * interval '1 hour', 300 + (b * 5 + h) % 900, 100 + (b + h) % 200, 250 + (b * 3 + h) % 700
+  FROM generate_series($hours - 1, 0, -1) h CROSS JOIN LATERAL generate_series(1, $buys + 0 * h) b;
 ALTER TABLE platform_buy_hourly_impressions ENABLE TRIGGER bravo_rollup_ins;
+ALTER TABLE platform_buy_hourly_videos ENABLE TRIGGER bravo_rollup_ins;
 SELECT bravo_report_rebuild();
 VACUUM ANALYZE platform_buy_hourly_impressions;
+VACUUM ANALYZE platform_buy_hourly_videos;
 VACUUM ANALYZE bravo.bravo_campaign_hourly_rollup;
 VACUUM ANALYZE media_buys;
 -- The load's dirty buffers are written now, not during the measurement.
 CHECKPOINT;
 SQL
     loadsecs[$hours]=$(( $(date +%s) - t0 ))
-    rowcount[$hours]=$(psql -d "$db" -Atc "SELECT count(*) FROM platform_buy_hourly_impressions")
+    rowcount[$hours]=$(psql -d "$db" -Atc "SELECT (SELECT count(*) FROM platform_buy_hourly_impressions) || ' + ' || (SELECT count(*) FROM platform_buy_hourly_videos)")
     rollcount[$hours]=$(psql -d "$db" -Atc "SELECT count(*) FROM bravo.bravo_campaign_hourly_rollup")
     # Same answer both ways (one campaign, sums per hour).
-    same=$(psql -d "$db" -Atc "SELECT count(*) FROM (SELECT hour_start, impressions, clicks FROM bravo_campaign_hourly(7, current_date - 6, current_date, 'Europe/Paris')) a
+    same=$(psql -d "$db" -Atc "SELECT count(*) FROM (SELECT hour_start, impressions, clicks, video_starts FROM bravo_campaign_hourly(7, current_date - 6, current_date, 'Europe/Paris')) a
         FULL JOIN (SELECT p.hour_start, sum(p.impressions)::bigint AS impressions, sum(p.clicks)::bigint AS clicks FROM platform_buy_hourly_impressions p JOIN media_buys m ON m.id = p.media_buy_id
                     WHERE m.campaign_id = 7 AND p.hour_start >= (current_date - 6)::timestamp AT TIME ZONE 'Europe/Paris'
                       AND p.hour_start < (current_date + 1)::timestamp AT TIME ZONE 'Europe/Paris' GROUP BY 1) b USING (hour_start)
-        WHERE a.impressions IS DISTINCT FROM coalesce(b.impressions, 0) OR a.clicks IS DISTINCT FROM coalesce(b.clicks, 0)")
+        FULL JOIN (SELECT p.hour_start, sum(p.video_starts)::bigint AS video_starts FROM platform_buy_hourly_videos p JOIN media_buys m ON m.id = p.media_buy_id
+                    WHERE m.campaign_id = 7 AND p.hour_start >= (current_date - 6)::timestamp AT TIME ZONE 'Europe/Paris'
+                      AND p.hour_start < (current_date + 1)::timestamp AT TIME ZONE 'Europe/Paris' GROUP BY 1) v USING (hour_start)
+        WHERE a.impressions IS DISTINCT FROM coalesce(b.impressions, 0) OR a.clicks IS DISTINCT FROM coalesce(b.clicks, 0)
+           OR a.video_starts IS DISTINCT FROM coalesce(v.video_starts, 0)")
     [ "$same" = 0 ] || { echo "the report differs from the GROUP BY in $same hours" >&2; exit 1; }
 done
 median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -112,7 +130,7 @@ for round in $(seq "$rounds"); do
         calls[$hours]=$(( ${calls[$hours]:-0} + n ))
     done
 done
-echo "| hourly rows (history) | load | rollup rows | bravo_campaign_hourly p50 / p99, median of $rounds rounds (calls) | p99 per round | hand-written SQL p50 / p99 (calls) |"
+echo "| hourly rows (history: impressions + videos) | load | rollup rows | bravo_campaign_hourly p50 / p99, median of $rounds rounds (calls) | p99 per round | hand-written SQL p50 / p99 (calls) |"
 echo "|---|---|---|---|---|---|"
 declare -A p99
 for hours in $scales; do
