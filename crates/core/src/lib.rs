@@ -13,6 +13,8 @@
 //!   outcomes × target rows → insert / update / unchanged / vanished / set aside.
 //! * [`schedule`] — cron expressions, time zones and the scheduler's decisions.
 //! * [`run`]      — typed run records: a run's status and trigger.
+//! * [`export`]   — the complete export's formats: CSV, MongoDB Extended JSON and the
+//!   `.tar` archive with its manifest.
 //! * [`error`]    — an error carrying a SQLSTATE, message, DETAIL and HINT, mapped to
 //!   a PostgreSQL error by the extension crate.
 //!
@@ -23,6 +25,7 @@
 
 pub mod compare;
 pub mod error;
+pub mod export;
 pub mod grain;
 pub mod key;
 pub mod order;

@@ -1,0 +1,299 @@
+//! The export's `.tar` stream, with its manifest first and no temporary file.
+//!
+//! A tar header carries its file's size, and the manifest (every file's rows, bytes
+//! and sha256) leads the archive, so each file is produced twice from the same
+//! snapshot: pass 1 only counts and hashes, pass 2 writes into the stream and checks
+//! that it produced the very same bytes. The caller owns the data (SPI cursors in the
+//! extension) through [`Producer`]; the stream goes to any `Write` (the gzip and
+//! upload side in the extension).
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Produces the archive's files from one consistent snapshot.
+pub trait Producer {
+    /// Writes file `index` (of the names given to [`write_archive`]) to `out` and
+    /// returns its number of rows. Called twice per file; both calls must write the
+    /// same bytes.
+    fn produce(&mut self, index: usize, out: &mut dyn Write) -> io::Result<u64>;
+}
+
+/// One file of the manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FileEntry {
+    /// The path inside the archive.
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// `manifest.json`: what the archive holds and when its snapshot was taken.
+#[derive(Clone, Debug, Serialize)]
+pub struct Manifest {
+    pub schema_version: u32,
+    pub export_id: String,
+    /// The snapshot's time, RFC 3339 in UTC.
+    pub snapshot_time: String,
+    pub extension_version: String,
+    pub files: Vec<FileEntry>,
+}
+
+/// The manifest's version of the archive layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Counts and hashes what is written through it, forwarding to `inner`.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// (inner writer, bytes written, sha256 as lowercase hex).
+    pub fn finish(self) -> (W, u64, String) {
+        (self.inner, self.bytes, hex(&self.hasher.finalize()))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+const BLOCK: usize = 512;
+
+/// Writes the archive: `<root>/manifest.json`, then `<root>/<name>` for each of
+/// `names` (produced by `producer`), then the end-of-archive blocks. Returns the
+/// manifest. `mtime` (Unix seconds) stamps every entry.
+pub fn write_archive<W: Write>(
+    out: &mut W,
+    root: &str,
+    names: &[String],
+    header: ManifestHeader,
+    mtime: u64,
+    producer: &mut dyn Producer,
+) -> io::Result<Manifest> {
+    // Pass 1: sizes and hashes.
+    let mut files = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let mut sink = HashingWriter::new(io::sink());
+        let rows = producer.produce(i, &mut sink)?;
+        let (_, bytes, sha256) = sink.finish();
+        files.push(FileEntry {
+            path: format!("{root}/{name}"),
+            rows,
+            bytes,
+            sha256,
+        });
+    }
+    let manifest = Manifest {
+        schema_version: SCHEMA_VERSION,
+        export_id: header.export_id,
+        snapshot_time: header.snapshot_time,
+        extension_version: header.extension_version,
+        files,
+    };
+    let mut json = serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?;
+    json.push(b'\n');
+    entry_header(
+        out,
+        &format!("{root}/manifest.json"),
+        json.len() as u64,
+        mtime,
+    )?;
+    out.write_all(&json)?;
+    pad(out, json.len() as u64)?;
+
+    // Pass 2: the same bytes, into the stream.
+    for (i, f) in manifest.files.iter().enumerate() {
+        entry_header(out, &f.path, f.bytes, mtime)?;
+        let mut sink = HashingWriter::new(&mut *out);
+        let rows = producer.produce(i, &mut sink)?;
+        let (_, bytes, sha256) = sink.finish();
+        if (rows, bytes, &sha256) != (f.rows, f.bytes, &f.sha256) {
+            return Err(io::Error::other(format!(
+                "{} changed between its two passes ({} rows, {} bytes, then {rows} rows, {bytes} bytes): the export's snapshot was not consistent",
+                f.path, f.rows, f.bytes
+            )));
+        }
+        pad(out, bytes)?;
+    }
+    out.write_all(&[0u8; 2 * BLOCK])?;
+    Ok(manifest)
+}
+
+/// The manifest's fields that the caller knows.
+#[derive(Clone, Debug)]
+pub struct ManifestHeader {
+    pub export_id: String,
+    pub snapshot_time: String,
+    pub extension_version: String,
+}
+
+fn entry_header<W: Write>(out: &mut W, path: &str, size: u64, mtime: u64) -> io::Result<()> {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(path)?;
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_mtime(mtime);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    out.write_all(h.as_bytes())
+}
+
+fn pad<W: Write>(out: &mut W, size: u64) -> io::Result<()> {
+    let rem = (size % BLOCK as u64) as usize;
+    if rem != 0 {
+        out.write_all(&[0u8; BLOCK][..BLOCK - rem])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// Files of `n` lines each; `drift` makes pass 2 differ from pass 1.
+    struct Lines {
+        sizes: Vec<usize>,
+        calls: usize,
+        drift: bool,
+    }
+
+    impl Producer for Lines {
+        fn produce(&mut self, index: usize, out: &mut dyn Write) -> io::Result<u64> {
+            self.calls += 1;
+            let mut n = self.sizes[index];
+            if self.drift && self.calls > self.sizes.len() {
+                n += 1;
+            }
+            for k in 0..n {
+                writeln!(out, "{index},{k}")?;
+            }
+            Ok(n as u64)
+        }
+    }
+
+    fn header() -> ManifestHeader {
+        ManifestHeader {
+            export_id: "42".into(),
+            snapshot_time: "2026-12-02T01:00:00Z".into(),
+            extension_version: "0.5.0".into(),
+        }
+    }
+
+    #[test]
+    fn a_tar_reader_finds_the_manifest_first_and_every_file_as_the_manifest_says() {
+        let names = vec![
+            "csv/a.csv".to_string(),
+            "mongodb/b.json".into(),
+            "empty.csv".into(),
+        ];
+        let mut p = Lines {
+            sizes: vec![1000, 3, 0],
+            calls: 0,
+            drift: false,
+        };
+        let mut out = Vec::new();
+        let m = write_archive(
+            &mut out,
+            "bravo-export-42",
+            &names,
+            header(),
+            1_700_000_000,
+            &mut p,
+        )
+        .unwrap();
+        assert_eq!(p.calls, 6, "each file produced twice");
+        assert_eq!(out.len() % BLOCK, 0);
+
+        let mut ar = tar::Archive::new(&out[..]);
+        let mut seen = Vec::new();
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().to_string_lossy().to_string();
+            let mut body = Vec::new();
+            e.read_to_end(&mut body).unwrap();
+            seen.push((path, body));
+        }
+        assert_eq!(seen[0].0, "bravo-export-42/manifest.json");
+        let manifest: serde_json::Value = serde_json::from_slice(&seen[0].1).unwrap();
+        assert_eq!(manifest["export_id"], "42");
+        assert_eq!(manifest["files"].as_array().unwrap().len(), 3);
+        for (f, (path, body)) in m.files.iter().zip(&seen[1..]) {
+            assert_eq!(&f.path, path);
+            assert_eq!(f.bytes, body.len() as u64);
+            assert_eq!(f.sha256, hex(&Sha256::digest(body)));
+            assert_eq!(f.rows, body.iter().filter(|&&b| b == b'\n').count() as u64);
+        }
+        assert_eq!(seen.len(), 4);
+    }
+
+    #[test]
+    fn a_file_that_changes_between_passes_fails_the_archive() {
+        let mut p = Lines {
+            sizes: vec![10],
+            calls: 0,
+            drift: true,
+        };
+        let err = write_archive(&mut Vec::new(), "x", &["a.csv".into()], header(), 0, &mut p)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("changed between its two passes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_producers_error_stops_the_archive() {
+        struct Failing;
+        impl Producer for Failing {
+            fn produce(&mut self, _: usize, _: &mut dyn Write) -> io::Result<u64> {
+                Err(io::Error::other("cancelled"))
+            }
+        }
+        let err = write_archive(
+            &mut Vec::new(),
+            "x",
+            &["a.csv".into()],
+            header(),
+            0,
+            &mut Failing,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "cancelled");
+    }
+}
