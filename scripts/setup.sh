@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, idempotently: Debian packages, cargo-pgrx 0.18.1 (pgrx
 # initialised against the system PostgreSQL 15), a Python venv (.venv) with the pinned
-# fakesnow emulator, and with --tests (scripts/test.sh) cargo-deny 0.20.2 for the
-# dependency audit. Safe to run again; it skips what is already there.
+# fakesnow emulator and the S3 and MongoDB peers of the export, and with --tests
+# (scripts/test.sh) cargo-deny 0.20.2 for the dependency audit. Safe to run again; it
+# skips what is already there.
 set -euo pipefail
 tests=0
 for arg in "$@"; do
@@ -43,8 +44,10 @@ if [ "$tests" = 1 ] && ! cargo deny --version 2>/dev/null | grep -qx "cargo-deny
     cargo install --locked cargo-deny --version 0.20.2
 fi
 
-if [ ! -x .venv/bin/fakesnow ] || ! .venv/bin/pip freeze 2>/dev/null | grep -qx 'fakesnow==0.12.1'; then
-    say "Python venv .venv with pinned fakesnow"
+# The venv holds exactly scripts/requirements.lock: fakesnow (Snowflake), moto[server]
+# (S3), pymongo (its bson decoder) and mongomock (MongoDB aggregations).
+if [ ! -x .venv/bin/fakesnow ] || ! diff -q <(.venv/bin/pip freeze 2>/dev/null | sort -f) <(sort -f scripts/requirements.lock) >/dev/null; then
+    say "Python venv .venv with the pinned fakesnow, moto, pymongo and mongomock"
     python3 -m venv .venv
     .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements.lock
 fi

@@ -81,6 +81,12 @@ impl From<CoreError> for BravoError {
             SqlState::FdwColumnNameNotFound => ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
             SqlState::FdwInvalidDataType => ERRCODE_FDW_INVALID_DATA_TYPE,
             SqlState::FdwError => ERRCODE_FDW_ERROR,
+            SqlState::ConnectionFailure => ERRCODE_CONNECTION_FAILURE,
+            SqlState::InvalidAuthorization => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+            SqlState::ConfigFileError => ERRCODE_CONFIG_FILE_ERROR,
+            SqlState::InsufficientPrivilege => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            SqlState::IoError => ERRCODE_IO_ERROR,
+            SqlState::QueryCanceled => ERRCODE_QUERY_CANCELED,
         };
         BravoError {
             code,

@@ -30,6 +30,12 @@ mod tests {
             SqlState::FdwColumnNameNotFound,
             SqlState::FdwInvalidDataType,
             SqlState::FdwError,
+            SqlState::ConnectionFailure,
+            SqlState::InvalidAuthorization,
+            SqlState::ConfigFileError,
+            SqlState::InsufficientPrivilege,
+            SqlState::IoError,
+            SqlState::QueryCanceled,
         ] {
             let e = BravoError::from(CoreError::new(s, "m").detail("d").hint("h"));
             assert_eq!(sqlstate_text(e.code), s.code());

@@ -15,6 +15,18 @@ pub enum SqlState {
     FdwInvalidDataType,
     /// `HV000` fdw_error.
     FdwError,
+    /// `08006` connection_failure (an export destination that cannot be reached).
+    ConnectionFailure,
+    /// `28000` invalid_authorization_specification (credentials refused).
+    InvalidAuthorization,
+    /// `F0000` config_file_error (a credentials file missing or unreadable).
+    ConfigFileError,
+    /// `42501` insufficient_privilege (a destination outside the allowed directory).
+    InsufficientPrivilege,
+    /// `58030` io_error (writing a local destination).
+    IoError,
+    /// `57014` query_canceled.
+    QueryCanceled,
 }
 
 impl SqlState {
@@ -25,6 +37,12 @@ impl SqlState {
             SqlState::FdwColumnNameNotFound => "HV005",
             SqlState::FdwInvalidDataType => "HV004",
             SqlState::FdwError => "HV000",
+            SqlState::ConnectionFailure => "08006",
+            SqlState::InvalidAuthorization => "28000",
+            SqlState::ConfigFileError => "F0000",
+            SqlState::InsufficientPrivilege => "42501",
+            SqlState::IoError => "58030",
+            SqlState::QueryCanceled => "57014",
         }
     }
 }
@@ -76,6 +94,12 @@ mod tests {
             (SqlState::FdwColumnNameNotFound, "HV"),
             (SqlState::FdwInvalidDataType, "HV"),
             (SqlState::FdwError, "HV"),
+            (SqlState::ConnectionFailure, "08"),
+            (SqlState::InvalidAuthorization, "28"),
+            (SqlState::ConfigFileError, "F0"),
+            (SqlState::InsufficientPrivilege, "42"),
+            (SqlState::IoError, "58"),
+            (SqlState::QueryCanceled, "57"),
         ] {
             assert_eq!(s.code().len(), 5);
             assert!(s.code().starts_with(class), "{s:?}");
