@@ -2,7 +2,8 @@
 # Installs what is missing (scripts/setup.sh --tests), then runs every check and test:
 #   rustfmt, clippy -D warnings, the dependency audit (cargo deny: bans, licenses,
 #   sources; deny.toml says why advisories are not checked here), the Snowflake client
-#   and test-double suites (real fakesnow + loopback double), the extension's
+#   and test-double suites (real fakesnow + loopback double), the export's destinations
+#   (real moto S3), the extension's
 #   in-database tests (cargo pgrx test, as the postgres user), and the integration
 #   suites against real PostgreSQL 15 clusters with real fakesnow.
 set -euo pipefail
@@ -21,8 +22,8 @@ cargo clippy --workspace --all-targets --features pg15 -- -D warnings
 step "dependency audit (cargo deny check bans licenses sources; deny.toml)"
 cargo deny --locked check bans licenses sources
 
-step "core crate (plain Rust, property tests), Snowflake client and test double (fakesnow + loopback double)"
-cargo test --no-fail-fast -p bravo_core -p bravo_snowflake -p bravo_testkit
+step "core crate (plain Rust, property tests), Snowflake client and test double (fakesnow + loopback double), export destinations (real moto S3)"
+cargo test --no-fail-fast -p bravo_core -p bravo_snowflake -p bravo_testkit -p bravo_store
 
 step "in-database tests (#[pg_test], cargo pgrx test as the postgres user)"
 PGRX_DIR=/tmp/bravo-pgrx
