@@ -2381,6 +2381,51 @@ BEGIN
 END
 $regrant$;
 
+-- The complete export (src/export/): its run log and bravo_export.
+-- One row per export (since 0.4.0). The download URL is never stored: it is a bearer
+-- credential, returned to the caller only.
+CREATE TABLE bravo.bravo_export_runs (
+    export_id       bigserial PRIMARY KEY,
+    status          text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled')),
+    trigger         text NOT NULL CHECK (trigger IN ('manual', 'schedule')),
+    run_by          name NOT NULL,
+    started_at      timestamptz NOT NULL,
+    finished_at     timestamptz,
+    destination     text NOT NULL,
+    object_key      text NOT NULL,
+    snapshot_at     timestamptz,
+    files           jsonb,
+    archive_bytes   bigint,
+    archive_sha256  text,
+    parts           integer,
+    sqlstate        text,
+    message         text
+);
+SELECT pg_catalog.pg_extension_config_dump('bravo.bravo_export_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('bravo.bravo_export_runs_export_id_seq', '');
+REVOKE ALL ON bravo.bravo_export_runs FROM PUBLIC;
+CREATE VIEW @extschema@.bravo_export_runs WITH (security_invoker = true) AS
+    SELECT * FROM bravo.bravo_export_runs;
+REVOKE ALL ON @extschema@.bravo_export_runs FROM PUBLIC;
+
+CREATE FUNCTION @extschema@."bravo_export"(
+	"destination" TEXT DEFAULT NULL,
+	"url_expires" interval DEFAULT '7 days'
+) RETURNS TABLE (
+	"export_id" bigint,
+	"object_key" TEXT,
+	"url" TEXT,
+	"url_expires_at" timestamp with time zone,
+	"files" jsonb,
+	"archive_bytes" bigint,
+	"archive_sha256" TEXT,
+	"ms" bigint
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'bravo_export_wrapper';
+
 -- No function of the extension is executable by PUBLIC.
 DO $revoke$
 DECLARE

@@ -19,10 +19,12 @@
 //!   target's window while streaming, write the differences.
 //! * `schedule/` — the scheduler worker, run-now and the status.
 //! * `report/`   — campaign reporting (SQL).
+//! * `export/`   — `bravo_export`: the complete export to S3 or a directory.
 
 use pgrx::prelude::*;
 
 pub mod error;
+pub mod export;
 pub mod report;
 pub mod runlog;
 pub mod runtime;

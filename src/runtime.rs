@@ -64,6 +64,12 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
+/// A handle on this backend's runtime, for work that runs on threads of its own (the
+/// export's pipeline); those threads never call PostgreSQL.
+pub fn handle() -> tokio::runtime::Handle {
+    runtime().handle().clone()
+}
+
 /// Why a wait stopped early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Interrupted;

@@ -218,6 +218,26 @@ pub static SCHEDULER_RETRY_BACKOFF_S: GucSetting<i32> = GucSetting::<i32>::new(6
 pub static SCHEDULER_OVERLAP: GucSetting<OverlapPolicy> =
     GucSetting::<OverlapPolicy>::new(OverlapPolicy::Skip);
 
+// ---------------------------------------------------------------------------------------
+// The complete export (SUSET: where the data goes and with which credentials).
+/// Default destination of `bravo_export`: `s3://bucket/prefix/` or `file:///dir`.
+pub static EXPORT_DESTINATION: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+/// An S3-compatible endpoint (`http://127.0.0.1:9000`); empty: AWS.
+pub static EXPORT_S3_ENDPOINT: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+/// The bucket's region. Default: `us-east-1`.
+pub static EXPORT_S3_REGION: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"us-east-1"));
+/// File with S3 credentials (AWS format); empty: the environment and instance chain.
+pub static EXPORT_CREDENTIALS_FILE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+/// The directory `file://` destinations must lie under; empty: none allowed.
+pub static EXPORT_ALLOWED_DIRECTORY: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+/// gzip level of the archive, 1 (fastest) to 9 (smallest).
+pub static EXPORT_GZIP_LEVEL: GucSetting<i32> = GucSetting::<i32>::new(6);
+
 fn s(
     name: &'static CStr,
     short: &'static CStr,
@@ -666,6 +686,60 @@ pub fn init() {
         GucFlags::default(),
     );
 
+    s(
+        c"bravo_metrics.export_destination",
+        c"Default destination of bravo_export: s3://bucket/prefix/ or file:///directory.",
+        &EXPORT_DESTINATION,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    s(
+        c"bravo_metrics.export_s3_endpoint",
+        c"S3-compatible endpoint of export destinations (empty: AWS).",
+        &EXPORT_S3_ENDPOINT,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"bravo_metrics.export_s3_region",
+        c"Region of the export bucket.",
+        c"",
+        &EXPORT_S3_REGION,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    s(
+        c"bravo_metrics.export_allowed_directory",
+        c"Directory that file:// export destinations must lie under (empty: none).",
+        &EXPORT_ALLOWED_DIRECTORY,
+        GucContext::Suset,
+        hidden,
+    );
+    // SAFETY: as for the secret files above.
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"bravo_metrics.export_credentials_file",
+            c"File with the S3 credentials of exports, AWS format (mode 0600).",
+            c"Superuser only; postgresql.conf or ALTER SYSTEM, like snowflake_secret_file. Empty: the AWS environment and instance credentials.",
+            &EXPORT_CREDENTIALS_FILE,
+            GucContext::Suset,
+            hidden,
+            Some(check_secret_path),
+            None,
+            None,
+        );
+    }
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.export_gzip_level",
+        c"gzip level of export archives, 1 (fastest) to 9 (smallest).",
+        c"",
+        &EXPORT_GZIP_LEVEL,
+        1,
+        9,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+
     // SAFETY: in `_PG_init`, on the main thread, after the settings above are defined
     // (as PostgreSQL requires); the prefix is a 'static NUL-terminated string.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"bravo_metrics".as_ptr()) };
@@ -776,7 +850,7 @@ unsafe extern "C-unwind" fn check_secret_path(
         return unsafe {
             reject(
                 "secret file paths cannot be set per database, per role or per function: pg_db_role_setting and pg_proc are readable by every role.",
-                "Use ALTER SYSTEM SET bravo_metrics.snowflake_secret_file = '...'; SELECT pg_reload_conf(); (or postgresql.conf). Remove a database-level value with ALTER DATABASE ... RESET bravo_metrics.snowflake_secret_file.",
+                "Use ALTER SYSTEM SET (for example bravo_metrics.snowflake_secret_file or bravo_metrics.export_credentials_file = '...'); SELECT pg_reload_conf(); (or postgresql.conf). Remove a database-level value with ALTER DATABASE ... RESET and the setting's name.",
             )
         };
     }

@@ -17,6 +17,7 @@ const USER_FUNCTIONS: &[&str] = &[
     "bravo_campaigns_totals",
     "bravo_disable_family",
     "bravo_enable_family",
+    "bravo_export",
     "bravo_grant_reporting",
     "bravo_last_sync_at",
     "bravo_media_buy_totals",
@@ -33,6 +34,7 @@ const USER_FUNCTIONS: &[&str] = &[
 
 /// The views users read, in the same schema.
 const USER_VIEWS: &[&str] = &[
+    "bravo_export_runs",
     "bravo_families",
     "bravo_family_metrics",
     "bravo_set_aside",

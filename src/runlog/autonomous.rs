@@ -43,6 +43,9 @@ use crate::txn;
 struct Task {
     /// Upserted first, in a transaction of its own.
     record: Option<RunRecord>,
+    /// An export's row (`bravo.bravo_export_runs`), likewise.
+    #[serde(default)]
+    export: Option<crate::export::record::ExportRecord>,
     /// Then: mark stale `running` rows `interrupted` (never run `exclude`).
     sweep: bool,
     exclude: i64,
@@ -66,6 +69,7 @@ pub fn write(rec: &RunRecord) {
 pub fn write_as(rec: &RunRecord, user: pg_sys::Oid, limit: Duration) -> bool {
     let task = Task {
         record: Some(rec.clone()),
+        export: None,
         sweep: false,
         exclude: 0,
     };
@@ -78,6 +82,27 @@ pub fn write_as(rec: &RunRecord, user: pg_sys::Oid, limit: Duration) -> bool {
     }
 }
 
+/// Writes an export's row in a transaction of its own and waits for it (at most 5 s);
+/// if that fails, the record goes to the server log as a WARNING.
+pub fn write_export(rec: &crate::export::record::ExportRecord) {
+    let task = Task {
+        record: None,
+        export: Some(rec.clone()),
+        sweep: false,
+        exclude: 0,
+    };
+    if let Err(why) = run_task(&task, current_user(), Duration::from_secs(5)) {
+        pgrx::warning!(
+            "{}: could not record export {} in bravo_export_runs: {why}; status {}, sqlstate {}, message: {}",
+            log_prefix(),
+            rec.export_id,
+            rec.status,
+            rec.sqlstate.as_deref().unwrap_or("-"),
+            rec.message.as_deref().unwrap_or("-")
+        );
+    }
+}
+
 /// At the start of a sync: writes its `running` row in a transaction of its own and
 /// waits (at most 5 s) until it is committed; the same worker then marks stale
 /// `running` rows of other runs `interrupted`, without the sync waiting for that.
@@ -86,6 +111,7 @@ pub fn start(rec: &RunRecord) -> Duration {
     let t0 = Instant::now();
     let task = Task {
         record: Some(rec.clone()),
+        export: None,
         sweep: true,
         exclude: rec.run_id,
     };
@@ -100,6 +126,7 @@ pub fn start(rec: &RunRecord) -> Duration {
 pub fn sweep(limit: Duration) -> Result<i64, String> {
     let task = Task {
         record: None,
+        export: None,
         sweep: true,
         exclude: 0,
     };
@@ -440,6 +467,26 @@ pub extern "C-unwind" fn bravo_runlog_writer_main(arg: pg_sys::Datum) {
             Err(message) => pgrx::warning!(
                 "bravo_metrics run-log writer: run {}: {message}",
                 rec.run_id
+            ),
+        }
+    }
+    if let Some(x) = &task.export {
+        let written = txn::in_transaction(|| {
+            let _ = Spi::run("SET LOCAL lock_timeout = '10s'");
+            let _ = Spi::run("SET LOCAL statement_timeout = '30s'");
+            crate::export::record::upsert(&super::log_schema()?, x)
+        });
+        match written {
+            // SAFETY: as above.
+            Ok(Ok(())) => unsafe { done_flag(addr).store(1, Ordering::Release) },
+            Ok(Err(e)) => pgrx::warning!(
+                "bravo_metrics run-log writer: export {}: {}",
+                x.export_id,
+                e.message
+            ),
+            Err(message) => pgrx::warning!(
+                "bravo_metrics run-log writer: export {}: {message}",
+                x.export_id
             ),
         }
     }

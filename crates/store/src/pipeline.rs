@@ -161,9 +161,10 @@ impl Pipeline {
         self.send(Msg::Data(data), wait)
     }
 
-    /// The error that stopped the pipeline's thread, if it did.
+    /// The error that stopped the pipeline's thread (waiting a little for its report:
+    /// a writer sees the channel close just before the thread reports).
     pub fn failure(&self) -> Option<CoreError> {
-        match self.done.try_recv() {
+        match self.done.recv_timeout(Duration::from_secs(2)) {
             Ok(Err(e)) => Some(e),
             _ => None,
         }

@@ -1,0 +1,124 @@
+//! Reading tables for the export: one snapshot for every query, rows as text.
+//!
+//! The snapshot is taken once and registered; every query of the export runs with it
+//! as the active snapshot and as a read-only SPI query (which takes no snapshot of its
+//! own), so all tables — and both passes over each (see
+//! `bravo_core::export::archive`) — see the same data, whatever the caller's
+//! isolation level and whatever commits meanwhile.
+
+use std::ffi::{CStr, CString};
+use std::io;
+
+use pgrx::pg_sys;
+
+use crate::runtime;
+
+/// The export's registered snapshot; unregistered on drop.
+pub struct Snapshot(pg_sys::Snapshot);
+
+impl Snapshot {
+    /// The transaction's snapshot (in READ COMMITTED, a new one), registered.
+    pub fn take() -> Snapshot {
+        // SAFETY: on the backend thread inside a transaction (a SQL function); the
+        // snapshot is registered with the current resource owner and unregistered once,
+        // by Drop (which runs before the transaction's abort cleanup on an error).
+        unsafe { Snapshot(pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot())) }
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        // SAFETY: registered by `take` and unregistered only here.
+        unsafe { pg_sys::UnregisterSnapshot(self.0) };
+    }
+}
+
+/// Why reading stopped: a cancel request (the caller then lets PostgreSQL raise it).
+pub fn cancelled() -> io::Error {
+    io::Error::new(io::ErrorKind::Interrupted, "cancel requested")
+}
+
+/// Rows fetched per round trip.
+const BATCH: i64 = 5000;
+
+/// Runs `query` (a SELECT of `ncols` text columns) under `snap` and calls `f` with each
+/// row's values (`None` for NULL). Stops with [`cancelled`] at a cancel request.
+/// SPI must be connected.
+pub fn each_row(
+    snap: &Snapshot,
+    query: &str,
+    ncols: usize,
+    mut f: impl FnMut(&[Option<&str>]) -> io::Result<()>,
+) -> io::Result<u64> {
+    let q = CString::new(query).map_err(io::Error::other)?;
+    // SAFETY: SPI is connected (the caller's contract); the snapshot is registered and
+    // alive for the whole call. The portal keeps its own registration of the snapshot,
+    // so popping it right after the open is fine. Every SPI_getvalue result is pfree'd
+    // after use and every tuple table freed after its batch, so memory stays flat.
+    unsafe {
+        pg_sys::PushActiveSnapshot(snap.0);
+        let portal = pg_sys::SPI_cursor_open_with_args(
+            std::ptr::null(),
+            q.as_ptr(),
+            0,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            true,
+            pg_sys::CURSOR_OPT_NO_SCROLL as i32,
+        );
+        pg_sys::PopActiveSnapshot();
+        let mut rows = 0u64;
+        let mut values: Vec<*mut std::ffi::c_char> = vec![std::ptr::null_mut(); ncols];
+        let result = (|| loop {
+            if runtime::cancel_requested() {
+                return Err(cancelled());
+            }
+            pg_sys::SPI_cursor_fetch(portal, true, BATCH);
+            let n = pg_sys::SPI_processed as usize;
+            let tt = pg_sys::SPI_tuptable;
+            if n == 0 || tt.is_null() {
+                return Ok(rows);
+            }
+            let desc = (*tt).tupdesc;
+            let mut out = Ok(());
+            for i in 0..n {
+                let tuple = *(*tt).vals.add(i);
+                for (c, v) in values.iter_mut().enumerate() {
+                    *v = pg_sys::SPI_getvalue(tuple, desc, c as i32 + 1);
+                }
+                let texts: Result<Vec<Option<&str>>, _> = values
+                    .iter()
+                    .map(|&p| {
+                        if p.is_null() {
+                            Ok(None)
+                        } else {
+                            CStr::from_ptr(p).to_str().map(Some)
+                        }
+                    })
+                    .collect();
+                out = match texts {
+                    Ok(t) => f(&t),
+                    Err(_) => Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "a value is not UTF-8: the export needs a UTF8 database",
+                    )),
+                };
+                for v in values.iter_mut() {
+                    if !v.is_null() {
+                        pg_sys::pfree(v.cast());
+                        *v = std::ptr::null_mut();
+                    }
+                }
+                if out.is_err() {
+                    break;
+                }
+                rows += 1;
+            }
+            pg_sys::SPI_freetuptable(tt);
+            out?;
+        })();
+        pg_sys::SPI_cursor_close(portal);
+        result
+    }
+}
