@@ -4,7 +4,9 @@
 # (3,000 media buys, 12 campaigns, 150 days, four metric families, late revisions),
 # enables the conversions and viewability families, runs bravo_sync(30) twice (first
 # load, then after late revisions), prints one campaign's numbers, then enables the
-# hourly families, runs bravo_sync_hourly() and prints the campaign's last 48 hours.
+# hourly families, runs bravo_sync_hourly() and prints the campaign's last 48 hours,
+# and exports everything to a local S3 peer (moto), printing the download URL and
+# fetching it.
 # Idempotent: state lives in .state/demo and is reused; `rm -rf .state/demo` resets it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +15,7 @@ ROOT=$(pwd)
 STATE="$ROOT/.state/demo"
 PGPORT=${BRAVO_DEMO_PGPORT:-55433}
 SFPORT=${BRAVO_DEMO_SFPORT:-18765}
+S3PORT=${BRAVO_DEMO_S3PORT:-18766}
 BIN=/usr/lib/postgresql/15/bin
 mkdir -p "$STATE"
 chown postgres "$ROOT/.state" "$STATE" 2>/dev/null || true
@@ -123,4 +126,36 @@ if "${PSQL[@]}" -d media_tool -tc "SELECT to_regprocedure('bravo_sync_hourly(int
      WHERE hour_start > now() - interval '48 hours' AND hour_start <= now()"
 fi
 "${PSQL[@]}" -d media_tool -c "SELECT run_id, trigger, status, window_start, finished_at - started_at AS took FROM bravo_sync_runs ORDER BY run_id DESC LIMIT 3"
+
+# The complete export to a local S3 peer (moto), configured as the README says.
+if "${PSQL[@]}" -d media_tool -tc "SELECT to_regprocedure('bravo_export(text,interval)') IS NOT NULL" | grep -q t; then
+    printf '
+== moto S3 on port %s; SELECT * FROM bravo_export() to s3://demo-exports/
+' "$S3PORT"
+    if ! (exec 3<>/dev/tcp/127.0.0.1/"$S3PORT") 2>/dev/null; then
+        nohup .venv/bin/moto_server -H 127.0.0.1 -p "$S3PORT" > "$STATE/moto.log" 2>&1 &
+        for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$S3PORT") 2>/dev/null && break; sleep 0.2; done
+    fi
+    .venv/bin/python -c "import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:$S3PORT/demo-exports', method='PUT'))"
+    printf '[default]\naws_access_key_id = AKIDDEMO\naws_secret_access_key = demo-secret\n' > "$STATE/s3.credentials"
+    chown postgres "$STATE/s3.credentials" 2>/dev/null || true
+    chmod 600 "$STATE/s3.credentials"
+    "${PSQL[@]}" -d media_tool -c "ALTER SYSTEM SET bravo_metrics.export_credentials_file = '$STATE/s3.credentials'"
+    "${PSQL[@]}" -d media_tool -c "ALTER SYSTEM SET bravo_metrics.export_s3_endpoint = 'http://127.0.0.1:$S3PORT'"
+    "${PSQL[@]}" -d media_tool -c "SELECT pg_reload_conf()" >/dev/null
+    "${PSQL[@]}" -d media_tool -c "ALTER DATABASE media_tool SET bravo_metrics.export_destination = 's3://demo-exports/daily/'"
+    read -r url sha bytes ms < <("${PSQL[@]}" -d media_tool -At -F ' ' -c "SELECT url, archive_sha256, archive_bytes, ms FROM bravo_export(url_expires => interval '1 day')")
+    printf 'exported in %s ms; download URL (1 day): %s\n' "$ms" "$url"
+    .venv/bin/python - "$url" "$sha" "$bytes" <<'PY'
+import hashlib, io, sys, tarfile, urllib.request
+url, sha, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+body = urllib.request.urlopen(url).read()
+assert len(body) == size and hashlib.sha256(body).hexdigest() == sha, "the download is the archive"
+with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as t:
+    members = t.getmembers()
+print(f"fetched {len(body)} bytes, sha256 {sha[:16]}..., {len(members)} files:")
+for m in members:
+    print(f"  {m.name:70s} {m.size:>12,d} bytes")
+PY
+fi
 printf '\nPostgreSQL: psql -h %s -p %s -U postgres media_tool   (stop: %s/pg_ctl -D %s/pg stop)\n' "$STATE" "$PGPORT" "$BIN" "$STATE"

@@ -2426,6 +2426,18 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'bravo_export_wrapper';
 
+CREATE FUNCTION @extschema@."bravo_export_url"(
+	"export_id" bigint,
+	"expires" interval DEFAULT '7 days'
+) RETURNS TABLE (
+	"url" TEXT,
+	"url_expires_at" timestamp with time zone
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'bravo_export_url_wrapper';
+
 -- No function of the extension is executable by PUBLIC.
 DO $revoke$
 DECLARE

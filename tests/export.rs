@@ -222,6 +222,30 @@ fn an_export_downloads_through_its_url_and_matches_the_tables_and_the_reports() 
         .collect();
     assert_eq!(mongo["daily"].as_array().unwrap(), &daily);
 
+    // A new URL for the same archive; none for an export that has no archive, or
+    // whose archive is gone.
+    let again: String = c
+        .query_one(
+            "SELECT url FROM bravo_export_url($1, interval '10 minutes')",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert!(again.contains("X-Amz-Expires=600"), "{again}");
+    let body2 = reqwest::blocking::get(&again).unwrap().bytes().unwrap();
+    assert_eq!(sha256_hex(&body2), sha);
+    let e = c
+        .query("SELECT * FROM bravo_export_url(999)", &[])
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "22023", "{}", db_message(&e));
+    let e = c
+        .query(
+            "SELECT * FROM bravo_export_url($1, interval '30 days')",
+            &[&id],
+        )
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "22023", "{}", db_message(&e));
+
     // The run log has the export, and no URL.
     let r = c
         .query_one(
@@ -236,6 +260,18 @@ fn an_export_downloads_through_its_url_and_matches_the_tables_and_the_reports() 
     );
     assert_eq!(r.get::<_, String>(3), key);
     assert!(!r.get::<_, String>(4).contains("X-Amz"));
+
+    // The archive deleted (a lifecycle rule): no new URL, a clear error.
+    let gone = reqwest::blocking::Client::new()
+        .delete(format!("{}/exports/{key}", moto.endpoint()))
+        .send()
+        .unwrap();
+    assert!(gone.status().is_success(), "{}", gone.status());
+    let e = c
+        .query("SELECT * FROM bravo_export_url($1)", &[&id])
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "58P01", "{}", db_message(&e));
+    assert!(db_message(&e).contains("no longer"), "{}", db_message(&e));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -297,6 +333,17 @@ fn bad_destinations_and_an_unreachable_endpoint_fail_clearly_and_leave_nothing()
     );
     assert!(moto.keys("exports").unwrap().is_empty());
     assert_eq!(moto.open_multipart_uploads("exports").unwrap(), 0);
+    let failed: i64 = c
+        .query_one(
+            "SELECT max(export_id) FROM bravo_export_runs WHERE status = 'failed'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let e = c
+        .query("SELECT * FROM bravo_export_url($1)", &[&failed])
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "55000", "{}", db_message(&e));
 
     // A reporting role cannot export.
     c.batch_execute("CREATE ROLE analyst LOGIN; SELECT bravo_grant_reporting('analyst');")
@@ -317,4 +364,86 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+#[test]
+fn cancel_and_statement_timeout_stop_an_export_within_a_second_and_leave_nothing() {
+    let src = SyntheticSource::start(opts());
+    let pg = Cluster::start(ClusterOptions::default());
+    let moto = Moto::start().unwrap();
+    let mut c = setup(&pg, &src, &moto);
+    // Enough history for an export of several seconds: 300 buys x 2,000 days.
+    c.batch_execute(
+        "INSERT INTO platform_buy_daily_impressions (media_buy_id, date, impressions, clicks, spend)
+         SELECT b, current_date - 40 - d, 1000 + b + d, d % 50, (b * d % 100000) / 100.0
+           FROM generate_series(1, 300) b, generate_series(0, 1999) d",
+    )
+    .unwrap();
+
+    // statement_timeout
+    c.batch_execute("SET statement_timeout = '1500ms'").unwrap();
+    let t0 = std::time::Instant::now();
+    let e = c
+        .query("SELECT * FROM bravo_export('s3://exports/')", &[])
+        .unwrap_err();
+    let took = t0.elapsed();
+    c.batch_execute("RESET statement_timeout").unwrap();
+    assert_eq!(sqlstate(&e), "57014", "{}", db_message(&e));
+    assert!(
+        db_message(&e).contains("statement timeout"),
+        "{}",
+        db_message(&e)
+    );
+    assert!(
+        took < std::time::Duration::from_millis(2800),
+        "stopped in {took:?}"
+    );
+
+    // pg_cancel_backend from another session.
+    let mut other = pg.client("media_tool");
+    let pid: i32 = other
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let h = std::thread::spawn(move || {
+        other
+            .query("SELECT * FROM bravo_export('s3://exports/')", &[])
+            .map(|_| ())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let t0 = std::time::Instant::now();
+    c.execute("SELECT pg_cancel_backend($1)", &[&pid]).unwrap();
+    let e = h.join().unwrap().unwrap_err();
+    let took = t0.elapsed();
+    assert_eq!(sqlstate(&e), "57014", "{}", db_message(&e));
+    assert!(
+        took < std::time::Duration::from_millis(1500),
+        "cancelled in {took:?}"
+    );
+
+    assert_eq!(
+        moto.open_multipart_uploads("exports").unwrap(),
+        0,
+        "the uploads were aborted"
+    );
+    assert!(
+        moto.keys("exports").unwrap().is_empty(),
+        "nothing under any key"
+    );
+    let statuses: Vec<(String, String)> = c
+        .query(
+            "SELECT status, sqlstate FROM bravo_export_runs ORDER BY export_id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("cancelled".into(), "57014".into()),
+            ("cancelled".into(), "57014".into())
+        ]
+    );
 }

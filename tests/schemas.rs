@@ -18,6 +18,7 @@ const USER_FUNCTIONS: &[&str] = &[
     "bravo_disable_family",
     "bravo_enable_family",
     "bravo_export",
+    "bravo_export_url",
     "bravo_grant_reporting",
     "bravo_last_sync_at",
     "bravo_media_buy_totals",

@@ -341,28 +341,13 @@ fn export(
             finish_failed(&mut rec, &state, &e.message);
             if e.code == PgSqlErrorCode::ERRCODE_QUERY_CANCELED {
                 // The standard message (statement timeout or user request).
-                pgrx::check_for_interrupts!();
+                return Err(cancel_error());
             }
             return Err(e);
         }
     };
 
-    let url = match (&plan.s3, plan.expires) {
-        (Some(store), Some(expires)) => {
-            match runtime::block_on(s3::presign(store, &object_key, expires)) {
-                Ok(Ok(u)) => u,
-                Ok(Err(e)) => return Err(e.into()),
-                Err(_) => {
-                    pgrx::check_for_interrupts!();
-                    return Err(BravoError::new(
-                        PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
-                        "the export was cancelled",
-                    ));
-                }
-            }
-        }
-        _ => format!("file://{object_key}"),
-    };
+    let url = download_url(&plan, &object_key)?;
     rec.status = "succeeded".into();
     rec.finished_at_ms = Some(now_ms());
     rec.snapshot_at_ms = Some(snapshot_ms);
@@ -383,6 +368,106 @@ fn export(
         archive_sha256: summary.sha256,
         ms: t0.elapsed().as_millis() as i64,
     })
+}
+
+/// The download URL of `key`: presigned for S3, `file://` for a directory.
+fn download_url(plan: &Plan, key: &str) -> Result<String, BravoError> {
+    match (&plan.s3, plan.expires) {
+        (Some(store), Some(expires)) => match runtime::block_on(s3::presign(store, key, expires)) {
+            Ok(r) => r.map_err(BravoError::from),
+            Err(_) => Err(cancel_error()),
+        },
+        _ => Ok(format!("file://{key}")),
+    }
+}
+
+/// A cancel seen while waiting: PostgreSQL's own error (statement timeout or user
+/// request) if it raises one here, else ours.
+fn cancel_error() -> BravoError {
+    pgrx::check_for_interrupts!();
+    BravoError::new(
+        PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
+        "the export was cancelled",
+    )
+}
+
+/// A new download URL for export `export_id`'s archive, valid for `expires` (S3: at
+/// most 7 days), e.g. after the one `bravo_export` returned has expired. The archive
+/// must still be there.
+#[allow(clippy::type_complexity)] // pgrx's name!() columns must be spelled inline
+#[pg_extern(security_definer, volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn bravo_export_url(
+    export_id: i64,
+    expires: default!(Option<Interval>, "'7 days'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(url, String),
+        name!(url_expires_at, Option<TimestampWithTimeZone>),
+    ),
+> {
+    let r = export_url(export_id, expires).unwrap_or_else(|e| e.raise());
+    TableIterator::once(r)
+}
+
+fn export_url(
+    export_id: i64,
+    expires: Option<Interval>,
+) -> Result<(String, Option<TimestampWithTimeZone>), BravoError> {
+    let internal = runlog::log_schema()?;
+    let row = Spi::connect(|c| {
+        let t = c.select(
+            &format!(
+                "SELECT status, destination, object_key FROM {internal}.bravo_export_runs WHERE export_id = $1"
+            ),
+            None,
+            &[export_id.into()],
+        )?;
+        match t.into_iter().next() {
+            Some(r) => Ok::<_, pgrx::spi::Error>(Some((
+                r.get::<String>(1)?.unwrap_or_default(),
+                r.get::<String>(2)?.unwrap_or_default(),
+                r.get::<String>(3)?.unwrap_or_default(),
+            ))),
+            None => Ok(None),
+        }
+    })
+    .map_err(|e| BravoError::config(format!("cannot read export {export_id}: {e}")))?;
+    let Some((status, destination, key)) = row else {
+        return Err(
+            BravoError::config(format!("there is no export {export_id}"))
+                .hint("SELECT export_id, status FROM bravo_export_runs ORDER BY export_id DESC;"),
+        );
+    };
+    if status != "succeeded" {
+        return Err(BravoError::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("export {export_id} is {status}: it has no archive"),
+        )
+        .hint("Only a succeeded export has an archive to download."));
+    }
+    let plan = plan(Some(&destination), expires)?;
+    if let Some(store) = &plan.s3 {
+        match runtime::block_on(s3::exists(store, &key)) {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => {
+                return Err(BravoError::new(
+                    PgSqlErrorCode::ERRCODE_UNDEFINED_FILE,
+                    format!("the archive of export {export_id} is no longer in {destination}"),
+                )
+                .hint("It was deleted or expired by a lifecycle rule; run bravo_export() again."))
+            }
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(cancel_error()),
+        }
+    }
+    let url = download_url(&plan, &key)?;
+    Ok((
+        url,
+        plan.expires
+            .and_then(|d| timestamptz(now_ms() + d.as_millis() as i64)),
+    ))
 }
 
 /// Aborts the upload if it is still open, waiting (bounded) until it is.

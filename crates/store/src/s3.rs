@@ -89,6 +89,17 @@ pub async fn presign(store: &AmazonS3, key: &str, expires: Duration) -> Result<S
         .map_err(map_error)
 }
 
+/// Whether `key` exists (a HEAD request).
+pub async fn exists(store: &AmazonS3, key: &str) -> Result<bool, CoreError> {
+    use object_store::ObjectStoreExt;
+    let path = Path::parse(key).map_err(|e| map_error(e.into()))?;
+    match store.head(&path).await {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(map_error(e)),
+    }
+}
+
 /// An object_store error as the SQLSTATE a user should see; never the credentials.
 pub fn map_error(e: object_store::Error) -> CoreError {
     use object_store::Error as E;
