@@ -2,8 +2,8 @@
 # Installs what is missing, idempotently: Debian packages, cargo-pgrx 0.18.1 (pgrx
 # initialised against the system PostgreSQL 15), a Python venv (.venv) with the pinned
 # fakesnow emulator and the S3 and MongoDB peers of the export, and with --tests
-# (scripts/test.sh) cargo-deny 0.20.2 for the dependency audit. Safe to run again; it
-# skips what is already there.
+# (scripts/test.sh) cargo-deny 0.20.2 for the dependency audit and s3s-fs 0.14.1 (an
+# S3 server that checks signatures). Safe to run again; it skips what is already there.
 set -euo pipefail
 tests=0
 for arg in "$@"; do
@@ -39,6 +39,12 @@ fi
 
 # The dependency audit in scripts/test.sh (deny.toml); the demo does not need it.
 # Installed only when missing or of another version (about 15 minutes on 2 cores).
+# s3s-fs: the S3 server that checks signatures and presigned URLs (the export's tests).
+# 0.14.1 is the newest release that builds with Rust 1.95 (0.15 and later need 1.96).
+if [ "$tests" = 1 ] && ! s3s-fs --version 2>/dev/null | grep -q " 0.14.1"; then
+    say "cargo install s3s-fs 0.14.1 (takes a few minutes)"
+    cargo install --locked s3s-fs --version 0.14.1 --features binary
+fi
 if [ "$tests" = 1 ] && ! cargo deny --version 2>/dev/null | grep -qx "cargo-deny 0.20.2"; then
     say "cargo install cargo-deny 0.20.2 (takes several minutes)"
     cargo install --locked cargo-deny --version 0.20.2

@@ -237,6 +237,9 @@ pub static EXPORT_ALLOWED_DIRECTORY: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(None);
 /// gzip level of the archive, 1 (fastest) to 9 (smallest).
 pub static EXPORT_GZIP_LEVEL: GucSetting<i32> = GucSetting::<i32>::new(6);
+/// The scheduler exports (to `export_destination`) after each successful scheduled
+/// daily sync.
+pub static EXPORT_AFTER_SYNC: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 fn s(
     name: &'static CStr,
@@ -729,6 +732,14 @@ pub fn init() {
             None,
         );
     }
+    GucRegistry::define_bool_guc(
+        c"bravo_metrics.export_after_sync",
+        c"Export to bravo_metrics.export_destination after each successful scheduled daily sync.",
+        c"",
+        &EXPORT_AFTER_SYNC,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"bravo_metrics.export_gzip_level",
         c"gzip level of export archives, 1 (fastest) to 9 (smallest).",

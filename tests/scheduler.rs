@@ -1359,3 +1359,67 @@ fn the_hourly_schedule_runs_the_hourly_families_on_its_own() {
         "no hourly run after the schedule was emptied"
     );
 }
+
+#[test]
+fn with_export_after_sync_each_scheduled_sync_is_followed_by_an_export() {
+    let src = Source::start();
+    src.fill(5, 10);
+    let moto = bravo_testkit::moto::Moto::start().unwrap();
+    moto.create_bucket("nightly").unwrap();
+    let cl = cluster(&[]);
+    let mut c = install(&cl, src.port(), 5);
+    let creds = cl.secret_file(
+        "s3.credentials",
+        "aws_access_key_id = AKIDSCHED\naws_secret_access_key = sched-secret\n",
+    );
+    common::alter_system(
+        &mut c,
+        "bravo_metrics.export_credentials_file",
+        creds.to_str().unwrap(),
+    );
+    common::alter_system(&mut c, "bravo_metrics.export_s3_endpoint", &moto.endpoint());
+    // The scheduler's worker reads settings of the configuration file (reloaded on
+    // SIGHUP), not a later ALTER DATABASE: the README says ALTER SYSTEM.
+    common::alter_system(
+        &mut c,
+        "bravo_metrics.export_destination",
+        "s3://nightly/media/",
+    );
+
+    enable(
+        &cl,
+        &[
+            "bravo_metrics.schedule = '*/3 * * * * *'",
+            "bravo_metrics.export_after_sync = on",
+        ],
+    );
+    let (id, key) = wait_for(Duration::from_secs(60), "a scheduled export", || {
+        c.query_opt(
+            "SELECT export_id, object_key FROM bravo_export_runs WHERE trigger = 'schedule' AND status = 'succeeded' ORDER BY export_id LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)))
+    });
+    assert!(key.starts_with("media/bravo-export-postgres-"), "{key}");
+    assert!(
+        moto.keys("nightly").unwrap().contains(&key),
+        "the archive is in the bucket"
+    );
+    // The export follows a succeeded scheduled sync, and its log line has no URL.
+    let synced: i64 = c
+        .query_one(
+            "SELECT count(*) FROM bravo_sync_runs WHERE trigger = 'schedule' AND status = 'succeeded'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(synced >= 1);
+    let log = wait_for(Duration::from_secs(10), "the export's log line", || {
+        let t = cl.log_text();
+        t.contains(&format!("export {id} to {key}")).then_some(t)
+    });
+    assert!(!log.contains("X-Amz-Signature") && !log.contains("sched-secret"));
+    cl.append_conf(&["bravo_metrics.scheduler_enabled = off"]);
+    cl.reload();
+}

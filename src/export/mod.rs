@@ -87,7 +87,7 @@ fn bravo_export(
         name!(ms, i64),
     ),
 > {
-    let out = export(destination, url_expires).unwrap_or_else(|e| e.raise());
+    let out = export(destination, url_expires, "manual").unwrap_or_else(|e| e.raise());
     TableIterator::once((
         out.export_id,
         out.object_key,
@@ -201,9 +201,24 @@ fn timestamptz(ms: i64) -> Option<TimestampWithTimeZone> {
     TimestampWithTimeZone::try_from((ms - 946_684_800_000) * 1000).ok()
 }
 
+/// The scheduler's export after a successful scheduled sync (to
+/// `bravo_metrics.export_destination`); raises on error, like `bravo_export`. Returns
+/// the line for the server log: the archive's key and size, never its URL.
+pub fn scheduled() -> String {
+    let iv = Interval::new(0, 7, 0).ok();
+    match export(None, iv, "schedule") {
+        Ok(x) => format!(
+            "export {} to {} ({} bytes, {} ms)",
+            x.export_id, x.object_key, x.archive_bytes, x.ms
+        ),
+        Err(e) => e.raise(),
+    }
+}
+
 fn export(
     destination: Option<&str>,
     url_expires: Option<Interval>,
+    trigger: &str,
 ) -> Result<Exported, BravoError> {
     let t0 = Instant::now();
     let plan = plan(destination, url_expires)?;
@@ -256,7 +271,7 @@ fn export(
     let mut rec = ExportRecord {
         export_id,
         status: "running".into(),
-        trigger: "manual".into(),
+        trigger: trigger.into(),
         run_by,
         started_at_ms: started,
         finished_at_ms: None,

@@ -139,6 +139,34 @@ pub struct Export {
     pub tables: Vec<Table>,
     pub files: Vec<File>,
     snapshot: Snapshot,
+    /// Times each file was produced (the second time is the one into the archive).
+    passes: Vec<u8>,
+    progress: Progress,
+}
+
+/// NOTICEs on a long export, at most every `bravo_metrics.progress_interval` ms
+/// (0: none), as the sync sends them.
+struct Progress {
+    interval_ms: u128,
+    last: std::time::Instant,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            interval_ms: crate::settings::PROGRESS_INTERVAL_MS.get().max(0) as u128,
+            last: std::time::Instant::now(),
+        }
+    }
+
+    fn file_done(&mut self, pass: u8, done: usize, of: usize, path: &str, rows: u64) {
+        if self.interval_ms == 0 || self.last.elapsed().as_millis() < self.interval_ms {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        let what = if pass == 1 { "measured" } else { "written" };
+        pgrx::notice!("bravo_export: {what} {path} ({rows} rows), file {done} of {of}");
+    }
 }
 
 impl Export {
@@ -194,9 +222,11 @@ impl Export {
             tables.push(t);
         }
         Ok(Export {
+            passes: vec![0; files.len()],
             tables,
             files,
             snapshot,
+            progress: Progress::new(),
         })
     }
 
@@ -229,6 +259,15 @@ impl Producer for Export {
             })?,
         };
         w.flush()?;
+        self.passes[index] += 1;
+        let of = self.files.len();
+        self.progress.file_done(
+            self.passes[index],
+            index + 1,
+            of,
+            &self.files[index].path,
+            rows,
+        );
         Ok(rows)
     }
 }

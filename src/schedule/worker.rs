@@ -337,6 +337,19 @@ impl Worker {
         connect_to(&self.database);
     }
 
+    /// The export after a successful scheduled sync (`bravo_metrics.export_after_sync`),
+    /// in a transaction of its own; its failure is logged (and recorded in
+    /// `bravo_export_runs`) and changes nothing about the sync.
+    fn export(&mut self) {
+        txn::report_activity(Some("export after the scheduled sync"));
+        let result = txn::in_transaction(crate::export::scheduled);
+        txn::report_activity(None);
+        match result {
+            Ok(line) => say!("{line}"),
+            Err(message) => warn!("export after the scheduled sync failed: {message}"),
+        }
+    }
+
     /// Runs one sync and plans what follows it.
     fn fire(&mut self, due: Due) {
         let req = SyncRequest {
@@ -365,7 +378,12 @@ impl Worker {
                 self.told_not_installed = false;
                 let line = exec::describe(due.kind.trigger(), due.attempt, outcome);
                 match outcome {
-                    Outcome::Succeeded { .. } => say!("{line}"),
+                    Outcome::Succeeded { .. } => {
+                        say!("{line}");
+                        if settings::EXPORT_AFTER_SYNC.get() {
+                            self.export();
+                        }
+                    }
                     _ => warn!("{line}"),
                 }
             }
