@@ -261,6 +261,27 @@ fn an_export_downloads_through_its_url_and_matches_the_tables_and_the_reports() 
     assert_eq!(r.get::<_, String>(3), key);
     assert!(!r.get::<_, String>(4).contains("X-Amz"));
 
+    // A long export says how far it is, at most every progress_interval ms.
+    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = notices.clone();
+    let mut watched = pg
+        .conninfo("media_tool")
+        .parse::<postgres::Config>()
+        .unwrap()
+        .notice_callback(move |n| seen.lock().unwrap().push(n.message().to_string()))
+        .connect(postgres::NoTls)
+        .unwrap();
+    watched
+        .batch_execute("SET bravo_metrics.progress_interval = 1; SELECT * FROM bravo_export('s3://exports/progress/')")
+        .unwrap();
+    let notices = notices.lock().unwrap().clone();
+    assert!(
+        notices.iter().any(
+            |n| n.starts_with("bravo_export: written csv/platform_buy_daily_impressions.csv (")
+        ),
+        "{notices:?}"
+    );
+
     // The archive deleted (a lifecycle rule): no new URL, a clear error.
     let gone = reqwest::blocking::Client::new()
         .delete(format!("{}/exports/{key}", moto.endpoint()))
