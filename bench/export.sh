@@ -35,7 +35,7 @@ for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$s3port") 2>/dev/null && 
 printf '[default]\naws_access_key_id = AKIDBENCH\naws_secret_access_key = bench-secret\n' > "$dir/s3.credentials"
 chown postgres "$dir/s3.credentials" 2>/dev/null || true; chmod 600 "$dir/s3.credentials"
 psql() { as_pg "$bin/psql" -X -q -h "$dir" -p "$port" -U postgres -v ON_ERROR_STOP=1 "$@"; }
-psql -d postgres -c "ALTER SYSTEM SET bravo_metrics.export_credentials_file = '$dir/s3.credentials'" \
+psql -d postgres -c "LOAD 'bravo_metrics'" -c "ALTER SYSTEM SET bravo_metrics.export_credentials_file = '$dir/s3.credentials'" \
      -c "ALTER SYSTEM SET bravo_metrics.export_s3_endpoint = 'http://127.0.0.1:$s3port'" -c "SELECT pg_reload_conf()" >/dev/null
 
 # db rows: a database with `rows` rows per metric table (impressions, videos).

@@ -53,8 +53,9 @@ pub fn each_row(
     let q = CString::new(query).map_err(io::Error::other)?;
     // SAFETY: SPI is connected (the caller's contract); the snapshot is registered and
     // alive for the whole call. The portal keeps its own registration of the snapshot,
-    // so popping it right after the open is fine. Every SPI_getvalue result is pfree'd
-    // after use and every tuple table freed after its batch, so memory stays flat.
+    // so popping it right after the open is fine. The batch context is a child of the
+    // SPI procedure context (freed with it on an error) and is switched away from
+    // before it is reset; every tuple table is freed after its batch.
     unsafe {
         pg_sys::PushActiveSnapshot(snap.0);
         let portal = pg_sys::SPI_cursor_open_with_args(
@@ -68,6 +69,16 @@ pub fn each_row(
             pg_sys::CURSOR_OPT_NO_SCROLL as i32,
         );
         pg_sys::PopActiveSnapshot();
+        // Each batch's values (and whatever the output functions allocate on the way)
+        // live in a context of their own, reset after the batch: memory stays flat
+        // whatever the table's size. Deleted with the SPI context if an error unwinds.
+        let batch_cx = pg_sys::AllocSetContextCreateInternal(
+            pg_sys::CurrentMemoryContext,
+            c"bravo_export batch".as_ptr(),
+            0,
+            pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+        );
         let mut rows = 0u64;
         let mut values: Vec<*mut std::ffi::c_char> = vec![std::ptr::null_mut(); ncols];
         let result = (|| loop {
@@ -82,6 +93,7 @@ pub fn each_row(
             }
             let desc = (*tt).tupdesc;
             let mut out = Ok(());
+            let caller_cx = pg_sys::MemoryContextSwitchTo(batch_cx);
             for i in 0..n {
                 let tuple = *(*tt).vals.add(i);
                 for (c, v) in values.iter_mut().enumerate() {
@@ -104,21 +116,18 @@ pub fn each_row(
                         "a value is not UTF-8: the export needs a UTF8 database",
                     )),
                 };
-                for v in values.iter_mut() {
-                    if !v.is_null() {
-                        pg_sys::pfree(v.cast());
-                        *v = std::ptr::null_mut();
-                    }
-                }
                 if out.is_err() {
                     break;
                 }
                 rows += 1;
             }
+            pg_sys::MemoryContextSwitchTo(caller_cx);
+            pg_sys::MemoryContextReset(batch_cx);
             pg_sys::SPI_freetuptable(tt);
             out?;
         })();
         pg_sys::SPI_cursor_close(portal);
+        pg_sys::MemoryContextDelete(batch_cx);
         result
     }
 }

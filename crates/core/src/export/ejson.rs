@@ -119,11 +119,33 @@ fn write_value<W: Write + ?Sized>(out: &mut W, kind: ColumnKind, v: &str) -> io:
             out.write_all(b"\"}")
         }
         ColumnKind::Date => {
+            // The export's own format, YYYY-MM-DD in 1970-9999: the relaxed text is
+            // the value and a fixed time (the common case, without parsing).
+            if v.len() == 10 && relaxed_year(v) && NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok()
+            {
+                out.write_all(b"{\"$date\":\"")?;
+                out.write_all(v.as_bytes())?;
+                return out.write_all(b"T00:00:00Z\"}");
+            }
             let d = NaiveDate::parse_from_str(v, "%Y-%m-%d")
                 .map_err(|e| invalid(format!("{v:?} is not a date: {e}")))?;
             write_date(out, d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
         }
         ColumnKind::Timestamp => {
+            // YYYY-MM-DDTHH:MM:SS.ffffffZ in 1970-9999: cut to milliseconds.
+            let b = v.as_bytes();
+            if b.len() == 27
+                && relaxed_year(v)
+                && b[10] == b'T'
+                && b[19] == b'.'
+                && b[26] == b'Z'
+                && b[20..26].iter().all(u8::is_ascii_digit)
+                && NaiveDate::parse_from_str(&v[..10], "%Y-%m-%d").is_ok()
+            {
+                out.write_all(b"{\"$date\":\"")?;
+                out.write_all(&b[..23])?;
+                return out.write_all(b"Z\"}");
+            }
             let t = DateTime::parse_from_rfc3339(v)
                 .map_err(|e| invalid(format!("{v:?} is not an RFC 3339 instant: {e}")))?;
             write_date(out, t.with_timezone(&Utc))
@@ -135,6 +157,15 @@ fn write_value<W: Write + ?Sized>(out: &mut W, kind: ColumnKind, v: &str) -> io:
             _ => Err(invalid(format!("{v:?} is not a boolean"))),
         },
     }
+}
+
+/// Whether `v` starts with a four-digit year in 1970–9999 (the relaxed range).
+fn relaxed_year(v: &str) -> bool {
+    v.get(..4)
+        .filter(|y| y.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|y| y.parse::<u32>().ok())
+        .is_some_and(|y| (1970..=9999).contains(&y))
+        && v.as_bytes().get(4) == Some(&b'-')
 }
 
 /// `{"$date": …}` to the millisecond: relaxed (an ISO-8601 string) for the years
