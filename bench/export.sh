@@ -3,7 +3,7 @@
 # rows each (plus media_buys and the run log) to a local S3 peer (moto), side by side
 # with the baseline measured in the same run: COPY (SELECT ... ORDER BY key) TO STDOUT
 # (FORMAT csv) | gzip of the same rows. Also the export backend's peak memory
-# (VmHWM) at a third and at all of the rows. Needs bravo_metrics installed
+# (private: RssAnon, sampled) at a third and at all of the rows. Needs bravo_metrics installed
 # (cargo pgrx install --release) and the venv (scripts/setup.sh). Its own throw-away
 # cluster and moto server.
 #
@@ -85,9 +85,19 @@ export_once() {
             (SELECT sum((f->>'bytes')::bigint) FROM jsonb_array_elements(files) f WHERE f->>'path' ~ '(daily_|Daily)'),
             archive_bytes FROM bravo_export('s3://bench/')"
 }
-peak_kb() {  # VmHWM of the backend that ran an export, in kB
-    psql -d "$1" -At -c "SELECT count(*) FROM bravo_export('s3://bench/')" \
-         -c "SELECT (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]" | tail -1
+peak_kb() {  # peak private memory (RssAnon, sampled every 50 ms) of the backend running an export, kB
+    local out="$dir/peak.$1" pid="" peak=0 v
+    rm -f "$out"
+    psql -d "$1" -At -c "SELECT pg_backend_pid()" -c "SELECT pg_sleep(0.5)" \
+         -c "SELECT count(*) FROM bravo_export('s3://bench/')" > "$out" &
+    local job=$!
+    while [ -z "$pid" ]; do sleep 0.05; pid=$(head -1 "$out" 2>/dev/null || true); done
+    while kill -0 "$job" 2>/dev/null; do
+        v=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+        [ "${v:-0}" -gt "$peak" ] && peak=$v
+        sleep 0.05
+    done
+    echo "$peak"
 }
 
 base_bytes=0
@@ -109,4 +119,4 @@ awk -v n="$total" -v es="$es" -v bs="$bs" -v eb="$exp_bytes" -v bb="$base_bytes"
     printf "| uncompressed MB per second (export: CSV + MongoDB JSON, %.0f MB; baseline: CSV, %.0f MB) | %.1f | %.1f | %.2fx | |\n", eb / 1e6, bb / 1e6, eb / 1e6 / es, bb / 1e6 / bs, (eb / es) / (bb / bs);
 }'
 echo "| archive size | $(( arch / 1000000 )) MB | | | |"
-echo "| export backend peak memory (VmHWM) at $(( rows / 3 )) / $rows rows per table | ${small_kb} kB / ${big_kb} kB | | $(awk -v a="$small_kb" -v b="$big_kb" 'BEGIN { printf "%.2fx", b / a }') | flat |"
+echo "| export backend peak private memory (RssAnon) at $(( rows / 3 )) / $rows rows per table | ${small_kb} kB / ${big_kb} kB | | $(awk -v a="$small_kb" -v b="$big_kb" 'BEGIN { printf "%.2fx", b / a }') | flat |"
