@@ -468,3 +468,57 @@ fn cancel_and_statement_timeout_stop_an_export_within_a_second_and_leave_nothing
         ]
     );
 }
+
+#[test]
+fn a_directory_under_the_allowed_one_gets_the_archive_renamed_into_place() {
+    let src = SyntheticSource::start(opts());
+    let pg = Cluster::start(ClusterOptions::default());
+    let moto = Moto::start().unwrap();
+    let mut c = setup(&pg, &src, &moto);
+    let root = tempdir("exports");
+    let daily = root.join("daily");
+    std::fs::create_dir_all(&daily).unwrap();
+    assert!(Command::new("chown")
+        .args(["-R", "postgres"])
+        .arg(&root)
+        .status()
+        .unwrap()
+        .success());
+    alter_system(
+        &mut c,
+        "bravo_metrics.export_allowed_directory",
+        root.to_str().unwrap(),
+    );
+
+    let r = c
+        .query_one(
+            "SELECT url, object_key, archive_sha256, url_expires_at IS NULL FROM bravo_export($1)",
+            &[&format!("file://{}", daily.display())],
+        )
+        .unwrap();
+    let (url, key, sha): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+    assert!(r.get::<_, bool>(3), "a file has no URL expiry");
+    assert_eq!(url, format!("file://{key}"));
+    assert!(key.starts_with(daily.to_str().unwrap()), "{key}");
+    let bytes = std::fs::read(&key).unwrap();
+    assert_eq!(sha256_hex(&bytes), sha);
+    let names: Vec<String> = std::fs::read_dir(&daily)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names.len(),
+        1,
+        "the archive only, no partial file: {names:?}"
+    );
+
+    // Outside the allowed directory, even through "..": refused, nothing written.
+    let e = c
+        .query(
+            "SELECT * FROM bravo_export($1)",
+            &[&format!("file://{}/../", root.display())],
+        )
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{}", db_message(&e));
+    std::fs::remove_dir_all(&root).unwrap();
+}
