@@ -80,7 +80,6 @@ pub fn each_row(
             pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
         );
         let mut rows = 0u64;
-        let mut values: Vec<*mut std::ffi::c_char> = vec![std::ptr::null_mut(); ncols];
         let result = (|| loop {
             if runtime::cancel_requested() {
                 return Err(cancelled());
@@ -94,33 +93,38 @@ pub fn each_row(
             let desc = (*tt).tupdesc;
             let mut out = Ok(());
             let caller_cx = pg_sys::MemoryContextSwitchTo(batch_cx);
+            // One row's values, reused for every row of the batch (they live in the
+            // batch context, reset below after this vector is gone).
+            let mut values: Vec<Option<&str>> = Vec::with_capacity(ncols);
             for i in 0..n {
                 let tuple = *(*tt).vals.add(i);
-                for (c, v) in values.iter_mut().enumerate() {
-                    *v = pg_sys::SPI_getvalue(tuple, desc, c as i32 + 1);
+                values.clear();
+                let mut utf8 = true;
+                for c in 1..=ncols {
+                    let p = pg_sys::SPI_getvalue(tuple, desc, c as i32);
+                    if p.is_null() {
+                        values.push(None);
+                    } else if let Ok(v) = CStr::from_ptr(p).to_str() {
+                        values.push(Some(v));
+                    } else {
+                        utf8 = false;
+                        break;
+                    }
                 }
-                let texts: Result<Vec<Option<&str>>, _> = values
-                    .iter()
-                    .map(|&p| {
-                        if p.is_null() {
-                            Ok(None)
-                        } else {
-                            CStr::from_ptr(p).to_str().map(Some)
-                        }
-                    })
-                    .collect();
-                out = match texts {
-                    Ok(t) => f(&t),
-                    Err(_) => Err(io::Error::new(
+                out = if utf8 {
+                    f(&values)
+                } else {
+                    Err(io::Error::new(
                         io::ErrorKind::InvalidData,
                         "a value is not UTF-8: the export needs a UTF8 database",
-                    )),
+                    ))
                 };
                 if out.is_err() {
                     break;
                 }
                 rows += 1;
             }
+            drop(values);
             pg_sys::MemoryContextSwitchTo(caller_cx);
             pg_sys::MemoryContextReset(batch_cx);
             pg_sys::SPI_freetuptable(tt);

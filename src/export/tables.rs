@@ -193,16 +193,17 @@ impl Export {
         for name in &metric {
             let t = Table::load(&schemas.media, name)?;
             let layout = t.layout()?;
+            let query = t.query();
             files.push(File {
                 path: format!("csv/{name}.csv"),
                 table: tables.len(),
-                query: t.query(),
+                query: query.clone(),
                 json: None,
             });
             files.push(File {
                 path: format!("mongodb/{}.json", camel_case(name)),
                 table: tables.len(),
-                query: t.query(),
+                query,
                 json: Some(layout),
             });
             tables.push(t);

@@ -105,23 +105,21 @@ pub fn map_error(e: object_store::Error) -> CoreError {
     use object_store::Error as E;
     let text = redact(&e.to_string());
     let lower = text.to_ascii_lowercase();
+    let refused = matches!(e, E::PermissionDenied { .. } | E::Unauthenticated { .. })
+        || [
+            "invalidaccesskeyid",
+            "signaturedoesnotmatch",
+            "accessdenied",
+            "403 forbidden",
+        ]
+        .iter()
+        .any(|k| lower.contains(k));
     match e {
-        E::PermissionDenied { .. } | E::Unauthenticated { .. } => CoreError::new(
+        _ if refused => CoreError::new(
             SqlState::InvalidAuthorization,
             format!("S3 refused the export's credentials: {text}"),
         )
         .hint("Check the keys in bravo_metrics.export_credentials_file (or the server's AWS environment) and the bucket's policy."),
-        _ if lower.contains("invalidaccesskeyid")
-            || lower.contains("signaturedoesnotmatch")
-            || lower.contains("accessdenied")
-            || lower.contains("403 forbidden") =>
-        {
-            CoreError::new(
-                SqlState::InvalidAuthorization,
-                format!("S3 refused the export's credentials: {text}"),
-            )
-            .hint("Check the keys in bravo_metrics.export_credentials_file (or the server's AWS environment) and the bucket's policy.")
-        }
         _ if lower.contains("nosuchbucket") => CoreError::new(
             SqlState::InvalidParameterValue,
             format!("the export's S3 bucket does not exist: {text}"),

@@ -2,6 +2,8 @@
 //! above 5 MiB, a download through the presigned URL, and aborts that leave no open
 //! multipart upload and no object.
 
+mod common;
+
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,53 +11,16 @@ use std::time::Duration;
 use bravo_core::SqlState;
 use bravo_store::pipeline::{Options, Pipeline, Sink, ABORT_PATIENCE};
 use bravo_store::s3::{client, presign, S3Config};
-use bravo_store::Credentials;
 use bravo_testkit::fakesnow::free_port;
 use bravo_testkit::moto::Moto;
-use sha2::{Digest, Sha256};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use common::{noise, rt, sha256_hex};
 
 fn cfg(endpoint: String) -> S3Config {
-    S3Config {
-        endpoint: Some(endpoint),
-        region: "us-east-1".into(),
-        credentials: Some(Credentials {
-            access_key_id: "AKIDEXPORTTEST".into(),
-            secret_access_key: "export-test-secret".into(),
-            session_token: None,
-        }),
-        timeout: Duration::from_secs(10),
-        max_retries: 0,
-    }
-}
-
-/// `n` bytes that gzip cannot shrink much (xorshift), so parts are real-sized.
-fn noise(n: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    common::cfg(endpoint, "AKIDEXPORTTEST", "export-test-secret")
 }
 
 fn options() -> Options {
-    Options {
-        level: 1,
-        part_size: 5 << 20,
-        in_flight: 3,
-        chunk: 64 << 10,
-    }
+    common::options(3)
 }
 
 #[test]
@@ -93,11 +58,7 @@ fn a_multipart_archive_uploads_and_downloads_through_its_presigned_url() {
         .unwrap();
     let body = reqwest::blocking::get(&url).unwrap().bytes().unwrap();
     assert_eq!(body.len() as u64, s.bytes);
-    let sha: String = Sha256::digest(&body)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(sha, s.sha256);
+    assert_eq!(sha256_hex(&body), s.sha256);
     let mut plain = Vec::new();
     flate2::read::GzDecoder::new(&body[..])
         .read_to_end(&mut plain)

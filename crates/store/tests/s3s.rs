@@ -3,37 +3,20 @@
 //! tampered or expired one is refused, and a wrong key fails the upload clearly and
 //! leaves nothing behind.
 
+mod common;
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bravo_core::SqlState;
-use bravo_store::pipeline::{Options, Pipeline, Sink};
+use bravo_store::pipeline::{Pipeline, Sink};
 use bravo_store::s3::{client, presign, S3Config};
-use bravo_store::Credentials;
 use bravo_testkit::s3s::{S3sFs, ACCESS_KEY, SECRET_KEY};
-use sha2::{Digest, Sha256};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use common::{noise, rt, sha256_hex};
 
 fn cfg(endpoint: String, secret: &str) -> S3Config {
-    S3Config {
-        endpoint: Some(endpoint),
-        region: "us-east-1".into(),
-        credentials: Some(Credentials {
-            access_key_id: ACCESS_KEY.into(),
-            secret_access_key: secret.into(),
-            session_token: None,
-        }),
-        timeout: Duration::from_secs(10),
-        max_retries: 0,
-    }
+    common::cfg(endpoint, ACCESS_KEY, secret)
 }
 
 fn upload(
@@ -49,12 +32,7 @@ fn upload(
             store,
             key: key.into(),
         },
-        Options {
-            level: 1,
-            part_size: 5 << 20,
-            in_flight: 2,
-            chunk: 64 << 10,
-        },
+        common::options(2),
     );
     let mut ok = || Ok(());
     if p.writer(&mut ok).write_all(data).is_err() {
@@ -63,29 +41,14 @@ fn upload(
     p.finish(&mut ok)
 }
 
-fn hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
-
 #[test]
 fn presigned_urls_download_until_they_expire_and_not_when_tampered_with() {
     let s3 = S3sFs::start().unwrap();
     s3.create_bucket("exports").unwrap();
     let rt = rt();
     let good = cfg(s3.endpoint(), SECRET_KEY);
-    // 12 MiB that gzip cannot shrink (xorshift): at least two 5 MiB parts.
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let data: Vec<u8> = (0..(12usize << 20))
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
+    // 12 MiB that gzip cannot shrink: at least two 5 MiB parts.
+    let data = noise(12 << 20);
     let s = upload(&rt, &good, "daily/a.tar.gz", &data).unwrap();
     assert!(s.parts >= 2, "{} parts", s.parts);
     let store = client(&good, "exports").unwrap();
@@ -96,7 +59,7 @@ fn presigned_urls_download_until_they_expire_and_not_when_tampered_with() {
     let r = reqwest::blocking::get(&url).unwrap();
     assert!(r.status().is_success(), "{}", r.status());
     let body = r.bytes().unwrap();
-    assert_eq!(hex(&body), s.sha256, "the download is the archive");
+    assert_eq!(sha256_hex(&body), s.sha256, "the download is the archive");
 
     // One character of the signature changed.
     let i = url.find("X-Amz-Signature=").unwrap() + "X-Amz-Signature=".len();
