@@ -91,9 +91,9 @@ fn an_export_downloads_through_its_url_and_matches_the_tables_and_the_reports() 
     assert_eq!(body.len() as i64, bytes);
     assert_eq!(sha256_hex(&body), sha, "the archive's sha256");
 
-    // Extract: the manifest first, then every file it lists, with its size and hash.
+    // Extract: every file, then the manifest that lists them with their sizes and hashes.
     let dir = tempdir(&format!("export-{id}"));
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&body[..]));
+    let mut ar = tar::Archive::new(flate2::read::MultiGzDecoder::new(&body[..]));
     let mut names = Vec::new();
     for e in ar.entries().unwrap() {
         let mut e = e.unwrap();
@@ -106,7 +106,10 @@ fn an_export_downloads_through_its_url_and_matches_the_tables_and_the_reports() 
         names.push(path);
     }
     let root = dir.join(format!("bravo-export-{id}"));
-    assert_eq!(names[0], format!("bravo-export-{id}/manifest.json"));
+    assert_eq!(
+        names.last().unwrap(),
+        &format!("bravo-export-{id}/manifest.json")
+    );
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["export_id"], id.to_string());
@@ -156,6 +159,26 @@ fn an_export_downloads_through_its_url_and_matches_the_tables_and_the_reports() 
 
     // The CSV reads back with COPY into an identical table: exact numerics, dates, NULLs.
     let csv = root.join("csv/platform_buy_daily_impressions.csv");
+    // ... and lists the rows in the primary key's order (media_buy_id as a number).
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    let (buy, date) = (col("media_buy_id"), col("date"));
+    let keys: Vec<(i64, String)> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[buy].parse().unwrap(), f[date].to_string())
+        })
+        .collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] < w[1]),
+        "rows in (media_buy_id, date) order"
+    );
+    assert!(
+        keys.iter().any(|k| k.0 >= 10),
+        "ids of two digits or more, where text order would differ"
+    );
     // The server reads it as the postgres user (the test writes as root, umask 022).
     c.batch_execute(&format!(
         "CREATE TEMP TABLE back (LIKE platform_buy_daily_impressions);

@@ -13,6 +13,7 @@
 mod cursor;
 pub mod record;
 mod tables;
+mod tests;
 
 use std::cell::RefCell;
 use std::io;

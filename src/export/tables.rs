@@ -1,7 +1,8 @@
 //! What the export holds: every enabled family's metric table (CSV and MongoDB
 //! Extended JSON), `media_buys` and the run log (CSV), each read in its primary key's
-//! order (both passes must produce the same bytes; a plain scan may start anywhere
-//! with synchronized scans).
+//! order (the measuring pass and the writing pass must see the same rows in the same
+//! order; a plain scan may start anywhere with synchronized scans). Values are read in
+//! binary and formatted in Rust (`bravo_core::export`).
 
 use std::io::{self, Write};
 
@@ -20,6 +21,8 @@ pub struct Table {
     pub qualified: String,
     pub columns: Vec<(String, String)>,
     pub key: Vec<String>,
+    /// Every column, in key order (see [`Table::query`]).
+    query: String,
 }
 
 impl Table {
@@ -58,47 +61,30 @@ impl Table {
             .collect::<Result<Vec<_>, pgrx::spi::Error>>()
         })
         .map_err(|e| BravoError::config(format!("cannot read the key of {qualified}: {e}")))?;
-        Ok(Table {
+        let mut t = Table {
             qualified,
             columns: cols,
             key,
-        })
+            query: String::new(),
+        };
+        t.query = t.query();
+        Ok(t)
     }
 
-    /// The SELECT of every column as text: dates `YYYY-MM-DD`, instants RFC 3339 in
-    /// UTC with microseconds, the rest in its type's output (exact numerics), ordered
-    /// by the primary key (all columns without one).
+    /// The SELECT of every column, ordered by the primary key (all columns without
+    /// one). The ORDER BY names the table's columns (`t.`), not the output's.
     fn query(&self) -> String {
-        let exprs: Vec<String> = self
-            .columns
-            .iter()
-            .map(|(c, t)| {
-                let c = quote(c);
-                match t.as_str() {
-                    "date" => format!("pg_catalog.to_char({c}, 'YYYY-MM-DD')"),
-                    "timestamp with time zone" => format!(
-                        "pg_catalog.to_char(pg_catalog.timezone('UTC', {c}), 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-                    ),
-                    _ => format!("{c}::pg_catalog.text"),
-                }
-            })
-            .collect();
-        let order = if self.key.is_empty() {
-            (1..=self.columns.len())
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+        let cols: Vec<String> = self.columns.iter().map(|(c, _)| quote(c)).collect();
+        let order: Vec<String> = if self.key.is_empty() {
+            cols.iter().map(|c| format!("t.{c}")).collect()
         } else {
-            self.key
-                .iter()
-                .map(|k| quote(k))
-                .collect::<Vec<_>>()
-                .join(", ")
+            self.key.iter().map(|k| format!("t.{}", quote(k))).collect()
         };
         format!(
-            "SELECT {} FROM {} ORDER BY {order}",
-            exprs.join(", "),
-            self.qualified
+            "SELECT {} FROM {} AS t ORDER BY {}",
+            cols.join(", "),
+            self.qualified,
+            order.join(", ")
         )
     }
 
@@ -130,7 +116,6 @@ fn quote(ident: &str) -> String {
 pub struct File {
     pub path: String,
     table: usize,
-    query: String,
     json: Option<Layout>,
 }
 
@@ -139,8 +124,6 @@ pub struct Export {
     pub tables: Vec<Table>,
     pub files: Vec<File>,
     snapshot: Snapshot,
-    /// Times each file was produced (the second time is the one into the archive).
-    passes: Vec<u8>,
     progress: Progress,
 }
 
@@ -159,13 +142,25 @@ impl Progress {
         }
     }
 
-    fn file_done(&mut self, pass: u8, done: usize, of: usize, path: &str, rows: u64) {
+    /// Whether a NOTICE is due (and, if so, the clock restarts).
+    fn due(&mut self) -> bool {
         if self.interval_ms == 0 || self.last.elapsed().as_millis() < self.interval_ms {
-            return;
+            return false;
         }
         self.last = std::time::Instant::now();
-        let what = if pass == 1 { "measured" } else { "written" };
-        pgrx::notice!("bravo_export: {what} {path} ({rows} rows), file {done} of {of}");
+        true
+    }
+
+    fn table_measured(&mut self, table: &str, rows: u64) {
+        if self.due() {
+            pgrx::notice!("bravo_export: measured {table} ({rows} rows)");
+        }
+    }
+
+    fn file_written(&mut self, done: usize, of: usize, path: &str, rows: u64) {
+        if self.due() {
+            pgrx::notice!("bravo_export: written {path} ({rows} rows), file {done} of {of}");
+        }
     }
 }
 
@@ -193,17 +188,14 @@ impl Export {
         for name in &metric {
             let t = Table::load(&schemas.media, name)?;
             let layout = t.layout()?;
-            let query = t.query();
             files.push(File {
                 path: format!("csv/{name}.csv"),
                 table: tables.len(),
-                query: query.clone(),
                 json: None,
             });
             files.push(File {
                 path: format!("mongodb/{}.json", camel_case(name)),
                 table: tables.len(),
-                query,
                 json: Some(layout),
             });
             tables.push(t);
@@ -217,13 +209,11 @@ impl Export {
             files.push(File {
                 path: format!("csv/{name}.csv"),
                 table: tables.len(),
-                query: t.query(),
                 json: None,
             });
             tables.push(t);
         }
         Ok(Export {
-            passes: vec![0; files.len()],
             tables,
             files,
             snapshot,
@@ -236,39 +226,71 @@ impl Export {
     }
 }
 
-impl Producer for Export {
-    fn produce(&mut self, index: usize, out: &mut dyn Write) -> io::Result<u64> {
+impl Export {
+    /// The header line of file `index`, if it has one (the CSV files).
+    fn header(&self, index: usize) -> Option<Vec<u8>> {
         let f = &self.files[index];
-        let t = &self.tables[f.table];
-        let ncols = t.columns.len();
-        // A buffered writer between the rows and the pipeline: rows are small.
-        let mut w = io::BufWriter::with_capacity(64 << 10, out);
-        let rows = match &f.json {
-            None => {
-                let names: Vec<&str> = t.columns.iter().map(|(c, _)| c.as_str()).collect();
-                csv::write_header(&mut w, &names)?;
-                Spi::connect(|_| {
-                    each_row(&self.snapshot, &f.query, ncols, |v| {
-                        csv::write_row(&mut w, v)
-                    })
-                })?
-            }
-            Some(layout) => Spi::connect(|_| {
-                each_row(&self.snapshot, &f.query, ncols, |v| {
-                    layout.write_row(&mut w, v)
+        f.json.is_none().then(|| {
+            let t = &self.tables[f.table];
+            let names: Vec<&str> = t.columns.iter().map(|(c, _)| c.as_str()).collect();
+            let mut out = Vec::new();
+            csv::push_header(&mut out, &names);
+            out
+        })
+    }
+}
+
+impl Producer for Export {
+    /// One read per table measures all of its files (a metric table's CSV and JSON).
+    fn measure(&mut self) -> io::Result<Vec<(u64, u64)>> {
+        let mut sizes: Vec<(u64, u64)> = (0..self.files.len())
+            .map(|i| (0, self.header(i).map_or(0, |h| h.len() as u64)))
+            .collect();
+        for (ti, t) in self.tables.iter().enumerate() {
+            let mine: Vec<usize> = (0..self.files.len())
+                .filter(|&i| self.files[i].table == ti)
+                .collect();
+            let rows = Spi::connect(|_| {
+                each_row(&self.snapshot, &t.query, |v| {
+                    for &i in &mine {
+                        sizes[i].1 += match &self.files[i].json {
+                            None => csv::row_len(v)?,
+                            Some(layout) => layout.row_len(v)?,
+                        };
+                    }
+                    Ok(())
                 })
-            })?,
-        };
-        w.flush()?;
-        self.passes[index] += 1;
+            })?;
+            for &i in &mine {
+                sizes[i].0 = rows;
+            }
+            self.progress.table_measured(&t.qualified, rows);
+        }
+        Ok(sizes)
+    }
+
+    fn produce(&mut self, index: usize, out: &mut dyn Write) -> io::Result<u64> {
+        // Rows are formatted into one buffer, handed on every FLUSH bytes.
+        const FLUSH: usize = 128 << 10;
+        let mut buf = Vec::with_capacity(FLUSH + 4096);
+        buf.extend(self.header(index).unwrap_or_default());
+        let f = &self.files[index];
+        let rows = Spi::connect(|_| {
+            each_row(&self.snapshot, &self.tables[f.table].query, |v| {
+                match &f.json {
+                    None => csv::push_row(&mut buf, v)?,
+                    Some(layout) => layout.push_row(&mut buf, v)?,
+                }
+                if buf.len() >= FLUSH {
+                    out.write_all(&buf)?;
+                    buf.clear();
+                }
+                Ok(())
+            })
+        })?;
+        out.write_all(&buf)?;
         let of = self.files.len();
-        self.progress.file_done(
-            self.passes[index],
-            index + 1,
-            of,
-            &self.files[index].path,
-            rows,
-        );
+        self.progress.file_written(index + 1, of, &f.path, rows);
         Ok(rows)
     }
 }

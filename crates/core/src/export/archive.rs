@@ -1,9 +1,11 @@
-//! The export's `.tar` stream, with its manifest first and no temporary file.
+//! The export's `.tar` stream, with no temporary file: every file, then the manifest.
 //!
-//! A tar header carries its file's size, and the manifest (every file's rows, bytes
-//! and sha256) leads the archive, so each file is produced twice from the same
-//! snapshot: pass 1 only counts and hashes, pass 2 writes into the stream and checks
-//! that it produced the very same bytes. The caller owns the data (SPI cursors in the
+//! A tar header carries its file's size before the file, so the data is read twice
+//! from the same snapshot: a measuring pass that only adds up lengths (nothing is
+//! formatted or hashed; one read may measure several files), then the pass that
+//! writes each file into the stream, hashing it and checking it has exactly the
+//! measured rows and bytes. The manifest (every file's rows, bytes and sha256) comes
+//! last, once the hashes are known. The caller owns the data (SPI cursors in the
 //! extension) through [`Producer`]; the stream goes to any `Write` (the gzip and
 //! upload side in the extension).
 
@@ -14,9 +16,11 @@ use sha2::{Digest, Sha256};
 
 /// Produces the archive's files from one consistent snapshot.
 pub trait Producer {
-    /// Writes file `index` (of the names given to [`write_archive`]) to `out` and
-    /// returns its number of rows. Called twice per file; both calls must write the
-    /// same bytes.
+    /// Every file's (rows, bytes), in the order of the names given to
+    /// [`write_archive`], as [`Producer::produce`] will write them.
+    fn measure(&mut self) -> io::Result<Vec<(u64, u64)>>;
+
+    /// Writes file `index` to `out` and returns its number of rows.
     fn produce(&mut self, index: usize, out: &mut dyn Write) -> io::Result<u64>;
 }
 
@@ -92,9 +96,9 @@ pub fn hex(bytes: &[u8]) -> String {
 
 const BLOCK: usize = 512;
 
-/// Writes the archive: `<root>/manifest.json`, then `<root>/<name>` for each of
-/// `names` (produced by `producer`), then the end-of-archive blocks. Returns the
-/// manifest. `mtime` (Unix seconds) stamps every entry.
+/// Writes the archive: `<root>/<name>` for each of `names` (produced by
+/// `producer`), then `<root>/manifest.json`, then the end-of-archive blocks. Returns
+/// the manifest. `mtime` (Unix seconds) stamps every entry.
 pub fn write_archive<W: Write>(
     out: &mut W,
     root: &str,
@@ -103,14 +107,29 @@ pub fn write_archive<W: Write>(
     mtime: u64,
     producer: &mut dyn Producer,
 ) -> io::Result<Manifest> {
-    // Pass 1: sizes and hashes.
+    let sizes = producer.measure()?;
+    if sizes.len() != names.len() {
+        return Err(io::Error::other(format!(
+            "{} files measured for {} names",
+            sizes.len(),
+            names.len()
+        )));
+    }
     let mut files = Vec::with_capacity(names.len());
-    for (i, name) in names.iter().enumerate() {
-        let mut sink = HashingWriter::new(io::sink());
-        let rows = producer.produce(i, &mut sink)?;
-        let (_, bytes, sha256) = sink.finish();
+    for (i, (name, &(rows, bytes))) in names.iter().zip(&sizes).enumerate() {
+        let path = format!("{root}/{name}");
+        entry_header(out, &path, bytes, mtime)?;
+        let mut sink = HashingWriter::new(&mut *out);
+        let written_rows = producer.produce(i, &mut sink)?;
+        let (_, written, sha256) = sink.finish();
+        if (written_rows, written) != (rows, bytes) {
+            return Err(io::Error::other(format!(
+                "{path} changed between its two passes ({rows} rows, {bytes} bytes, then {written_rows} rows, {written} bytes): the export's snapshot was not consistent"
+            )));
+        }
+        pad(out, bytes)?;
         files.push(FileEntry {
-            path: format!("{root}/{name}"),
+            path,
             rows,
             bytes,
             sha256,
@@ -133,21 +152,6 @@ pub fn write_archive<W: Write>(
     )?;
     out.write_all(&json)?;
     pad(out, json.len() as u64)?;
-
-    // Pass 2: the same bytes, into the stream.
-    for (i, f) in manifest.files.iter().enumerate() {
-        entry_header(out, &f.path, f.bytes, mtime)?;
-        let mut sink = HashingWriter::new(&mut *out);
-        let rows = producer.produce(i, &mut sink)?;
-        let (_, bytes, sha256) = sink.finish();
-        if (rows, bytes, &sha256) != (f.rows, f.bytes, &f.sha256) {
-            return Err(io::Error::other(format!(
-                "{} changed between its two passes ({} rows, {} bytes, then {rows} rows, {bytes} bytes): the export's snapshot was not consistent",
-                f.path, f.rows, f.bytes
-            )));
-        }
-        pad(out, bytes)?;
-    }
     out.write_all(&[0u8; 2 * BLOCK])?;
     Ok(manifest)
 }
@@ -193,17 +197,36 @@ mod tests {
         drift: bool,
     }
 
+    impl Lines {
+        fn file(&self, index: usize) -> Vec<u8> {
+            let mut out = Vec::new();
+            for k in 0..self.sizes[index] {
+                writeln!(out, "{index},{k}").unwrap();
+            }
+            out
+        }
+    }
+
     impl Producer for Lines {
+        fn measure(&mut self) -> io::Result<Vec<(u64, u64)>> {
+            self.calls += 1;
+            Ok((0..self.sizes.len())
+                .map(|i| (self.sizes[i] as u64, self.file(i).len() as u64))
+                .collect())
+        }
+
         fn produce(&mut self, index: usize, out: &mut dyn Write) -> io::Result<u64> {
             self.calls += 1;
-            let mut n = self.sizes[index];
-            if self.drift && self.calls > self.sizes.len() {
-                n += 1;
+            let mut body = self.file(index);
+            if self.drift {
+                // The same size, one row fewer: caught by the row count.
+                body.truncate(body.len() - 5);
+                body.extend_from_slice(b"xxxx\n");
+                out.write_all(&body)?;
+                return Ok(self.sizes[index] as u64 - 1);
             }
-            for k in 0..n {
-                writeln!(out, "{index},{k}")?;
-            }
-            Ok(n as u64)
+            out.write_all(&body)?;
+            Ok(self.sizes[index] as u64)
         }
     }
 
@@ -216,7 +239,7 @@ mod tests {
     }
 
     #[test]
-    fn a_tar_reader_finds_the_manifest_first_and_every_file_as_the_manifest_says() {
+    fn a_tar_reader_finds_every_file_as_the_manifest_at_the_end_says() {
         let names = vec![
             "csv/a.csv".to_string(),
             "mongodb/b.json".into(),
@@ -237,7 +260,7 @@ mod tests {
             &mut p,
         )
         .unwrap();
-        assert_eq!(p.calls, 6, "each file produced twice");
+        assert_eq!(p.calls, 4, "one measure, each file produced once");
         assert_eq!(out.len() % BLOCK, 0);
 
         let mut ar = tar::Archive::new(&out[..]);
@@ -249,17 +272,17 @@ mod tests {
             e.read_to_end(&mut body).unwrap();
             seen.push((path, body));
         }
-        assert_eq!(seen[0].0, "bravo-export-42/manifest.json");
-        let manifest: serde_json::Value = serde_json::from_slice(&seen[0].1).unwrap();
+        assert_eq!(seen.len(), 4);
+        assert_eq!(seen[3].0, "bravo-export-42/manifest.json");
+        let manifest: serde_json::Value = serde_json::from_slice(&seen[3].1).unwrap();
         assert_eq!(manifest["export_id"], "42");
         assert_eq!(manifest["files"].as_array().unwrap().len(), 3);
-        for (f, (path, body)) in m.files.iter().zip(&seen[1..]) {
+        for (f, (path, body)) in m.files.iter().zip(&seen[..3]) {
             assert_eq!(&f.path, path);
             assert_eq!(f.bytes, body.len() as u64);
             assert_eq!(f.sha256, hex(&Sha256::digest(body)));
             assert_eq!(f.rows, body.iter().filter(|&&b| b == b'\n').count() as u64);
         }
-        assert_eq!(seen.len(), 4);
     }
 
     #[test]
@@ -281,6 +304,9 @@ mod tests {
     fn a_producers_error_stops_the_archive() {
         struct Failing;
         impl Producer for Failing {
+            fn measure(&mut self) -> io::Result<Vec<(u64, u64)>> {
+                Ok(vec![(1, 2)])
+            }
             fn produce(&mut self, _: usize, _: &mut dyn Write) -> io::Result<u64> {
                 Err(io::Error::other("cancelled"))
             }

@@ -2,6 +2,8 @@
 //! CSV and in MongoDB Extended JSON, and the `.tar` archive that carries the files and
 //! their manifest.
 //!
+//! * [`value`]   — a column's value as read from PostgreSQL (binary), and the calendar.
+//! * [`numeric`] — `numeric`'s stored form as `numeric_out`'s exact text.
 //! * [`naming`]  — a table's collection name and a column's field name (camelCase).
 //! * [`csv`]     — one row as a CSV line that `COPY ... FROM ... (FORMAT csv)` reads back
 //!   exactly (NULL unquoted and empty, an empty string quoted).
@@ -15,9 +17,11 @@ pub mod archive;
 pub mod csv;
 pub mod ejson;
 pub mod naming;
+pub mod numeric;
+pub mod value;
 
-/// How a column's text (PostgreSQL's output, formatted by the export's query) is
-/// written: the CSV line keeps the text, the JSON line needs the type.
+/// Which columns the MongoDB layout has a rule for (the [`value::Value`] each is read
+/// as decides how it is written).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColumnKind {
     /// `smallint`, `integer`, `bigint`: a JSON number (relaxed mode).
