@@ -237,6 +237,8 @@ pub static EXPORT_ALLOWED_DIRECTORY: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(None);
 /// gzip level of the archive, 1 (fastest) to 9 (smallest).
 pub static EXPORT_GZIP_LEVEL: GucSetting<i32> = GucSetting::<i32>::new(6);
+/// Threads compressing an export's archive at once.
+pub static EXPORT_GZIP_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// The scheduler exports (to `export_destination`) after each successful scheduled
 /// daily sync.
 pub static EXPORT_AFTER_SYNC: GucSetting<bool> = GucSetting::<bool>::new(false);
@@ -748,6 +750,16 @@ pub fn init() {
         1,
         9,
         GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.export_gzip_threads",
+        c"Threads compressing an export archive at once (besides the exporting backend).",
+        c"The archive is still one ordinary gzip stream; each thread compresses 1 MiB blocks.",
+        &EXPORT_GZIP_THREADS,
+        1,
+        16,
+        GucContext::Suset,
         GucFlags::default(),
     );
 

@@ -298,6 +298,7 @@ fn export(
         let names = producer.names();
         let opts = Options {
             level: settings::EXPORT_GZIP_LEVEL.get().clamp(1, 9) as u32,
+            threads: settings::EXPORT_GZIP_THREADS.get().clamp(1, 16) as usize,
             ..Options::default()
         };
         *pipeline.borrow_mut() = Some(Pipeline::start(runtime::handle(), sink, opts));

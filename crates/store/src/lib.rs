@@ -13,6 +13,7 @@
 
 pub mod credentials;
 pub mod destination;
+pub mod pgzip;
 pub mod pipeline;
 pub mod s3;
 

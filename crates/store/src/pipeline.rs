@@ -24,8 +24,6 @@ use std::time::{Duration, Instant};
 
 use bravo_core::export::archive::hex;
 use bravo_core::{CoreError, SqlState};
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use object_store::aws::AmazonS3;
 use object_store::path::Path;
 use object_store::{MultipartUpload, ObjectStoreExt, PutPayload};
@@ -33,6 +31,7 @@ use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
+use crate::pgzip::ParallelGzip;
 use crate::s3::map_error;
 
 /// Where the archive goes.
@@ -45,6 +44,10 @@ pub enum Sink {
 pub struct Options {
     /// gzip level, 0-9.
     pub level: u32,
+    /// Threads compressing at once (see [`crate::pgzip`]).
+    pub threads: usize,
+    /// Bytes per block compressed by one thread.
+    pub block: usize,
     /// Smallest part uploaded (S3: at least 5 MiB but for the last).
     pub part_size: usize,
     /// Parts uploading at once.
@@ -57,6 +60,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             level: 6,
+            threads: 2,
+            block: 1 << 20,
             part_size: 8 << 20,
             in_flight: 4,
             chunk: 256 << 10,
@@ -103,7 +108,7 @@ fn io_error(what: &str, e: io::Error) -> CoreError {
 impl Pipeline {
     /// Starts the pipeline's thread; S3 parts are uploaded on `rt`.
     pub fn start(rt: Handle, sink: Sink, opts: Options) -> Pipeline {
-        let (tx, rx) = mpsc::sync_channel::<Msg>(4);
+        let (tx, rx) = mpsc::sync_channel::<Msg>(8);
         let (done_tx, done) = mpsc::channel();
         let abort = Arc::new(AtomicBool::new(false));
         let flag = abort.clone();
@@ -140,7 +145,7 @@ impl Pipeline {
                 Err(TrySendError::Full(m)) => {
                     msg = m;
                     wait()?;
-                    std::thread::sleep(Duration::from_millis(2));
+                    std::thread::sleep(Duration::from_millis(1));
                 }
                 // The thread stopped on an error: finish() or the next wait reports it.
                 Err(TrySendError::Disconnected(_)) => {
@@ -415,16 +420,24 @@ fn run(
     abort: &AtomicBool,
 ) -> Result<Summary, CoreError> {
     let mut out = Out::open(rt, sink, &opts)?;
-    let mut enc = GzEncoder::new(
-        Vec::with_capacity(opts.part_size + (1 << 20)),
-        Compression::new(opts.level.min(9)),
-    );
+    let mut gz = Some(ParallelGzip::new(opts.level, opts.threads, opts.block));
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
-    let mut emit = |out: &mut Out, part: Vec<u8>| -> Result<(), CoreError> {
-        hasher.update(&part);
-        bytes += part.len() as u64;
-        out.part(part)
+    let mut part = Vec::with_capacity(opts.part_size + (1 << 20));
+    let mut failed: Option<CoreError> = None;
+    // Compressed bytes, in order, gathered into parts.
+    let mut emit = |data: Vec<u8>, out: &mut Out, last: bool| -> io::Result<()> {
+        part.extend_from_slice(&data);
+        if part.len() >= opts.part_size || (last && !part.is_empty()) {
+            let full = std::mem::replace(&mut part, Vec::with_capacity(opts.part_size + (1 << 20)));
+            hasher.update(&full);
+            bytes += full.len() as u64;
+            out.part(full).map_err(|e| {
+                failed = Some(e);
+                io::Error::other("upload failed")
+            })?;
+        }
+        Ok(())
     };
     let result = (|| loop {
         match rx.recv() {
@@ -432,25 +445,26 @@ fn run(
                 if abort.load(Ordering::SeqCst) {
                     return Err(cancelled());
                 }
-                enc.write_all(&d).map_err(|e| io_error("gzip", e))?;
-                if enc.get_ref().len() >= opts.part_size {
-                    let part = std::mem::replace(
-                        enc.get_mut(),
-                        Vec::with_capacity(opts.part_size + (1 << 20)),
-                    );
-                    emit(&mut out, part)?;
-                }
+                let gz = gz.as_mut().ok_or_else(cancelled)?;
+                gz.write(&d, &mut |b| emit(b, &mut out, false))
+                    .map_err(|e| io_error("gzip", e))?;
             }
             Ok(Msg::Finish) => {
-                let enc =
-                    std::mem::replace(&mut enc, GzEncoder::new(Vec::new(), Compression::none()));
-                let rest = enc.finish().map_err(|e| io_error("gzip", e))?;
-                emit(&mut out, rest)?;
+                let gz = gz.take().ok_or_else(cancelled)?;
+                gz.finish(&mut |b| emit(b, &mut out, false))
+                    .map_err(|e| io_error("gzip", e))?;
+                // The last part, whatever its size.
+                emit(Vec::new(), &mut out, true).map_err(|e| io_error("gzip", e))?;
                 return Ok(());
             }
             Err(_) => return Err(cancelled()),
         }
     })();
+    drop(emit);
+    let result = match (result, failed) {
+        (Err(_), Some(upload)) => Err(upload),
+        (r, _) => r,
+    };
     if let Err(e) = result {
         out.abort();
         return Err(e);
