@@ -235,8 +235,8 @@ pub static EXPORT_CREDENTIALS_FILE: GucSetting<Option<CString>> =
 /// The directory `file://` destinations must lie under; empty: none allowed.
 pub static EXPORT_ALLOWED_DIRECTORY: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(None);
-/// gzip level of the archive, 1 (fastest) to 9 (smallest).
-pub static EXPORT_GZIP_LEVEL: GucSetting<i32> = GucSetting::<i32>::new(6);
+/// gzip level of the archive, 1 (fastest) to 9 (smallest); 3 by default (see the README).
+pub static EXPORT_GZIP_LEVEL: GucSetting<i32> = GucSetting::<i32>::new(3);
 /// Threads compressing an export's archive at once.
 pub static EXPORT_GZIP_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// The scheduler exports (to `export_destination`) after each successful scheduled
@@ -745,7 +745,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"bravo_metrics.export_gzip_level",
         c"gzip level of export archives, 1 (fastest) to 9 (smallest).",
-        c"",
+        c"3 compresses an export's CSV and JSON about twice as fast as 6 for an archive about a quarter larger.",
         &EXPORT_GZIP_LEVEL,
         1,
         9,

@@ -416,11 +416,16 @@ fn cancel_and_statement_timeout_stop_an_export_within_a_second_and_leave_nothing
     let pg = Cluster::start(ClusterOptions::default());
     let moto = Moto::start().unwrap();
     let mut c = setup(&pg, &src, &moto);
-    // Enough history for an export of several seconds: 300 buys x 2,000 days.
+    // Enough history for an export of several seconds: 300 buys x 4,000 days, gzip at
+    // its slowest on one thread (the export runs near COPY's speed otherwise).
     c.batch_execute(
         "INSERT INTO platform_buy_daily_impressions (media_buy_id, date, impressions, clicks, spend)
          SELECT b, current_date - 40 - d, 1000 + b + d, d % 50, (b * d % 100000) / 100.0
-           FROM generate_series(1, 300) b, generate_series(0, 1999) d",
+           FROM generate_series(1, 300) b, generate_series(0, 3999) d;
+         ALTER DATABASE media_tool SET bravo_metrics.export_gzip_level = 9;
+         ALTER DATABASE media_tool SET bravo_metrics.export_gzip_threads = 1;
+         SET bravo_metrics.export_gzip_level = 9;
+         SET bravo_metrics.export_gzip_threads = 1;",
     )
     .unwrap();
 
@@ -489,6 +494,18 @@ fn cancel_and_statement_timeout_stop_an_export_within_a_second_and_leave_nothing
             ("cancelled".into(), "57014".into()),
             ("cancelled".into(), "57014".into())
         ]
+    );
+    // The same export, uncancelled, takes longer than either stop took.
+    let t0 = std::time::Instant::now();
+    let done = c.query_one(
+        "SELECT archive_bytes FROM bravo_export('s3://exports/')",
+        &[],
+    );
+    let full = t0.elapsed();
+    assert!(done.is_ok(), "{:?}", done.err());
+    assert!(
+        full > std::time::Duration::from_millis(2500),
+        "a whole export takes {full:?}: too short to show a cancel"
     );
 }
 

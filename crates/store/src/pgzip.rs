@@ -196,6 +196,8 @@ fn compress(c: &mut Compress, job: &Job) -> io::Result<Vec<u8>> {
             _ => !job.last && consumed == job.data.len() && out.len() < out.capacity(),
         };
         if done {
+            // Held until its part is uploaded: only what it needs.
+            out.shrink_to_fit();
             return Ok(out);
         }
     }

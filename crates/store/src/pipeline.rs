@@ -14,6 +14,8 @@
 //! archive. A local file is written as a hidden partial file and renamed into place.
 
 use std::collections::VecDeque;
+
+use bytes::Bytes;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -59,11 +61,11 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            level: 6,
+            level: 3,
             threads: 2,
             block: 1 << 20,
             part_size: 8 << 20,
-            in_flight: 4,
+            in_flight: 2,
             chunk: 256 << 10,
         }
     }
@@ -308,7 +310,9 @@ impl Out {
         }
     }
 
-    fn part(&mut self, data: Vec<u8>) -> Result<(), CoreError> {
+    /// Uploads (or writes) one part, given as the pieces it is made of: no large
+    /// contiguous buffer is ever allocated.
+    fn part(&mut self, data: Vec<Bytes>) -> Result<(), CoreError> {
         match self {
             Out::S3 {
                 rt,
@@ -318,7 +322,7 @@ impl Out {
                 parts,
                 ..
             } => {
-                in_flight.push_back(rt.spawn(upload.put_part(PutPayload::from(data))));
+                in_flight.push_back(rt.spawn(upload.put_part(PutPayload::from_iter(data))));
                 *parts += 1;
                 while in_flight.len() >= *max {
                     let h = in_flight.pop_front().expect("a part in flight");
@@ -326,8 +330,9 @@ impl Out {
                 }
                 Ok(())
             }
-            Out::File { file, partial, .. } => file
-                .write_all(&data)
+            Out::File { file, partial, .. } => data
+                .iter()
+                .try_for_each(|d| file.write_all(d))
                 .map_err(|e| io_error(&format!("cannot write {}", partial.display()), e)),
         }
     }
@@ -423,16 +428,20 @@ fn run(
     let mut gz = Some(ParallelGzip::new(opts.level, opts.threads, opts.block));
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
-    let mut part = Vec::with_capacity(opts.part_size + (1 << 20));
+    let mut part: Vec<Bytes> = Vec::new();
+    let mut part_len = 0usize;
     let mut failed: Option<CoreError> = None;
     // Compressed bytes, in order, gathered into parts.
     let mut emit = |data: Vec<u8>, out: &mut Out, last: bool| -> io::Result<()> {
-        part.extend_from_slice(&data);
-        if part.len() >= opts.part_size || (last && !part.is_empty()) {
-            let full = std::mem::replace(&mut part, Vec::with_capacity(opts.part_size + (1 << 20)));
-            hasher.update(&full);
-            bytes += full.len() as u64;
-            out.part(full).map_err(|e| {
+        hasher.update(&data);
+        bytes += data.len() as u64;
+        part_len += data.len();
+        if !data.is_empty() {
+            part.push(Bytes::from(data));
+        }
+        if part_len >= opts.part_size || (last && part_len > 0) {
+            part_len = 0;
+            out.part(std::mem::take(&mut part)).map_err(|e| {
                 failed = Some(e);
                 io::Error::other("upload failed")
             })?;
@@ -460,7 +469,6 @@ fn run(
             Err(_) => return Err(cancelled()),
         }
     })();
-    drop(emit);
     let result = match (result, failed) {
         (Err(_), Some(upload)) => Err(upload),
         (r, _) => r,

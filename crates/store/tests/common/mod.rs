@@ -50,6 +50,7 @@ pub fn options(in_flight: usize) -> Options {
         part_size: 5 << 20,
         in_flight,
         chunk: 64 << 10,
+        ..Options::default()
     }
 }
 
