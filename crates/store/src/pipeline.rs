@@ -24,7 +24,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bravo_core::export::archive::hex;
+use bravo_core::export::archive::{hex, ArchiveOut};
 use bravo_core::{CoreError, SqlState};
 use object_store::aws::AmazonS3;
 use object_store::path::Path;
@@ -84,6 +84,11 @@ pub struct Summary {
 
 enum Msg {
     Data(Vec<u8>),
+    /// The data from here to `EndFile` is one file's: hash it.
+    BeginFile,
+    EndFile,
+    /// Every ended file's sha256, in order.
+    Hashes(mpsc::Sender<Vec<String>>),
     Finish,
 }
 
@@ -235,6 +240,37 @@ impl Drop for Pipeline {
 pub struct PipeWriter<'a> {
     p: &'a mut Pipeline,
     wait: Wait<'a>,
+}
+
+impl ArchiveOut for PipeWriter<'_> {
+    fn begin_file(&mut self) -> io::Result<()> {
+        self.p.flush_buf(self.wait)?;
+        self.p.send(Msg::BeginFile, self.wait)
+    }
+
+    fn end_file(&mut self) -> io::Result<()> {
+        self.p.flush_buf(self.wait)?;
+        self.p.send(Msg::EndFile, self.wait)
+    }
+
+    /// Waits until the pipeline's thread has hashed everything handed over.
+    fn file_hashes(&mut self) -> io::Result<Vec<String>> {
+        self.p.flush_buf(self.wait)?;
+        let (tx, rx) = mpsc::channel();
+        self.p.send(Msg::Hashes(tx), self.wait)?;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(5)) {
+                Ok(h) => return Ok(h),
+                Err(RecvTimeoutError::Timeout) => (self.wait)()?,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        "export pipeline stopped",
+                    ))
+                }
+            }
+        }
+    }
 }
 
 impl Write for PipeWriter<'_> {
@@ -448,11 +484,27 @@ fn run(
         }
         Ok(())
     };
+    // The file being hashed (the backend formats; hashing is done here).
+    let mut file: Option<Sha256> = None;
+    let mut hashes: Vec<String> = Vec::new();
     let result = (|| loop {
         match rx.recv() {
+            Ok(Msg::BeginFile) => file = Some(Sha256::new()),
+            Ok(Msg::EndFile) => {
+                let h = file.take().ok_or_else(|| {
+                    CoreError::new(SqlState::IoError, "a file ended that did not begin")
+                })?;
+                hashes.push(hex(&h.finalize()));
+            }
+            Ok(Msg::Hashes(reply)) => {
+                let _ = reply.send(hashes.clone());
+            }
             Ok(Msg::Data(d)) => {
                 if abort.load(Ordering::SeqCst) {
                     return Err(cancelled());
+                }
+                if let Some(h) = &mut file {
+                    h.update(&d);
                 }
                 let gz = gz.as_mut().ok_or_else(cancelled)?;
                 gz.write(&d, &mut |b| emit(b, &mut out, false))
@@ -544,13 +596,31 @@ mod tests {
         );
         let mut ok = || Ok(());
         let mut expected = Vec::new();
+        let mut files = [Vec::new(), Vec::new()];
         {
             let mut w = p.writer(&mut ok);
+            // Unhashed bytes, a file, unhashed bytes, a file: each file hashed alone.
             for i in 0..100_000 {
+                let file = match i {
+                    10..50_000 => Some(0),
+                    60_000..99_000 => Some(1),
+                    _ => None,
+                };
+                match i {
+                    10 | 60_000 => w.begin_file().unwrap(),
+                    50_000 | 99_000 => w.end_file().unwrap(),
+                    _ => {}
+                }
                 let line = format!("{i},row\n");
                 w.write_all(line.as_bytes()).unwrap();
                 expected.extend_from_slice(line.as_bytes());
+                if let Some(f) = file {
+                    files[f].extend_from_slice(line.as_bytes());
+                }
             }
+            let hashes = w.file_hashes().unwrap();
+            let want: Vec<String> = files.iter().map(|f| hex(&Sha256::digest(f))).collect();
+            assert_eq!(hashes, want);
         }
         let s = p.finish(&mut ok).unwrap();
         let bytes = fs::read(dir.join("a.tar.gz")).unwrap();

@@ -3,8 +3,8 @@
 //! A tar header carries its file's size before the file, so the data is read twice
 //! from the same snapshot: a measuring pass that only adds up lengths (nothing is
 //! formatted or hashed; one read may measure several files), then the pass that
-//! writes each file into the stream, hashing it and checking it has exactly the
-//! measured rows and bytes. The manifest (every file's rows, bytes and sha256) comes
+//! writes each file into the stream (hashed by the [`ArchiveOut`] it goes to),
+//! checking it has exactly the measured rows and bytes. The manifest (every file's rows, bytes and sha256) comes
 //! last, once the hashes are known. The caller owns the data (SPI cursors in the
 //! extension) through [`Producer`]; the stream goes to any `Write` (the gzip and
 //! upload side in the extension).
@@ -22,6 +22,90 @@ pub trait Producer {
 
     /// Writes file `index` to `out` and returns its number of rows.
     fn produce(&mut self, index: usize, out: &mut dyn Write) -> io::Result<u64>;
+}
+
+/// Where the archive's stream goes, hashing the files in it: the extension hashes
+/// on its pipeline's thread, off the backend that formats the rows.
+pub trait ArchiveOut: Write {
+    /// The bytes written from now until [`ArchiveOut::end_file`] are one file's.
+    fn begin_file(&mut self) -> io::Result<()>;
+    fn end_file(&mut self) -> io::Result<()>;
+    /// Each file's sha256 (lowercase hex), in the order written; waits for any still
+    /// being hashed.
+    fn file_hashes(&mut self) -> io::Result<Vec<String>>;
+}
+
+/// An [`ArchiveOut`] that hashes on the calling thread.
+pub struct Hashed<W> {
+    inner: W,
+    file: Option<Sha256>,
+    done: Vec<String>,
+}
+
+impl<W: Write> Hashed<W> {
+    pub fn new(inner: W) -> Self {
+        Hashed {
+            inner,
+            file: None,
+            done: Vec::new(),
+        }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+impl<W: Write> Write for Hashed<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(h) = &mut self.file {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> ArchiveOut for Hashed<W> {
+    fn begin_file(&mut self) -> io::Result<()> {
+        self.file = Some(Sha256::new());
+        Ok(())
+    }
+
+    fn end_file(&mut self) -> io::Result<()> {
+        let h = self
+            .file
+            .take()
+            .ok_or_else(|| io::Error::other("end_file without begin_file"))?;
+        self.done.push(hex(&h.finalize()));
+        Ok(())
+    }
+
+    fn file_hashes(&mut self) -> io::Result<Vec<String>> {
+        Ok(self.done.clone())
+    }
+}
+
+/// Counts what is written through it.
+struct Counting<'a> {
+    inner: &'a mut dyn ArchiveOut,
+    bytes: u64,
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// One file of the manifest.
@@ -48,41 +132,6 @@ pub struct Manifest {
 /// The manifest's version of the archive layout.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Counts and hashes what is written through it, forwarding to `inner`.
-pub struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    pub fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            bytes: 0,
-        }
-    }
-
-    /// (inner writer, bytes written, sha256 as lowercase hex).
-    pub fn finish(self) -> (W, u64, String) {
-        (self.inner, self.bytes, hex(&self.hasher.finalize()))
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
@@ -99,8 +148,8 @@ const BLOCK: usize = 512;
 /// Writes the archive: `<root>/<name>` for each of `names` (produced by
 /// `producer`), then `<root>/manifest.json`, then the end-of-archive blocks. Returns
 /// the manifest. `mtime` (Unix seconds) stamps every entry.
-pub fn write_archive<W: Write>(
-    out: &mut W,
+pub fn write_archive(
+    out: &mut dyn ArchiveOut,
     root: &str,
     names: &[String],
     header: ManifestHeader,
@@ -119,9 +168,14 @@ pub fn write_archive<W: Write>(
     for (i, (name, &(rows, bytes))) in names.iter().zip(&sizes).enumerate() {
         let path = format!("{root}/{name}");
         entry_header(out, &path, bytes, mtime)?;
-        let mut sink = HashingWriter::new(&mut *out);
+        out.begin_file()?;
+        let mut sink = Counting {
+            inner: &mut *out,
+            bytes: 0,
+        };
         let written_rows = producer.produce(i, &mut sink)?;
-        let (_, written, sha256) = sink.finish();
+        let written = sink.bytes;
+        out.end_file()?;
         if (written_rows, written) != (rows, bytes) {
             return Err(io::Error::other(format!(
                 "{path} changed between its two passes ({rows} rows, {bytes} bytes, then {written_rows} rows, {written} bytes): the export's snapshot was not consistent"
@@ -132,8 +186,19 @@ pub fn write_archive<W: Write>(
             path,
             rows,
             bytes,
-            sha256,
+            sha256: String::new(),
         });
+    }
+    let hashes = out.file_hashes()?;
+    if hashes.len() != files.len() {
+        return Err(io::Error::other(format!(
+            "{} hashes for {} files",
+            hashes.len(),
+            files.len()
+        )));
+    }
+    for (f, h) in files.iter_mut().zip(hashes) {
+        f.sha256 = h;
     }
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION,
@@ -164,7 +229,7 @@ pub struct ManifestHeader {
     pub extension_version: String,
 }
 
-fn entry_header<W: Write>(out: &mut W, path: &str, size: u64, mtime: u64) -> io::Result<()> {
+fn entry_header(out: &mut dyn ArchiveOut, path: &str, size: u64, mtime: u64) -> io::Result<()> {
     let mut h = tar::Header::new_ustar();
     h.set_path(path)?;
     h.set_size(size);
@@ -177,7 +242,7 @@ fn entry_header<W: Write>(out: &mut W, path: &str, size: u64, mtime: u64) -> io:
     out.write_all(h.as_bytes())
 }
 
-fn pad<W: Write>(out: &mut W, size: u64) -> io::Result<()> {
+fn pad(out: &mut dyn ArchiveOut, size: u64) -> io::Result<()> {
     let rem = (size % BLOCK as u64) as usize;
     if rem != 0 {
         out.write_all(&[0u8; BLOCK][..BLOCK - rem])?;
@@ -250,9 +315,9 @@ mod tests {
             calls: 0,
             drift: false,
         };
-        let mut out = Vec::new();
+        let mut hashed = Hashed::new(Vec::new());
         let m = write_archive(
-            &mut out,
+            &mut hashed,
             "bravo-export-42",
             &names,
             header(),
@@ -260,6 +325,7 @@ mod tests {
             &mut p,
         )
         .unwrap();
+        let out = hashed.into_inner();
         assert_eq!(p.calls, 4, "one measure, each file produced once");
         assert_eq!(out.len() % BLOCK, 0);
 
@@ -292,8 +358,15 @@ mod tests {
             calls: 0,
             drift: true,
         };
-        let err = write_archive(&mut Vec::new(), "x", &["a.csv".into()], header(), 0, &mut p)
-            .unwrap_err();
+        let err = write_archive(
+            &mut Hashed::new(Vec::new()),
+            "x",
+            &["a.csv".into()],
+            header(),
+            0,
+            &mut p,
+        )
+        .unwrap_err();
         assert!(
             err.to_string().contains("changed between its two passes"),
             "{err}"
@@ -312,7 +385,7 @@ mod tests {
             }
         }
         let err = write_archive(
-            &mut Vec::new(),
+            &mut Hashed::new(Vec::new()),
             "x",
             &["a.csv".into()],
             header(),
