@@ -127,6 +127,12 @@ if "${PSQL[@]}" -d media_tool -tc "SELECT to_regprocedure('bravo_sync_hourly(int
 fi
 "${PSQL[@]}" -d media_tool -c "SELECT run_id, trigger, status, window_start, finished_at - started_at AS took FROM bravo_sync_runs ORDER BY run_id DESC LIMIT 3"
 
+# Is the data there? The doctor's checks (README, "Troubleshooting").
+if "${PSQL[@]}" -d media_tool -tc "SELECT to_regprocedure('bravo_doctor()') IS NOT NULL" | grep -q t; then
+    printf '\n== SELECT * FROM bravo_doctor()\n'
+    "${PSQL[@]}" -d media_tool -c "SELECT \"check\", status, detail, hint FROM bravo_doctor()"
+fi
+
 # The complete export to a local S3 peer (moto), configured as the README says.
 if "${PSQL[@]}" -d media_tool -tc "SELECT to_regprocedure('bravo_export(text,interval)') IS NOT NULL" | grep -q t; then
     printf '

@@ -23,6 +23,7 @@
 
 use pgrx::prelude::*;
 
+pub mod doctor;
 pub mod error;
 pub mod export;
 pub mod report;

@@ -237,6 +237,12 @@ pub static EXPORT_ALLOWED_DIRECTORY: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(None);
 /// gzip level of the archive, 1 (fastest) to 9 (smallest); 3 by default (see the README).
 pub static EXPORT_GZIP_LEVEL: GucSetting<i32> = GucSetting::<i32>::new(3);
+/// `bravo_doctor()`: the lag (days behind today) a metric table may have before it
+/// warns (twice that: fails).
+pub static EXPECTED_LAG_DAYS: GucSetting<i32> = GucSetting::<i32>::new(2);
+/// `bravo_doctor()`: a drop of the last 7 days' rows against the 7 before beyond this
+/// percentage warns.
+pub static VOLUME_DROP_PERCENT: GucSetting<i32> = GucSetting::<i32>::new(50);
 /// Threads compressing an export's archive at once.
 pub static EXPORT_GZIP_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// The scheduler exports (to `export_destination`) after each successful scheduled
@@ -749,6 +755,26 @@ pub fn init() {
         &EXPORT_GZIP_LEVEL,
         1,
         9,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.expected_lag_days",
+        c"Days a metric table may lag behind today before bravo_doctor() warns (twice that: fails).",
+        c"Snowflake's data usually lags one to two days; today is in bravo_metrics.sync_time_zone.",
+        &EXPECTED_LAG_DAYS,
+        0,
+        365,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.volume_drop_percent",
+        c"bravo_doctor() warns when a metric table's last 7 days have this many percent fewer rows than the 7 before.",
+        c"",
+        &VOLUME_DROP_PERCENT,
+        1,
+        100,
         GucContext::Userset,
         GucFlags::default(),
     );

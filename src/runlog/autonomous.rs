@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Overwrite, RunRecord};
 use crate::txn;
+use bravo_core::run::RunStatus;
 
 /// What a writer worker does.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -442,6 +443,15 @@ pub extern "C-unwind" fn bravo_runlog_writer_main(arg: pg_sys::Datum) {
             let written = super::upsert(&schema, rec, Overwrite::OnlyRunning)?;
             if rec.status.is_finished() {
                 super::prune(&schema)?;
+            }
+            // A run that merged nothing: tell the listeners (delivered at this commit).
+            if written
+                && matches!(
+                    rec.status,
+                    RunStatus::Failed | RunStatus::Cancelled | RunStatus::RolledBack
+                )
+            {
+                super::notify::send(rec)?;
             }
             Ok::<bool, crate::error::BravoError>(written)
         });

@@ -21,6 +21,7 @@
 
 pub mod autonomous;
 pub mod exit;
+pub mod notify;
 pub mod stale;
 
 use std::ffi::CString;
@@ -286,7 +287,8 @@ pub fn upsert(schema: &str, rec: &RunRecord, overwrite: Overwrite) -> Result<boo
 /// with the sync's data), then prunes history.
 pub fn record_success(schema: &str, rec: &RunRecord) -> Result<(), BravoError> {
     upsert(schema, rec, Overwrite::Always)?;
-    prune(schema)
+    prune(schema)?;
+    notify::send(rec)
 }
 
 /// Runs `sql` (a query returning one bigint, with one text parameter `$1`) with a

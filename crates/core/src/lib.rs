@@ -13,6 +13,7 @@
 //!   outcomes × target rows → insert / update / unchanged / vanished / set aside.
 //! * [`schedule`] — cron expressions, time zones and the scheduler's decisions.
 //! * [`run`]      — typed run records: a run's status and trigger.
+//! * [`notify`]   — the JSON a finished run sends to `LISTEN bravo_metrics`.
 //! * [`export`]   — the complete export's formats: CSV, MongoDB Extended JSON and the
 //!   `.tar` archive with its manifest.
 //! * [`error`]    — an error carrying a SQLSTATE, message, DETAIL and HINT, mapped to
@@ -28,6 +29,7 @@ pub mod error;
 pub mod export;
 pub mod grain;
 pub mod key;
+pub mod notify;
 pub mod order;
 pub mod run;
 pub mod schedule;
