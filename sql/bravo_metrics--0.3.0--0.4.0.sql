@@ -130,6 +130,9 @@ ALTER TABLE bravo.bravo_set_aside ADD COLUMN media_buy_key text;
 UPDATE bravo.bravo_set_aside SET media_buy_key = media_buy_id::text WHERE media_buy_id IS NOT NULL;
 -- Runs of the daily families (all runs before 0.4.0) or of the hourly ones.
 ALTER TABLE bravo.bravo_sync_runs ADD COLUMN grain text NOT NULL DEFAULT 'day' CHECK (grain IN ('day', 'hour'));
+-- A new trigger: bravo_refresh(campaign) (the constraint keeps its name).
+ALTER TABLE bravo.bravo_sync_runs DROP CONSTRAINT bravo_sync_runs_trigger_check,
+    ADD CONSTRAINT bravo_sync_runs_trigger_check CHECK (trigger IN ('manual', 'schedule', 'retry', 'catch-up', 'run-now', 'refresh'));
 -- Hourly families: their rows' hour, and the two reasons only an hour can have.
 ALTER TABLE bravo.bravo_set_aside ADD COLUMN hour_start timestamptz;
 ALTER TABLE bravo.bravo_set_aside DROP CONSTRAINT bravo_set_aside_reason_check;
@@ -2849,6 +2852,47 @@ BEGIN
 END
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_notify_staleness(bigint) FROM PUBLIC;
+
+-- bravo_refresh(campaign_id): one campaign's media buys over a short window.
+CREATE FUNCTION @extschema@."bravo_refresh"(
+	"campaign_id" bigint,
+	"lookback_days" INT DEFAULT 3,
+	"wait" bool DEFAULT NULL
+) RETURNS TABLE (
+	"target" TEXT,
+	"fetched" bigint,
+	"inserted" bigint,
+	"updated" bigint,
+	"unchanged" bigint,
+	"deleted" bigint,
+	"set_aside" bigint,
+	"ms" bigint,
+	"run_id" bigint
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'bravo_refresh_bigint_wrapper';
+
+CREATE FUNCTION @extschema@."bravo_refresh"(
+	"campaign_id" TEXT,
+	"lookback_days" INT DEFAULT 3,
+	"wait" bool DEFAULT NULL
+) RETURNS TABLE (
+	"target" TEXT,
+	"fetched" bigint,
+	"inserted" bigint,
+	"updated" bigint,
+	"unchanged" bigint,
+	"deleted" bigint,
+	"set_aside" bigint,
+	"ms" bigint,
+	"run_id" bigint
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'bravo_refresh_text_wrapper';
 
 -- No function of the extension is executable by PUBLIC.
 DO $revoke$

@@ -53,7 +53,7 @@ pub extern "C-unwind" fn _PG_init() {
 
 /// One row per family a sync filled (the columns of `bravo_sync` and
 /// `bravo_sync_hourly`, whose signatures spell them: pgrx reads `name!()` inline).
-type SyncRows = TableIterator<'static, (String, i64, i64, i64, i64, i64, i64, i64, i64)>;
+pub(crate) type SyncRows = TableIterator<'static, (String, i64, i64, i64, i64, i64, i64, i64, i64)>;
 
 /// Pulls the last `lookback_days` days of every daily source from Snowflake and
 /// merges them into the metric tables, atomically. One row per target.
@@ -106,6 +106,59 @@ fn bravo_sync_hourly(
     manual_sync(bravo_core::grain::Grain::Hour, lookback, wait)
 }
 
+/// A short-window sync of one campaign's media buys, for someone looking at the
+/// campaign now: the daily families, the last `lookback_days` days (default 3), only
+/// the media buys `media_buys` gives the campaign (the filter goes to Snowflake as bind
+/// variables). Same guarantees and run log as `bravo_sync` (trigger `refresh`).
+#[allow(clippy::type_complexity)]
+#[pg_extern(security_definer, volatile, parallel_unsafe, name = "bravo_refresh")]
+#[search_path(pg_catalog, pg_temp)]
+fn bravo_refresh_bigint(
+    campaign_id: Option<i64>,
+    lookback_days: default!(Option<i32>, 3),
+    wait: default!(Option<bool>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(target, String),
+        name!(fetched, i64),
+        name!(inserted, i64),
+        name!(updated, i64),
+        name!(unchanged, i64),
+        name!(deleted, i64),
+        name!(set_aside, i64),
+        name!(ms, i64),
+        name!(run_id, i64),
+    ),
+> {
+    sync::refresh::run(campaign_id.map(|c| c.to_string()), lookback_days, wait)
+}
+
+/// [`bravo_refresh_bigint`] for campaign ids of other types (text, uuid, ...).
+#[allow(clippy::type_complexity)]
+#[pg_extern(security_definer, volatile, parallel_unsafe, name = "bravo_refresh")]
+#[search_path(pg_catalog, pg_temp)]
+fn bravo_refresh_text(
+    campaign_id: Option<String>,
+    lookback_days: default!(Option<i32>, 3),
+    wait: default!(Option<bool>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(target, String),
+        name!(fetched, i64),
+        name!(inserted, i64),
+        name!(updated, i64),
+        name!(unchanged, i64),
+        name!(deleted, i64),
+        name!(set_aside, i64),
+        name!(ms, i64),
+        name!(run_id, i64),
+    ),
+> {
+    sync::refresh::run(campaign_id, lookback_days, wait)
+}
+
 fn manual_sync(
     grain: bravo_core::grain::Grain,
     lookback_days: Option<i32>,
@@ -124,8 +177,14 @@ fn manual_sync(
         overlap,
         run_id: None,
         attempt: 1,
+        scope: None,
     };
-    match sync::run(&req) {
+    run_rows(&req)
+}
+
+/// Runs `req` and returns its targets' rows (the shape of `bravo_sync`).
+pub(crate) fn run_rows(req: &sync::SyncRequest) -> SyncRows {
+    match sync::run(req) {
         Ok(rec) => TableIterator::new(rec.targets.into_iter().map(move |t| {
             (
                 t.target,
@@ -148,6 +207,8 @@ pgrx::extension_sql!(
     r#"
 REVOKE ALL ON FUNCTION bravo_sync(integer, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION bravo_sync_hourly(integer, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo_refresh(bigint, integer, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo_refresh(text, integer, boolean) FROM PUBLIC;
 
 -- Live progress of running syncs (see src/sync/progress.rs for the slot layout); the
 -- family being synced is the n-th enabled one of the catalog.
@@ -172,7 +233,14 @@ SELECT p.pid,
  WHERE p.relid = 'bravo.bravo_sync_runs'::regclass;
 "#,
     name = "progress_view",
-    requires = ["schema", "families", bravo_sync, bravo_sync_hourly],
+    requires = [
+        "schema",
+        "families",
+        bravo_sync,
+        bravo_sync_hourly,
+        bravo_refresh_bigint,
+        bravo_refresh_text
+    ],
 );
 
 // Last in the install script: no function of the extension is executable by PUBLIC.

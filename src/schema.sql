@@ -163,7 +163,8 @@ $bravo$;
 -- 'interrupted'. 'skipped' rows are written by the scheduler and run-now.
 CREATE TABLE bravo.bravo_sync_runs (
     run_id          bigserial PRIMARY KEY,
-    trigger         text NOT NULL CHECK (trigger IN ('manual', 'schedule', 'retry', 'catch-up', 'run-now')),
+    -- since 0.4.0: 'refresh' (bravo_refresh, one campaign's media buys)
+    trigger         text NOT NULL CHECK (trigger IN ('manual', 'schedule', 'retry', 'catch-up', 'run-now', 'refresh')),
     started_at      timestamptz NOT NULL,
     finished_at     timestamptz,
     lookback_days   integer NOT NULL,

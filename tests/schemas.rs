@@ -8,7 +8,8 @@ mod common;
 use common::*;
 use postgres::Client;
 
-/// The functions users call, in the schema CREATE EXTENSION was given.
+/// The functions users call, in the schema CREATE EXTENSION was given (one line per
+/// overload: bravo_refresh takes a bigint or a text campaign id).
 const USER_FUNCTIONS: &[&str] = &[
     "bravo_campaign_daily",
     "bravo_campaign_hour_of_day",
@@ -26,6 +27,8 @@ const USER_FUNCTIONS: &[&str] = &[
     "bravo_last_sync_at",
     "bravo_media_buy_totals",
     "bravo_reconcile_hourly",
+    "bravo_refresh",
+    "bravo_refresh",
     "bravo_report_attach",
     "bravo_report_rebuild",
     "bravo_restore_families",

@@ -115,6 +115,7 @@ pub extern "C-unwind" fn bravo_run_now_main(_arg: pg_sys::Datum) {
         overlap,
         run_id: Some(run_id),
         attempt: 1,
+        scope: None,
     };
     txn::report_activity(Some("run-now sync"));
     match txn::in_transaction(|| exec::run(&req, false)) {

@@ -178,6 +178,7 @@ impl Worker {
             overlap: settings::SCHEDULER_OVERLAP.get(),
             run_id: None,
             attempt: 1,
+            scope: None,
         };
         txn::report_activity(Some("hourly sync"));
         let result = txn::in_transaction(|| exec::run(&req, true));
@@ -359,6 +360,7 @@ impl Worker {
             overlap: settings::SCHEDULER_OVERLAP.get(),
             run_id: None,
             attempt: due.attempt,
+            scope: None,
         };
         txn::report_activity(Some(&format!("{} sync", due.kind.as_str())));
         let result = txn::in_transaction(|| exec::run(&req, true));

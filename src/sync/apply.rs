@@ -284,8 +284,36 @@ impl<'c> Applier<'c> {
         window_start: WindowStart,
         order: KeyOrder,
         keep_vanished: bool,
+        scope: Option<&[BuyId]>,
     ) -> Result<Self, BravoError> {
         let time = window_start.column();
+        // A refresh reads only its media buys' rows of the window.
+        let mut args: Vec<DatumWithOid<'static>> = vec![window_start.datum()];
+        let only = match scope {
+            None => String::new(),
+            Some(buys) => match key.kind {
+                KeyType::Int => {
+                    let ids: Vec<i64> = buys
+                        .iter()
+                        .filter_map(|b| match b {
+                            BuyId::Int(i) => Some(*i),
+                            BuyId::Text(_) => None,
+                        })
+                        .collect();
+                    args.push(ids.into());
+                    " AND media_buy_id OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.int8[])"
+                        .to_string()
+                }
+                _ => {
+                    let ids: Vec<String> = buys.iter().map(|b| b.to_string()).collect();
+                    args.push(ids.into());
+                    format!(
+                        " AND media_buy_id IN (SELECT {} FROM pg_catalog.unnest($2::pg_catalog.text[]) AS u)",
+                        key.cast("u")
+                    )
+                }
+            },
+        };
         let grain = target.grain;
         let table = format!("{}.{}", schemas.media, target.table);
         let select: Vec<String> = target
@@ -304,13 +332,13 @@ impl<'c> Applier<'c> {
                 // Aliased, so that ORDER BY names the table's columns (a uuid is
                 // ordered as a uuid, not as its text).
                 format!(
-                    "SELECT {} AS bravo_k, {time} AS bravo_d, {} FROM {table} WHERE {time} >= $1 ORDER BY {}",
+                    "SELECT {} AS bravo_k, {time} AS bravo_d, {} FROM {table} WHERE {time} >= $1{only} ORDER BY {}",
                     key.kind.target_select_expr("media_buy_id"),
                     select.join(", "),
                     order.target_order_by(key.kind, time)
                 )
                 .as_str(),
-                &[window_start.datum()],
+                &args,
             )
             .map_err(|e| BravoError::internal("cannot read the target window", e))?;
         let mut args = vec![

@@ -28,6 +28,7 @@ pub mod merge;
 pub mod order;
 pub mod owner;
 pub mod progress;
+pub mod refresh;
 pub mod rollup;
 pub mod slot;
 
@@ -63,6 +64,18 @@ pub struct SyncRequest {
     /// A run id allocated earlier (run-now returns it before the run starts).
     pub run_id: Option<i64>,
     pub attempt: i32,
+    /// Only these media buys (`bravo_refresh`): the source query filters on them (bind
+    /// variables), the target window is read for them only, so a vanished row is one
+    /// of theirs; set-aside rows of other buys are left for the next full sync.
+    pub scope: Option<Scope>,
+}
+
+/// The media buys of one refresh.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    /// What the buys were chosen by, for the run log (`detail`).
+    pub campaign: String,
+    pub buys: Vec<bravo_core::BuyId>,
 }
 
 pub enum SyncError {
@@ -124,7 +137,10 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
         status: RunStatus::Running,
         sqlstate: None,
         message: None,
-        detail: None,
+        detail: req
+            .scope
+            .as_ref()
+            .map(|s| serde_json::json!({"campaign_id": s.campaign, "media_buys": s.buys.len()})),
         // SAFETY: a read of this backend's pid, set once at process start.
         backend_pid: unsafe { pg_sys::MyProcPid },
         attempt: req.attempt,
@@ -363,6 +379,8 @@ struct Ctx<'a> {
     tag: Option<String>,
     delete_missing: bool,
     max_fraction: f64,
+    /// See [`SyncRequest::scope`].
+    scope: Option<&'a Scope>,
 }
 
 /// The work of one sync; raises on any error (caught by [`run`]). Window, schema
@@ -399,6 +417,7 @@ fn body(schemas: &Schemas, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
         tag: settings::get_str(&settings::SNOWFLAKE_QUERY_TAG),
         delete_missing: settings::DELETE_MISSING.get(),
         max_fraction: settings::DELETE_MAX_FRACTION.get(),
+        scope: req.scope.as_ref(),
     };
     let mut session = Session {
         client: net(None, None, Client::connect(cfg)),
@@ -517,7 +536,14 @@ fn sync_target(
     let table = format!("{}.{}", ctx.schemas.media, target.table);
     let order = order::choose(&table, ctx.window_start).unwrap_or_else(|e| e.raise());
     let q = match ctx.window_start.date() {
-        Some(day) => source::fetch_query(&relation, &columns, day, order, ctx.tag.as_deref()),
+        Some(day) => source::fetch_query(
+            &relation,
+            &columns,
+            day,
+            order,
+            ctx.tag.as_deref(),
+            ctx.scope.map_or(&[], |s| &s.buys),
+        ),
         None => source::fetch_hours_query(
             &relation,
             &columns,
@@ -525,6 +551,7 @@ fn sync_target(
             target.zone,
             order,
             ctx.tag.as_deref(),
+            ctx.scope.map_or(&[], |s| &s.buys),
         ),
     };
     let rid = q.request_id;
@@ -564,15 +591,19 @@ fn sync_target(
     } else {
         0
     };
-    let (late_ins, late_upd) = merge::settle_set_aside(
-        ctx.schemas,
-        target,
-        &ctx.key,
-        owner,
-        ctx.run_id,
-        ctx.window_start,
-    )
-    .unwrap_or_else(|e| e.raise());
+    let (late_ins, late_upd) = if ctx.scope.is_some() {
+        (0, 0)
+    } else {
+        merge::settle_set_aside(
+            ctx.schemas,
+            target,
+            &ctx.key,
+            owner,
+            ctx.run_id,
+            ctx.window_start,
+        )
+        .unwrap_or_else(|e| e.raise())
+    };
     let pending = deferred.flush().unwrap_or_else(|e| e.raise());
     pgrx::debug1!("bravo_sync: {} rollup delta rows applied", pending);
     trec.inserted = applied.inserted + late_ins;
@@ -655,6 +686,7 @@ fn apply_stream(
             ctx.window_start,
             order,
             ctx.delete_missing,
+            ctx.scope.map(|s| s.buys.as_slice()),
         )
         .unwrap_or_else(|e| e.raise());
         // Its temporary tables' index builds wrote into the progress slot; put the
@@ -662,6 +694,9 @@ fn apply_stream(
         progress.refresh();
         let mut dedup = validate::Deduper::new(order, &ctx.known_buys);
         let mut outcomes = Vec::new();
+        // A refresh's source filters on its buys; a row of another buy (a source that
+        // ignored the filter) would be taken for a new row: never merged.
+        let scope: Option<HashSet<&bravo_core::BuyId>> = ctx.scope.map(|s| s.buys.iter().collect());
         while let Some(mut batch) = net(Some(session), Some(rid), stream.next_batch()) {
             if batch.columns.len() != width {
                 BravoError::new(
@@ -684,6 +719,11 @@ fn apply_stream(
                 .collect();
             for i in 0..batch.num_rows {
                 let row = validate::read_row(target, ctx.key.kind, &columns, i);
+                if let (Some(scope), Some(id)) = (&scope, &row.media_buy_id) {
+                    if !scope.contains(id) {
+                        continue;
+                    }
+                }
                 if let Err(e) = dedup.push(row, &mut outcomes) {
                     BravoError::new(
                         PgSqlErrorCode::ERRCODE_FDW_ERROR,

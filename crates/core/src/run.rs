@@ -73,15 +73,19 @@ pub enum Trigger {
     /// `bravo_run_now()`.
     #[serde(rename = "run-now")]
     RunNow,
+    /// `bravo_refresh(campaign)`: one campaign's media buys over a short window.
+    #[serde(rename = "refresh")]
+    Refresh,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 5] = [
+    pub const ALL: [Trigger; 6] = [
         Trigger::Manual,
         Trigger::Schedule,
         Trigger::Retry,
         Trigger::CatchUp,
         Trigger::RunNow,
+        Trigger::Refresh,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +95,7 @@ impl Trigger {
             Trigger::Retry => "retry",
             Trigger::CatchUp => "catch-up",
             Trigger::RunNow => "run-now",
+            Trigger::Refresh => "refresh",
         }
     }
 

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 
 use crate::error::{CoreError, SqlState};
 use crate::grain::{self, Grain};
-use crate::key::KeyType;
+use crate::key::{BuyId, KeyType};
 use crate::order::KeyOrder;
 use crate::target::{MetricKind, Target};
 
@@ -256,8 +256,16 @@ pub fn fetch_query(
     window_start: NaiveDate,
     order: KeyOrder,
     tag: Option<&str>,
+    buys: &[BuyId],
 ) -> Query {
-    fetch_window(relation, columns, Binding::Date(window_start), order, tag)
+    fetch_window(
+        relation,
+        columns,
+        Binding::Date(window_start),
+        order,
+        tag,
+        buys,
+    )
 }
 
 /// [`fetch_query`] for an hourly family: its window starts at the instant of `slot`
@@ -270,6 +278,7 @@ pub fn fetch_hours_query(
     zone: chrono_tz::Tz,
     order: KeyOrder,
     tag: Option<&str>,
+    buys: &[BuyId],
 ) -> Query {
     let start = grain::slot_instant(slot);
     let bound = match columns.time_type.as_str() {
@@ -277,23 +286,46 @@ pub fn fetch_hours_query(
         "timestamp_tz" => Binding::TimestampTz(start.fixed_offset()),
         _ => Binding::TimestampLtz(start),
     };
-    fetch_window(relation, columns, bound, order, tag)
+    fetch_window(relation, columns, bound, order, tag, buys)
 }
 
+/// `buys` not empty: only those media buys' rows (`bravo_refresh`), each id a bind
+/// variable, compared with the id as the sync reads it.
 fn fetch_window(
     relation: &str,
     columns: &SourceColumns,
     start: Binding,
     order: KeyOrder,
     tag: Option<&str>,
+    buys: &[BuyId],
 ) -> Query {
     let date = &columns.date;
+    let only = if buys.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " AND {} IN ({})",
+            columns.id,
+            vec!["?"; buys.len()].join(", ")
+        )
+    };
+    let where_ = if only.is_empty() {
+        format!("{date} >= ? OR {date} IS NULL")
+    } else {
+        format!("({date} >= ? OR {date} IS NULL){only}")
+    };
     let sql = format!(
-        "SELECT {} FROM {relation} WHERE {date} >= ? OR {date} IS NULL ORDER BY {}",
+        "SELECT {} FROM {relation} WHERE {where_} ORDER BY {}",
         columns.select.join(", "),
         order.source_order_by(date, &columns.id),
     );
     let mut q = Query::new(sql).bind(start);
+    for b in buys {
+        q = q.bind(match b {
+            BuyId::Int(i) => Binding::Int(*i),
+            BuyId::Text(t) => Binding::Text(t.clone()),
+        });
+    }
     q.query_tag = tag.map(str::to_string);
     q
 }
@@ -365,13 +397,37 @@ mod tests {
             ]
         );
         let day = NaiveDate::from_ymd_opt(2026, 1, 2).unwrap();
-        let q = fetch_query("R", &quoted, day, KeyOrder::MediaBuyFirst, None);
+        // One campaign's buys: each id a bind variable after the window's start.
+        let q = fetch_query(
+            "R",
+            &quoted,
+            day,
+            KeyOrder::MediaBuyFirst,
+            None,
+            &[BuyId::Int(7), BuyId::Int(9)],
+        );
+        assert!(
+            q.sql.contains(
+                "WHERE (\"Date\" >= ? OR \"Date\" IS NULL) AND \"MEDIA_BUY_ID\" IN (?, ?) ORDER BY"
+            ),
+            "{}",
+            q.sql
+        );
+        assert_eq!(
+            q.bindings,
+            [Binding::Date(day), Binding::Int(7), Binding::Int(9)]
+        );
+        let q = fetch_query("R", &quoted, day, KeyOrder::MediaBuyFirst, None, &[]);
+        assert!(q
+            .sql
+            .contains("WHERE \"Date\" >= ? OR \"Date\" IS NULL ORDER BY"));
+        assert_eq!(q.bindings.len(), 1);
         assert!(
             q.sql.ends_with("ORDER BY \"MEDIA_BUY_ID\", \"Date\""),
             "{}",
             q.sql
         );
-        let q = fetch_query("R", &quoted, day, KeyOrder::DateFirst, None);
+        let q = fetch_query("R", &quoted, day, KeyOrder::DateFirst, None, &[]);
         assert!(
             q.sql.ends_with(
                 "WHERE \"Date\" >= ? OR \"Date\" IS NULL ORDER BY \"Date\", \"MEDIA_BUY_ID\""
@@ -469,6 +525,7 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
             KeyOrder::DateFirst,
             None,
+            &[],
         );
         assert!(
             q.sql.starts_with(
@@ -515,7 +572,7 @@ mod tests {
             let c = check_columns(&t, KeyType::Int, "R", &cols(col("hour_start", ty, Some(9))))
                 .unwrap();
             assert_eq!(c.select[0], "\"hour_start\"");
-            let q = fetch_hours_query("R", &c, start, New_York, KeyOrder::DateFirst, None);
+            let q = fetch_hours_query("R", &c, start, New_York, KeyOrder::DateFirst, None, &[]);
             assert!(
                 q.sql.ends_with(
                     "WHERE \"hour_start\" >= ? OR \"hour_start\" IS NULL ORDER BY \"hour_start\", \"MEDIA_BUY_ID\""

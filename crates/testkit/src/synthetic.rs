@@ -186,6 +186,9 @@ pub struct SyntheticOptions {
     pub slow_after_chunks: usize,
     /// MEDIA_BUY_ID as NUMBER (default) or as text.
     pub id_text: IdText,
+    /// Serve only these media buys (set per query from an `MEDIA_BUY_ID IN (?, ...)`
+    /// filter's integer bindings, as Snowflake would filter).
+    pub id_subset: Option<Arc<Vec<i64>>>,
 }
 
 impl Default for SyntheticOptions {
@@ -203,6 +206,7 @@ impl Default for SyntheticOptions {
             slow_chunk: None,
             slow_after_chunks: 0,
             id_text: IdText::No,
+            id_subset: None,
         }
     }
 }
@@ -329,11 +333,25 @@ impl SyntheticOptions {
         if first > last {
             return (first, last, 0);
         }
-        (
-            first,
-            last,
-            (last - first + 1) as usize * self.media_buys as usize,
-        )
+        (first, last, (last - first + 1) as usize * self.buy_count())
+    }
+}
+
+impl SyntheticOptions {
+    /// The media buys served: all, or the query's subset.
+    fn buy_count(&self) -> usize {
+        match &self.id_subset {
+            Some(ids) => ids.len(),
+            None => self.media_buys as usize,
+        }
+    }
+
+    /// The `k`-th media buy served (0-based).
+    fn buy_at(&self, k: u64) -> i64 {
+        match &self.id_subset {
+            Some(ids) => ids[k as usize],
+            None => k as i64 + 1,
+        }
     }
 }
 
@@ -360,16 +378,16 @@ fn columns(
         Vec::with_capacity(n),
     );
     let slots = (last - first + 1).max(1) as u64;
-    let buys = opts.media_buys.max(1);
+    let buys = (opts.buy_count() as u64).max(1);
     for r in start..end {
         let (slot, id) = match order {
             RowOrder::MediaBuyFirst => (
                 first + (r as u64 % slots) as i64,
-                (r as u64 / slots) as i64 + 1,
+                opts.buy_at(r as u64 / slots),
             ),
             RowOrder::DateFirst => (
                 first + (r as u64 / buys) as i64,
-                (r as u64 % buys) as i64 + 1,
+                opts.buy_at(r as u64 % buys),
             ),
         };
         let row = opts.row_at(table, id, slot);
@@ -494,6 +512,19 @@ fn since_binding(body: &Value, table: Table) -> Option<i64> {
     })
 }
 
+/// The integer (FIXED) bindings of a query-request body, in binding order.
+fn id_bindings(body: &Value) -> Vec<i64> {
+    let Some(bindings) = body["bindings"].as_object() else {
+        return Vec::new();
+    };
+    let mut keys: Vec<&String> = bindings.keys().collect();
+    keys.sort_by_key(|k| (k.parse::<u64>().unwrap_or(u64::MAX), k.to_string()));
+    keys.into_iter()
+        .filter(|k| bindings[*k]["type"] == "FIXED")
+        .filter_map(|k| bindings[k]["value"].as_str()?.parse().ok())
+        .collect()
+}
+
 enum Since {
     Day(NaiveDate),
     Nanos(i64),
@@ -532,6 +563,20 @@ fn answer(double_state: &Double, opts: &SyntheticOptions, req: &Recorded) -> Rep
         let spec = ResultSpec::with_rowtype(rowtype(table, opts, false), "arrow");
         return Reply::json(double_state.result(&spec));
     }
+    // A filter on media buys: only those (integer ids; sorted, as an ORDER BY would).
+    let subset;
+    let opts = if sql.contains(" IN (") {
+        let mut ids = id_bindings(&body);
+        ids.sort_unstable();
+        ids.dedup();
+        ids.retain(|&i| i >= 1 && i <= opts.media_buys as i64);
+        let mut o = opts.clone();
+        o.id_subset = Some(Arc::new(ids));
+        subset = o;
+        &subset
+    } else {
+        opts
+    };
     let (first, last, total) = opts.window(table, since_binding(&body, table));
     let first = (first, last);
     let order = RowOrder::of_sql(sql);
