@@ -17,6 +17,7 @@ pub fn arg(name: &str, default: u64) -> u64 {
 }
 
 /// CPU seconds (user + system, every thread) the process `pid` has used so far.
+#[allow(dead_code)] // not every benchmark measures CPU
 pub fn cpu(pid: i32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
