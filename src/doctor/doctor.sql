@@ -142,7 +142,8 @@ SELECT 'scheduler',
               CASE WHEN s.loaded THEN 'yes' ELSE 'no' END, CASE WHEN s.enabled THEN 'yes' ELSE 'no' END,
               coalesce(s.database, 'postgres'), coalesce(s.schedule, 'none'), coalesce(s.time_zone, 'UTC'),
               coalesce(to_timestamp(s.next_run_epoch_us / 1000000.0)::text, 'none')),
-       s.hint
+       coalesce(s.hint, CASE WHEN s.next_run_epoch_us IS NULL THEN
+           'No next run: set a schedule (ALTER SYSTEM SET bravo_metrics.schedule = ''0 3 * * *''; SELECT pg_reload_conf();) and see bravo_schedule_status().' END)
   FROM bravo.bravo_scheduler_state() s
 UNION ALL
 -- The last run of each trigger and grain, and its error.

@@ -50,7 +50,10 @@ impl Check {
                 Some(d) => format!("{} ({d})", e.message),
                 None => e.message.clone(),
             },
-            hint: e.hint.clone(),
+            // Every row that is not ok says what to do.
+            hint: Some(e.hint.clone().unwrap_or_else(|| {
+                "Check the bravo_metrics.snowflake_* settings (SELECT name, setting FROM pg_settings WHERE name LIKE 'bravo_metrics.snowflake%') and Snowflake's status; the detail is Snowflake's own message.".into()
+            })),
         }
     }
 }
