@@ -243,6 +243,9 @@ pub static EXPECTED_LAG_DAYS: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// `bravo_doctor()`: a drop of the last 7 days' rows against the 7 before beyond this
 /// percentage warns.
 pub static VOLUME_DROP_PERCENT: GucSetting<i32> = GucSetting::<i32>::new(50);
+/// The scheduler checks every this many seconds whether a family's data became stale
+/// (or fresh) while no run finished, and notifies it; 0: only after runs.
+pub static STALENESS_CHECK_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(3600);
 /// Threads compressing an export's archive at once.
 pub static EXPORT_GZIP_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// The scheduler exports (to `export_destination`) after each successful scheduled
@@ -767,6 +770,16 @@ pub fn init() {
         365,
         GucContext::Userset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.staleness_check_interval",
+        c"Seconds between the scheduler's checks for families whose data became stale or fresh while no run finished (0: only after runs).",
+        c"Changes are notified on channel bravo_metrics as stale / fresh events, once each.",
+        &STALENESS_CHECK_INTERVAL,
+        0,
+        86_400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
     );
     GucRegistry::define_int_guc(
         c"bravo_metrics.volume_drop_percent",

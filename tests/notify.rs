@@ -137,3 +137,45 @@ fn a_listener_hears_committed_failed_and_rolled_back_syncs() {
     // Nothing else was sent.
     assert!(heard(&mut l, Duration::from_millis(500)).is_empty());
 }
+
+#[test]
+fn the_scheduler_notifies_data_that_went_stale_while_no_run_happened() {
+    let src = SyntheticSource::start(SyntheticOptions {
+        media_buys: 50,
+        days: 31,
+        end_date: chrono::Utc::now().date_naive(),
+        ..Default::default()
+    });
+    let pg = Cluster::start(ClusterOptions {
+        preload: true,
+        conf: vec![
+            "bravo_metrics.scheduler_database = 'media_tool'".into(),
+            "bravo_metrics.scheduler_enabled = off".into(),
+            "bravo_metrics.staleness_check_interval = 1".into(),
+        ],
+    });
+    let mut c = pg.media_tool("media_tool", src.port(), 50, 5);
+    c.query("SELECT * FROM bravo_sync(30)", &[]).unwrap();
+    // The scheduler tried before the database existed: retry now.
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+    let mut l = pg.client("media_tool");
+    l.batch_execute("LISTEN bravo_metrics").unwrap();
+
+    // No run: the data goes stale (its last four days disappear) and the scheduler,
+    // checking every second, says so once, with no run id.
+    c.batch_execute("DELETE FROM platform_buy_daily_videos WHERE date > current_date - 4")
+        .unwrap();
+    let got = heard(&mut l, Duration::from_secs(20));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["event"], "stale");
+    assert!(got[0]["run_id"].is_null(), "{}", got[0]);
+    assert_eq!(got[0]["targets"][0]["family"], "videos");
+    assert_eq!(got[0]["targets"][0]["lag_days"], 4);
+    assert!(heard(&mut l, Duration::from_secs(3)).is_empty(), "said once");
+
+    // A sync brings the rows back: sync, then fresh (from the sync's own check).
+    c.query("SELECT * FROM bravo_sync(30)", &[]).unwrap();
+    let got = heard(&mut l, Duration::from_secs(3));
+    let events: Vec<&str> = got.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["sync", "fresh"], "{got:?}");
+}

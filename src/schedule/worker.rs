@@ -112,6 +112,9 @@ struct Worker {
     /// the next hour's run covers the same lookback.
     hourly: Option<(String, String, plan::Schedule)>,
     next_hourly: Option<DateTime<Utc>>,
+    /// When the data's staleness is next checked while no run happens (see
+    /// [`Worker::check_staleness`]).
+    next_staleness: DateTime<Utc>,
 }
 
 impl Worker {
@@ -132,6 +135,9 @@ impl Worker {
             told_refusal: None,
             hourly: None,
             next_hourly: None,
+            // The first check soon after the start (the data may have gone stale while the
+            // server was down), then every interval.
+            next_staleness: Utc::now() + chrono::Duration::seconds(5),
         }
     }
 
@@ -474,6 +480,41 @@ impl Worker {
         plan::missed(schedule, now, last.map(|t| t.with_timezone(&Utc)))
     }
 
+    /// Notifies families whose data became stale (or fresh again) although no run
+    /// finished: time passing makes data stale too (`bravo._bravo_notify_staleness`,
+    /// which runs after every run as well). Every
+    /// `bravo_metrics.staleness_check_interval` seconds; not on a standby.
+    fn check_staleness(&mut self, now: DateTime<Utc>) {
+        let every = i64::from(settings::STALENESS_CHECK_INTERVAL.get().max(1));
+        self.next_staleness = now + chrono::Duration::seconds(every);
+        let r = txn::in_transaction(|| {
+            let ready = Spi::get_one::<bool>(
+                "SELECT NOT pg_catalog.pg_is_in_recovery() \
+                    AND pg_catalog.to_regprocedure('bravo._bravo_notify_staleness(bigint)') IS NOT NULL",
+            )
+            .ok()
+            .flatten()
+            .unwrap_or(false);
+            if !ready {
+                return Ok(0);
+            }
+            Spi::get_one_with_args::<i32>(
+                "SELECT bravo._bravo_notify_staleness($1)",
+                &[Option::<i64>::None.into()],
+            )
+            .map(|n| n.unwrap_or(0))
+        });
+        match r {
+            Ok(Ok(n)) if n > 0 => say!(
+                "{n} famil{} became stale or fresh",
+                if n == 1 { "y" } else { "ies" }
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn!("cannot check the data's staleness: {e}"),
+            Err(e) => warn!("cannot check the data's staleness: {e}"),
+        }
+    }
+
     fn main_loop(&mut self) -> ! {
         let mut checked_catch_up = false;
         loop {
@@ -520,7 +561,13 @@ impl Worker {
                 self.fire_hourly();
                 continue;
             }
-            let sleep = [due.map(|d| d.at), hourly]
+            let staleness =
+                (settings::STALENESS_CHECK_INTERVAL.get() > 0).then_some(self.next_staleness);
+            if staleness.is_some_and(|t| t <= now) {
+                self.check_staleness(now);
+                continue;
+            }
+            let sleep = [due.map(|d| d.at), hourly, staleness]
                 .into_iter()
                 .flatten()
                 .min()
