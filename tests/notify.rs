@@ -171,7 +171,10 @@ fn the_scheduler_notifies_data_that_went_stale_while_no_run_happened() {
     assert!(got[0]["run_id"].is_null(), "{}", got[0]);
     assert_eq!(got[0]["targets"][0]["family"], "videos");
     assert_eq!(got[0]["targets"][0]["lag_days"], 4);
-    assert!(heard(&mut l, Duration::from_secs(3)).is_empty(), "said once");
+    assert!(
+        heard(&mut l, Duration::from_secs(3)).is_empty(),
+        "said once"
+    );
 
     // A sync brings the rows back: sync, then fresh (from the sync's own check).
     c.query("SELECT * FROM bravo_sync(30)", &[]).unwrap();

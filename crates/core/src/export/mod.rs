@@ -9,9 +9,9 @@
 //!   exactly (NULL unquoted and empty, an empty string quoted).
 //! * [`ejson`]   — one row as a line of MongoDB Extended JSON v2, relaxed mode, with a
 //!   deterministic `_id` built from the table's key.
-//! * [`archive`] — the archive: every file is produced twice from the same snapshot,
-//!   once to learn its size and sha256 (a tar header needs the size first, and the
-//!   manifest leads the archive), once into the tar stream, with no temporary file.
+//! * [`archive`] — the archive: every file is measured (its length added up, a tar
+//!   header needs the size first), then written into the tar stream from the same
+//!   snapshot and hashed; the manifest comes last; no temporary file.
 
 pub mod archive;
 pub mod csv;
