@@ -165,11 +165,7 @@ fn manual_sync(
     wait: Option<bool>,
 ) -> SyncRows {
     let lookback = sync::check_lookback(lookback_days).unwrap_or_else(|e| e.raise());
-    let overlap = match wait {
-        Some(true) => settings::OverlapPolicy::Wait,
-        Some(false) => settings::OverlapPolicy::Skip,
-        None => settings::SYNC_OVERLAP.get(),
-    };
+    let overlap = settings::overlap_policy(wait);
     let req = sync::SyncRequest {
         grain,
         lookback_days: lookback,

@@ -65,6 +65,16 @@ pub enum OverlapPolicy {
     Wait,
 }
 
+/// A manual call's `wait` argument as a policy: `true` waits, `false` skips, NULL
+/// takes `bravo_metrics.sync_overlap`.
+pub fn overlap_policy(wait: Option<bool>) -> OverlapPolicy {
+    match wait {
+        Some(true) => OverlapPolicy::Wait,
+        Some(false) => OverlapPolicy::Skip,
+        None => SYNC_OVERLAP.get(),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Snowflake connection (SUSET).
 /// Account identifier, e.g. `xy12345.us-east-2.aws` or `myorg-myaccount`. Default: empty.

@@ -67,11 +67,7 @@ pub fn run(
             _ => BuyId::Text(id),
         })
         .collect();
-    let overlap = match wait {
-        Some(true) => settings::OverlapPolicy::Wait,
-        Some(false) => settings::OverlapPolicy::Skip,
-        None => settings::SYNC_OVERLAP.get(),
-    };
+    let overlap = settings::overlap_policy(wait);
     crate::run_rows(&SyncRequest {
         grain: bravo_core::grain::Grain::Day,
         lookback_days: lookback,
