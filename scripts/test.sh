@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --tests
 export CARGO_TERM_COLOR=never
+# One clean build per run: incremental caches would only cost disk.
+export CARGO_INCREMENTAL=0
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -25,10 +27,17 @@ cargo deny --locked check bans licenses sources
 step "core crate (plain Rust, property tests), Snowflake client and test double (fakesnow + loopback double), export destinations (real moto S3)"
 cargo test --no-fail-fast -p bravo_core -p bravo_snowflake -p bravo_testkit -p bravo_store
 
-step "in-database tests (#[pg_test], cargo pgrx test as the postgres user)"
+step "in-database tests (#[pg_test], pgrx's test framework as the postgres user)"
 PGRX_DIR=/tmp/bravo-pgrx
 rm -rf "$PGRX_DIR" && mkdir -p "$PGRX_DIR" /tmp/bravo-it && chown postgres "$PGRX_DIR" /tmp/bravo-it
-cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DIR/data" "tests::pg_"
+# What `cargo pgrx test pg15 --runas postgres --pgdata DIR` runs (the same variables,
+# which pgrx-tests reads to install the test build and start its cluster), limited to
+# the library: every #[pg_test] lives there, and `cargo pgrx test` would also build
+# every integration test a second time with the pg_test feature (disk and link time).
+CARGO_PGRX_TEST_RUNAS=postgres CARGO_PGRX_TEST_PGDATA="$PGRX_DIR/data" \
+  CARGO_TARGET_DIR="$PWD/target" PGRX_BUILD_PROFILE=dev PGRX_FEATURES="pg15 pg_test" \
+  PGRX_NO_DEFAULT_FEATURES=true PGRX_ALL_FEATURES=false PGRX_NO_SCHEMA=false \
+  cargo test --lib --no-default-features --features "pg15 pg_test" "tests::pg_"
 
 step "integration tests (real PostgreSQL 15 clusters, real fakesnow, the loopback double, the pg_test/ SQL regression suite)"
 cargo pgrx install --pg-config /usr/bin/pg_config
