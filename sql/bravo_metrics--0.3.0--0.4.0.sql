@@ -130,9 +130,9 @@ ALTER TABLE bravo.bravo_set_aside ADD COLUMN media_buy_key text;
 UPDATE bravo.bravo_set_aside SET media_buy_key = media_buy_id::text WHERE media_buy_id IS NOT NULL;
 -- Runs of the daily families (all runs before 0.4.0) or of the hourly ones.
 ALTER TABLE bravo.bravo_sync_runs ADD COLUMN grain text NOT NULL DEFAULT 'day' CHECK (grain IN ('day', 'hour'));
--- A new trigger: bravo_refresh(campaign) (the constraint keeps its name).
+-- New triggers: bravo_refresh(campaign) and the intraday refresh (the constraint keeps its name).
 ALTER TABLE bravo.bravo_sync_runs DROP CONSTRAINT bravo_sync_runs_trigger_check,
-    ADD CONSTRAINT bravo_sync_runs_trigger_check CHECK (trigger IN ('manual', 'schedule', 'retry', 'catch-up', 'run-now', 'refresh'));
+    ADD CONSTRAINT bravo_sync_runs_trigger_check CHECK (trigger IN ('manual', 'schedule', 'retry', 'catch-up', 'run-now', 'refresh', 'intraday'));
 -- Hourly families: their rows' hour, and the two reasons only an hour can have.
 ALTER TABLE bravo.bravo_set_aside ADD COLUMN hour_start timestamptz;
 ALTER TABLE bravo.bravo_set_aside DROP CONSTRAINT bravo_set_aside_reason_check;
@@ -2014,8 +2014,27 @@ CREATE TABLE bravo.bravo_families (
     source_time_zone text   CHECK (source_time_zone IS NULL OR grain = 'hour'),
     -- An hourly family: the daily family whose rows its hours should add up to
     -- (bravo_reconcile_hourly compares them, metric by metric).
-    daily_family    text    CHECK (daily_family IS NULL OR grain = 'hour')
+    daily_family    text    CHECK (daily_family IS NULL OR grain = 'hour'),
+    -- The source's timestamp column that says when a row last changed: a daily
+    -- family's intraday refresh (bravo_sync_intraday) fetches only rows changed since
+    -- the high-water mark on it; NULL: none (only bravo_sync fills the family).
+    change_column   text    DEFAULT 'updated_at' CHECK (change_column ~ '^[a-z_][a-z0-9_]{0,62}$')
 );
+
+-- Per daily family, the largest change time (bravo_families.change_column) the last
+-- window sync or intraday refresh read from its source: every row changed at or before
+-- it has been merged. Kept with the source relation and column it was taken from (a
+-- different one starts over). Written in the sync's transaction.
+CREATE TABLE bravo.bravo_high_water (
+    family          text        PRIMARY KEY REFERENCES bravo.bravo_families (family) ON UPDATE CASCADE ON DELETE CASCADE,
+    source_relation text        NOT NULL,
+    change_column   text        NOT NULL,
+    high_water      timestamptz NOT NULL,
+    run_id          bigint      NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+REVOKE ALL ON bravo.bravo_high_water FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('bravo.bravo_high_water', '');
 
 CREATE TABLE bravo.bravo_family_metrics (
     family      text    NOT NULL REFERENCES bravo.bravo_families (family) ON UPDATE CASCADE ON DELETE CASCADE,
@@ -2749,7 +2768,7 @@ COMMENT ON VIEW @extschema@.bravo_freshness IS
 REVOKE ALL ON @extschema@.bravo_freshness FROM PUBLIC;
 
 -- Monitoring privileges: what a monitoring role needs to call bravo_doctor(),
--- bravo_schedule_status() and read bravo_freshness, and nothing else (not the data,
+-- bravo_schedule_status(), bravo_intraday_status() and read bravo_freshness, and nothing else (not the data,
 -- not the run log's tables).
 CREATE FUNCTION bravo._bravo_monitoring_acl(role regrole, do_revoke boolean)
 RETURNS void
@@ -2765,8 +2784,8 @@ BEGIN
             HINT = 'Pass an existing role, e.g. SELECT bravo_grant_monitoring(''monitor'');';
     END IF;
     EXECUTE format('%s USAGE ON SCHEMA %I %s %s', verb, '@extschema@', dir, role);
-    EXECUTE format('%s EXECUTE ON FUNCTION %I.bravo_doctor(), %I.bravo_schedule_status(), %I.bravo_freshness() %s %s',
-                   verb, '@extschema@', '@extschema@', '@extschema@', dir, role);
+    EXECUTE format('%s EXECUTE ON FUNCTION %I.bravo_doctor(), %I.bravo_schedule_status(), %I.bravo_freshness(), %I.bravo_intraday_status() %s %s',
+                   verb, '@extschema@', '@extschema@', '@extschema@', '@extschema@', dir, role);
     EXECUTE format('%s SELECT ON %I.bravo_freshness %s %s', verb, '@extschema@', dir, role);
 END
 $fn$;
@@ -2778,7 +2797,7 @@ LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$ SELECT bravo._bravo_monitoring_acl(role, false) $fn$;
 COMMENT ON FUNCTION @extschema@.bravo_grant_monitoring(regrole) IS
-  'Lets a role call bravo_doctor() and bravo_schedule_status() and read bravo_freshness (nothing else: not the data, not the run log).';
+  'Lets a role call bravo_doctor(), bravo_schedule_status() and bravo_intraday_status() and read bravo_freshness (nothing else: not the data, not the run log).';
 REVOKE ALL ON FUNCTION @extschema@.bravo_grant_monitoring(regrole) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.bravo_revoke_monitoring(role regrole)
@@ -2894,6 +2913,77 @@ VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'bravo_refresh_text_wrapper';
+
+-- The intraday refresh (bravo_sync_intraday): rows changed since each daily family's
+-- high-water mark (bravo_families.change_column and bravo.bravo_high_water, above).
+CREATE FUNCTION @extschema@."bravo_sync_intraday"(
+	"lookback_days" INT DEFAULT 30,
+	"wait" bool DEFAULT NULL
+) RETURNS TABLE (
+	"target" TEXT,
+	"fetched" bigint,
+	"inserted" bigint,
+	"updated" bigint,
+	"unchanged" bigint,
+	"deleted" bigint,
+	"set_aside" bigint,
+	"ms" bigint,
+	"run_id" bigint
+)
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'bravo_sync_intraday_wrapper';
+
+CREATE FUNCTION bravo."_bravo_intraday_next_run"() RETURNS bigint
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_bravo_intraday_next_run_wrapper';
+REVOKE ALL ON FUNCTION bravo._bravo_intraday_next_run() FROM PUBLIC;
+
+-- The intraday refresh's state (src/sync/intraday.rs): one row per enabled daily
+-- family, its change column and high-water mark, where the next refresh starts, and
+-- the refresh's schedule, next run, last run and last success.
+CREATE FUNCTION @extschema@.bravo_intraday_status()
+RETURNS TABLE (
+    family            text,
+    change_column     text,
+    high_water        timestamptz,
+    refreshes_from    timestamptz,
+    high_water_run_id bigint,
+    schedule          text,
+    next_run          timestamptz,
+    last_run_id       bigint,
+    last_run_status   text,
+    last_run_at       timestamptz,
+    last_success_at   timestamptz
+)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT f.family, f.change_column, h.high_water,
+       h.high_water OPERATOR(pg_catalog.-)
+           coalesce(NULLIF(pg_catalog.current_setting('bravo_metrics.intraday_safety_lag', true), ''), '1h')::pg_catalog.interval,
+       h.run_id,
+       NULLIF(pg_catalog.current_setting('bravo_metrics.intraday_schedule', true), ''),
+       pg_catalog.to_timestamp(bravo._bravo_intraday_next_run() OPERATOR(pg_catalog./) 1000000.0),
+       l.run_id, l.status, l.started_at, ok.finished_at
+  FROM bravo.bravo_families f
+  -- (the mark keeps the column's name as the source spells it)
+  LEFT JOIN bravo.bravo_high_water h ON h.family OPERATOR(pg_catalog.=) f.family
+                                    AND pg_catalog.lower(h.change_column) OPERATOR(pg_catalog.=) f.change_column
+  LEFT JOIN LATERAL (SELECT r.run_id, r.status, r.started_at FROM bravo.bravo_sync_runs r
+                      WHERE r.trigger OPERATOR(pg_catalog.=) 'intraday'
+                      ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) l ON true
+  LEFT JOIN LATERAL (SELECT r.finished_at FROM bravo.bravo_sync_runs r
+                      WHERE r.trigger OPERATOR(pg_catalog.=) 'intraday' AND r.status OPERATOR(pg_catalog.=) 'succeeded'
+                      ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) ok ON true
+ WHERE f.enabled AND f.grain OPERATOR(pg_catalog.=) 'day'
+ ORDER BY f.position
+$fn$;
+COMMENT ON FUNCTION @extschema@.bravo_intraday_status() IS
+  'The intraday refresh (bravo_sync_intraday): per enabled daily family its change column, high-water mark (the largest change time merged), where the next refresh starts (the mark minus bravo_metrics.intraday_safety_lag) and the run that kept the mark; and the refresh''s schedule, next run, last run and last success.';
+REVOKE ALL ON FUNCTION @extschema@.bravo_intraday_status() FROM PUBLIC;
 
 -- No function of the extension is executable by PUBLIC.
 DO $revoke$

@@ -38,8 +38,27 @@ CREATE TABLE bravo.bravo_families (
     source_time_zone text   CHECK (source_time_zone IS NULL OR grain = 'hour'),
     -- An hourly family: the daily family whose rows its hours should add up to
     -- (bravo_reconcile_hourly compares them, metric by metric).
-    daily_family    text    CHECK (daily_family IS NULL OR grain = 'hour')
+    daily_family    text    CHECK (daily_family IS NULL OR grain = 'hour'),
+    -- The source's timestamp column that says when a row last changed: a daily
+    -- family's intraday refresh (bravo_sync_intraday) fetches only rows changed since
+    -- the high-water mark on it; NULL: none (only bravo_sync fills the family).
+    change_column   text    DEFAULT 'updated_at' CHECK (change_column ~ '^[a-z_][a-z0-9_]{0,62}$')
 );
+
+-- Per daily family, the largest change time (bravo_families.change_column) the last
+-- window sync or intraday refresh read from its source: every row changed at or before
+-- it has been merged. Kept with the source relation and column it was taken from (a
+-- different one starts over). Written in the sync's transaction.
+CREATE TABLE bravo.bravo_high_water (
+    family          text        PRIMARY KEY REFERENCES bravo.bravo_families (family) ON UPDATE CASCADE ON DELETE CASCADE,
+    source_relation text        NOT NULL,
+    change_column   text        NOT NULL,
+    high_water      timestamptz NOT NULL,
+    run_id          bigint      NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+REVOKE ALL ON bravo.bravo_high_water FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('bravo.bravo_high_water', '');
 
 CREATE TABLE bravo.bravo_family_metrics (
     family      text    NOT NULL REFERENCES bravo.bravo_families (family) ON UPDATE CASCADE ON DELETE CASCADE,

@@ -159,6 +159,33 @@ fn bravo_refresh_text(
     sync::refresh::run(campaign_id, lookback_days, wait)
 }
 
+/// The intraday refresh: per enabled daily family with a change column, only the rows
+/// of the last `lookback_days` days changed since its high-water mark (minus
+/// `bravo_metrics.intraday_safety_lag`), merged with the same guarantees as `bravo_sync`
+/// (trigger `intraday`). Deletions and set-aside rows wait for the next `bravo_sync`.
+#[allow(clippy::type_complexity)]
+#[pg_extern(security_definer, volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn bravo_sync_intraday(
+    lookback_days: default!(Option<i32>, 30),
+    wait: default!(Option<bool>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(target, String),
+        name!(fetched, i64),
+        name!(inserted, i64),
+        name!(updated, i64),
+        name!(unchanged, i64),
+        name!(deleted, i64),
+        name!(set_aside, i64),
+        name!(ms, i64),
+        name!(run_id, i64),
+    ),
+> {
+    sync::intraday::run(lookback_days, wait)
+}
+
 fn manual_sync(
     grain: bravo_core::grain::Grain,
     lookback_days: Option<i32>,
@@ -174,6 +201,7 @@ fn manual_sync(
         run_id: None,
         attempt: 1,
         scope: None,
+        changes_only: false,
     };
     run_rows(&req)
 }
@@ -203,6 +231,7 @@ pgrx::extension_sql!(
     r#"
 REVOKE ALL ON FUNCTION bravo_sync(integer, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION bravo_sync_hourly(integer, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo_sync_intraday(integer, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION bravo_refresh(bigint, integer, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION bravo_refresh(text, integer, boolean) FROM PUBLIC;
 
@@ -234,6 +263,7 @@ SELECT p.pid,
         "families",
         bravo_sync,
         bravo_sync_hourly,
+        bravo_sync_intraday,
         bravo_refresh_bigint,
         bravo_refresh_text
     ],

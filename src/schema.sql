@@ -164,7 +164,7 @@ $bravo$;
 CREATE TABLE bravo.bravo_sync_runs (
     run_id          bigserial PRIMARY KEY,
     -- since 0.4.0: 'refresh' (bravo_refresh, one campaign's media buys)
-    trigger         text NOT NULL CHECK (trigger IN ('manual', 'schedule', 'retry', 'catch-up', 'run-now', 'refresh')),
+    trigger         text NOT NULL CHECK (trigger IN ('manual', 'schedule', 'retry', 'catch-up', 'run-now', 'refresh', 'intraday')),
     started_at      timestamptz NOT NULL,
     finished_at     timestamptz,
     lookback_days   integer NOT NULL,

@@ -211,6 +211,13 @@ pub static SCHEDULE: GucSetting<Option<CString>> =
 /// Cron expression of the hourly families' sync (`bravo_sync_hourly`, with
 /// `hourly_lookback_days`), in `schedule_time_zone`; empty (the default): none.
 pub static HOURLY_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Cron expression of the intraday refresh (`bravo_sync_intraday`, over
+/// `scheduler_lookback_days`), in `schedule_time_zone`; empty (the default): none.
+pub static INTRADAY_SCHEDULE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+/// The intraday refresh asks for rows changed after the high-water mark minus this
+/// many seconds (default 3600): rows committed late with an older change time.
+pub static INTRADAY_SAFETY_LAG: GucSetting<i32> = GucSetting::<i32>::new(3600);
 /// IANA time zone of the schedule (default UTC).
 pub static SCHEDULE_TIME_ZONE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"UTC"));
@@ -644,6 +651,17 @@ pub fn init() {
             None,
         );
         GucRegistry::define_string_guc_with_hooks(
+            c"bravo_metrics.intraday_schedule",
+            c"Cron expression of the scheduled intraday refresh (bravo_sync_intraday; empty: none).",
+            c"Between the window syncs, the intraday refresh fetches only the rows of the window whose change column (bravo_families.change_column) is later than the family's high-water mark minus bravo_metrics.intraday_safety_lag; for example */15 * * * *. Runs only while scheduler_enabled is on; in schedule_time_zone.",
+            &INTRADAY_SCHEDULE,
+            GucContext::Sighup,
+            GucFlags::default(),
+            Some(check_hourly_schedule),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
             c"bravo_metrics.schedule_time_zone",
             c"IANA time zone of the schedule.",
             c"",
@@ -780,6 +798,16 @@ pub fn init() {
         365,
         GucContext::Userset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"bravo_metrics.intraday_safety_lag",
+        c"The intraday refresh fetches rows changed after the high-water mark minus this long.",
+        c"Covers rows that Snowflake commits late with an older change time. A row whose change time is older still is caught by the next window sync (bravo_sync), which compares every row.",
+        &INTRADAY_SAFETY_LAG,
+        0,
+        7 * 86_400,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
     );
     GucRegistry::define_int_guc(
         c"bravo_metrics.staleness_check_interval",
@@ -997,7 +1025,7 @@ unsafe extern "C-unwind" fn check_schedule(
     }
 }
 
-/// Check hook of `hourly_schedule`: empty (no hourly runs) or a schedule.
+/// Check hook of `hourly_schedule` and `intraday_schedule`: empty (none) or a schedule.
 ///
 /// # Safety
 ///

@@ -255,6 +255,11 @@ fn each_broken_thing_shows_its_row_and_hint_and_a_healthy_database_is_ok() {
         .unwrap()
         .get(0);
     assert_eq!(n, 2, "the monitoring role reads the freshness view");
+    let n: i64 = m
+        .query_one("SELECT count(*) FROM bravo_intraday_status()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2, "and the intraday refresh's status");
     let e = m
         .query("SELECT count(*) FROM platform_buy_daily_impressions", &[])
         .unwrap_err();

@@ -1360,6 +1360,86 @@ fn the_hourly_schedule_runs_the_hourly_families_on_its_own() {
     );
 }
 
+/// The intraday refresh has a schedule of its own (`bravo_metrics.intraday_schedule`):
+/// its runs are logged with trigger 'intraday', merge a row revised in fakesnow after
+/// the mark, are not the daily run, and show in `bravo_intraday_status()`.
+#[test]
+fn the_intraday_schedule_refreshes_changed_rows_on_its_own() {
+    let src = Source::start();
+    src.fill(5, 3);
+    let cl = cluster(&[]);
+    let mut c = install(&cl, src.port(), 5);
+    // The mark: a window sync by hand (every filled row has the fill's UPDATED_AT).
+    c.batch_execute("SELECT * FROM bravo_sync(30)").unwrap();
+    src.sql(&["UPDATE PLATFORM_BUY_DAILY_IMPRESSIONS SET clicks = 424242, updated_at = dateadd(hour, 3, updated_at) WHERE media_buy_id = 2 AND date = current_date"]);
+    enable(
+        &cl,
+        &[
+            "bravo_metrics.schedule = '0 0 1 1 *'",
+            "bravo_metrics.intraday_schedule = '*/3 * * * * *'",
+        ],
+    );
+    let run_id: i64 = wait_for(Duration::from_secs(60), "a scheduled intraday run", || {
+        c.query_opt(
+            "SELECT run_id FROM bravo_sync_runs WHERE trigger = 'intraday' AND status = 'succeeded' ORDER BY run_id LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .map(|r| r.get(0))
+    });
+    let clicks: i64 = c
+        .query_one(
+            "SELECT clicks FROM platform_buy_daily_impressions WHERE media_buy_id = 2 AND date = current_date",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(clicks, 424242);
+    let updated: i64 = c
+        .query_one(
+            "SELECT updated FROM bravo_sync_run_targets WHERE run_id = $1 AND target = 'impressions'",
+            &[&run_id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(updated, 1);
+    assert!(
+        !log_lines(
+            &cl,
+            &["intraday schedule \"*/3 * * * * *\" in time zone UTC"]
+        )
+        .is_empty(),
+        "the worker logs the intraday schedule"
+    );
+    let row = c
+        .query_one(
+            "SELECT schedule, extract(epoch FROM next_run)::float8, last_run_status, last_success_at IS NOT NULL
+               FROM bravo_intraday_status() WHERE family = 'impressions'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        row.get::<_, Option<String>>(0).as_deref(),
+        Some("*/3 * * * * *")
+    );
+    let next: f64 = row.get::<_, Option<f64>>(1).expect("the next intraday run");
+    assert!(
+        next > now_epoch() - 4.0 && next < now_epoch() + 4.0,
+        "{next}"
+    );
+    assert_eq!(
+        row.get::<_, Option<String>>(2).as_deref(),
+        Some("succeeded")
+    );
+    assert!(row.get::<_, bool>(3));
+    // Not the daily run: the daily schedule's next run is still next year's.
+    let kind: Option<String> = c
+        .query_one("SELECT next_run_kind FROM bravo_schedule_status()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(kind.as_deref(), Some("schedule"));
+}
+
 #[test]
 fn with_export_after_sync_each_scheduled_sync_is_followed_by_an_export() {
     let src = Source::start();

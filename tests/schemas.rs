@@ -24,6 +24,7 @@ const USER_FUNCTIONS: &[&str] = &[
     "bravo_freshness",
     "bravo_grant_monitoring",
     "bravo_grant_reporting",
+    "bravo_intraday_status",
     "bravo_last_sync_at",
     "bravo_media_buy_totals",
     "bravo_reconcile_hourly",
@@ -38,6 +39,7 @@ const USER_FUNCTIONS: &[&str] = &[
     "bravo_schedule_status",
     "bravo_sync",
     "bravo_sync_hourly",
+    "bravo_sync_intraday",
 ];
 
 /// The views users read, in the same schema.
@@ -118,6 +120,7 @@ fn the_applications_schema_gets_only_the_users_calls_and_bravo_stays_private() {
         "bravo_families",
         "bravo_family_metrics",
         "bravo_stale_targets",
+        "bravo_high_water",
         "bravo_campaign_rollup",
         "bravo_media_buy_rollup",
     ] {

@@ -298,7 +298,7 @@ COMMENT ON VIEW bravo_freshness IS
 REVOKE ALL ON bravo_freshness FROM PUBLIC;
 
 -- Monitoring privileges: what a monitoring role needs to call bravo_doctor(),
--- bravo_schedule_status() and read bravo_freshness, and nothing else (not the data,
+-- bravo_schedule_status(), bravo_intraday_status() and read bravo_freshness, and nothing else (not the data,
 -- not the run log's tables).
 CREATE FUNCTION bravo._bravo_monitoring_acl(role regrole, do_revoke boolean)
 RETURNS void
@@ -314,8 +314,8 @@ BEGIN
             HINT = 'Pass an existing role, e.g. SELECT bravo_grant_monitoring(''monitor'');';
     END IF;
     EXECUTE format('%s USAGE ON SCHEMA %I %s %s', verb, '@extschema@', dir, role);
-    EXECUTE format('%s EXECUTE ON FUNCTION %I.bravo_doctor(), %I.bravo_schedule_status(), %I.bravo_freshness() %s %s',
-                   verb, '@extschema@', '@extschema@', '@extschema@', dir, role);
+    EXECUTE format('%s EXECUTE ON FUNCTION %I.bravo_doctor(), %I.bravo_schedule_status(), %I.bravo_freshness(), %I.bravo_intraday_status() %s %s',
+                   verb, '@extschema@', '@extschema@', '@extschema@', '@extschema@', dir, role);
     EXECUTE format('%s SELECT ON %I.bravo_freshness %s %s', verb, '@extschema@', dir, role);
 END
 $fn$;
@@ -327,7 +327,7 @@ LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$ SELECT bravo._bravo_monitoring_acl(role, false) $fn$;
 COMMENT ON FUNCTION bravo_grant_monitoring(regrole) IS
-  'Lets a role call bravo_doctor() and bravo_schedule_status() and read bravo_freshness (nothing else: not the data, not the run log).';
+  'Lets a role call bravo_doctor(), bravo_schedule_status() and bravo_intraday_status() and read bravo_freshness (nothing else: not the data, not the run log).';
 REVOKE ALL ON FUNCTION bravo_grant_monitoring(regrole) FROM PUBLIC;
 
 CREATE FUNCTION bravo_revoke_monitoring(role regrole)

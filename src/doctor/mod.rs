@@ -276,6 +276,7 @@ pgrx::extension_sql_file!(
         "schema",
         "families",
         "schedule_status",
+        "intraday_status",
         _bravo_doctor_snowflake
     ]
 );

@@ -116,6 +116,7 @@ pub extern "C-unwind" fn bravo_run_now_main(_arg: pg_sys::Datum) {
         run_id: Some(run_id),
         attempt: 1,
         scope: None,
+        changes_only: false,
     };
     txn::report_activity(Some("run-now sync"));
     match txn::in_transaction(|| exec::run(&req, false)) {

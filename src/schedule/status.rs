@@ -127,10 +127,20 @@ fn bravo_scheduler_state() -> TableIterator<
 /// settings.)
 #[pg_extern(stable, parallel_safe)]
 fn _bravo_hourly_next_run() -> Option<i64> {
+    next_run_of(&settings::HOURLY_SCHEDULE)
+}
+
+/// The same for the intraday refresh (`bravo_metrics.intraday_schedule`).
+#[pg_extern(stable, parallel_safe)]
+fn _bravo_intraday_next_run() -> Option<i64> {
+    next_run_of(&settings::INTRADAY_SCHEDULE)
+}
+
+fn next_run_of(setting: &pgrx::GucSetting<Option<std::ffi::CString>>) -> Option<i64> {
     if !shared::preloaded() || !settings::SCHEDULER_ENABLED.get() {
         return None;
     }
-    let expr = settings::get_str(&settings::HOURLY_SCHEDULE)?;
+    let expr = settings::get_str(setting)?;
     let zone = settings::get_str(&settings::SCHEDULE_TIME_ZONE).unwrap_or_else(|| "UTC".into());
     let s = Schedule::parse(&expr, &zone).ok()?;
     s.next_after(Utc::now()).map(|t| t.timestamp_micros())
@@ -141,6 +151,8 @@ pgrx::extension_sql!(
 -- The scheduler's own view is internal: bravo_schedule_status() shows it.
 ALTER FUNCTION @extschema@.bravo_scheduler_state() SET SCHEMA bravo;
 ALTER FUNCTION @extschema@._bravo_hourly_next_run() SET SCHEMA bravo;
+ALTER FUNCTION @extschema@._bravo_intraday_next_run() SET SCHEMA bravo;
+REVOKE ALL ON FUNCTION bravo._bravo_intraday_next_run() FROM PUBLIC;
 
 -- The latest date of the media tool's metric table `tab` (in its schema: see
 -- bravo._bravo_media_schema), NULL when it has no rows or does not exist.
@@ -266,6 +278,7 @@ REVOKE ALL ON FUNCTION bravo.bravo_scheduler_state() FROM PUBLIC;
         "families",
         bravo_scheduler_state,
         _bravo_hourly_next_run,
+        _bravo_intraday_next_run,
         runlog::stale::sweep_interrupted_sql
     ],
 );

@@ -96,6 +96,91 @@ fn reload_time() -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros(t + PG_EPOCH_UNIX_US)
 }
 
+/// The schedules besides the daily one. No retries and no catch-up: the next
+/// occurrence covers the same ground.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SideKind {
+    /// `bravo_metrics.hourly_schedule`: the hourly families (`bravo_sync_hourly`).
+    Hourly,
+    /// `bravo_metrics.intraday_schedule`: the intraday refresh (`bravo_sync_intraday`).
+    Intraday,
+}
+
+impl SideKind {
+    fn label(self) -> &'static str {
+        match self {
+            SideKind::Hourly => "hourly",
+            SideKind::Intraday => "intraday",
+        }
+    }
+    fn setting(self) -> &'static pgrx::GucSetting<Option<std::ffi::CString>> {
+        match self {
+            SideKind::Hourly => &settings::HOURLY_SCHEDULE,
+            SideKind::Intraday => &settings::INTRADAY_SCHEDULE,
+        }
+    }
+}
+
+/// A side schedule: (expression, zone, parsed) and its next occurrence.
+struct Side {
+    kind: SideKind,
+    current: Option<(String, String, plan::Schedule)>,
+    next: Option<DateTime<Utc>>,
+}
+
+impl Side {
+    fn new(kind: SideKind) -> Side {
+        Side {
+            kind,
+            current: None,
+            next: None,
+        }
+    }
+
+    /// The next occurrence after `now`.
+    fn plan(&mut self, now: DateTime<Utc>) {
+        self.next = self
+            .current
+            .as_ref()
+            .and_then(|(_, _, s)| s.next_after(now));
+    }
+
+    /// Takes its setting (in `schedule_time_zone`): none when empty; a value the zone
+    /// cannot take keeps the last good one, with a WARNING.
+    fn load(&mut self, now: DateTime<Utc>) {
+        let label = self.kind.label();
+        let expr = settings::get_str(self.kind.setting());
+        let zone = settings::get_str(&settings::SCHEDULE_TIME_ZONE).unwrap_or_else(|| "UTC".into());
+        let Some(expr) = expr else {
+            if self.current.take().is_some() {
+                say!("{label} schedule removed; no scheduled {label} run");
+            }
+            self.next = None;
+            return;
+        };
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|(e, z, _)| *e == expr && *z == zone)
+        {
+            return;
+        }
+        match plan::Schedule::parse(&expr, &zone) {
+            Ok(s) => {
+                self.next = s.next_after(now);
+                say!(
+                    "{label} schedule \"{expr}\" in time zone {zone}; next {label} run at {}",
+                    fmt_time(self.next)
+                );
+                self.current = Some((expr, zone, s));
+            }
+            Err(e) => warn!(
+                "{label} schedule \"{expr}\" in time zone {zone}: {e}; keeping the previous one"
+            ),
+        }
+    }
+}
+
 struct Worker {
     database: String,
     slot: ScheduleSlot,
@@ -107,11 +192,10 @@ struct Worker {
     told_not_installed: bool,
     /// The refusal last logged (log each once, not at every reload).
     told_refusal: Option<String>,
-    /// The hourly families' schedule (`bravo_metrics.hourly_schedule`), as
-    /// (expression, zone, parsed), and its next occurrence. No retries and no catch-up:
-    /// the next hour's run covers the same lookback.
-    hourly: Option<(String, String, plan::Schedule)>,
-    next_hourly: Option<DateTime<Utc>>,
+    /// The hourly families' schedule (`bravo_metrics.hourly_schedule`) and the intraday
+    /// refresh's (`bravo_metrics.intraday_schedule`).
+    hourly: Side,
+    intraday: Side,
     /// When the data's staleness is next checked while no run happens (see
     /// [`Worker::check_staleness`]).
     next_staleness: DateTime<Utc>,
@@ -133,72 +217,56 @@ impl Worker {
             retry: None,
             told_not_installed: false,
             told_refusal: None,
-            hourly: None,
-            next_hourly: None,
+            hourly: Side::new(SideKind::Hourly),
+            intraday: Side::new(SideKind::Intraday),
             // The first check soon after the start (the data may have gone stale while the
             // server was down), then every interval.
             next_staleness: Utc::now() + chrono::Duration::seconds(5),
         }
     }
 
-    /// Takes `bravo_metrics.hourly_schedule` (in `schedule_time_zone`): none when empty;
-    /// a value the zone cannot take keeps the last good one, with a WARNING.
-    fn load_hourly_schedule(&mut self, now: DateTime<Utc>) {
-        let expr = settings::get_str(&settings::HOURLY_SCHEDULE);
-        let zone = settings::get_str(&settings::SCHEDULE_TIME_ZONE).unwrap_or_else(|| "UTC".into());
-        let Some(expr) = expr else {
-            if self.hourly.take().is_some() {
-                say!("hourly schedule removed; no scheduled hourly sync runs");
-            }
-            self.next_hourly = None;
-            return;
-        };
-        if self
-            .hourly
-            .as_ref()
-            .is_some_and(|(e, z, _)| *e == expr && *z == zone)
-        {
-            return;
-        }
-        match plan::Schedule::parse(&expr, &zone) {
-            Ok(s) => {
-                self.next_hourly = s.next_after(now);
-                say!(
-                    "hourly schedule \"{expr}\" in time zone {zone}; next hourly run at {}",
-                    fmt_time(self.next_hourly)
-                );
-                self.hourly = Some((expr, zone, s));
-            }
-            Err(e) => warn!(
-                "hourly schedule \"{expr}\" in time zone {zone}: {e}; keeping the previous one"
+    /// Runs one sync of a side schedule and plans its next.
+    fn fire_side(&mut self, kind: SideKind) {
+        let (req, what) = match kind {
+            SideKind::Hourly => (
+                SyncRequest {
+                    grain: bravo_core::grain::Grain::Hour,
+                    lookback_days: settings::HOURLY_LOOKBACK_DAYS.get(),
+                    trigger: Trigger::Schedule,
+                    overlap: settings::SCHEDULER_OVERLAP.get(),
+                    run_id: None,
+                    attempt: 1,
+                    scope: None,
+                    changes_only: false,
+                },
+                "hourly sync",
             ),
-        }
-    }
-
-    /// Runs one sync of the hourly families and plans the next.
-    fn fire_hourly(&mut self) {
-        let req = SyncRequest {
-            grain: bravo_core::grain::Grain::Hour,
-            lookback_days: settings::HOURLY_LOOKBACK_DAYS.get(),
-            trigger: Trigger::Schedule,
-            overlap: settings::SCHEDULER_OVERLAP.get(),
-            run_id: None,
-            attempt: 1,
-            scope: None,
+            SideKind::Intraday => (
+                crate::sync::intraday::request(
+                    settings::SCHEDULER_LOOKBACK_DAYS.get(),
+                    Trigger::Intraday,
+                    settings::SCHEDULER_OVERLAP.get(),
+                ),
+                "intraday refresh",
+            ),
         };
-        txn::report_activity(Some("hourly sync"));
+        let label = kind.label();
+        txn::report_activity(Some(what));
         let result = txn::in_transaction(|| exec::run(&req, true));
         txn::report_activity(None);
         match &result {
             Ok(Outcome::NotInstalled) => {}
             Ok(outcome @ Outcome::Succeeded { .. }) => {
-                say!("hourly {}", exec::describe(Trigger::Schedule, 1, outcome))
+                say!("{label} {}", exec::describe(req.trigger, 1, outcome))
             }
-            Ok(outcome) => warn!("hourly {}", exec::describe(Trigger::Schedule, 1, outcome)),
-            Err(message) => warn!("hourly run ended with an error: {message}"),
+            Ok(outcome) => warn!("{label} {}", exec::describe(req.trigger, 1, outcome)),
+            Err(message) => warn!("{label} run ended with an error: {message}"),
         }
         let now = Utc::now();
-        self.next_hourly = self.hourly.as_ref().and_then(|(_, _, s)| s.next_after(now));
+        match kind {
+            SideKind::Hourly => self.hourly.plan(now),
+            SideKind::Intraday => self.intraday.plan(now),
+        }
     }
 
     /// Takes the configured schedule, unless PostgreSQL refused the value in the files
@@ -244,7 +312,8 @@ impl Worker {
             }
         }
         self.told_refusal = self.slot.problem().map(str::to_string);
-        self.load_hourly_schedule(now);
+        self.hourly.load(now);
+        self.intraday.load(now);
         let hint = self.slot.problem().map(|why| {
             let settings: Vec<&str> = if refusals.is_empty() {
                 vec![SCHEDULE_NAME, ZONE_NAME]
@@ -367,6 +436,7 @@ impl Worker {
             run_id: None,
             attempt: due.attempt,
             scope: None,
+            changes_only: false,
         };
         txn::report_activity(Some(&format!("{} sync", due.kind.as_str())));
         let result = txn::in_transaction(|| exec::run(&req, true));
@@ -550,15 +620,20 @@ impl Worker {
                 self.fire(d);
                 continue;
             }
-            let hourly = if settings::SCHEDULER_ENABLED.get() {
-                self.next_hourly
+            let (hourly, intraday) = if settings::SCHEDULER_ENABLED.get() {
+                (self.hourly.next, self.intraday.next)
             } else {
-                // Hours missed while disabled are not caught up once enabled.
-                self.next_hourly = self.hourly.as_ref().and_then(|(_, _, s)| s.next_after(now));
-                None
+                // Runs missed while disabled are not caught up once enabled.
+                self.hourly.plan(now);
+                self.intraday.plan(now);
+                (None, None)
             };
             if hourly.is_some_and(|t| t <= now) {
-                self.fire_hourly();
+                self.fire_side(SideKind::Hourly);
+                continue;
+            }
+            if intraday.is_some_and(|t| t <= now) {
+                self.fire_side(SideKind::Intraday);
                 continue;
             }
             let staleness =
@@ -567,7 +642,7 @@ impl Worker {
                 self.check_staleness(now);
                 continue;
             }
-            let sleep = [due.map(|d| d.at), hourly, staleness]
+            let sleep = [due.map(|d| d.at), hourly, intraday, staleness]
                 .into_iter()
                 .flatten()
                 .min()

@@ -19,7 +19,9 @@
 
 use std::collections::VecDeque;
 
-use bravo_core::compare::{CompareError, Comparison, Decision, Key, TargetRow, TargetRows};
+use bravo_core::compare::{
+    CompareError, Comparison, Decision, IterRows, Key, TargetRow, TargetRows,
+};
 use bravo_core::grain::Grain;
 use bravo_core::target::{MetricKind, Target};
 use bravo_core::validate::{Outcome, Value};
@@ -211,26 +213,8 @@ impl TargetRows for Window<'_> {
             let mut got = 0;
             for row in table {
                 got += 1;
-                let id = match kind {
-                    KeyType::Int => {
-                        BuyId::Int(row.get::<i64>(1).ok().flatten().unwrap_or_default())
-                    }
-                    _ => BuyId::Text(row.get::<String>(1).ok().flatten().unwrap_or_default()),
-                };
-                let time = slot::read(grain, &row, 2);
-                let mut values = Vec::with_capacity(metrics.len());
-                for (i, m) in metrics.iter().enumerate() {
-                    values.push(match m.kind {
-                        MetricKind::Count => row.get::<i64>(i + 3).ok().flatten().map(Value::Count),
-                        MetricKind::Money => {
-                            row.get::<String>(i + 3).ok().flatten().map(Value::Money)
-                        }
-                    });
-                }
-                self.pending.push_back(TargetRow {
-                    key: (id, time),
-                    values,
-                });
+                self.pending
+                    .push_back(target_row(&row, kind, grain, metrics));
             }
             // pgrx keeps fetched tuple tables until SPI_finish; free each one now.
             if !raw.is_null() {
@@ -249,6 +233,47 @@ impl TargetRows for Window<'_> {
     }
 }
 
+/// A target row as the window cursor and the lookup select it: key, time, metrics.
+fn target_row(
+    row: &pgrx::spi::SpiHeapTupleData,
+    kind: KeyType,
+    grain: Grain,
+    metrics: &[bravo_core::target::Metric],
+) -> TargetRow {
+    let id = match kind {
+        KeyType::Int => BuyId::Int(row.get::<i64>(1).ok().flatten().unwrap_or_default()),
+        _ => BuyId::Text(row.get::<String>(1).ok().flatten().unwrap_or_default()),
+    };
+    let time = slot::read(grain, row, 2);
+    let mut values = Vec::with_capacity(metrics.len());
+    for (i, m) in metrics.iter().enumerate() {
+        values.push(match m.kind {
+            MetricKind::Count => row.get::<i64>(i + 3).ok().flatten().map(Value::Count),
+            MetricKind::Money => row.get::<String>(i + 3).ok().flatten().map(Value::Money),
+        });
+    }
+    TargetRow {
+        key: (id, time),
+        values,
+    }
+}
+
+/// Where the comparison's target rows come from.
+enum Side<'c> {
+    /// The whole window, through a cursor, compared in one pass (window syncs).
+    Window(Comparison<Window<'c>>),
+    /// Only the keys each batch of source rows has, looked up by primary key (the
+    /// intraday refresh: its source rows are the changed ones, a sliver of the window;
+    /// no key of the window can be said to have vanished).
+    Lookup {
+        order: KeyOrder,
+        /// `$1` ids, `$2` times: the target rows with those keys, in `order`.
+        sql: String,
+        /// Target rows read.
+        fetched: i64,
+    },
+}
+
 /// Streams one target's window against its ordered source rows.
 pub struct Applier<'c> {
     target: Target,
@@ -257,7 +282,7 @@ pub struct Applier<'c> {
     run_id: i64,
     /// Where `bravo_set_aside` is.
     log_schema: String,
-    comparison: Comparison<Window<'c>>,
+    side: Side<'c>,
     decisions: Vec<Decision>,
     insert_sql: String,
     update_sql: String,
@@ -285,6 +310,7 @@ impl<'c> Applier<'c> {
         order: KeyOrder,
         keep_vanished: bool,
         scope: Option<&[BuyId]>,
+        lookup: bool,
     ) -> Result<Self, BravoError> {
         let time = window_start.column();
         // A refresh reads only its media buys' rows of the window.
@@ -327,20 +353,50 @@ impl<'c> Applier<'c> {
                 }
             })
             .collect();
-        let cursor = client
-            .try_open_cursor(
-                // Aliased, so that ORDER BY names the table's columns (a uuid is
-                // ordered as a uuid, not as its text).
-                format!(
-                    "SELECT {} AS bravo_k, {time} AS bravo_d, {} FROM {table} WHERE {time} >= $1{only} ORDER BY {}",
-                    key.kind.target_select_expr("media_buy_id"),
-                    select.join(", "),
+        let side = if lookup {
+            Side::Lookup {
+                order,
+                // (u's columns are named so that no metric column can clash with them)
+                sql: format!(
+                    "SELECT {} AS bravo_k, t.{time} AS bravo_d, {} FROM ROWS FROM (pg_catalog.unnest($1::{}), pg_catalog.unnest($2::{})) AS u(bravo_lid, bravo_lt) \
+                       JOIN {table} t ON t.media_buy_id OPERATOR(pg_catalog.=) {} AND t.{time} OPERATOR(pg_catalog.=) u.bravo_lt ORDER BY {}",
+                    key.kind.target_select_expr("t.media_buy_id"),
+                    select.iter().map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", "),
+                    key.array_type(),
+                    Times::new(grain).array_type(),
+                    key.cast("u.bravo_lid"),
                     order.target_order_by(key.kind, time)
+                ),
+                fetched: 0,
+            }
+        } else {
+            let cursor = client
+                .try_open_cursor(
+                    // Aliased, so that ORDER BY names the table's columns (a uuid is
+                    // ordered as a uuid, not as its text).
+                    format!(
+                        "SELECT {} AS bravo_k, {time} AS bravo_d, {} FROM {table} WHERE {time} >= $1{only} ORDER BY {}",
+                        key.kind.target_select_expr("media_buy_id"),
+                        select.join(", "),
+                        order.target_order_by(key.kind, time)
+                    )
+                    .as_str(),
+                    &args,
                 )
-                .as_str(),
-                &args,
-            )
-            .map_err(|e| BravoError::internal("cannot read the target window", e))?;
+                .map_err(|e| BravoError::internal("cannot read the target window", e))?;
+            Side::Window(Comparison::new(
+                order,
+                Window {
+                    cursor,
+                    kind: key.kind,
+                    grain,
+                    metrics: target.metrics.clone(),
+                    pending: VecDeque::new(),
+                    exhausted: false,
+                    fetched: 0,
+                },
+            ))
+        };
         let mut args = vec![
             format!("$1::{}", Times::new(target.grain).array_type()),
             format!("$2::{}", key.array_type()),
@@ -388,7 +444,6 @@ impl<'c> Applier<'c> {
             .map_err(|e| BravoError::internal("cannot create the vanished-keys table", e))?;
             owner.grant_select(&format!("pg_temp.bravo_vanished_{}", target.name))?;
         }
-        let metrics = target.metrics.clone();
         Ok(Applier {
             owner: owner.clone(),
             inserts: Rows::new(&target, key.kind),
@@ -397,18 +452,7 @@ impl<'c> Applier<'c> {
             target,
             run_id,
             log_schema: schemas.internal.clone(),
-            comparison: Comparison::new(
-                order,
-                Window {
-                    cursor,
-                    kind: key.kind,
-                    grain,
-                    metrics,
-                    pending: VecDeque::new(),
-                    exhausted: false,
-                    fetched: 0,
-                },
-            ),
+            side,
             decisions: Vec::new(),
             insert_sql,
             update_sql,
@@ -430,25 +474,48 @@ impl<'c> Applier<'c> {
     /// Takes decided rows, in key order; writes when a buffer is full.
     pub fn accept(&mut self, outcomes: &mut Vec<Outcome>) -> Result<(), BravoError> {
         let mut decisions = std::mem::take(&mut self.decisions);
-        for o in outcomes.drain(..) {
-            self.comparison
-                .push(o, &mut decisions)
-                .map_err(|e| match e {
-                    CompareError::Target(e) => e,
-                    CompareError::SourceOutOfOrder { previous, next } => BravoError::new(
-                        PgSqlErrorCode::ERRCODE_FDW_ERROR,
-                        format!(
-                            "{}: source rows out of order: {next:?} after {previous:?}",
-                            self.target.name
-                        ),
-                    ),
-                })?;
+        let name = &self.target.name;
+        let out_of_order = |e: CompareError<BravoError>| match e {
+            CompareError::Target(e) => e,
+            CompareError::SourceOutOfOrder { previous, next } => BravoError::new(
+                PgSqlErrorCode::ERRCODE_FDW_ERROR,
+                format!("{name}: source rows out of order: {next:?} after {previous:?}"),
+            ),
+        };
+        match &mut self.side {
+            Side::Window(comparison) => {
+                for o in outcomes.drain(..) {
+                    comparison.push(o, &mut decisions).map_err(out_of_order)?;
+                }
+                self.applied.window_rows = comparison.target().fetched;
+            }
+            Side::Lookup {
+                order,
+                sql,
+                fetched,
+            } => {
+                let rows = lookup(sql, &self.key, &self.target, outcomes)?;
+                *fetched += rows.len() as i64;
+                let mut comparison = Comparison::new(*order, IterRows(rows.into_iter()));
+                for o in outcomes.drain(..) {
+                    comparison.push(o, &mut decisions).map_err(|e| match e {
+                        CompareError::Target(never) => match never {},
+                        CompareError::SourceOutOfOrder { previous, next } => {
+                            out_of_order(CompareError::SourceOutOfOrder { previous, next })
+                        }
+                    })?;
+                }
+                // Every row looked up has a key of this batch: none is left over.
+                comparison
+                    .finish(&mut decisions)
+                    .unwrap_or_else(|never| match never {});
+                self.applied.window_rows = *fetched;
+            }
         }
         for d in decisions.drain(..) {
             self.take(d);
         }
         self.decisions = decisions;
-        self.applied.window_rows = self.comparison.target().fetched;
         if self.inserts.len() >= FLUSH_ROWS
             || self.updates.len() >= FLUSH_ROWS
             || self.aside.len() >= FLUSH_ROWS
@@ -594,14 +661,53 @@ impl<'c> Applier<'c> {
 
     /// Drains the target's remaining window rows (vanished) and writes everything.
     pub fn finish(mut self) -> Result<Applied, BravoError> {
-        while let Some(gone) = self.comparison.next_vanished()? {
+        loop {
+            let gone = match &mut self.side {
+                Side::Window(comparison) => comparison.next_vanished()?,
+                Side::Lookup { .. } => None,
+            };
+            let Some(gone) = gone else { break };
             self.vanish(gone);
             if self.vanished.len() >= FLUSH_ROWS {
                 self.flush()?;
             }
         }
+        if let Side::Window(c) = &self.side {
+            self.applied.window_rows = c.target().fetched;
+        }
         self.flush()?;
-        self.applied.window_rows = self.comparison.target().fetched;
         Ok(self.applied)
     }
+}
+
+/// The target rows with the keys of a batch's valid rows, in the comparison's order.
+fn lookup(
+    sql: &str,
+    key: &KeySpec,
+    target: &Target,
+    outcomes: &[Outcome],
+) -> Result<Vec<TargetRow>, BravoError> {
+    let mut ids = Ids::new(key.kind);
+    let mut times = Times::new(target.grain);
+    for o in outcomes {
+        if let Outcome::Valid {
+            slot, media_buy_id, ..
+        } = o
+        {
+            ids.push(media_buy_id.clone());
+            times.push(*slot);
+        }
+    }
+    if ids.len() == 0 {
+        return Ok(Vec::new());
+    }
+    Spi::connect(|c| {
+        let table = c.select(sql, None, &[ids.take(), times.take()])?;
+        Ok::<_, pgrx::spi::Error>(
+            table
+                .map(|row| target_row(&row, key.kind, target.grain, &target.metrics))
+                .collect(),
+        )
+    })
+    .map_err(|e| BravoError::internal("cannot look up the changed rows' target rows", e))
 }

@@ -10,7 +10,8 @@ use pgrx::prelude::*;
 use crate::error::BravoError;
 use crate::settings;
 
-/// (family, table, source, required, metric columns, their kinds, source time zone)
+/// (family, table, source, required, metric columns, their kinds, source time zone,
+/// change column)
 type CatalogRow = (
     String,
     String,
@@ -18,6 +19,7 @@ type CatalogRow = (
     bool,
     Vec<String>,
     Vec<String>,
+    Option<String>,
     Option<String>,
 );
 
@@ -50,11 +52,11 @@ pub fn enabled_families(schema: &str, grain: Grain) -> Result<Vec<Target>, Bravo
                     "SELECT f.family, f.table_name, f.source_relation, f.required, \
                             coalesce(pg_catalog.array_agg(m.column_name ORDER BY m.position) FILTER (WHERE m.column_name IS NOT NULL), '{{}}'), \
                             coalesce(pg_catalog.array_agg(m.kind ORDER BY m.position) FILTER (WHERE m.column_name IS NOT NULL), '{{}}'), \
-                            f.source_time_zone \
+                            f.source_time_zone, f.change_column \
                        FROM {schema}.bravo_families f \
                        LEFT JOIN {schema}.bravo_family_metrics m ON m.family OPERATOR(pg_catalog.=) f.family \
                       WHERE f.enabled AND f.grain OPERATOR(pg_catalog.=) $1 \
-                      GROUP BY f.family, f.table_name, f.source_relation, f.required, f.position, f.source_time_zone \
+                      GROUP BY f.family, f.table_name, f.source_relation, f.required, f.position, f.source_time_zone, f.change_column \
                       ORDER BY f.position"
                 ),
                 None,
@@ -70,6 +72,7 @@ pub fn enabled_families(schema: &str, grain: Grain) -> Result<Vec<Target>, Bravo
                     r.get::<Vec<String>>(5)?.unwrap_or_default(),
                     r.get::<Vec<String>>(6)?.unwrap_or_default(),
                     r.get::<String>(7)?,
+                    r.get::<String>(8)?,
                 ));
             }
             Ok::<_, pgrx::spi::Error>(out)
@@ -97,7 +100,7 @@ pub fn enabled_families(schema: &str, grain: Grain) -> Result<Vec<Target>, Bravo
     }
     let default_zone = settings::get_str(&settings::HOURLY_SOURCE_TIME_ZONE);
     rows.into_iter()
-        .map(|(name, table, source, required, cols, kinds, zone)| {
+        .map(|(name, table, source, required, cols, kinds, zone, change)| {
             let bad = |e: String| {
                 BravoError::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, e)
                     .hint("Fix the family's row in bravo_families / bravo_family_metrics, or disable it: SELECT bravo_disable_family('<family>');")
@@ -112,6 +115,7 @@ pub fn enabled_families(schema: &str, grain: Grain) -> Result<Vec<Target>, Bravo
                 cols.into_iter().zip(kinds).collect(),
                 required,
             )
+            .and_then(|t| t.with_change_column(change.as_deref()))
             .map(|t| t.with_grain(grain, tz))
             .map_err(|e| bad(e.0))
         })
@@ -129,13 +133,14 @@ fn catalog_is_empty(schema: &str) -> bool {
 }
 
 /// What 0.3.0 synced: the shipped families enabled out of the box (impressions,
-/// videos), required.
+/// videos), required; no high-water mark is kept (0.3.0's SQL has no table for it).
 fn families_of_0_3_0() -> Vec<Target> {
     bravo_core::target::builtin()
         .into_iter()
         .filter(|(_, enabled)| *enabled)
         .map(|(t, _)| Target {
             required: true,
+            change_column: None,
             ..t
         })
         .collect()

@@ -22,6 +22,7 @@
 pub mod apply;
 pub mod catalog;
 pub mod connect;
+pub mod intraday;
 pub mod key;
 pub mod lock;
 pub mod merge;
@@ -68,6 +69,10 @@ pub struct SyncRequest {
     /// variables), the target window is read for them only, so a vanished row is one
     /// of theirs; set-aside rows of other buys are left for the next full sync.
     pub scope: Option<Scope>,
+    /// The intraday refresh: per daily family with a change column, only the window's
+    /// rows changed since its high-water mark (minus `bravo_metrics.intraday_safety_lag`),
+    /// compared with the target rows of the same keys ([`intraday`]).
+    pub changes_only: bool,
 }
 
 /// The media buys of one refresh.
@@ -381,6 +386,8 @@ struct Ctx<'a> {
     max_fraction: f64,
     /// See [`SyncRequest::scope`].
     scope: Option<&'a Scope>,
+    /// See [`SyncRequest::changes_only`].
+    changes_only: bool,
 }
 
 /// The work of one sync; raises on any error (caught by [`run`]). Window, schema
@@ -399,8 +406,11 @@ fn body(schemas: &Schemas, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     let window_start = window(req.grain, req.lookback_days);
     record.borrow_mut().window_start = Some(window_start.day.to_string());
 
-    let families =
+    let mut families =
         catalog::enabled_families(&schemas.internal, req.grain).unwrap_or_else(|e| e.raise());
+    if req.changes_only {
+        families = intraday::families(families).unwrap_or_else(|e| e.raise());
+    }
     let owners = check_schema(&schemas.media, &families);
     let key = key::of_media_buys(schemas).unwrap_or_else(|e| e.raise());
     for target in &families {
@@ -418,6 +428,7 @@ fn body(schemas: &Schemas, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
         delete_missing: settings::DELETE_MISSING.get(),
         max_fraction: settings::DELETE_MAX_FRACTION.get(),
         scope: req.scope.as_ref(),
+        changes_only: req.changes_only,
     };
     let mut session = Session {
         client: net(None, None, Client::connect(cfg)),
@@ -529,14 +540,39 @@ fn sync_target(
         }
         Err(e) => BravoError::from(e).raise(),
     };
-    let columns = source::check_columns(target, ctx.key.kind, &relation, desc.columns())
+    let mut columns = source::check_columns(target, ctx.key.kind, &relation, desc.columns())
         .unwrap_or_else(|e| BravoError::from(e).raise());
+    // The change column: a window sync reads it for the high-water mark when the source
+    // has it; the intraday refresh needs it.
+    columns.change = match bravo_core::changes::find(target, &relation, desc.columns()) {
+        Ok(c) => c,
+        Err(e) if ctx.changes_only => BravoError::from(e).raise(),
+        Err(_) => None,
+    };
     drop(desc);
+    let mark = match &columns.change {
+        Some(c) if ctx.changes_only => {
+            intraday::read_mark(&ctx.schemas.internal, target, &relation, c)
+                .unwrap_or_else(|e| e.raise())
+        }
+        _ => None,
+    };
+    // No mark yet (the first intraday refresh, or the source or change column changed):
+    // the whole window is compared once, as a window sync would.
+    let lookup = mark.is_some();
+    if ctx.changes_only && !lookup {
+        trec.message =
+            Some("no high-water mark yet: the whole window was compared, and the mark kept".into());
+    }
 
     let table = format!("{}.{}", ctx.schemas.media, target.table);
     let order = order::choose(&table, ctx.window_start).unwrap_or_else(|e| e.raise());
-    let q = match ctx.window_start.date() {
-        Some(day) => source::fetch_query(
+    let since = mark.map(intraday::since);
+    let q = match (ctx.window_start.date(), since) {
+        (Some(day), Some(since)) => {
+            source::fetch_changes_query(&relation, &columns, day, since, order, ctx.tag.as_deref())
+        }
+        (Some(day), None) => source::fetch_query(
             &relation,
             &columns,
             day,
@@ -544,7 +580,7 @@ fn sync_target(
             ctx.tag.as_deref(),
             ctx.scope.map_or(&[], |s| &s.buys),
         ),
-        None => source::fetch_hours_query(
+        (None, _) => source::fetch_hours_query(
             &relation,
             &columns,
             ctx.window_start.slot,
@@ -561,7 +597,7 @@ fn sync_target(
     record.borrow_mut().targets.push(trec.clone());
 
     let deferred = rollup::defer(&ctx.schemas.internal, &table).unwrap_or_else(|e| e.raise());
-    let applied = apply_stream(
+    let (applied, seen) = apply_stream(
         ctx,
         session,
         progress,
@@ -569,7 +605,8 @@ fn sync_target(
         owner,
         &relation,
         order,
-        columns.has_source_id(),
+        &columns,
+        lookup,
         &mut stream,
         rid,
         &mut trec,
@@ -577,8 +614,23 @@ fn sync_target(
     drop(stream);
     session.active = None;
 
+    // The new mark commits with the rows it stands for. A refresh of some media buys
+    // saw only theirs: no mark.
+    if let (Some(change), None, Some(seen)) = (&columns.change, ctx.scope, seen) {
+        intraday::write_mark(
+            &ctx.schemas.internal,
+            target,
+            &relation,
+            change,
+            seen,
+            ctx.run_id,
+            lookup,
+        )
+        .unwrap_or_else(|e| e.raise());
+    }
+
     progress.phase(Phase::Merging, idx as i64 + 1);
-    let deleted = if ctx.delete_missing {
+    let deleted = if ctx.delete_missing && !lookup {
         merge::delete_vanished(
             &ctx.schemas.media,
             target,
@@ -591,7 +643,7 @@ fn sync_target(
     } else {
         0
     };
-    let (late_ins, late_upd) = if ctx.scope.is_some() {
+    let (late_ins, late_upd) = if ctx.scope.is_some() || lookup {
         (0, 0)
     } else {
         merge::settle_set_aside(
@@ -668,12 +720,21 @@ fn apply_stream(
     owner: &owner::Owner,
     relation: &str,
     order: bravo_core::KeyOrder,
-    source_id: bool,
+    columns: &source::SourceColumns,
+    lookup: bool,
     stream: &mut ResultStream,
     rid: uuid::Uuid,
     trec: &mut TargetRecord,
-) -> apply::Applied {
-    let positions = result_positions(stream, target, relation, source_id);
+) -> (apply::Applied, Option<chrono::DateTime<chrono::Utc>>) {
+    let positions = result_positions(stream, target, relation, columns.has_source_id());
+    // The change column's place in the result, when it was asked for.
+    let change_at = columns.change.as_ref().and_then(|c| {
+        stream
+            .columns()
+            .iter()
+            .position(|r| r.name.eq_ignore_ascii_case(&c.name))
+    });
+    let mut seen: Option<chrono::DateTime<chrono::Utc>> = None;
     let width = stream.columns().len();
     Spi::connect(|spi| {
         let mut applier = apply::Applier::open(
@@ -685,8 +746,9 @@ fn apply_stream(
             ctx.schemas,
             ctx.window_start,
             order,
-            ctx.delete_missing,
+            ctx.delete_missing && !lookup,
             ctx.scope.map(|s| s.buys.as_slice()),
+            lookup,
         )
         .unwrap_or_else(|e| e.raise());
         // Its temporary tables' index builds wrote into the progress slot; put the
@@ -707,6 +769,9 @@ fn apply_stream(
                     ),
                 )
                 .raise();
+            }
+            if let Some(at) = change_at {
+                seen = seen.max(bravo_core::changes::max_mark(&batch.columns[at]));
             }
             let columns: Vec<bravo_snowflake::Column> = positions
                 .iter()
@@ -752,7 +817,7 @@ fn apply_stream(
         }
         dedup.finish(&mut outcomes);
         applier.accept(&mut outcomes).unwrap_or_else(|e| e.raise());
-        applier.finish().unwrap_or_else(|e| e.raise())
+        (applier.finish().unwrap_or_else(|e| e.raise()), seen)
     })
 }
 

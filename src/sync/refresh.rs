@@ -76,5 +76,6 @@ pub fn run(
         run_id: None,
         attempt: 1,
         scope: Some(Scope { campaign, buys }),
+        changes_only: false,
     })
 }

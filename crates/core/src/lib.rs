@@ -9,6 +9,7 @@
 //! * [`source`]   — relation names, column checks and the queries sent to Snowflake.
 //! * [`key`]      — the media buy key's type (integer, text, uuid) and its order.
 //! * [`order`]    — the key order both streams of a sync are sorted in.
+//! * [`changes`]  — the intraday refresh's high-water mark on a source change column.
 //! * [`compare`]  — the sorted-stream comparison at the heart of the merge: source
 //!   outcomes × target rows → insert / update / unchanged / vanished / set aside.
 //! * [`schedule`] — cron expressions, time zones and the scheduler's decisions.
@@ -24,6 +25,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod changes;
 pub mod compare;
 pub mod error;
 pub mod export;

@@ -76,16 +76,21 @@ pub enum Trigger {
     /// `bravo_refresh(campaign)`: one campaign's media buys over a short window.
     #[serde(rename = "refresh")]
     Refresh,
+    /// `bravo_sync_intraday()` or its schedule: the window's rows changed since the
+    /// high-water mark (see `bravo_core::changes`).
+    #[serde(rename = "intraday")]
+    Intraday,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 6] = [
+    pub const ALL: [Trigger; 7] = [
         Trigger::Manual,
         Trigger::Schedule,
         Trigger::Retry,
         Trigger::CatchUp,
         Trigger::RunNow,
         Trigger::Refresh,
+        Trigger::Intraday,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +101,7 @@ impl Trigger {
             Trigger::CatchUp => "catch-up",
             Trigger::RunNow => "run-now",
             Trigger::Refresh => "refresh",
+            Trigger::Intraday => "intraday",
         }
     }
 

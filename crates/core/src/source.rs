@@ -208,6 +208,7 @@ pub fn check_columns(
         date,
         id,
         time_type,
+        change: None,
     })
 }
 
@@ -226,6 +227,9 @@ pub struct SourceColumns {
     pub id: String,
     /// The time column's Snowflake type (`date`, `timestamp_ntz`, ...).
     pub time_type: String,
+    /// The change column, selected after the others when set (the caller sets it:
+    /// [`crate::changes::find`]).
+    pub change: Option<crate::changes::ChangeColumn>,
 }
 
 impl SourceColumns {
@@ -289,8 +293,39 @@ pub fn fetch_hours_query(
     fetch_window(relation, columns, bound, order, tag, buys)
 }
 
+/// [`fetch_query`] for the intraday refresh: only the window's rows whose change
+/// column is later than `since` (the high-water mark minus the safety lag; see
+/// [`crate::changes`]), bound in the column's own type. `columns.change` must be set.
+pub fn fetch_changes_query(
+    relation: &str,
+    columns: &SourceColumns,
+    window_start: NaiveDate,
+    since: chrono::DateTime<chrono::Utc>,
+    order: KeyOrder,
+    tag: Option<&str>,
+) -> Query {
+    let mut q = fetch_window(
+        relation,
+        columns,
+        Binding::Date(window_start),
+        order,
+        tag,
+        &[],
+    );
+    if let Some(change) = &columns.change {
+        q.sql = q.sql.replacen(
+            " ORDER BY ",
+            &format!(" AND {} > ? ORDER BY ", change.quoted),
+            1,
+        );
+        q = q.bind(change.binding(since));
+    }
+    q
+}
+
 /// `buys` not empty: only those media buys' rows (`bravo_refresh`), each id a bind
-/// variable, compared with the id as the sync reads it.
+/// variable, compared with the id as the sync reads it. The change column, when the
+/// source has one, is selected last (its largest value is the high-water mark).
 fn fetch_window(
     relation: &str,
     columns: &SourceColumns,
@@ -309,14 +344,12 @@ fn fetch_window(
             vec!["?"; buys.len()].join(", ")
         )
     };
-    let where_ = if only.is_empty() {
-        format!("{date} >= ? OR {date} IS NULL")
-    } else {
-        format!("({date} >= ? OR {date} IS NULL){only}")
-    };
+    let where_ = format!("({date} >= ? OR {date} IS NULL){only}");
+    let mut select = columns.select.clone();
+    select.extend(columns.change.as_ref().map(|c| c.quoted.clone()));
     let sql = format!(
         "SELECT {} FROM {relation} WHERE {where_} ORDER BY {}",
-        columns.select.join(", "),
+        select.join(", "),
         order.source_order_by(date, &columns.id),
     );
     let mut q = Query::new(sql).bind(start);
@@ -420,7 +453,7 @@ mod tests {
         let q = fetch_query("R", &quoted, day, KeyOrder::MediaBuyFirst, None, &[]);
         assert!(q
             .sql
-            .contains("WHERE \"Date\" >= ? OR \"Date\" IS NULL ORDER BY"));
+            .contains("WHERE (\"Date\" >= ? OR \"Date\" IS NULL) ORDER BY"));
         assert_eq!(q.bindings.len(), 1);
         assert!(
             q.sql.ends_with("ORDER BY \"MEDIA_BUY_ID\", \"Date\""),
@@ -430,7 +463,38 @@ mod tests {
         let q = fetch_query("R", &quoted, day, KeyOrder::DateFirst, None, &[]);
         assert!(
             q.sql.ends_with(
-                "WHERE \"Date\" >= ? OR \"Date\" IS NULL ORDER BY \"Date\", \"MEDIA_BUY_ID\""
+                "WHERE (\"Date\" >= ? OR \"Date\" IS NULL) ORDER BY \"Date\", \"MEDIA_BUY_ID\""
+            ),
+            "{}",
+            q.sql
+        );
+
+        // The intraday refresh: the change column is selected last and filtered on,
+        // bound in its own type after the window's start.
+        let mut changing = quoted.clone();
+        changing.change = Some(crate::changes::ChangeColumn {
+            name: "UPDATED_AT".into(),
+            quoted: "\"UPDATED_AT\"".into(),
+            sf_type: "timestamp_ltz".into(),
+        });
+        let since = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let q = fetch_changes_query("R", &changing, day, since, KeyOrder::MediaBuyFirst, None);
+        assert!(
+            q.sql.contains(
+                ", \"UPDATED_AT\" FROM R WHERE (\"Date\" >= ? OR \"Date\" IS NULL) AND \"UPDATED_AT\" > ? ORDER BY \"MEDIA_BUY_ID\", \"Date\""
+            ),
+            "{}",
+            q.sql
+        );
+        assert_eq!(
+            q.bindings,
+            [Binding::Date(day), Binding::TimestampLtz(since)]
+        );
+        // A window sync selects it too (for the mark) but does not filter on it.
+        let q = fetch_query("R", &changing, day, KeyOrder::MediaBuyFirst, None, &[]);
+        assert!(
+            q.sql.contains(
+                ", \"UPDATED_AT\" FROM R WHERE (\"Date\" >= ? OR \"Date\" IS NULL) ORDER BY"
             ),
             "{}",
             q.sql
@@ -575,7 +639,7 @@ mod tests {
             let q = fetch_hours_query("R", &c, start, New_York, KeyOrder::DateFirst, None, &[]);
             assert!(
                 q.sql.ends_with(
-                    "WHERE \"hour_start\" >= ? OR \"hour_start\" IS NULL ORDER BY \"hour_start\", \"MEDIA_BUY_ID\""
+                    "WHERE (\"hour_start\" >= ? OR \"hour_start\" IS NULL) ORDER BY \"hour_start\", \"MEDIA_BUY_ID\""
                 ),
                 "{}",
                 q.sql

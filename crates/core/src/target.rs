@@ -63,6 +63,10 @@ pub struct Target {
     pub grain: Grain,
     /// The zone a `TIMESTAMP_NTZ` time column is read in (hourly families).
     pub zone: Tz,
+    /// The source's change column (`updated_at` for the shipped families), which the
+    /// intraday refresh filters on ([`crate::changes`]); `None`: the family has none
+    /// and only the window syncs fill it.
+    pub change_column: Option<String>,
 }
 
 /// Columns every metric table has besides its metrics.
@@ -142,7 +146,23 @@ impl Target {
             required,
             grain: Grain::Day,
             zone: Tz::UTC,
+            change_column: None,
         })
+    }
+
+    /// The same family with a change column (a plain identifier: it is spliced into
+    /// the source query, quoted as the source spells it).
+    pub fn with_change_column(mut self, column: Option<&str>) -> Result<Self, CatalogError> {
+        if let Some(c) = column {
+            if !is_plain_identifier(c) {
+                return Err(CatalogError(format!(
+                    "metric family \"{}\": the change column \"{c}\" is not a plain lower-case identifier",
+                    self.name
+                )));
+            }
+        }
+        self.change_column = column.map(str::to_string);
+        Ok(self)
     }
 
     /// The same family at another grain; `zone` reads a `TIMESTAMP_NTZ` hour column.
@@ -190,7 +210,9 @@ fn builtin_family(
         .map(|(c, k)| (c.to_string(), k.as_str().to_string()))
         .collect();
     (
-        Target::new(name, table, None, metrics, false).expect("builtin family"),
+        Target::new(name, table, None, metrics, false)
+            .and_then(|t| t.with_change_column(Some("updated_at")))
+            .expect("builtin family"),
         enabled,
     )
 }

@@ -189,6 +189,13 @@ pub struct SyntheticOptions {
     /// Serve only these media buys (set per query from an `MEDIA_BUY_ID IN (?, ...)`
     /// filter's integer bindings, as Snowflake would filter).
     pub id_subset: Option<Arc<Vec<i64>>>,
+    /// Changed rows (revision > 0) were revised at this instant (Unix epoch ns, as
+    /// `UPDATED_AT`); `None`: `revision` hours after `CREATED_AT` (on the row's own day,
+    /// so revisions of older days look old: behind a high-water mark).
+    pub revised_at_ns: Option<i64>,
+    /// Serve only these (slot, id) rows, in order (set per query from an
+    /// `"UPDATED_AT" > ?` filter, as Snowflake would filter).
+    pub rows: Option<Arc<Vec<(i64, i64)>>>,
 }
 
 impl Default for SyntheticOptions {
@@ -207,6 +214,8 @@ impl Default for SyntheticOptions {
             slow_after_chunks: 0,
             id_text: IdText::No,
             id_subset: None,
+            revised_at_ns: None,
+            rows: None,
         }
     }
 }
@@ -310,7 +319,8 @@ impl SyntheticOptions {
             (i64::from(day) * 86_400 + 6 * 3600) * 1_000_000_000
         };
         let updated = if changed {
-            created + i64::from(self.revision) * 3_600_000_000_000 + 123_456_789
+            self.revised_at_ns
+                .unwrap_or(created + i64::from(self.revision) * 3_600_000_000_000 + 123_456_789)
         } else {
             created
         };
@@ -333,7 +343,44 @@ impl SyntheticOptions {
         if first > last {
             return (first, last, 0);
         }
+        if let Some(rows) = &self.rows {
+            return (first, last, rows.len());
+        }
         (first, last, (last - first + 1) as usize * self.buy_count())
+    }
+
+    /// The window's rows changed after `since_ns` (`UPDATED_AT > since`), in `order`.
+    fn changed_rows(
+        &self,
+        table: Table,
+        order: RowOrder,
+        (first, last): (i64, i64),
+        since_ns: i64,
+    ) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        let buys = self.buy_count() as u64;
+        let mut keep = |slot: i64, id: i64| {
+            if self.row_at(table, id, slot).updated_at_ns > since_ns {
+                out.push((slot, id));
+            }
+        };
+        match order {
+            RowOrder::MediaBuyFirst => {
+                for k in 0..buys {
+                    for slot in first..=last {
+                        keep(slot, self.buy_at(k));
+                    }
+                }
+            }
+            RowOrder::DateFirst => {
+                for slot in first..=last {
+                    for k in 0..buys {
+                        keep(slot, self.buy_at(k));
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
@@ -380,12 +427,13 @@ fn columns(
     let slots = (last - first + 1).max(1) as u64;
     let buys = (opts.buy_count() as u64).max(1);
     for r in start..end {
-        let (slot, id) = match order {
-            RowOrder::MediaBuyFirst => (
+        let (slot, id) = match (&opts.rows, order) {
+            (Some(rows), _) => rows[r],
+            (None, RowOrder::MediaBuyFirst) => (
                 first + (r as u64 % slots) as i64,
                 opts.buy_at(r as u64 / slots),
             ),
-            RowOrder::DateFirst => (
+            (None, RowOrder::DateFirst) => (
                 first + (r as u64 / buys) as i64,
                 opts.buy_at(r as u64 % buys),
             ),
@@ -525,6 +573,25 @@ fn id_bindings(body: &Value) -> Vec<i64> {
         .collect()
 }
 
+/// The binding of an `"UPDATED_AT" > ?` filter (the first timestamp binding), as Unix
+/// epoch ns, when the query has one.
+fn changed_since_binding(sql: &str, body: &Value) -> Option<i64> {
+    if !sql.to_ascii_uppercase().contains("\"UPDATED_AT\" > ?") {
+        return None;
+    }
+    let bindings = body["bindings"].as_object()?;
+    let mut keys: Vec<&String> = bindings.keys().collect();
+    keys.sort_by_key(|k| (k.parse::<u64>().unwrap_or(u64::MAX), k.to_string()));
+    keys.into_iter().find_map(|k| {
+        let b = &bindings[k];
+        match b["type"].as_str()? {
+            "TIMESTAMP_NTZ" | "TIMESTAMP_LTZ" => b["value"].as_str()?.parse().ok(),
+            "TIMESTAMP_TZ" => b["value"].as_str()?.split(' ').next()?.parse().ok(),
+            _ => None,
+        }
+    })
+}
+
 enum Since {
     Day(NaiveDate),
     Nanos(i64),
@@ -577,9 +644,26 @@ fn answer(double_state: &Double, opts: &SyntheticOptions, req: &Recorded) -> Rep
     } else {
         opts
     };
+    let order = RowOrder::of_sql(sql);
+    // A filter on the change column: only the rows changed after its binding.
+    let changed;
+    let opts = match changed_since_binding(sql, &body) {
+        Some(since_ns) => {
+            let (first, last, _) = opts.window(table, since_binding(&body, table));
+            let mut o = opts.clone();
+            o.rows = Some(Arc::new(o.changed_rows(
+                table,
+                order,
+                (first, last),
+                since_ns,
+            )));
+            changed = o;
+            &changed
+        }
+        None => opts,
+    };
     let (first, last, total) = opts.window(table, since_binding(&body, table));
     let first = (first, last);
-    let order = RowOrder::of_sql(sql);
     let inline = opts.inline_rows.min(total);
     let mut spec = ResultSpec::with_rowtype(rowtype(table, opts, source_id), "arrow");
     if inline > 0 {
@@ -716,6 +800,43 @@ mod tests {
         assert_eq!(
             o.window(h, Some(end * 24 + 10)),
             (end * 24 + 10, end * 24 + 23, 140)
+        );
+    }
+
+    #[test]
+    fn a_change_column_filter_serves_exactly_the_rows_revised_after_it() {
+        let revised = 1_900_000_000_000_000_000;
+        let o = SyntheticOptions {
+            media_buys: 200,
+            days: 10,
+            revision: 1,
+            changed_pct: 3,
+            revised_at_ns: Some(revised),
+            ..Default::default()
+        };
+        let t = Table::Impressions;
+        let (first, last, total) = o.window(t, None);
+        let rows = o.changed_rows(t, RowOrder::MediaBuyFirst, (first, last), revised - 1);
+        // 3 of every 100 ids of each day, in (id, date) order, each one changed.
+        assert_eq!(rows.len(), total * 3 / 100);
+        assert!(rows.windows(2).all(|w| (w[0].1, w[0].0) < (w[1].1, w[1].0)));
+        assert!(rows
+            .iter()
+            .all(|&(slot, id)| o.row_at(t, id, slot).updated_at_ns == revised));
+        assert!(o
+            .changed_rows(t, RowOrder::DateFirst, (first, last), revised)
+            .is_empty());
+        let sql = "SELECT * FROM T WHERE (\"Date\" >= ? OR \"Date\" IS NULL) AND \"UPDATED_AT\" > ? ORDER BY 1";
+        let body = serde_json::json!({"bindings": {
+            "1": {"type": "DATE", "value": "1764547200000"},
+            "2": {"type": "TIMESTAMP_NTZ", "value": "1764583200000000000"}}});
+        assert_eq!(
+            changed_since_binding(sql, &body),
+            Some(1_764_583_200_000_000_000)
+        );
+        assert_eq!(
+            changed_since_binding("SELECT * FROM T WHERE \"Date\" >= ?", &body),
+            None
         );
     }
 

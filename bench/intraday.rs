@@ -1,0 +1,123 @@
+//! Intraday refresh benchmark (issue 14; not a timed test): `bravo_sync_intraday()`
+//! (rows changed since the high-water mark) side by side with the full 30-day re-sync
+//! it stands in for between nightly runs (`bravo_sync(30)`), in the same run on the
+//! same cluster, against the loopback Snowflake-format Arrow source (the synthetic
+//! double, which serves only rows whose UPDATED_AT is after the bound mark, as
+//! Snowflake filters). Before each measurement `BENCH_CHANGED_PCT` (default 1) percent
+//! of the window's rows are revised, with an UPDATED_AT after the mark, so both find
+//! and update the same share. The target (issue 14): the refresh costs at most 10 % of
+//! the re-sync.
+//!
+//! The tables hold `BENCH_MEDIA_BUYS` (default 50,000) buys x 31 days (1.55 M rows per
+//! table, two tables), loaded first. `BENCH_ROUNDS` (default 3) alternating rounds.
+//!
+//! Run: `bash bench/intraday.sh` (installs a release build first).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+mod helpers;
+
+use std::time::Instant;
+
+use bravo_testkit::synthetic::{SyntheticOptions, SyntheticSource};
+use common::*;
+use helpers::{arg, median};
+use postgres::Client;
+
+/// Runs `sql` (a sync returning fetched and updated per target): seconds, fetched, updated.
+fn timed(c: &mut Client, sql: &str) -> (f64, i64, i64) {
+    let t0 = Instant::now();
+    let r = c
+        .query_one(
+            &format!("SELECT sum(fetched)::bigint, sum(updated)::bigint FROM ({sql}) s"),
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e)));
+    (t0.elapsed().as_secs_f64(), r.get(0), r.get(1))
+}
+
+fn main() {
+    let buys = arg("BENCH_MEDIA_BUYS", 50_000);
+    let pct = arg("BENCH_CHANGED_PCT", 1) as u32;
+    let pg = Cluster::start(ClusterOptions {
+        preload: false,
+        conf: vec![
+            "shared_buffers = '1GB'".into(),
+            "max_wal_size = '8GB'".into(),
+            "checkpoint_timeout = '30min'".into(),
+        ],
+    });
+    let base = SyntheticOptions {
+        media_buys: buys,
+        days: 31,
+        end_date: chrono::Utc::now().date_naive(),
+        chunk_rows: 100_000,
+        inline_rows: 2_000,
+        gzip: true,
+        changed_pct: pct,
+        ..Default::default()
+    };
+    let src = SyntheticSource::start(base.clone());
+    let mut c = pg.media_tool(
+        "media_tool",
+        src.port(),
+        buys as i64,
+        (buys / 200).max(1) as i64,
+    );
+    let (load, rows, _) = timed(&mut c, "SELECT * FROM bravo_sync(30)");
+    c.batch_execute("VACUUM ANALYZE").unwrap();
+    c.batch_execute("CHECKPOINT").unwrap();
+    let window = buys as i64 * 31 * 2;
+    assert_eq!(rows, window);
+    println!(
+        "bench: {buys} media buys x 31 days ({rows} rows in both tables, loaded in {load:.1} s); {pct} % of the rows revised before each measurement"
+    );
+    println!(
+        "round | bravo_sync_intraday(): s, rows fetched, updated | bravo_sync(30): s, rows fetched, updated | ratio"
+    );
+    // Each revision's changed rows carry an UPDATED_AT an hour after the previous one's,
+    // two days ahead of now: always after the mark the last run kept.
+    let revised = |revision: u32| {
+        let at = chrono::Utc::now().date_naive() + chrono::Days::new(2);
+        at.and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_nanos_opt()
+            .unwrap()
+            + i64::from(revision) * 3_600_000_000_000
+    };
+    let revise = |revision: u32| {
+        src.set_options(SyntheticOptions {
+            revision,
+            revised_at_ns: Some(revised(revision)),
+            ..base.clone()
+        })
+    };
+    // The first refresh takes no mark from the load's revision-0 rows: it has one.
+    let rounds = arg("BENCH_ROUNDS", 3).max(1) as u32;
+    let (mut fast, mut full) = (Vec::new(), Vec::new());
+    let expected = window * i64::from(pct) / 100;
+    for round in 1..=rounds {
+        revise(2 * round - 1);
+        let (r, r_rows, r_upd) = timed(&mut c, "SELECT * FROM bravo_sync_intraday()");
+        revise(2 * round);
+        let (f, f_rows, f_upd) = timed(&mut c, "SELECT * FROM bravo_sync(30)");
+        assert_eq!(
+            (r_rows, r_upd),
+            (expected, expected),
+            "the refresh fetches and updates the revised rows only"
+        );
+        assert_eq!((f_rows, f_upd), (window, expected));
+        println!(
+            "{round} | {r:.3} s, {r_rows}, {r_upd} | {f:.3} s, {f_rows}, {f_upd} | {:.3}",
+            r / f
+        );
+        fast.push(r);
+        full.push(f);
+    }
+    let (m_fast, m_full) = (median(fast), median(full));
+    println!(
+        "median: bravo_sync_intraday() {m_fast:.3} s, bravo_sync(30) {m_full:.3} s: {:.1} % of the re-sync (target <= 10 %)",
+        100.0 * m_fast / m_full
+    );
+}
