@@ -4,7 +4,7 @@
 # with the baseline measured in the same run: COPY (SELECT ... ORDER BY key) TO STDOUT
 # (FORMAT csv) | gzip of the same rows. Also the export backend's peak memory
 # (private: RssAnon, sampled) at a third and at all of the rows. Needs bravo_metrics installed
-# (cargo pgrx install --release) and the venv (scripts/setup.sh). Its own throw-away
+# (bash scripts/install.sh) and the venv (scripts/setup.sh). Its own throw-away
 # cluster and moto server.
 #
 #     bash bench/export.sh [pg_port] [s3_port]

@@ -6,6 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo pgrx install --release --pg-config /usr/bin/pg_config
+bash scripts/install.sh
 mkdir -p /tmp/bravo-it && chown postgres /tmp/bravo-it
 cargo bench --features pg15 --bench sync

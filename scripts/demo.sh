@@ -22,8 +22,8 @@ chown postgres "$ROOT/.state" "$STATE" 2>/dev/null || true
 chmod o+x "$ROOT" "$ROOT/.state" 2>/dev/null || true
 pgrun() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
-printf '\n== build and install the extension\n'
-cargo pgrx install --pg-config /usr/bin/pg_config
+printf '\n== build and install the extension (release build, renamed into place)\n'
+bash scripts/install.sh
 
 printf '\n== PostgreSQL 15 on port %s (%s/pg)\n' "$PGPORT" "$STATE"
 if [ ! -f "$STATE/pg/PG_VERSION" ]; then

@@ -40,7 +40,7 @@ CARGO_PGRX_TEST_RUNAS=postgres CARGO_PGRX_TEST_PGDATA="$PGRX_DIR/data" \
   cargo test --lib --no-default-features --features "pg15 pg_test" "tests::pg_"
 
 step "integration tests (real PostgreSQL 15 clusters, real fakesnow, the loopback double, the pg_test/ SQL regression suite)"
-cargo pgrx install --pg-config /usr/bin/pg_config
+bash scripts/install.sh --debug
 cargo test --features pg15 --no-fail-fast --test '*' -- --test-threads=2
 
 step "all tests passed"

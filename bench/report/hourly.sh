@@ -3,7 +3,7 @@
 # campaign over 7 local days (168 hours, Europe/Paris), p50/p99 with pgbench (one
 # client, prepared, a random campaign per call), at two history sizes in the same run,
 # side by side with the hand-written SQL over the hourly table. Needs bravo_metrics
-# installed (cargo pgrx install --release). Its own throw-away cluster.
+# installed (bash scripts/install.sh). Its own throw-away cluster.
 #
 #     bash bench/report/hourly.sh [port]
 #

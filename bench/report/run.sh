@@ -1,6 +1,6 @@
 #!/bin/bash
 # Campaign reporting benchmark (not a test). Needs bravo_metrics installed into the
-# system PostgreSQL 15 (cargo pgrx install). Starts its own throw-away cluster, builds
+# system PostgreSQL 15 (bash scripts/install.sh). Starts its own throw-away cluster, builds
 # the history with generate_series, creates the extension over it (the rollup is
 # built from the legacy rows), then measures each reporting function side by side
 # with the hand-written SQL an analyst would write, with pgbench (-f, --log), one
