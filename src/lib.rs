@@ -235,37 +235,76 @@ REVOKE ALL ON FUNCTION bravo_sync_intraday(integer, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION bravo_refresh(bigint, integer, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION bravo_refresh(text, integer, boolean) FROM PUBLIC;
 
--- Live progress of running syncs (see src/sync/progress.rs for the slot layout); the
--- family being synced is the n-th enabled one of the catalog.
+-- Live progress of running syncs (see src/sync/progress.rs for the slot layout: the
+-- sync's own progress command, which no pg_stat_progress_* view lists); the family
+-- being synced is the n-th enabled one of the catalog.
+ALTER FUNCTION @extschema@._bravo_sync_progress_info() SET SCHEMA bravo;
 CREATE VIEW bravo_sync_progress AS
-SELECT p.pid,
-       p.param1 AS run_id,
-       CASE p.param2 WHEN 1 THEN 'connecting' WHEN 2 THEN 'fetching' WHEN 3 THEN 'merging'
-                     WHEN 4 THEN 'finishing' ELSE 'starting' END AS phase,
-       CASE WHEN p.param3 > 0 THEN
+SELECT i.pid,
+       i.params[1] AS run_id,
+       CASE i.params[2] WHEN 1 THEN 'connecting' WHEN 2 THEN 'fetching' WHEN 3 THEN 'merging'
+                        WHEN 4 THEN 'finishing' ELSE 'starting' END AS phase,
+       CASE WHEN i.params[3] > 0 THEN
            (SELECT f.family FROM bravo.bravo_families f
-             WHERE f.enabled AND f.grain = CASE p.param12 WHEN 1 THEN 'hour' ELSE 'day' END
-             ORDER BY f.position OFFSET p.param3 - 1 LIMIT 1) END AS target,
-       p.param4 AS fetched,
-       p.param5 AS compared,
-       p.param6 AS set_aside,
-       p.param7 AS inserted,
-       p.param8 AS updated,
-       p.param9 AS deleted,
-       NULLIF(p.param11, 0) AS source_rows,
-       to_timestamp(p.param10 / 1000.0) AS started_at
-  FROM pg_stat_get_progress_info('COPY') p
- WHERE p.relid = 'bravo.bravo_sync_runs'::regclass;
+             WHERE f.enabled AND f.grain = CASE i.params[12] WHEN 1 THEN 'hour' ELSE 'day' END
+             ORDER BY f.position OFFSET i.params[3] - 1 LIMIT 1) END AS target,
+       i.params[4] AS fetched,
+       i.params[5] AS compared,
+       i.params[6] AS set_aside,
+       i.params[7] AS inserted,
+       i.params[8] AS updated,
+       i.params[9] AS deleted,
+       NULLIF(i.params[11], 0) AS source_rows,
+       to_timestamp(i.params[10] / 1000.0) AS started_at
+  FROM bravo._bravo_sync_progress_info() i
+ WHERE i.relid = 'bravo.bravo_sync_runs'::regclass;
 "#,
     name = "progress_view",
     requires = [
         "schema",
         "families",
+        sync::progress::_bravo_sync_progress_info,
         bravo_sync,
         bravo_sync_hourly,
         bravo_sync_intraday,
         bravo_refresh_bigint,
         bravo_refresh_text
+    ],
+);
+
+// The comments on every object of the extension (\df+, \dv+, \dt+, \dx+), once they
+// all exist; before revoke_public (finalize, which comes after every other block).
+pgrx::extension_sql_file!(
+    "comments.sql",
+    name = "comments",
+    requires = [
+        "schema",
+        "families",
+        "export_runs",
+        "report_hourly",
+        "report_rollup",
+        "report",
+        "report_grants",
+        "schedule_status",
+        "intraday_status",
+        "doctor",
+        "progress_view",
+        "sweep_interrupted_privileges",
+        "run_now_privileges",
+        bravo_sync,
+        bravo_sync_hourly,
+        bravo_sync_intraday,
+        bravo_refresh_bigint,
+        bravo_refresh_text,
+        export::bravo_export,
+        export::bravo_export_url,
+        schedule::run_now::bravo_run_now,
+        schedule::status::bravo_scheduler_state,
+        schedule::status::_bravo_hourly_next_run,
+        sync::progress::_bravo_sync_progress_info,
+        schedule::status::_bravo_intraday_next_run,
+        runlog::stale::sweep_interrupted_sql,
+        doctor::_bravo_doctor_snowflake
     ],
 );
 
@@ -292,6 +331,7 @@ $revoke$;
 "#,
     name = "revoke_public",
     finalize,
+    requires = ["comments"],
 );
 
 #[cfg(test)]

@@ -272,11 +272,12 @@ pub static EXPORT_AFTER_SYNC: GucSetting<bool> = GucSetting::<bool>::new(false);
 fn s(
     name: &'static CStr,
     short: &'static CStr,
+    long: &'static CStr,
     setting: &'static GucSetting<Option<CString>>,
     ctx: GucContext,
     flags: GucFlags,
 ) {
-    GucRegistry::define_string_guc(name, short, c"", setting, ctx, flags);
+    GucRegistry::define_string_guc(name, short, long, setting, ctx, flags);
 }
 
 /// Registers every setting and reserves the prefix. Called from `_PG_init`.
@@ -285,6 +286,7 @@ pub fn init() {
     s(
         c"bravo_metrics.snowflake_account",
         c"Snowflake account identifier.",
+        c"Required for every sync. The account identifier as Snowflake shows it (xy12345, xy12345.us-east-2.aws, myorg-myaccount), not a URL: the host is derived from it (snowflakecomputing.com, or .cn for a China region) unless snowflake_host is set. Default empty. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_ACCOUNT,
         GucContext::Suset,
         GucFlags::default(),
@@ -292,6 +294,7 @@ pub fn init() {
     s(
         c"bravo_metrics.snowflake_user",
         c"Snowflake login name.",
+        c"Required for every sync: the user the extension logs in as; its secret (password, token or private key) is read from bravo_metrics.snowflake_secret_file. Default empty. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_USER,
         GucContext::Suset,
         GucFlags::default(),
@@ -299,7 +302,7 @@ pub fn init() {
     GucRegistry::define_enum_guc(
         c"bravo_metrics.snowflake_authenticator",
         c"How to authenticate to Snowflake: password, key_pair, programmatic_access_token or oauth.",
-        c"",
+        c"password (the default), key_pair (an RS256 JWT signed with the PEM private key in snowflake_secret_file, optionally encrypted with the passphrase in snowflake_private_key_passphrase_file), programmatic_access_token or oauth (the token in snowflake_secret_file). 0.2.0's spellings KeyPair and ProgrammaticAccessToken are still accepted. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_AUTHENTICATOR,
         GucContext::Suset,
         GucFlags::default(),
@@ -334,6 +337,7 @@ pub fn init() {
     s(
         c"bravo_metrics.snowflake_warehouse",
         c"Snowflake warehouse.",
+        c"The virtual warehouse the source queries run on; empty (the default): the login user's default warehouse. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_WAREHOUSE,
         GucContext::Suset,
         GucFlags::default(),
@@ -341,6 +345,7 @@ pub fn init() {
     s(
         c"bravo_metrics.snowflake_role",
         c"Snowflake role.",
+        c"The role the session uses; it needs SELECT on the source relations. Empty (the default): the login user's default role. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_ROLE,
         GucContext::Suset,
         GucFlags::default(),
@@ -348,6 +353,7 @@ pub fn init() {
     s(
         c"bravo_metrics.snowflake_database",
         c"Snowflake database.",
+        c"The session's database: source relations given without a database (see bravo_families.source_relation and the *_source settings) are looked up in it. Empty (the default): the login user's default. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_DATABASE,
         GucContext::Suset,
         GucFlags::default(),
@@ -355,6 +361,7 @@ pub fn init() {
     s(
         c"bravo_metrics.snowflake_schema",
         c"Snowflake schema.",
+        c"The session's schema: source relations given without a schema are looked up in it. Empty (the default): the login user's default. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_SCHEMA,
         GucContext::Suset,
         GucFlags::default(),
@@ -362,6 +369,7 @@ pub fn init() {
     s(
         c"bravo_metrics.snowflake_region",
         c"Legacy Snowflake region parameter.",
+        c"Only for account identifiers without a region part (xy12345): the region is appended to the host name (us-west-2 is not; cn-* regions use snowflakecomputing.cn). Empty (the default) for account identifiers that carry their region or organization. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_REGION,
         GucContext::Suset,
         GucFlags::default(),
@@ -369,6 +377,7 @@ pub fn init() {
     s(
         c"bravo_metrics.snowflake_protocol",
         c"Endpoint override: http or https.",
+        c"https (used when empty, the default) or http. Plain http is refused to a host that is not loopback unless bravo_metrics.snowflake_allow_insecure_http is on; meant for test doubles and emulators. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_PROTOCOL,
         GucContext::Suset,
         GucFlags::default(),
@@ -376,6 +385,7 @@ pub fn init() {
     s(
         c"bravo_metrics.snowflake_host",
         c"Endpoint override: host name.",
+        c"A bare host name (no scheme or path) used instead of the one derived from snowflake_account, for private links, proxies or emulators; the account must still be set. Empty (the default): derived. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_HOST,
         GucContext::Suset,
         GucFlags::default(),
@@ -383,7 +393,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"bravo_metrics.snowflake_port",
         c"Endpoint override: port (0 = default).",
-        c"",
+        c"0 (the default) uses the protocol's port: 443 for https, 80 for http. Range 0 to 65535. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_PORT,
         0,
         65535,
@@ -393,7 +403,7 @@ pub fn init() {
     GucRegistry::define_bool_guc(
         c"bravo_metrics.snowflake_allow_insecure_http",
         c"Allow plain http to a non-loopback host.",
-        c"",
+        c"Off by default: with snowflake_protocol = http only a loopback host (localhost, 127.0.0.1, ::1) is accepted, since credentials and data would cross the network unencrypted. Turn it on only for a trusted test network. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_ALLOW_INSECURE_HTTP,
         GucContext::Suset,
         GucFlags::default(),
@@ -401,7 +411,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"bravo_metrics.snowflake_max_retries",
         c"Retries of a retryable Snowflake request.",
-        c"",
+        c"Retries after the first attempt of one request (transport failures, HTTP 408, 429 and 5xx, truncated bodies), with jittered backoff from 1 s up to 16 s; a request also stops retrying when bravo_metrics.snowflake_retry_budget or its own deadline runs out. Default 7, range 0 to 20 (0: no retries). Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_MAX_RETRIES,
         0,
         20,
@@ -411,7 +421,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"bravo_metrics.snowflake_login_timeout",
         c"Total deadline of a Snowflake login.",
-        c"",
+        c"The whole login, retries included, must finish within it or the sync fails. Default 300 s, range 1 s to 1 h. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_LOGIN_TIMEOUT,
         1,
         3600,
@@ -421,7 +431,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"bravo_metrics.snowflake_request_timeout",
         c"Timeout of one Snowflake HTTP request.",
-        c"",
+        c"Bounds one HTTP request from sending to the end of its body, including Snowflake's long-polls of about 45 s, so keep it above that. Default 90 s, range 1 s to 1 h. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_REQUEST_TIMEOUT,
         1,
         3600,
@@ -451,6 +461,7 @@ pub fn init() {
     s(
         c"bravo_metrics.snowflake_client_app_id",
         c"Driver id sent to Snowflake as CLIENT_APP_ID (default Go).",
+        c"Snowflake chooses the result format by the client type and accepts only driver ids it knows, so the extension identifies as the Go driver (Go, the default) and names itself in the login's APPLICATION. Change it only if Snowflake requires it; empty: the default. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_CLIENT_APP_ID,
         GucContext::Suset,
         GucFlags::default(),
@@ -458,6 +469,7 @@ pub fn init() {
     s(
         c"bravo_metrics.snowflake_client_app_version",
         c"Driver version sent to Snowflake as CLIENT_APP_VERSION (default 2.1.0).",
+        c"Snowflake retires old driver versions: when it refuses the login because of the version, raise this to a current gosnowflake release. Default 2.1.0; empty: the default. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_CLIENT_APP_VERSION,
         GucContext::Suset,
         GucFlags::default(),
@@ -465,7 +477,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"bravo_metrics.snowflake_chunk_prefetch",
         c"Result chunks downloaded ahead.",
-        c"",
+        c"How many result chunks are downloaded ahead of the merge while it works through the current one: more hides download latency and holds more chunks in memory. Default 4, range 1 to 16. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_CHUNK_PREFETCH,
         1,
         16,
@@ -483,6 +495,7 @@ pub fn init() {
     s(
         c"bravo_metrics.snowflake_query_tag",
         c"QUERY_TAG of the source queries.",
+        c"Sent as the session's QUERY_TAG with every source query, so the extension's queries can be found in Snowflake's QUERY_HISTORY. Default bravo_metrics; empty: no tag. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &SNOWFLAKE_QUERY_TAG,
         GucContext::Suset,
         GucFlags::default(),
@@ -495,7 +508,7 @@ pub fn init() {
         GucRegistry::define_string_guc_with_hooks(
             c"bravo_metrics.impressions_source",
             c"Snowflake relation feeding platform_buy_daily_impressions.",
-            c"",
+            c"Used when the impressions family's catalog row (bravo_families.source_relation) is NULL; the catalog takes precedence. A relation as name, schema.name or database.schema.name, parts quoted with \"...\" when needed; checked when set. Default PLATFORM_BUY_DAILY_IMPRESSIONS. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
             &IMPRESSIONS_SOURCE,
             GucContext::Suset,
             GucFlags::default(),
@@ -506,7 +519,7 @@ pub fn init() {
         GucRegistry::define_string_guc_with_hooks(
             c"bravo_metrics.videos_source",
             c"Snowflake relation feeding platform_buy_daily_videos.",
-            c"",
+            c"Used when the videos family's catalog row (bravo_families.source_relation) is NULL; the catalog takes precedence. A relation as name, schema.name or database.schema.name, parts quoted with \"...\" when needed; checked when set. Default PLATFORM_BUY_DAILY_VIDEOS. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
             &VIDEOS_SOURCE,
             GucContext::Suset,
             GucFlags::default(),
@@ -517,7 +530,7 @@ pub fn init() {
         GucRegistry::define_string_guc_with_hooks(
             c"bravo_metrics.sync_time_zone",
             c"Time zone whose calendar defines today for the lookback window.",
-            c"",
+            c"A sync's window is the days from today minus lookback_days, where today is the calendar date in this zone (an hourly family's window starts at that day's first instant in it); also the zone of today in bravo_doctor(), bravo_freshness and the staleness checks. An IANA name, checked when set; default UTC (empty: UTC). Any role may set it; read when a sync or check starts.",
             &SYNC_TIME_ZONE,
             GucContext::Userset,
             GucFlags::default(),
@@ -529,7 +542,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"bravo_metrics.hourly_lookback_days",
         c"Lookback of bravo_sync_hourly() (and the hourly schedule), days.",
-        c"",
+        c"The days of hours bravo_sync_hourly() re-reads when called without lookback_days, and the lookback of the hourly schedule (bravo_metrics.hourly_schedule); platforms revise hours for a few days, not a month. Default 3, range 1 to 36600 (and at most bravo_metrics.max_lookback_days). Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &HOURLY_LOOKBACK_DAYS,
         1,
         36600,
@@ -542,7 +555,7 @@ pub fn init() {
         GucRegistry::define_string_guc_with_hooks(
             c"bravo_metrics.hourly_source_time_zone",
             c"Zone of TIMESTAMP_NTZ hours in hourly sources (bravo_families.source_time_zone overrides it).",
-            c"",
+            c"An hourly source's HOUR_START of type TIMESTAMP_NTZ is a wall-clock time, read in this IANA zone unless the family's bravo_families.source_time_zone names one; TIMESTAMP_LTZ and TIMESTAMP_TZ are instants and need no zone. Default UTC; checked when set. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
             &HOURLY_SOURCE_TIME_ZONE,
             GucContext::Suset,
             GucFlags::default(),
@@ -554,7 +567,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"bravo_metrics.max_lookback_days",
         c"Largest lookback_days a sync accepts.",
-        c"",
+        c"bravo_sync, bravo_sync_hourly, bravo_sync_intraday, bravo_refresh and bravo_run_now refuse a lookback_days below 1 or above this (22023) before any network call. Default 400, range 1 to 36600. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &MAX_LOOKBACK_DAYS,
         1,
         36600,
@@ -564,7 +577,7 @@ pub fn init() {
     GucRegistry::define_bool_guc(
         c"bravo_metrics.delete_missing",
         c"Delete window rows that the source no longer returns.",
-        c"",
+        c"Off (the default): rows inside the window that the source no longer returns are kept. On: they are deleted, unless that would delete more than bravo_metrics.delete_max_fraction of a table's window rows, in which case the sync fails (55000) and changes nothing. Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &DELETE_MISSING,
         GucContext::Suset,
         GucFlags::default(),
@@ -572,7 +585,7 @@ pub fn init() {
     GucRegistry::define_float_guc(
         c"bravo_metrics.delete_max_fraction",
         c"Largest fraction of the window a sync may delete.",
-        c"",
+        c"With bravo_metrics.delete_missing on, a sync that would delete more than this fraction of a metric table's rows in the window fails (55000) and changes nothing, so that a source that returns few or no rows (an outage, a wrong relation) cannot wipe the window. Default 0.1 (10 %), range 0 to 1 (1: no limit). Superuser only (SET, ALTER SYSTEM, or ALTER DATABASE/ROLE ... SET by a superuser); read when a sync starts.",
         &DELETE_MAX_FRACTION,
         0.0,
         1.0,
@@ -582,7 +595,7 @@ pub fn init() {
     GucRegistry::define_enum_guc(
         c"bravo_metrics.sync_overlap",
         c"When another sync runs: skip (fail fast) or wait.",
-        c"",
+        c"Only one sync runs at a time. skip (the default): a manual call fails fast (55P03) naming the running sync; wait: it waits for it to finish, then runs. A call's wait argument (true or false) overrides it. Any role may set it.",
         &SYNC_OVERLAP,
         GucContext::Userset,
         GucFlags::default(),
@@ -590,7 +603,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"bravo_metrics.run_retention_days",
         c"Days of run history kept (0 = forever).",
-        c"",
+        c"Runs that started more than this many days ago (bravo_sync_runs rows and their per-target rows) and set-aside rows resolved longer ago are deleted by the extension's own pruning (after each scheduled run, and when a failed or cancelled run is logged). Default 90; 0 keeps everything. Set it in postgresql.conf or with ALTER SYSTEM; applied on reload (SELECT pg_reload_conf()).",
         &RUN_RETENTION_DAYS,
         0,
         36600,
@@ -600,7 +613,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"bravo_metrics.progress_interval",
         c"Interval between progress NOTICEs (0 = none).",
-        c"",
+        c"A sync (and bravo_export) sends a progress NOTICE at most this often; 0 sends none. The view bravo_sync_progress is updated whatever this is. Default 5 s, range 0 to 1 h. Any role may set it.",
         &PROGRESS_INTERVAL_MS,
         0,
         3_600_000,
@@ -611,7 +624,7 @@ pub fn init() {
     GucRegistry::define_bool_guc(
         c"bravo_metrics.report_attaching",
         c"Internal: the reporting rollup is re-attaching its triggers.",
-        c"",
+        c"Set transaction-locally by the extension while bravo_report_attach() re-creates the rollup triggers, so that its own event trigger ignores them. Not for users: leave it off.",
         &REPORT_ATTACHING,
         GucContext::Userset,
         GucFlags::NO_SHOW_ALL | GucFlags::NO_RESET_ALL,
@@ -619,7 +632,7 @@ pub fn init() {
     GucRegistry::define_bool_guc(
         c"bravo_metrics.scheduler_enabled",
         c"Run scheduled syncs.",
-        c"",
+        c"The scheduler background worker runs the scheduled syncs (bravo_metrics.schedule, hourly_schedule, intraday_schedule) only while this is on; it needs shared_preload_libraries = 'bravo_metrics'. Default off. Set it in postgresql.conf or with ALTER SYSTEM; applied on reload (SELECT pg_reload_conf()).",
         &SCHEDULER_ENABLED,
         GucContext::Sighup,
         GucFlags::default(),
@@ -631,7 +644,7 @@ pub fn init() {
         GucRegistry::define_string_guc_with_hooks(
             c"bravo_metrics.schedule",
             c"Cron expression of the scheduled sync.",
-            c"",
+            c"When the scheduled daily sync (over bravo_metrics.scheduler_lookback_days) runs, in bravo_metrics.schedule_time_zone: 5 cron fields (minute hour day-of-month month day-of-week), 6 with seconds first, or @hourly, @daily, @weekly, @monthly, @yearly; no year field, and it must fire within 5 years. Checked when set. Default 15 2 * * * (02:15 every day). Set it in postgresql.conf or with ALTER SYSTEM; applied on reload (SELECT pg_reload_conf()).",
             &SCHEDULE,
             GucContext::Sighup,
             GucFlags::default(),
@@ -642,7 +655,7 @@ pub fn init() {
         GucRegistry::define_string_guc_with_hooks(
             c"bravo_metrics.hourly_schedule",
             c"Cron expression of the hourly families' scheduled sync (empty: none).",
-            c"",
+            c"When the hourly families' sync (bravo_sync_hourly over bravo_metrics.hourly_lookback_days) runs, in schedule_time_zone, in the same worker and under the same one-sync-at-a-time lock as the daily sync; not retried or caught up. Same syntax as bravo_metrics.schedule; empty (the default): none. Runs only while scheduler_enabled is on. Set it in postgresql.conf or with ALTER SYSTEM; applied on reload (SELECT pg_reload_conf()).",
             &HOURLY_SCHEDULE,
             GucContext::Sighup,
             GucFlags::default(),
@@ -664,7 +677,7 @@ pub fn init() {
         GucRegistry::define_string_guc_with_hooks(
             c"bravo_metrics.schedule_time_zone",
             c"IANA time zone of the schedule.",
-            c"",
+            c"Every schedule (schedule, hourly_schedule, intraday_schedule, macros included) is read in this zone, summer and winter; a time skipped by a clock change runs just after it. An IANA name, checked when set; default UTC. Set it in postgresql.conf or with ALTER SYSTEM; applied on reload (SELECT pg_reload_conf()).",
             &SCHEDULE_TIME_ZONE,
             GucContext::Sighup,
             GucFlags::default(),
@@ -680,7 +693,7 @@ pub fn init() {
         GucRegistry::define_string_guc_with_hooks(
             c"bravo_metrics.scheduler_database",
             c"Database the scheduler syncs.",
-            c"",
+            c"The scheduler worker connects to this database (where CREATE EXTENSION bravo_metrics must have been run) and syncs there; a change makes it reconnect. ALTER SYSTEM refuses a database that does not exist. Default postgres. Set it in postgresql.conf or with ALTER SYSTEM; applied on reload (SELECT pg_reload_conf()).",
             &SCHEDULER_DATABASE,
             GucContext::Sighup,
             GucFlags::default(),
@@ -692,7 +705,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"bravo_metrics.scheduler_lookback_days",
         c"Lookback of scheduled runs.",
-        c"",
+        c"The lookback_days of every scheduled daily sync, retry and catch-up, of bravo_run_now() and of the scheduled intraday refresh; at most bravo_metrics.max_lookback_days. Default 30, range 1 to 36600. Set it in postgresql.conf or with ALTER SYSTEM; applied on reload (SELECT pg_reload_conf()).",
         &SCHEDULER_LOOKBACK_DAYS,
         1,
         36600,
@@ -702,7 +715,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"bravo_metrics.scheduler_max_retries",
         c"Retries of a failed scheduled run.",
-        c"",
+        c"A scheduled daily sync that fails (not one that is cancelled or skipped) is retried up to this many times, after bravo_metrics.scheduler_retry_backoff, doubling each time; the next scheduled run supersedes pending retries. Default 3, range 0 to 100 (0: no retries). Set it in postgresql.conf or with ALTER SYSTEM; applied on reload (SELECT pg_reload_conf()).",
         &SCHEDULER_MAX_RETRIES,
         0,
         100,
@@ -712,7 +725,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"bravo_metrics.scheduler_retry_backoff",
         c"First retry delay; doubles each retry.",
-        c"",
+        c"The wait before the first retry of a failed scheduled sync; each further retry waits twice as long as the one before. Default 60 s, range 1 s to 1 day. Set it in postgresql.conf or with ALTER SYSTEM; applied on reload (SELECT pg_reload_conf()).",
         &SCHEDULER_RETRY_BACKOFF_S,
         1,
         86400,
@@ -722,7 +735,7 @@ pub fn init() {
     GucRegistry::define_enum_guc(
         c"bravo_metrics.scheduler_overlap",
         c"When a sync already runs: skip or wait.",
-        c"",
+        c"What a scheduled run or bravo_run_now() does when a sync is already running: skip (the default) logs it as a skipped run; wait waits for the running sync to finish, then runs. Set it in postgresql.conf or with ALTER SYSTEM; applied on reload (SELECT pg_reload_conf()).",
         &SCHEDULER_OVERLAP,
         GucContext::Sighup,
         GucFlags::default(),
@@ -731,6 +744,7 @@ pub fn init() {
     s(
         c"bravo_metrics.export_destination",
         c"Default destination of bravo_export: s3://bucket/prefix/ or file:///directory.",
+        c"Used by bravo_export() when called without a destination and by the exports after scheduled syncs (export_after_sync): s3://bucket/prefix/, or file:///directory under bravo_metrics.export_allowed_directory. Empty (the default): none, so bravo_export needs one. Superuser only; set it with ALTER SYSTEM for the scheduler, whose worker does not see an ALTER DATABASE made after it connected.",
         &EXPORT_DESTINATION,
         GucContext::Suset,
         GucFlags::default(),
@@ -738,6 +752,7 @@ pub fn init() {
     s(
         c"bravo_metrics.export_s3_endpoint",
         c"S3-compatible endpoint of export destinations (empty: AWS).",
+        c"The base URL of an S3-compatible store for s3:// destinations, such as http://127.0.0.1:9000 for MinIO; empty (the default): AWS S3. Superuser only; read when an export starts.",
         &EXPORT_S3_ENDPOINT,
         GucContext::Suset,
         GucFlags::default(),
@@ -745,7 +760,7 @@ pub fn init() {
     GucRegistry::define_string_guc(
         c"bravo_metrics.export_s3_region",
         c"Region of the export bucket.",
-        c"",
+        c"The region used to sign S3 requests (SigV4) and, without export_s3_endpoint, to reach the AWS endpoint. Default us-east-1. Superuser only; read when an export starts.",
         &EXPORT_S3_REGION,
         GucContext::Suset,
         GucFlags::default(),
@@ -753,6 +768,7 @@ pub fn init() {
     s(
         c"bravo_metrics.export_allowed_directory",
         c"Directory that file:// export destinations must lie under (empty: none).",
+        c"file:// export destinations must lie under this directory (symbolic links and .. are resolved before the check); empty (the default): file:// destinations are refused. Superuser only, value hidden from other roles; read when an export starts.",
         &EXPORT_ALLOWED_DIRECTORY,
         GucContext::Suset,
         hidden,
@@ -774,7 +790,7 @@ pub fn init() {
     GucRegistry::define_bool_guc(
         c"bravo_metrics.export_after_sync",
         c"Export to bravo_metrics.export_destination after each successful scheduled daily sync.",
-        c"",
+        c"Off by default. On: after every successful scheduled daily sync the scheduler exports to bravo_metrics.export_destination (trigger schedule in bravo_export_runs); a failed export is logged and recorded and does not change the sync's outcome. Set it in postgresql.conf or with ALTER SYSTEM; applied on reload (SELECT pg_reload_conf()).",
         &EXPORT_AFTER_SYNC,
         GucContext::Sighup,
         GucFlags::default(),
@@ -822,7 +838,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"bravo_metrics.volume_drop_percent",
         c"bravo_doctor() warns when a metric table's last 7 days have this many percent fewer rows than the 7 before.",
-        c"",
+        c"bravo_doctor() compares each metric table's rows of the last 7 days with the 7 before and warns when they dropped by more than this percentage (media buys may have ended, or rows are missing in Snowflake or set aside). Default 50, range 1 to 100. Any role may set it; read when bravo_doctor() runs.",
         &VOLUME_DROP_PERCENT,
         1,
         100,

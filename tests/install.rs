@@ -60,6 +60,13 @@ fn installing_a_build_while_a_preloaded_cluster_syncs_crashes_nothing() {
             .map(|_| ())
     });
 
+    // The sync's progress is its own: no phantom row in pg_stat_progress_copy.
+    let copies: i64 = watch
+        .query_one("SELECT count(*) FROM pg_stat_progress_copy", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(copies, 0, "a sync shows up as a COPY");
+
     let out = Command::new("bash")
         .args(["scripts/install.sh", "--debug"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -503,3 +503,95 @@ fn the_media_tools_tables_live_in_the_schema_the_setting_names_and_reports_follo
         .get(0);
     assert_eq!(seen, want, "the reporting role reads the moved tables");
 }
+
+/// Docs where PostgreSQL users look: every function, table, view and sequence of the
+/// extension (and schema bravo, and its event trigger) has a comment (`\df+`, `\d+`,
+/// `\dx+` show them), and every setting a long description
+/// (`pg_settings.extra_desc`).
+#[test]
+fn every_object_and_every_setting_of_the_extension_is_described() {
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut c = pg.client("postgres");
+    c.batch_execute("CREATE DATABASE media_tool").unwrap();
+    let mut c = pg.client("media_tool");
+    c.batch_execute("CREATE EXTENSION bravo_metrics").unwrap();
+
+    // (kind, identity, described) of every member object.
+    let members: Vec<(String, String, bool)> = c
+        .query(
+            "WITH m AS (SELECT d.classid, d.objid FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+                         WHERE e.extname = 'bravo_metrics' AND d.deptype = 'e'
+                           AND d.refclassid = 'pg_extension'::regclass)
+             SELECT 'function', m.objid::regprocedure::text,
+                    coalesce(btrim(obj_description(m.objid, 'pg_proc')), '') <> ''
+               FROM m WHERE m.classid = 'pg_proc'::regclass
+             UNION ALL
+             SELECT CASE r.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                                   WHEN 'S' THEN 'sequence' ELSE 'table' END,
+                    m.objid::regclass::text,
+                    coalesce(btrim(obj_description(m.objid, 'pg_class')), '') <> ''
+               FROM m JOIN pg_class r ON m.classid = 'pg_class'::regclass AND r.oid = m.objid
+              WHERE r.relkind IN ('r', 'p', 'v', 'm', 'S')
+             UNION ALL
+             SELECT 'schema', n.nspname::text,
+                    coalesce(btrim(obj_description(m.objid, 'pg_namespace')), '') <> ''
+               FROM m JOIN pg_namespace n ON m.classid = 'pg_namespace'::regclass AND n.oid = m.objid
+             UNION ALL
+             SELECT 'event trigger', t.evtname::text,
+                    coalesce(btrim(obj_description(m.objid, 'pg_event_trigger')), '') <> ''
+               FROM m JOIN pg_event_trigger t ON m.classid = 'pg_event_trigger'::regclass AND t.oid = m.objid
+             ORDER BY 1, 2",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let count = |kind: &str| members.iter().filter(|(k, _, _)| k == kind).count();
+    // Not vacuous: the install script's objects are all there.
+    assert!(count("function") >= 80, "{} functions", count("function"));
+    assert!(count("table") >= 11, "{} tables", count("table"));
+    assert!(count("view") >= USER_VIEWS.len(), "{members:?}");
+    assert!(count("sequence") >= 3, "{} sequences", count("sequence"));
+    let undescribed: Vec<String> = members
+        .iter()
+        .filter(|(_, _, described)| !described)
+        .map(|(kind, name, _)| format!("{kind} {name}"))
+        .collect();
+    assert!(
+        undescribed.is_empty(),
+        "{} member objects of bravo_metrics have no comment (add them to src/comments.sql and to the upgrade script):\n  {}",
+        undescribed.len(),
+        undescribed.join("\n  ")
+    );
+
+    // Every setting has a long description (in a session that has the library loaded:
+    // otherwise the settings are unknown here).
+    c.batch_execute("LOAD 'bravo_metrics'").unwrap();
+    let settings: Vec<(String, bool)> = c
+        .query(
+            "SELECT name, coalesce(btrim(extra_desc), '') <> '' FROM pg_settings
+              WHERE starts_with(name, 'bravo_metrics.') ORDER BY name",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(
+        settings.len() >= 40,
+        "{} settings: {settings:?}",
+        settings.len()
+    );
+    let without: Vec<&str> = settings
+        .iter()
+        .filter(|(_, described)| !described)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert!(
+        without.is_empty(),
+        "{} settings have no long description (pg_settings.extra_desc; src/settings.rs):\n  {}",
+        without.len(),
+        without.join("\n  ")
+    );
+}

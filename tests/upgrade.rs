@@ -103,8 +103,8 @@ fn columns_of(c: &mut Client) -> Vec<(String, String)> {
     .collect()
 }
 
-/// Every object of the extension with its full definition and privileges, as text
-/// lines, independent of OIDs.
+/// Every object of the extension with its full definition, privileges and comment, as
+/// text lines, independent of OIDs.
 fn extension_catalog(c: &mut Client) -> Vec<String> {
     c.query(
         "WITH members AS (
@@ -141,6 +141,10 @@ fn extension_catalog(c: &mut Client) -> Vec<String> {
            FROM members m
           WHERE m.classid NOT IN ('pg_proc'::regclass, 'pg_class'::regclass, 'pg_trigger'::regclass,
                                   'pg_event_trigger'::regclass)
+         UNION ALL
+         SELECT 'comment ' || pg_describe_object(m.classid, m.objid, 0) || ': '
+                || coalesce(obj_description(m.objid, m.classid::regclass::text), '(none)')
+           FROM members m
          UNION ALL
          SELECT 'config dump ' || c::regclass::text || ' ' || coalesce(cond, '')
            FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x (c, cond)

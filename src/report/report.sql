@@ -564,23 +564,28 @@ BEGIN
         ('bravo_campaign_totals', 'campaign_id %1$s, from_date date DEFAULT NULL, to_date date DEFAULT NULL',
          '_bravo_campaign_totals_of(anyelement, date, date)',
          'SELECT * FROM bravo._bravo_campaign_totals_of(bravo_campaign_totals.campaign_id, '
-         'bravo_campaign_totals.from_date, bravo_campaign_totals.to_date)'),
+         'bravo_campaign_totals.from_date, bravo_campaign_totals.to_date)',
+         'One campaign''s totals over from_date..to_date (inclusive; NULL: open): impressions, clicks, spend, video, conversion and viewability measures, their rates (ratios of sums, NULL when the denominator is 0), media buys, first and last date with data, and freshness (latest date, days behind, last sync). No row for an unknown campaign_id.'),
         ('bravo_campaigns_totals', 'campaign_ids %1$s[], from_date date DEFAULT NULL, to_date date DEFAULT NULL',
          '_bravo_campaigns_totals_of(anyarray, date, date)',
          'SELECT * FROM bravo._bravo_campaigns_totals_of(bravo_campaigns_totals.campaign_ids, '
-         'bravo_campaigns_totals.from_date, bravo_campaigns_totals.to_date)'),
+         'bravo_campaigns_totals.from_date, bravo_campaigns_totals.to_date)',
+         'bravo_campaign_totals for many campaigns at once: one row per distinct known campaign id of campaign_ids (with its campaign_id), over from_date..to_date (inclusive; NULL: open).'),
         ('bravo_campaign_daily', 'campaign_id %1$s, from_date date, to_date date',
          '_bravo_campaign_daily_of(anyelement, date, date)',
          'SELECT * FROM bravo._bravo_campaign_daily_of(bravo_campaign_daily.campaign_id, '
-         'bravo_campaign_daily.from_date, bravo_campaign_daily.to_date)'),
+         'bravo_campaign_daily.from_date, bravo_campaign_daily.to_date)',
+         'One campaign''s measures and rates per day from from_date to to_date (inclusive, at most 1,000 days), one row per day including days without data. No rows for an unknown campaign_id.'),
         ('bravo_campaign_hourly', 'campaign_id %1$s, from_date date, to_date date, time_zone text DEFAULT ''UTC''',
          '_bravo_campaign_hourly_of(anyelement, date, date, text)',
          'SELECT * FROM bravo._bravo_campaign_hourly_of(bravo_campaign_hourly.campaign_id, '
-         'bravo_campaign_hourly.from_date, bravo_campaign_hourly.to_date, bravo_campaign_hourly.time_zone)'),
+         'bravo_campaign_hourly.from_date, bravo_campaign_hourly.to_date, bravo_campaign_hourly.time_zone)',
+         'One campaign''s impressions, clicks, spend and video measures per hour of the local days from_date to to_date in time_zone (default UTC; at most 366 days), from the hourly families: one row per hour with its local time and UTC offset, including hours without data.'),
         ('bravo_campaign_hour_of_day', 'campaign_id %1$s, from_date date, to_date date, time_zone text DEFAULT ''UTC''',
          '_bravo_campaign_hour_of_day_of(anyelement, date, date, text)',
          'SELECT * FROM bravo._bravo_campaign_hour_of_day_of(bravo_campaign_hour_of_day.campaign_id, '
-         'bravo_campaign_hour_of_day.from_date, bravo_campaign_hour_of_day.to_date, bravo_campaign_hour_of_day.time_zone)'),
+         'bravo_campaign_hour_of_day.from_date, bravo_campaign_hour_of_day.to_date, bravo_campaign_hour_of_day.time_zone)',
+         'One campaign''s hour-of-day profile over the local days from_date to to_date in time_zone (default UTC): per local hour 0-23, the sums from the hourly families, their rates, and how many such hours the range has.'),
         ('bravo_media_buy_totals', 'campaign_id %1$s, from_date date DEFAULT NULL, to_date date DEFAULT NULL',
          '_bravo_media_buy_totals_of(anyelement, date, date)',
          'SELECT t.media_buy_id::%2$s, t.impressions, t.clicks, t.spend, t.video_starts, '
@@ -589,8 +594,9 @@ BEGIN
          't.conversions, t.conversion_value, t.conversion_rate, t.cpa, t.roas, t.eligible_impressions, '
          't.measurable_impressions, t.viewable_impressions, t.measurable_rate, t.viewability_rate, t.vcpm '
          'FROM bravo._bravo_media_buy_totals_of(bravo_media_buy_totals.campaign_id, '
-         'bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) t ORDER BY 1')
-        ) v (name, args, inner_fn, body) LOOP
+         'bravo_media_buy_totals.from_date, bravo_media_buy_totals.to_date) t ORDER BY 1',
+         'Per media buy of campaign campaign_id, its totals over from_date..to_date (inclusive; NULL: open): measures, rates, and first and last date with data. One row per media buy, ordered by media_buy_id.')
+        ) v (name, args, inner_fn, body, note) LOOP
         result := replace(replace(
             pg_get_function_result(format('bravo.%s', f.inner_fn)::regprocedure),
             'campaign_id anyelement', 'campaign_id ' || campaign_type),
@@ -602,6 +608,11 @@ BEGIN
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC',
                        (SELECT p.oid::regprocedure FROM pg_proc p
                          WHERE p.proname = f.name AND p.pronamespace = '@extschema@'::regnamespace));
+        -- Its comment (\df+), set here because a retype recreates the function.
+        EXECUTE format('COMMENT ON FUNCTION %s IS %L',
+                       (SELECT p.oid::regprocedure FROM pg_proc p
+                         WHERE p.proname = f.name AND p.pronamespace = '@extschema@'::regnamespace),
+                       f.note);
     END LOOP;
 END
 $fn$;

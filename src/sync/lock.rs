@@ -39,19 +39,23 @@ pub fn lock() -> Result<(), BravoError> {
 
 /// Finds the backend holding the sync lock.
 pub fn holder() -> Option<Holder> {
-    let row = Spi::get_three_with_args::<i32, String, i64>(
-        "SELECT l.pid, pg_catalog.to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS.MS TZ'), p.param1 \
+    let row = Spi::get_two_with_args::<i32, String>(
+        "SELECT l.pid, pg_catalog.to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS.MS TZ') \
            FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
-           LEFT JOIN pg_catalog.pg_stat_get_progress_info('COPY') p ON p.pid = l.pid \
           WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::pg_catalog.oid AND l.objid = $2::pg_catalog.oid AND l.objsubid = 2 \
           LIMIT 1",
         &[(KEY1 as i64).into(), (KEY2 as i64).into()],
     )
     .ok()?;
+    // The holder's run id, from its progress slot (zero when this user may not see it).
     row.0.map(|pid| Holder {
         pid,
         since: row.1,
-        run_id: row.2,
+        run_id: super::progress::running()
+            .into_iter()
+            .find(|s| s.pid == pid)
+            .map(|s| s.params[super::progress::P_RUN_ID as usize])
+            .filter(|&id| id != 0),
     })
 }
 

@@ -2,9 +2,12 @@
 //!
 //! PostgreSQL's command-progress slots (the ones behind `pg_stat_progress_*`) are
 //! per-backend shared memory that every session can read and that needs no
-//! `shared_preload_libraries`. A sync claims the COPY slot with the run-log table's
-//! OID as its relation, and the view `bravo_sync_progress` decodes the parameters
-//! below. NOTICEs are sent at most every `bravo_metrics.progress_interval` ms.
+//! `shared_preload_libraries`. A sync claims its backend's slot under a command number
+//! of its own ([`COMMAND`], which no PostgreSQL 15 command uses, so no
+//! `pg_stat_progress_*` view shows it) with the run-log table's OID as its relation;
+//! [`running`] reads the slots back (what `bravo._bravo_sync_progress_info()` returns
+//! and the view `bravo_sync_progress` decodes). NOTICEs are sent at most every
+//! `bravo_metrics.progress_interval` ms.
 
 use std::time::Instant;
 
@@ -38,6 +41,78 @@ pub enum Phase {
 /// How many of the slot's parameters a sync uses (`P_RUN_ID` ..= `P_GRAIN`).
 const N_PARAMS: usize = 12;
 
+/// The progress command number of a sync: not one of PostgreSQL's
+/// (`ProgressCommandType` ends at `PROGRESS_COMMAND_COPY` = 6), so
+/// `pg_stat_get_progress_info()` and the `pg_stat_progress_*` views never list it.
+pub const COMMAND: pg_sys::ProgressCommandType::Type = 0x4272;
+
+/// The default role whose members see every backend's statistics.
+const PG_READ_ALL_STATS: pg_sys::Oid = pg_sys::Oid::from_u32(3375);
+
+/// One running sync's slot: its backend's pid, the relation it claimed (the run log)
+/// and its parameters.
+pub struct Slot {
+    pub pid: i32,
+    pub relid: pg_sys::Oid,
+    pub params: [i64; N_PARAMS],
+}
+
+/// Every backend's sync progress slot, as `pg_stat_get_progress_info` reads the COPY
+/// ones: the parameters only of the current user's own backends (or any, for a
+/// member of `pg_read_all_stats`), zeros otherwise.
+pub fn running() -> Vec<Slot> {
+    let mut out = Vec::new();
+    // SAFETY: reads of this backend's statistics snapshot: the count and each entry
+    // come from the local copy pgstat takes at the first call in the transaction
+    // (pgstat_read_current_status), valid until the transaction ends; entries are
+    // copied out before returning; GetUserId and has_privs_of_role only read catalogs.
+    unsafe {
+        let me = pg_sys::GetUserId();
+        let all = pg_sys::has_privs_of_role(me, PG_READ_ALL_STATS);
+        let n = pg_sys::pgstat_fetch_stat_numbackends();
+        for i in 1..=n {
+            let local = pg_sys::pgstat_fetch_stat_local_beentry(i);
+            if local.is_null() {
+                continue;
+            }
+            let be = &(*local).backendStatus;
+            if be.st_progress_command != COMMAND {
+                continue;
+            }
+            let visible = all || pg_sys::has_privs_of_role(me, be.st_userid);
+            let mut params = [0i64; N_PARAMS];
+            if visible {
+                params.copy_from_slice(&be.st_progress_param[..N_PARAMS]);
+            }
+            out.push(Slot {
+                pid: be.st_procpid,
+                relid: be.st_progress_command_target,
+                params,
+            });
+        }
+    }
+    out
+}
+
+/// The slots for SQL (`bravo._bravo_sync_progress_info()`, behind the view
+/// `bravo_sync_progress`): pid, relation, parameters 1..12.
+#[pg_extern(volatile, parallel_restricted)]
+#[allow(clippy::type_complexity)]
+fn _bravo_sync_progress_info() -> TableIterator<
+    'static,
+    (
+        name!(pid, i32),
+        name!(relid, pg_sys::Oid),
+        name!(params, Vec<i64>),
+    ),
+> {
+    TableIterator::new(
+        running()
+            .into_iter()
+            .map(|s| (s.pid, s.relid, s.params.to_vec())),
+    )
+}
+
 pub struct Progress {
     relid: pg_sys::Oid,
     /// The sync's values of every parameter, rewritten by [`Progress::refresh`].
@@ -63,12 +138,7 @@ impl Progress {
     /// (Re)claims the progress slot (which zeroes its parameters).
     fn claim(&self) {
         // SAFETY: called in a backend (MyBEEntry exists); `relid` is a plain oid.
-        unsafe {
-            pg_sys::pgstat_progress_start_command(
-                pg_sys::ProgressCommandType::PROGRESS_COMMAND_COPY,
-                self.relid,
-            )
-        };
+        unsafe { pg_sys::pgstat_progress_start_command(COMMAND, self.relid) };
     }
 
     /// Whether the slot still shows this sync's command.
@@ -78,8 +148,7 @@ impl Progress {
         unsafe {
             let entry = pg_sys::MyBEEntry;
             !entry.is_null()
-                && (*entry).st_progress_command
-                    == pg_sys::ProgressCommandType::PROGRESS_COMMAND_COPY
+                && (*entry).st_progress_command == COMMAND
                 && (*entry).st_progress_command_target == self.relid
         }
     }
