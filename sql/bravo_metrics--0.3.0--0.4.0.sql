@@ -1002,6 +1002,18 @@ AS $fn$
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_report_rebuild() FROM PUBLIC;
 
+-- The comment of a rollup trigger (\dx+ bravo_metrics lists them: they are members).
+CREATE FUNCTION bravo._bravo_rollup_trigger_comment(op text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT pg_catalog.format('bravo_metrics: after each %s statement on this table, applies its rows to the reporting rollups (or, during a sync, queues them until the sync''s end). Created by bravo_report_attach(); DROP EXTENSION removes it and leaves the table alone.', op)
+$fn$;
+COMMENT ON FUNCTION bravo._bravo_rollup_trigger_comment(text) IS
+  'Internal: the comment each rollup trigger carries, for its operation (INSERT, UPDATE, DELETE, TRUNCATE).';
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_trigger_comment(text) FROM PUBLIC;
+
 -- Attaches the rollup triggers (four per table) to media_buys and every metric table
 -- there is, where missing, and records them as extension members. Returns the number
 -- of triggers created.
@@ -1044,6 +1056,8 @@ BEGIN
                                'EXECUTE FUNCTION bravo.%I()', ev.name, ev.op, tab, ev.ref, fn);
                 made := made + 1;
             END IF;
+            EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', ev.name, tab,
+                           bravo._bravo_rollup_trigger_comment(ev.op));
         END LOOP;
     END LOOP;
     -- The triggers sit on tables that are not extension members, so PostgreSQL would
@@ -3249,6 +3263,25 @@ COMMENT ON VIEW @extschema@.bravo_sync_progress IS
 
 COMMENT ON FUNCTION bravo._bravo_sync_progress_info() IS
   'Internal: every running sync''s progress slot (pid, the run log''s relation, the 12 parameters; zeros for another user''s sync unless the caller is a member of pg_read_all_stats); behind the view bravo_sync_progress.';
+
+-- The rollup triggers already attached get their comments (bravo_report_attach gives
+-- the ones it creates theirs).
+DO $trigger_comments$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT tg.tgname, tg.tgrelid::pg_catalog.regclass AS rel,
+                    CASE tg.tgname WHEN 'bravo_rollup_ins' THEN 'INSERT' WHEN 'bravo_rollup_upd' THEN 'UPDATE'
+                                   WHEN 'bravo_rollup_del' THEN 'DELETE' ELSE 'TRUNCATE' END AS op
+               FROM pg_catalog.pg_trigger tg
+               JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass
+                                          AND d.objid = tg.oid AND d.deptype = 'e'
+               JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'bravo_metrics' LOOP
+        EXECUTE pg_catalog.format('COMMENT ON TRIGGER %I ON %s IS %L', t.tgname, t.rel,
+                                  bravo._bravo_rollup_trigger_comment(t.op));
+    END LOOP;
+END
+$trigger_comments$;
 
 -- No function of the extension is executable by PUBLIC.
 DO $revoke$

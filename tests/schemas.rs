@@ -540,6 +540,10 @@ fn every_object_and_every_setting_of_the_extension_is_described() {
              SELECT 'event trigger', t.evtname::text,
                     coalesce(btrim(obj_description(m.objid, 'pg_event_trigger')), '') <> ''
                FROM m JOIN pg_event_trigger t ON m.classid = 'pg_event_trigger'::regclass AND t.oid = m.objid
+             UNION ALL
+             SELECT 'trigger', t.tgname || ' on ' || t.tgrelid::regclass::text,
+                    coalesce(btrim(obj_description(m.objid, 'pg_trigger')), '') <> ''
+               FROM m JOIN pg_trigger t ON m.classid = 'pg_trigger'::regclass AND t.oid = m.objid
              ORDER BY 1, 2",
             &[],
         )
@@ -553,6 +557,8 @@ fn every_object_and_every_setting_of_the_extension_is_described() {
     assert!(count("table") >= 11, "{} tables", count("table"));
     assert!(count("view") >= USER_VIEWS.len(), "{members:?}");
     assert!(count("sequence") >= 3, "{} sequences", count("sequence"));
+    // The rollup triggers on media_buys and the metric tables (members, in \dx+).
+    assert!(count("trigger") >= 12, "{} triggers", count("trigger"));
     let undescribed: Vec<String> = members
         .iter()
         .filter(|(_, _, described)| !described)

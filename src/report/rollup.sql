@@ -629,6 +629,18 @@ AS $fn$
 $fn$;
 REVOKE ALL ON FUNCTION @extschema@.bravo_report_rebuild() FROM PUBLIC;
 
+-- The comment of a rollup trigger (\dx+ bravo_metrics lists them: they are members).
+CREATE FUNCTION bravo._bravo_rollup_trigger_comment(op text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT pg_catalog.format('bravo_metrics: after each %s statement on this table, applies its rows to the reporting rollups (or, during a sync, queues them until the sync''s end). Created by bravo_report_attach(); DROP EXTENSION removes it and leaves the table alone.', op)
+$fn$;
+COMMENT ON FUNCTION bravo._bravo_rollup_trigger_comment(text) IS
+  'Internal: the comment each rollup trigger carries, for its operation (INSERT, UPDATE, DELETE, TRUNCATE).';
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_trigger_comment(text) FROM PUBLIC;
+
 -- Attaches the rollup triggers (four per table) to media_buys and every metric table
 -- there is, where missing, and records them as extension members. Returns the number
 -- of triggers created.
@@ -671,6 +683,8 @@ BEGIN
                                'EXECUTE FUNCTION bravo.%I()', ev.name, ev.op, tab, ev.ref, fn);
                 made := made + 1;
             END IF;
+            EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', ev.name, tab,
+                           bravo._bravo_rollup_trigger_comment(ev.op));
         END LOOP;
     END LOOP;
     -- The triggers sit on tables that are not extension members, so PostgreSQL would
