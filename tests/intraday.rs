@@ -356,3 +356,49 @@ fn against_fakesnow_the_filter_runs_in_its_sql_engine() {
     );
     assert_eq!(imps(&mut c, 4), 555555);
 }
+
+/// While a refresh that skips a family (no change column) runs, bravo_sync_progress
+/// names the family being synced (by its place among the enabled families).
+#[test]
+fn the_progress_view_names_the_family_a_refresh_is_on() {
+    let opts = SyntheticOptions {
+        media_buys: 200,
+        days: 31,
+        end_date: Utc::now().date_naive(),
+        chunk_rows: 500,
+        inline_rows: 100,
+        slow_chunk: Some(std::time::Duration::from_millis(700)),
+        slow_after_chunks: 1,
+        ..Default::default()
+    };
+    let src = SyntheticSource::start(opts);
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut c = pg.media_tool("media_tool", src.port(), 200, 4);
+    c.batch_execute("UPDATE bravo_families SET change_column = NULL WHERE family = 'impressions'")
+        .unwrap();
+    // No mark yet for videos: its whole window, in slow chunks.
+    let run = std::thread::spawn(move || {
+        c.query("SELECT target FROM bravo_sync_intraday()", &[])
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| r.get::<_, String>(0))
+                    .collect::<Vec<_>>()
+            })
+    });
+    let mut watch = pg.client("media_tool");
+    let target: String = wait_for(
+        std::time::Duration::from_secs(30),
+        "the refresh fetching",
+        || {
+            watch
+                .query_opt(
+                    "SELECT target FROM bravo_sync_progress WHERE phase = 'fetching' AND fetched > 0",
+                    &[],
+                )
+                .unwrap()
+                .and_then(|r| r.get::<_, Option<String>>(0))
+        },
+    );
+    assert_eq!(target, "videos");
+    assert_eq!(run.join().unwrap().unwrap(), vec!["videos".to_string()]);
+}

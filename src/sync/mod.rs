@@ -406,11 +406,25 @@ fn body(schemas: &Schemas, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
     let window_start = window(req.grain, req.lookback_days);
     record.borrow_mut().window_start = Some(window_start.day.to_string());
 
-    let mut families =
+    let enabled =
         catalog::enabled_families(&schemas.internal, req.grain).unwrap_or_else(|e| e.raise());
-    if req.changes_only {
-        families = intraday::families(families).unwrap_or_else(|e| e.raise());
-    }
+    let names: Vec<String> = enabled.iter().map(|t| t.name.clone()).collect();
+    let families = if req.changes_only {
+        intraday::families(enabled).unwrap_or_else(|e| e.raise())
+    } else {
+        enabled
+    };
+    // Each family's place among the enabled ones (bravo_sync_progress names the family
+    // being synced by it, also when the intraday refresh skips some).
+    let places: Vec<i64> = families
+        .iter()
+        .map(|t| {
+            names
+                .iter()
+                .position(|n| *n == t.name)
+                .map_or(0, |p| p as i64 + 1)
+        })
+        .collect();
     let owners = check_schema(&schemas.media, &families);
     let key = key::of_media_buys(schemas).unwrap_or_else(|e| e.raise());
     for target in &families {
@@ -444,7 +458,7 @@ fn body(schemas: &Schemas, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
             &mut session,
             &mut progress,
             record,
-            idx,
+            places[idx],
             target,
             &owners[idx],
         );
@@ -510,17 +524,19 @@ fn check_attached(schema: &str) -> Result<(), BravoError> {
 /// One target: describe and check its source, stream its window against the
 /// target's ([`apply_stream`]), then delete vanished rows (if asked) and settle
 /// set-aside rows. Returns the target's record.
+/// `place`: the family's place among the enabled families (what `bravo_sync_progress`
+/// decodes).
 fn sync_target(
     ctx: &Ctx,
     session: &mut Session,
     progress: &mut Progress,
     record: &Rc<RefCell<RunRecord>>,
-    idx: usize,
+    place: i64,
     target: &Target,
     owner: &owner::Owner,
 ) -> TargetRecord {
     let t0 = Instant::now();
-    progress.phase(Phase::Fetching, idx as i64 + 1);
+    progress.phase(Phase::Fetching, place);
     let relation =
         settings::source_relation(target).unwrap_or_else(|e| BravoError::config(e).raise());
     let mut trec = TargetRecord {
@@ -629,7 +645,7 @@ fn sync_target(
         .unwrap_or_else(|e| e.raise());
     }
 
-    progress.phase(Phase::Merging, idx as i64 + 1);
+    progress.phase(Phase::Merging, place);
     let deleted = if ctx.delete_missing && !lookup {
         merge::delete_vanished(
             &ctx.schemas.media,
