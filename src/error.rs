@@ -145,3 +145,17 @@ impl From<SfError> for BravoError {
         }
     }
 }
+
+/// Refuses `what` (a sync or an export: they write) on a standby, with a clear error
+/// instead of PostgreSQL's internal "cannot assign TransactionIds during recovery".
+pub fn refuse_on_standby(what: &str) -> Result<(), BravoError> {
+    // SAFETY: a read of the shared recovery state, valid in any backend.
+    if unsafe { pgrx::pg_sys::RecoveryInProgress() } {
+        return Err(BravoError::new(
+            pgrx::PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            format!("{what} cannot run on a standby: the server is in recovery"),
+        )
+        .hint("Run it on the primary. The scheduler runs there, and starts on this server if it is promoted; the reports work here."));
+    }
+    Ok(())
+}

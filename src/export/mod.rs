@@ -88,6 +88,7 @@ fn bravo_export(
         name!(ms, i64),
     ),
 > {
+    crate::error::refuse_on_standby("bravo_export").unwrap_or_else(|e| e.raise());
     let out = export(destination, url_expires, "manual").unwrap_or_else(|e| e.raise());
     TableIterator::once((
         out.export_id,

@@ -28,6 +28,7 @@ pub const BGW_TYPE: &str = "bravo_metrics run-now";
 #[pg_extern(security_definer, volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn bravo_run_now() -> i64 {
+    crate::error::refuse_on_standby("bravo_run_now").unwrap_or_else(|e| e.raise());
     let lookback = sync::check_lookback(Some(settings::SCHEDULER_LOOKBACK_DAYS.get()))
         .unwrap_or_else(|e| e.raise());
     let schema = runlog::log_schema().unwrap_or_else(|e| e.raise());

@@ -117,6 +117,7 @@ pub fn check_lookback(lookback_days: Option<i32>) -> Result<i32, BravoError> {
 
 /// Runs one sync in the current transaction. See the module docs.
 pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
+    crate::error::refuse_on_standby("bravo_sync").map_err(SyncError::Invalid)?;
     let schemas = schemas::resolve().map_err(SyncError::Invalid)?;
     if !lock::try_lock() {
         match req.overlap {

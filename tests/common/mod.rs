@@ -124,6 +124,81 @@ impl Cluster {
         cluster
     }
 
+    /// A streaming standby of `primary` (pg_basebackup -R), with `conf` appended, started.
+    pub fn standby_of(primary: &Cluster, conf: &[&str]) -> Cluster {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = PathBuf::from(format!("/tmp/bravo-it/pg-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir cluster dir");
+        chown_postgres(&dir);
+        let data = dir.join("data");
+        let out = as_postgres(&format!("{BIN}/pg_basebackup"))
+            .args([
+                "-h",
+                primary.dir.to_str().unwrap(),
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+                data.to_str().unwrap(),
+                "-R",
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+                "--no-sync",
+            ])
+            .output()
+            .expect("pg_basebackup");
+        assert!(
+            out.status.success(),
+            "pg_basebackup failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let mut lines = vec![
+            format!("port = {port}"),
+            format!("unix_socket_directories = '{}'", dir.display()),
+        ];
+        lines.extend(conf.iter().map(|l| l.to_string()));
+        let mut existing =
+            std::fs::read_to_string(data.join("postgresql.conf")).expect("read conf");
+        existing.push_str("\n# standby\n");
+        existing.push_str(&lines.join("\n"));
+        existing.push('\n');
+        std::fs::write(data.join("postgresql.conf"), existing).expect("write conf");
+        let log = dir.join("server.log");
+        let cluster = Cluster {
+            dir,
+            port,
+            data,
+            log,
+        };
+        chown_postgres(&cluster.dir);
+        cluster.pg_ctl_start();
+        cluster
+    }
+
+    /// Promotes a standby and waits until it accepts writes.
+    pub fn promote(&self) {
+        let out = as_postgres(&format!("{BIN}/pg_ctl"))
+            .args([
+                "-D",
+                self.data.to_str().unwrap(),
+                "-w",
+                "-t",
+                "60",
+                "promote",
+            ])
+            .output()
+            .expect("pg_ctl promote");
+        assert!(
+            out.status.success(),
+            "pg_ctl promote failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Starts the (stopped) cluster again.
     pub fn pg_ctl_start(&self) {
         let out = as_postgres(&format!("{BIN}/pg_ctl"))
