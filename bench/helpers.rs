@@ -77,3 +77,17 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
+
+/// Runs `sql` (a sync returning `fetched` and `updated` per target): seconds, rows
+/// fetched, rows updated.
+#[allow(dead_code)] // not every benchmark times syncs this way
+pub fn timed_sync(c: &mut Client, sql: &str) -> (f64, i64, i64) {
+    let t0 = Instant::now();
+    let r = c
+        .query_one(
+            &format!("SELECT sum(fetched)::bigint, sum(updated)::bigint FROM ({sql}) s"),
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e)));
+    (t0.elapsed().as_secs_f64(), r.get(0), r.get(1))
+}

@@ -15,24 +15,9 @@
 mod common;
 mod helpers;
 
-use std::time::Instant;
-
 use bravo_testkit::synthetic::{SyntheticOptions, SyntheticSource};
 use common::*;
-use helpers::{arg, median};
-use postgres::Client;
-
-/// Runs `sql` (a sync returning fetched and updated per target): seconds, fetched, updated.
-fn timed(c: &mut Client, sql: &str) -> (f64, i64, i64) {
-    let t0 = Instant::now();
-    let r = c
-        .query_one(
-            &format!("SELECT sum(fetched)::bigint, sum(updated)::bigint FROM ({sql}) s"),
-            &[],
-        )
-        .unwrap_or_else(|e| panic!("{sql}: {}", db_message(&e)));
-    (t0.elapsed().as_secs_f64(), r.get(0), r.get(1))
-}
+use helpers::{arg, median, timed_sync as timed};
 
 fn main() {
     let buys = arg("BENCH_MEDIA_BUYS", 50_000);

@@ -58,20 +58,26 @@ pub struct ClusterOptions {
     pub conf: Vec<String>,
 }
 
+/// A fresh directory for one cluster under /tmp/bravo-it, and its data directory path.
+fn new_cluster_dir() -> (PathBuf, PathBuf) {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = PathBuf::from(format!("/tmp/bravo-it/pg-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir cluster dir");
+    // Only the directory itself: other tests' clusters come and go under it.
+    if is_root() {
+        let _ = Command::new("chown")
+            .args(["postgres:postgres", "/tmp/bravo-it"])
+            .arg(&dir)
+            .status();
+    }
+    let data = dir.join("data");
+    (dir, data)
+}
+
 impl Cluster {
     pub fn start(opts: ClusterOptions) -> Cluster {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = PathBuf::from(format!("/tmp/bravo-it/pg-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("mkdir cluster dir");
-        // Only the directory itself: other tests' clusters come and go under it.
-        if is_root() {
-            let _ = Command::new("chown")
-                .args(["postgres:postgres", "/tmp/bravo-it"])
-                .arg(&dir)
-                .status();
-        }
-        let data = dir.join("data");
+        let (dir, data) = new_cluster_dir();
         let out = as_postgres(&format!("{BIN}/initdb"))
             .args([
                 "-D",
@@ -106,10 +112,22 @@ impl Cluster {
             conf.push("shared_preload_libraries = 'bravo_metrics'".to_string());
         }
         conf.extend(opts.conf);
+        Cluster::configure_and_start(dir, data, port, "bravo_metrics tests", &conf)
+    }
+
+    /// Appends `lines` to the data directory's postgresql.conf (under `# heading`) and
+    /// starts the cluster.
+    fn configure_and_start(
+        dir: PathBuf,
+        data: PathBuf,
+        port: u16,
+        heading: &str,
+        lines: &[String],
+    ) -> Cluster {
         let mut existing =
             std::fs::read_to_string(data.join("postgresql.conf")).expect("read conf");
-        existing.push_str("\n# bravo_metrics tests\n");
-        existing.push_str(&conf.join("\n"));
+        existing.push_str(&format!("\n# {heading}\n"));
+        existing.push_str(&lines.join("\n"));
         existing.push('\n');
         std::fs::write(data.join("postgresql.conf"), existing).expect("write conf");
         let log = dir.join("server.log");
@@ -126,12 +144,7 @@ impl Cluster {
 
     /// A streaming standby of `primary` (pg_basebackup -R), with `conf` appended, started.
     pub fn standby_of(primary: &Cluster, conf: &[&str]) -> Cluster {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = PathBuf::from(format!("/tmp/bravo-it/pg-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("mkdir cluster dir");
-        chown_postgres(&dir);
-        let data = dir.join("data");
+        let (dir, data) = new_cluster_dir();
         let out = as_postgres(&format!("{BIN}/pg_basebackup"))
             .args([
                 "-h",
@@ -161,22 +174,7 @@ impl Cluster {
             format!("unix_socket_directories = '{}'", dir.display()),
         ];
         lines.extend(conf.iter().map(|l| l.to_string()));
-        let mut existing =
-            std::fs::read_to_string(data.join("postgresql.conf")).expect("read conf");
-        existing.push_str("\n# standby\n");
-        existing.push_str(&lines.join("\n"));
-        existing.push('\n');
-        std::fs::write(data.join("postgresql.conf"), existing).expect("write conf");
-        let log = dir.join("server.log");
-        let cluster = Cluster {
-            dir,
-            port,
-            data,
-            log,
-        };
-        chown_postgres(&cluster.dir);
-        cluster.pg_ctl_start();
-        cluster
+        Cluster::configure_and_start(dir, data, port, "standby", &lines)
     }
 
     /// Promotes a standby and waits until it accepts writes.
