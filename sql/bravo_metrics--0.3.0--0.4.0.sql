@@ -604,7 +604,9 @@ DECLARE
     tabs    text;
     n       bigint;
 BEGIN
-    IF buys IS NULL THEN
+    -- The distributed layout reads the hourly tables instead (citus/layout.sql).
+    IF buys IS NULL OR bravo._bravo_distributed() THEN
+        DELETE FROM bravo.bravo_campaign_hourly_rollup;
         RETURN 0;
     END IF;
     SELECT format_type(a.atttypid, a.atttypmod) INTO keytype
@@ -740,6 +742,10 @@ DECLARE
     tab  text;
     cols text;
 BEGIN
+    -- The distributed layout has no rollup (citus/layout.sql).
+    IF bravo._bravo_distributed() THEN
+        RETURN false;
+    END IF;
     SELECT t.metric_table, format('date date, %s', (
                SELECT string_agg(format('%I %s', c.name, c.type), ', ' ORDER BY c.ord)
                  FROM bravo._bravo_rollup_columns() c
@@ -951,6 +957,11 @@ DECLARE
     keytype  text;
     buys     regclass := bravo._bravo_media_table('media_buys');
 BEGIN
+    -- The distributed layout reads the metric tables instead (citus/layout.sql).
+    IF bravo._bravo_distributed() THEN
+        EXECUTE format('DELETE FROM bravo.%I', rollup);
+        RETURN 0;
+    END IF;
     -- The rollup is keyed like media_buys (id, or campaign_id): whatever type the media
     -- tool gave them (since 0.4.0). Created as bigint; retyped (while empty) when the
     -- media tool's type differs, e.g. after a restore recreated a uuid media_buys.
@@ -1029,6 +1040,11 @@ DECLARE
     old  record;
     made integer := 0;
 BEGIN
+    -- Citus refuses triggers on its tables: the distributed layout has no rollup
+    -- (citus/layout.sql), and a worker node's tables are not the media tool's.
+    IF bravo._bravo_distributed() OR bravo._bravo_citus_node() = 'worker' THEN
+        RETURN 0;
+    END IF;
     PERFORM set_config('bravo_metrics.report_attaching', 'on', true);
     -- Triggers left on tables that are no longer the media tool's (the tables moved to
     -- another schema, and bravo_metrics.media_tool_schema with them) go.
@@ -1283,8 +1299,14 @@ DECLARE
     parts  text := '';
     firsts text[] := '{}';
     lasts  text[] := '{}';
+    months text := 'bravo.bravo_media_buy_rollup r
+                WHERE r.media_buy_id = m.id AND r.month >= c.first AND r.month < c.last_end';
+    -- In the distributed layout (citus/layout.sql) there is no rollup: each media
+    -- buy's sums, first and last date come from one pushed-down query per call.
+    sums   text := '(SELECT z.first_date, z.last_date, (z.sums).* '
+                   'FROM bravo._bravo_buy_sums_of(c.id, c.lo, c.hi) z WHERE z.media_buy_id = m.id::text)';
 BEGIN
-    EXECUTE replace($body$
+    EXECUTE bravo._bravo_report_direct(replace($body$
 CREATE OR REPLACE FUNCTION bravo._bravo_campaign_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
@@ -1349,9 +1371,9 @@ SELECT s.impressions, s.clicks, s.spend,
          FROM bravo.bravo_campaign_rollup r WHERE r.campaign_id = c.id) l
  WHERE b.n > 0
 $$;
-$body$, '@media@', media);
+$body$, '@media@', media));
 
-    EXECUTE replace($body$
+    EXECUTE bravo._bravo_report_direct(replace($body$
 CREATE OR REPLACE FUNCTION bravo._bravo_campaign_daily_of(
     campaign_id anyelement, from_date date, to_date date)
 RETURNS TABLE (
@@ -1405,7 +1427,7 @@ SELECT d.day::date,
  WHERE EXISTS (SELECT 1 FROM @media@.media_buys m WHERE m.campaign_id = c.id)
  ORDER BY d.day
 $$;
-$body$, '@media@', media);
+$body$, '@media@', media));
 
     -- Hourly reports (since 0.4.0): the hours of the local days from_date..to_date in
     -- time_zone (23 or 25 on a daylight-saving day), each an instant, with its local
@@ -1414,7 +1436,7 @@ $body$, '@media@', media);
     -- OFFSET 0 keeps subqueries i and c from being pulled up: the argument checks (the
     -- zone's has a subtransaction) and the campaign's existence are evaluated once per
     -- call, not per rollup row nor as a join over every campaign.
-    EXECUTE replace($body$
+    EXECUTE bravo._bravo_report_direct(replace($body$
 CREATE OR REPLACE FUNCTION bravo._bravo_campaign_hourly_of(
     campaign_id anyelement, from_date date, to_date date, time_zone text)
 RETURNS TABLE (
@@ -1461,12 +1483,12 @@ SELECT h.t, h.t AT TIME ZONE c.tz, (h.t AT TIME ZONE c.tz) - (h.t AT TIME ZONE '
          ON r.t = h.t
  ORDER BY h.t
 $$;
-$body$, '@media@', media);
+$body$, '@media@', media));
 
     -- The hour-of-day profile: per local hour of the day (0-23), the sums over the
     -- range and how many such hours the range has (7 in a week; one less or more for
     -- the hour a daylight-saving change skips or repeats).
-    EXECUTE replace($body$
+    EXECUTE bravo._bravo_report_direct(replace($body$
 CREATE OR REPLACE FUNCTION bravo._bravo_campaign_hour_of_day_of(
     campaign_id anyelement, from_date date, to_date date, time_zone text)
 RETURNS TABLE (
@@ -1518,12 +1540,12 @@ SELECT g.hod, coalesce(n.hours, 0),
          ON r.hod = g.hod
  ORDER BY g.hod
 $$;
-$body$, '@media@', media);
+$body$, '@media@', media));
 
     -- Per media buy, the partial months at either end come from every metric table
     -- there is (a family's table joins when bravo_enable_family creates it, which
     -- runs this again), and so do the first and last dates with data.
-    FOR t IN SELECT * FROM bravo._bravo_rollup_tables() LOOP
+    FOR t IN SELECT * FROM bravo._bravo_rollup_tables() WHERE NOT bravo._bravo_distributed() LOOP
         tab := media || '.' || quote_ident(t.metric_table);
         vals := bravo._bravo_rollup_values(t.metric_table, 'p.', 1);
         parts := parts || format($p$
@@ -1542,7 +1564,12 @@ $body$, '@media@', media);
         lasts := lasts || format(
             '(SELECT max(p.date) FROM %s p WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi)', tab);
     END LOOP;
-    EXECUTE replace(replace(replace(replace(replace(replace($body$
+    IF bravo._bravo_distributed() THEN
+        months := sums || ' r';
+        firsts := ARRAY[format('(SELECT r.first_date FROM %s r)', sums)];
+        lasts := ARRAY[format('(SELECT r.last_date FROM %s r)', sums)];
+    END IF;
+    EXECUTE bravo._bravo_report_direct(replace(replace(replace(replace(replace(replace(replace($body$
 CREATE OR REPLACE FUNCTION bravo._bravo_media_buy_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
@@ -1604,8 +1631,7 @@ SELECT m.id::text,
               coalesce(sum(x.measurable_impressions), 0)::bigint AS measurable_impressions,
               coalesce(sum(x.viewable_impressions), 0)::bigint   AS viewable_impressions
          FROM (SELECT @rollup_cols@
-                 FROM bravo.bravo_media_buy_rollup r
-                WHERE r.media_buy_id = m.id AND r.month >= c.first AND r.month < c.last_end@parts@) x (@cols@)) s
+                 FROM @months@@parts@) x (@cols@)) s
  ORDER BY m.id
 $$;
 $body$, '@media@', media),
@@ -1613,7 +1639,8 @@ $body$, '@media@', media),
        '@last@', CASE WHEN lasts = '{}' THEN 'NULL::date' ELSE 'greatest(' || array_to_string(lasts, ', ') || ')' END),
        '@rollup_cols@', bravo._bravo_rollup_list('r.%1$I', ', ')),
        '@cols@', bravo._bravo_rollup_list('%1$I', ', ')),
-       '@parts@', parts);
+       '@parts@', parts),
+       '@months@', months));
 END
 $define$;
 REVOKE ALL ON FUNCTION bravo._bravo_report_bodies(text) FROM PUBLIC;
@@ -2226,6 +2253,10 @@ BEGIN
             EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', tab, m.column_name, col);
         END IF;
     END LOOP;
+    -- In the distributed layout a new table is distributed like the others.
+    IF bravo._bravo_distributed() THEN
+        PERFORM bravo._bravo_distribute_table(tab::regclass);
+    END IF;
     -- A shipped family's table feeds the reporting rollups (an hourly one the hourly
     -- rollup): attach their triggers (a table that had rows before gets them counted
     -- by a rebuild).
@@ -2388,7 +2419,10 @@ BEGIN
                    'bravo._bravo_money(numeric), '
                    'bravo._bravo_month(date), '
                    'bravo._bravo_report_months_from(date), '
-                   'bravo._bravo_report_months_until(date) %s %s', verb,
+                   'bravo._bravo_report_months_until(date), '
+                   'bravo._bravo_campaign_rows_of(anyelement), '
+                   'bravo._bravo_campaign_hours_of(anyelement), '
+                   'bravo._bravo_buy_sums_of(anyelement, date, date) %s %s', verb,
                    (SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.proname)
                       FROM pg_proc p
                      WHERE p.pronamespace = '@extschema@'::regnamespace

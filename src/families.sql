@@ -225,6 +225,10 @@ BEGIN
             EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', tab, m.column_name, col);
         END IF;
     END LOOP;
+    -- In the distributed layout a new table is distributed like the others.
+    IF bravo._bravo_distributed() THEN
+        PERFORM bravo._bravo_distribute_table(tab::regclass);
+    END IF;
     -- A shipped family's table feeds the reporting rollups (an hourly one the hourly
     -- rollup): attach their triggers (a table that had rows before gets them counted
     -- by a rebuild).

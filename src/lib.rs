@@ -20,9 +20,11 @@
 //! * `schedule/` — the scheduler worker, run-now and the status.
 //! * `report/`   — campaign reporting (SQL).
 //! * `export/`   — `bravo_export`: the complete export to S3 or a directory.
+//! * `citus/`    — the distributed layout on Citus (`bravo_distribute`).
 
 use pgrx::prelude::*;
 
+pub mod citus;
 pub mod doctor;
 pub mod error;
 pub mod export;

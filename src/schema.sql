@@ -100,9 +100,19 @@ DO $bravo$
 DECLARE
     media  text;   -- the media tool's schema
     idtype text;   -- media_buys.id's type: every metric table's media_buy_id has it
+    worker boolean := false;
 BEGIN
     IF current_setting('row_security') = 'off' THEN
         RETURN;
+    END IF;
+    -- On a Citus worker node (where Citus runs CREATE EXTENSION too) the media tool's
+    -- tables are the coordinator's shards and shells: none is made here.
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')
+       AND to_regclass('pg_catalog.pg_dist_local_group') IS NOT NULL THEN
+        EXECUTE 'SELECT groupid <> 0 FROM pg_catalog.pg_dist_local_group' INTO worker;
+        IF worker THEN
+            RETURN;
+        END IF;
     END IF;
     media := bravo._bravo_media_schema();
     IF bravo._bravo_media_table('media_buys') IS NULL THEN

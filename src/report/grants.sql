@@ -49,7 +49,10 @@ BEGIN
                    'bravo._bravo_money(numeric), '
                    'bravo._bravo_month(date), '
                    'bravo._bravo_report_months_from(date), '
-                   'bravo._bravo_report_months_until(date) %s %s', verb,
+                   'bravo._bravo_report_months_until(date), '
+                   'bravo._bravo_campaign_rows_of(anyelement), '
+                   'bravo._bravo_campaign_hours_of(anyelement), '
+                   'bravo._bravo_buy_sums_of(anyelement, date, date) %s %s', verb,
                    (SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.proname)
                       FROM pg_proc p
                      WHERE p.pronamespace = '@extschema@'::regnamespace

@@ -239,7 +239,9 @@ DECLARE
     tabs    text;
     n       bigint;
 BEGIN
-    IF buys IS NULL THEN
+    -- The distributed layout reads the hourly tables instead (citus/layout.sql).
+    IF buys IS NULL OR bravo._bravo_distributed() THEN
+        DELETE FROM bravo.bravo_campaign_hourly_rollup;
         RETURN 0;
     END IF;
     SELECT format_type(a.atttypid, a.atttypmod) INTO keytype

@@ -11,7 +11,11 @@ pgrx::extension_sql_file!("hourly.sql", name = "report_hourly", requires = ["sch
 pgrx::extension_sql_file!(
     "rollup.sql",
     name = "report_rollup",
-    requires = ["schema", "report_hourly"]
+    requires = ["schema", "report_hourly", "citus_node"]
 );
-pgrx::extension_sql_file!("report.sql", name = "report", requires = ["report_rollup"]);
+pgrx::extension_sql_file!(
+    "report.sql",
+    name = "report",
+    requires = ["report_rollup", "citus_layout"]
+);
 pgrx::extension_sql_file!("grants.sql", name = "report_grants", requires = ["report"]);

@@ -174,8 +174,14 @@ DECLARE
     parts  text := '';
     firsts text[] := '{}';
     lasts  text[] := '{}';
+    months text := 'bravo.bravo_media_buy_rollup r
+                WHERE r.media_buy_id = m.id AND r.month >= c.first AND r.month < c.last_end';
+    -- In the distributed layout (citus/layout.sql) there is no rollup: each media
+    -- buy's sums, first and last date come from one pushed-down query per call.
+    sums   text := '(SELECT z.first_date, z.last_date, (z.sums).* '
+                   'FROM bravo._bravo_buy_sums_of(c.id, c.lo, c.hi) z WHERE z.media_buy_id = m.id::text)';
 BEGIN
-    EXECUTE replace($body$
+    EXECUTE bravo._bravo_report_direct(replace($body$
 CREATE OR REPLACE FUNCTION bravo._bravo_campaign_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
@@ -240,9 +246,9 @@ SELECT s.impressions, s.clicks, s.spend,
          FROM bravo.bravo_campaign_rollup r WHERE r.campaign_id = c.id) l
  WHERE b.n > 0
 $$;
-$body$, '@media@', media);
+$body$, '@media@', media));
 
-    EXECUTE replace($body$
+    EXECUTE bravo._bravo_report_direct(replace($body$
 CREATE OR REPLACE FUNCTION bravo._bravo_campaign_daily_of(
     campaign_id anyelement, from_date date, to_date date)
 RETURNS TABLE (
@@ -296,7 +302,7 @@ SELECT d.day::date,
  WHERE EXISTS (SELECT 1 FROM @media@.media_buys m WHERE m.campaign_id = c.id)
  ORDER BY d.day
 $$;
-$body$, '@media@', media);
+$body$, '@media@', media));
 
     -- Hourly reports (since 0.4.0): the hours of the local days from_date..to_date in
     -- time_zone (23 or 25 on a daylight-saving day), each an instant, with its local
@@ -305,7 +311,7 @@ $body$, '@media@', media);
     -- OFFSET 0 keeps subqueries i and c from being pulled up: the argument checks (the
     -- zone's has a subtransaction) and the campaign's existence are evaluated once per
     -- call, not per rollup row nor as a join over every campaign.
-    EXECUTE replace($body$
+    EXECUTE bravo._bravo_report_direct(replace($body$
 CREATE OR REPLACE FUNCTION bravo._bravo_campaign_hourly_of(
     campaign_id anyelement, from_date date, to_date date, time_zone text)
 RETURNS TABLE (
@@ -352,12 +358,12 @@ SELECT h.t, h.t AT TIME ZONE c.tz, (h.t AT TIME ZONE c.tz) - (h.t AT TIME ZONE '
          ON r.t = h.t
  ORDER BY h.t
 $$;
-$body$, '@media@', media);
+$body$, '@media@', media));
 
     -- The hour-of-day profile: per local hour of the day (0-23), the sums over the
     -- range and how many such hours the range has (7 in a week; one less or more for
     -- the hour a daylight-saving change skips or repeats).
-    EXECUTE replace($body$
+    EXECUTE bravo._bravo_report_direct(replace($body$
 CREATE OR REPLACE FUNCTION bravo._bravo_campaign_hour_of_day_of(
     campaign_id anyelement, from_date date, to_date date, time_zone text)
 RETURNS TABLE (
@@ -409,12 +415,12 @@ SELECT g.hod, coalesce(n.hours, 0),
          ON r.hod = g.hod
  ORDER BY g.hod
 $$;
-$body$, '@media@', media);
+$body$, '@media@', media));
 
     -- Per media buy, the partial months at either end come from every metric table
     -- there is (a family's table joins when bravo_enable_family creates it, which
     -- runs this again), and so do the first and last dates with data.
-    FOR t IN SELECT * FROM bravo._bravo_rollup_tables() LOOP
+    FOR t IN SELECT * FROM bravo._bravo_rollup_tables() WHERE NOT bravo._bravo_distributed() LOOP
         tab := media || '.' || quote_ident(t.metric_table);
         vals := bravo._bravo_rollup_values(t.metric_table, 'p.', 1);
         parts := parts || format($p$
@@ -433,7 +439,12 @@ $body$, '@media@', media);
         lasts := lasts || format(
             '(SELECT max(p.date) FROM %s p WHERE p.media_buy_id = m.id AND p.date >= c.lo AND p.date <= c.hi)', tab);
     END LOOP;
-    EXECUTE replace(replace(replace(replace(replace(replace($body$
+    IF bravo._bravo_distributed() THEN
+        months := sums || ' r';
+        firsts := ARRAY[format('(SELECT r.first_date FROM %s r)', sums)];
+        lasts := ARRAY[format('(SELECT r.last_date FROM %s r)', sums)];
+    END IF;
+    EXECUTE bravo._bravo_report_direct(replace(replace(replace(replace(replace(replace(replace($body$
 CREATE OR REPLACE FUNCTION bravo._bravo_media_buy_totals_of(
     campaign_id anyelement, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (
@@ -495,8 +506,7 @@ SELECT m.id::text,
               coalesce(sum(x.measurable_impressions), 0)::bigint AS measurable_impressions,
               coalesce(sum(x.viewable_impressions), 0)::bigint   AS viewable_impressions
          FROM (SELECT @rollup_cols@
-                 FROM bravo.bravo_media_buy_rollup r
-                WHERE r.media_buy_id = m.id AND r.month >= c.first AND r.month < c.last_end@parts@) x (@cols@)) s
+                 FROM @months@@parts@) x (@cols@)) s
  ORDER BY m.id
 $$;
 $body$, '@media@', media),
@@ -504,7 +514,8 @@ $body$, '@media@', media),
        '@last@', CASE WHEN lasts = '{}' THEN 'NULL::date' ELSE 'greatest(' || array_to_string(lasts, ', ') || ')' END),
        '@rollup_cols@', bravo._bravo_rollup_list('r.%1$I', ', ')),
        '@cols@', bravo._bravo_rollup_list('%1$I', ', ')),
-       '@parts@', parts);
+       '@parts@', parts),
+       '@months@', months));
 END
 $define$;
 REVOKE ALL ON FUNCTION bravo._bravo_report_bodies(text) FROM PUBLIC;

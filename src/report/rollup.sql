@@ -367,6 +367,10 @@ DECLARE
     tab  text;
     cols text;
 BEGIN
+    -- The distributed layout has no rollup (citus/layout.sql).
+    IF bravo._bravo_distributed() THEN
+        RETURN false;
+    END IF;
     SELECT t.metric_table, format('date date, %s', (
                SELECT string_agg(format('%I %s', c.name, c.type), ', ' ORDER BY c.ord)
                  FROM bravo._bravo_rollup_columns() c
@@ -578,6 +582,11 @@ DECLARE
     keytype  text;
     buys     regclass := bravo._bravo_media_table('media_buys');
 BEGIN
+    -- The distributed layout reads the metric tables instead (citus/layout.sql).
+    IF bravo._bravo_distributed() THEN
+        EXECUTE format('DELETE FROM bravo.%I', rollup);
+        RETURN 0;
+    END IF;
     -- The rollup is keyed like media_buys (id, or campaign_id): whatever type the media
     -- tool gave them (since 0.4.0). Created as bigint; retyped (while empty) when the
     -- media tool's type differs, e.g. after a restore recreated a uuid media_buys.
@@ -656,6 +665,11 @@ DECLARE
     old  record;
     made integer := 0;
 BEGIN
+    -- Citus refuses triggers on its tables: the distributed layout has no rollup
+    -- (citus/layout.sql), and a worker node's tables are not the media tool's.
+    IF bravo._bravo_distributed() OR bravo._bravo_citus_node() = 'worker' THEN
+        RETURN 0;
+    END IF;
     PERFORM set_config('bravo_metrics.report_attaching', 'on', true);
     -- Triggers left on tables that are no longer the media tool's (the tables moved to
     -- another schema, and bravo_metrics.media_tool_schema with them) go.
@@ -764,11 +778,13 @@ REVOKE ALL ON FUNCTION @extschema@.bravo_report_attach() FROM PUBLIC;
 
 -- Rows already in the tables (a media_tool database filled by the legacy job). During
 -- a restore the tables do not exist yet: the event trigger below attaches later.
+-- (Not on a Citus worker node, whose tables are shards and shells: citus/node.sql.)
 DO $bravo$
 BEGIN
     IF bravo._bravo_media_table('media_buys') IS NOT NULL
        AND bravo._bravo_media_table('platform_buy_daily_impressions') IS NOT NULL
-       AND bravo._bravo_media_table('platform_buy_daily_videos') IS NOT NULL THEN
+       AND bravo._bravo_media_table('platform_buy_daily_videos') IS NOT NULL
+       AND bravo._bravo_citus_node() <> 'worker' THEN
         PERFORM @extschema@.bravo_report_attach();
     END IF;
 END

@@ -311,6 +311,7 @@ impl<'c> Applier<'c> {
         keep_vanished: bool,
         scope: Option<&[BuyId]>,
         lookup: bool,
+        distributed: bool,
     ) -> Result<Self, BravoError> {
         let time = window_start.column();
         // A refresh reads only its media buys' rows of the window.
@@ -354,17 +355,32 @@ impl<'c> Applier<'c> {
             })
             .collect();
         let side = if lookup {
+            let (ids, times) = (key.array_type(), Times::new(grain).array_type());
+            // Citus cannot plan a join of its tables with ROWS FROM (it mixes up the
+            // columns' types); it plans the keys as a subquery it sends to the shards.
+            let keys = if distributed {
+                format!(
+                    "{table} t WHERE (t.media_buy_id, t.{time}) IN (SELECT {}, u.bravo_lt FROM ROWS FROM (pg_catalog.unnest($1::{ids}), pg_catalog.unnest($2::{times})) AS u(bravo_lid, bravo_lt))",
+                    key.cast("u.bravo_lid")
+                )
+            } else {
+                format!(
+                    "ROWS FROM (pg_catalog.unnest($1::{ids}), pg_catalog.unnest($2::{times})) AS u(bravo_lid, bravo_lt) \
+                       JOIN {table} t ON t.media_buy_id OPERATOR(pg_catalog.=) {} AND t.{time} OPERATOR(pg_catalog.=) u.bravo_lt",
+                    key.cast("u.bravo_lid")
+                )
+            };
             Side::Lookup {
                 order,
                 // (u's columns are named so that no metric column can clash with them)
                 sql: format!(
-                    "SELECT {} AS bravo_k, t.{time} AS bravo_d, {} FROM ROWS FROM (pg_catalog.unnest($1::{}), pg_catalog.unnest($2::{})) AS u(bravo_lid, bravo_lt) \
-                       JOIN {table} t ON t.media_buy_id OPERATOR(pg_catalog.=) {} AND t.{time} OPERATOR(pg_catalog.=) u.bravo_lt ORDER BY {}",
+                    "SELECT {} AS bravo_k, t.{time} AS bravo_d, {} FROM {keys} ORDER BY {}",
                     key.kind.target_select_expr("t.media_buy_id"),
-                    select.iter().map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", "),
-                    key.array_type(),
-                    Times::new(grain).array_type(),
-                    key.cast("u.bravo_lid"),
+                    select
+                        .iter()
+                        .map(|c| format!("t.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     order.target_order_by(key.kind, time)
                 ),
                 fetched: 0,

@@ -119,6 +119,7 @@ pub fn check_lookback(lookback_days: Option<i32>) -> Result<i32, BravoError> {
 pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
     crate::error::refuse_on_standby("bravo_sync").map_err(SyncError::Invalid)?;
     let schemas = schemas::resolve().map_err(SyncError::Invalid)?;
+    crate::citus::refuse_on_worker(&schemas.internal).map_err(SyncError::Invalid)?;
     if !lock::try_lock() {
         match req.overlap {
             OverlapPolicy::Skip => return Err(SyncError::Busy(lock::busy_error(lock::holder()))),
@@ -389,6 +390,8 @@ struct Ctx<'a> {
     scope: Option<&'a Scope>,
     /// See [`SyncRequest::changes_only`].
     changes_only: bool,
+    /// The media tool's tables are in the Citus layout (`citus/`).
+    distributed: bool,
 }
 
 /// The work of one sync; raises on any error (caught by [`run`]). Window, schema
@@ -426,7 +429,8 @@ fn body(schemas: &Schemas, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
                 .map_or(0, |p| p as i64 + 1)
         })
         .collect();
-    let owners = check_schema(&schemas.media, &families);
+    let distributed = crate::citus::distributed(&schemas.internal).unwrap_or_else(|e| e.raise());
+    let owners = check_schema(&schemas.media, &families, distributed);
     let key = key::of_media_buys(schemas).unwrap_or_else(|e| e.raise());
     for target in &families {
         key.check_target(&schemas.media, &target.table)
@@ -444,6 +448,7 @@ fn body(schemas: &Schemas, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
         max_fraction: settings::DELETE_MAX_FRACTION.get(),
         scope: req.scope.as_ref(),
         changes_only: req.changes_only,
+        distributed,
     };
     let mut session = Session {
         client: net(None, None, Client::connect(cfg)),
@@ -492,9 +497,12 @@ fn window(grain: Grain, lookback_days: i32) -> slot::WindowStart {
 
 /// Checks every metric table (and `media_buys`) before any network call; returns
 /// each target's owner, as whom it is written.
-fn check_schema(schema: &str, families: &[Target]) -> Vec<owner::Owner> {
+fn check_schema(schema: &str, families: &[Target], distributed: bool) -> Vec<owner::Owner> {
     owner::check_kind(&format!("{schema}.media_buys"), "table").unwrap_or_else(|e| e.raise());
-    check_attached(schema).unwrap_or_else(|e| e.raise());
+    // The distributed layout has no rollup triggers (citus/layout.sql).
+    if !distributed {
+        check_attached(schema).unwrap_or_else(|e| e.raise());
+    }
     families
         .iter()
         .map(|target| merge::check_target(schema, target).unwrap_or_else(|e| e.raise()))
@@ -766,6 +774,7 @@ fn apply_stream(
             ctx.delete_missing && !lookup,
             ctx.scope.map(|s| s.buys.as_slice()),
             lookup,
+            ctx.distributed,
         )
         .unwrap_or_else(|e| e.raise());
         // Its temporary tables' index builds wrote into the progress slot; put the
