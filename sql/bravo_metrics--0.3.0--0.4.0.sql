@@ -2244,13 +2244,17 @@ BEGIN
     END IF;
     FOR m IN SELECT * FROM bravo.bravo_family_metrics x
               WHERE x.family = f.family ORDER BY x.position LOOP
-        col := CASE m.kind
-            WHEN 'count' THEN format('bigint NOT NULL DEFAULT 0 CHECK (%I >= 0)', m.column_name)
-            ELSE 'numeric NOT NULL DEFAULT 0' END;
+        col := CASE m.kind WHEN 'count' THEN 'bigint NOT NULL DEFAULT 0' ELSE 'numeric NOT NULL DEFAULT 0' END;
         IF NOT EXISTS (SELECT 1 FROM pg_attribute a
                         WHERE a.attrelid = tab::regclass AND a.attname = m.column_name
                           AND a.attnum > 0 AND NOT a.attisdropped) THEN
             EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', tab, m.column_name, col);
+            -- A count is never negative. The check is added by name (the name PostgreSQL
+            -- would give it): Citus refuses an unnamed constraint in ADD COLUMN.
+            IF m.kind = 'count' THEN
+                EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (%I >= 0)', tab,
+                               f.table_name || '_' || m.column_name || '_check', m.column_name);
+            END IF;
         END IF;
     END LOOP;
     -- In the distributed layout a new table is distributed like the others.

@@ -152,6 +152,7 @@ pub fn settle_set_aside(
     owner: &Owner,
     run_id: i64,
     window_start: WindowStart,
+    distributed: bool,
 ) -> Result<(i64, i64), BravoError> {
     let (media, log) = (&schemas.media, &schemas.internal);
     // bravo_set_aside names its time columns as the metric tables do.
@@ -163,6 +164,20 @@ pub fn settle_set_aside(
     let (kc, a_key, k) = (key.aside_column(), key.aside_key("a."), key.aside_key(""));
     let metrics = metric_list(target, "");
     let t_metrics = metric_list(target, "t.");
+    // Whether the set-aside row's key is in the table now. Citus cannot run a subquery
+    // on its tables per row of a local one: there, the open rows' keys go to the shards
+    // in one query first, and the keys found come back as ($4, $5).
+    let (in_table, found) = if distributed {
+        (
+            format!("({a_key}::text, a.{time}::text) IN (SELECT * FROM ROWS FROM (pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[])))"),
+            open_keys_in_table(log, &table, target, key, time)?,
+        )
+    } else {
+        (
+            format!("EXISTS (SELECT 1 FROM {table} t WHERE t.media_buy_id = {a_key} AND t.{time} = a.{time})"),
+            (Vec::new(), Vec::new()),
+        )
+    };
     Spi::run_with_args(
         &format!(
             "UPDATE {log}.bravo_set_aside a SET resolved_at = pg_catalog.now(), resolved_run_id = $1, \
@@ -170,12 +185,12 @@ pub fn settle_set_aside(
                         AND NOT EXISTS (SELECT 1 FROM {log}.bravo_set_aside n \
                                          WHERE n.run_id = $1 AND n.target = a.target AND n.resolved_at IS NULL \
                                            AND n.{kc} = a.{kc} AND n.{time} = a.{time}) \
-                        AND EXISTS (SELECT 1 FROM {table} t WHERE t.media_buy_id = {a_key} AND t.{time} = a.{time}) \
+                        AND {in_table} \
                       THEN 'merged' ELSE 'superseded' END \
               WHERE a.target = $2 AND a.resolved_at IS NULL AND a.run_id <> $1 \
                 AND (a.{time} >= $3 OR a.{time} IS NULL)"
         ),
-        &[run_id.into(), target.name.clone().into(), start()],
+        &[run_id.into(), target.name.clone().into(), start(), found.0.into(), found.1.into()],
     )
     .map_err(|e| BravoError::internal("set-aside update failed", e))?;
     // Rows for media buys that now exist, older than the window: take the latest saved
@@ -198,14 +213,27 @@ pub fn settle_set_aside(
         .collect::<Vec<_>>()
         .join(", ");
     let late = format!("pg_temp.bravo_late_{}", target.name);
+    // (In the Citus layout media_buys is a reference table: its ids matching the open
+    // rows' keys are looked up first, as above.)
+    let (known, known_ids) = if distributed {
+        (
+            format!("{a_key}::text = ANY ($4::text[])"),
+            open_buys_known(log, media, target, key, time, start())?,
+        )
+    } else {
+        (
+            format!("EXISTS (SELECT 1 FROM {media}.media_buys m WHERE m.id = {a_key})"),
+            Vec::new(),
+        )
+    };
     let n = count(
         &format!(
             "WITH r AS (UPDATE {log}.bravo_set_aside a SET resolved_at = pg_catalog.now(), resolved_run_id = $1, resolution = 'merged' \
                WHERE a.target = $2 AND a.resolved_at IS NULL AND a.reason = 'unknown_media_buy' AND a.{time} < $3 \
-                 AND EXISTS (SELECT 1 FROM {media}.media_buys m WHERE m.id = {a_key}) RETURNING a.*) \
+                 AND {known} RETURNING a.*) \
              SELECT pg_catalog.count(*) FROM r"
         ),
-        &[run_id.into(), target.name.clone().into(), start()],
+        &[run_id.into(), target.name.clone().into(), start(), known_ids.into()],
     )?;
     if n == 0 {
         return Ok((0, 0));
@@ -230,7 +258,7 @@ pub fn settle_set_aside(
     let late_sql = format!(
         "WITH m AS (INSERT INTO {table} AS t (media_buy_id, {time}, {metrics}, created_at, updated_at) \
            SELECT l.*, pg_catalog.now(), pg_catalog.now() FROM {late} l \
-           ON CONFLICT (media_buy_id, {time}) DO UPDATE SET {set_excluded}, updated_at = pg_catalog.now() \
+           ON CONFLICT (media_buy_id, {time}) DO UPDATE SET {set_excluded}, updated_at = EXCLUDED.updated_at \
              WHERE ({t_metrics}) IS DISTINCT FROM ({e_metrics}) RETURNING (xmax = 0) AS ins) \
          SELECT pg_catalog.count(*) FILTER (WHERE ins), pg_catalog.count(*) FILTER (WHERE NOT ins) FROM m",
         set_excluded = target.metrics.iter().map(|m| format!("{0} = EXCLUDED.{0}", m.column)).collect::<Vec<_>>().join(", "),
@@ -240,4 +268,78 @@ pub fn settle_set_aside(
         .run(|| Spi::get_two::<i64, i64>(&late_sql))
         .map_err(|e| BravoError::internal("late merge failed", e))?;
     Ok((ins.unwrap_or(0), upd.unwrap_or(0)))
+}
+
+/// The keys of `target`'s open unknown-media-buy rows that are in `table` now, as text
+/// (media buy id, time): two queries, the second one sent to every shard.
+fn open_keys_in_table(
+    log: &str,
+    table: &str,
+    target: &Target,
+    key: &KeySpec,
+    time: &str,
+) -> Result<(Vec<Option<String>>, Vec<Option<String>>), BravoError> {
+    let texts = |sql: &str, args: &[DatumWithOid]| {
+        Spi::get_two_with_args::<Vec<Option<String>>, Vec<Option<String>>>(sql, args)
+            .map(|(k, t)| (k.unwrap_or_default(), t.unwrap_or_default()))
+            .map_err(|e| BravoError::internal("cannot look up the set-aside rows' keys", e))
+    };
+    let (ids, times) = texts(
+        &format!(
+            "SELECT pg_catalog.array_agg({k}::text), pg_catalog.array_agg(o.{time}::text) FROM {log}.bravo_set_aside o \
+              WHERE o.target = $1 AND o.resolved_at IS NULL AND o.reason = 'unknown_media_buy' \
+                AND {k} IS NOT NULL AND o.{time} IS NOT NULL",
+            k = key.aside_key("o.")
+        ),
+        &[target.name.clone().into()],
+    )?;
+    if ids.is_empty() {
+        return Ok((ids, times));
+    }
+    texts(
+        &format!(
+            "SELECT pg_catalog.array_agg(t.media_buy_id::text), pg_catalog.array_agg(t.{time}::text) FROM {table} t \
+              WHERE (t.media_buy_id, t.{time}) IN (SELECT u.k::{}, u.d::{} FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS u(k, d))",
+            key.pg_type,
+            target.grain.pg_type()
+        ),
+        &[ids.into(), times.into()],
+    )
+}
+
+/// The media buy ids (as text) of `target`'s open unknown-media-buy rows older than the
+/// window (`start`) that `media_buys` has now.
+fn open_buys_known(
+    log: &str,
+    media: &str,
+    target: &Target,
+    key: &KeySpec,
+    time: &str,
+    start: DatumWithOid<'static>,
+) -> Result<Vec<Option<String>>, BravoError> {
+    let ids = |sql: &str, args: &[DatumWithOid]| {
+        Spi::get_one_with_args::<Vec<Option<String>>>(sql, args)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| BravoError::internal("cannot look up the set-aside rows' media buys", e))
+    };
+    let open = ids(
+        &format!(
+            "SELECT pg_catalog.array_agg(DISTINCT {k}::text) FROM {log}.bravo_set_aside o \
+              WHERE o.target = $1 AND o.resolved_at IS NULL AND o.reason = 'unknown_media_buy' \
+                AND o.{time} < $2 AND {k} IS NOT NULL",
+            k = key.aside_key("o.")
+        ),
+        &[target.name.clone().into(), start],
+    )?;
+    if open.is_empty() {
+        return Ok(open);
+    }
+    ids(
+        &format!(
+            "SELECT pg_catalog.array_agg(m.id::text) FROM {media}.media_buys m \
+              WHERE m.id IN (SELECT u.k::{} FROM pg_catalog.unnest($1::text[]) AS u(k))",
+            key.pg_type
+        ),
+        &[open.into()],
+    )
 }

@@ -678,6 +678,7 @@ fn sync_target(
             owner,
             ctx.run_id,
             ctx.window_start,
+            ctx.distributed,
         )
         .unwrap_or_else(|e| e.raise())
     };

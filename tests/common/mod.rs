@@ -9,6 +9,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod citus;
+
 pub use bravo_testkit::fakesnow::{free_port, Fakesnow};
 use postgres::{Client, NoTls};
 
