@@ -319,12 +319,20 @@ fn a_worker_stopped_mid_sync_leaves_nothing_half_merged() {
         c.query(SYNC, &[]).map(|_| ()).map_err(|e| db_message(&e))
     });
     let mut watch = cluster.coordinator.client("media_tool");
-    wait_for(Duration::from_secs(60), "the sync writing", || {
-        watch
-            .query_opt("SELECT 1 FROM bravo_sync_progress WHERE updated > 0", &[])
+    // Impressions merged (in the open transaction, on both workers), videos coming.
+    wait_for(
+        Duration::from_secs(60),
+        "the sync at its second family",
+        || {
+            watch
+            .query_opt(
+                "SELECT 1 FROM bravo_sync_progress WHERE target = 'videos' AND phase = 'fetching'",
+                &[],
+            )
             .unwrap()
             .map(|_| ())
-    });
+        },
+    );
     cluster.workers[0].stop("immediate");
     let failed = running.join().unwrap();
     assert!(failed.is_err(), "the sync succeeded without a worker");
@@ -337,16 +345,21 @@ fn a_worker_stopped_mid_sync_leaves_nothing_half_merged() {
         Some(rows_digest(&mut c))
     });
     assert_eq!(after, before, "the failed sync left rows behind");
-    let status: (String, Option<String>) = {
-        let r = watch
-            .query_one(
-                "SELECT status, sqlstate FROM bravo_sync_runs ORDER BY run_id DESC LIMIT 1",
-                &[],
-            )
-            .unwrap();
-        (r.get(0), r.get(1))
-    };
+    // The failed run is in the run log (written by its own worker once the sync
+    // rolled back), with the error.
+    let status: (String, Option<String>) =
+        wait_for(Duration::from_secs(30), "the failed run logged", || {
+            let r = watch
+                .query_one(
+                    "SELECT status, message FROM bravo_sync_runs ORDER BY run_id DESC LIMIT 1",
+                    &[],
+                )
+                .unwrap();
+            let s: String = r.get(0);
+            (s != "running").then(|| (s, r.get(1)))
+        });
     assert_eq!(status.0, "failed", "{status:?}");
+    assert!(status.1.is_some(), "{status:?}");
 
     // With the worker back, the next sync merges the revision, and only it.
     src.set_options(SyntheticOptions {

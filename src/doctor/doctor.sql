@@ -399,6 +399,11 @@ BEGIN
         PERFORM pg_notify('bravo_metrics', msg);
     END IF;
     RETURN coalesce(jsonb_array_length(became), 0) + coalesce(jsonb_array_length(cleared), 0);
+EXCEPTION WHEN OTHERS THEN
+    -- Best effort: the run's own record (written in the same transaction) must not
+    -- depend on reading every metric table (a Citus worker down, a lock timeout).
+    RAISE WARNING 'bravo_metrics: could not check the families'' freshness after run %: %', run_id, SQLERRM;
+    RETURN 0;
 END
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_notify_staleness(bigint) FROM PUBLIC;
