@@ -27,8 +27,8 @@ for p in liblz4-dev libzstd-dev libcurl4-openssl-dev libkrb5-dev libssl-dev libi
 done
 if [ ${#need[@]} -gt 0 ]; then
     printf '\n== apt-get install %s\n' "${need[*]}"
-    apt-get update -q
-    apt-get install -y -q "${need[@]}"
+    apt-get update -q >/dev/null
+    apt-get install -y -q "${need[@]}" >/dev/null
 fi
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/bravo_metrics"

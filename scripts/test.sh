@@ -5,10 +5,13 @@
 #   and test-double suites (real fakesnow + loopback double), the export's destinations
 #   (real moto S3), the extension's
 #   in-database tests (cargo pgrx test, as the postgres user), and the integration
-#   suites against real PostgreSQL 15 clusters with real fakesnow.
+#   suites against real PostgreSQL 15 clusters with real fakesnow, and a real Citus
+#   cluster (a coordinator and two workers) for the scale-out layout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --tests
+# Citus 13.2.2 for the scale-out suite (tests/citus.rs): built once, then kept.
+bash scripts/citus.sh
 export CARGO_TERM_COLOR=never
 # One clean build per run: incremental caches would only cost disk.
 export CARGO_INCREMENTAL=0

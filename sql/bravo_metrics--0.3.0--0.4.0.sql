@@ -40,6 +40,97 @@ $bravo$;
 CREATE SCHEMA bravo;
 REVOKE ALL ON SCHEMA bravo FROM PUBLIC;
 
+-- Citus: which node this is and whether the tables are distributed (citus/node.sql),
+-- and the report bodies' hook for the distributed layout (citus/layout.sql): the
+-- rollup and report functions below call them.
+-- Which node this is: 'none' (Citus is not installed in this database),
+-- 'coordinator', or 'worker' (a node whose Citus metadata names another group).
+CREATE FUNCTION bravo._bravo_citus_node()
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    grp integer;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')
+       OR to_regclass('pg_catalog.pg_dist_local_group') IS NULL THEN
+        RETURN 'none';
+    END IF;
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO grp;
+    RETURN CASE WHEN coalesce(grp, 0) = 0 THEN 'coordinator' ELSE 'worker' END;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_citus_node() FROM PUBLIC;
+
+-- True when the media tool's tables are in the distributed layout: Citus knows
+-- media_buys (bravo_distribute() made it a reference table).
+CREATE FUNCTION bravo._bravo_distributed()
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    buys regclass;
+    found boolean;
+BEGIN
+    IF bravo._bravo_citus_node() = 'none' THEN
+        RETURN false;
+    END IF;
+    buys := bravo._bravo_media_table('media_buys');
+    IF buys IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
+       INTO found USING buys;
+    RETURN found;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_distributed() FROM PUBLIC;
+
+-- Refuses to sync on a Citus worker node (its tables are shards and shells; the
+-- coordinator syncs).
+CREATE FUNCTION bravo._bravo_check_not_worker()
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF bravo._bravo_citus_node() = 'worker' THEN
+        RAISE EXCEPTION 'this is a Citus worker node'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'In the distributed layout the coordinator runs bravo_sync, the scheduler and the run log; a worker holds shards.',
+                  HINT = 'Connect to the coordinator and run it there.';
+    END IF;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_check_not_worker() FROM PUBLIC;
+
+
+-- A report body (report.sql) for the layout in place: in the distributed layout its
+-- rollup reads become the functions above. `body` is one CREATE FUNCTION statement.
+CREATE FUNCTION bravo._bravo_report_direct(body text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF NOT bravo._bravo_distributed() THEN
+        RETURN body;
+    END IF;
+    -- Citus cannot plan a SQL function's parameterized query on its tables (media_buys
+    -- is one): the body runs as the same query in PL/pgSQL, whose parameters Citus
+    -- sees bound. Columns win over the result columns' names, as in SQL.
+    RETURN replace(replace(replace(replace(body,
+        'FROM bravo.bravo_campaign_rollup r', 'FROM bravo._bravo_campaign_rows_of(c.id) r'),
+        'FROM bravo.bravo_campaign_hourly_rollup r', 'FROM bravo._bravo_campaign_hours_of(c.id) r'),
+        E'LANGUAGE sql STABLE PARALLEL SAFE\nAS $$\n',
+        E'LANGUAGE plpgsql STABLE PARALLEL SAFE\nAS $$\n#variable_conflict use_column\nBEGIN\nRETURN QUERY\n'),
+        E'\n$$;\n', E';\nEND\n$$;\n');
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_report_direct(text) FROM PUBLIC;
+
 -- Internal tables move with their rows, sequences, indexes, privileges and
 -- pg_dump registration; internal functions move with their oids, so the rollup
 -- triggers and the event trigger keep pointing at them (their bodies are replaced
@@ -394,6 +485,301 @@ CREATE TABLE bravo.bravo_campaign_hourly_rollup (
     PRIMARY KEY (campaign_id, hour_start)
 ) WITH (fillfactor = 90);
 REVOKE ALL ON bravo.bravo_campaign_hourly_rollup FROM PUBLIC;
+
+-- The distributed layout on Citus (citus/layout.sql).
+-- The family tables there are (every family with a table, daily and hourly), in
+-- catalog order: what bravo_distribute() distributes.
+CREATE FUNCTION bravo._bravo_family_tables()
+RETURNS TABLE (family text, rel regclass)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT f.family, bravo._bravo_media_table(f.table_name)
+  FROM bravo.bravo_families f
+ WHERE bravo._bravo_media_table(f.table_name) IS NOT NULL
+ ORDER BY f.grain, f.family
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_family_tables() FROM PUBLIC;
+
+-- Distributes metric table `rel` by media_buy_id, co-located with the other metric
+-- tables (the first one distributed sets the shard count: `shards`, else Citus's
+-- citus.shard_count), unless it is distributed already; frees the coordinator's local
+-- copy of the rows (Citus leaves it on disk). Returns whether it distributed it.
+CREATE FUNCTION bravo._bravo_distribute_table(rel regclass, shards integer DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    done    boolean;
+    partner regclass;
+    -- Citus distributes a Citus local table by making a new table of the same name:
+    -- the table is found again by name afterwards.
+    name    text := rel::text;
+BEGIN
+    -- (A table with a foreign key to a reference table is a Citus local table, method
+    -- 'n', until it is distributed.)
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1 AND partmethod = ''h'')'
+       INTO done USING rel;
+    IF done THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT p.logicalrelid FROM pg_catalog.pg_dist_partition p
+              WHERE p.logicalrelid IN (SELECT t.rel FROM bravo._bravo_family_tables() t)
+                AND p.partmethod = ''h'' ORDER BY p.logicalrelid LIMIT 1'
+       INTO partner;
+    IF partner IS NULL THEN
+        EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''media_buy_id'', shard_count => $2)'
+          USING rel, coalesce(shards, current_setting('citus.shard_count')::integer);
+    ELSE
+        EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''media_buy_id'', colocate_with => $2)'
+          USING rel, partner::text;
+    END IF;
+    EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING to_regclass(name);
+    RETURN true;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_distribute_table(regclass, integer) FROM PUBLIC;
+
+-- Drops the reporting rollups' triggers from the media tool's tables (and their
+-- extension-membership records), so Citus can distribute them.
+CREATE FUNCTION bravo._bravo_report_detach_triggers()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t    record;
+    gone integer := 0;
+BEGIN
+    FOR t IN SELECT g.oid, g.tgname, g.tgrelid FROM pg_trigger g
+              WHERE g.tgname IN ('bravo_rollup_ins', 'bravo_rollup_upd', 'bravo_rollup_del', 'bravo_rollup_trunc')
+                AND (g.tgrelid = bravo._bravo_media_table('media_buys')
+                     OR g.tgrelid IN (SELECT f.rel FROM bravo._bravo_family_tables() f)) LOOP
+        DELETE FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass AND d.objid = t.oid AND d.deptype = 'e';
+        EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.tgrelid::regclass);
+        gone := gone + 1;
+    END LOOP;
+    RETURN gone;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_report_detach_triggers() FROM PUBLIC;
+
+-- Turns the media tool into the distributed layout (see the top of this file), on the
+-- coordinator of a Citus cluster whose workers are added: media_buys becomes a
+-- reference table, every family's table is distributed by media_buy_id (co-located;
+-- `shard_count` shards, default citus.shard_count), the rollup triggers go, the
+-- rollups are emptied and the reports read the metric tables. Rows are kept.
+-- Idempotent: run again, it distributes what is not yet (a family enabled since does
+-- that itself). One row per table: its name and what was done.
+CREATE FUNCTION @extschema@.bravo_distribute(shard_count integer DEFAULT NULL)
+RETURNS TABLE (table_name regclass, layout text, done text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    buys  regclass := bravo._bravo_media_table('media_buys');
+    node  text := bravo._bravo_citus_node();
+    ref   boolean;
+    f     record;
+BEGIN
+    IF node = 'none' THEN
+        RAISE EXCEPTION 'Citus is not installed in this database'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Put citus first in shared_preload_libraries (''citus,bravo_metrics''), restart, CREATE EXTENSION citus, add the workers (citus_add_node), then run bravo_distribute() again.';
+    END IF;
+    IF node = 'worker' THEN
+        PERFORM bravo._bravo_check_not_worker();
+    END IF;
+    IF shard_count IS NOT NULL AND shard_count < 1 THEN
+        RAISE EXCEPTION 'shard_count must be positive, got %', shard_count
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass NULL for citus.shard_count, or a number of shards (a few per CPU core of the cluster).';
+    END IF;
+    IF buys IS NULL THEN
+        RAISE EXCEPTION 'media_buys is not a table in schema %', bravo._bravo_media_schema()
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Point bravo_metrics.media_tool_schema at the schema that has media_buys.';
+    END IF;
+    -- Reference tables live on the coordinator too only when it is in the metadata;
+    -- the reports' queries on media_buys then run locally.
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_node WHERE groupid = 0)' INTO ref;
+    IF NOT ref THEN
+        RAISE EXCEPTION 'the coordinator is not in the Citus metadata'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'media_buys becomes a reference table; the reports read it on the coordinator.',
+                  HINT = 'SELECT citus_set_coordinator_host(''<this host>'', <port>); then run bravo_distribute() again.';
+    END IF;
+
+    PERFORM bravo._bravo_report_detach_triggers();
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
+       INTO ref USING buys;
+    IF NOT ref THEN
+        EXECUTE 'SELECT pg_catalog.create_reference_table($1)' USING buys;
+        table_name := buys; layout := 'reference'; done := 'made a reference table';
+    ELSE
+        table_name := buys; layout := 'reference'; done := 'already';
+    END IF;
+    RETURN NEXT;
+    FOR f IN SELECT t.rel, t.rel::text AS name FROM bravo._bravo_family_tables() t LOOP
+        done := CASE WHEN bravo._bravo_distribute_table(f.rel, shard_count)
+                     THEN 'distributed' ELSE 'already' END;
+        table_name := to_regclass(f.name);
+        layout := 'distributed by media_buy_id';
+        RETURN NEXT;
+    END LOOP;
+    -- The coordinator's local copy of media_buys' rows (Citus leaves it on disk) goes
+    -- once the tables referencing it are distributed (it would cascade to theirs).
+    IF NOT ref THEN
+        EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING buys;
+    END IF;
+    -- The rollups are not read any more (the reports aggregate the metric tables).
+    DELETE FROM bravo.bravo_campaign_rollup;
+    DELETE FROM bravo.bravo_media_buy_rollup;
+    DELETE FROM bravo.bravo_campaign_hourly_rollup;
+    PERFORM bravo._bravo_report_bodies(bravo._bravo_media_schema());
+END
+$fn$;
+REVOKE ALL ON FUNCTION @extschema@.bravo_distribute(integer) FROM PUBLIC;
+
+------------------------------------------------------------------------------------
+-- The reports' reads in the distributed layout. Each is one query per call that
+-- Citus pushes down: every metric table filtered to the campaign's media buys (a
+-- semi-join with the reference table media_buys, on each node) and grouped there;
+-- the coordinator combines one row per group and node. SECURITY DEFINER (as the
+-- rollups they stand for, which reporting roles read without reading every family's
+-- table), executable by reporting roles only (bravo_grant_reporting).
+------------------------------------------------------------------------------------
+
+-- `sum(x.<column>)::<type>` of every value column of daily rollup `rollup`, in the
+-- table's column order (the 0.4.0 columns come after the row counters of 0.3.0 in an
+-- upgraded database's rollups, and in a new one's as well).
+CREATE FUNCTION bravo._bravo_rollup_sums(rollup regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT string_agg(format('sum(x.%I)::%s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum)
+  FROM pg_attribute a
+ WHERE a.attrelid = rollup AND a.attnum > 0 AND NOT a.attisdropped
+   AND a.attname NOT IN ('campaign_id', 'media_buy_id', 'date', 'month')
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_sums(regclass) FROM PUBLIC;
+
+-- The rows the campaign rollup would hold for `campaign` (every date with data).
+CREATE FUNCTION bravo._bravo_campaign_rows_of(campaign anyelement)
+RETURNS SETOF bravo.bravo_campaign_rollup
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    buys  regclass := bravo._bravo_media_table('media_buys');
+    parts text;
+BEGIN
+    SELECT string_agg(format(
+               'SELECT p.date, %s FROM %s p WHERE p.media_buy_id IN '
+               '(SELECT m.id FROM %s m WHERE m.campaign_id = $1) GROUP BY p.date',
+               (SELECT string_agg(
+                         CASE WHEN c.name = ANY (l.measures) THEN format('sum(p.%I)::%s', c.name, c.type)
+                              WHEN c.name = l.counter THEN 'count(*)::integer'
+                              ELSE format('0::%s', c.type) END, ', ' ORDER BY c.ord)
+                  FROM bravo._bravo_rollup_layout() l, bravo._bravo_rollup_columns() c
+                 WHERE l.metric_table = t.metric_table),
+               t.rel, buys), ' UNION ALL ')
+      INTO parts
+      FROM bravo._bravo_rollup_tables() t;
+    IF parts IS NULL OR buys IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT $1::%s, x.date, %s FROM (%s) x (date, %s) GROUP BY x.date',
+        bravo._bravo_rollup_key_type('bravo_campaign_rollup'),
+        bravo._bravo_rollup_sums('bravo.bravo_campaign_rollup'), parts,
+        bravo._bravo_rollup_list('%1$I', ', '))
+      USING campaign;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_campaign_rows_of(anyelement) FROM PUBLIC;
+
+-- The rows the hourly rollup would hold for `campaign`.
+CREATE FUNCTION bravo._bravo_campaign_hours_of(campaign anyelement)
+RETURNS SETOF bravo.bravo_campaign_hourly_rollup
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    buys  regclass := bravo._bravo_media_table('media_buys');
+    parts text;
+BEGIN
+    SELECT string_agg(format(
+               'SELECT p.hour_start, %s FROM %s p WHERE p.media_buy_id IN '
+               '(SELECT m.id FROM %s m WHERE m.campaign_id = $1) GROUP BY p.hour_start',
+               (SELECT string_agg(
+                         CASE WHEN x.name = l.counter THEN 'count(*)::integer'
+                              WHEN x.name = ANY (l.measures) THEN format('sum(p.%I)::%s', x.name, x.type)
+                              ELSE format('0::%s', x.type) END, ', ' ORDER BY x.ord)
+                  FROM bravo._bravo_hourly_layout() l,
+                       (VALUES ('impressions', 'bigint', 1), ('clicks', 'bigint', 2), ('spend', 'numeric', 3),
+                               ('video_starts', 'bigint', 4), ('video_completions', 'bigint', 5),
+                               ('video_views', 'bigint', 6), ('impression_rows', 'integer', 7),
+                               ('video_rows', 'integer', 8)) x (name, type, ord)
+                 WHERE l.metric_table = t.metric_table),
+               t.rel, buys), ' UNION ALL ')
+      INTO parts
+      FROM bravo._bravo_hourly_tables() t;
+    IF parts IS NULL OR buys IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT $1::%s, x.h, sum(x.a)::bigint, sum(x.b)::bigint, sum(x.c)::numeric, sum(x.d)::bigint, '
+        'sum(x.e)::bigint, sum(x.f)::bigint, sum(x.g)::integer, sum(x.i)::integer '
+        'FROM (%s) x (h, a, b, c, d, e, f, g, i) GROUP BY x.h',
+        (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+          WHERE a.attrelid = 'bravo.bravo_campaign_hourly_rollup'::regclass AND a.attname = 'campaign_id'),
+        parts)
+      USING campaign;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_campaign_hours_of(anyelement) FROM PUBLIC;
+
+-- Per media buy of `campaign` with data in [lo, hi]: its first and last date with
+-- data there and its sums over it (as a media buy rollup row; month is NULL).
+CREATE FUNCTION bravo._bravo_buy_sums_of(campaign anyelement, lo date, hi date)
+RETURNS TABLE (media_buy_id text, first_date date, last_date date, sums bravo.bravo_media_buy_rollup)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    buys  regclass := bravo._bravo_media_table('media_buys');
+    parts text;
+BEGIN
+    SELECT string_agg(format(
+               'SELECT p.media_buy_id, min(p.date), max(p.date), %s FROM %s p WHERE p.media_buy_id IN '
+               '(SELECT m.id FROM %s m WHERE m.campaign_id = $1) AND p.date >= $2 AND p.date <= $3 '
+               'GROUP BY p.media_buy_id',
+               (SELECT string_agg(
+                         CASE WHEN c.name = ANY (l.measures) THEN format('sum(p.%I)::%s', c.name, c.type)
+                              WHEN c.name = l.counter THEN 'count(*)::integer'
+                              ELSE format('0::%s', c.type) END, ', ' ORDER BY c.ord)
+                  FROM bravo._bravo_rollup_layout() l, bravo._bravo_rollup_columns() c
+                 WHERE l.metric_table = t.metric_table),
+               t.rel, buys), ' UNION ALL ')
+      INTO parts
+      FROM bravo._bravo_rollup_tables() t;
+    IF parts IS NULL OR buys IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT x.k::text, min(x.f), max(x.l), ROW(x.k, NULL::date, %s)::bravo.bravo_media_buy_rollup '
+        'FROM (%s) x (k, f, l, %s) GROUP BY x.k',
+        bravo._bravo_rollup_sums('bravo.bravo_media_buy_rollup'), parts,
+        bravo._bravo_rollup_list('%1$I', ', '))
+      USING campaign, coalesce(lo, '-infinity'), coalesce(hi, 'infinity');
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_buy_sums_of(anyelement, date, date) FROM PUBLIC;
+
+
 
 -- Which hourly table feeds which columns of the hourly rollup, and its row counter.
 CREATE FUNCTION bravo._bravo_hourly_layout()
@@ -3325,6 +3711,32 @@ BEGIN
     END LOOP;
 END
 $trigger_comments$;
+
+-- The distributed layout on Citus (citus/node.sql, citus/layout.sql).
+COMMENT ON FUNCTION bravo._bravo_citus_node() IS
+  'Internal: which Citus node this database is: none (no Citus here), coordinator, or worker.';
+COMMENT ON FUNCTION bravo._bravo_distributed() IS
+  'Internal: true when the media tool''s tables are in the distributed layout (Citus knows media_buys: bravo_distribute() ran).';
+COMMENT ON FUNCTION bravo._bravo_check_not_worker() IS
+  'Internal: raises (0A000) on a Citus worker node, where the coordinator syncs.';
+COMMENT ON FUNCTION bravo._bravo_family_tables() IS
+  'Internal: every metric family''s table that exists (daily and hourly), in catalog order.';
+COMMENT ON FUNCTION bravo._bravo_distribute_table(regclass, integer) IS
+  'Internal: distributes a metric table by media_buy_id, co-located with the others, unless it is distributed already; returns whether it did.';
+COMMENT ON FUNCTION bravo._bravo_report_detach_triggers() IS
+  'Internal: drops the rollup triggers from the media tool''s tables (Citus refuses triggers on its tables); returns how many.';
+COMMENT ON FUNCTION @extschema@.bravo_distribute(integer) IS
+  'Turns the media tool into the distributed layout on the coordinator of a Citus cluster: media_buys a reference table, every family table distributed by media_buy_id (co-located, shard_count shards), the reports read the metric tables. Rows kept; idempotent. One row per table.';
+COMMENT ON FUNCTION bravo._bravo_rollup_sums(regclass) IS
+  'Internal: sum(x.column)::type of every value column of a daily rollup, in the table''s column order.';
+COMMENT ON FUNCTION bravo._bravo_campaign_rows_of(anyelement) IS
+  'Internal (distributed layout): the rows the campaign rollup would hold for a campaign, from the metric tables in one pushed-down query.';
+COMMENT ON FUNCTION bravo._bravo_campaign_hours_of(anyelement) IS
+  'Internal (distributed layout): the rows the hourly rollup would hold for a campaign, from the hourly tables in one pushed-down query.';
+COMMENT ON FUNCTION bravo._bravo_buy_sums_of(anyelement, date, date) IS
+  'Internal (distributed layout): per media buy of a campaign with data in the range, its first and last date and its sums there.';
+COMMENT ON FUNCTION bravo._bravo_report_direct(text) IS
+  'Internal: a report body for the layout in place (in the distributed layout, rollup reads become the pushed-down functions and the body runs in PL/pgSQL).';
 
 -- No function of the extension is executable by PUBLIC.
 DO $revoke$

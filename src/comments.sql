@@ -249,3 +249,29 @@ COMMENT ON VIEW bravo_sync_progress IS
 
 COMMENT ON FUNCTION bravo._bravo_sync_progress_info() IS
   'Internal: every running sync''s progress slot (pid, the run log''s relation, the 12 parameters; zeros for another user''s sync unless the caller is a member of pg_read_all_stats); behind the view bravo_sync_progress.';
+
+-- The distributed layout on Citus (citus/node.sql, citus/layout.sql).
+COMMENT ON FUNCTION bravo._bravo_citus_node() IS
+  'Internal: which Citus node this database is: none (no Citus here), coordinator, or worker.';
+COMMENT ON FUNCTION bravo._bravo_distributed() IS
+  'Internal: true when the media tool''s tables are in the distributed layout (Citus knows media_buys: bravo_distribute() ran).';
+COMMENT ON FUNCTION bravo._bravo_check_not_worker() IS
+  'Internal: raises (0A000) on a Citus worker node, where the coordinator syncs.';
+COMMENT ON FUNCTION bravo._bravo_family_tables() IS
+  'Internal: every metric family''s table that exists (daily and hourly), in catalog order.';
+COMMENT ON FUNCTION bravo._bravo_distribute_table(regclass, integer) IS
+  'Internal: distributes a metric table by media_buy_id, co-located with the others, unless it is distributed already; returns whether it did.';
+COMMENT ON FUNCTION bravo._bravo_report_detach_triggers() IS
+  'Internal: drops the rollup triggers from the media tool''s tables (Citus refuses triggers on its tables); returns how many.';
+COMMENT ON FUNCTION bravo_distribute(integer) IS
+  'Turns the media tool into the distributed layout on the coordinator of a Citus cluster: media_buys a reference table, every family table distributed by media_buy_id (co-located, shard_count shards), the reports read the metric tables. Rows kept; idempotent. One row per table.';
+COMMENT ON FUNCTION bravo._bravo_rollup_sums(regclass) IS
+  'Internal: sum(x.column)::type of every value column of a daily rollup, in the table''s column order.';
+COMMENT ON FUNCTION bravo._bravo_campaign_rows_of(anyelement) IS
+  'Internal (distributed layout): the rows the campaign rollup would hold for a campaign, from the metric tables in one pushed-down query.';
+COMMENT ON FUNCTION bravo._bravo_campaign_hours_of(anyelement) IS
+  'Internal (distributed layout): the rows the hourly rollup would hold for a campaign, from the hourly tables in one pushed-down query.';
+COMMENT ON FUNCTION bravo._bravo_buy_sums_of(anyelement, date, date) IS
+  'Internal (distributed layout): per media buy of a campaign with data in the range, its first and last date and its sums there.';
+COMMENT ON FUNCTION bravo._bravo_report_direct(text) IS
+  'Internal: a report body for the layout in place (in the distributed layout, rollup reads become the pushed-down functions and the body runs in PL/pgSQL).';

@@ -17,6 +17,7 @@ const USER_FUNCTIONS: &[&str] = &[
     "bravo_campaign_totals",
     "bravo_campaigns_totals",
     "bravo_disable_family",
+    "bravo_distribute",
     "bravo_doctor",
     "bravo_enable_family",
     "bravo_export",

@@ -24,26 +24,34 @@ pgrx::extension_sql_file!(
     ]
 );
 
+/// Whether `{internal}.{function}()` exists (not in SQL older than 0.4.0, before
+/// `ALTER EXTENSION ... UPDATE`).
+fn present(internal: &str, function: &str) -> Result<bool, BravoError> {
+    Spi::get_one::<bool>(&format!(
+        "SELECT pg_catalog.to_regprocedure('{internal}.{function}()') IS NOT NULL"
+    ))
+    .map(|p| p.unwrap_or(false))
+    .map_err(|e| BravoError::internal("cannot look up the Citus functions", e))
+}
+
 /// Whether the media tool's tables are in the distributed layout (`internal`: the
 /// extension's schema, quoted). False on an installation whose SQL predates it.
 pub fn distributed(internal: &str) -> Result<bool, BravoError> {
-    Spi::get_one::<bool>(&format!(
-        "SELECT pg_catalog.to_regprocedure('{internal}._bravo_distributed()') IS NOT NULL \
-            AND {internal}._bravo_distributed()"
-    ))
-    .map(|d| d.unwrap_or(false))
-    .map_err(|e| BravoError::internal("cannot tell whether the tables are distributed", e))
+    if !present(internal, "_bravo_distributed")? {
+        return Ok(false);
+    }
+    Spi::get_one::<bool>(&format!("SELECT {internal}._bravo_distributed()"))
+        .map(|d| d.unwrap_or(false))
+        .map_err(|e| BravoError::internal("cannot tell whether the tables are distributed", e))
 }
 
 /// Refuses on a Citus worker node: there the media tool's tables are shards and
 /// shells, and the coordinator syncs.
 pub fn refuse_on_worker(internal: &str) -> Result<(), BravoError> {
-    let worker = Spi::get_one::<bool>(&format!(
-        "SELECT pg_catalog.to_regprocedure('{internal}._bravo_citus_node()') IS NOT NULL \
-            AND {internal}._bravo_citus_node() = 'worker'"
-    ))
-    .map_err(|e| BravoError::internal("cannot tell which Citus node this is", e))?
-    .unwrap_or(false);
+    let worker = present(internal, "_bravo_citus_node")?
+        && Spi::get_one::<bool>(&format!("SELECT {internal}._bravo_citus_node() = 'worker'"))
+            .map_err(|e| BravoError::internal("cannot tell which Citus node this is", e))?
+            .unwrap_or(false);
     if !worker {
         return Ok(());
     }

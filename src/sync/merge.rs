@@ -270,6 +270,9 @@ pub fn settle_set_aside(
     Ok((ins.unwrap_or(0), upd.unwrap_or(0)))
 }
 
+/// A column of values as text, as SPI reads a `text[]`.
+type Texts = Vec<Option<String>>;
+
 /// The keys of `target`'s open unknown-media-buy rows that are in `table` now, as text
 /// (media buy id, time): two queries, the second one sent to every shard.
 fn open_keys_in_table(
@@ -278,9 +281,9 @@ fn open_keys_in_table(
     target: &Target,
     key: &KeySpec,
     time: &str,
-) -> Result<(Vec<Option<String>>, Vec<Option<String>>), BravoError> {
+) -> Result<(Texts, Texts), BravoError> {
     let texts = |sql: &str, args: &[DatumWithOid]| {
-        Spi::get_two_with_args::<Vec<Option<String>>, Vec<Option<String>>>(sql, args)
+        Spi::get_two_with_args::<Texts, Texts>(sql, args)
             .map(|(k, t)| (k.unwrap_or_default(), t.unwrap_or_default()))
             .map_err(|e| BravoError::internal("cannot look up the set-aside rows' keys", e))
     };
@@ -316,9 +319,9 @@ fn open_buys_known(
     key: &KeySpec,
     time: &str,
     start: DatumWithOid<'static>,
-) -> Result<Vec<Option<String>>, BravoError> {
+) -> Result<Texts, BravoError> {
     let ids = |sql: &str, args: &[DatumWithOid]| {
-        Spi::get_one_with_args::<Vec<Option<String>>>(sql, args)
+        Spi::get_one_with_args::<Texts>(sql, args)
             .map(Option::unwrap_or_default)
             .map_err(|e| BravoError::internal("cannot look up the set-aside rows' media buys", e))
     };
