@@ -19,6 +19,11 @@ impl CitusCluster {
     /// Three clusters, database `db` with Citus on each, the workers added to the
     /// coordinator (which is in the metadata, so reference tables have a copy there).
     pub fn start(db: &str) -> CitusCluster {
+        CitusCluster::start_with(db, &[])
+    }
+
+    /// The same, with `conf` lines added to every node's postgresql.conf.
+    pub fn start_with(db: &str, conf: &[&str]) -> CitusCluster {
         assert!(
             Path::new("/usr/lib/postgresql/15/lib/citus.so").exists(),
             "Citus is not installed: run bash scripts/citus.sh"
@@ -26,14 +31,18 @@ impl CitusCluster {
         let node = |libs: &str| {
             Cluster::start(ClusterOptions {
                 preload: false,
-                conf: vec![
-                    format!("shared_preload_libraries = '{libs}'"),
-                    // Citus commits a multi-node transaction in two phases.
-                    "max_prepared_transactions = 50".to_string(),
-                    // In-doubt transactions of a node that went away are resolved
-                    // within a second of its return (default: a minute).
-                    "citus.recover_2pc_interval = 1000".to_string(),
-                ],
+                conf: conf
+                    .iter()
+                    .map(|l| l.to_string())
+                    .chain([
+                        format!("shared_preload_libraries = '{libs}'"),
+                        // Citus commits a multi-node transaction in two phases.
+                        "max_prepared_transactions = 50".to_string(),
+                        // In-doubt transactions of a node that went away are resolved
+                        // within a second of its return (default: a minute).
+                        "citus.recover_2pc_interval = 1000".to_string(),
+                    ])
+                    .collect(),
             })
         };
         let workers = vec![node("citus"), node("citus")];
