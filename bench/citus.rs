@@ -149,6 +149,21 @@ fn main() {
         "re-sync, nothing changed, median | {n1:.2} s | {n2:.2} s | {:.2}x",
         n2 / n1
     );
+    // What the comparison reads: one table's window in key order, through a cursor (as
+    // the sync does; MOVE reads every row without sending it to this client).
+    let read = "BEGIN; DECLARE w NO SCROLL CURSOR FOR SELECT media_buy_id, date, impressions, clicks, spend::text \
+                FROM platform_buy_daily_impressions WHERE date >= current_date - 30 ORDER BY media_buy_id, date; \
+                MOVE FORWARD ALL IN w; COMMIT";
+    let (mut w1, mut w2) = (vec![], vec![]);
+    for _ in 0..3 {
+        w1.push(helpers::timed(&mut one, read).as_secs_f64());
+        w2.push(helpers::timed(&mut dist, read).as_secs_f64());
+    }
+    let (w1, w2) = (median(w1), median(w2));
+    println!(
+        "the comparison's input: one table's window read in key order (cursor), median of 3 | {w1:.2} s | {w2:.2} s | {:.2}x",
+        w2 / w1
+    );
     let calls = campaigns * 3;
     println!(
         "reports: totals + daily + media buy totals of {campaigns} campaigns ({calls} calls), median | {:.1} ms per call | {:.1} ms per call | {:.2}x",

@@ -3,8 +3,9 @@
 //! * a sync from fakesnow into the distributed tables gives exactly the rows, counts
 //!   and reports of the same sync on a single node, first load, re-sync with updates,
 //!   deletes and set-aside rows, and an intraday refresh; unchanged rows untouched;
-//! * a worker stopped mid-sync (its shards written in the open transaction) leaves
-//!   nothing half-merged, and the next sync, with the worker back, succeeds;
+//! * a sync cancelled mid-way, or a worker stopped mid-sync (its shards written in the
+//!   open transaction), leaves nothing half-merged, and the next sync, with the worker
+//!   back, succeeds;
 //! * a worker node gets the extension (Citus creates it there) but no table, and
 //!   refuses to sync; an existing single-node media tool keeps its rows and reports
 //!   through bravo_distribute(), and a family enabled afterwards is distributed too.
@@ -314,25 +315,49 @@ fn a_worker_stopped_mid_sync_leaves_nothing_half_merged() {
         ..opts.clone()
     });
     let conninfo = cluster.coordinator.conninfo("media_tool");
+    let mut watch = cluster.coordinator.client("media_tool");
+    let at_videos = |watch: &mut Client| {
+        wait_for(
+            Duration::from_secs(60),
+            "the sync at its second family",
+            || {
+                watch
+                .query_opt(
+                    "SELECT pid FROM bravo_sync_progress WHERE target = 'videos' AND phase = 'fetching'",
+                    &[],
+                )
+                .unwrap()
+                .map(|r| r.get::<_, i32>(0))
+            },
+        )
+    };
+
+    // Cancelled there (pg_cancel_backend), it stops within seconds and rolls back on
+    // every node.
+    let info = conninfo.clone();
+    let cancelled = std::thread::spawn(move || {
+        let mut c = Client::connect(&info, postgres::NoTls).unwrap();
+        c.query(SYNC, &[]).map(|_| ()).map_err(|e| sqlstate(&e))
+    });
+    let pid = at_videos(&mut watch);
+    let t0 = std::time::Instant::now();
+    watch
+        .execute("SELECT pg_cancel_backend($1::integer)", &[&pid])
+        .unwrap();
+    assert_eq!(cancelled.join().unwrap(), Err("57014".to_string()));
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    assert_eq!(
+        rows_digest(&mut c),
+        before,
+        "the cancelled sync left rows behind"
+    );
+
     let running = std::thread::spawn(move || {
         let mut c = Client::connect(&conninfo, postgres::NoTls).unwrap();
         c.query(SYNC, &[]).map(|_| ()).map_err(|e| db_message(&e))
     });
-    let mut watch = cluster.coordinator.client("media_tool");
     // Impressions merged (in the open transaction, on both workers), videos coming.
-    wait_for(
-        Duration::from_secs(60),
-        "the sync at its second family",
-        || {
-            watch
-            .query_opt(
-                "SELECT 1 FROM bravo_sync_progress WHERE target = 'videos' AND phase = 'fetching'",
-                &[],
-            )
-            .unwrap()
-            .map(|_| ())
-        },
-    );
+    at_videos(&mut watch);
     cluster.workers[0].stop("immediate");
     let failed = running.join().unwrap();
     assert!(failed.is_err(), "the sync succeeded without a worker");
