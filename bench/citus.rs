@@ -8,7 +8,7 @@
 //! rows per table need.
 //!
 //! Sizes: `BENCH_MEDIA_BUYS` (default 20,000) buys x 31 days per table (two tables),
-//! campaigns of 200 buys, `BENCH_SHARDS` (16) shards per table, `BENCH_ROUNDS` (3)
+//! campaigns of 200 buys, `BENCH_SHARDS` (8) shards per table, `BENCH_ROUNDS` (3)
 //! alternating rounds of a 3 % re-sync, a re-sync with no change, and the reports
 //! (`bravo_campaign_totals`, `bravo_campaign_daily` over 31 days and
 //! `bravo_media_buy_totals` of `BENCH_CAMPAIGNS` (20) campaigns).
@@ -62,7 +62,7 @@ fn reports(c: &mut Client, n: i64) -> (f64, Vec<String>) {
 
 fn main() {
     let buys = arg("BENCH_MEDIA_BUYS", 20_000);
-    let shards = arg("BENCH_SHARDS", 16) as i32;
+    let shards = arg("BENCH_SHARDS", 8) as i32;
     let rounds = arg("BENCH_ROUNDS", 3).max(1) as u32;
     let campaigns = arg("BENCH_CAMPAIGNS", 20) as i64;
     let base = SyntheticOptions {

@@ -266,7 +266,13 @@ COMMENT ON FUNCTION bravo._bravo_report_detach_triggers() IS
 COMMENT ON FUNCTION bravo_distribute(integer) IS
   'Turns the media tool into the distributed layout on the coordinator of a Citus cluster: media_buys a reference table, every family table distributed by media_buy_id (co-located, shard_count shards), the reports read the metric tables. Rows kept; idempotent. One row per table.';
 COMMENT ON FUNCTION bravo._bravo_rollup_sums(regclass) IS
-  'Internal: sum(x.column)::type of every value column of a daily rollup, in the table''s column order.';
+  'Internal: coalesce(sum(x.column), 0)::type of every value column of a daily rollup, in the table''s column order.';
+COMMENT ON FUNCTION bravo._bravo_campaign_literal(anyelement) IS
+  'Internal (distributed layout): a campaign id as a SQL literal of media_buys.campaign_id''s type, put into each pushed-down query as a constant.';
+COMMENT ON FUNCTION bravo._bravo_collect(text[]) IS
+  'Internal (distributed layout): runs each query (one per family table, pushed down by Citus) and returns their rows as jsonb objects, for a local query to add up.';
+COMMENT ON FUNCTION bravo._bravo_rollup_own_sums(text) IS
+  'Internal (distributed layout): a daily table''s own rollup columns summed over a group of rows, named as in the rollups.';
 COMMENT ON FUNCTION bravo._bravo_campaign_rows_of(anyelement) IS
   'Internal (distributed layout): the rows the campaign rollup would hold for a campaign, from the metric tables in one pushed-down query.';
 COMMENT ON FUNCTION bravo._bravo_campaign_hours_of(anyelement) IS

@@ -266,6 +266,83 @@ fn a_sync_on_citus_equals_the_same_sync_on_one_node() {
     }
     assert_same_reports(&mut one, &mut dist, 6, "after moving media buys");
 
+    // The doctor and the freshness view read the distributed tables as they read local
+    // ones: the same checks with the same outcomes.
+    let doctor = |c: &mut Client| -> Vec<(String, String)> {
+        c.query(
+            "SELECT \"check\", status FROM bravo_doctor() ORDER BY 1",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("bravo_doctor: {}", db_message(&e)))
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+    };
+    let checks = doctor(&mut one);
+    assert_eq!(checks, doctor(&mut dist));
+    assert!(
+        checks
+            .iter()
+            .any(|(c, s)| c.starts_with("rows ") && s == "ok"),
+        "{checks:?}"
+    );
+    let fresh = |c: &mut Client| -> Vec<String> {
+        c.query(
+            "SELECT (to_jsonb(f) - 'last_success_at' - 'last_sync_at')::text FROM bravo_freshness f ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    };
+    assert_eq!(fresh(&mut one), fresh(&mut dist));
+
+    // The export on the coordinator: the same files with the same rows.
+    let export = |pg: &Cluster, c: &mut Client| -> Vec<(String, i64)> {
+        let dir = pg.dir.join("exports");
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(std::process::Command::new("chown")
+            .args(["-R", "postgres"])
+            .arg(&dir)
+            .status()
+            .unwrap()
+            .success());
+        alter_system(
+            c,
+            "bravo_metrics.export_allowed_directory",
+            dir.to_str().unwrap(),
+        );
+        let files: String = c
+            .query_one(
+                "SELECT files::text FROM bravo_export($1)",
+                &[&format!("file://{}", dir.display())],
+            )
+            .unwrap_or_else(|e| panic!("bravo_export: {}", db_message(&e)))
+            .get(0);
+        let files: serde_json::Value = serde_json::from_str(&files).unwrap();
+        let mut out: Vec<(String, i64)> = files
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["path"].as_str().unwrap().to_string(),
+                    f["rows"].as_i64().unwrap(),
+                )
+            })
+            .filter(|(p, _)| !p.contains("sync_run"))
+            .collect();
+        out.sort();
+        out
+    };
+    let a = export(&single, &mut one);
+    assert_eq!(a, export(&cluster.coordinator, &mut dist));
+    assert!(
+        a.iter().any(|(p, n)| p.contains("impressions") && *n > 0),
+        "{a:?}"
+    );
+
     // The run log is the coordinator's, as on one node.
     let runs: Vec<(String, String)> = dist
         .query(

@@ -190,20 +190,74 @@ REVOKE ALL ON FUNCTION @extschema@.bravo_distribute(integer) FROM PUBLIC;
 -- table), executable by reporting roles only (bravo_grant_reporting).
 ------------------------------------------------------------------------------------
 
--- `sum(x.<column>)::<type>` of every value column of daily rollup `rollup`, in the
--- table's column order (the 0.4.0 columns come after the row counters of 0.3.0 in an
--- upgraded database's rollups, and in a new one's as well).
+-- `coalesce(sum(x.<column>), 0)::<type>` of every value column of daily rollup
+-- `rollup`, in the table's column order (the 0.4.0 columns come after the row counters
+-- of 0.3.0 in an upgraded database's rollups, and in a new one's as well).
 CREATE FUNCTION bravo._bravo_rollup_sums(rollup regclass)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-SELECT string_agg(format('sum(x.%I)::%s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum)
+SELECT string_agg(format('coalesce(sum(x.%I), 0)::%s', a.attname, format_type(a.atttypid, a.atttypmod)),
+                  ', ' ORDER BY a.attnum)
   FROM pg_attribute a
  WHERE a.attrelid = rollup AND a.attnum > 0 AND NOT a.attisdropped
    AND a.attname NOT IN ('campaign_id', 'media_buy_id', 'date', 'month')
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_rollup_sums(regclass) FROM PUBLIC;
+
+-- `campaign` as a SQL literal of media_buys.campaign_id's type. The reads below put
+-- the campaign into their text as a constant, so that Citus prunes and pushes down
+-- each one as it would a query typed by hand.
+CREATE FUNCTION bravo._bravo_campaign_literal(campaign anyelement)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT quote_nullable(campaign::text) || '::' || format_type(a.atttypid, a.atttypmod)
+  FROM pg_attribute a
+ WHERE a.attrelid = bravo._bravo_media_table('media_buys') AND a.attname = 'campaign_id'
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_campaign_literal(anyelement) FROM PUBLIC;
+
+-- Runs each query (one per family table, each pushed down by Citus to every shard
+-- and grouped there) and returns all their rows as jsonb objects (column name ->
+-- value; numeric stays exact). The caller adds the families' rows up in a local query:
+-- one query over all families (UNION ALL) would make Citus plan each part as a
+-- subplan with an intermediate result, several times slower.
+CREATE FUNCTION bravo._bravo_collect(queries text[])
+RETURNS jsonb[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    q   text;
+    r   record;
+    acc jsonb[] := '{}';
+BEGIN
+    FOREACH q IN ARRAY coalesce(queries, '{}') LOOP
+        FOR r IN EXECUTE q LOOP
+            acc := acc || to_jsonb(r);
+        END LOOP;
+    END LOOP;
+    RETURN acc;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_collect(text[]) FROM PUBLIC;
+
+-- The daily table `tab`'s own rollup columns summed over a group of rows `p`, named
+-- as in the rollups (its measures, then count(*) as its row counter).
+CREATE FUNCTION bravo._bravo_rollup_own_sums(tab text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT string_agg(CASE WHEN c.name = l.counter THEN format('count(*)::integer AS %I', c.name)
+                       ELSE format('sum(p.%1$I)::%2$s AS %1$I', c.name, c.type) END, ', ' ORDER BY c.ord)
+  FROM bravo._bravo_rollup_layout() l, bravo._bravo_rollup_columns() c
+ WHERE l.metric_table = tab AND (c.name = ANY (l.measures) OR c.name = l.counter)
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_own_sums(text) FROM PUBLIC;
 
 -- The rows the campaign rollup would hold for `campaign` (every date with data).
 CREATE FUNCTION bravo._bravo_campaign_rows_of(campaign anyelement)
@@ -212,30 +266,22 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    buys  regclass := bravo._bravo_media_table('media_buys');
-    parts text;
+    buys regclass := bravo._bravo_media_table('media_buys');
+    id   text := bravo._bravo_campaign_literal(campaign);
 BEGIN
-    SELECT string_agg(format(
-               'SELECT p.date, %s FROM %s p WHERE p.media_buy_id IN '
-               '(SELECT m.id FROM %s m WHERE m.campaign_id = $1) GROUP BY p.date',
-               (SELECT string_agg(
-                         CASE WHEN c.name = ANY (l.measures) THEN format('sum(p.%I)::%s', c.name, c.type)
-                              WHEN c.name = l.counter THEN 'count(*)::integer'
-                              ELSE format('0::%s', c.type) END, ', ' ORDER BY c.ord)
-                  FROM bravo._bravo_rollup_layout() l, bravo._bravo_rollup_columns() c
-                 WHERE l.metric_table = t.metric_table),
-               t.rel, buys), ' UNION ALL ')
-      INTO parts
-      FROM bravo._bravo_rollup_tables() t;
-    IF parts IS NULL OR buys IS NULL THEN
+    IF buys IS NULL THEN
         RETURN;
     END IF;
     RETURN QUERY EXECUTE format(
-        'SELECT $1::%s, x.date, %s FROM (%s) x (date, %s) GROUP BY x.date',
-        bravo._bravo_rollup_key_type('bravo_campaign_rollup'),
-        bravo._bravo_rollup_sums('bravo.bravo_campaign_rollup'), parts,
-        bravo._bravo_rollup_list('%1$I', ', '))
-      USING campaign;
+        'SELECT %s::%s, x.date, %s FROM unnest($1) AS j (v), jsonb_to_record(j.v) AS x (date date, %s) GROUP BY x.date',
+        id, bravo._bravo_rollup_key_type('bravo_campaign_rollup'),
+        bravo._bravo_rollup_sums('bravo.bravo_campaign_rollup'),
+        bravo._bravo_rollup_list('%1$I %2$s', ', '))
+      USING bravo._bravo_collect(ARRAY(
+          SELECT format('SELECT p.date, %s FROM %s p WHERE p.media_buy_id IN '
+                        '(SELECT m.id FROM %s m WHERE m.campaign_id = %s) GROUP BY p.date',
+                        bravo._bravo_rollup_own_sums(t.metric_table), t.rel, buys, id)
+            FROM bravo._bravo_rollup_tables() t));
 END
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_campaign_rows_of(anyelement) FROM PUBLIC;
@@ -247,36 +293,30 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    buys  regclass := bravo._bravo_media_table('media_buys');
-    parts text;
+    buys regclass := bravo._bravo_media_table('media_buys');
+    id   text := bravo._bravo_campaign_literal(campaign);
 BEGIN
-    SELECT string_agg(format(
-               'SELECT p.hour_start, %s FROM %s p WHERE p.media_buy_id IN '
-               '(SELECT m.id FROM %s m WHERE m.campaign_id = $1) GROUP BY p.hour_start',
-               (SELECT string_agg(
-                         CASE WHEN x.name = l.counter THEN 'count(*)::integer'
-                              WHEN x.name = ANY (l.measures) THEN format('sum(p.%I)::%s', x.name, x.type)
-                              ELSE format('0::%s', x.type) END, ', ' ORDER BY x.ord)
-                  FROM bravo._bravo_hourly_layout() l,
-                       (VALUES ('impressions', 'bigint', 1), ('clicks', 'bigint', 2), ('spend', 'numeric', 3),
-                               ('video_starts', 'bigint', 4), ('video_completions', 'bigint', 5),
-                               ('video_views', 'bigint', 6), ('impression_rows', 'integer', 7),
-                               ('video_rows', 'integer', 8)) x (name, type, ord)
-                 WHERE l.metric_table = t.metric_table),
-               t.rel, buys), ' UNION ALL ')
-      INTO parts
-      FROM bravo._bravo_hourly_tables() t;
-    IF parts IS NULL OR buys IS NULL THEN
+    IF buys IS NULL THEN
         RETURN;
     END IF;
     RETURN QUERY EXECUTE format(
-        'SELECT $1::%s, x.h, sum(x.a)::bigint, sum(x.b)::bigint, sum(x.c)::numeric, sum(x.d)::bigint, '
-        'sum(x.e)::bigint, sum(x.f)::bigint, sum(x.g)::integer, sum(x.i)::integer '
-        'FROM (%s) x (h, a, b, c, d, e, f, g, i) GROUP BY x.h',
-        (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-          WHERE a.attrelid = 'bravo.bravo_campaign_hourly_rollup'::regclass AND a.attname = 'campaign_id'),
-        parts)
-      USING campaign;
+        'SELECT %s::%s, x.hour_start, coalesce(sum(x.impressions), 0)::bigint, coalesce(sum(x.clicks), 0)::bigint, '
+        'coalesce(sum(x.spend), 0)::numeric, coalesce(sum(x.video_starts), 0)::bigint, '
+        'coalesce(sum(x.video_completions), 0)::bigint, coalesce(sum(x.video_views), 0)::bigint, '
+        'coalesce(sum(x.impression_rows), 0)::integer, coalesce(sum(x.video_rows), 0)::integer '
+        'FROM unnest($1) AS j (v), jsonb_to_record(j.v) AS x (hour_start timestamptz, impressions bigint, '
+        'clicks bigint, spend numeric, video_starts bigint, video_completions bigint, video_views bigint, '
+        'impression_rows integer, video_rows integer) GROUP BY x.hour_start',
+        id, (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+              WHERE a.attrelid = 'bravo.bravo_campaign_hourly_rollup'::regclass AND a.attname = 'campaign_id'))
+      USING bravo._bravo_collect(ARRAY(
+          SELECT format('SELECT p.hour_start, %s FROM %s p WHERE p.media_buy_id IN '
+                        '(SELECT m.id FROM %s m WHERE m.campaign_id = %s) GROUP BY p.hour_start',
+                        (SELECT string_agg(CASE WHEN c.type = 'integer' THEN format('count(*)::integer AS %I', c.name)
+                                                ELSE format('sum(p.%1$I)::%2$s AS %1$I', c.name, c.type) END, ', ')
+                           FROM bravo._bravo_hourly_columns(t.metric_table) c),
+                        t.rel, buys, id)
+            FROM bravo._bravo_hourly_tables() t));
 END
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_campaign_hours_of(anyelement) FROM PUBLIC;
@@ -289,31 +329,26 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    buys  regclass := bravo._bravo_media_table('media_buys');
-    parts text;
+    buys regclass := bravo._bravo_media_table('media_buys');
+    id   text := bravo._bravo_campaign_literal(campaign);
+    lo_d text := quote_literal(coalesce(lo, '-infinity')::text) || '::date';
+    hi_d text := quote_literal(coalesce(hi, 'infinity')::text) || '::date';
 BEGIN
-    SELECT string_agg(format(
-               'SELECT p.media_buy_id, min(p.date), max(p.date), %s FROM %s p WHERE p.media_buy_id IN '
-               '(SELECT m.id FROM %s m WHERE m.campaign_id = $1) AND p.date >= $2 AND p.date <= $3 '
-               'GROUP BY p.media_buy_id',
-               (SELECT string_agg(
-                         CASE WHEN c.name = ANY (l.measures) THEN format('sum(p.%I)::%s', c.name, c.type)
-                              WHEN c.name = l.counter THEN 'count(*)::integer'
-                              ELSE format('0::%s', c.type) END, ', ' ORDER BY c.ord)
-                  FROM bravo._bravo_rollup_layout() l, bravo._bravo_rollup_columns() c
-                 WHERE l.metric_table = t.metric_table),
-               t.rel, buys), ' UNION ALL ')
-      INTO parts
-      FROM bravo._bravo_rollup_tables() t;
-    IF parts IS NULL OR buys IS NULL THEN
+    IF buys IS NULL THEN
         RETURN;
     END IF;
     RETURN QUERY EXECUTE format(
-        'SELECT x.k::text, min(x.f), max(x.l), ROW(x.k, NULL::date, %s)::bravo.bravo_media_buy_rollup '
-        'FROM (%s) x (k, f, l, %s) GROUP BY x.k',
-        bravo._bravo_rollup_sums('bravo.bravo_media_buy_rollup'), parts,
-        bravo._bravo_rollup_list('%1$I', ', '))
-      USING campaign, coalesce(lo, '-infinity'), coalesce(hi, 'infinity');
+        'SELECT x.k, min(x.f), max(x.l), ROW(x.k::%s, NULL::date, %s)::bravo.bravo_media_buy_rollup '
+        'FROM unnest($1) AS j (v), jsonb_to_record(j.v) AS x (k text, f date, l date, %s) GROUP BY x.k',
+        bravo._bravo_rollup_key_type('bravo_media_buy_rollup'),
+        bravo._bravo_rollup_sums('bravo.bravo_media_buy_rollup'),
+        bravo._bravo_rollup_list('%1$I %2$s', ', '))
+      USING bravo._bravo_collect(ARRAY(
+          SELECT format('SELECT p.media_buy_id::text AS k, min(p.date) AS f, max(p.date) AS l, %s FROM %s p '
+                        'WHERE p.media_buy_id IN (SELECT m.id FROM %s m WHERE m.campaign_id = %s) '
+                        'AND p.date >= %s AND p.date <= %s GROUP BY p.media_buy_id',
+                        bravo._bravo_rollup_own_sums(t.metric_table), t.rel, buys, id, lo_d, hi_d)
+            FROM bravo._bravo_rollup_tables() t));
 END
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_buy_sums_of(anyelement, date, date) FROM PUBLIC;
