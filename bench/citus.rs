@@ -191,9 +191,9 @@ fn main() {
         (total / per_worker).ceil()
     );
     println!(
-        "estimate: the nightly 30-day re-sync at hourly grain compares {:.0} M rows; at the Citus re-sync rate measured here ({:.0} rows/s, one coordinator backend) that is {:.1} h. The sync streams through one coordinator backend, so workers add storage and report parallelism, not sync speed.",
+        "estimate: the nightly 30-day re-sync at hourly grain compares {:.0} M rows; at the Citus re-sync rate measured here ({:.0} rows/s, one coordinator backend) that is {:.0} min. The sync streams through one coordinator backend, so workers add storage and report parallelism, not sync speed.",
         hourly_window / 1e6,
         rate,
-        hourly_window / rate / 3600.0
+        hourly_window / rate / 60.0
     );
 }

@@ -1,10 +1,11 @@
 //! The Debian package (issue 15): `scripts/package.sh` builds
-//! `postgresql-15-bravo-metrics`; this test installs it with dpkg on the machine's
-//! PostgreSQL 15 while a cluster that preloads the library runs, creates the extension
-//! and syncs from the real fakesnow server, upgrades a database from the previous
-//! release (0.3.0, its frozen install script) with the package's upgrade script, and
-//! removes the package. The files it removes are put back afterwards (the other
-//! suites use them).
+//! `postgresql-15-bravo-metrics`; these tests install it with dpkg on the machine's
+//! PostgreSQL 15 while a cluster that preloads the library runs, create the extension
+//! and sync from the real fakesnow server, upgrade from the previous release's package
+//! (0.3.0, built from its commit by `scripts/package.sh --release-of 0.3.0`: its
+//! library synced the data first), and remove the package. The files they remove are
+//! put back afterwards (the other suites use them). They take turns: one dpkg
+//! database, one set of installed files.
 
 mod common;
 
@@ -14,6 +15,9 @@ use std::process::Command;
 use common::*;
 
 const NAME: &str = "postgresql-15-bravo-metrics";
+
+/// One test at a time installs packages.
+static DPKG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn run(cmd: &str, args: &[&str]) -> String {
     let out = Command::new(cmd)
@@ -51,6 +55,7 @@ impl Drop for Restore {
 
 #[test]
 fn the_deb_installs_under_a_running_server_syncs_upgrades_and_removes_cleanly() {
+    let _turn = DPKG.lock().unwrap_or_else(|e| e.into_inner());
     let deb = run("bash", &["scripts/package.sh", "--debug"])
         .trim()
         .to_string();
@@ -175,6 +180,125 @@ fn the_deb_installs_under_a_running_server_syncs_upgrades_and_removes_cleanly() 
             || gone.contains("not-installed"),
         "{gone}"
     );
+}
+
+/// Every row of the metric tables and media_buys (not the write times), and what the
+/// reports say: equal before and after an upgrade.
+fn data_digest(c: &mut postgres::Client) -> String {
+    c.query_one(
+        "SELECT md5(coalesce((SELECT string_agg((t.date, t.media_buy_id, t.impressions, t.clicks, t.spend)::text, ',' ORDER BY t.media_buy_id, t.date) FROM platform_buy_daily_impressions t), ''))
+             || md5(coalesce((SELECT string_agg((t.date, t.media_buy_id, t.video_starts, t.video_completions, t.video_views)::text, ',' ORDER BY t.media_buy_id, t.date) FROM platform_buy_daily_videos t), ''))
+             || md5(coalesce((SELECT string_agg(b::text, ',' ORDER BY b.id) FROM media_buys b), ''))
+             || (SELECT string_agg(format('%s/%s/%s/%s', t.impressions, t.clicks, t.spend, t.video_views), ',') FROM generate_series(1, 3) g, bravo_campaign_totals(g) t)",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// A user of the previous release (0.3.0, installed from its package, its library
+/// synced the data) installs this release's package over it under the running server,
+/// restarts, and updates: every row kept, the reports say the same, the next sync finds
+/// nothing to change.
+#[test]
+fn the_previous_releases_package_upgrades_to_this_one_and_keeps_the_data() {
+    let previous = run(
+        "bash",
+        &["scripts/package.sh", "--debug", "--release-of", "0.3.0"],
+    )
+    .trim()
+    .to_string();
+    assert!(previous.ends_with("_0.3.0_amd64.deb"), "{previous}");
+    let current = run("bash", &["scripts/package.sh", "--debug"])
+        .trim()
+        .to_string();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (previous, current) = (root.join(previous), root.join(current));
+    let (previous, current) = (previous.to_str().unwrap(), current.to_str().unwrap());
+    // It is the release: its install script is the one frozen when it shipped.
+    let script = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "dpkg-deb --fsys-tarfile {previous} | tar -xO ./usr/share/postgresql/15/extension/bravo_metrics--0.3.0.sql"
+        ))
+        .output()
+        .unwrap();
+    assert!(script.status.success());
+    let frozen = std::fs::read(root.join("sql/released/bravo_metrics--0.3.0.sql")).unwrap();
+    assert!(
+        script.stdout == frozen,
+        "the 0.3.0 package's install script differs from sql/released/bravo_metrics--0.3.0.sql"
+    );
+
+    let _turn = DPKG.lock().unwrap_or_else(|e| e.into_inner());
+    let _restore = Restore;
+    run("dpkg", &["-i", previous]);
+    let status = run("dpkg-query", &["-W", "-f=${Version}", NAME]);
+    assert_eq!(status, "0.3.0");
+    let src = Source::start();
+    src.fill(30, 10);
+    let pg = Cluster::start(ClusterOptions {
+        preload: true,
+        conf: vec![],
+    });
+    let mut c = pg.media_tool("media_tool", src.port(), 30, 3);
+    let v: String = c
+        .query_one(
+            "SELECT extversion FROM pg_extension WHERE extname = 'bravo_metrics'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(v, "0.3.0");
+    let fetched: i64 = c
+        .query_one("SELECT sum(fetched)::bigint FROM bravo_sync(30)", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(fetched, 2 * 30 * 10, "the 0.3.0 library synced");
+    let before = data_digest(&mut c);
+    drop(c);
+
+    run("dpkg", &["-i", current]);
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(run("dpkg-query", &["-W", "-f=${Version}", NAME]), version);
+    pg.restart();
+    let mut c = pg.client("media_tool");
+    c.batch_execute("ALTER EXTENSION bravo_metrics UPDATE")
+        .unwrap();
+    let v: String = c
+        .query_one(
+            "SELECT extversion FROM pg_extension WHERE extname = 'bravo_metrics'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(v, version);
+    assert_eq!(
+        data_digest(&mut c),
+        before,
+        "the upgrade changed the data or the reports"
+    );
+    let (fetched, changed): (i64, i64) = {
+        let r = c
+            .query_one(
+                "SELECT sum(fetched)::bigint, sum(inserted + updated + deleted)::bigint FROM bravo_sync(30)",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!((fetched, changed), (2 * 30 * 10, 0));
+    let runs: i64 = c
+        .query_one(
+            "SELECT count(*) FROM bravo_sync_runs WHERE status = 'succeeded'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(runs, 2, "the 0.3.0 run is in the run log, and the new one");
+    drop(c);
+    pg.stop("fast");
+    run("dpkg", &["-r", NAME]);
 }
 
 /// PGXN's META.json says what Cargo.toml says: the version, PostgreSQL 15 only.
