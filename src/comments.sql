@@ -259,6 +259,8 @@ COMMENT ON FUNCTION bravo._bravo_check_not_worker() IS
   'Internal: raises (0A000) on a Citus worker node, where the coordinator syncs.';
 COMMENT ON FUNCTION bravo._bravo_family_tables() IS
   'Internal: every metric family''s table that exists (daily and hourly), in catalog order.';
+COMMENT ON FUNCTION bravo._bravo_as_owner(regclass, text, text) IS
+  'Internal: runs a Citus call on a table as the table''s owner (its constraints and defaults never run as the superuser calling bravo_distribute).';
 COMMENT ON FUNCTION bravo._bravo_distribute_table(regclass, integer) IS
   'Internal: distributes a metric table by media_buy_id, co-located with the others, unless it is distributed already; returns whether it did.';
 COMMENT ON FUNCTION bravo._bravo_report_detach_triggers() IS

@@ -491,10 +491,37 @@ fn workers_have_no_tables_and_an_existing_media_tool_keeps_its_rows() {
     .unwrap();
     point_at(&mut c, "media_tool", src.port(), &secret);
     let mut c = cluster.coordinator.client("media_tool");
-    // A single-node media tool first: synced, reports from the rollups.
+    // A single-node media tool first: synced, an hourly family with rows, reports
+    // from the rollups.
     sync(&mut c, SYNC);
+    c.batch_execute(
+        "SELECT bravo_enable_family('impressions_hourly');
+         INSERT INTO platform_buy_hourly_impressions (hour_start, media_buy_id, impressions, clicks, spend)
+         SELECT date_trunc('hour', now()) - h * interval '1 hour', b, b * 10 + h, h % 7, (b + h) / 100.0
+           FROM generate_series(1, 40) b, generate_series(0, 71) h;",
+    )
+    .unwrap();
     let digest = rows_digest(&mut c);
+    let hourly = |c: &mut Client| -> Vec<String> {
+        (1..=4)
+            .flat_map(|id| {
+                [
+                    format!("SELECT t::text FROM bravo_campaign_hourly({id}, current_date - 3, current_date, 'Europe/Paris') t"),
+                    format!("SELECT t::text FROM bravo_campaign_hour_of_day({id}, current_date - 3, current_date, 'America/New_York') t"),
+                ]
+            })
+            .flat_map(|q| {
+                c.query(&q, &[])
+                    .unwrap_or_else(|e| panic!("{q}: {}", db_message(&e)))
+                    .iter()
+                    .map(|r| r.get::<_, String>(0))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
     let before = reports(&mut c, 4);
+    let hours_before = hourly(&mut c);
+    assert!(hours_before.len() > 24 * 4, "{}", hours_before.len());
 
     // Citus created the extension on the workers too; they have no table of their own
     // and refuse to sync.
@@ -525,6 +552,43 @@ fn workers_have_no_tables_and_an_existing_media_tool_keeps_its_rows() {
         );
     }
 
+    // The tables belong to the application's role, and media_buys carries a check of
+    // its own: Citus evaluates it while copying the rows into the shards, and that
+    // runs as the owner, never as the superuser calling bravo_distribute.
+    let trap = "CREATE OR REPLACE FUNCTION public.not_as_superuser(x bigint) RETURNS boolean
+                LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+                        RAISE EXCEPTION 'the media tool''s own code ran as superuser %', current_user;
+                    END IF;
+                    RETURN true;
+                END $$";
+    c.batch_execute(&format!(
+        "CREATE ROLE media_owner LOGIN;
+         GRANT CREATE, USAGE ON SCHEMA public TO media_owner;
+         {trap};
+         ALTER TABLE media_buys OWNER TO media_owner;
+         ALTER TABLE platform_buy_daily_impressions OWNER TO media_owner;
+         ALTER TABLE platform_buy_daily_videos OWNER TO media_owner;
+         ALTER TABLE media_buys ADD CONSTRAINT media_buys_owner_code CHECK (public.not_as_superuser(id)) NOT VALID;"
+    ))
+    .unwrap();
+    // (Citus creates the role, the grant and the function on the workers.)
+    // The hourly table still belongs to postgres: refused, with what to do.
+    let e = c
+        .query("SELECT * FROM bravo_distribute(4)", &[])
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "55000", "{}", db_message(&e));
+    assert!(
+        e.as_db_error()
+            .and_then(|d| d.hint())
+            .unwrap_or("")
+            .contains("OWNER TO media_owner"),
+        "{e:?}"
+    );
+    c.batch_execute("ALTER TABLE platform_buy_hourly_impressions OWNER TO media_owner")
+        .unwrap();
+
     // bravo_distribute keeps every row and every report.
     let done: Vec<(String, String)> = c
         .query(
@@ -544,10 +608,19 @@ fn workers_have_no_tables_and_an_existing_media_tool_keeps_its_rows() {
                 "distributed".into()
             ),
             ("platform_buy_daily_videos".into(), "distributed".into()),
+            (
+                "platform_buy_hourly_impressions".into(),
+                "distributed".into()
+            ),
         ]
     );
     assert_eq!(rows_digest(&mut c), digest);
     assert_eq!(reports(&mut c, 4), before);
+    assert_eq!(
+        hourly(&mut c),
+        hours_before,
+        "an hourly report differs on Citus"
+    );
     let rollup: i64 = c
         .query_one("SELECT count(*) FROM bravo.bravo_campaign_rollup", &[])
         .unwrap()
@@ -563,7 +636,7 @@ fn workers_have_no_tables_and_an_existing_media_tool_keeps_its_rows() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(again, vec!["already"; 3]);
+    assert_eq!(again, vec!["already"; 4]);
 
     // A family enabled afterwards is distributed with the others.
     c.batch_execute("SELECT bravo_enable_family('conversions')")

@@ -25,7 +25,11 @@
 --   * Worker nodes need the package installed (Citus runs CREATE EXTENSION of every
 --     extension created after a node joined on that node too) but not preloaded;
 --     there the extension creates no table, and bravo_sync refuses to run.
---
+--   * Citus copies a table's rows into its shards, evaluating its constraints and
+--     defaults: that runs as the table's owner (_bravo_as_owner), never as the
+--     superuser who calls bravo_distribute(), as PostgreSQL's own maintenance
+--     commands do.
+
 -- The family tables there are (every family with a table, daily and hourly), in
 -- catalog order: what bravo_distribute() distributes.
 CREATE FUNCTION bravo._bravo_family_tables()
@@ -39,6 +43,24 @@ SELECT f.family, bravo._bravo_media_table(f.table_name)
  ORDER BY f.grain, f.family
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_family_tables() FROM PUBLIC;
+
+-- Runs `sql` (a Citus call on table `rel`, which is $1 in it; `arg` is $2) as the
+-- table's owner, then back as the caller.
+CREATE FUNCTION bravo._bravo_as_owner(rel regclass, sql text, arg text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    owner text := (SELECT quote_ident(r.rolname) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+                    WHERE c.oid = rel);
+BEGIN
+    EXECUTE 'SET ROLE ' || owner;
+    EXECUTE sql USING rel, arg;
+    RESET ROLE;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_as_owner(regclass, text, text) FROM PUBLIC;
 
 -- Distributes metric table `rel` by media_buy_id, co-located with the other metric
 -- tables (the first one distributed sets the shard count: `shards`, else Citus's
@@ -68,13 +90,16 @@ BEGIN
                 AND p.partmethod = ''h'' ORDER BY p.logicalrelid LIMIT 1'
        INTO partner;
     IF partner IS NULL THEN
-        EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''media_buy_id'', shard_count => $2)'
-          USING rel, coalesce(shards, current_setting('citus.shard_count')::integer);
+        PERFORM bravo._bravo_as_owner(rel,
+            'SELECT pg_catalog.create_distributed_table($1, ''media_buy_id'', shard_count => $2::integer)',
+            coalesce(shards, current_setting('citus.shard_count')::integer)::text);
     ELSE
-        EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''media_buy_id'', colocate_with => $2)'
-          USING rel, partner::text;
+        PERFORM bravo._bravo_as_owner(rel,
+            'SELECT pg_catalog.create_distributed_table($1, ''media_buy_id'', colocate_with => $2)',
+            partner::text);
     END IF;
-    EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING to_regclass(name);
+    PERFORM bravo._bravo_as_owner(to_regclass(name),
+        'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)');
     RETURN true;
 END
 $fn$;
@@ -154,7 +179,18 @@ BEGIN
     EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
        INTO ref USING buys;
     IF NOT ref THEN
-        EXECUTE 'SELECT pg_catalog.create_reference_table($1)' USING buys;
+        -- Citus converts media_buys and every table referencing it together, as the
+        -- owner of media_buys (_bravo_as_owner): they need one owner.
+        IF EXISTS (SELECT 1 FROM pg_class c
+                    WHERE c.oid IN (SELECT ft.rel FROM bravo._bravo_family_tables() ft)
+                      AND c.relowner <> (SELECT b.relowner FROM pg_class b WHERE b.oid = buys)) THEN
+            RAISE EXCEPTION 'the media tool''s tables have different owners'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Citus makes media_buys a reference table together with the tables referencing it, as their owner: their constraints and defaults never run as the superuser calling bravo_distribute().',
+                      HINT = format('Give the metric tables the owner of media_buys (ALTER TABLE ... OWNER TO %I), then run bravo_distribute() again.',
+                                    (SELECT r.rolname FROM pg_class b JOIN pg_roles r ON r.oid = b.relowner WHERE b.oid = buys));
+        END IF;
+        PERFORM bravo._bravo_as_owner(buys, 'SELECT pg_catalog.create_reference_table($1)');
         table_name := buys; layout := 'reference'; done := 'made a reference table';
     ELSE
         table_name := buys; layout := 'reference'; done := 'already';
@@ -170,7 +206,7 @@ BEGIN
     -- The coordinator's local copy of media_buys' rows (Citus leaves it on disk) goes
     -- once the tables referencing it are distributed (it would cascade to theirs).
     IF NOT ref THEN
-        EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING buys;
+        PERFORM bravo._bravo_as_owner(buys, 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)');
     END IF;
     -- The rollups are not read any more (the reports aggregate the metric tables).
     DELETE FROM bravo.bravo_campaign_rollup;
