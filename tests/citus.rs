@@ -666,6 +666,32 @@ fn workers_have_no_tables_and_an_existing_media_tool_keeps_its_rows() {
             .sum::<i64>()
     );
 
+    // A Citus coordinator that is not in its own metadata (no citus_set_coordinator_host)
+    // has no copy of reference tables: refused, with the call to make.
+    let lone = Cluster::start(ClusterOptions {
+        preload: false,
+        conf: vec!["shared_preload_libraries = 'citus,bravo_metrics'".into()],
+    });
+    let mut l = lone.client("postgres");
+    l.batch_execute("CREATE EXTENSION citus; CREATE EXTENSION bravo_metrics;")
+        .unwrap();
+    let e = l
+        .query("SELECT * FROM bravo_distribute()", &[])
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "55000", "{}", db_message(&e));
+    assert!(
+        e.as_db_error()
+            .and_then(|d| d.hint())
+            .unwrap_or("")
+            .contains("citus_set_coordinator_host"),
+        "{e:?}"
+    );
+    let layout: i64 = l
+        .query_one("SELECT count(*) FROM pg_dist_partition", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(layout, 0, "nothing was distributed");
+
     // Without Citus the function says what to do.
     let single = Cluster::start(ClusterOptions {
         preload: true,
