@@ -104,6 +104,19 @@ fn assert_same_reports(single: &mut Client, citus: &mut Client, campaigns: i64, 
     );
 }
 
+/// `sql` fails with `state`, and its HINT says `hint`.
+fn assert_refused(c: &mut Client, sql: &str, state: &str, hint: &str) {
+    let e = c.query(sql, &[]).unwrap_err();
+    assert_eq!(sqlstate(&e), state, "{}", db_message(&e));
+    assert!(
+        e.as_db_error()
+            .and_then(|d| d.hint())
+            .unwrap_or("")
+            .contains(hint),
+        "{e:?}"
+    );
+}
+
 #[test]
 fn a_sync_on_citus_equals_the_same_sync_on_one_node() {
     let src = Source::start();
@@ -575,16 +588,11 @@ fn workers_have_no_tables_and_an_existing_media_tool_keeps_its_rows() {
     .unwrap();
     // (Citus creates the role, the grant and the function on the workers.)
     // The hourly table still belongs to postgres: refused, with what to do.
-    let e = c
-        .query("SELECT * FROM bravo_distribute(4)", &[])
-        .unwrap_err();
-    assert_eq!(sqlstate(&e), "55000", "{}", db_message(&e));
-    assert!(
-        e.as_db_error()
-            .and_then(|d| d.hint())
-            .unwrap_or("")
-            .contains("OWNER TO media_owner"),
-        "{e:?}"
+    assert_refused(
+        &mut c,
+        "SELECT * FROM bravo_distribute(4)",
+        "55000",
+        "OWNER TO media_owner",
     );
     c.batch_execute("ALTER TABLE platform_buy_hourly_impressions OWNER TO media_owner")
         .unwrap();
@@ -675,16 +683,11 @@ fn workers_have_no_tables_and_an_existing_media_tool_keeps_its_rows() {
     let mut l = lone.client("postgres");
     l.batch_execute("CREATE EXTENSION citus; CREATE EXTENSION bravo_metrics;")
         .unwrap();
-    let e = l
-        .query("SELECT * FROM bravo_distribute()", &[])
-        .unwrap_err();
-    assert_eq!(sqlstate(&e), "55000", "{}", db_message(&e));
-    assert!(
-        e.as_db_error()
-            .and_then(|d| d.hint())
-            .unwrap_or("")
-            .contains("citus_set_coordinator_host"),
-        "{e:?}"
+    assert_refused(
+        &mut l,
+        "SELECT * FROM bravo_distribute()",
+        "55000",
+        "citus_set_coordinator_host",
     );
     let layout: i64 = l
         .query_one("SELECT count(*) FROM pg_dist_partition", &[])
@@ -698,15 +701,10 @@ fn workers_have_no_tables_and_an_existing_media_tool_keeps_its_rows() {
         conf: vec![],
     });
     let mut s = single.media_tool("media_tool", src.port(), 4, 2);
-    let e = s
-        .query("SELECT * FROM bravo_distribute()", &[])
-        .unwrap_err();
-    assert_eq!(sqlstate(&e), "0A000");
-    assert!(
-        e.as_db_error()
-            .and_then(|d| d.hint())
-            .unwrap_or("")
-            .contains("CREATE EXTENSION citus"),
-        "{e:?}"
+    assert_refused(
+        &mut s,
+        "SELECT * FROM bravo_distribute()",
+        "0A000",
+        "CREATE EXTENSION citus",
     );
 }

@@ -34,6 +34,16 @@ fn run(cmd: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// The version of bravo_metrics a database has.
+fn extversion(c: &mut postgres::Client) -> String {
+    c.query_one(
+        "SELECT extversion FROM pg_extension WHERE extname = 'bravo_metrics'",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
 /// Puts the extension's files back (the package's removal deleted them), whatever
 /// happened in the test.
 struct Restore;
@@ -103,14 +113,7 @@ fn the_deb_installs_under_a_running_server_syncs_upgrades_and_removes_cleanly() 
 
     // CREATE EXTENSION from the package, a sync from fakesnow, a report.
     let mut c = pg.media_tool("media_tool", src.port(), 30, 3);
-    let v: String = c
-        .query_one(
-            "SELECT extversion FROM pg_extension WHERE extname = 'bravo_metrics'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(v, version);
+    assert_eq!(extversion(&mut c), version);
     let fetched: i64 = c
         .query_one("SELECT sum(fetched)::bigint FROM bravo_sync(30)", &[])
         .unwrap()
@@ -144,14 +147,7 @@ fn the_deb_installs_under_a_running_server_syncs_upgrades_and_removes_cleanly() 
          ALTER EXTENSION bravo_metrics UPDATE;",
     )
     .unwrap();
-    let v: String = o
-        .query_one(
-            "SELECT extversion FROM pg_extension WHERE extname = 'bravo_metrics'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(v, version);
+    assert_eq!(extversion(&mut o), version);
     drop(o);
 
     // No backend crashed while the package replaced the library.
@@ -242,14 +238,7 @@ fn the_previous_releases_package_upgrades_to_this_one_and_keeps_the_data() {
         conf: vec![],
     });
     let mut c = pg.media_tool("media_tool", src.port(), 30, 3);
-    let v: String = c
-        .query_one(
-            "SELECT extversion FROM pg_extension WHERE extname = 'bravo_metrics'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(v, "0.3.0");
+    assert_eq!(extversion(&mut c), "0.3.0");
     let fetched: i64 = c
         .query_one("SELECT sum(fetched)::bigint FROM bravo_sync(30)", &[])
         .unwrap()
@@ -265,14 +254,7 @@ fn the_previous_releases_package_upgrades_to_this_one_and_keeps_the_data() {
     let mut c = pg.client("media_tool");
     c.batch_execute("ALTER EXTENSION bravo_metrics UPDATE")
         .unwrap();
-    let v: String = c
-        .query_one(
-            "SELECT extversion FROM pg_extension WHERE extname = 'bravo_metrics'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(v, version);
+    assert_eq!(extversion(&mut c), version);
     assert_eq!(
         data_digest(&mut c),
         before,
