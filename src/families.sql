@@ -205,7 +205,7 @@ BEGIN
             'media_buy_id %s NOT NULL REFERENCES %s.media_buys (id), '
             'created_at timestamptz NOT NULL DEFAULT now(), '
             'updated_at timestamptz NOT NULL DEFAULT now(), '
-            'PRIMARY KEY (media_buy_id, %I))', tab,
+            'PRIMARY KEY (media_buy_id, %I)) WITH (fillfactor = 90)', tab,
             CASE f.grain WHEN 'hour'
                 THEN 'hour_start timestamptz CHECK (hour_start = date_trunc(''minute'', hour_start))'
                 ELSE 'date date' END,

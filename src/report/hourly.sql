@@ -27,7 +27,7 @@ CREATE TABLE bravo.bravo_campaign_hourly_rollup (
     impression_rows   integer     NOT NULL DEFAULT 0,
     video_rows        integer     NOT NULL DEFAULT 0,
     PRIMARY KEY (campaign_id, hour_start)
-) WITH (fillfactor = 90);
+) WITH (fillfactor = 70);
 REVOKE ALL ON bravo.bravo_campaign_hourly_rollup FROM PUBLIC;
 
 -- Which hourly table feeds which columns of the hourly rollup, and its row counter.
