@@ -242,13 +242,16 @@ $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_rollup_prune(text, text[], date[]) FROM PUBLIC;
 
 -- Metric table `tab`: (media_buy_id, date, its own rollup columns: its measures, then
--- its row counter) of a transition table, with `sign` +1 (new rows) or -1 (old rows).
+-- its row counter) of a transition table, with `sign` +1 (new rows: the values as they
+-- are, no multiplication per row) or -1 (old rows).
 CREATE FUNCTION bravo._bravo_rollup_rows(tab text, transition text, sign integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
 SELECT format('SELECT media_buy_id, date, %s, %s::integer FROM %I',
-              (SELECT string_agg(format('(%s * %I)::%s', sign, c.name, c.type), ', ' ORDER BY c.ord)
+              (SELECT string_agg(CASE sign WHEN 1 THEN format('%I::%s', c.name, c.type)
+                                           ELSE format('(%s * %I)::%s', sign, c.name, c.type) END,
+                                 ', ' ORDER BY c.ord)
                  FROM bravo._bravo_rollup_columns() c WHERE c.name = ANY (l.measures)),
               sign, transition)
   FROM bravo._bravo_rollup_layout() l

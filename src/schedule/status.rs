@@ -168,7 +168,7 @@ BEGIN
     IF rel IS NULL THEN
         RETURN NULL;
     END IF;
-    EXECUTE pg_catalog.format('SELECT pg_catalog.max(date) FROM %s', rel) INTO d;
+    EXECUTE pg_catalog.format('SELECT date FROM %s WHERE date IS NOT NULL ORDER BY date DESC LIMIT 1', rel) INTO d;
     RETURN d;
 END
 $fn$;

@@ -442,8 +442,19 @@ impl<'c> Applier<'c> {
             alias.push(format!("c{n}"));
         }
         let unnest = format!("unnest({}) AS u({})", args.join(", "), alias.join(", "));
+        // The inserts unnest the arrays in the select list (a ProjectSet, row by row)
+        // rather than in FROM (a function scan, which first copies every element of
+        // every array into a tuplestore of its own).
+        let projected = format!(
+            "(SELECT {}) AS u",
+            args.iter()
+                .zip(&alias)
+                .map(|(a, n)| format!("pg_catalog.unnest({a}) AS {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let insert_sql = format!(
-            "INSERT INTO {table} ({}, created_at, updated_at) SELECT {}, pg_catalog.now(), pg_catalog.now() FROM {unnest}",
+            "INSERT INTO {table} ({}, created_at, updated_at) SELECT {}, pg_catalog.now(), pg_catalog.now() FROM {projected}",
             cols.join(", "),
             vals.join(", ")
         );
