@@ -4,7 +4,8 @@
 //!
 //! * first load of 50,000 media buys x 30 days (1.5 M rows per table) vs plain COPY of
 //!   the same rows into the same (emptied) tables, in `BENCH_FIRST_LOAD_ROUNDS`
-//!   (default 3) alternating rounds, with each one's backend CPU;
+//!   (default 3) alternating rounds after `BENCH_WARMUP` (default 1) untimed ones,
+//!   with each one's backend CPU;
 //! * re-sync with no change, and with 3 % of rows changed, vs a naive
 //!   INSERT ... ON CONFLICT DO UPDATE of the whole window;
 //! * peak backend memory (anonymous RSS, sampled every 5 ms) at 0.5 M vs 1.5 M rows;
@@ -148,9 +149,15 @@ fn main() {
     // the network runtime included) is read from /proc for each.
     let dir = pg.dir.display().to_string();
     let n_rounds = arg("BENCH_FIRST_LOAD_ROUNDS", 3).max(1);
+    // Untimed warm-up rounds first (`BENCH_WARMUP`, default 1; printed, not counted):
+    // the first load after the server starts pays the kernel's zeroing of every page of
+    // shared memory it touches for the first time (about 1 s here, `clear_page_erms`
+    // under `shmem_fault` in perf), which COPY, writing through a 16 MB ring of
+    // buffers, hardly does. A running server has touched its buffers long before.
+    let warmup = arg("BENCH_WARMUP", 1) as usize;
     let mut rounds = Vec::new();
     let mut first_mem = 0;
-    for round in 0..n_rounds {
+    for round in 0..n_rounds + warmup as u64 {
         c.batch_execute(
             "TRUNCATE platform_buy_daily_impressions, platform_buy_daily_videos; CHECKPOINT",
         )
@@ -187,6 +194,7 @@ fn main() {
         rounds.push((first, first_cpu, copy, copy_cpu));
     }
     vacuum(&mut c);
+    let warmups = rounds.drain(..warmup).collect::<Vec<_>>();
     let first = Duration::from_secs_f64(median(rounds.iter().map(|r| r.0.as_secs_f64()).collect()));
     let copy = Duration::from_secs_f64(median(rounds.iter().map(|r| r.2.as_secs_f64()).collect()));
     let first_ratio = median(
@@ -342,6 +350,15 @@ fn main() {
         "| first-load round | bravo_sync | its backend CPU | COPY | its backend CPU | ratio |"
     );
     println!("|---|---|---|---|---|---|");
+    for (i, (f, fc, cp, cc)) in warmups.iter().enumerate() {
+        println!(
+            "| warm-up {} (not counted) | {} | {fc:.2} s | {} | {cc:.2} s | {:.2}x |",
+            i + 1,
+            secs(*f),
+            secs(*cp),
+            ratio(*f, *cp)
+        );
+    }
     for (i, (f, fc, cp, cc)) in rounds.iter().enumerate() {
         println!(
             "| {} | {} | {fc:.2} s | {} | {cc:.2} s | {:.2}x |",

@@ -9,7 +9,8 @@
 //! source (a missing source of an optional family is recorded as `missing_source` and
 //! skipped), check its columns, choose the key order of the window
 //! ([`order`]), and stream the window batch by batch in that order:
-//! each row is validated and deduplicated (`bravo_core::validate`), compared with the
+//! each row is validated and deduplicated (`bravo_core::validate`) on the network
+//! runtime, a batch ahead of the merge ([`feed`]), compared with the
 //! target's window read in the same order through an SPI cursor
 //! (`bravo_core::compare`, driven by [`apply`]), and only inserts, real updates and
 //! set-aside rows are written, in bounded batches; then vanished rows are deleted
@@ -22,6 +23,7 @@
 pub mod apply;
 pub mod catalog;
 pub mod connect;
+mod feed;
 pub mod intraday;
 pub mod key;
 pub mod lock;
@@ -43,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use bravo_core::grain::Grain;
 use bravo_core::target::Target;
-use bravo_core::{source, validate, RunStatus, Trigger};
+use bravo_core::{source, RunStatus, Trigger};
 use bravo_snowflake::{Client, Error as SfError, ResultStream};
 use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
@@ -382,7 +384,7 @@ struct Ctx<'a> {
     window_start: slot::WindowStart,
     /// How media buy ids are typed, and the ids `media_buys` has.
     key: key::KeySpec,
-    known_buys: HashSet<bravo_core::BuyId>,
+    known_buys: std::sync::Arc<HashSet<bravo_core::BuyId>>,
     tag: Option<String>,
     delete_missing: bool,
     max_fraction: f64,
@@ -442,7 +444,7 @@ fn body(schemas: &Schemas, req: &SyncRequest, record: &Rc<RefCell<RunRecord>>) {
         run_id,
         window_start,
         key,
-        known_buys,
+        known_buys: std::sync::Arc::new(known_buys),
         tag: settings::get_str(&settings::SNOWFLAKE_QUERY_TAG),
         delete_missing: settings::DELETE_MISSING.get(),
         max_fraction: settings::DELETE_MAX_FRACTION.get(),
@@ -616,27 +618,16 @@ fn sync_target(
         ),
     };
     let rid = q.request_id;
-    let mut stream = net(Some(session), Some(rid), client.query(q));
+    let stream = net(Some(session), Some(rid), client.query(q));
     session.active = Some(rid);
     trec.query_id = stream.query_id().map(str::to_string);
     record.borrow_mut().targets.push(trec.clone());
 
     let deferred = rollup::defer(&ctx.schemas.internal, &table).unwrap_or_else(|e| e.raise());
     let (applied, seen) = apply_stream(
-        ctx,
-        session,
-        progress,
-        target,
-        owner,
-        &relation,
-        order,
-        &columns,
-        lookup,
-        &mut stream,
-        rid,
+        ctx, session, progress, target, owner, &relation, order, &columns, lookup, stream, rid,
         &mut trec,
     );
-    drop(stream);
     session.active = None;
 
     // The new mark commits with the rows it stands for. A refresh of some media buys
@@ -748,11 +739,11 @@ fn apply_stream(
     order: bravo_core::KeyOrder,
     columns: &source::SourceColumns,
     lookup: bool,
-    stream: &mut ResultStream,
+    stream: ResultStream,
     rid: uuid::Uuid,
     trec: &mut TargetRecord,
 ) -> (apply::Applied, Option<chrono::DateTime<chrono::Utc>>) {
-    let positions = result_positions(stream, target, relation, columns.has_source_id());
+    let positions = result_positions(&stream, target, relation, columns.has_source_id());
     // The change column's place in the result, when it was asked for.
     let change_at = columns.change.as_ref().and_then(|c| {
         stream
@@ -760,8 +751,24 @@ fn apply_stream(
             .iter()
             .position(|r| r.name.eq_ignore_ascii_case(&c.name))
     });
-    let mut seen: Option<chrono::DateTime<chrono::Utc>> = None;
     let width = stream.columns().len();
+    let total = stream.total_rows();
+    // Decoding and validation run on the network runtime, a batch ahead of the merge.
+    let mut feed = feed::Feed::start(
+        &runtime::handle(),
+        stream,
+        feed::Spec {
+            target: target.clone(),
+            key: ctx.key.kind,
+            order,
+            positions,
+            change_at,
+            width,
+            known_buys: ctx.known_buys.clone(),
+            scope: ctx.scope.map(|s| s.buys.iter().cloned().collect()),
+        },
+    );
+    let mut seen: Option<chrono::DateTime<chrono::Utc>> = None;
     Spi::connect(|spi| {
         let mut applier = apply::Applier::open(
             spi,
@@ -781,69 +788,39 @@ fn apply_stream(
         // Its temporary tables' index builds wrote into the progress slot; put the
         // sync's values back before waiting on the network.
         progress.refresh();
-        let mut dedup = validate::Deduper::new(order, &ctx.known_buys);
-        let mut outcomes = Vec::new();
-        // A refresh's source filters on its buys; a row of another buy (a source that
-        // ignored the filter) would be taken for a new row: never merged.
-        let scope: Option<HashSet<&bravo_core::BuyId>> = ctx.scope.map(|s| s.buys.iter().collect());
-        while let Some(mut batch) = net(Some(session), Some(rid), stream.next_batch()) {
-            if batch.columns.len() != width {
-                BravoError::new(
+        while let Some(item) = net(Some(session), Some(rid), feed.next()) {
+            let mut fed = match item {
+                Ok(fed) => fed,
+                Err(feed::FeedError::Snowflake(e)) => BravoError::from(e).raise(),
+                Err(feed::FeedError::Width(got)) => BravoError::new(
                     PgSqlErrorCode::ERRCODE_FDW_INCONSISTENT_DESCRIPTOR_INFORMATION,
                     format!(
-                        "Snowflake returned a batch of {} columns for {relation}; its rowtype has {width}",
-                        batch.columns.len()
+                        "Snowflake returned a batch of {got} columns for {relation}; its rowtype has {width}"
                     ),
                 )
-                .raise();
-            }
-            if let Some(at) = change_at {
-                seen = seen.max(bravo_core::changes::max_mark(&batch.columns[at]));
-            }
-            let columns: Vec<bravo_snowflake::Column> = positions
-                .iter()
-                .map(|&p| {
-                    std::mem::replace(
-                        &mut batch.columns[p],
-                        bravo_snowflake::Column::Boolean(Vec::new()),
-                    )
-                })
-                .collect();
-            for i in 0..batch.num_rows {
-                let row = validate::read_row(target, ctx.key.kind, &columns, i);
-                if let (Some(scope), Some(id)) = (&scope, &row.media_buy_id) {
-                    if !scope.contains(id) {
-                        continue;
-                    }
-                }
-                if let Err(e) = dedup.push(row, &mut outcomes) {
-                    BravoError::new(
-                        PgSqlErrorCode::ERRCODE_FDW_ERROR,
-                        format!(
-                            "Snowflake returned {relation} out of order: ({}, {}) after ({}, {})",
-                            e.next.0,
-                            bravo_core::grain::slot_text(target.grain, e.next.1),
-                            e.previous.0,
-                            bravo_core::grain::slot_text(target.grain, e.previous.1)
-                        ),
-                    )
-                    .raise();
-                }
-            }
-            trec.fetched += batch.num_rows as i64;
-            applier.accept(&mut outcomes).unwrap_or_else(|e| e.raise());
-            report_progress(
-                progress,
-                &applier.applied,
-                trec.fetched,
-                stream.total_rows(),
-            );
+                .raise(),
+                Err(feed::FeedError::Order(e)) => BravoError::new(
+                    PgSqlErrorCode::ERRCODE_FDW_ERROR,
+                    format!(
+                        "Snowflake returned {relation} out of order: ({}, {}) after ({}, {})",
+                        e.next.0,
+                        bravo_core::grain::slot_text(target.grain, e.next.1),
+                        e.previous.0,
+                        bravo_core::grain::slot_text(target.grain, e.previous.1)
+                    ),
+                )
+                .raise(),
+            };
+            seen = seen.max(fed.mark);
+            trec.fetched += fed.rows as i64;
+            applier
+                .accept(&mut fed.outcomes)
+                .unwrap_or_else(|e| e.raise());
+            report_progress(progress, &applier.applied, trec.fetched, total);
             pg_sys::check_for_interrupts!();
             let fetched = trec.fetched;
             progress.notice(false, || format!("{}: fetched {fetched} rows", target.name));
         }
-        dedup.finish(&mut outcomes);
-        applier.accept(&mut outcomes).unwrap_or_else(|e| e.raise());
         (applier.finish().unwrap_or_else(|e| e.raise()), seen)
     })
 }

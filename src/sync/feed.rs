@@ -1,0 +1,139 @@
+//! The feed of one target's source rows. A task on the network runtime decodes each
+//! batch Snowflake sends and validates its rows (read, the refresh's scope, duplicate
+//! detection: plain Rust, no PostgreSQL) while the backend thread merges the previous
+//! batch into the table. Only plain values cross: the batches' outcomes. At most two
+//! validated batches wait in the channel, so memory stays bounded whatever the window.
+//! Dropping the feed stops the task, and with it any download it waits on.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bravo_core::key::{BuyId, KeyType};
+use bravo_core::target::Target;
+use bravo_core::validate::{self, Deduper, OrderError, Outcome};
+use bravo_core::KeyOrder;
+use bravo_snowflake::{Batch, Column, Error as SfError, ResultStream};
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+/// One source batch, validated, in source order.
+pub struct Fed {
+    /// Source rows in the batch (0 for the last item, which carries the row the
+    /// duplicate detection held back).
+    pub rows: usize,
+    pub outcomes: Vec<Outcome>,
+    /// The latest change-column value in the batch, when the query selected it.
+    pub mark: Option<DateTime<Utc>>,
+}
+
+/// Why the feed stopped early; the backend thread raises it.
+pub enum FeedError {
+    Snowflake(SfError),
+    /// A batch with another number of columns than the result's rowtype.
+    Width(usize),
+    /// The source broke the key order the query asked for.
+    Order(OrderError),
+}
+
+/// What the task needs to validate a target's rows.
+pub struct Spec {
+    pub target: Target,
+    pub key: KeyType,
+    pub order: KeyOrder,
+    /// The place in the result of each column `validate::read_row` reads.
+    pub positions: Vec<usize>,
+    /// The change column's place in the result, when it was asked for.
+    pub change_at: Option<usize>,
+    /// The result's number of columns (its rowtype).
+    pub width: usize,
+    pub known_buys: Arc<HashSet<BuyId>>,
+    /// A refresh's media buys: a row of any other buy (a source that ignored the
+    /// filter) is never merged.
+    pub scope: Option<HashSet<BuyId>>,
+}
+
+impl Spec {
+    fn validate(&self, mut batch: Batch, dedup: &mut Deduper) -> Result<Fed, FeedError> {
+        if batch.columns.len() != self.width {
+            return Err(FeedError::Width(batch.columns.len()));
+        }
+        let mark = self
+            .change_at
+            .and_then(|at| bravo_core::changes::max_mark(&batch.columns[at]));
+        let columns: Vec<Column> = self
+            .positions
+            .iter()
+            .map(|&p| std::mem::replace(&mut batch.columns[p], Column::Boolean(Vec::new())))
+            .collect();
+        let mut outcomes = Vec::with_capacity(batch.num_rows);
+        for i in 0..batch.num_rows {
+            let row = validate::read_row(&self.target, self.key, &columns, i);
+            if let (Some(scope), Some(id)) = (&self.scope, &row.media_buy_id) {
+                if !scope.contains(id) {
+                    continue;
+                }
+            }
+            dedup.push(row, &mut outcomes).map_err(FeedError::Order)?;
+        }
+        Ok(Fed {
+            rows: batch.num_rows,
+            outcomes,
+            mark,
+        })
+    }
+}
+
+/// A running feed: receive with [`Feed::next`] until it returns `None`.
+pub struct Feed {
+    rx: mpsc::Receiver<Result<Fed, FeedError>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Feed {
+    /// Starts validating `stream` on `runtime`.
+    pub fn start(runtime: &tokio::runtime::Handle, mut stream: ResultStream, spec: Spec) -> Feed {
+        let (tx, rx) = mpsc::channel(2);
+        let task = runtime.spawn(async move {
+            let mut dedup = Deduper::new(spec.order, &spec.known_buys);
+            loop {
+                let next = tokio::select! {
+                    _ = tx.closed() => return,
+                    next = stream.next_batch() => next,
+                };
+                let item = match next {
+                    Err(e) => Err(FeedError::Snowflake(e)),
+                    Ok(Some(batch)) => spec.validate(batch, &mut dedup),
+                    Ok(None) => {
+                        let mut outcomes = Vec::new();
+                        dedup.finish(&mut outcomes);
+                        let _ = tx
+                            .send(Ok(Fed {
+                                rows: 0,
+                                outcomes,
+                                mark: None,
+                            }))
+                            .await;
+                        return;
+                    }
+                };
+                let failed = item.is_err();
+                if tx.send(item).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Feed { rx, task }
+    }
+
+    /// The next validated batch; `None` after the last one. Never fails itself: the
+    /// future is the network wait the backend thread runs under `runtime::block_on`.
+    pub async fn next(&mut self) -> Result<Option<Result<Fed, FeedError>>, SfError> {
+        Ok(self.rx.recv().await)
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
