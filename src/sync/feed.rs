@@ -1,8 +1,9 @@
 //! The feed of one target's source rows. A task on the network runtime decodes each
 //! batch Snowflake sends and validates its rows (read, the refresh's scope, duplicate
 //! detection: plain Rust, no PostgreSQL) while the backend thread merges the previous
-//! batch into the table. Only plain values cross: the batches' outcomes. At most two
-//! validated batches wait in the channel, so memory stays bounded whatever the window.
+//! batch into the table. Only plain values cross: the batches' outcomes. One validated
+//! batch waits in the channel while the task validates the next, so memory stays
+//! bounded whatever the window.
 //! Dropping the feed stops the task, and with it any download it waits on.
 
 use std::collections::HashSet;
@@ -92,7 +93,7 @@ pub struct Feed {
 impl Feed {
     /// Starts validating `stream` on `runtime`.
     pub fn start(runtime: &tokio::runtime::Handle, mut stream: ResultStream, spec: Spec) -> Feed {
-        let (tx, rx) = mpsc::channel(2);
+        let (tx, rx) = mpsc::channel(1);
         let task = runtime.spawn(async move {
             let mut dedup = Deduper::new(spec.order, &spec.known_buys);
             loop {
