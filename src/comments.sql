@@ -226,6 +226,8 @@ COMMENT ON FUNCTION bravo._bravo_sweep_interrupted() IS
   'Internal: marks run log rows left running by a backend that is gone as interrupted; returns how many.';
 COMMENT ON FUNCTION bravo._bravo_latest_date(text) IS
   'Internal: the latest date of the media tool''s metric table tab, NULL when it has no rows or does not exist.';
+COMMENT ON FUNCTION bravo._bravo_latest_hour(text) IS
+  'Internal: the latest hour of the media tool''s hourly metric table tab, NULL when it has no rows or does not exist.';
 
 -- Troubleshooting (doctor/doctor.sql).
 COMMENT ON FUNCTION bravo._bravo_doctor_snowflake() IS

@@ -385,6 +385,40 @@ fn hours_of_every_timestamp_type_land_as_instants_across_daylight_saving_changes
         .unwrap()
         .get(0);
     assert_eq!(merged, 9);
+
+    // Freshness and the doctor read each hourly table's latest hour from its index
+    // (bravo._bravo_latest_hour): the same hour max() finds, and its local day.
+    for fam in ["h_ltz", "h_ny", "h_paris", "h_tz"] {
+        let (latest_hour, latest_date, max_hour, max_day): (
+            Option<chrono::DateTime<chrono::Utc>>,
+            Option<NaiveDate>,
+            Option<chrono::DateTime<chrono::Utc>>,
+            Option<NaiveDate>,
+        ) = c
+            .query_one(
+                &format!(
+                    "SELECT f.latest_hour, f.latest_date, m.h,
+                            (m.h AT TIME ZONE coalesce(nullif(current_setting('bravo_metrics.sync_time_zone', true), ''), 'UTC'))::date
+                       FROM bravo_freshness f,
+                            (SELECT max(hour_start) AS h FROM platform_buy_{fam}) m
+                      WHERE f.family = $1"
+                ),
+                &[&fam],
+            )
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .unwrap();
+        assert!(max_hour.is_some(), "{fam} has rows");
+        assert_eq!((latest_hour, latest_date), (max_hour, max_day), "{fam}");
+        let doctor: String = c
+            .query_one(
+                "SELECT detail FROM bravo_doctor() WHERE \"check\" = 'rows ' || $1",
+                &[&format!("platform_buy_{fam}")],
+            )
+            .unwrap()
+            .get(0);
+        let day = max_day.unwrap().to_string();
+        assert!(doctor.contains(&day), "{fam}: {doctor} names {day}");
+    }
 }
 
 #[test]

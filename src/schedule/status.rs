@@ -154,8 +154,11 @@ ALTER FUNCTION @extschema@._bravo_hourly_next_run() SET SCHEMA bravo;
 ALTER FUNCTION @extschema@._bravo_intraday_next_run() SET SCHEMA bravo;
 REVOKE ALL ON FUNCTION bravo._bravo_intraday_next_run() FROM PUBLIC;
 
--- The latest date of the media tool's metric table `tab` (in its schema: see
--- bravo._bravo_media_schema), NULL when it has no rows or does not exist.
+-- The latest date of the media tool's daily metric table `tab` (in its schema: see
+-- bravo._bravo_media_schema), NULL when it has no rows or does not exist. Read from
+-- the index on it: ORDER BY ... DESC LIMIT 1, not max(), which the planner may answer
+-- by reading the whole index when the table's statistics are stale (autovacuum
+-- analyzed it during a first load: 0.5 s per 1.5 M rows).
 CREATE FUNCTION bravo._bravo_latest_date(tab text)
 RETURNS date
 LANGUAGE plpgsql STABLE
@@ -173,6 +176,26 @@ BEGIN
 END
 $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_latest_date(text) FROM PUBLIC;
+
+-- The latest hour of the media tool's hourly metric table `tab`, as
+-- _bravo_latest_date reads a daily one.
+CREATE FUNCTION bravo._bravo_latest_hour(tab text)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    rel pg_catalog.regclass := bravo._bravo_media_table(tab);
+    h   timestamptz;
+BEGIN
+    IF rel IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE pg_catalog.format('SELECT hour_start FROM %s WHERE hour_start IS NOT NULL ORDER BY hour_start DESC LIMIT 1', rel) INTO h;
+    RETURN h;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_latest_hour(text) FROM PUBLIC;
 
 CREATE FUNCTION bravo_schedule_status()
 RETURNS TABLE (
