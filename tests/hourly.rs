@@ -389,12 +389,8 @@ fn hours_of_every_timestamp_type_land_as_instants_across_daylight_saving_changes
     // Freshness and the doctor read each hourly table's latest hour from its index
     // (bravo._bravo_latest_hour): the same hour max() finds, and its local day.
     for fam in ["h_ltz", "h_ny", "h_paris", "h_tz"] {
-        let (latest_hour, latest_date, max_hour, max_day): (
-            Option<chrono::DateTime<chrono::Utc>>,
-            Option<NaiveDate>,
-            Option<chrono::DateTime<chrono::Utc>>,
-            Option<NaiveDate>,
-        ) = c
+        type Instant = Option<chrono::DateTime<chrono::Utc>>;
+        let (latest_hour, latest_date, max_hour, max_day): (Instant, Option<NaiveDate>, Instant, Option<NaiveDate>) = c
             .query_one(
                 &format!(
                     "SELECT f.latest_hour, f.latest_date, m.h,

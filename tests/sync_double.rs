@@ -411,6 +411,57 @@ fn chunked_source_is_merged_exactly_and_three_percent_revisions_update_three_per
     }
 }
 
+/// The feed hands a chunk to the backend in slices of 16,384 rows
+/// (`src/sync/feed.rs`): chunks of 40,000 rows cross in three slices each, the last
+/// one short, and every row lands once, as the generator made it.
+#[test]
+fn chunks_larger_than_a_feed_slice_are_merged_exactly() {
+    let o = SyntheticOptions {
+        chunk_rows: 40_000,
+        inline_rows: 700,
+        ..opts(2000)
+    };
+    let src = SyntheticSource::start(o.clone());
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut c = pg.media_tool("media_tool", src.port(), 2000, 10);
+    let rows = c
+        .query(
+            "SELECT target, fetched, inserted, set_aside FROM bravo_sync(30) ORDER BY target",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        let counts: (i64, i64, i64) = (r.get(1), r.get(2), r.get(3));
+        assert_eq!(
+            counts,
+            (2000 * 31, 2000 * 31, 0),
+            "{}",
+            r.get::<_, String>(0)
+        );
+    }
+    let mut checked = 0;
+    for r in c
+        .query(
+            "SELECT media_buy_id, date, impressions, clicks, (spend * 100)::bigint FROM platform_buy_daily_impressions",
+            &[],
+        )
+        .unwrap()
+    {
+        let want = o.row(
+            bravo_testkit::synthetic::Table::Impressions,
+            r.get(0),
+            r.get(1),
+        );
+        assert_eq!(
+            want.metrics,
+            [r.get::<_, i64>(2), r.get::<_, i64>(3), r.get::<_, i64>(4)]
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 2000 * 31);
+}
+
 #[test]
 fn bad_credentials_fail_cleanly_without_retries_and_leave_tables_unchanged() {
     let src = SyntheticSource::start(opts(100));

@@ -1,9 +1,10 @@
 //! The feed of one target's source rows. A task on the network runtime decodes each
 //! batch Snowflake sends and validates its rows (read, the refresh's scope, duplicate
 //! detection: plain Rust, no PostgreSQL) while the backend thread merges the previous
-//! batch into the table. Only plain values cross: the batches' outcomes. One validated
-//! batch waits in the channel while the task validates the next, so memory stays
-//! bounded whatever the window.
+//! batch into the table. Only plain values cross: the batches' outcomes. A batch crosses
+//! in slices of [`SLICE_ROWS`] rows: one validated slice waits in the channel while the
+//! task validates the next, so what is in flight beside the merge is two slices, not two
+//! batches (a chunk from Snowflake can hold 100k rows or more), whatever the window.
 //! Dropping the feed stops the task, and with it any download it waits on.
 
 use std::collections::HashSet;
@@ -17,14 +18,26 @@ use bravo_snowflake::{Batch, Column, Error as SfError, ResultStream};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-/// One source batch, validated, in source order.
+/// Source rows validated and sent to the backend at a time. The backend buffers its
+/// writes separately (`apply::FLUSH_ROWS`), so this sets memory, not statements.
+pub const SLICE_ROWS: usize = 16_384;
+
+/// A slice of a source batch, validated, in source order.
 pub struct Fed {
-    /// Source rows in the batch (0 for the last item, which carries the row the
+    /// Source rows in the slice (0 for the last item, which carries the row the
     /// duplicate detection held back).
     pub rows: usize,
     pub outcomes: Vec<Outcome>,
-    /// The latest change-column value in the batch, when the query selected it.
+    /// The latest change-column value in the batch (on its first slice), when the query
+    /// selected it.
     pub mark: Option<DateTime<Utc>>,
+}
+
+/// A batch's columns as validation reads them.
+struct Columns {
+    columns: Vec<Column>,
+    rows: usize,
+    mark: Option<DateTime<Utc>>,
 }
 
 /// Why the feed stopped early; the backend thread raises it.
@@ -54,7 +67,7 @@ pub struct Spec {
 }
 
 impl Spec {
-    fn validate(&self, mut batch: Batch, dedup: &mut Deduper) -> Result<Fed, FeedError> {
+    fn columns(&self, mut batch: Batch) -> Result<Columns, FeedError> {
         if batch.columns.len() != self.width {
             return Err(FeedError::Width(batch.columns.len()));
         }
@@ -66,9 +79,24 @@ impl Spec {
             .iter()
             .map(|&p| std::mem::replace(&mut batch.columns[p], Column::Boolean(Vec::new())))
             .collect();
-        let mut outcomes = Vec::with_capacity(batch.num_rows);
-        for i in 0..batch.num_rows {
-            let row = validate::read_row(&self.target, self.key, &columns, i);
+        Ok(Columns {
+            columns,
+            rows: batch.num_rows,
+            mark,
+        })
+    }
+
+    /// Validates rows `rows` of a batch.
+    fn validate(
+        &self,
+        batch: &Columns,
+        rows: std::ops::Range<usize>,
+        dedup: &mut Deduper,
+    ) -> Result<Fed, FeedError> {
+        let mut outcomes = Vec::with_capacity(rows.len());
+        let (n, first) = (rows.len(), rows.start == 0);
+        for i in rows {
+            let row = validate::read_row(&self.target, self.key, &batch.columns, i);
             if let (Some(scope), Some(id)) = (&self.scope, &row.media_buy_id) {
                 if !scope.contains(id) {
                     continue;
@@ -77,9 +105,9 @@ impl Spec {
             dedup.push(row, &mut outcomes).map_err(FeedError::Order)?;
         }
         Ok(Fed {
-            rows: batch.num_rows,
+            rows: n,
             outcomes,
-            mark,
+            mark: if first { batch.mark } else { None },
         })
     }
 }
@@ -101,9 +129,9 @@ impl Feed {
                     _ = tx.closed() => return,
                     next = stream.next_batch() => next,
                 };
-                let item = match next {
+                let batch = match next {
                     Err(e) => Err(FeedError::Snowflake(e)),
-                    Ok(Some(batch)) => spec.validate(batch, &mut dedup),
+                    Ok(Some(batch)) => spec.columns(batch),
                     Ok(None) => {
                         let mut outcomes = Vec::new();
                         dedup.finish(&mut outcomes);
@@ -117,9 +145,20 @@ impl Feed {
                         return;
                     }
                 };
-                let failed = item.is_err();
-                if tx.send(item).await.is_err() || failed {
-                    return;
+                let batch = match batch {
+                    Ok(batch) => batch,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                for start in (0..batch.rows).step_by(SLICE_ROWS) {
+                    let end = batch.rows.min(start + SLICE_ROWS);
+                    let item = spec.validate(&batch, start..end, &mut dedup);
+                    let failed = item.is_err();
+                    if tx.send(item).await.is_err() || failed {
+                        return;
+                    }
                 }
             }
         });

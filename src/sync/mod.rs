@@ -753,7 +753,7 @@ fn apply_stream(
     });
     let width = stream.columns().len();
     let total = stream.total_rows();
-    // Decoding and validation run on the network runtime, a batch ahead of the merge.
+    // Decoding and validation run on the network runtime, a slice ahead of the merge.
     let mut feed = feed::Feed::start(
         &runtime::handle(),
         stream,

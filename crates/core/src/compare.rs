@@ -113,7 +113,7 @@ pub enum Decision {
         key: Option<Key>,
         reason: Reason,
         detail: String,
-        row: Row,
+        row: Box<Row>,
     },
 }
 

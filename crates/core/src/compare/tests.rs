@@ -250,12 +250,12 @@ fn source_stream() -> impl Strategy<Value = Vec<Outcome>> {
                 Src::AsideKeyed(id, date) => Outcome::SetAside {
                     reason: Reason::NegativeCount,
                     detail: format!("aside #{n}"),
-                    row: row(Some(id), Some(date)),
+                    row: Box::new(row(Some(id), Some(date))),
                 },
                 Src::AsideKeyless(date) => Outcome::SetAside {
                     reason: Reason::NullKey,
                     detail: format!("aside #{n}"),
-                    row: row(None, date),
+                    row: Box::new(row(None, date)),
                 },
             })
             .collect()
@@ -472,12 +472,12 @@ fn a_set_aside_key_keeps_its_target_row_and_a_duplicate_inserts() {
         Outcome::SetAside {
             reason: Reason::DuplicateKey,
             detail: "dup".into(),
-            row: row(Some(BuyId::Int(5)), Some(day)),
+            row: Box::new(row(Some(BuyId::Int(5)), Some(day))),
         },
         Outcome::SetAside {
             reason: Reason::DuplicateKey,
             detail: "dup".into(),
-            row: row(Some(BuyId::Int(5)), Some(day)),
+            row: Box::new(row(Some(BuyId::Int(5)), Some(day))),
         },
     ];
     let got: Vec<D> = compare(KeyOrder::MediaBuyFirst, source, target)
