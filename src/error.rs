@@ -159,3 +159,14 @@ pub fn refuse_on_standby(what: &str) -> Result<(), BravoError> {
     }
     Ok(())
 }
+
+/// The five-character SQLSTATE of a pgrx error code.
+pub fn sqlstate_text(code: PgSqlErrorCode) -> String {
+    let mut v = code as i32;
+    let mut s = String::with_capacity(5);
+    for _ in 0..5 {
+        s.push((b'0' + (v & 0x3f) as u8) as char);
+        v >>= 6;
+    }
+    s
+}

@@ -7,20 +7,21 @@
 //! is the pgrx-free crate `bravo_core` (`crates/core`); the Snowflake client is the
 //! pgrx-free crate `bravo_snowflake` (`crates/snowflake`).
 //!
-//! Map of the crate, lowest layer first (a module uses only those above it):
-//! * `error`     — errors mapped to SQLSTATE / DETAIL / HINT at the boundary.
-//! * `settings`  — every `bravo_metrics.*` setting, in one place, with typed accessors.
-//! * `schemas`   — where the extension's objects live: the media tool's schema and `bravo`.
-//! * `secrets`   — secret files (passwords, tokens, keys never live in settings).
-//! * `runtime`   — the one bridge between the backend and async network code.
-//! * `txn`       — worker transactions that survive errors.
-//! * `runlog/`   — the run log, including failed runs written autonomously.
+//! Map of the crate, lowest layer first (a module uses only modules of the layers
+//! above it; `tests/structure.rs` checks this, and the README draws it):
+//! * `error`, `settings`, `report/` — errors mapped to SQLSTATE / DETAIL / HINT at the
+//!   boundary; every `bravo_metrics.*` setting, in one place, with typed accessors;
+//!   campaign reporting (SQL only).
+//! * `schemas`, `secrets`, `runtime`, `txn`, `citus/` — where the extension's objects
+//!   live (the media tool's schema and `bravo`); secret files (passwords, tokens, keys
+//!   never live in settings); the one bridge between the backend and async network
+//!   code; worker transactions that survive errors; the distributed layout on Citus.
+//! * `runlog/`   — the run log (syncs and exports), failed runs written autonomously.
 //! * `sync/`     — `bravo_sync`: fetch from Snowflake, validate, compare with the
 //!   target's window while streaming, write the differences.
+//! * `doctor/`, `export/` — `bravo_doctor()`; `bravo_export`, the complete export to
+//!   S3 or a directory.
 //! * `schedule/` — the scheduler worker, run-now and the status.
-//! * `report/`   — campaign reporting (SQL).
-//! * `export/`   — `bravo_export`: the complete export to S3 or a directory.
-//! * `citus/`    — the distributed layout on Citus (`bravo_distribute`).
 
 use pgrx::prelude::*;
 

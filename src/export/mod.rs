@@ -11,7 +11,6 @@
 //! `bravo.bravo_export_runs` ([`record`], written in a transaction of its own).
 
 mod cursor;
-pub mod record;
 mod tables;
 mod tests;
 
@@ -30,8 +29,8 @@ use pgrx::prelude::*;
 use pgrx::JsonB;
 
 use crate::error::BravoError;
+use crate::runlog::export_record::ExportRecord;
 use crate::{runlog, runtime, schemas, secrets, settings};
-use record::ExportRecord;
 
 pgrx::extension_sql!(
     r#"
@@ -346,7 +345,7 @@ fn export(
                 | pgrx::pg_sys::panic::CaughtError::ErrorReport(r) => r,
                 pgrx::pg_sys::panic::CaughtError::RustPanic { ereport, .. } => ereport,
             };
-            let state = crate::sync::sqlstate_text(report.sql_error_code());
+            let state = crate::error::sqlstate_text(report.sql_error_code());
             finish_failed(&mut rec.clone(), &state, report.message());
             crate::error::raise_clean(e)
         })
@@ -355,7 +354,7 @@ fn export(
         Ok(v) => v,
         Err(e) => {
             abort(&pipeline);
-            let state = crate::sync::sqlstate_text(e.code);
+            let state = crate::error::sqlstate_text(e.code);
             finish_failed(&mut rec, &state, &e.message);
             if e.code == PgSqlErrorCode::ERRCODE_QUERY_CANCELED {
                 // The standard message (statement timeout or user request).

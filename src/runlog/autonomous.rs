@@ -46,7 +46,7 @@ struct Task {
     record: Option<RunRecord>,
     /// An export's row (`bravo.bravo_export_runs`), likewise.
     #[serde(default)]
-    export: Option<crate::export::record::ExportRecord>,
+    export: Option<super::export_record::ExportRecord>,
     /// Then: mark stale `running` rows `interrupted` (never run `exclude`).
     sweep: bool,
     exclude: i64,
@@ -85,7 +85,7 @@ pub fn write_as(rec: &RunRecord, user: pg_sys::Oid, limit: Duration) -> bool {
 
 /// Writes an export's row in a transaction of its own and waits for it (at most 5 s);
 /// if that fails, the record goes to the server log as a WARNING.
-pub fn write_export(rec: &crate::export::record::ExportRecord) {
+pub fn write_export(rec: &super::export_record::ExportRecord) {
     let task = Task {
         record: None,
         export: Some(rec.clone()),
@@ -484,7 +484,7 @@ pub extern "C-unwind" fn bravo_runlog_writer_main(arg: pg_sys::Datum) {
         let written = txn::in_transaction(|| {
             let _ = Spi::run("SET LOCAL lock_timeout = '10s'");
             let _ = Spi::run("SET LOCAL statement_timeout = '30s'");
-            crate::export::record::upsert(&super::log_schema()?, x)
+            super::export_record::upsert(&super::log_schema()?, x)
         });
         match written {
             // SAFETY: as above.

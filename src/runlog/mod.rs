@@ -21,6 +21,7 @@
 
 pub mod autonomous;
 pub mod exit;
+pub mod export_record;
 pub mod notify;
 pub mod stale;
 

@@ -83,7 +83,7 @@ pub fn record(schema: &str, req: &SyncRequest, status: RunStatus, err: &BravoErr
         lookback_days: req.lookback_days,
         window_start: None,
         status,
-        sqlstate: Some(sync::sqlstate_text(err.code)),
+        sqlstate: Some(crate::error::sqlstate_text(err.code)),
         message: Some(err.message.clone()),
         detail: None,
         // SAFETY: a read of this backend's pid, set once at process start.

@@ -229,7 +229,7 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
             } else {
                 RunStatus::Failed
             };
-            rec.sqlstate = Some(sqlstate_text(code));
+            rec.sqlstate = Some(crate::error::sqlstate_text(code));
             rec.message = Some(message);
             runlog::autonomous::write(&rec);
             Err(SyncError::Failed(Box::new(FailedSync {
@@ -238,17 +238,6 @@ pub fn run(req: &SyncRequest) -> Result<RunRecord, SyncError> {
             })))
         }
     }
-}
-
-/// The five-character SQLSTATE of a pgrx error code.
-pub fn sqlstate_text(code: PgSqlErrorCode) -> String {
-    let mut v = code as i32;
-    let mut s = String::with_capacity(5);
-    for _ in 0..5 {
-        s.push((b'0' + (v & 0x3f) as u8) as char);
-        v >>= 6;
-    }
-    s
 }
 
 /// A logged-in session that logs out when dropped, whatever happens (bounded, 2 s).

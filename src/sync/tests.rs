@@ -9,7 +9,7 @@ mod tests {
 
     #[pg_test]
     fn sqlstates_render_as_five_characters() {
-        use crate::sync::sqlstate_text;
+        use crate::error::sqlstate_text;
         assert_eq!(
             sqlstate_text(PgSqlErrorCode::ERRCODE_QUERY_CANCELED),
             "57014"
@@ -22,8 +22,8 @@ mod tests {
 
     #[pg_test]
     fn core_sqlstates_map_to_the_same_pgrx_codes() {
+        use crate::error::sqlstate_text;
         use crate::error::BravoError;
-        use crate::sync::sqlstate_text;
         use bravo_core::{CoreError, SqlState};
         for s in [
             SqlState::InvalidParameterValue,

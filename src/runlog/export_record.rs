@@ -1,5 +1,5 @@
 //! An export's row in `bravo.bravo_export_runs`, written in a transaction of its own
-//! (the run-log writer worker, `crate::runlog::autonomous`) so that a failed or
+//! (the run-log writer worker, [`super::autonomous`]) so that a failed or
 //! cancelled export is recorded although its transaction rolls back. A download URL
 //! is a bearer credential: it is returned, never stored.
 
