@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 
 use bravo_core::compare::{
-    CompareError, Comparison, Decision, IterRows, Key, TargetRow, TargetRows,
+    CompareError, Comparison, Decision, IterRows, Key, TargetRow, TargetRows, TimeGroups,
 };
 use bravo_core::grain::Grain;
 use bravo_core::target::{MetricKind, Target};
@@ -185,13 +185,15 @@ pub fn pg_date(d: chrono::NaiveDate) -> Date {
 }
 
 /// The target's window, read through an SPI cursor in key order, one fetch of
-/// [`FETCH_ROWS`] at a time.
+/// [`FETCH_ROWS`] at a time. Date first, the cursor returns time order only and each
+/// time slot's rows are sorted by id here (`groups`).
 pub struct Window<'c> {
     cursor: SpiCursor<'c>,
     kind: KeyType,
     grain: Grain,
     metrics: Vec<bravo_core::target::Metric>,
     pending: VecDeque<TargetRow>,
+    groups: Option<TimeGroups>,
     exhausted: bool,
     /// Rows read so far.
     fetched: i64,
@@ -201,35 +203,67 @@ impl TargetRows for Window<'_> {
     type Error = BravoError;
 
     fn next_row(&mut self) -> Result<Option<TargetRow>, BravoError> {
-        if self.pending.is_empty() && !self.exhausted {
-            let (metrics, kind, grain) = (&self.metrics, self.kind, self.grain);
-            let table = self
-                .cursor
-                .fetch(FETCH_ROWS)
-                .map_err(|e| BravoError::internal("cannot read the target window", e))?;
-            // SAFETY: reading a backend global; `fetch` just set it to this fetch's
-            // tuple table (or NULL), which `table` borrows until it is dropped below.
-            let raw = unsafe { pg_sys::SPI_tuptable };
-            let mut got = 0;
-            for row in table {
-                got += 1;
-                self.pending
-                    .push_back(target_row(&row, kind, grain, metrics));
-            }
-            // pgrx keeps fetched tuple tables until SPI_finish; free each one now.
-            if !raw.is_null() {
-                // SAFETY: `raw` is the tuple table of the fetch above, still allocated
-                // (nothing else frees it before SPI_finish); every row was copied out
-                // of it and the iterator that borrowed it is consumed, so nothing
-                // refers to it any more.
-                unsafe { pg_sys::SPI_freetuptable(raw) };
-            }
-            self.fetched += got;
-            if got < FETCH_ROWS {
-                self.exhausted = true;
+        if self.groups.is_some() {
+            loop {
+                let groups = self.groups.as_mut().expect("date first");
+                if let Some(row) = groups.pop() {
+                    return Ok(Some(row));
+                }
+                if self.exhausted {
+                    return Ok(None);
+                }
+                self.fetch()?;
+                let groups = self.groups.as_mut().expect("date first");
+                for row in self.pending.drain(..) {
+                    groups.push(row).map_err(|row| {
+                        BravoError::internal(
+                            "cannot read the target window",
+                            format!("the cursor returned {} after a later time slot", row.key.1),
+                        )
+                    })?;
+                }
+                if self.exhausted {
+                    groups.finish();
+                }
             }
         }
+        if self.pending.is_empty() && !self.exhausted {
+            self.fetch()?;
+        }
         Ok(self.pending.pop_front())
+    }
+}
+
+impl Window<'_> {
+    /// One fetch of the cursor into `pending`.
+    fn fetch(&mut self) -> Result<(), BravoError> {
+        let (metrics, kind, grain) = (&self.metrics, self.kind, self.grain);
+        let table = self
+            .cursor
+            .fetch(FETCH_ROWS)
+            .map_err(|e| BravoError::internal("cannot read the target window", e))?;
+        // SAFETY: reading a backend global; `fetch` just set it to this fetch's
+        // tuple table (or NULL), which `table` borrows until it is dropped below.
+        let raw = unsafe { pg_sys::SPI_tuptable };
+        let mut got = 0;
+        for row in table {
+            got += 1;
+            self.pending
+                .push_back(target_row(&row, kind, grain, metrics));
+        }
+        // pgrx keeps fetched tuple tables until SPI_finish; free each one now.
+        if !raw.is_null() {
+            // SAFETY: `raw` is the tuple table of the fetch above, still allocated
+            // (nothing else frees it before SPI_finish); every row was copied out
+            // of it and the iterator that borrowed it is consumed, so nothing
+            // refers to it any more.
+            unsafe { pg_sys::SPI_freetuptable(raw) };
+        }
+        self.fetched += got;
+        if got < FETCH_ROWS {
+            self.exhausted = true;
+        }
+        Ok(())
     }
 }
 
@@ -394,7 +428,7 @@ impl<'c> Applier<'c> {
                         "SELECT {} AS bravo_k, {time} AS bravo_d, {} FROM {table} WHERE {time} >= $1{only} ORDER BY {}",
                         key.kind.target_select_expr("media_buy_id"),
                         select.join(", "),
-                        order.target_order_by(key.kind, time)
+                        order.window_order_by(key.kind, time)
                     )
                     .as_str(),
                     &args,
@@ -408,6 +442,7 @@ impl<'c> Applier<'c> {
                     grain,
                     metrics: target.metrics.clone(),
                     pending: VecDeque::new(),
+                    groups: (order == KeyOrder::DateFirst).then(TimeGroups::new),
                     exhausted: false,
                     fetched: 0,
                 },

@@ -27,6 +27,9 @@ use crate::key::BuyId;
 use crate::order::KeyOrder;
 use crate::validate::{Outcome, Reason, Row, Value};
 
+mod time_groups;
+pub use time_groups::TimeGroups;
+
 /// A row's key: (media_buy_id, time slot: for a daily family the date as days since
 /// 2000-01-01, PostgreSQL's epoch; for an hourly one minutes since then, UTC).
 /// Compared in a [`KeyOrder`] as PostgreSQL orders the same columns (ids as

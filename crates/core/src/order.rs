@@ -8,9 +8,9 @@
 //!   for tables that hold only the window; and every write batch holds whole media
 //!   buys, so the rollup trigger touches each media buy's month once.
 //! * [`KeyOrder::DateFirst`] — `(date, media_buy_id)`. With an index that starts with
-//!   `date`, the window is one range scan of that index (rows within a day are sorted
-//!   by an incremental sort, one day at a time): the cost follows the window, not the
-//!   history.
+//!   `date`, the window is one range scan of that index, read in date order only (the
+//!   reader sorts each day's ids, one day at a time: [`crate::compare::TimeGroups`]):
+//!   the cost follows the window, not the history.
 //!
 //! Which order a table gets is decided per sync by the extension (`src/sync/order.rs`).
 
@@ -48,6 +48,17 @@ impl KeyOrder {
         match self {
             KeyOrder::MediaBuyFirst => format!("{id}, {time}"),
             KeyOrder::DateFirst => format!("{time}, {id}"),
+        }
+    }
+
+    /// The ORDER BY list of the target's window as the extension reads it: as
+    /// [`Self::target_order_by`], except that date first asks for the time column only
+    /// (an index on it alone returns that with no sort); the reader then sorts each
+    /// time slot's ids itself ([`crate::compare::TimeGroups`]).
+    pub fn window_order_by(self, key: KeyType, time: &str) -> String {
+        match self {
+            KeyOrder::MediaBuyFirst => self.target_order_by(key, time),
+            KeyOrder::DateFirst => time.to_string(),
         }
     }
 
