@@ -256,10 +256,16 @@ fn main() {
         let src_h = SyntheticSource::start(opts(buys));
         let mut h = pg.media_tool("media_history", src_h.port(), buys as i64, 200);
         let fill = fill_history(&mut h, buys, 31, history_days);
-        let (_, _, counts) = sync(&mut h);
+        // (Date first: the window is written day by day, after the older days.)
+        let (h_first, _, counts) = sync(&mut h);
         for (t, _, inserted, _, _) in &counts {
             assert_eq!(*inserted, rows as i64, "{t}");
         }
+        println!(
+            "bench: history tables filled with {history_days} days in {}; the window's first load into them took {}",
+            secs(fill),
+            secs(h_first)
+        );
         let total: i64 = h
             .query_one("SELECT count(*) FROM platform_buy_daily_impressions", &[])
             .unwrap()

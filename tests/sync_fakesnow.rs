@@ -431,8 +431,9 @@ fn history_fingerprint(c: &mut Client, lookback: i32) -> String {
     .get(0)
 }
 
-/// A first load walks the window media buy first; once the table keeps rows older
-/// than the window, re-syncs walk it date first (one range scan of the date index).
+/// A first load into an empty table walks the window media buy first; once the table
+/// keeps rows older than the window, syncs walk it date first (one range scan of the
+/// date index; a first load writes the window day by day).
 /// Both are exact: revisions, new media buys sorting before and after the others
 /// (id 0 and id 21: in date-first order they interleave with every day), a vanished
 /// row, a key returned twice; history untouched; reports equal the table sums.
@@ -452,8 +453,9 @@ fn tables_with_history_are_compared_date_first_and_merged_exactly() {
             .collect()
     };
 
-    // First load of 36 days into a table that keeps one older row: there is no window
-    // to read yet, so whole media buys are inserted per batch (media buy first).
+    // First load of 36 days into a table that keeps one older row (impressions: date
+    // first, so that the window lies in the heap day by day) and into an empty one
+    // (videos: media buy first).
     c.batch_execute(
         "INSERT INTO platform_buy_daily_impressions (date, media_buy_id, impressions, clicks, spend)
          VALUES (current_date - 100, 4, 1, 1, 1)",
@@ -464,7 +466,7 @@ fn tables_with_history_are_compared_date_first_and_merged_exactly() {
     assert_eq!(
         orders(&pg),
         [
-            "platform_buy_daily_impressions is compared media buy first",
+            "platform_buy_daily_impressions is compared date first",
             "platform_buy_daily_videos is compared media buy first"
         ]
     );

@@ -1,13 +1,17 @@
 //! Which key order a table's window is walked in, per table and per sync
 //! (`bravo_core::order` explains the two orders).
 //!
-//! * Date first when the table holds rows older than the window, already has rows in
-//!   the window (a re-sync), and has a valid, non-partial index whose first column is
-//!   `date` and that returns rows in order (btree; the extension's tables have one):
-//!   the window is then one range scan of that index, whatever the history.
-//! * Media buy first otherwise: a first load (also into a table that already keeps
-//!   older history: there is no window to read, and inserting whole media buys per
-//!   batch keeps the rollup triggers' work per statement small), a table that holds
+//! * Date first when the table holds rows older than the window and has a valid,
+//!   non-partial index whose first column is `date` and that returns rows in order
+//!   (btree; the extension's tables have one): the window is then one range scan of
+//!   that index, whatever the history. A first load into such a table (there is no
+//!   window yet) is written date first too, so that the window's rows lie in the heap
+//!   day by day, as daily syncs leave them: the re-syncs' range scan then reads each
+//!   page once, where a window written media buy first puts a few rows of every day
+//!   on each page and the scan visits each page once per day (measured: a no-change
+//!   re-sync of 2 x 1.5 M rows in 20 M of history, 4.3 s with the window written media
+//!   buy first against 2.5 s for window-only tables).
+//! * Media buy first otherwise: a first load into an empty table, a table that holds
 //!   only the window, or a table with no index on `date` (then with a NOTICE saying
 //!   which index to add).
 
@@ -47,23 +51,18 @@ pub fn choose(table: &str, window_start: WindowStart) -> Result<KeyOrder, BravoE
         );
         return Ok(KeyOrder::MediaBuyFirst);
     }
-    // Two probes of the date index: is there anything before the window, and in it?
+    // One probe of the date index: is there anything before the window?
     let history = probe(
         &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE {time} < $1)"),
         &[window_start.datum()],
     )?;
-    let window = history
-        && probe(
-            &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE {time} >= $1)"),
-            &[window_start.datum()],
-        )?;
-    let order = if history && window {
+    let order = if history {
         KeyOrder::DateFirst
     } else {
         KeyOrder::MediaBuyFirst
     };
     pgrx::debug1!(
-        "bravo_metrics: {table} is compared {} (history before the window: {history}, rows in the window: {window})",
+        "bravo_metrics: {table} is compared {} (history before the window: {history})",
         order.as_str()
     );
     Ok(order)

@@ -4,13 +4,14 @@
 //! * [`KeyOrder::MediaBuyFirst`] — `(media_buy_id, date)`, the primary key's order.
 //!   Reading the window this way walks the primary key from the first media buy to
 //!   the last, and skips nothing: on a table that keeps years of history, every
-//!   history row is read and filtered out. It is the right order for a first load and
-//!   for tables that hold only the window; and every write batch holds whole media
-//!   buys, so the rollup trigger touches each media buy's month once.
+//!   history row is read and filtered out. It is the right order for a first load into
+//!   an empty table and for tables that hold only the window (the heap then lies in
+//!   the primary key's order, and the walk reads each page once).
 //! * [`KeyOrder::DateFirst`] — `(date, media_buy_id)`. With an index that starts with
 //!   `date`, the window is one range scan of that index, read in date order only (the
 //!   reader sorts each day's ids, one day at a time: [`crate::compare::TimeGroups`]):
-//!   the cost follows the window, not the history.
+//!   the cost follows the window, not the history. A table with history is also
+//!   first-loaded in this order, so that its window lies in the heap day by day.
 //!
 //! Which order a table gets is decided per sync by the extension (`src/sync/order.rs`).
 
