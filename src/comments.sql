@@ -121,7 +121,7 @@ COMMENT ON FUNCTION bravo._bravo_rollup_key_type(text) IS
 COMMENT ON FUNCTION bravo._bravo_rollup_prune(text, text[], date[]) IS
   'Internal: deletes the rows of rollup at those keys (ids as text) that no metric rows are behind any more.';
 COMMENT ON FUNCTION bravo._bravo_rollup_rows(text, text, integer) IS
-  'Internal: SQL selecting (media_buy_id, date, own rollup columns) of metric table tab from a transition table, times sign (+1 new rows, -1 old rows).';
+  'Internal: SQL selecting (media_buy_id, date, own rollup columns) of metric table tab from a transition table or the table itself, times sign (+1 new rows, -1 old rows).';
 COMMENT ON FUNCTION bravo._bravo_rollup_own_columns(text) IS
   'Internal: the daily rollup columns metric table tab feeds, in rollup order.';
 COMMENT ON FUNCTION bravo._bravo_rollup_buys_referenced() IS
@@ -130,12 +130,16 @@ COMMENT ON FUNCTION bravo._bravo_rollup_apply_sql(text, text, regclass) IS
   'Internal: the two statements that apply the rows of src (of metric table tab) to the campaign rollup (campaigns read from buys) and to the media buy rollup.';
 COMMENT ON FUNCTION bravo._bravo_rollup_buys() IS
   'Internal: media_buys as a table (never a view), for the rollup triggers, which read each buy''s campaign with the extension owner''s rights.';
+COMMENT ON FUNCTION bravo._bravo_rollup_temp(text) IS
+  'Internal: this session''s temporary table name of a sync''s rollup bookkeeping, or NULL; refused when another role made it.';
 COMMENT ON FUNCTION bravo._bravo_rollup_pending(regclass) IS
   'Internal: this session''s table of rollup deltas deferred for metric table rel during a sync, or NULL.';
-COMMENT ON FUNCTION bravo._bravo_rollup_defer(regclass) IS
-  'Internal: starts deferring the rollup maintenance of metric table rel for this transaction (a sync); false when the rollups do not read that table.';
-COMMENT ON FUNCTION bravo._bravo_rollup_flush(regclass) IS
-  'Internal: applies the rollup deltas deferred for metric table rel once and ends the deferral; returns the number of delta rows (NULL when nothing was deferred).';
+COMMENT ON FUNCTION bravo._bravo_rollup_counted(regclass) IS
+  'Internal: the first day from which this session''s sync (a first load) counts its own new rows of metric table rel at the flush, or NULL.';
+COMMENT ON FUNCTION bravo._bravo_rollup_defer(regclass, date) IS
+  'Internal: starts deferring the rollup maintenance of metric table rel for this transaction (a sync); with since, a first load into an empty window counts its own rows at the flush; false when the rollups do not read that table.';
+COMMENT ON FUNCTION bravo._bravo_rollup_flush(regclass, xid) IS
+  'Internal: applies the rollup deltas deferred for metric table rel once (and a first load''s rows written with transaction id writer) and ends the deferral.';
 COMMENT ON FUNCTION bravo._bravo_rollup_metric_trigger() IS
   'Internal: statement trigger function of the daily metric tables: keeps bravo.bravo_campaign_rollup and bravo.bravo_media_buy_rollup exact (deferred to the end of a sync while one runs; TRUNCATE rebuilds).';
 COMMENT ON FUNCTION bravo._bravo_rollup_buy_trigger() IS

@@ -3,10 +3,13 @@
 //! rollups equal a rebuild from the tables; nothing stays deferred after the sync (a
 //! later write in the same transaction counts at once); a failed sync leaves them as
 //! they were; a campaign move racing a sync leaves them exact; a look-alike temporary
-//! table cannot capture the rollup rows. Real PostgreSQL 15 and the real fakesnow.
+//! table cannot capture the rollup rows. A first load into an empty window counts its
+//! own rows from the table at the flush instead of copying them aside, and only where
+//! no other trigger writes the table. Real PostgreSQL 15 and the real fakesnow.
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -48,7 +51,7 @@ fn rollup_rows(c: &mut Client) -> i64 {
 
 fn pending_tables(c: &mut Client) -> i64 {
     c.query_one(
-        "SELECT count(*) FROM pg_class WHERE relname LIKE 'bravo\\_rollup\\_pending\\_%' AND relpersistence = 't'",
+        "SELECT count(*) FROM pg_class WHERE (relname LIKE 'bravo\\_rollup\\_pending\\_%' OR relname LIKE 'bravo\\_rollup\\_counted\\_%') AND relpersistence = 't'",
         &[],
     )
     .unwrap()
@@ -327,8 +330,24 @@ fn a_look_alike_pending_table_is_refused() {
     assert!(!superuser);
     assert_eq!(metrics_digest(&mut admin), digest, "nothing written");
 
+    // The same under the name that marks a first load counted at the flush: trusted,
+    // it would keep the role's inserts out of the rollups.
+    app.batch_execute(&format!(
+        "DROP TABLE pg_temp.bravo_rollup_pending_{oid};
+         CREATE TEMP TABLE bravo_rollup_counted_{oid} AS SELECT '1900-01-01'::date AS since;"
+    ))
+    .unwrap();
+    let e = app.batch_execute("SELECT bravo_sync(3)").unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{}", db_message(&e));
+    assert!(
+        db_message(&e).contains("was not made by bravo_metrics"),
+        "{}",
+        db_message(&e)
+    );
+    assert_eq!(metrics_digest(&mut admin), digest, "nothing written");
+
     // Dropped, the same role's sync and writes work and the rollups are exact.
-    app.batch_execute(&format!("DROP TABLE pg_temp.bravo_rollup_pending_{oid}"))
+    app.batch_execute(&format!("DROP TABLE pg_temp.bravo_rollup_counted_{oid}"))
         .unwrap();
     app.batch_execute("SELECT bravo_sync(3)")
         .unwrap_or_else(|e| panic!("{}", db_message(&e)));
@@ -412,5 +431,131 @@ fn a_revised_row_is_rewritten_in_place_a_hot_update() {
         sync[3]
     );
     tx.commit().unwrap();
+    assert_eq!(rollup_diffs(&mut c), 0);
+}
+
+/// A connection that keeps every notice and debug message it receives.
+fn client_with_messages(pg: &Cluster, db: &str) -> (Client, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    let mut config: postgres::Config = pg.conninfo(db).parse().unwrap();
+    config.notice_callback(move |n| keep.lock().unwrap().push(n.message().to_string()));
+    (config.connect(postgres::NoTls).unwrap(), seen)
+}
+
+/// The tables whose rows the last sync counted at the flush (a first load).
+fn counted_tables(seen: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
+    let mut v: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .drain(..)
+        .filter(|m| m.contains("is a first load from"))
+        .map(|m| m.split(' ').nth(1).unwrap_or_default().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_first_load_counts_its_own_rows_only_where_nothing_else_writes_the_table() {
+    let src = Source::start();
+    src.fill(30, 40);
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut c = pg.media_tool("media_tool", src.port(), 30, 4);
+    // History before the window: the first load writes next to rows counted before.
+    c.batch_execute(
+        "INSERT INTO platform_buy_daily_impressions (media_buy_id, date, impressions, clicks, spend)
+         SELECT b, current_date - 60 - d, 11, 1, 0.11 FROM generate_series(1, 30) b, generate_series(0, 9) d;",
+    )
+    .unwrap();
+    let (mut s, seen) = client_with_messages(&pg, "media_tool");
+    s.batch_execute("SET client_min_messages = debug1").unwrap();
+
+    // 1. The first load of both tables counts its rows from the tables.
+    s.batch_execute("SELECT bravo_sync(30)").unwrap();
+    assert_eq!(
+        counted_tables(&seen),
+        [
+            "public.platform_buy_daily_impressions",
+            "public.platform_buy_daily_videos"
+        ]
+    );
+    assert_eq!(rollup_diffs(&mut c), 0, "after a counted first load");
+    assert_eq!(pending_tables(&mut s), 0);
+
+    // 2. A re-sync with revisions: the window holds rows, so every delta is copied.
+    src.sql(&["UPDATE PLATFORM_BUY_DAILY_IMPRESSIONS SET impressions = impressions + 7 WHERE media_buy_id <= 5"]);
+    s.batch_execute("SELECT bravo_sync(30)").unwrap();
+    assert!(
+        counted_tables(&seen).is_empty(),
+        "a re-sync is not a first load"
+    );
+    assert_eq!(rollup_diffs(&mut c), 0, "after a re-sync");
+
+    // 3. The window emptied again, and a trigger of the user's own that rewrites each
+    //    row the sync inserts into the videos table: counting there would subtract the
+    //    first version of each row, which was never added. Only impressions are counted.
+    c.batch_execute(
+        "DELETE FROM platform_buy_daily_impressions WHERE date >= current_date - 30;
+         DELETE FROM platform_buy_daily_videos WHERE date >= current_date - 30;
+         CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             UPDATE public.platform_buy_daily_videos SET video_views = video_views + 1
+              WHERE media_buy_id = NEW.media_buy_id AND date = NEW.date;
+             RETURN NULL;
+         END $$;
+         CREATE TRIGGER bump AFTER INSERT ON platform_buy_daily_videos FOR EACH ROW EXECUTE FUNCTION bump();",
+    )
+    .unwrap();
+    assert_eq!(rollup_diffs(&mut c), 0);
+    s.batch_execute("SELECT bravo_sync(30)").unwrap();
+    assert_eq!(
+        counted_tables(&seen),
+        ["public.platform_buy_daily_impressions"]
+    );
+    assert_eq!(
+        rollup_diffs(&mut c),
+        0,
+        "with a trigger of the user's own rewriting the new rows"
+    );
+    let bumped: i64 = c
+        .query_one(
+            "SELECT count(*) FROM platform_buy_daily_videos WHERE date >= current_date - 30",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(bumped > 0);
+
+    // 4. A first load that fails after writing its first table leaves the rollups as
+    //    they were and nothing deferred or counted behind it.
+    c.batch_execute(
+        "DROP TRIGGER bump ON platform_buy_daily_videos;
+         DELETE FROM platform_buy_daily_impressions WHERE date >= current_date - 30;
+         DELETE FROM platform_buy_daily_videos WHERE date >= current_date - 30;",
+    )
+    .unwrap();
+    let digest = |c: &mut Client| -> String {
+        c.query_one(
+            "SELECT md5(string_agg(r::text, ',' ORDER BY campaign_id, date)) FROM bravo.bravo_campaign_rollup r",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let before = digest(&mut c);
+    src.sql(&["ALTER TABLE PLATFORM_BUY_DAILY_VIDEOS DROP COLUMN video_views"]);
+    let e = s.batch_execute("SELECT bravo_sync(30)").unwrap_err();
+    assert!(db_message(&e).contains("VIDEO_VIEWS"), "{}", db_message(&e));
+    assert_eq!(
+        counted_tables(&seen),
+        ["public.platform_buy_daily_impressions"]
+    );
+    assert_eq!(
+        digest(&mut c),
+        before,
+        "a failed first load leaves the rollup as it was"
+    );
+    assert_eq!(pending_tables(&mut s), 0);
     assert_eq!(rollup_diffs(&mut c), 0);
 }

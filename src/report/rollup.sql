@@ -242,13 +242,14 @@ $fn$;
 REVOKE ALL ON FUNCTION bravo._bravo_rollup_prune(text, text[], date[]) FROM PUBLIC;
 
 -- Metric table `tab`: (media_buy_id, date, its own rollup columns: its measures, then
--- its row counter) of a transition table, with `sign` +1 (new rows: the values as they
--- are, no multiplication per row) or -1 (old rows).
+-- its row counter) of `transition` (a transition table's name, or the metric table
+-- itself as a regclass's text), with `sign` +1 (new rows: the values as they are, no
+-- multiplication per row) or -1 (old rows). Callers may append a WHERE clause.
 CREATE FUNCTION bravo._bravo_rollup_rows(tab text, transition text, sign integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
-SELECT format('SELECT media_buy_id, date, %s, %s::integer FROM %I',
+SELECT format('SELECT media_buy_id, date, %s, %s::integer FROM %s',
               (SELECT string_agg(CASE sign WHEN 1 THEN format('%I::%s', c.name, c.type)
                                            ELSE format('(%s * %I)::%s', sign, c.name, c.type) END,
                                  ', ' ORDER BY c.ord)
@@ -339,39 +340,80 @@ REVOKE ALL ON FUNCTION bravo._bravo_rollup_buys() FROM PUBLIC;
 -- extension's owner, so no other role can put a trigger on it (it is written with the
 -- owner's rights); a table of that name that another role made is refused.
 --
--- The pending table of metric table `rel` in this session, or NULL.
-CREATE FUNCTION bravo._bravo_rollup_pending(rel regclass)
+--
+-- A first load counts its own rows instead (since 0.4.0): when the window of a daily
+-- metric table holds no row yet, the sync's new rows there are not copied into the
+-- pending table; the flush reads them from the table itself, as the rows of the window
+-- whose xmin is the sync's (sub)transaction. pg_temp.bravo_rollup_counted_<oid> marks
+-- this and holds the window's first day (`since`). This holds only because nothing
+-- but the sync writes those rows in its (sub)transaction, each at most once, and
+-- none of them was counted before: the window was empty, and the table has no
+-- trigger or rule but the extension's own (_bravo_rollup_defer checks both).
+--
+-- This session's temporary table `name` of a sync, or NULL; one that another role
+-- made is refused.
+CREATE FUNCTION bravo._bravo_rollup_temp(name text)
 RETURNS regclass
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    pending regclass := to_regclass(format('pg_temp.%I', 'bravo_rollup_pending_' || rel::oid));
+    found regclass := to_regclass(format('pg_temp.%I', name));
 BEGIN
-    IF pending IS NOT NULL AND NOT EXISTS (
+    IF found IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
-         WHERE c.oid = pending AND r.rolname = current_user AND c.relkind = 'r' AND NOT c.relhastriggers
+         WHERE c.oid = found AND r.rolname = current_user AND c.relkind = 'r' AND NOT c.relhastriggers
            AND NOT c.relhasrules AND NOT c.relrowsecurity) THEN
-        RAISE EXCEPTION 'the temporary table % was not made by bravo_metrics', pending
+        RAISE EXCEPTION 'the temporary table % was not made by bravo_metrics', found
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = format('Drop it (DROP TABLE pg_temp.%I): bravo_metrics keeps a sync''s pending rollup rows under that name.', 'bravo_rollup_pending_' || rel::oid);
+                  HINT = format('Drop it (DROP TABLE pg_temp.%I): bravo_metrics keeps a sync''s rollup bookkeeping under that name.', name);
     END IF;
-    RETURN pending;
+    RETURN found;
 END
 $fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_temp(text) FROM PUBLIC;
+
+-- The pending table of metric table `rel` in this session, or NULL.
+CREATE FUNCTION bravo._bravo_rollup_pending(rel regclass)
+RETURNS regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN bravo._bravo_rollup_temp('bravo_rollup_pending_' || rel::oid);
 REVOKE ALL ON FUNCTION bravo._bravo_rollup_pending(regclass) FROM PUBLIC;
+
+-- The first day from which this session's sync counts its own new rows of metric
+-- table `rel` at the flush, or NULL (every delta goes through the pending table).
+CREATE FUNCTION bravo._bravo_rollup_counted(rel regclass)
+RETURNS date
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    marker regclass := bravo._bravo_rollup_temp('bravo_rollup_counted_' || rel::oid);
+    since  date;
+BEGIN
+    IF marker IS NOT NULL THEN
+        EXECUTE format('SELECT since FROM %s', marker) INTO since;
+    END IF;
+    RETURN since;
+END
+$fn$;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_counted(regclass) FROM PUBLIC;
 
 -- Starts deferring the rollup maintenance of metric table `rel` in this transaction;
 -- false (nothing to defer) for a table the rollups do not read (a family of the
--- user's own, an hourly family).
-CREATE FUNCTION bravo._bravo_rollup_defer(rel regclass)
+-- user's own). `since`, the window's first day of a daily table (NULL otherwise, and
+-- for a sync of some media buys only), lets a first load count its own rows (above).
+CREATE FUNCTION bravo._bravo_rollup_defer(rel regclass, since date)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    tab  text;
-    cols text;
+    tab   text;
+    cols  text;
+    daily boolean;
+    empty boolean;
 BEGIN
     -- The distributed layout has no rollup (citus/layout.sql).
     IF bravo._bravo_distributed() THEN
@@ -383,6 +425,7 @@ BEGIN
                 WHERE c.name = ANY (bravo._bravo_rollup_own_columns(t.metric_table))))
       INTO tab, cols
       FROM bravo._bravo_rollup_tables() t WHERE t.rel = _bravo_rollup_defer.rel;
+    daily := tab IS NOT NULL;
     IF tab IS NULL THEN
         -- An hourly table feeds the hourly rollup (hourly.sql).
         SELECT t.metric_table, format('hour_start timestamptz, %s', (
@@ -394,57 +437,88 @@ BEGIN
     IF tab IS NULL THEN
         RETURN false;
     END IF;
-    IF bravo._bravo_rollup_pending(rel) IS NOT NULL THEN
+    IF bravo._bravo_rollup_pending(rel) IS NOT NULL
+       OR bravo._bravo_rollup_temp('bravo_rollup_counted_' || rel::oid) IS NOT NULL THEN
         RAISE EXCEPTION 'the rollup maintenance of % is deferred already', rel
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     EXECUTE format('CREATE TEMPORARY TABLE %I (media_buy_id %s, %s) ON COMMIT DROP',
                    'bravo_rollup_pending_' || rel::oid, bravo._bravo_media_buy_id_type(), cols);
+    -- Nothing but the extension's triggers (and the foreign keys' internal ones) on the
+    -- table or its partitions (pg_partition_tree lists nothing for a plain table): no
+    -- other code writes it within the sync's statements.
+    IF daily AND since IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger g
+                        WHERE (g.tgrelid = rel OR g.tgrelid IN (SELECT p.relid FROM pg_partition_tree(rel) p))
+                          AND NOT g.tgisinternal
+                          AND g.tgfoid <> 'bravo._bravo_rollup_metric_trigger()'::regprocedure)
+       AND NOT EXISTS (SELECT 1 FROM pg_class c
+                        WHERE (c.oid = rel OR c.oid IN (SELECT p.relid FROM pg_partition_tree(rel) p))
+                          AND c.relhasrules) THEN
+        -- The caller has an index on date: this is one probe.
+        EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s WHERE date >= $1)', rel) USING since INTO empty;
+        IF empty THEN
+            EXECUTE format('CREATE TEMPORARY TABLE %I ON COMMIT DROP AS SELECT %L::date AS since',
+                           'bravo_rollup_counted_' || rel::oid, since);
+            RAISE DEBUG 'bravo_metrics: % is a first load from %: its rows are counted at the flush', rel, since;
+        END IF;
+    END IF;
     RETURN true;
 END
 $fn$;
-REVOKE ALL ON FUNCTION bravo._bravo_rollup_defer(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_defer(regclass, date) FROM PUBLIC;
 
 -- Applies the rows deferred for metric table `rel` to both rollups and ends the
--- deferral. Returns the number of delta rows applied (NULL when nothing was deferred).
-CREATE FUNCTION bravo._bravo_rollup_flush(rel regclass)
-RETURNS bigint
+-- deferral. A first load's own new rows (above) are the rows of the window whose xmin
+-- is `writer`, the transaction id the sync wrote them with (NULL: it wrote nothing).
+CREATE FUNCTION bravo._bravo_rollup_flush(rel regclass, writer xid)
+RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     pending regclass := bravo._bravo_rollup_pending(rel);
+    since   date := bravo._bravo_rollup_counted(rel);
     tab     text;
+    src     text;
     buys    regclass;
     q       text[];
-    n       bigint;
+    deltas  boolean;
     ids     text[];
     dates   date[];
 BEGIN
     IF pending IS NULL THEN
-        RETURN NULL;
+        RETURN;
     END IF;
     SELECT t.metric_table INTO tab FROM bravo._bravo_rollup_tables() t WHERE t.rel = _bravo_rollup_flush.rel;
-    EXECUTE format('SELECT count(*) FROM %s', pending) INTO n;
-    IF n > 0 AND tab IS NULL THEN
+    src := format('SELECT * FROM %s', pending);
+    EXECUTE format('SELECT EXISTS (%s)', src) INTO deltas;
+    IF since IS NOT NULL AND writer IS NOT NULL THEN
+        src := src || ' UNION ALL ' || bravo._bravo_rollup_rows(tab, rel::text, 1)
+            || format(' WHERE date >= %L::date AND xmin = %L::xid', since, writer);
+        deltas := true;
+    END IF;
+    IF deltas AND tab IS NULL THEN
         -- An hourly table.
         SELECT t.metric_table INTO tab FROM bravo._bravo_hourly_tables() t WHERE t.rel = _bravo_rollup_flush.rel;
-        PERFORM bravo._bravo_hourly_apply(tab, format('SELECT * FROM %s', pending));
-    ELSIF n > 0 THEN
+        PERFORM bravo._bravo_hourly_apply(tab, src);
+    ELSIF deltas THEN
         buys := bravo._bravo_rollup_buys();
         -- The campaign is read after this lock, as in the trigger.
         PERFORM pg_advisory_xact_lock_shared(1651663222, 1919904876);   -- 'brav', 'roll'
-        q := bravo._bravo_rollup_apply_sql(tab, format('SELECT * FROM %s', pending), buys);
+        q := bravo._bravo_rollup_apply_sql(tab, src, buys);
         EXECUTE q[1] INTO ids, dates;
         PERFORM bravo._bravo_rollup_prune('bravo_campaign_rollup', ids, dates);
         EXECUTE q[2] INTO ids, dates;
         PERFORM bravo._bravo_rollup_prune('bravo_media_buy_rollup', ids, dates);
     END IF;
     EXECUTE format('DROP TABLE %s', pending);
-    RETURN n;
+    IF since IS NOT NULL THEN
+        EXECUTE format('DROP TABLE %s', bravo._bravo_rollup_temp('bravo_rollup_counted_' || rel::oid));
+    END IF;
 END
 $fn$;
-REVOKE ALL ON FUNCTION bravo._bravo_rollup_flush(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bravo._bravo_rollup_flush(regclass, xid) FROM PUBLIC;
 
 CREATE FUNCTION bravo._bravo_rollup_metric_trigger()
 RETURNS trigger
@@ -455,6 +529,7 @@ DECLARE
     tab     text;
     src     text;
     pending regclass;
+    since   date;
     q       text[];
     ids     text[];
     dates   date[];
@@ -480,6 +555,17 @@ BEGIN
     -- A sync in progress applies the deltas once at its end (_bravo_rollup_flush).
     pending := bravo._bravo_rollup_pending(TG_RELID);
     IF pending IS NOT NULL THEN
+        -- A first load counts its new rows of the window at the flush: only the others
+        -- (and every old row) are kept here.
+        since := bravo._bravo_rollup_counted(TG_RELID);
+        IF since IS NOT NULL THEN
+            src := CASE TG_OP
+                WHEN 'DELETE' THEN src
+                ELSE bravo._bravo_rollup_rows(tab, 'new_rows', 1) || format(' WHERE date < %L::date', since)
+                  || CASE TG_OP WHEN 'UPDATE' THEN ' UNION ALL ' || bravo._bravo_rollup_rows(tab, 'old_rows', -1)
+                                ELSE '' END
+                END;
+        END IF;
         EXECUTE format('INSERT INTO %s %s', pending, src);
         RETURN NULL;
     END IF;

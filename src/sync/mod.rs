@@ -582,7 +582,8 @@ fn sync_target(
     }
 
     let table = format!("{}.{}", ctx.schemas.media, target.table);
-    let order = order::choose(&table, ctx.window_start).unwrap_or_else(|e| e.raise());
+    let choice = order::choose(&table, ctx.window_start).unwrap_or_else(|e| e.raise());
+    let order = choice.order;
     let since = mark.map(intraday::since);
     let q = match (ctx.window_start.date(), since) {
         (Some(day), Some(since)) => {
@@ -612,7 +613,14 @@ fn sync_target(
     trec.query_id = stream.query_id().map(str::to_string);
     record.borrow_mut().targets.push(trec.clone());
 
-    let deferred = rollup::defer(&ctx.schemas.internal, &table).unwrap_or_else(|e| e.raise());
+    // A whole-window sync of a daily table may count its own rows at the flush when the
+    // window turns out empty (a first load; `rollup` says when); the probe needs the index.
+    let counted_from = ctx
+        .window_start
+        .date()
+        .filter(|_| choice.indexed && ctx.scope.is_none() && !lookup);
+    let deferred =
+        rollup::defer(&ctx.schemas.internal, &table, counted_from).unwrap_or_else(|e| e.raise());
     let (applied, seen) = apply_stream(
         ctx, session, progress, target, owner, &relation, order, &columns, lookup, stream, rid,
         &mut trec,
@@ -662,8 +670,7 @@ fn sync_target(
         )
         .unwrap_or_else(|e| e.raise())
     };
-    let pending = deferred.flush().unwrap_or_else(|e| e.raise());
-    pgrx::debug1!("bravo_sync: {} rollup delta rows applied", pending);
+    deferred.flush().unwrap_or_else(|e| e.raise());
     trec.inserted = applied.inserted + late_ins;
     trec.updated = applied.updated + late_upd;
     trec.unchanged = applied.unchanged;

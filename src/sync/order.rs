@@ -28,9 +28,18 @@ fn probe(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Result<bool, BravoErr
         .map_err(|e| BravoError::internal("cannot choose the window's order", e))
 }
 
+/// The order a table's window is walked in, and whether the table has the index that
+/// makes a probe of its window one index lookup.
+#[derive(Clone, Copy, Debug)]
+pub struct Choice {
+    pub order: KeyOrder,
+    /// A valid, non-partial btree index starts with the time column.
+    pub indexed: bool,
+}
+
 /// The order for `table` (schema-qualified) and a window starting at `window_start`
 /// (its time column, `date` or `hour_start`, is what "date first" walks).
-pub fn choose(table: &str, window_start: WindowStart) -> Result<KeyOrder, BravoError> {
+pub fn choose(table: &str, window_start: WindowStart) -> Result<Choice, BravoError> {
     let time = window_start.column();
     let indexed = probe(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
@@ -49,7 +58,10 @@ pub fn choose(table: &str, window_start: WindowStart) -> Result<KeyOrder, BravoE
             "bravo_metrics: {table} is compared {} (no btree index starting with {time})",
             KeyOrder::MediaBuyFirst.as_str()
         );
-        return Ok(KeyOrder::MediaBuyFirst);
+        return Ok(Choice {
+            order: KeyOrder::MediaBuyFirst,
+            indexed,
+        });
     }
     // One probe of the date index: is there anything before the window?
     let history = probe(
@@ -65,5 +77,5 @@ pub fn choose(table: &str, window_start: WindowStart) -> Result<KeyOrder, BravoE
         "bravo_metrics: {table} is compared {} (history before the window: {history})",
         order.as_str()
     );
-    Ok(order)
+    Ok(Choice { order, indexed })
 }

@@ -1,7 +1,10 @@
 //! The reporting rollups during a sync: their maintenance is deferred while a target
 //! is written and applied once before the sync returns (see `_bravo_rollup_defer` in
 //! `report/rollup.sql`). A sync writes a metric table in many statements, and each
-//! statement's delta would otherwise upsert the same campaign days again.
+//! statement's delta would otherwise upsert the same campaign days again. A first load
+//! (the window of a daily table holds no row yet) does not even copy its new rows
+//! aside: the flush reads them from the table, as the window's rows written with this
+//! sync's transaction id.
 
 use pgrx::prelude::*;
 
@@ -16,9 +19,16 @@ pub struct Deferred {
 }
 
 /// Defers the rollup maintenance of `table`; `internal` is the extension's schema.
-pub fn defer(internal: &str, table: &str) -> Result<Deferred, BravoError> {
+/// `counted_from`: the window's first day, when this sync writes the whole window of a
+/// daily table with an index on `date`; the SQL side then checks that the window is
+/// empty and that no other trigger or rule writes the table.
+pub fn defer(
+    internal: &str,
+    table: &str,
+    counted_from: Option<chrono::NaiveDate>,
+) -> Result<Deferred, BravoError> {
     let present = Spi::get_one::<bool>(&format!(
-        "SELECT pg_catalog.to_regprocedure('{internal}._bravo_rollup_defer(pg_catalog.regclass)') IS NOT NULL"
+        "SELECT pg_catalog.to_regprocedure('{internal}._bravo_rollup_defer(pg_catalog.regclass, pg_catalog.date)') IS NOT NULL"
     ))
     .map_err(|e| BravoError::internal("cannot look up the rollup functions", e))?
     .unwrap_or(false);
@@ -26,8 +36,10 @@ pub fn defer(internal: &str, table: &str) -> Result<Deferred, BravoError> {
         return Ok(Deferred { flush: None });
     }
     let deferred = Spi::get_one_with_args::<bool>(
-        &format!("SELECT {internal}._bravo_rollup_defer($1::pg_catalog.regclass)"),
-        &[table.into()],
+        &format!(
+            "SELECT {internal}._bravo_rollup_defer($1::pg_catalog.regclass, $2::pg_catalog.date)"
+        ),
+        &[table.into(), counted_from.map(|d| d.to_string()).into()],
     )
     .map_err(|e| BravoError::internal("cannot defer the rollup maintenance", e))?
     .unwrap_or(false);
@@ -37,17 +49,22 @@ pub fn defer(internal: &str, table: &str) -> Result<Deferred, BravoError> {
 }
 
 impl Deferred {
-    /// Applies the deferred deltas to both rollups and ends the deferral; returns how
-    /// many delta rows there were.
-    pub fn flush(self) -> Result<i64, BravoError> {
+    /// Applies the deferred deltas to both rollups and ends the deferral. Called in the
+    /// (sub)transaction that wrote the rows: its transaction id is what a first load's
+    /// rows carry as xmin.
+    pub fn flush(self) -> Result<(), BravoError> {
         let Some((func, table)) = self.flush else {
-            return Ok(0);
+            return Ok(());
         };
-        Spi::get_one_with_args::<i64>(
-            &format!("SELECT {func}($1::pg_catalog.regclass)"),
-            &[table.into()],
+        // SAFETY: a read of this backend's current (sub)transaction state, in a
+        // transaction (the sync's); it assigns nothing.
+        let writer = unsafe { pg_sys::GetCurrentTransactionIdIfAny() };
+        let writer =
+            (writer != pg_sys::InvalidTransactionId).then(|| writer.into_inner().to_string());
+        Spi::run_with_args(
+            &format!("SELECT {func}($1::pg_catalog.regclass, $2::pg_catalog.xid)"),
+            &[table.into(), writer.into()],
         )
-        .map(|n| n.unwrap_or(0))
         .map_err(|e| BravoError::internal("cannot apply the deferred rollup rows", e))
     }
 }
