@@ -49,6 +49,25 @@ fn rollup_rows(c: &mut Client) -> i64 {
     .get(0)
 }
 
+/// Ten days of impressions for buys 1 to 30, two months before the window (history).
+fn add_history(c: &mut Client) {
+    c.batch_execute(
+        "INSERT INTO platform_buy_daily_impressions (media_buy_id, date, impressions, clicks, spend)
+         SELECT b, current_date - 60 - d, 11, 1, 0.11 FROM generate_series(1, 30) b, generate_series(0, 9) d;",
+    )
+    .unwrap();
+}
+
+/// A digest of the whole campaign rollup.
+fn campaign_rollup_digest(c: &mut Client) -> String {
+    c.query_one(
+        "SELECT md5(string_agg(r::text, ',' ORDER BY campaign_id, date)) FROM bravo.bravo_campaign_rollup r",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
 fn pending_tables(c: &mut Client) -> i64 {
     c.query_one(
         "SELECT count(*) FROM pg_class WHERE (relname LIKE 'bravo\\_rollup\\_pending\\_%' OR relname LIKE 'bravo\\_rollup\\_counted\\_%') AND relpersistence = 't'",
@@ -75,11 +94,7 @@ fn a_sync_keeps_both_rollups_exact_and_leaves_nothing_deferred() {
     let mut c = pg.media_tool("media_tool", src.port(), 30, 4);
 
     // History outside the window and a buy Snowflake does not know yet (set aside).
-    c.batch_execute(
-        "INSERT INTO platform_buy_daily_impressions (media_buy_id, date, impressions, clicks, spend)
-         SELECT b, current_date - 60 - d, 11, 1, 0.11 FROM generate_series(1, 30) b, generate_series(0, 9) d;",
-    )
-    .unwrap();
+    add_history(&mut c);
     src.sql(&["INSERT INTO PLATFORM_BUY_DAILY_IMPRESSIONS SELECT dateadd(day, -d.range, current_date), 31, 5, 1, 0.50, current_timestamp, current_timestamp FROM range(0, 31) d"]);
 
     // First load: inserts only, 31 rows set aside.
@@ -158,26 +173,14 @@ fn a_sync_keeps_both_rollups_exact_and_leaves_nothing_deferred() {
 
     // A sync that fails after writing (here: the second target's source lost a column)
     // leaves the rollups exactly as they were, with nothing deferred.
-    let before: String = c
-        .query_one(
-            "SELECT md5(string_agg(r::text, ',' ORDER BY campaign_id, date)) FROM bravo.bravo_campaign_rollup r",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let before = campaign_rollup_digest(&mut c);
     src.sql(&[
         "UPDATE PLATFORM_BUY_DAILY_IMPRESSIONS SET impressions = impressions + 1 WHERE media_buy_id = 1",
         "ALTER TABLE PLATFORM_BUY_DAILY_VIDEOS DROP COLUMN video_views",
     ]);
     let e = c.batch_execute("SELECT bravo_sync(30)").unwrap_err();
     assert!(db_message(&e).contains("VIDEO_VIEWS"), "{}", db_message(&e));
-    let after: String = c
-        .query_one(
-            "SELECT md5(string_agg(r::text, ',' ORDER BY campaign_id, date)) FROM bravo.bravo_campaign_rollup r",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let after = campaign_rollup_digest(&mut c);
     assert_eq!(before, after, "a failed sync leaves the rollup as it was");
     assert_eq!(pending_tables(&mut c), 0);
     assert_eq!(rollup_diffs(&mut c), 0);
@@ -463,11 +466,7 @@ fn a_first_load_counts_its_own_rows_only_where_nothing_else_writes_the_table() {
     let pg = Cluster::start(ClusterOptions::default());
     let mut c = pg.media_tool("media_tool", src.port(), 30, 4);
     // History before the window: the first load writes next to rows counted before.
-    c.batch_execute(
-        "INSERT INTO platform_buy_daily_impressions (media_buy_id, date, impressions, clicks, spend)
-         SELECT b, current_date - 60 - d, 11, 1, 0.11 FROM generate_series(1, 30) b, generate_series(0, 9) d;",
-    )
-    .unwrap();
+    add_history(&mut c);
     let (mut s, seen) = client_with_messages(&pg, "media_tool");
     s.batch_execute("SET client_min_messages = debug1").unwrap();
 
@@ -535,15 +534,7 @@ fn a_first_load_counts_its_own_rows_only_where_nothing_else_writes_the_table() {
          DELETE FROM platform_buy_daily_videos WHERE date >= current_date - 30;",
     )
     .unwrap();
-    let digest = |c: &mut Client| -> String {
-        c.query_one(
-            "SELECT md5(string_agg(r::text, ',' ORDER BY campaign_id, date)) FROM bravo.bravo_campaign_rollup r",
-            &[],
-        )
-        .unwrap()
-        .get(0)
-    };
-    let before = digest(&mut c);
+    let before = campaign_rollup_digest(&mut c);
     src.sql(&["ALTER TABLE PLATFORM_BUY_DAILY_VIDEOS DROP COLUMN video_views"]);
     let e = s.batch_execute("SELECT bravo_sync(30)").unwrap_err();
     assert!(db_message(&e).contains("VIDEO_VIEWS"), "{}", db_message(&e));
@@ -552,7 +543,7 @@ fn a_first_load_counts_its_own_rows_only_where_nothing_else_writes_the_table() {
         ["public.platform_buy_daily_impressions"]
     );
     assert_eq!(
-        digest(&mut c),
+        campaign_rollup_digest(&mut c),
         before,
         "a failed first load leaves the rollup as it was"
     );
