@@ -550,3 +550,59 @@ fn a_first_load_counts_its_own_rows_only_where_nothing_else_writes_the_table() {
     assert_eq!(pending_tables(&mut s), 0);
     assert_eq!(rollup_diffs(&mut c), 0);
 }
+
+#[test]
+fn a_counted_first_load_also_applies_the_settled_rows_older_than_its_window() {
+    let src = Source::start();
+    src.fill(30, 40);
+    let pg = Cluster::start(ClusterOptions::default());
+    let mut c = pg.media_tool("media_tool", src.port(), 30, 4);
+    // Buy 31 is in Snowflake for 32 days, not yet in media_buys: a 31-day sync (its
+    // window starts 31 days ago) sets its rows aside.
+    src.sql(&["INSERT INTO PLATFORM_BUY_DAILY_IMPRESSIONS SELECT dateadd(day, -d.range, current_date), 31, 5, 1, 0.50, current_timestamp, current_timestamp FROM range(0, 32) d"]);
+    c.batch_execute("SELECT bravo_sync(31)").unwrap();
+    let aside: i64 = c
+        .query_one(
+            "SELECT count(*) FROM bravo.bravo_set_aside WHERE media_buy_id = 31",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(aside, 32);
+
+    // The window emptied and the buy known: the next 30-day sync is a first load, and
+    // the buy's oldest row, now older than that window, settles in the same sync. The
+    // flush reads the window from the table and that row from the pending table.
+    c.batch_execute(
+        "DELETE FROM platform_buy_daily_impressions WHERE date >= current_date - 31;
+         DELETE FROM platform_buy_daily_videos WHERE date >= current_date - 31;
+         INSERT INTO media_buys (id, campaign_id) VALUES (31, 2);",
+    )
+    .unwrap();
+    assert_eq!(rollup_diffs(&mut c), 0);
+    let (mut s, seen) = client_with_messages(&pg, "media_tool");
+    s.batch_execute("SET client_min_messages = debug1; SELECT bravo_sync(30)")
+        .unwrap();
+    assert!(
+        counted_tables(&seen).contains(&"public.platform_buy_daily_impressions".to_string()),
+        "{:?}",
+        counted_tables(&seen)
+    );
+    let (rows, oldest): (i64, Option<chrono::NaiveDate>) = c
+        .query_one(
+            "SELECT count(*), min(date) FROM platform_buy_daily_impressions WHERE media_buy_id = 31",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    let window_start: chrono::NaiveDate =
+        c.query_one("SELECT current_date - 30", &[]).unwrap().get(0);
+    assert_eq!(rows, 32, "the settled rows of buy 31");
+    assert!(oldest.unwrap() < window_start, "{oldest:?}");
+    assert_eq!(
+        rollup_diffs(&mut c),
+        0,
+        "a counted first load with a settled row older than its window"
+    );
+    assert_eq!(pending_tables(&mut s), 0);
+}
