@@ -4,8 +4,8 @@
 //!
 //! * first load of 50,000 media buys x 30 days (1.5 M rows per table) vs plain COPY of
 //!   the same rows into the same (emptied) tables, in `BENCH_FIRST_LOAD_ROUNDS`
-//!   (default 3) alternating rounds after `BENCH_WARMUP` (default 1) untimed ones,
-//!   with each one's backend CPU;
+//!   (default 7: one round's ratio spreads over ±15 % on this VM) alternating rounds
+//!   after `BENCH_WARMUP` (default 1) untimed ones, with each one's backend CPU;
 //! * re-sync with no change, and with 3 % of rows changed, vs a naive
 //!   INSERT ... ON CONFLICT DO UPDATE of the whole window;
 //! * peak backend memory (anonymous RSS, sampled every 5 ms) at 0.5 M vs 1.5 M rows;
@@ -149,7 +149,7 @@ fn main() {
     // paired ratios is reported). Backend CPU (all threads of the backend process,
     // the network runtime included) is read from /proc for each.
     let dir = pg.dir.display().to_string();
-    let n_rounds = arg("BENCH_FIRST_LOAD_ROUNDS", 3).max(1);
+    let n_rounds = arg("BENCH_FIRST_LOAD_ROUNDS", 7).max(1);
     // Untimed warm-up rounds first (`BENCH_WARMUP`, default 1; printed, not counted):
     // the first load after the server starts pays the kernel's zeroing of every page of
     // shared memory it touches for the first time (about 1 s here, `clear_page_erms`
