@@ -499,6 +499,8 @@ BEGIN
         -- at 0.5 % of the rows, and then sorts the campaign rollup's input (a first
         -- load: every row of the window, spilled to disk) where hashing a few
         -- thousand groups is faster; a boolean CASE it estimates at half the rows.
+        -- Read alone when nothing else is pending: a UNION ALL with the empty pending
+        -- table would hide the metric table's statistics from the planner.
         counted := bravo._bravo_rollup_rows(tab, rel::text, 1)
             || format(' WHERE date >= %L::date AND CASE WHEN xmin = %L::xid THEN true END', since, writer);
         src := CASE WHEN deltas THEN src || ' UNION ALL ' || counted ELSE counted END;
@@ -552,26 +554,21 @@ BEGIN
         PERFORM @extschema@.bravo_report_rebuild();
         RETURN NULL;
     END IF;
-    src := CASE TG_OP
-        WHEN 'INSERT' THEN bravo._bravo_rollup_rows(tab, 'new_rows', 1)
-        WHEN 'DELETE' THEN bravo._bravo_rollup_rows(tab, 'old_rows', -1)
-        ELSE bravo._bravo_rollup_rows(tab, 'new_rows', 1) || ' UNION ALL '
-          || bravo._bravo_rollup_rows(tab, 'old_rows', -1)
-        END;
-    -- A sync in progress applies the deltas once at its end (_bravo_rollup_flush).
+    -- A sync in progress applies the deltas once at its end (_bravo_rollup_flush). A
+    -- first load counts its new rows of the window there: only the others (and every
+    -- old row) are kept in the pending table.
     pending := bravo._bravo_rollup_pending(TG_RELID);
     IF pending IS NOT NULL THEN
-        -- A first load counts its new rows of the window at the flush: only the others
-        -- (and every old row) are kept here.
         since := bravo._bravo_rollup_counted(TG_RELID);
-        IF since IS NOT NULL THEN
-            src := CASE TG_OP
-                WHEN 'DELETE' THEN src
-                ELSE bravo._bravo_rollup_rows(tab, 'new_rows', 1) || format(' WHERE date < %L::date', since)
-                  || CASE TG_OP WHEN 'UPDATE' THEN ' UNION ALL ' || bravo._bravo_rollup_rows(tab, 'old_rows', -1)
-                                ELSE '' END
-                END;
-        END IF;
+    END IF;
+    src := CASE TG_OP
+        WHEN 'DELETE' THEN bravo._bravo_rollup_rows(tab, 'old_rows', -1)
+        ELSE bravo._bravo_rollup_rows(tab, 'new_rows', 1)
+          || CASE WHEN since IS NOT NULL THEN format(' WHERE date < %L::date', since) ELSE '' END
+          || CASE TG_OP WHEN 'UPDATE' THEN ' UNION ALL ' || bravo._bravo_rollup_rows(tab, 'old_rows', -1)
+                        ELSE '' END
+        END;
+    IF pending IS NOT NULL THEN
         EXECUTE format('INSERT INTO %s %s', pending, src);
         RETURN NULL;
     END IF;
