@@ -31,6 +31,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiCursor;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 
+use super::arrays;
 use super::key::KeySpec;
 use super::owner::Owner;
 use super::slot::{self, Times, WindowStart};
@@ -104,8 +105,8 @@ impl Ids {
     }
     fn take(&mut self) -> DatumWithOid<'static> {
         match self {
-            Ids::Int(v) => std::mem::take(v).into(),
-            Ids::Text(v) => std::mem::take(v).into(),
+            Ids::Int(v) => arrays::int8s(std::mem::take(v)),
+            Ids::Text(v) => arrays::texts(std::mem::take(v)),
         }
     }
 }
@@ -166,11 +167,11 @@ impl Rows {
         for metric in &target.metrics {
             match metric.kind {
                 MetricKind::Count => {
-                    args.push(std::mem::take(&mut self.counts[c]).into());
+                    args.push(arrays::int8s(std::mem::take(&mut self.counts[c])));
                     c += 1;
                 }
                 MetricKind::Money => {
-                    args.push(std::mem::take(&mut self.money[m]).into());
+                    args.push(arrays::numerics(std::mem::take(&mut self.money[m])));
                     m += 1;
                 }
             }
@@ -458,22 +459,17 @@ impl<'c> Applier<'c> {
         let mut alias = vec!["d".to_string(), "id".to_string()];
         for (i, m) in target.metrics.iter().enumerate() {
             let n = i + 3;
-            let cast = if m.kind == MetricKind::Money {
-                "::numeric"
-            } else {
-                ""
-            };
             args.push(format!(
                 "${n}::{}[]",
                 if m.kind == MetricKind::Money {
-                    "text"
+                    "numeric"
                 } else {
                     "int8"
                 }
             ));
             cols.push(m.column.to_string());
-            vals.push(format!("u.c{n}{cast}"));
-            sets.push(format!("{} = u.c{n}{cast}", m.column));
+            vals.push(format!("u.c{n}"));
+            sets.push(format!("{} = u.c{n}", m.column));
             alias.push(format!("c{n}"));
         }
         let unnest = format!("unnest({}) AS u({})", args.join(", "), alias.join(", "));

@@ -21,6 +21,7 @@
 //! autonomously, and the original error is raised again.
 
 pub mod apply;
+pub(crate) mod arrays;
 pub mod catalog;
 pub mod connect;
 mod feed;

@@ -6,6 +6,7 @@ use bravo_core::grain::{self, Grain};
 use pgrx::datum::{Date, DatumWithOid, TimestampWithTimeZone};
 use pgrx::prelude::*;
 
+use super::arrays;
 use crate::error::BravoError;
 
 const MICROS_PER_MINUTE: i64 = 60_000_000;
@@ -94,10 +95,11 @@ impl WindowStart {
     }
 }
 
-/// Keys' times buffered for a statement: `date[]` or `timestamptz[]`.
+/// Keys' times buffered for a statement: `date[]` (days since 2000-01-01) or
+/// `timestamptz[]` (microseconds since 2000-01-01 UTC).
 pub enum Times {
-    Days(Vec<Date>),
-    Hours(Vec<TimestampWithTimeZone>),
+    Days(Vec<i32>),
+    Hours(Vec<i64>),
 }
 
 impl Times {
@@ -110,16 +112,17 @@ impl Times {
 
     pub fn push(&mut self, slot: i32) {
         match self {
-            Times::Days(v) => v.push(Date::saturating_from_raw(slot)),
-            Times::Hours(v) => v.push(instant(slot)),
+            // Out-of-range days become +-infinity, as `datum` makes them.
+            Times::Days(v) => v.push(Date::saturating_from_raw(slot).to_pg_epoch_days()),
+            Times::Hours(v) => v.push(i64::from(slot) * MICROS_PER_MINUTE),
         }
     }
 
     /// Moves the buffered times into a statement argument.
     pub fn take(&mut self) -> DatumWithOid<'static> {
         match self {
-            Times::Days(v) => std::mem::take(v).into(),
-            Times::Hours(v) => std::mem::take(v).into(),
+            Times::Days(v) => arrays::dates(std::mem::take(v)),
+            Times::Hours(v) => arrays::timestamptzs(std::mem::take(v)),
         }
     }
 

@@ -274,4 +274,58 @@ mod tests {
         .unwrap();
         assert_eq!(by_uuid, by_text);
     }
+
+    /// The merge statements' arguments (`sync::arrays`) arrive as PostgreSQL's own
+    /// arrays of the same values: money keeps its scale, days and instants their value,
+    /// ids their text.
+    #[pg_test]
+    fn bulk_arrays_bind_the_values_they_were_given() {
+        use crate::sync::arrays;
+        let money: Vec<String> = ["-12.30", "0", "0.000001", "12345678901234567890123456789.5"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let text = |sql: &str, arg: pgrx::datum::DatumWithOid| {
+            Spi::get_one_with_args::<String>(sql, &[arg])
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(
+            text("SELECT $1::numeric[]::text", arrays::numerics(money)),
+            "{-12.30,0,0.000001,12345678901234567890123456789.5}"
+        );
+        assert_eq!(
+            text(
+                "SELECT $1::int8[]::text",
+                arrays::int8s(vec![i64::MIN, 0, 7, i64::MAX])
+            ),
+            "{-9223372036854775808,0,7,9223372036854775807}"
+        );
+        // Days since 2000-01-01: 0, one leap year later, and before the epoch.
+        assert_eq!(
+            text("SELECT $1::date[]::text", arrays::dates(vec![0, 366, -1])),
+            "{2000-01-01,2001-01-01,1999-12-31}"
+        );
+        assert_eq!(
+            text(
+                "SELECT pg_catalog.array_agg(t AT TIME ZONE 'UTC')::text FROM unnest($1::timestamptz[]) t",
+                arrays::timestamptzs(vec![0, 3_600_000_000])
+            ),
+            "{\"2000-01-01 00:00:00\",\"2000-01-01 01:00:00\"}"
+        );
+        assert_eq!(
+            text(
+                "SELECT $1::text[]::text",
+                arrays::texts(vec!["a b".into(), String::new(), "ü".into()])
+            ),
+            "{\"a b\",\"\",ü}"
+        );
+        assert_eq!(
+            text(
+                "SELECT pg_catalog.cardinality($1::int8[])::text",
+                arrays::int8s(Vec::new())
+            ),
+            "0"
+        );
+    }
 }
