@@ -28,28 +28,27 @@ fn array(mut elems: Vec<pg_sys::Datum>, elem: pg_sys::Oid) -> DatumWithOid<'stat
     }
 }
 
+/// An array of a by-value type from its elements.
+fn by_value<T>(values: Vec<T>, elem: pg_sys::Oid) -> DatumWithOid<'static>
+where
+    pg_sys::Datum: From<T>,
+{
+    array(values.into_iter().map(pg_sys::Datum::from).collect(), elem)
+}
+
 /// `int8[]`.
 pub fn int8s(values: Vec<i64>) -> DatumWithOid<'static> {
-    array(
-        values.into_iter().map(pg_sys::Datum::from).collect(),
-        pg_sys::INT8OID,
-    )
+    by_value(values, pg_sys::INT8OID)
 }
 
 /// `date[]` from days since 2000-01-01 (PostgreSQL's `DateADT`).
 pub fn dates(days: Vec<i32>) -> DatumWithOid<'static> {
-    array(
-        days.into_iter().map(pg_sys::Datum::from).collect(),
-        pg_sys::DATEOID,
-    )
+    by_value(days, pg_sys::DATEOID)
 }
 
 /// `timestamptz[]` from microseconds since 2000-01-01 UTC (`TimestampTz`).
 pub fn timestamptzs(micros: Vec<i64>) -> DatumWithOid<'static> {
-    array(
-        micros.into_iter().map(pg_sys::Datum::from).collect(),
-        pg_sys::TIMESTAMPTZOID,
-    )
+    by_value(micros, pg_sys::TIMESTAMPTZOID)
 }
 
 /// `text[]`.

@@ -114,7 +114,7 @@ impl Times {
         match self {
             // Out-of-range days become +-infinity, as `datum` makes them.
             Times::Days(v) => v.push(Date::saturating_from_raw(slot).to_pg_epoch_days()),
-            Times::Hours(v) => v.push(i64::from(slot) * MICROS_PER_MINUTE),
+            Times::Hours(v) => v.push(instant(slot).into_inner()),
         }
     }
 
